@@ -1,0 +1,168 @@
+using System.Numerics;
+using LitePcie.Hil.Csr;
+
+namespace LitePcie.Hil.Simulation.Gateware;
+
+/// <summary>An MSI or MSI-X message the device posts.</summary>
+/// <param name="Vector">MSI: the vector number encoded in the data (0 for single MSI); MSI-X: the table entry.</param>
+/// <param name="Address">Message address (MSI-X: the table's DW0 only, spec §5.3).</param>
+/// <param name="Data">Message data.</param>
+public readonly record struct MsiMessage(int Vector, ulong Address, uint Data);
+
+/// <summary>
+/// The three LitePCIe MSI controllers (spec/litepcie.md §5): single-vector with sticky <c>vector</c>
+/// and write-1-to-clear <c>clear</c> and one message per burst of new events; multi-vector sending the
+/// lowest pending bit; MSI-X with a 16-byte-per-entry table, PBA and per-entry masking.
+/// </summary>
+internal sealed class MsiController
+{
+    private readonly uint[] _tableWords;
+    private readonly uint[] _staged = new uint[4];
+    private ulong _enable;
+    private ulong _pending;
+    private ulong _accumulator;
+    private uint _lastClear;
+
+    public MsiController(MsiFlavour flavour, int width)
+    {
+        Flavour = flavour;
+        Width = width;
+        _tableWords = flavour == MsiFlavour.MsiX ? new uint[width * 4] : [];
+        Reset();
+    }
+
+    public MsiFlavour Flavour { get; }
+
+    public int Width { get; }
+
+    public ulong Enable => _enable;
+
+    /// <summary>Single/multi: the sticky pending bits; MSI-X: the PBA.</summary>
+    public ulong Pending => _pending;
+
+    public uint LastClear => _lastClear;
+
+    private ulong Mask => Width >= 64 ? ulong.MaxValue : (1UL << Width) - 1;
+
+    public void Reset()
+    {
+        _enable = 0;
+        _pending = 0;
+        _accumulator = 0;
+        _lastClear = 0;
+        Array.Clear(_tableWords);
+        for (int i = 0; i < Width && Flavour == MsiFlavour.MsiX; i++)
+        {
+            _tableWords[i * 4 + 3] = 1; // every entry masked at reset
+        }
+    }
+
+    /// <summary>An interrupt source pulses (one cycle).</summary>
+    public void Raise(int bit)
+    {
+        ulong b = 1UL << bit;
+        _pending |= b & _enable;
+        if (Flavour == MsiFlavour.Single)
+        {
+            _accumulator |= b & _enable;
+        }
+    }
+
+    public void WriteEnableWord(int word, int words, uint value)
+    {
+        int shift = 32 * (words - 1 - word);
+        ulong m = 0xFFFF_FFFFUL << shift;
+        _enable = ((_enable & ~m) | ((ulong)value << shift)) & Mask;
+        _pending &= _enable;
+        _accumulator &= _enable;
+    }
+
+    public static uint ReadWord(ulong value, int word, int words) => (uint)(value >> (32 * (words - 1 - word)));
+
+    /// <summary><c>pcie_msi_clear</c>: one-cycle clear of the written bits.</summary>
+    public void Clear(uint value)
+    {
+        _lastClear = value;
+        _pending &= ~(ulong)value;
+    }
+
+    public uint ReadTable(int wordIndex) => wordIndex < _tableWords.Length ? _tableWords[wordIndex] : 0;
+
+    /// <summary>MSI-X table writes stage words 0..2 of an entry; the 4th word commits the entry.</summary>
+    public void WriteTable(int wordIndex, uint value)
+    {
+        if (wordIndex >= _tableWords.Length)
+        {
+            return;
+        }
+
+        int w = wordIndex & 3;
+        _staged[w] = value;
+        if (w == 3)
+        {
+            int entry = wordIndex & ~3;
+            for (int i = 0; i < 4; i++)
+            {
+                _tableWords[entry + i] = _staged[i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Produces the next message to post when the host has enabled delivery. Single MSI: one message per
+    /// burst (accumulator reloads); multi-vector: the lowest pending bit, cleared when sent; MSI-X: the lowest
+    /// pending bit whose entry is unmasked (a masked entry's pending bit is dropped).
+    /// </summary>
+    public bool TryTakeMessage(bool deliveryEnabled, int grantedVectors, out MsiMessage message)
+    {
+        message = default;
+        if (!deliveryEnabled)
+        {
+            return false;
+        }
+
+        switch (Flavour)
+        {
+            case MsiFlavour.Single:
+                if (_accumulator == 0)
+                {
+                    return false;
+                }
+
+                _accumulator = 0;
+                message = new MsiMessage(0, 0, 0);
+                return true;
+            case MsiFlavour.MultiVector:
+            {
+                if (_pending == 0)
+                {
+                    return false;
+                }
+
+                int bit = BitOperations.TrailingZeroCount(_pending);
+                _pending &= ~(1UL << bit);
+                // The function may only modify the low log2(granted) bits of the data: higher bits alias.
+                int vector = grantedVectors <= 1 ? 0 : bit & (grantedVectors - 1);
+                message = new MsiMessage(vector, 0, (uint)vector);
+                return true;
+            }
+
+            default:
+                while (_pending != 0)
+                {
+                    int bit = BitOperations.TrailingZeroCount(_pending);
+                    _pending &= ~(1UL << bit);
+                    int e = bit * 4;
+                    if ((_tableWords[e + 3] & 1) != 0)
+                    {
+                        continue; // masked: dropped without sending
+                    }
+
+                    message = new MsiMessage(bit, _tableWords[e], _tableWords[e + 2]);
+                    return true;
+                }
+
+                return false;
+        }
+    }
+}

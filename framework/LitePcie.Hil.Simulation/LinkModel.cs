@@ -1,0 +1,96 @@
+using LitePcie.Hil.Pci;
+
+namespace LitePcie.Hil.Simulation;
+
+/// <summary>
+/// A trained PCIe link: generation, width and payload size, and the payload rate it allows per direction
+/// (spec/litepcie.md §4.10): lanes × line rate × encoding efficiency × MPS/(MPS + TLP overhead).
+/// </summary>
+public sealed record LinkModel(PciLinkSpeed Speed, int Width, int MaxPayloadSize, int MaxReadRequestSize)
+{
+    /// <summary>Bytes of framing, sequence number, header and LCRC per TLP (3DW header, no ECRC).</summary>
+    public const int TlpOverheadBytes = 24;
+
+    /// <summary>Line rate per lane in GT/s.</summary>
+    public double GigaTransfersPerLane => Speed.GigaTransfersPerSecond();
+
+    /// <summary>8b/10b for Gen1/Gen2, 128b/130b from Gen3.</summary>
+    public double EncodingEfficiency => Speed <= PciLinkSpeed.Gen2 ? 0.8 : 128.0 / 130.0;
+
+    /// <summary>Fraction of link bytes that are payload at this MPS.</summary>
+    public double TlpEfficiency => (double)MaxPayloadSize / (MaxPayloadSize + TlpOverheadBytes);
+
+    /// <summary>Payload bytes per second one direction can carry.</summary>
+    public double PayloadBytesPerSecond => GigaTransfersPerLane * 1e9 * Width * EncodingEfficiency / 8 * TlpEfficiency;
+
+    /// <summary>Payload rate in Gb/s (what dma_test prints).</summary>
+    public double PayloadGigabitsPerSecond => PayloadBytesPerSecond * 8 / 1e9;
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Speed.Describe()} x{Width}, MPS {MaxPayloadSize} ({PayloadGigabitsPerSecond:0.00} Gb/s payload per direction)";
+}
+
+/// <summary>
+/// Paces one link direction to a byte rate: an engine may move a buffer when the bytes it has moved stay
+/// within rate × elapsed time plus a small burst allowance. Falling far behind (the simulator thread was
+/// descheduled) forfeits the missed time instead of bursting a whole ring at once.
+/// </summary>
+public sealed class LinkPacer
+{
+    private readonly TimeProvider _time;
+    private readonly double _bytesPerTick;
+    private readonly double _burstBytes;
+    private readonly double _maxDebtBytes;
+    private long _start;
+    private double _consumed;
+
+    /// <summary>Creates a pacer for <paramref name="bytesPerSecond"/>.</summary>
+    public LinkPacer(double bytesPerSecond, TimeProvider? time = null, double burstBytes = 64 * 1024, double maxLagSeconds = 0.002)
+    {
+        if (bytesPerSecond <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytesPerSecond), bytesPerSecond, "must be positive");
+        }
+
+        _time = time ?? TimeProvider.System;
+        BytesPerSecond = bytesPerSecond;
+        _bytesPerTick = bytesPerSecond / _time.TimestampFrequency;
+        _burstBytes = burstBytes;
+        _maxDebtBytes = bytesPerSecond * maxLagSeconds;
+        _start = _time.GetTimestamp();
+    }
+
+    /// <summary>The paced rate.</summary>
+    public double BytesPerSecond { get; }
+
+    /// <summary>
+    /// Tries to take <paramref name="bytes"/>; when refused, <paramref name="wait"/> says how long until it
+    /// would be allowed.
+    /// </summary>
+    public bool TryConsume(long bytes, out TimeSpan wait)
+    {
+        double allowed = (_time.GetTimestamp() - _start) * _bytesPerTick;
+        if (allowed - _consumed > _maxDebtBytes)
+        {
+            _consumed = allowed - _maxDebtBytes; // forfeit time we could not use
+        }
+
+        if (_consumed + bytes <= allowed + _burstBytes)
+        {
+            _consumed += bytes;
+            wait = TimeSpan.Zero;
+            return true;
+        }
+
+        double deficit = _consumed + bytes - allowed - _burstBytes;
+        wait = TimeSpan.FromSeconds(deficit / BytesPerSecond);
+        return false;
+    }
+
+    /// <summary>Restarts the accounting (engine restart).</summary>
+    public void Reset()
+    {
+        _start = _time.GetTimestamp();
+        _consumed = 0;
+    }
+}

@@ -1,0 +1,473 @@
+using LitePcie.Hil.Boards;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Pci;
+using LitePcie.Hil.Simulation.Faults;
+using LitePcie.Hil.Simulation.Gateware;
+using LitePcie.Hil.Simulation.Pci;
+
+namespace LitePcie.Hil.Simulation;
+
+/// <summary>Receives the MSI/MSI-X messages a simulated board posts (the host's interrupt controller).</summary>
+public interface IMsiSink
+{
+    /// <summary>
+    /// A message arrived. Called on the board's hardware thread without any board lock held, so the
+    /// handler may access the board's registers (as an interrupt handler does).
+    /// </summary>
+    void OnMessage(MsiMessage message, long timestamp);
+}
+
+/// <summary>How a simulated board runs.</summary>
+public sealed record SimulationOptions
+{
+    /// <summary>Faults to inject.</summary>
+    public FaultPlan Faults { get; init; } = FaultPlan.None;
+
+    /// <summary>Pace DMA to the link's payload rate (false = as fast as the host allows).</summary>
+    public bool Paced { get; init; }
+
+    /// <summary>Run the hardware on a background thread (false = the caller steps it with <see cref="SimulatedBoard.Step"/>).</summary>
+    public bool RunHardwareThread { get; init; } = true;
+
+    /// <summary>Clock for pacing, timestamps and spurious-MSI timing.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Serial number in the Device Serial Number capability (boards on one bus differ by it).</summary>
+    public ulong SerialNumber { get; init; } = 0x4C50_4349_0000_0001;
+}
+
+/// <summary>Statistics of a simulated board since it was created.</summary>
+public sealed record SimulatedBoardStatistics(
+    long BuffersMoved, long WriterBytes, long ReaderBytes, long MsiSent, long MsiDropped, long MsiSpurious,
+    long BuffersDropped, long BitsFlipped, uint BusErrors, int DmaFaults);
+
+/// <summary>
+/// A simulated LitePCIe board: the PCI function (config space, BARs, power states, presence), the
+/// gateware behind BAR0 built from the board's CSR map, a RAM window for any other memory BAR, the link
+/// model and fault injection. The DMA engines run on a hardware thread (or are stepped by the caller).
+/// All register and engine state is guarded by one lock; MSIs are delivered without it held.
+/// </summary>
+public sealed class SimulatedBoard : IDisposable, IGatewareHost
+{
+    private readonly object _sync = new();
+    private readonly SimulatedPciFunction _function;
+    private readonly GatewareModel _gateware;
+    private readonly Dictionary<int, uint[]> _memoryBars = [];
+    private readonly Random _msiDropRandom;
+    private readonly AutoResetEvent _kick = new(false);
+    private readonly TimeProvider _time;
+    private readonly LinkPacer? _writerPacer;
+    private readonly LinkPacer? _readerPacer;
+    private Thread? _thread;
+    private volatile bool _stopping;
+    private volatile bool _present = true;
+    private long _msiSent;
+    private long _msiDropped;
+    private long _msiSpurious;
+    private long _nextSpurious;
+    private IMsiSink? _sink;
+    private IHostFlowControl? _flow;
+
+    public SimulatedBoard(BoardProfile profile, SimulationOptions? options = null)
+    {
+        Options = options ?? new SimulationOptions();
+        Profile = profile;
+        Map = profile.CsrMap;
+        Faults = Options.Faults;
+        _time = Options.Time;
+        Memory = new HostMemory(Map.Layout.DmaAddressWidth);
+        int width = profile.LinkWidth;
+        if (Faults.Has(FaultKind.LinkDegrade))
+        {
+            width = Math.Min(width, (int)Faults.Value(FaultKind.LinkDegrade));
+        }
+
+        _function = new SimulatedPciFunction(profile, width, Options.SerialNumber);
+        _function.PowerStateChanged += OnPowerStateChanged;
+        _msiDropRandom = Faults.CreateRandom(FaultKind.MsiDrop);
+        _gateware = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth), Faults);
+        foreach (var bar in profile.Bars.Where(b => b.Role == BarRole.Memory && b.Kind != PciBarKind.Io))
+        {
+            _memoryBars[bar.Index] = new uint[bar.Size / 4];
+        }
+
+        if (Options.Paced)
+        {
+            // Payload rate of the trained link at the payload size the function supports.
+            var link = new LinkModel(profile.LinkSpeed, width, Math.Min(profile.MaxPayloadSize, 512), profile.MaxReadRequestSize);
+            _writerPacer = new LinkPacer(link.PayloadBytesPerSecond, _time);
+            _readerPacer = new LinkPacer(link.PayloadBytesPerSecond, _time);
+        }
+
+        if (Options.RunHardwareThread)
+        {
+            _thread = new Thread(HardwareLoop) { IsBackground = true, Name = $"sim-hw {profile.Name}" };
+            _thread.Start();
+        }
+    }
+
+    /// <summary>How the board runs.</summary>
+    public SimulationOptions Options { get; }
+
+    /// <summary>The board profile it was built from.</summary>
+    public BoardProfile Profile { get; }
+
+    /// <summary>The CSR map of its gateware.</summary>
+    public CsrMap Map { get; }
+
+    /// <summary>Active faults.</summary>
+    public FaultPlan Faults { get; }
+
+    /// <summary>The host DMA address space the engines reach.</summary>
+    public HostMemory Memory { get; }
+
+    /// <summary>The link as trained (width reduced under <c>link-degrade</c>).</summary>
+    public LinkModel Link => new(Profile.LinkSpeed, _function.TrainedWidth, _function.MaxPayloadSize, _function.MaxReadRequestSize);
+
+    /// <summary>What the identifier ROM holds.</summary>
+    public string RomIdentifier => _gateware.RomIdentifier;
+
+    /// <summary>Where MSIs go.</summary>
+    public IMsiSink? InterruptSink
+    {
+        get => _sink;
+        set => _sink = value;
+    }
+
+    /// <summary>Optional flow control against the host's consumption (see <see cref="IHostFlowControl"/>).</summary>
+    public IHostFlowControl? FlowControl
+    {
+        get => _flow;
+        set
+        {
+            _flow = value;
+            Kick();
+        }
+    }
+
+    /// <summary>False after a surprise removal until re-attached.</summary>
+    public bool IsPresent => _present;
+
+    /// <summary>Current PCI power state.</summary>
+    public PciPowerState PowerState
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _function.PowerState;
+            }
+        }
+    }
+
+    bool IGatewareHost.BusMasterEnabled => _function.BusMasterEnabled;
+
+    bool IGatewareHost.MsiEnabled => _function.MsiEnabled;
+
+    bool IGatewareHost.MsixEnabled => _function.MsixEnabled && !_function.MsixFunctionMasked;
+
+    uint IGatewareHost.LinkStatusRaw => Map.Layout.Phy is { Family: not PhyFamily.Unknown } phy
+        ? PhyLinkStatusCodec.Encode(phy.Family, true, Profile.LinkSpeed, _function.TrainedWidth, 0x10)
+        : 1u;
+
+    int IGatewareHost.MaxPayloadSize => _function.MaxPayloadSize;
+
+    int IGatewareHost.MaxReadRequestSize => _function.MaxReadRequestSize;
+
+    HostMemory IGatewareHost.Memory => Memory;
+
+    IHostFlowControl? IGatewareHost.FlowControl => _flow;
+
+    LinkPacer? IGatewareHost.WriterPacer => _writerPacer;
+
+    LinkPacer? IGatewareHost.ReaderPacer => _readerPacer;
+
+    /// <summary>Reads 1, 2 or 4 bytes of config space (all-ones when removed).</summary>
+    public uint ReadConfig(int offset, int size)
+    {
+        lock (_sync)
+        {
+            return _present ? _function.Read(offset, size) : size == 4 ? uint.MaxValue : (1u << (8 * size)) - 1;
+        }
+    }
+
+    /// <summary>Writes 1, 2 or 4 bytes of config space (ignored when removed).</summary>
+    public void WriteConfig(int offset, int size, uint value)
+    {
+        lock (_sync)
+        {
+            if (_present)
+            {
+                _function.Write(offset, size, value);
+            }
+        }
+
+        Kick();
+    }
+
+    /// <summary>Reads the whole configuration space.</summary>
+    public byte[] ReadConfigSpace()
+    {
+        lock (_sync)
+        {
+            if (!_present)
+            {
+                return Enumerable.Repeat((byte)0xFF, _function.Length).ToArray();
+            }
+
+            return _function.Snapshot();
+        }
+    }
+
+    /// <summary>Size of a BAR (0 when not implemented).</summary>
+    public ulong BarSize(int bar) => _function.BarSize(bar);
+
+    /// <summary>
+    /// A 32-bit memory read through BAR <paramref name="bar"/> at <paramref name="offset"/> (wraps modulo the
+    /// BAR size, as the address decoder does). All-ones when the device is removed, not in D0, or memory
+    /// space is disabled (unsupported request).
+    /// </summary>
+    public uint ReadBar(int bar, ulong offset)
+    {
+        lock (_sync)
+        {
+            if (!BarAccessible(bar, offset, out uint o))
+            {
+                return uint.MaxValue;
+            }
+
+            int target = bar != 0 && Faults.Has(FaultKind.BarAlias) ? 0 : bar;
+            return target == 0 ? _gateware.Read32(o) : _memoryBars.TryGetValue(target, out var ram) ? ram[o / 4] : uint.MaxValue;
+        }
+    }
+
+    /// <summary>A 32-bit memory write through a BAR (dropped when not accessible).</summary>
+    public void WriteBar(int bar, ulong offset, uint value)
+    {
+        lock (_sync)
+        {
+            if (!BarAccessible(bar, offset, out uint o))
+            {
+                return;
+            }
+
+            int target = bar != 0 && Faults.Has(FaultKind.BarAlias) ? 0 : bar;
+            if (target == 0)
+            {
+                _gateware.Write32(o, value);
+            }
+            else if (_memoryBars.TryGetValue(target, out var ram))
+            {
+                ram[o / 4] = value;
+            }
+        }
+
+        Kick();
+    }
+
+    /// <summary>A CSR bus over BAR0 (for drivers and tests that speak CSR offsets).</summary>
+    public ICsrBus CsrBus => new BoardCsrBus(this);
+
+    /// <summary>Wakes the hardware thread (after the host released buffers or changed registers).</summary>
+    public void Kick() => _kick.Set();
+
+    /// <summary>
+    /// One hardware step: each engine of each channel moves at most one descriptor, then pending MSIs are
+    /// posted. Returns whether any descriptor moved.
+    /// </summary>
+    public bool Step()
+    {
+        bool progress;
+        lock (_sync)
+        {
+            progress = _present && _function.PowerState == PciPowerState.D0 && _gateware.Step();
+        }
+
+        DeliverInterrupts();
+        return progress;
+    }
+
+    /// <summary>Surprise removal: reads return all-ones, DMA and MSIs stop.</summary>
+    public void SurpriseRemove()
+    {
+        lock (_sync)
+        {
+            _present = false;
+        }
+
+        Kick();
+    }
+
+    /// <summary>Re-attach after removal: the board powers up fresh (gateware and config space reset).</summary>
+    public void Reattach()
+    {
+        lock (_sync)
+        {
+            _function.Reset();
+            _gateware.Reset();
+            _gateware.Counters.Stalled = false;
+            _present = true;
+        }
+
+        Kick();
+    }
+
+    /// <summary>Counters since creation.</summary>
+    public SimulatedBoardStatistics GetStatistics()
+    {
+        lock (_sync)
+        {
+            var c = _gateware.Counters;
+            return new SimulatedBoardStatistics(c.BuffersMoved, c.BytesMoved[0], c.BytesMoved[1],
+                Interlocked.Read(ref _msiSent), Interlocked.Read(ref _msiDropped), Interlocked.Read(ref _msiSpurious),
+                c.DroppedBuffers, c.FlippedBits, _gateware.BusErrors, Memory.Faults.Count);
+        }
+    }
+
+    /// <summary>Test hook: how many bytes the loopback path of a channel holds.</summary>
+    internal long LoopbackFifoBytes(int channel)
+    {
+        lock (_sync)
+        {
+            return _gateware.Channels[channel].LoopbackFifoBytes;
+        }
+    }
+
+    void IGatewareHost.OnBufferMoved(long totalBuffers)
+    {
+        if (Faults.Has(FaultKind.DmaStall) && totalBuffers >= (long)Faults.Value(FaultKind.DmaStall))
+        {
+            _gateware.Counters.Stalled = true;
+        }
+
+        if (Faults.Has(FaultKind.SurpriseRemoval) && totalBuffers >= (long)Faults.Value(FaultKind.SurpriseRemoval))
+        {
+            _present = false;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stopping = true;
+        _kick.Set();
+        _thread?.Join(TimeSpan.FromSeconds(5));
+        _thread = null;
+        Memory.Dispose();
+        _kick.Dispose();
+    }
+
+    private bool BarAccessible(int bar, ulong offset, out uint reduced)
+    {
+        reduced = 0;
+        ulong size = _function.BarSize(bar);
+        if (!_present || size == 0 || !_function.MemorySpaceEnabled || _function.PowerState != PciPowerState.D0)
+        {
+            return false;
+        }
+
+        reduced = (uint)(offset % size) & ~3u;
+        return true;
+    }
+
+    private void OnPowerStateChanged(PciPowerState before, PciPowerState after)
+    {
+        if (after == PciPowerState.D3Hot)
+        {
+            // Entering D3hot the gateware loses its state (engines stop, tables and MSI enables clear).
+            _gateware.Reset();
+        }
+    }
+
+    private void DeliverInterrupts()
+    {
+        var sink = _sink;
+        while (true)
+        {
+            MsiMessage message;
+            lock (_sync)
+            {
+                bool deliver = _present && _function.PowerState == PciPowerState.D0 && _function.BusMasterEnabled &&
+                    (Map.Layout.Msi.Flavour == MsiFlavour.MsiX ? _function.MsixEnabled && !_function.MsixFunctionMasked : _function.MsiEnabled);
+                if (!_gateware.Msi.TryTakeMessage(deliver, _function.MsiGrantedVectors, out message))
+                {
+                    break;
+                }
+
+                if (message.Address == 0 && Map.Layout.Msi.Flavour != MsiFlavour.MsiX)
+                {
+                    var (address, data) = _function.MsiMessage;
+                    message = message with { Address = address, Data = (uint)(data | message.Data) };
+                }
+
+                if (Faults.Has(FaultKind.MsiDrop) && _msiDropRandom.NextDouble() < Faults.Value(FaultKind.MsiDrop))
+                {
+                    Interlocked.Increment(ref _msiDropped);
+                    continue;
+                }
+            }
+
+            Interlocked.Increment(ref _msiSent);
+            sink?.OnMessage(message, _time.GetTimestamp());
+        }
+
+        if (Faults.Has(FaultKind.MsiSpurious))
+        {
+            long now = _time.GetTimestamp();
+            long interval = (long)(_time.TimestampFrequency / Faults.Value(FaultKind.MsiSpurious));
+            if (_nextSpurious == 0)
+            {
+                _nextSpurious = now + interval;
+            }
+            else if (now >= _nextSpurious)
+            {
+                _nextSpurious = now + interval;
+                bool enabled;
+                lock (_sync)
+                {
+                    enabled = _present && _function.BusMasterEnabled && (_function.MsiEnabled || _function.MsixEnabled);
+                }
+
+                if (enabled)
+                {
+                    Interlocked.Increment(ref _msiSpurious);
+                    Interlocked.Increment(ref _msiSent);
+                    sink?.OnMessage(new MsiMessage(0, _function.MsiMessage.Address, _function.MsiMessage.Data), now);
+                }
+            }
+        }
+    }
+
+    private void HardwareLoop()
+    {
+        int idle = 0;
+        while (!_stopping)
+        {
+            if (Step())
+            {
+                idle = 0;
+                continue;
+            }
+
+            // Paced engines wait microseconds for link credit: poll closely (yielding the core) to hold the
+            // configured rate. Otherwise, or once nothing has moved for a while, block until a register write
+            // or buffer release kicks us, re-checking every millisecond (pacing, spurious MSIs, lost kicks).
+            if (_writerPacer is not null && ++idle < 4096)
+            {
+                Thread.Yield();
+                continue;
+            }
+
+            _kick.WaitOne(1);
+        }
+    }
+
+    private sealed class BoardCsrBus(SimulatedBoard board) : ICsrBus
+    {
+        public CsrMap Map => board.Map;
+
+        public uint ReadCsr(uint barOffset) => board.ReadBar(board.Profile.CsrBar.Index, barOffset);
+
+        public void WriteCsr(uint barOffset, uint value) => board.WriteBar(board.Profile.CsrBar.Index, barOffset, value);
+    }
+}

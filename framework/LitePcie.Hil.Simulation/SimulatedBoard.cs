@@ -140,7 +140,12 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         get => _flow;
         set
         {
-            _flow = value;
+            // Under the lock: once the setter returns no hardware step still uses the old controller.
+            lock (_sync)
+            {
+                _flow = value;
+            }
+
             Kick();
         }
     }
@@ -304,9 +309,24 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         lock (_sync)
         {
             _function.Reset();
-            _gateware.Reset();
+            _gateware.Reset(powerOn: true);
             _gateware.Counters.Stalled = false;
             _present = true;
+        }
+
+        Kick();
+    }
+
+    /// <summary>
+    /// Function-level reset: the function and its gateware return to power-on state (BARs unassigned,
+    /// command register cleared); whoever requested it restores the configuration, as the OS does.
+    /// </summary>
+    public void FunctionReset()
+    {
+        lock (_sync)
+        {
+            _function.Reset();
+            _gateware.Reset();
         }
 
         Kick();

@@ -66,7 +66,7 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
         Geometry = board.Profile.DmaGeometry;
 
         // pci_enable_device + BAR assignment (the OS did it) + pci_set_master.
-        AssignBars(board);
+        SimulatedHostEnumeration.AssignBars(board);
         board.WriteConfig(0x04, 2, (uint)(PciCommand.MemorySpace | PciCommand.BusMaster));
         var layout = Map.Layout;
         if (layout.Ctrl.Reset is { } reset)
@@ -75,7 +75,7 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
         }
 
         Identifier = _csr.ReadIdentifier();
-        EnableInterrupts(board);
+        SimulatedHostEnumeration.EnableInterrupts(board);
 
         _dma = new KernelDmaState[layout.DmaChannels.Count, 2];
         for (int c = 0; c < layout.DmaChannels.Count; c++)
@@ -300,52 +300,6 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
 
                 Board.Memory.Free(_dma[c, (int)d].Ring);
             }
-        }
-    }
-
-    private static void AssignBars(SimulatedBoard board)
-    {
-        // What the BIOS/OS does at enumeration: size each BAR and give it an address.
-        ulong next = 0xE000_0000;
-        foreach (var bar in board.Profile.Bars.OrderByDescending(b => b.Size))
-        {
-            ulong size = bar.Size;
-            next = (next + size - 1) & ~(size - 1);
-            int reg = 0x10 + bar.Index * 4;
-            board.WriteConfig(reg, 4, (uint)next);
-            if (bar.Kind == PciBarKind.Memory64)
-            {
-                board.WriteConfig(reg + 4, 4, (uint)(next >> 32));
-            }
-
-            next += size;
-        }
-    }
-
-    private static void EnableInterrupts(SimulatedBoard board)
-    {
-        var cs = PciConfigSpace.Parse(board.ReadConfigSpace());
-        if (board.Map.Layout.Msi.Flavour == MsiFlavour.MsiX && cs.Find<MsiXCapability>() is { } msix)
-        {
-            board.WriteConfig(msix.Offset + 2, 2, 0x8000);
-            // Program and unmask one table entry per vector (what pci_alloc_irq_vectors does).
-            var csr = board.CsrBus;
-            uint table = board.Map.Layout.Msi.TableBaseAddress!.Value;
-            for (int i = 0; i < Math.Min(msix.TableSize, board.Map.Layout.Msi.Width); i++)
-            {
-                uint at = board.Map.ToBarOffset(table + (uint)i * 16);
-                csr.WriteCsr(at, 0xFEE0_0000);
-                csr.WriteCsr(at + 4, 0);
-                csr.WriteCsr(at + 8, (uint)(0x40 + i));
-                csr.WriteCsr(at + 12, 0);
-            }
-        }
-        else if (cs.Find<MsiCapability>() is { } msi)
-        {
-            int mme = System.Numerics.BitOperations.Log2((uint)msi.RequestedVectors);
-            board.WriteConfig(msi.Offset + 4, 4, 0xFEE0_0000);
-            board.WriteConfig(msi.Offset + (msi.Is64Bit ? 12 : 8), 2, 0x41);
-            board.WriteConfig(msi.Offset + 2, 2, (uint)(1 | (mme << 4)));
         }
     }
 }

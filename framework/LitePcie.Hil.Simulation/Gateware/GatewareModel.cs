@@ -74,7 +74,7 @@ internal sealed partial class GatewareModel
             c.Bind(_registers);
         }
 
-        Reset();
+        Reset(powerOn: true);
     }
 
     public CsrMap Map { get; }
@@ -162,14 +162,17 @@ internal sealed partial class GatewareModel
         _busErrors = _busErrors == uint.MaxValue ? uint.MaxValue : _busErrors + 1;
     }
 
-    /// <summary>SoC reset (<c>ctrl_reset</c> bit 0, power-on, D3hot→D0): every register to its reset value.</summary>
-    public void Reset()
+    /// <summary>
+    /// SoC reset (<c>ctrl_reset</c> bit 0, D3hot): every register to its reset value. <paramref name="powerOn"/>
+    /// also clears block RAM contents (the MSI-X table), as a fresh FPGA configuration does.
+    /// </summary>
+    public void Reset(bool powerOn = false)
     {
         _registers.ResetPlainRegisters();
         _scratch = CtrlBlock.ScratchResetValue;
         _busErrors = 0;
         _cpuReset = 0;
-        Msi.Reset();
+        Msi.Reset(powerOn);
         foreach (var c in Channels)
         {
             c.PowerOnReset();

@@ -28,7 +28,7 @@ internal sealed class MsiController
         Flavour = flavour;
         Width = width;
         _tableWords = flavour == MsiFlavour.MsiX ? new uint[width * 4] : [];
-        Reset();
+        Reset(powerOn: true);
     }
 
     public MsiFlavour Flavour { get; }
@@ -44,16 +44,25 @@ internal sealed class MsiController
 
     private ulong Mask => Width >= 64 ? ulong.MaxValue : (1UL << Width) - 1;
 
-    public void Reset()
+    /// <summary>
+    /// SoC reset: enables and pending state clear. The MSI-X table is a block RAM without reset logic, so it keeps
+    /// its contents; only <paramref name="powerOn"/> (configuration of the FPGA) masks every entry.
+    /// </summary>
+    public void Reset(bool powerOn = false)
     {
         _enable = 0;
         _pending = 0;
         _accumulator = 0;
         _lastClear = 0;
+        if (!powerOn)
+        {
+            return;
+        }
+
         Array.Clear(_tableWords);
         for (int i = 0; i < Width && Flavour == MsiFlavour.MsiX; i++)
         {
-            _tableWords[i * 4 + 3] = 1; // every entry masked at reset
+            _tableWords[i * 4 + 3] = 1; // every entry masked after configuration
         }
     }
 

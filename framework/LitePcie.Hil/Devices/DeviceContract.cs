@@ -82,7 +82,8 @@ public readonly record struct DmaCounters(long HwCount, long SwCount, long Lost,
 
 /// <summary>Options for starting one DMA direction.</summary>
 /// <param name="IrqEvery">One interrupt per this many buffers (1..BufferCount/2); Linux uses 32.</param>
-public sealed record DmaStartOptions(int IrqEvery = 32)
+/// <param name="InterruptsMasked">Leave the source's MSI enable bit clear: the engine runs, no interrupt is sent.</param>
+public sealed record DmaStartOptions(int IrqEvery = 32, bool InterruptsMasked = false)
 {
     /// <summary>The Linux driver's coalescing (<c>DMA_BUFFER_PER_IRQ</c> = 32).</summary>
     public static DmaStartOptions Default { get; } = new();

@@ -126,6 +126,22 @@ public sealed class MsiModelTests
         sink.Messages.Should().ContainSingle().Which.Should().Be(new MsiMessage(0, 0xFEE0_0000, 0x41), "posted to the OS-programmed address/data");
     }
 
+    [Test]
+    public void Msix_table_survives_a_soc_reset_but_not_a_fresh_configuration()
+    {
+        var msi = new MsiController(MsiFlavour.MsiX, 32);
+        msi.WriteTable(0, 0xFEE0_0000);
+        msi.WriteTable(2, 0x40);
+        msi.WriteTable(3, 0);
+        msi.WriteEnableWord(0, 1, 1);
+        msi.Reset();
+        msi.Enable.Should().Be(0UL, "pcie_msi_enable returns to 0 on ctrl_reset");
+        (msi.ReadTable(0), msi.ReadTable(2), msi.ReadTable(3)).Should().Be((0xFEE0_0000u, 0x40u, 0u),
+            "the MSI-X table is block RAM without reset logic: the OS's programming survives ctrl_reset");
+        msi.Reset(powerOn: true);
+        msi.ReadTable(3).Should().Be(1u, "a fresh FPGA configuration masks every entry");
+    }
+
     private sealed class RecordingSink : IMsiSink
     {
         public List<MsiMessage> Messages { get; } = [];

@@ -19,23 +19,7 @@ internal static class SimBoards
         new(Profile(name), new SimulationOptions { Faults = FaultPlan.Parse(faults), Paced = paced });
 
     /// <summary>What firmware/OS enumeration does: assign BAR addresses and enable memory space (no bus mastering).</summary>
-    public static void Enumerate(SimulatedBoard board)
-    {
-        ulong next = 0xE000_0000;
-        foreach (var bar in board.Profile.Bars.OrderByDescending(b => b.Size))
-        {
-            next = (next + bar.Size - 1) & ~(bar.Size - 1);
-            board.WriteConfig(0x10 + bar.Index * 4, 4, (uint)next);
-            if (bar.Kind == PciBarKind.Memory64)
-            {
-                board.WriteConfig(0x14 + bar.Index * 4, 4, (uint)(next >> 32));
-            }
-
-            next += bar.Size;
-        }
-
-        board.WriteConfig(0x04, 2, (uint)PciCommand.MemorySpace);
-    }
+    public static void Enumerate(SimulatedBoard board) => SimulatedHostEnumeration.AssignBars(board);
 
     /// <summary>Enumerate plus bus mastering.</summary>
     public static void EnumerateWithBusMaster(SimulatedBoard board)

@@ -1,0 +1,521 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using LitePcie.Hil.Dext;
+using LitePcie.Hil.Simulation.Gateware;
+
+namespace LitePcie.Hil.Simulation.Sil;
+
+/// <summary>Options of one SIL device host.</summary>
+/// <param name="HostFlowControl">Hold the engines when the client has not released buffers (lossless SIL).</param>
+/// <param name="DmaSegmentSize">Split DMA rings into segments of this size at scattered bus addresses (0 = one segment).</param>
+public sealed record SilDeviceOptions(bool HostFlowControl = true, long DmaSegmentSize = 0);
+
+/// <summary>
+/// Hosts the dext core (<c>liblpc_sil</c>) for one simulated board, the way DriverKit hosts it on macOS:
+/// the core's MMIO and config accesses reach the board model, its DMA rings are allocated in the board's
+/// bus address space, the board's MSIs enter the core's interrupt path and async completions come back
+/// to C#. One instance per attached board; clients connect through <see cref="OpenClient"/>.
+/// </summary>
+public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
+{
+    private readonly SimulatedBoard _board;
+    private readonly SilDeviceOptions _options;
+    private readonly GCHandle _self;
+    private readonly ConcurrentDictionary<ulong, HostAllocation> _dma = new();
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<DextCompletion>> _waits = new();
+    private readonly ConcurrentQueue<string> _log = new();
+    private readonly object _lifecycle = new();
+    private nint _native;
+    private long _nextDmaHandle;
+    private long _nextToken;
+    private nint _statusPage;
+    private int _ringSize = 256;
+    private int _inFlight;
+    private volatile bool _closing;
+    private bool _started;
+
+    public SilDevice(SimulatedBoard board, string address, SilDeviceOptions? options = null)
+    {
+        _board = board;
+        Address = address;
+        _options = options ?? new SilDeviceOptions();
+        uint abi = LpcSilNative.AbiVersion();
+        if (abi >> 16 != DextAbi.AbiMajor)
+        {
+            throw new InvalidOperationException($"liblpc_sil ABI {abi >> 16}.{abi & 0xFFFF} does not match the framework's {DextAbi.AbiMajor}.{DextAbi.AbiMinor}: rebuild dext/");
+        }
+
+        _self = GCHandle.Alloc(this);
+        var cb = new SilCallbacks
+        {
+            Context = GCHandle.ToIntPtr(_self),
+            MmioRead32 = &OnMmioRead32,
+            MmioWrite32 = &OnMmioWrite32,
+            ConfigRead32 = &OnConfigRead32,
+            ConfigWrite16 = &OnConfigWrite16,
+            AllocateDma = &OnAllocateDma,
+            FreeDma = &OnFreeDma,
+            CompleteAsync = &OnCompleteAsync,
+            ResetFunction = &OnResetFunction,
+            Log = &OnLog,
+        };
+        _native = LpcSilNative.Create(&cb);
+        if (_native == 0)
+        {
+            _self.Free();
+            throw new InvalidOperationException("lpc_sil_create refused the callback table");
+        }
+    }
+
+    /// <summary>PCI address of the device.</summary>
+    public string Address { get; }
+
+    /// <summary>The simulated board behind it.</summary>
+    public SimulatedBoard Board => _board;
+
+    /// <summary>Whether the driver is started.</summary>
+    public bool IsStarted
+    {
+        get
+        {
+            lock (_lifecycle)
+            {
+                return _started;
+            }
+        }
+    }
+
+    /// <summary>What the core logged (most recent last, bounded).</summary>
+    public IReadOnlyList<string> Log => [.. _log];
+
+    /// <summary>The core's clock (ns), the base of interrupt timestamps.</summary>
+    public static ulong NowNanoseconds() => LpcSilNative.NowNs();
+
+    /// <summary>Driver Start with the board's layout; returns the IOReturn.</summary>
+    public int Start(LpcBoardLayout layout)
+    {
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_native == 0, this);
+            _ringSize = (int)layout.BufferCount;
+            _board.InterruptSink = this;
+            int status = LpcSilNative.Start(_native, &layout);
+            if (status == IOReturn.Success)
+            {
+                _started = true;
+                if (_options.HostFlowControl)
+                {
+                    _board.FlowControl = this;
+                }
+            }
+            else
+            {
+                _board.InterruptSink = null;
+            }
+
+            return status;
+        }
+    }
+
+    /// <summary>Driver Stop (spec/dext.md §3.8 order inside the core).</summary>
+    public void Stop()
+    {
+        lock (_lifecycle)
+        {
+            if (!_started)
+            {
+                return;
+            }
+
+            _board.FlowControl = null;
+            Volatile.Write(ref _statusPage, 0);
+            LpcSilNative.Stop(_native);
+            _board.InterruptSink = null;
+            _started = false;
+        }
+    }
+
+    /// <summary>NewUserClient: returns the IOReturn and the client id.</summary>
+    public int OpenClient(out uint client)
+    {
+        uint id = 0;
+        int status = LpcSilNative.Open(_native, 0, &id);
+        client = id;
+        return status;
+    }
+
+    /// <summary>User client Stop.</summary>
+    public void CloseClient(uint client) => LpcSilNative.Close(_native, client);
+
+    /// <summary>One synchronous external method.</summary>
+    public int Call(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, ReadOnlySpan<byte> structInput,
+        Span<ulong> scalarOutput, Span<byte> structOutput, out int structOutputSize)
+    {
+        ulong written = 0;
+        uint taken = 0;
+        int status;
+        fixed (ulong* si = scalarInput)
+        fixed (byte* bi = structInput)
+        fixed (ulong* so = scalarOutput)
+        fixed (byte* bo = structOutput)
+        {
+            status = LpcSilNative.Call(_native, client, (ulong)selector, si, (uint)scalarInput.Length, bi, (ulong)structInput.Length,
+                so, (uint)scalarOutput.Length, bo, (ulong)structOutput.Length, &written, 0, 0, &taken);
+        }
+
+        structOutputSize = (int)written;
+        if (selector is DextSelector.UpdateSwCount or DextSelector.DmaStart or DextSelector.SetLoopback)
+        {
+            _board.Kick(); // the engines may proceed now
+        }
+
+        return status;
+    }
+
+    /// <summary>An asynchronous external method; the task completes when the core calls CompleteAsync.</summary>
+    public int CallAsync(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, out Task<DextCompletion> completion)
+    {
+        ulong token = (ulong)Interlocked.Increment(ref _nextToken);
+        var tcs = new TaskCompletionSource<DextCompletion>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _waits[token] = tcs;
+        ulong written = 0;
+        uint taken = 0;
+        int status;
+        fixed (ulong* si = scalarInput)
+        {
+            status = LpcSilNative.Call(_native, client, (ulong)selector, si, (uint)scalarInput.Length, null, 0, null, 0, null, 0,
+                &written, 1, token, &taken);
+        }
+
+        if (taken == 0)
+        {
+            _waits.TryRemove(token, out _); // the core did not keep it: release, as the glue releases the OSAction
+        }
+
+        completion = tcs.Task;
+        return status;
+    }
+
+    /// <summary>CopyClientMemoryForType + mapping.</summary>
+    public int Map(uint client, DextMemoryKind kind, int channel, out DextMapping mapping)
+    {
+        ulong address = 0, length = 0;
+        uint readOnly = 0;
+        int status = LpcSilNative.Map(_native, client, DextAbi.MemoryType(kind, channel), &address, &length, &readOnly);
+        mapping = new DextMapping((nint)address, (long)length, readOnly != 0);
+        if (status == IOReturn.Success && kind == DextMemoryKind.Status)
+        {
+            Volatile.Write(ref _statusPage, (nint)address);
+        }
+
+        return status;
+    }
+
+    /// <summary>SetPowerState(on/off) of the driver.</summary>
+    public void SetPowerState(bool on) => LpcSilNative.SetPower(_native, on ? 1u : 0u);
+
+    /// <summary>Tells the core the device is gone (what a terminate notification does).</summary>
+    public void DeviceRemoved() => LpcSilNative.DeviceRemoved(_native);
+
+    /// <summary>Driver-side resource counters.</summary>
+    public SilStats Stats()
+    {
+        SilStats s;
+        LpcSilNative.Stats(_native, &s);
+        return s;
+    }
+
+    /// <summary>Process-wide count of live SIL devices.</summary>
+    public static ulong LiveDevices()
+    {
+        SilStats s;
+        LpcSilNative.Stats(0, &s);
+        return s.LiveDevices;
+    }
+
+    /// <summary>The board's MSIs enter the core's interrupt path (as InterruptOccurred).</summary>
+    public void OnMessage(MsiMessage message, long timestamp)
+    {
+        if (!TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            LpcSilNative.Interrupt(_native, (uint)message.Vector, LpcSilNative.NowNs());
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Lossless SIL: a writer may overwrite buffer k − ring only once the client consumed it; a reader may fetch k once filled.</summary>
+    public bool MayProcess(int channel, DmaDirection direction, long completed)
+    {
+        nint page = Volatile.Read(ref _statusPage);
+        if (page == 0)
+        {
+            return true;
+        }
+
+        ref var s = ref *(LpcDirStatus*)((byte*)page + DextAbi.DirStatusOffset(channel, direction));
+        if (Volatile.Read(ref s.Running) == 0)
+        {
+            return true;
+        }
+
+        long ack = (long)Volatile.Read(ref s.ClientAck);
+        return direction == DmaDirection.Writer ? completed < ack + _ringSize : completed < ack;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_lifecycle)
+        {
+            if (_native == 0)
+            {
+                return;
+            }
+
+            _closing = true;
+            _board.InterruptSink = null;
+            _board.FlowControl = null;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _inFlight) != 0)
+            {
+                spin.SpinOnce();
+            }
+
+            LpcSilNative.Destroy(_native); // stops the core if needed and joins its timer thread
+            _native = 0;
+            _started = false;
+            foreach (var (_, tcs) in _waits)
+            {
+                tcs.TrySetResult(new DextCompletion(IOReturn.Aborted, 0, 0));
+            }
+
+            _waits.Clear();
+            foreach (var (_, a) in _dma)
+            {
+                if (!a.IsFreed)
+                {
+                    _board.Memory.Free(a);
+                }
+            }
+
+            _dma.Clear();
+            _self.Free();
+        }
+    }
+
+    private bool TryEnter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (_closing)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Exit() => Interlocked.Decrement(ref _inFlight);
+
+    private void Record(string message)
+    {
+        _log.Enqueue(message);
+        while (_log.Count > 200 && _log.TryDequeue(out _))
+        {
+        }
+    }
+
+    private static SilDevice Get(nint context) => (SilDevice)GCHandle.FromIntPtr(context).Target!;
+
+    // ---- callbacks from the core (never let an exception cross into native code) ----
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static uint OnMmioRead32(nint context, uint bar, ulong offset)
+    {
+        try
+        {
+            return Get(context)._board.ReadBar((int)bar, offset);
+        }
+        catch (Exception e)
+        {
+            Get(context).Record($"MMIO read BAR{bar}+0x{offset:X} failed: {e.Message}");
+            return uint.MaxValue;
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnMmioWrite32(nint context, uint bar, ulong offset, uint value)
+    {
+        try
+        {
+            Get(context)._board.WriteBar((int)bar, offset, value);
+        }
+        catch (Exception e)
+        {
+            Get(context).Record($"MMIO write BAR{bar}+0x{offset:X} failed: {e.Message}");
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static uint OnConfigRead32(nint context, uint offset)
+    {
+        try
+        {
+            return Get(context)._board.ReadConfig((int)offset, 4);
+        }
+        catch (Exception e)
+        {
+            Get(context).Record($"config read 0x{offset:X} failed: {e.Message}");
+            return uint.MaxValue;
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnConfigWrite16(nint context, uint offset, ushort value)
+    {
+        try
+        {
+            Get(context)._board.WriteConfig((int)offset, 2, value);
+        }
+        catch (Exception e)
+        {
+            Get(context).Record($"config write 0x{offset:X} failed: {e.Message}");
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int OnAllocateDma(nint context, ulong bytes, uint maxAddressBits, SilDmaBuffer* output)
+    {
+        var self = Get(context);
+        try
+        {
+            if (maxAddressBits < self._board.Memory.DmaAddressWidth)
+            {
+                return IOReturn.Unsupported;
+            }
+
+            long segment = self._options.DmaSegmentSize;
+            if (segment > 0 && (long)bytes / segment > DextAbi.MaxSegments)
+            {
+                segment = ((long)bytes / DextAbi.MaxSegments + 4095) & ~4095L;
+            }
+
+            var a = self._board.Memory.Allocate((long)bytes, $"{self.Address} dext ring", segment);
+            ulong handle = (ulong)Interlocked.Increment(ref self._nextDmaHandle);
+            self._dma[handle] = a;
+            output->CpuAddress = (ulong)a.Pointer;
+            output->Length = (ulong)a.Length;
+            output->Handle = handle;
+            output->SegmentCount = (uint)a.Segments.Count;
+            for (int i = 0; i < a.Segments.Count; i++)
+            {
+                output->Segments[i] = new SilSegment { BusAddress = a.Segments[i].BusAddress, Length = (ulong)a.Segments[i].Length };
+            }
+
+            return IOReturn.Success;
+        }
+        catch (Exception e)
+        {
+            self.Record($"DMA allocation of {bytes} bytes failed: {e.Message}");
+            return IOReturn.NoMemory;
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnFreeDma(nint context, ulong handle)
+    {
+        var self = Get(context);
+        try
+        {
+            if (self._dma.TryRemove(handle, out var a))
+            {
+                self._board.Memory.Free(a);
+            }
+            else
+            {
+                self.Record($"free of unknown DMA handle {handle}");
+            }
+        }
+        catch (Exception e)
+        {
+            self.Record($"DMA free failed: {e.Message}");
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnCompleteAsync(nint context, ulong token, int status, ulong* args, uint count)
+    {
+        var self = Get(context);
+        try
+        {
+            if (self._waits.TryRemove(token, out var tcs))
+            {
+                tcs.TrySetResult(new DextCompletion(status, count > 0 ? args[0] : 0, count > 1 ? args[1] : 0));
+            }
+            else
+            {
+                self.Record($"completion for unknown token {token}");
+            }
+        }
+        catch (Exception e)
+        {
+            self.Record($"completion failed: {e.Message}");
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int OnResetFunction(nint context, uint type)
+    {
+        var self = Get(context);
+        try
+        {
+            // What the PCI family does around a reset: save the config header and capabilities, reset,
+            // restore (RestoreDeviceState).
+            var board = self._board;
+            var saved = new uint[64];
+            for (int i = 1; i < saved.Length; i++)
+            {
+                saved[i] = board.ReadConfig(i * 4, 4);
+            }
+
+            board.FunctionReset();
+            for (int i = 1; i < saved.Length; i++)
+            {
+                if (i != 1)
+                {
+                    board.WriteConfig(i * 4, 4, saved[i]);
+                }
+            }
+
+            board.WriteConfig(4, 2, saved[1] & 0xFFFF); // command last: BARs first, then decode on
+            return IOReturn.Success;
+        }
+        catch (Exception e)
+        {
+            self.Record($"reset type {type} failed: {e.Message}");
+            return IOReturn.IOError;
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static void OnLog(nint context, byte* message)
+    {
+        try
+        {
+            Get(context).Record(Marshal.PtrToStringUTF8((nint)message) ?? "");
+        }
+        catch (Exception)
+        {
+            // Logging must never fail the core.
+        }
+    }
+}

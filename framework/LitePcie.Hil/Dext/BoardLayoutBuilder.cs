@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text;
+using LitePcie.Hil.Boards;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Pci;
+
+namespace LitePcie.Hil.Dext;
+
+/// <summary>
+/// Builds the board layout the dext core needs (<see cref="LpcBoardLayout"/>) from a board's CSR map
+/// and profile: per-channel register offsets and features from the layout guard, MSI flavour and
+/// registers, interrupt bits, BAR sizes, DMA geometry and the expected identifier. The SIL host passes
+/// it to the core directly; for the DriverKit build it is rendered as C++ source
+/// (<c>litepcie-hil board-header</c>).
+/// </summary>
+public static class BoardLayoutBuilder
+{
+    /// <summary>Builds the layout for a profile (its CSR map, BARs and DMA geometry).</summary>
+    public static LpcBoardLayout Build(BoardProfile profile) =>
+        Build(profile.CsrMap, profile.DmaGeometry.BufferCount, profile.DmaGeometry.BufferSize,
+            profile.Bars.ToDictionary(b => b.Index, b => b.Size), profile.CsrBar.Index);
+
+    /// <summary>Builds the layout from a CSR map and the BARs and ring geometry the driver should use.</summary>
+    public static LpcBoardLayout Build(CsrMap map, int bufferCount, int bufferSize, IReadOnlyDictionary<int, ulong> barSizes, int csrBar = 0)
+    {
+        var l = map.Layout;
+        if (l.DmaChannels.Count > DextAbi.MaxChannels)
+        {
+            throw new CsrMapException(map.Source, "constants.dma_channels", $"{l.DmaChannels.Count} channels; the dext supports at most {DextAbi.MaxChannels}");
+        }
+
+        uint Off(CsrRegister? r) => r is null ? DextAbi.NoRegister : map.ToBarOffset(r.Address);
+        var layout = new LpcBoardLayout
+        {
+            Magic = DextAbi.LayoutMagic,
+            AbiMajor = DextAbi.AbiMajor,
+            AbiMinor = DextAbi.AbiMinor,
+            ChannelCount = (uint)l.DmaChannels.Count,
+            MsiFlavour = (uint)l.Msi.Flavour,
+            MsiEnable = Off(l.Msi.Enable),
+            MsiEnableWords = (uint)l.Msi.Enable.Words,
+            MsiClear = Off(l.Msi.Clear),
+            MsiVector = Off(l.Msi.Vector),
+            MsiPba = Off(l.Msi.Pba),
+            MsixTable = l.Msi.TableBaseAddress is { } t ? map.ToBarOffset(t) : DextAbi.NoRegister,
+            MsixTableBytes = l.Msi.Flavour == MsiFlavour.MsiX ? (uint)l.Msi.Width * 16 : 0,
+            CtrlReset = Off(l.Ctrl.Reset),
+            CtrlScratch = Off(l.Ctrl.Scratch),
+            CtrlBusErrors = Off(l.Ctrl.BusErrors),
+            IdentifierBase = map.ToBarOffset(l.Identifier.BaseAddress),
+            DmaAddressWidth = (uint)l.DmaAddressWidth,
+            BufferCount = (uint)bufferCount,
+            BufferSize = (uint)bufferSize,
+            CsrBar = (uint)csrBar,
+        };
+        foreach (var (index, size) in barSizes)
+        {
+            layout.BarSizes[index] = size;
+        }
+
+        layout.ExpectedIdentifier.SetText(map.Identifier ?? "");
+        for (int i = 0; i < l.DmaChannels.Count; i++)
+        {
+            var c = l.DmaChannels[i];
+            LpcEngineRegs Engine(DmaEngineLayout e) => new()
+            {
+                Enable = Off(e.Enable),
+                TableValue = Off(e.TableValue),
+                TableWe = Off(e.TableWe),
+                LoopProgN = Off(e.LoopProgN),
+                LoopStatus = Off(e.LoopStatus),
+                Level = Off(e.Level),
+                TableReset = Off(e.TableReset),
+            };
+            uint features = (c.LoopbackEnable is not null ? DextAbi.FeatureLoopback : 0)
+                | (c.Synchronizer is not null ? DextAbi.FeatureSynchronizer : 0)
+                | (c.Buffering is not null ? DextAbi.FeatureBuffering : 0)
+                | (c.Monitor is not null ? DextAbi.FeatureMonitor : 0)
+                | (c.Status is not null ? DextAbi.FeatureDmaStatus : 0)
+                | (c.Guard.DriverOffsetsHold ? DextAbi.FeatureDriverOffsets : 0);
+            layout.Channels[i] = new LpcChannelLayout
+            {
+                Writer = Engine(c.Writer),
+                Reader = Engine(c.Reader),
+                BlockBase = map.ToBarOffset(c.BaseAddress),
+                BlockSize = LitePcieLayout.BlockPageSize,
+                LoopbackEnable = Off(c.LoopbackEnable),
+                Features = features,
+                WriterIrq = (uint)c.WriterInterrupt,
+                ReaderIrq = (uint)c.ReaderInterrupt,
+            };
+        }
+
+        return layout;
+    }
+
+    /// <summary>
+    /// Renders the layout as the C++ definition the DriverKit build compiles
+    /// (<c>dext/driverkit/LitePCIeDriver/BoardLayout.generated.cpp</c>).
+    /// </summary>
+    public static string RenderCpp(LpcBoardLayout layout, string sourceDescription)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        string H(uint v) => v == DextAbi.NoRegister ? "LPC_NO_REGISTER" : $"0x{v.ToString("X", inv)}u";
+        sb.Append("// Generated by `litepcie-hil board-header` from ").Append(sourceDescription).Append(". Do not edit.\n");
+        sb.Append("// Board layout the dext core uses: register offsets in BAR0, MSI, interrupts, BARs and ring geometry.\n");
+        sb.Append("#include \"BoardLayout.h\"\n\n");
+        sb.Append("const LpcBoardLayout kLitePcieBoardLayout = {\n");
+        sb.Append("    /* magic */ LPC_LAYOUT_MAGIC, LPC_ABI_MAJOR, LPC_ABI_MINOR,\n");
+        sb.Append(inv, $"    /* channelCount */ {layout.ChannelCount}u, /* msiFlavour */ {layout.MsiFlavour}u,\n");
+        sb.Append(inv, $"    /* msiEnable */ {H(layout.MsiEnable)}, /* msiEnableWords */ {layout.MsiEnableWords}u, /* msiClear */ {H(layout.MsiClear)}, /* msiVector */ {H(layout.MsiVector)},\n");
+        sb.Append(inv, $"    /* msiPba */ {H(layout.MsiPba)}, /* msixTable */ {H(layout.MsixTable)}, /* msixTableBytes */ {layout.MsixTableBytes}u,\n");
+        sb.Append(inv, $"    /* ctrlReset */ {H(layout.CtrlReset)}, /* ctrlScratch */ {H(layout.CtrlScratch)}, /* ctrlBusErrors */ {H(layout.CtrlBusErrors)},\n");
+        sb.Append(inv, $"    /* identifierBase */ {H(layout.IdentifierBase)}, /* dmaAddressWidth */ {layout.DmaAddressWidth}u,\n");
+        sb.Append(inv, $"    /* bufferCount */ {layout.BufferCount}u, /* bufferSize */ {layout.BufferSize}u, /* csrBar */ {layout.CsrBar}u, /* reserved0 */ 0u,\n");
+        sb.Append("    /* barSizes */ {");
+        for (int i = 0; i < 6; i++)
+        {
+            sb.Append(i == 0 ? "" : ", ").Append(inv, $"0x{layout.BarSizes[i].ToString("X", inv)}ull");
+        }
+
+        sb.Append("},\n    /* expectedIdentifier */ \"");
+        foreach (char c in layout.ExpectedIdentifier.ToText())
+        {
+            sb.Append(c is '"' or '\\' ? "\\" + c : c.ToString());
+        }
+
+        sb.Append("\",\n    /* channels */ {\n");
+        for (int i = 0; i < layout.ChannelCount; i++)
+        {
+            var c = layout.Channels[i];
+            string E(LpcEngineRegs e) =>
+                $"{{{H(e.Enable)}, {H(e.TableValue)}, {H(e.TableWe)}, {H(e.LoopProgN)}, {H(e.LoopStatus)}, {H(e.Level)}, {H(e.TableReset)}, 0u}}";
+            sb.Append(inv, $"        /* pcie_dma{i} */ {{{E(c.Writer)},\n            {E(c.Reader)},\n");
+            sb.Append(inv, $"            /* blockBase */ {H(c.BlockBase)}, /* blockSize */ {H(c.BlockSize)}, /* loopbackEnable */ {H(c.LoopbackEnable)}, ");
+            sb.Append(inv, $"/* features */ 0x{c.Features.ToString("X", inv)}u, /* writerIrq */ {c.WriterIrq}u, /* readerIrq */ {c.ReaderIrq}u, {{0u, 0u}}}},\n");
+        }
+
+        sb.Append("    },\n};\n");
+        return sb.ToString();
+    }
+
+    /// <summary>The BAR sizes a profile declares, keyed by BAR index.</summary>
+    public static IReadOnlyDictionary<int, ulong> BarSizes(IEnumerable<BoardBar> bars) => bars.ToDictionary(b => b.Index, b => b.Size);
+
+    /// <summary>The BAR sizes a parsed config space reports (needs sizing masks).</summary>
+    public static IReadOnlyDictionary<int, ulong> BarSizes(PciConfigSpace configSpace) =>
+        configSpace.Bars.Where(b => b.Size is not null).ToDictionary(b => b.Index, b => b.Size!.Value);
+}

@@ -85,7 +85,8 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         _function = new SimulatedPciFunction(profile, width, Options.SerialNumber);
         _function.PowerStateChanged += OnPowerStateChanged;
         _msiDropRandom = Faults.CreateRandom(FaultKind.MsiDrop);
-        _gateware = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth), Faults);
+        var userPattern = profile.WriterSource == UserWriterSource.SequencePattern ? new Dma.SequencePattern(profile.DmaGeometry.BufferSize) : null;
+        _gateware = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, UserWriterPattern: userPattern), Faults);
         foreach (var bar in profile.Bars.Where(b => b.Role == BarRole.Memory && b.Kind != PciBarKind.Io))
         {
             _memoryBars[bar.Index] = new uint[bar.Size / 4];

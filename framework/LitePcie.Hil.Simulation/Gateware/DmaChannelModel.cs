@@ -1,5 +1,6 @@
 using System.Buffers;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Dma;
 using LitePcie.Hil.Simulation.Faults;
 
 namespace LitePcie.Hil.Simulation.Gateware;
@@ -64,10 +65,13 @@ internal sealed class DmaChannelModel
     private uint _writerOverflowsLive;
     private uint _readerUnderflowsLive;
     private bool _zeroLengthReported;
+    private readonly SequencePattern? _userPattern;
+    private long _userSequence;
 
     public DmaChannelModel(DmaChannelLayout layout, IGatewareHost host, MsiController msi, GatewareCounters counters,
-        FaultPlan faults, int dataWidthBits, int tableDepth, int dmaAddressWidth, int bufferingDepth)
+        FaultPlan faults, int dataWidthBits, int tableDepth, int dmaAddressWidth, int bufferingDepth, SequencePattern? userWriterPattern = null)
     {
+        _userPattern = userWriterPattern;
         Layout = layout;
         _host = host;
         _msi = msi;
@@ -129,6 +133,7 @@ internal sealed class DmaChannelModel
         Array.Clear(StatusRegisters);
         _loopbackFifo.Clear();
         _zeroLengthReported = false;
+        _userSequence = 0;
     }
 
     /// <summary>Registers this block's handlers with the register file.</summary>
@@ -203,6 +208,11 @@ internal sealed class DmaChannelModel
 
     private void SetEnable(DmaEngineModel e, bool enable)
     {
+        if (!e.Enabled && enable && e.Direction == DmaDirection.Writer)
+        {
+            _userSequence = 0; // the user-side generator restarts its stream with the writer
+        }
+
         if (e.Enabled && !enable)
         {
             // Disabling holds the splitter, data FIFO and width converter in reset: partial progress is dropped.
@@ -375,9 +385,7 @@ internal sealed class DmaChannelModel
 
         if (!LoopbackEnabled)
         {
-            // No user-side source in the model: nothing arrives for the writer.
-            e.WaitingForInput = true;
-            return false;
+            return StepWriterFromUserLogic(e, d);
         }
 
         int streamBytes = StreamBytes(d.Length);
@@ -419,16 +427,51 @@ internal sealed class DmaChannelModel
                 _loopbackFifo.Discard(streamBytes - n); // padding of the last stream word
             }
 
-            if (_faults.Has(FaultKind.DmaBitflip) && _bitflipRandom.NextDouble() < _faults.Value(FaultKind.DmaBitflip))
-            {
-                int bit = _bitflipRandom.Next(d.Length * 8);
-                target[bit >> 3] ^= (byte)(1 << (bit & 7));
-                _counters.FlippedBits++;
-            }
+            FlipBitMaybe(target);
         }
 
         Complete(e, d, Layout.WriterInterrupt);
         return true;
+    }
+
+    /// <summary>
+    /// The user side feeds the writer: the board's pattern generator (when its profile declares one) produces
+    /// one sequence-numbered buffer per descriptor. Blocked by the synchronizer, the writer waits.
+    /// </summary>
+    private unsafe bool StepWriterFromUserLogic(DmaEngineModel e, Descriptor d)
+    {
+        if (_userPattern is null || UserStreamsBlocked || d.Length != _userPattern.BufferSize)
+        {
+            e.WaitingForInput = true;
+            return false;
+        }
+
+        if (!TryPop(e, d))
+        {
+            return false;
+        }
+
+        byte* dst = _host.Memory.Translate(d.Address, d.Length, _writerName);
+        if (dst is not null)
+        {
+            var target = new Span<byte>(dst, d.Length);
+            _userPattern.Fill(target, _userSequence);
+            FlipBitMaybe(target);
+        }
+
+        _userSequence++;
+        Complete(e, d, Layout.WriterInterrupt);
+        return true;
+    }
+
+    private void FlipBitMaybe(Span<byte> target)
+    {
+        if (_faults.Has(FaultKind.DmaBitflip) && _bitflipRandom.NextDouble() < _faults.Value(FaultKind.DmaBitflip))
+        {
+            int bit = _bitflipRandom.Next(target.Length * 8);
+            target[bit >> 3] ^= (byte)(1 << (bit & 7));
+            _counters.FlippedBits++;
+        }
     }
 
     private void Complete(DmaEngineModel e, Descriptor d, int irqBit)

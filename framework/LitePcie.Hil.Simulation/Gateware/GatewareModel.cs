@@ -9,7 +9,8 @@ namespace LitePcie.Hil.Simulation.Gateware;
 /// <param name="DataWidthBits">DMA stream data width.</param>
 /// <param name="TableDepth">Descriptor table depth.</param>
 /// <param name="BufferingDepth">Buffering plugin FIFO depth in bytes (reset value of <c>*_fifo_control</c>).</param>
-internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 256, int BufferingDepth = 8192);
+/// <param name="UserWriterPattern">User logic feeding the writer when loopback is off (null = nothing arrives).</param>
+internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 256, int BufferingDepth = 8192, LitePcie.Hil.Dma.SequencePattern? UserWriterPattern = null);
 
 /// <summary>
 /// Everything behind BAR0 of a LitePCIe design, built from its CSR map: SoC controller, identifier ROM,
@@ -65,7 +66,7 @@ internal sealed partial class GatewareModel
         }
 
         Channels = [.. layout.DmaChannels.Select(c => new DmaChannelModel(c, host, Msi, Counters, faults,
-            options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth))];
+            options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth, options.UserWriterPattern))];
         BindCtrl(layout.Ctrl);
         BindPhy();
         BindMsi(layout.Msi);

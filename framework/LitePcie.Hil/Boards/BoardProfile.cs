@@ -16,6 +16,26 @@ public enum BarRole
     Memory,
 }
 
+/// <summary>The user-side source feeding the DMA writer when loopback is off.</summary>
+public enum UserWriterSource
+{
+    /// <summary>Unknown or nothing: writer-only DMA cannot be verified on this board.</summary>
+    None,
+
+    /// <summary>A generator producing the suites' <c>SequencePattern</c> (default seed), buffer after buffer from 0.</summary>
+    SequencePattern,
+}
+
+/// <summary>What the user side does with the DMA reader's stream when loopback is off.</summary>
+public enum UserReaderSink
+{
+    /// <summary>Unknown or nothing: reader-only DMA may stall.</summary>
+    None,
+
+    /// <summary>Always ready; the data is dropped (reader-only runs, its data cannot be checked).</summary>
+    Discard,
+}
+
 /// <summary>A BAR a board is expected to expose.</summary>
 public sealed record BoardBar(int Index, PciBarKind Kind, ulong Size, bool Prefetchable, BarRole Role);
 
@@ -31,8 +51,11 @@ public sealed class BoardProfile
     private BoardProfile(string path, string name, string description, ushort vendorId, ushort deviceId,
         ushort subsystemVendorId, ushort subsystemId, byte revision, uint classCode, PciLinkSpeed linkSpeed, int linkWidth,
         IReadOnlyList<BoardBar> bars, int msiVectors, bool msi64Bit, int msiXTableSize, int maxPayloadSize,
-        int maxReadRequestSize, DmaRingGeometry geometry, int dataWidthBits, string csrMapPath, PhyFamily? phyOverride)
+        int maxReadRequestSize, DmaRingGeometry geometry, int dataWidthBits, string csrMapPath, PhyFamily? phyOverride,
+        UserWriterSource writerSource, UserReaderSink readerSink)
     {
+        WriterSource = writerSource;
+        ReaderSink = readerSink;
         Path = path;
         Name = name;
         Description = description;
@@ -111,6 +134,12 @@ public sealed class BoardProfile
 
     /// <summary>Absolute path of the board's csr.json/csr.csv.</summary>
     public string CsrMapPath { get; }
+
+    /// <summary>What the board's user logic feeds the DMA writer when loopback is off.</summary>
+    public UserWriterSource WriterSource { get; }
+
+    /// <summary>What the board's user logic does with the DMA reader's stream when loopback is off.</summary>
+    public UserReaderSink ReaderSink { get; }
 
     /// <summary>PHY family when the map does not say (csr.csv has no cores section).</summary>
     public PhyFamily? PhyFamilyOverride { get; }
@@ -269,11 +298,33 @@ public sealed class BoardProfile
                 }
             }
 
+            var writerSource = UserWriterSource.None;
+            if (r.String("userLogic.writerSource") is { } ws)
+            {
+                writerSource = ws switch
+                {
+                    "none" => UserWriterSource.None,
+                    "sequence-pattern" => UserWriterSource.SequencePattern,
+                    _ => Invalid(r, UserWriterSource.None, $"userLogic.writerSource = '{ws}': accepted none or sequence-pattern"),
+                };
+            }
+
+            var readerSink = UserReaderSink.None;
+            if (r.String("userLogic.readerSink") is { } rs)
+            {
+                readerSink = rs switch
+                {
+                    "none" => UserReaderSink.None,
+                    "discard" => UserReaderSink.Discard,
+                    _ => Invalid(r, UserReaderSink.None, $"userLogic.readerSink = '{rs}': accepted none or discard"),
+                };
+            }
+
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                if (p.Name is not ("name" or "description" or "pci" or "link" or "bars" or "interrupts" or "pcie" or "dma" or "csrMap" or "phy" or "$comment"))
+                if (p.Name is not ("name" or "description" or "pci" or "link" or "bars" or "interrupts" or "pcie" or "dma" or "csrMap" or "phy" or "userLogic" or "$comment"))
                 {
-                    r.Errors.Add($"{p.Name}: unknown field (accepted name, description, pci, link, bars, interrupts, pcie, dma, csrMap, phy)");
+                    r.Errors.Add($"{p.Name}: unknown field (accepted name, description, pci, link, bars, interrupts, pcie, dma, csrMap, phy, userLogic)");
                 }
             }
 
@@ -283,8 +334,15 @@ public sealed class BoardProfile
             }
 
             return new BoardProfile(full, name, description, vid, did, svid, sid, rev, cls, speed, width, bars,
-                msiVectors, msi64, msix, mps, mrrs, new DmaRingGeometry(bufferCount, bufferSize), dataWidth, csrPath, phy);
+                msiVectors, msi64, msix, mps, mrrs, new DmaRingGeometry(bufferCount, bufferSize), dataWidth, csrPath, phy,
+                writerSource, readerSink);
         }
+    }
+
+    private static T Invalid<T>(Reader r, T fallback, string problem)
+    {
+        r.Errors.Add(problem);
+        return fallback;
     }
 
     /// <summary>Reads fields by dotted path, collecting every error.</summary>

@@ -81,7 +81,7 @@ public sealed class BoardProfileTests
                 "bars[0].size = 0xBB8: must be a power of two",
                 "interrupts.msiVectors = 3: accepted 0, 1, 2, 4, 8, 16 or 32",
                 "dma.bufferSize = 8190: must be a multiple of 4 (TLP dwords)",
-                "colour: unknown field (accepted name, description, pci, link, bars, interrupts, pcie, dma, csrMap, phy)",
+                "colour: unknown field (accepted name, description, pci, link, bars, interrupts, pcie, dma, csrMap, phy, userLogic)",
             ]);
             e.Problems.Should().Contain(p => p.StartsWith("csrMap = 'missing.json': file not found", StringComparison.Ordinal));
             e.Message.Should().Contain(path);

@@ -132,7 +132,7 @@ public sealed class SilBackendTests
     public async Task One_GiB_of_internal_loopback_is_verified_with_counts_from_the_core()
     {
         var ch = _session.Channels[0];
-        var report = await LoopbackStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
+        var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
             new StreamOptions { Bytes = 1L << 30, StallTimeout = TimeSpan.FromSeconds(10) });
 
         report.Stall.Should().BeNull();
@@ -238,7 +238,7 @@ public sealed class SilBackendTests
         await using var backend = new SilBackend(new SilBackendOptions { Boards = ["sim-xcu1525-msix"], DmaSegmentSize = 64 * 1024 });
         await using var session = await backend.OpenAsync((await backend.EnumerateAsync())[0]);
         var ch = session.Channels[1];
-        var report = await LoopbackStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 64L << 20 });
+        var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 64L << 20 });
         report.Clean.Should().BeTrue(string.Join("; ", report.ErrorDetails) + report.Stall);
         session.GetInterruptStatistics().Messages.Should().BeGreaterThan(0);
     }

@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using LitePcie.Hil.Devices;
+
+namespace LitePcie.Hil.Dma;
+
+/// <summary>Which engines a stream uses.</summary>
+public enum StreamMode
+{
+    /// <summary>Reader → internal loopback → writer; TX filled and RX verified by the host.</summary>
+    Loopback,
+
+    /// <summary>Writer only: the board's user logic produces the stream; RX verified by the host.</summary>
+    WriterOnly,
+
+    /// <summary>Reader only: TX filled by the host, consumed by the board's user logic (not verifiable here).</summary>
+    ReaderOnly,
+}
+
+/// <summary>How to run a stream.</summary>
+public sealed record StreamOptions
+{
+    /// <summary>Which engines run.</summary>
+    public StreamMode Mode { get; init; } = StreamMode.Loopback;
+
+    /// <summary>Stop after this many bytes received (sent, in reader-only mode); 0 = use <see cref="Duration"/>.</summary>
+    public long Bytes { get; init; }
+
+    /// <summary>Stop after this long (used when <see cref="Bytes"/> is 0).</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Interrupt coalescing for both directions.</summary>
+    public int IrqEvery { get; init; } = 32;
+
+    /// <summary>Longest time without any RX progress before the stream is declared stalled.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many errors to keep in detail.</summary>
+    public int MaxErrorDetails { get; init; } = 16;
+
+    /// <summary>Sample interval of the throughput series.</summary>
+    public TimeSpan SampleInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Leave the channel's loopback setting as it is (the caller arranged the data path).</summary>
+    public bool KeepLoopbackSetting { get; init; }
+
+    /// <summary>
+    /// Sink for stream events (one line each: errors as they are found, the stall) so a caller can show them
+    /// live; null = keep them in the report only.
+    /// </summary>
+    public Action<string>? Events { get; init; }
+}
+
+/// <summary>Kind of a stream error.</summary>
+public enum StreamErrorKind
+{
+    /// <summary>Buffers missing: the next buffer carries a later sequence number.</summary>
+    Lost,
+
+    /// <summary>A buffer arrived again.</summary>
+    Duplicated,
+
+    /// <summary>An older buffer arrived out of order.</summary>
+    Reordered,
+
+    /// <summary>Words differ from every intact buffer.</summary>
+    Corrupted,
+}
+
+/// <summary>One error seen by the streamer.</summary>
+/// <param name="Kind">What happened.</param>
+/// <param name="RxIndex">Index of the RX buffer (ring slot = index mod ring size).</param>
+/// <param name="Check">The pattern check of that buffer.</param>
+public sealed record StreamError(StreamErrorKind Kind, long RxIndex, BufferCheck Check)
+{
+    /// <inheritdoc />
+    public override string ToString() => Kind switch
+    {
+        StreamErrorKind.Lost => $"RX buffer {RxIndex}: {Check.Found - Check.Expected} buffer(s) lost (expected sequence {Check.Expected}, found {Check.Found})",
+        StreamErrorKind.Duplicated => $"RX buffer {RxIndex}: duplicate of sequence {Check.Found} (expected {Check.Expected})",
+        StreamErrorKind.Reordered => $"RX buffer {RxIndex}: sequence {Check.Found} out of order (expected {Check.Expected})",
+        _ => $"RX buffer {RxIndex} (sequence {Check.Expected}): corrupted, first bad word {Check.FirstBadWord} (byte offset {Check.FirstBadWord * 8}): " +
+             $"expected 0x{Check.ExpectedWord:X16}, got 0x{Check.ActualWord:X16} ({SequencePattern.BitsDiffering(Check.ExpectedWord, Check.ActualWord)} bit(s) differ)",
+    };
+}
+
+/// <summary>Throughput sample: time since start and bytes received so far.</summary>
+public readonly record struct ThroughputSample(TimeSpan At, long RxBytes, long TxBytes);
+
+/// <summary>What a stream did.</summary>
+public sealed record StreamReport(
+    StreamMode Mode,
+    long TxBuffers,
+    long RxBuffers,
+    long RxBytes,
+    TimeSpan Elapsed,
+    TimeSpan CpuTime,
+    long DriverLostWriter,
+    long DriverLostReader,
+    long Errors,
+    IReadOnlyList<StreamError> ErrorDetails,
+    IReadOnlyList<ThroughputSample> Samples,
+    string? Stall)
+{
+    /// <summary>Verified RX payload rate in Gb/s (reader-only: the TX rate the hardware fetched).</summary>
+    public double Gbps => Elapsed.TotalSeconds > 0 ? (Mode == StreamMode.ReaderOnly ? TxFetchedBytes : RxBytes) * 8 / Elapsed.TotalSeconds / 1e9 : 0;
+
+    /// <summary>Bytes the reader fetched (its hardware count × buffer size).</summary>
+    public long TxFetchedBytes { get; init; }
+
+    /// <summary>Process CPU time per wall time (cores busy on average).</summary>
+    public double CpuCores => Elapsed.TotalSeconds > 0 ? CpuTime.TotalSeconds / Elapsed.TotalSeconds : 0;
+
+    /// <summary>True when nothing was lost, corrupted or stalled.</summary>
+    public bool Clean => Errors == 0 && Stall is null && DriverLostWriter == 0 && DriverLostReader == 0;
+}
+
+/// <summary>
+/// Streams a channel in zero-copy mode (what liblitepcie's dma_test does, with a verifiable pattern): fills
+/// the reader (TX) ring ahead of the hardware, verifies every writer (RX) buffer in place against
+/// <see cref="SequencePattern"/>, reports progress to the driver, and classifies every deviation as lost,
+/// duplicated, reordered or corrupted. Loopback uses both engines; writer-only and reader-only use one.
+/// </summary>
+public static class DmaStreamer
+{
+    /// <summary>Runs the stream; the directions it uses are started and stopped here.</summary>
+    public static async Task<StreamReport> RunAsync(IDmaChannel channel, SequencePattern pattern, StreamOptions options, CancellationToken cancellationToken = default)
+    {
+        var g = channel.Geometry;
+        if (pattern.BufferSize != g.BufferSize)
+        {
+            throw new ArgumentException($"pattern is for {pattern.BufferSize}-byte buffers, the ring has {g.BufferSize}", nameof(pattern));
+        }
+
+        bool useReader = options.Mode != StreamMode.WriterOnly;
+        bool useWriter = options.Mode != StreamMode.ReaderOnly;
+        long targetBuffers = options.Bytes > 0 ? (options.Bytes + g.BufferSize - 1) / g.BufferSize : long.MaxValue;
+        if (!options.KeepLoopbackSetting)
+        {
+            channel.SetLoopback(options.Mode == StreamMode.Loopback);
+        }
+
+        var start = new DmaStartOptions(options.IrqEvery);
+        var tx = useReader ? channel.Ring(DmaDirection.Reader) : null;
+        var rx = useWriter ? channel.Ring(DmaDirection.Writer) : null;
+        if (useWriter)
+        {
+            channel.Start(DmaDirection.Writer, start);
+        }
+
+        if (useReader)
+        {
+            channel.Start(DmaDirection.Reader, start);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var samples = new List<ThroughputSample>();
+        var details = new List<StreamError>();
+        long txSw = 0, rxSw = 0, expected = 0, errors = 0;
+        var nextSample = options.SampleInterval;
+        var lastProgress = clock.Elapsed;
+        string? stall = null;
+        // Progress measure: RX buffers verified, or (reader-only) TX buffers the hardware fetched.
+        long Done() => useWriter ? rxSw : channel.GetCounters(DmaDirection.Reader).HwCount;
+        try
+        {
+            while (Done() < targetBuffers && (options.Bytes > 0 || clock.Elapsed < options.Duration))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                bool progress = false;
+
+                if (tx is not null)
+                {
+                    // TX: the reader has fetched up to its hardware count; never overwrite a slot it has not fetched.
+                    long txLimit = channel.GetCounters(DmaDirection.Reader).HwCount + g.BufferCount;
+                    if (txLimit > txSw)
+                    {
+                        for (; txSw < txLimit; txSw++)
+                        {
+                            pattern.Fill(tx.Write(txSw), txSw);
+                        }
+
+                        channel.UpdateSwCount(DmaDirection.Reader, txSw);
+                        progress = true;
+                    }
+                }
+
+                if (rx is not null)
+                {
+                    // RX: buffers [sw, hw) are complete.
+                    long hw = channel.GetCounters(DmaDirection.Writer).HwCount;
+                    if (hw > rxSw)
+                    {
+                        for (; rxSw < hw; rxSw++)
+                        {
+                            var buffer = rx.Read(rxSw);
+                            if (pattern.Matches(buffer, expected))
+                            {
+                                expected++;
+                                continue;
+                            }
+
+                            var check = pattern.Check(buffer, expected);
+                            errors++;
+                            var kind = check.Verdict == BufferVerdict.Corrupted ? StreamErrorKind.Corrupted
+                                : check.Found > check.Expected ? StreamErrorKind.Lost
+                                : check.Found == check.Expected - 1 ? StreamErrorKind.Duplicated
+                                : StreamErrorKind.Reordered;
+                            var error = new StreamError(kind, rxSw, check);
+                            if (details.Count < options.MaxErrorDetails)
+                            {
+                                details.Add(error);
+                            }
+
+                            options.Events?.Invoke(error.ToString());
+
+                            // Resynchronise on an intact buffer; skip a corrupted one.
+                            expected = check.Verdict == BufferVerdict.WrongSequence ? check.Found + 1 : expected + 1;
+                        }
+
+                        channel.UpdateSwCount(DmaDirection.Writer, rxSw);
+                        progress = true;
+                    }
+                }
+
+                var now = clock.Elapsed;
+                if (now >= nextSample)
+                {
+                    samples.Add(new ThroughputSample(now, rxSw * g.BufferSize, txSw * (long)g.BufferSize));
+                    nextSample = now + options.SampleInterval;
+                }
+
+                if (progress)
+                {
+                    lastProgress = now;
+                    continue;
+                }
+
+                if (now - lastProgress > options.StallTimeout)
+                {
+                    var w = channel.GetCounters(DmaDirection.Writer);
+                    var r = channel.GetCounters(DmaDirection.Reader);
+                    stall = $"no {(useWriter ? "RX" : "TX")} progress for {options.StallTimeout.TotalMilliseconds:0} ms at RX buffer {rxSw}: writer hw {w.HwCount} ({w.Interrupts} irqs, running {w.Running}), " +
+                            $"reader hw {r.HwCount} ({r.Interrupts} irqs, running {r.Running}), TX filled {txSw}";
+                    options.Events?.Invoke(stall);
+                    break;
+                }
+
+                try
+                {
+                    // Sleep until the next interrupt moves the count (bounded), instead of spinning.
+                    var direction = useWriter ? DmaDirection.Writer : DmaDirection.Reader;
+                    long target = useWriter ? rxSw + 1 : channel.GetCounters(DmaDirection.Reader).HwCount + 1;
+                    await channel.WaitAsync(direction, target, TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+                }
+                catch (DeviceTimeoutException)
+                {
+                    // No interrupt in 50 ms: loop to re-check counters, the TX allowance and the stall bound.
+                }
+            }
+        }
+        finally
+        {
+            foreach (var d in new[] { DmaDirection.Reader, DmaDirection.Writer })
+            {
+                if (channel.GetCounters(d).Running)
+                {
+                    channel.Stop(d);
+                }
+            }
+        }
+
+        var elapsed = clock.Elapsed;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+        samples.Add(new ThroughputSample(elapsed, rxSw * g.BufferSize, txSw * (long)g.BufferSize));
+        return new StreamReport(options.Mode, txSw, rxSw, rxSw * g.BufferSize, elapsed, cpu,
+            channel.GetCounters(DmaDirection.Writer).Lost, channel.GetCounters(DmaDirection.Reader).Lost, errors, details, samples, stall)
+        {
+            TxFetchedBytes = channel.GetCounters(DmaDirection.Reader).HwCount * (long)g.BufferSize,
+        };
+    }
+}

@@ -1,0 +1,146 @@
+using System.Xml.Linq;
+using FluentAssertions;
+using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Pci;
+using LitePcie.Hil.Simulation.Faults;
+using LitePcie.Hil.Tests.Support;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Fixtures;
+
+/// <summary>The suites' options: defaults, ranges, every problem reported together, unknown names refused.</summary>
+[TestFixture]
+public sealed class HilOptionsTests
+{
+    private static HilOptions Parse(params (string Name, string Value)[] parameters) =>
+        HilOptions.Parse(parameters.Select(p => new KeyValuePair<string, string>(p.Name, p.Value)));
+
+    private static IReadOnlyList<string> Problems(params (string Name, string Value)[] parameters)
+    {
+        var act = () => Parse(parameters);
+        return act.Should().Throw<HilOptionsException>().Which.Problems;
+    }
+
+    [Test]
+    public void No_parameters_give_the_documented_defaults()
+    {
+        var o = Parse();
+        o.Should().BeEquivalentTo(new HilOptions(), "an empty TestRunParameters section means every default");
+        foreach (var d in HilOptions.Definitions.Where(d => d.Default.Length > 0))
+        {
+            var act = () => Parse((d.Name, d.Default));
+            act.Should().NotThrow($"the documented default of {d.Name} ('{d.Default}') must itself be accepted");
+        }
+
+        o.Backend.Should().Be(BackendKind.Sim);
+        o.Boards.Should().Equal("sim-ac701-2ch");
+        o.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(10, "the published Gen2 x4 loopback floor");
+    }
+
+    [Test]
+    public void Every_problem_is_reported_together_naming_parameter_and_range()
+    {
+        var problems = Problems(
+            ("Backend", "windows"),
+            ("DmaBytes", "12"),
+            ("DmaIrqEveryGrid", "1,70000"),
+            ("MsiMaxLatencyUs", "fast"),
+            ("SimPaced", "yes"),
+            ("Board", "no-such-board"));
+
+        problems.Should().HaveCount(6, "six parameters are wrong and each is reported once: {0}", string.Join(" | ", problems));
+        problems.Should().ContainSingle(p => p.StartsWith("Backend = 'windows'", StringComparison.Ordinal) && p.Contains("sim, linux or macos"));
+        problems.Should().ContainSingle(p => p.StartsWith("DmaBytes = '12'", StringComparison.Ordinal) && p.Contains("1MiB..1024GiB"));
+        problems.Should().ContainSingle(p => p.StartsWith("DmaIrqEveryGrid entry '70000'", StringComparison.Ordinal) && p.Contains("1..65535"));
+        problems.Should().ContainSingle(p => p.StartsWith("MsiMaxLatencyUs = 'fast'", StringComparison.Ordinal) && p.Contains("1..10000000"));
+        problems.Should().ContainSingle(p => p.StartsWith("SimPaced = 'yes'", StringComparison.Ordinal) && p.Contains("true or false"));
+        problems.Should().ContainSingle(p => p.StartsWith("Board = 'no-such-board'", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public void The_exception_message_lists_every_problem()
+    {
+        var act = () => Parse(("DmaStartStopCycles", "0"), ("OpenRetries", "-1"));
+        act.Should().Throw<HilOptionsException>()
+            .WithMessage("invalid TestRunParameters (2 problems):*DmaStartStopCycles = '0': accepted an integer in 1..1000000*OpenRetries = '-1': accepted an integer in 0..100*");
+    }
+
+    [Test]
+    public void An_unknown_parameter_is_an_error_with_a_hint()
+    {
+        Problems(("dmaBytes", "1GiB")).Should().ContainSingle()
+            .Which.Should().Be("dmaBytes: unknown parameter (names are case-sensitive: did you mean DmaBytes?)");
+        Problems(("DmaMegabytes", "1")).Should().ContainSingle()
+            .Which.Should().StartWith("DmaMegabytes: unknown parameter (known: Backend, Board, Device,");
+    }
+
+    [Test]
+    public void Simulator_parameters_are_refused_with_a_platform_backend()
+    {
+        var problems = Problems(("Backend", "linux"), ("SimFaults", "msi-drop=0.1"), ("SimPaced", "true"));
+        problems.Should().BeEquivalentTo(
+            "SimFaults: only valid with Backend=sim (Backend is linux)",
+            "SimPaced: only valid with Backend=sim (Backend is linux)");
+    }
+
+    [Test]
+    public void Fault_strings_are_parsed_with_the_seed_and_bad_ones_name_the_entry()
+    {
+        var o = Parse(("SimFaults", "dma-bitflip=1%;bar-alias"), ("SimSeed", "7"));
+        o.SimFaults.Value(FaultKind.DmaBitflip).Should().Be(0.01);
+        o.SimFaults.Has(FaultKind.BarAlias).Should().BeTrue();
+        o.SimFaults.Seed.Should().Be(7);
+
+        Problems(("SimFaults", "dma-bitflop=0.1")).Should().ContainSingle()
+            .Which.Should().StartWith("SimFaults: ").And.Contain("'dma-bitflop=0.1': unknown fault 'dma-bitflop'");
+    }
+
+    [Test]
+    public void Throughput_floors_are_per_link_with_an_optional_default()
+    {
+        var o = Parse(("DmaMinGbps", "gen3x8=40;gen2x4=9.5;default=1"));
+        o.MinGbpsFor(PciLinkSpeed.Gen3, 8).Should().Be(40);
+        o.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
+        o.MinGbpsFor(PciLinkSpeed.Gen1, 1).Should().Be(1, "unlisted links fall to default");
+
+        Parse(("DmaMinGbps", "gen3x8=40")).MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().BeNull("no floor for an unlisted link without a default");
+        Parse(("DmaMinGbps", "3.5")).MinGbpsFor(PciLinkSpeed.Gen4, 16).Should().Be(3.5, "a bare number applies to every link");
+
+        Problems(("DmaMinGbps", "gen3x3=40;gen9x4=1;gen2x4")).Should().HaveCount(3)
+            .And.AllSatisfy(p => p.Should().Contain("accepted genNxW=Gb/s (N 1..6, W 1/2/4/8/16) or default=Gb/s"));
+    }
+
+    [Test]
+    public void Sizes_accept_units_and_hex()
+    {
+        Parse(("DmaBytes", "1GiB")).DmaBytes.Should().Be(1L << 30);
+        Parse(("DmaBytes", "0x200000")).DmaBytes.Should().Be(2L << 20);
+        Parse(("BarPatternBytes", "0")).BarPatternBytes.Should().Be(0, "0 means the whole BAR");
+        Problems(("BarPatternBytes", "2")).Should().ContainSingle().Which.Should().Contain("accepted 0 (whole BAR) or 4..2GiB");
+    }
+
+    [Test]
+    public void Every_runsettings_file_holds_only_known_valid_parameters()
+    {
+        var files = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "runsettings"), "*.runsettings");
+        files.Select(Path.GetFileName).Should().BeEquivalentTo(
+            ["sim.runsettings", "linux-lab.runsettings", "macos-lab.runsettings", "nightly.runsettings"]);
+        foreach (var file in files)
+        {
+            var parameters = XDocument.Load(file).Root!.Element("TestRunParameters")!.Elements("Parameter")
+                .Select(p => new KeyValuePair<string, string>((string)p.Attribute("name")!, (string)p.Attribute("value")!))
+                .ToList();
+            parameters.Should().NotBeEmpty($"{Path.GetFileName(file)} sets its TestRunParameters");
+            var act = () => HilOptions.Parse(parameters);
+            act.Should().NotThrow($"{Path.GetFileName(file)} must parse");
+        }
+    }
+
+    [Test]
+    public void The_readme_documents_every_parameter()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
+        var missing = HilOptions.Definitions.Where(d => !readme.Contains($"| `{d.Name}` |", StringComparison.Ordinal)).Select(d => d.Name);
+        missing.Should().BeEmpty("README.md's runsettings table must list every parameter HilOptions accepts");
+    }
+}

@@ -1,0 +1,276 @@
+using System.Globalization;
+using System.Text;
+using FluentAssertions;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Boards;
+using LitePcie.Hil.Devices;
+using LitePcie.Hil.Dma;
+using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Pci;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Suites.Dma;
+
+/// <summary>
+/// DMA integrity and throughput (HIL-05/06/09): internal loopback with a sequence-numbered pattern that tells
+/// lost, duplicated, reordered and corrupted buffers apart; writer-only and reader-only where the board's user
+/// logic allows; a grid of transfer lengths and interrupt coalescing; zero-copy ring views; start/stop cycling;
+/// throughput against the link's threshold; a sustained run. Failures carry a register dump of the DMA block.
+/// </summary>
+[TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
+[Category("Dma")]
+public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
+{
+    private IDmaChannel Channel => Context.Session.Channels[0];
+
+    private SequencePattern Pattern => new(Channel.Geometry.BufferSize);
+
+    /// <summary>The transfer-length × irqEvery grid (from the run's options).</summary>
+    public static IEnumerable<TestCaseData> Grid()
+    {
+        if (HilRun.OptionsError is not null)
+        {
+            yield return new TestCaseData(1, 32).SetName("Sequence_integrity_grid(options invalid)");
+            yield break;
+        }
+
+        foreach (int buffers in HilRun.Options.DmaTransferBuffers)
+        {
+            foreach (int irqEvery in HilRun.Options.DmaIrqEveryGrid)
+            {
+                yield return new TestCaseData(buffers, irqEvery);
+            }
+        }
+    }
+
+    [Test]
+    public async Task Internal_loopback_moves_every_buffer_intact()
+    {
+        RequireLoopback();
+        var report = await Run(new StreamOptions { Bytes = Context.Options.DmaBytes });
+        AssertClean(report, $"{Context.Options.DmaBytes} bytes of internal loopback");
+    }
+
+    [Test]
+    public async Task Every_channel_loops_back_intact()
+    {
+        RequireLoopback();
+        foreach (var ch in Context.Session.Channels)
+        {
+            var report = await Context.StepAsync($"pcie_dma{ch.Index}: 16 MiB of loopback", () =>
+                DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 16 << 20, StallTimeout = Stall }, Context.Cancellation));
+            AssertClean(report, "16 MiB of loopback", ch.Index);
+        }
+    }
+
+    [TestCaseSource(nameof(Grid))]
+    public async Task Sequence_integrity_grid(int buffers, int irqEvery)
+    {
+        RequireLoopback();
+        var report = await Run(new StreamOptions { Bytes = (long)buffers * Channel.Geometry.BufferSize, IrqEvery = irqEvery });
+        report.RxBuffers.Should().BeGreaterThanOrEqualTo(buffers, $"all {buffers} buffers arrive at irqEvery {irqEvery}");
+        AssertClean(report, $"a {buffers}-buffer transfer at irqEvery {irqEvery}");
+    }
+
+    [Test]
+    public async Task Writer_only_stream_from_the_boards_user_logic_is_intact()
+    {
+        if (Context.Profile.WriterSource != UserWriterSource.SequencePattern)
+        {
+            Assert.Ignore($"{Context.Profile.Name} declares no user-side pattern source for the writer (userLogic.writerSource)");
+        }
+
+        await WithUserStreamsReleased(async () =>
+        {
+            var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 64L << 20 });
+            AssertClean(report, "64 MiB writer-only from the user-side generator");
+        });
+    }
+
+    [Test]
+    public async Task Reader_only_stream_is_fetched_completely()
+    {
+        if (Context.Profile.ReaderSink == UserReaderSink.None)
+        {
+            Assert.Ignore($"{Context.Profile.Name} declares no user-side sink for the reader (userLogic.readerSink)");
+        }
+
+        await WithUserStreamsReleased(async () =>
+        {
+            var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 64L << 20 });
+            report.Stall.Should().BeNull("the reader fetches without stalling");
+            report.TxFetchedBytes.Should().BeGreaterThanOrEqualTo(64L << 20, "the reader fetched every TX buffer");
+            report.DriverLostReader.Should().Be(0, "no TX buffer was fetched before it was filled (underrun)");
+            Context.Log($"reader-only: {report.Gbps:0.00} Gb/s fetched; data checked by the board only");
+        });
+    }
+
+    [Test]
+    public void Zero_copy_rings_map_both_directions()
+    {
+        var ch = Channel;
+        var g = ch.Geometry;
+        var tx = ch.Ring(DmaDirection.Reader);
+        var rx = ch.Ring(DmaDirection.Writer);
+        tx.Geometry.Should().Be(g);
+        tx.Write(3)[0] = 0x5A;
+        tx.Read(3 + g.BufferCount)[0].Should().Be(0x5A, "buffer n and n + ring size share a ring slot");
+        tx.Read(3).Length.Should().Be(g.BufferSize);
+        FluentActions.Invoking(() => rx.Write(0)).Should().Throw<DeviceException>("the writer (RX) ring is mapped read-only to the client")
+            .Which.Code.Should().Be(DeviceErrorCode.NotPermitted);
+        rx.Read(0).Length.Should().Be(g.BufferSize);
+    }
+
+    [Test]
+    public async Task Start_stop_cycling_restarts_aligned_and_idle()
+    {
+        RequireLoopback();
+        var ch = Channel;
+        var l = ch.Layout;
+        int cycles = Context.Options.DmaStartStopCycles;
+        for (int cycle = 1; cycle <= cycles; cycle++)
+        {
+            // P8: after every restart the first RX buffer must start with word 0 of sequence 0 (no 8/16-byte shift).
+            var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall }, Context.Cancellation);
+            if (!report.Clean || report.RxBuffers < 8)
+            {
+                Attach(0);
+                report.Errors.Should().Be(0, $"cycle {cycle} of {cycles}: {string.Join("; ", report.ErrorDetails)}");
+                report.Stall.Should().BeNull($"cycle {cycle} of {cycles}");
+            }
+
+            // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty.
+            foreach (var e in new[] { l.Writer, l.Reader })
+            {
+                uint enable = Context.Session.Read32(e.Enable);
+                uint level = Context.Session.Read32(e.Level);
+                if ((enable & 3) != 2 || level != 0)
+                {
+                    Attach(0);
+                    ((enable & 3), level).Should().Be((2u, 0u), $"cycle {cycle}: after stop {e.Enable.Name} = 0x{enable:X} (want bit0 clear, bit1 idle) and {e.Level.Name} = {level} (want 0)");
+                }
+            }
+        }
+
+        Context.Log($"{cycles} start/stop cycles: every restart aligned, every stop idle with an empty table");
+    }
+
+    [Test]
+    public async Task Throughput_meets_the_threshold_of_the_boards_link()
+    {
+        RequireLoopback();
+        var info = Context.Session.Info.Device;
+        double? min = Context.Options.MinGbpsFor(info.LinkSpeed, info.LinkWidth);
+        var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
+        AssertClean(report, "throughput run");
+        double txGbps = report.TxFetchedBytes * 8 / report.Elapsed.TotalSeconds / 1e9;
+        string line = string.Create(CultureInfo.InvariantCulture,
+            $"{info.LinkSpeed.Describe()} x{info.LinkWidth}: RX (writer) {report.Gbps:0.00} Gb/s, TX (reader) {txGbps:0.00} Gb/s verified over {report.Elapsed.TotalSeconds:0.0} s, CPU {report.CpuCores:0.00} cores");
+        Context.Log(line);
+        Context.AttachCsv("throughput over time", Series(report));
+        if (min is null)
+        {
+            throw new AssertionException($"no DmaMinGbps for gen{(int)info.LinkSpeed}x{info.LinkWidth}: set DmaMinGbps (e.g. gen{(int)info.LinkSpeed}x{info.LinkWidth}=N or default=N) in the runsettings; measured {line}");
+        }
+
+        report.Gbps.Should().BeGreaterThanOrEqualTo(min!.Value, $"DmaMinGbps for gen{(int)info.LinkSpeed}x{info.LinkWidth} ({line})");
+        txGbps.Should().BeGreaterThanOrEqualTo(min.Value, $"DmaMinGbps for the reader direction ({line})");
+    }
+
+    [Test]
+    public async Task Sustained_run_is_clean()
+    {
+        RequireLoopback();
+        var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaSustainedSeconds) });
+        AssertClean(report, $"{Context.Options.DmaSustainedSeconds} s sustained loopback");
+        Context.Log($"sustained: {report.RxBytes / 1e9:0.00} GB in {report.Elapsed.TotalSeconds:0.0} s, {report.Gbps:0.00} Gb/s, CPU {report.CpuCores:0.00} cores");
+    }
+
+    private TimeSpan Stall => TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+
+    private void RequireLoopback()
+    {
+        if (Channel.Layout.LoopbackEnable is null)
+        {
+            Assert.Ignore($"{Context.Profile.Name} has no DMA loopback (layout guard); loopback tests need it");
+        }
+    }
+
+    private Task<StreamReport> Run(StreamOptions options) =>
+        Context.StepAsync($"stream pcie_dma0 ({options.Mode}, {(options.Bytes > 0 ? $"{options.Bytes} bytes" : $"{options.Duration.TotalSeconds} s")}, irqEvery {options.IrqEvery})",
+            () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log }, Context.Cancellation));
+
+    private void AssertClean(StreamReport report, string what, int channel = 0)
+    {
+        if (report.Clean)
+        {
+            return;
+        }
+
+        Attach(channel);
+        var sb = new StringBuilder($"{what} on pcie_dma{channel}: ");
+        if (report.Errors > 0)
+        {
+            var kinds = report.ErrorDetails.GroupBy(e => e.Kind).Select(g => $"{g.Key.ToString().ToLowerInvariant()} ×{g.Count()}");
+            sb.Append(CultureInfo.InvariantCulture, $"{report.Errors} bad buffer(s) of {report.RxBuffers} ({string.Join(", ", kinds)}); first: {(report.ErrorDetails.Count > 0 ? report.ErrorDetails[0] : null)}");
+        }
+
+        if (report.Stall is { } stall)
+        {
+            sb.Append("stalled: ").Append(stall);
+        }
+
+        if (report.DriverLostWriter + report.DriverLostReader > 0)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"; the driver counted {report.DriverLostWriter} writer overrun(s) and {report.DriverLostReader} reader underrun(s)");
+        }
+
+        throw new AssertionException(sb.ToString());
+    }
+
+    private void Attach(int channel)
+    {
+        try
+        {
+            Context.AttachText($"pcie_dma{channel} register dump", Context.DumpDma(channel));
+        }
+        catch (DeviceException e)
+        {
+            Context.Log($"register dump unavailable: {e.Message}");
+        }
+    }
+
+    /// <summary>User-side streams need the synchronizer released (bypass) when the design has one (P15).</summary>
+    private async Task WithUserStreamsReleased(Func<Task> action)
+    {
+        var sync = Channel.Layout.Synchronizer;
+        uint saved = sync is null ? 0 : Context.Session.Read32(sync.Bypass);
+        if (sync is not null)
+        {
+            Context.Session.Write(sync.Bypass, 1);
+        }
+
+        try
+        {
+            await action();
+        }
+        finally
+        {
+            if (sync is not null)
+            {
+                Context.Session.Write(sync.Bypass, saved);
+            }
+        }
+    }
+
+    private static string Series(StreamReport report)
+    {
+        var sb = new StringBuilder("seconds,rx_bytes,tx_bytes\n");
+        foreach (var s in report.Samples)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{s.At.TotalSeconds:0.000},{s.RxBytes},{s.TxBytes}\n");
+        }
+
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using LitePcie.Hil.Boards;
+using LitePcie.Hil.Devices;
+using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Simulation.Sil;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Suites.FaultMatrix;
+
+/// <summary>How one suite test ended when run in-process.</summary>
+public enum InProcessStatus
+{
+    Passed,
+    Failed,
+    Broken,
+    Skipped,
+}
+
+/// <summary>One test's outcome in an in-process suite run.</summary>
+public sealed record InProcessOutcome(string Test, InProcessStatus Status, string Message, TimeSpan At, string Log);
+
+/// <summary>
+/// Runs a device suite's own test methods in this process against a fresh simulated board with a given fault
+/// string: each test gets a fresh session (the previous test's faults cannot leak into it), a time bound,
+/// and its outcome classified as NUnit would (assertion → failed, device error → broken, ignore → skipped).
+/// </summary>
+public static class InProcessSuiteRunner
+{
+    /// <summary>Runs <paramref name="suiteType"/> until its tests are done, the budget is spent, or <paramref name="stop"/> says so.</summary>
+    public static async Task<IReadOnlyList<InProcessOutcome>> RunAsync(Type suiteType, string faults, HilOptions options,
+        TimeSpan budget, TimeSpan perTest, Func<InProcessOutcome, bool>? stop = null)
+    {
+        var outcomes = new List<InProcessOutcome>();
+        var clock = Stopwatch.StartNew();
+        var profile = BoardCatalog.Load(BoardCatalog.DefaultBoard);
+        await using var backend = new SilBackend(new SilBackendOptions { Boards = [profile.Name], Faults = faults, HostFlowControl = options.SimFlowControl });
+        foreach (var (name, invoke) in Tests(suiteType))
+        {
+            if (clock.Elapsed > budget)
+            {
+                break;
+            }
+
+            var log = new StringBuilder();
+            InProcessOutcome outcome;
+            IDeviceSession? session = null;
+            try
+            {
+                var found = await backend.EnumerateAsync();
+                var device = found.Count > 0 ? found[0] : throw new DeviceGoneException("0000:01:00.0", "the simulated board is no longer enumerated");
+                session = await backend.OpenAsync(device);
+                var target = new BoardTarget(BackendKind.Sim, device.Address, profile.Name);
+                using var cts = new CancellationTokenSource(perTest);
+                var context = new SuiteContext(session, options, profile, target, new TextReporter(l => log.AppendLine(l))) { Cancellation = cts.Token };
+                var suite = (DeviceSuite)Activator.CreateInstance(suiteType, target)!;
+                suite.UseContext(context);
+                if (invoke(suite) is Task task)
+                {
+                    await task.WaitAsync(perTest);
+                }
+
+                outcome = new InProcessOutcome(name, InProcessStatus.Passed, "", clock.Elapsed, log.ToString());
+            }
+            catch (Exception raw)
+            {
+                var e = raw is TargetInvocationException { InnerException: { } inner } ? inner : raw;
+                var status = e switch
+                {
+                    IgnoreException or InconclusiveException => InProcessStatus.Skipped,
+                    AssertionException or TimeoutException or OperationCanceledException => InProcessStatus.Failed,
+                    _ => InProcessStatus.Broken,
+                };
+                string message = e is TimeoutException or OperationCanceledException ? $"timed out after {perTest.TotalSeconds:0} s: {e.Message}" : e.Message;
+                outcome = new InProcessOutcome(name, status, message, clock.Elapsed, log.ToString());
+            }
+            finally
+            {
+                if (session is not null)
+                {
+                    await session.DisposeAsync(); // closing the client stops whatever the test left running
+                }
+            }
+
+            outcomes.Add(outcome);
+            if (stop?.Invoke(outcome) == true)
+            {
+                break;
+            }
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>The suite's tests: [Test] methods, and the first cases of each [TestCaseSource].</summary>
+    private static IEnumerable<(string Name, Func<DeviceSuite, object?> Invoke)> Tests(Type suiteType)
+    {
+        foreach (var m in suiteType.GetMethods(BindingFlags.Public | BindingFlags.Instance).OrderBy(m => m.Name, StringComparer.Ordinal))
+        {
+            if (m.GetCustomAttribute<TestAttribute>() is not null)
+            {
+                yield return (m.Name, s => m.Invoke(s, null));
+            }
+            else if (m.GetCustomAttribute<TestCaseSourceAttribute>() is { SourceName: { } source })
+            {
+                var cases = (IEnumerable<TestCaseData>)suiteType.GetMethod(source, BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null)!;
+                foreach (var c in cases.Take(3))
+                {
+                    var args = c.Arguments;
+                    yield return ($"{m.Name}({string.Join(",", args)})", s => m.Invoke(s, args));
+                }
+            }
+        }
+    }
+}

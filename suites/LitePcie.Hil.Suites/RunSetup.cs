@@ -1,0 +1,14 @@
+using LitePcie.Hil.Fixtures;
+using NUnit.Framework;
+
+[assembly: Parallelizable(ParallelScope.Fixtures)]
+
+namespace LitePcie.Hil.Suites;
+
+/// <summary>Run-wide setup of the suites: the backend lives for the whole run and is disposed at its end.</summary>
+[SetUpFixture]
+public sealed class RunSetup
+{
+    [OneTimeTearDown]
+    public async Task ShutdownAsync() => await HilRun.ShutdownAsync();
+}

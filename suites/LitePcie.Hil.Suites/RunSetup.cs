@@ -1,7 +1,9 @@
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
 using NUnit.Framework;
 
 [assembly: Parallelizable(ParallelScope.Fixtures)]
+[assembly: AllureHook]
 
 namespace LitePcie.Hil.Suites;
 

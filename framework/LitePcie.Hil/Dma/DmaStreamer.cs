@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LitePcie.Hil.Devices;
+using LitePcie.Hil.Reporting;
 
 namespace LitePcie.Hil.Dma;
 
@@ -48,6 +49,9 @@ public sealed record StreamOptions
     /// live; null = keep them in the report only.
     /// </summary>
     public Action<string>? Events { get; init; }
+
+    /// <summary>Receives the stages of the stream as steps (program and start, stream and verify, stop); null = none.</summary>
+    public IStepReporter? Steps { get; init; }
 }
 
 /// <summary>Kind of a stream error.</summary>
@@ -134,22 +138,40 @@ public static class DmaStreamer
         bool useReader = options.Mode != StreamMode.WriterOnly;
         bool useWriter = options.Mode != StreamMode.ReaderOnly;
         long targetBuffers = options.Bytes > 0 ? (options.Bytes + g.BufferSize - 1) / g.BufferSize : long.MaxValue;
-        if (!options.KeepLoopbackSetting)
-        {
-            channel.SetLoopback(options.Mode == StreamMode.Loopback);
-        }
-
         var start = new DmaStartOptions(options.IrqEvery);
         var tx = useReader ? channel.Ring(DmaDirection.Reader) : null;
         var rx = useWriter ? channel.Ring(DmaDirection.Writer) : null;
-        if (useWriter)
+        var steps = options.Steps;
+        string engines = options.Mode switch
         {
-            channel.Start(DmaDirection.Writer, start);
-        }
+            StreamMode.Loopback => "writer + reader, internal loopback",
+            StreamMode.WriterOnly => "writer only",
+            _ => "reader only",
+        };
+        try
+        {
+            steps.Step($"program descriptors and start pcie_dma{channel.Index} ({engines}, {g.BufferCount} × {g.BufferSize} B, irqEvery {options.IrqEvery})", () =>
+            {
+                if (!options.KeepLoopbackSetting)
+                {
+                    channel.SetLoopback(options.Mode == StreamMode.Loopback);
+                }
 
-        if (useReader)
+                if (useWriter)
+                {
+                    channel.Start(DmaDirection.Writer, start);
+                }
+
+                if (useReader)
+                {
+                    channel.Start(DmaDirection.Reader, start);
+                }
+            });
+        }
+        catch
         {
-            channel.Start(DmaDirection.Reader, start);
+            StopAll(channel);
+            throw;
         }
 
         var clock = Stopwatch.StartNew();
@@ -162,6 +184,10 @@ public static class DmaStreamer
         string? stall = null;
         // Progress measure: RX buffers verified, or (reader-only) TX buffers the hardware fetched.
         long Done() => useWriter ? rxSw : channel.GetCounters(DmaDirection.Reader).HwCount;
+        steps?.StepStarted(options.Bytes > 0
+            ? $"stream and verify {options.Bytes} bytes"
+            : $"stream and verify for {options.Duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
+        Exception? failure = null;
         try
         {
             while (Done() < targetBuffers && (options.Bytes > 0 || clock.Elapsed < options.Duration))
@@ -259,15 +285,15 @@ public static class DmaStreamer
                 }
             }
         }
+        catch (Exception e)
+        {
+            failure = e;
+            throw;
+        }
         finally
         {
-            foreach (var d in new[] { DmaDirection.Reader, DmaDirection.Writer })
-            {
-                if (channel.GetCounters(d).Running)
-                {
-                    channel.Stop(d);
-                }
-            }
+            steps?.StepFinished(failure);
+            steps.Step($"stop pcie_dma{channel.Index}", () => StopAll(channel));
         }
 
         var elapsed = clock.Elapsed;
@@ -278,5 +304,16 @@ public static class DmaStreamer
         {
             TxFetchedBytes = channel.GetCounters(DmaDirection.Reader).HwCount * (long)g.BufferSize,
         };
+    }
+
+    private static void StopAll(IDmaChannel channel)
+    {
+        foreach (var d in new[] { DmaDirection.Reader, DmaDirection.Writer })
+        {
+            if (channel.GetCounters(d).Running)
+            {
+                channel.Stop(d);
+            }
+        }
     }
 }

@@ -41,7 +41,7 @@ public sealed class LatencySamples(int capacity = 1024)
         return new LatencySummary(sorted.Length, Us(sorted[0]), P(0.50), P(0.99), P(0.999), Us(sorted[^1]), sorted.Average(t => Us(t)));
     }
 
-    /// <summary>Histogram buckets (log2 of microseconds) for charts: (upper bound µs, count).</summary>
+    /// <summary>Histogram buckets (log2 of microseconds) for charts: (upper bound µs, count); empty buckets between the first and last are kept.</summary>
     public IReadOnlyList<(double UpperUs, int Count)> Histogram()
     {
         var buckets = new SortedDictionary<int, int>();
@@ -52,7 +52,13 @@ public sealed class LatencySamples(int capacity = 1024)
             buckets[b] = buckets.GetValueOrDefault(b) + 1;
         }
 
-        return [.. buckets.Select(kv => (Math.Pow(2, kv.Key), kv.Value))];
+        if (buckets.Count == 0)
+        {
+            return [];
+        }
+
+        int first = buckets.Keys.First(), last = buckets.Keys.Last();
+        return [.. Enumerable.Range(first, last - first + 1).Select(b => (Math.Pow(2, b), buckets.GetValueOrDefault(b)))];
     }
 
     /// <summary>The samples in microseconds as CSV (one per line).</summary>

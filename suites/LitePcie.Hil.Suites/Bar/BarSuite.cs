@@ -4,6 +4,8 @@ using FluentAssertions.Execution;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Measurement;
 using LitePcie.Hil.Pci;
 using NUnit.Framework;
@@ -17,6 +19,8 @@ namespace LitePcie.Hil.Suites.Bar;
 /// </summary>
 [TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
 [Category("Bar")]
+[Feature("BAR access")]
+[Severity(AllureSeverity.Critical)]
 public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
 {
     private CsrRegister Scratch => Context.Map.Layout.Ctrl.Scratch;
@@ -188,6 +192,7 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     [Test]
+    [Spec("P16")]
     public void Out_of_range_and_misaligned_accesses_are_refused_with_the_named_error()
     {
         ulong bar0 = Context.Profile.CsrBar.Size;
@@ -210,6 +215,7 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     [Test]
+    [Severity(AllureSeverity.Normal)]
     public void Register_access_latency_percentiles_are_recorded()
     {
         int n = Context.Options.LatencySamples;
@@ -232,6 +238,8 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
         Context.Log($"ctrl_scratch read latency:  {r}");
         Context.Log($"ctrl_scratch write latency: {w}");
         Context.AttachText("register latency", $"backend {Target}\nread  {r}\nwrite {w}\n");
+        Context.AttachSvg("ctrl_scratch read latency histogram", ReportCharts.Latency(reads, $"ctrl_scratch read latency, {Target} ({r.Count} samples)"));
+        Context.AttachSvg("ctrl_scratch write latency histogram", ReportCharts.Latency(writes, $"ctrl_scratch write latency, {Target} ({w.Count} samples)"));
         Context.AttachCsv("read latency samples", reads.ToCsv());
         r.Count.Should().Be(n, "every read was timed");
         r.P50Us.Should().BeGreaterThan(0, "a read takes time");

@@ -6,6 +6,8 @@ using LitePcie.Hil.Boards;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Pci;
 using NUnit.Framework;
 
@@ -19,6 +21,8 @@ namespace LitePcie.Hil.Suites.Dma;
 /// </summary>
 [TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
 [Category("Dma")]
+[Feature("DMA integrity and throughput")]
+[Severity(AllureSeverity.Critical)]
 public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 {
     private IDmaChannel Channel => Context.Session.Channels[0];
@@ -122,16 +126,21 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     [Test]
+    [Spec("P8")]
+    [Spec("HIL-09")]
+    [Issue("enjoy-digital/litepcie", 167)]
     public async Task Start_stop_cycling_restarts_aligned_and_idle()
     {
         RequireLoopback();
         var ch = Channel;
         var l = ch.Layout;
         int cycles = Context.Options.DmaStartStopCycles;
+        var cycleMs = new List<(double, double)>(cycles);
         for (int cycle = 1; cycle <= cycles; cycle++)
         {
             // P8: after every restart the first RX buffer must start with word 0 of sequence 0 (no 8/16-byte shift).
             var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall }, Context.Cancellation);
+            cycleMs.Add((cycle, report.Elapsed.TotalMilliseconds));
             if (!report.Clean || report.RxBuffers < 8)
             {
                 Attach(0);
@@ -152,10 +161,12 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             }
         }
 
+        Context.AttachSvg("start/stop cycle time", ReportCharts.PerCycle($"pcie_dma0 start → 8 buffers verified → stop, {Target}", "ms", new ChartSeries("cycle time", cycleMs)));
         Context.Log($"{cycles} start/stop cycles: every restart aligned, every stop idle with an empty table");
     }
 
     [Test]
+    [Severity(AllureSeverity.Normal)]
     public async Task Throughput_meets_the_threshold_of_the_boards_link()
     {
         RequireLoopback();
@@ -167,7 +178,8 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         string line = string.Create(CultureInfo.InvariantCulture,
             $"{info.LinkSpeed.Describe()} x{info.LinkWidth}: RX (writer) {report.Gbps:0.00} Gb/s, TX (reader) {txGbps:0.00} Gb/s verified over {report.Elapsed.TotalSeconds:0.0} s, CPU {report.CpuCores:0.00} cores");
         Context.Log(line);
-        Context.AttachCsv("throughput over time", Series(report));
+        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 loopback throughput, {Target}"));
+        Context.AttachCsv("throughput over time (samples)", Series(report));
         if (min is null)
         {
             throw new AssertionException($"no DmaMinGbps for gen{(int)info.LinkSpeed}x{info.LinkWidth}: set DmaMinGbps (e.g. gen{(int)info.LinkSpeed}x{info.LinkWidth}=N or default=N) in the runsettings; measured {line}");
@@ -182,6 +194,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         RequireLoopback();
         var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaSustainedSeconds) });
+        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 sustained loopback, {Target}"));
         AssertClean(report, $"{Context.Options.DmaSustainedSeconds} s sustained loopback");
         Context.Log($"sustained: {report.RxBytes / 1e9:0.00} GB in {report.Elapsed.TotalSeconds:0.0} s, {report.Gbps:0.00} Gb/s, CPU {report.CpuCores:0.00} cores");
     }
@@ -198,9 +211,13 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
     private Task<StreamReport> Run(StreamOptions options) =>
         Context.StepAsync($"stream pcie_dma0 ({options.Mode}, {(options.Bytes > 0 ? $"{options.Bytes} bytes" : $"{options.Duration.TotalSeconds} s")}, irqEvery {options.IrqEvery})",
-            () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log }, Context.Cancellation));
+            () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log, Steps = Context.Reporter }, Context.Cancellation));
 
-    private void AssertClean(StreamReport report, string what, int channel = 0)
+    private void AssertClean(StreamReport report, string what, int channel = 0) =>
+        Context.Step($"verify {what} on pcie_dma{channel}: {report.RxBuffers} RX buffers, {report.Errors} bad, {(report.Stall is null ? "no stall" : "stalled")}",
+            () => Verify(report, what, channel));
+
+    private void Verify(StreamReport report, string what, int channel)
     {
         if (report.Clean)
         {

@@ -2,6 +2,7 @@ using FluentAssertions;
 using FluentAssertions.Execution;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
 using LitePcie.Hil.Pci;
 using NUnit.Framework;
 
@@ -14,6 +15,8 @@ namespace LitePcie.Hil.Suites.Enumeration;
 /// </summary>
 [TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
 [Category("Enumeration")]
+[Feature("PCIe enumeration")]
+[Severity(AllureSeverity.Blocker)]
 public sealed class EnumerationSuite(BoardTarget target) : DeviceSuite(target)
 {
     private PciConfigSpace Config => Context.Step("read configuration space", () => Context.Session.ReadConfigSpace());
@@ -189,6 +192,7 @@ public sealed class EnumerationSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     [Test]
+    [Spec("P14")]
     public void Layout_guard_holds_for_every_dma_channel()
     {
         var guard = Context.Map.Layout.Guard;

@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.RegularExpressions;
 using FluentAssertions;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Reporting;
 using LitePcie.Hil.Simulation.Faults;
 using LitePcie.Hil.Suites.Bar;
 using LitePcie.Hil.Suites.Dma;
@@ -28,6 +30,7 @@ public sealed record FaultCase(string Fault, Type Suite, string Diagnosis)
 /// </summary>
 [TestFixture]
 [Category("FaultMatrix")]
+[Feature("Fault detection of the suites")]
 [NonParallelizable]
 public sealed class FaultMatrixTests
 {
@@ -134,7 +137,12 @@ public sealed class FaultMatrixTests
         }
 
         string path = Path.Combine(TestContext.CurrentContext.WorkDirectory, "fault-matrix.md");
-        File.WriteAllText(path, sb.ToString());
+        var reporter = NUnitReporter.ForCurrentTest();
+        reporter.Step("write the fault matrix", () =>
+        {
+            File.WriteAllText(path, sb.ToString());
+            reporter.Attach("fault matrix", Encoding.UTF8.GetBytes(sb.ToString()), "text/markdown", ".md");
+        });
         TestContext.Progress.WriteLine($"fault matrix ({path}):");
         TestContext.Progress.WriteLine(sb.ToString());
     }

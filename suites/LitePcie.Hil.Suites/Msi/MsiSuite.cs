@@ -4,6 +4,8 @@ using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Measurement;
 using NUnit.Framework;
 
@@ -16,6 +18,8 @@ namespace LitePcie.Hil.Suites.Msi;
 /// </summary>
 [TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
 [Category("Msi")]
+[Feature("MSI delivery")]
+[Severity(AllureSeverity.Critical)]
 public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
 {
     private IDmaChannel Channel => Context.Session.Channels[0];
@@ -120,6 +124,9 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     [Test]
+    [Spec("P1")]
+    [Spec("HIL-07")]
+    [Issue("enjoy-digital/litepcie", 119)]
     public async Task Interrupts_stay_alive_while_streaming()
     {
         RequireLoopback();
@@ -181,6 +188,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     [Test]
+    [Severity(AllureSeverity.Normal)]
     public async Task Delivery_latency_percentiles_are_recorded_and_bounded()
     {
         RequireLoopback();
@@ -229,6 +237,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         var s = samples.Summarize();
         Context.Log($"interrupt → client wake latency: {s}");
         Context.AttachText("MSI delivery latency", s.ToString());
+        Context.AttachSvg("MSI delivery latency histogram", ReportCharts.Latency(samples, $"MSI → client wake latency, {Target} ({s.Count} interrupts)"));
         Context.AttachCsv("MSI delivery latency samples", samples.ToCsv());
         samples.Count.Should().BeGreaterThan(100, "interrupt timestamps were recorded by the driver");
         s.P99Us.Should().BeLessThanOrEqualTo(Context.Options.MsiMaxLatencyUs, $"p99 delivery latency bound MsiMaxLatencyUs ({s})");

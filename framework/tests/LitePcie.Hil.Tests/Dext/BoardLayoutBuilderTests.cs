@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FluentAssertions;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Cli;
@@ -157,14 +156,12 @@ public sealed class BoardLayoutBuilderTests
 
     private static string Run(string file, string args, bool allowFailure = false)
     {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit(120_000).Should().BeTrue($"{Path.GetFileName(file)} finishes");
+        var r = ProcessRunner.Run(file, args, TimeSpan.FromMinutes(2));
         if (!allowFailure)
         {
-            p.ExitCode.Should().Be(0, $"{Path.GetFileName(file)} {args}: {output}");
+            r.ExitCode.Should().Be(0, $"{Path.GetFileName(file)} {args}: {r.Output}");
         }
 
-        return output;
+        return r.Output;
     }
 }

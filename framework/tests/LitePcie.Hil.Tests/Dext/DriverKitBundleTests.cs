@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using System.Xml;
@@ -429,22 +428,8 @@ public sealed partial class DriverKitBundleTests
 
     private static (int ExitCode, string Output) Run(string file, IEnumerable<string> arguments)
     {
-        var psi = new ProcessStartInfo(file, arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish within 2 minutes");
-        }
-
-        return (process.ExitCode, stdout + stderr.GetAwaiter().GetResult());
+        var r = ProcessRunner.Run(file, arguments, TimeSpan.FromMinutes(2));
+        return (r.ExitCode, r.Output);
     }
 
     [GeneratedRegex("^0x[0-9A-Fa-f]{8}$")]

@@ -1,6 +1,7 @@
 using FluentAssertions;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 using Polly.CircuitBreaker;
 
@@ -15,8 +16,8 @@ public sealed class HilResilienceTests
     [Test]
     public async Task A_busy_device_is_retried_and_every_retry_is_reported()
     {
-        var lines = new List<string>();
-        var pipeline = HilResilience.OpenPipeline(Fast, lines.Add);
+        var steps = new RecordingStepReporter();
+        var pipeline = HilResilience.OpenPipeline(Fast, steps);
         int attempts = 0;
         int result = await pipeline.ExecuteAsync(_ =>
         {
@@ -27,16 +28,20 @@ public sealed class HilResilienceTests
         });
 
         result.Should().Be(3, "the third open succeeds once the other client let go");
-        lines.Should().HaveCount(2, "two retries, each reported").And.SatisfyRespectively(
-            l => l.Should().StartWith("retry 1/3 in 1 ms: 0000:01:00.0: another client holds the device"),
-            l => l.Should().StartWith("retry 2/3 in 2 ms: "));
+        steps.Finished.Should().HaveCount(2, "two retries, each reported as a step").And.SatisfyRespectively(
+            s =>
+            {
+                s.Name.Should().StartWith("retry 1/3 in 1 ms: 0000:01:00.0: another client holds the device");
+                s.Error.Should().BeOfType<DeviceBusyException>("the step carries the failed attempt, so it shows as broken");
+            },
+            s => s.Name.Should().StartWith("retry 2/3 in 2 ms: "));
     }
 
     [Test]
     public async Task A_bad_argument_is_never_retried()
     {
-        var lines = new List<string>();
-        var pipeline = HilResilience.OpenPipeline(Fast, lines.Add);
+        var steps = new RecordingStepReporter();
+        var pipeline = HilResilience.OpenPipeline(Fast, steps);
         int attempts = 0;
         var act = async () => await pipeline.ExecuteAsync<int>(_ =>
         {
@@ -46,14 +51,14 @@ public sealed class HilResilienceTests
 
         await act.Should().ThrowAsync<DeviceArgumentException>();
         attempts.Should().Be(1, "a refused argument is a defect, not a transient condition");
-        lines.Should().BeEmpty();
+        steps.Finished.Should().BeEmpty();
     }
 
     [Test]
     public async Task The_breaker_opens_after_repeated_removal_and_fails_fast()
     {
-        var lines = new List<string>();
-        var pipeline = HilResilience.OpenPipeline(Fast, lines.Add);
+        var steps = new RecordingStepReporter();
+        var pipeline = HilResilience.OpenPipeline(Fast, steps);
         int attempts = 0;
         ValueTask<int> Gone(CancellationToken _)
         {
@@ -68,7 +73,7 @@ public sealed class HilResilienceTests
         }
 
         attempts.Should().Be(HilResilience.BreakAfterOpens * (Fast.OpenRetries + 1), "each open tries once and retries three times");
-        lines.Should().Contain(l => l.StartsWith("circuit open: the device was gone on 3 consecutive opens", StringComparison.Ordinal));
+        steps.Names.Should().Contain(l => l.StartsWith("circuit open: the device was gone on 3 consecutive opens", StringComparison.Ordinal));
 
         var rejected = async () => await pipeline.ExecuteAsync(Gone);
         var e = await rejected.Should().ThrowAsync<BrokenCircuitException>();

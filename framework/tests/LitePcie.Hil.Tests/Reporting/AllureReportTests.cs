@@ -1,0 +1,214 @@
+using System.Text.Json;
+using System.Xml.Linq;
+using FluentAssertions;
+using LitePcie.Hil.Tests.Support;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Reporting;
+
+/// <summary>
+/// The Allure output judged by Allure itself: a small real selection of the suites runs against the SIL in a
+/// child <c>dotnet test</c> (two boards, one with a DMA fault, one without loopback), <c>reports/report.sh</c>
+/// turns its results into a report with the pinned Allure 3 CLI — twice, sharing a history file — and the
+/// tests compare what Allure shows (its generated data) with what the run produced (its TRX).
+/// </summary>
+[TestFixture]
+[Category("Report")]
+[NonParallelizable]
+public sealed class AllureReportTests
+{
+    private const string Filter = "FullyQualifiedName~.Internal_loopback_moves_every_buffer_intact|FullyQualifiedName~.Zero_copy_rings_map_both_directions|Category=Enumeration";
+
+    private string _work = "";
+    private List<(string Name, string Outcome)> _trx = [];
+    private string _report1 = "";
+    private string _report2 = "";
+    private List<JsonElement> _results = [];
+
+    [OneTimeSetUp]
+    public void RunSuitesAndGenerateReports()
+    {
+        string root = TestPaths.RepoRoot;
+        string allure = Path.Combine(root, "reports", "node_modules", ".bin", "allure");
+        if (!File.Exists(allure))
+        {
+            const string how = "the pinned Allure CLI is not installed: run `npm ci --prefix reports` (.ci/run does)";
+            if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_REQUIRE_ALLURE") == "1")
+            {
+                Assert.Fail(how);
+            }
+
+            Assert.Ignore(how);
+        }
+
+        string suites = AppContext.BaseDirectory.Replace(
+            Path.Combine("framework", "tests", "LitePcie.Hil.Tests"), Path.Combine("suites", "LitePcie.Hil.Suites"), StringComparison.Ordinal);
+        string dll = Path.Combine(suites, "LitePcie.Hil.Suites.dll");
+        File.Exists(dll).Should().BeTrue($"the suites assembly is built beside this one ({dll})");
+
+        _work = Path.Combine(Path.GetTempPath(), $"litepcie-report-{Guid.NewGuid():N}");
+        string results = Path.Combine(_work, "allure-results");
+        var run = ProcessRunner.Run("dotnet",
+            [
+                "test", dll, "--settings", Path.Combine(root, "runsettings", "sim.runsettings"), "--filter", Filter,
+                "--logger", "trx;LogFileName=run.trx", "--results-directory", Path.Combine(_work, "trx"), "--",
+                $"TestRunParameters.Parameter(name=\"AllureResultsDirectory\", value=\"{results}\")",
+                "TestRunParameters.Parameter(name=\"Board\", value=\"sim-ac701-2ch,sim-kcu105-noloop\")",
+                "TestRunParameters.Parameter(name=\"SimFaults\", value=\"dma-bitflip=0.01\")",
+                "TestRunParameters.Parameter(name=\"DmaBytes\", value=\"16MiB\")",
+            ],
+            TimeSpan.FromMinutes(5), root, new Dictionary<string, string?> { ["LITEPCIE_HIL_REQUIRE_ALLURE"] = null });
+        string trx = Path.Combine(_work, "trx", "run.trx");
+        File.Exists(trx).Should().BeTrue($"the child test run writes its TRX: exit {run.ExitCode}\n{run.Output}");
+        run.ExitCode.Should().NotBe(0, "the selection includes a test the injected bit flips must fail");
+        var ns = XNamespace.Get("http://microsoft.com/schemas/VisualStudio/TeamTest/2010");
+        _trx = [.. XDocument.Load(trx).Descendants(ns + "UnitTestResult").Select(r => ((string)r.Attribute("testName")!, (string)r.Attribute("outcome")!))];
+        _trx.Should().NotBeEmpty();
+
+        _report1 = Generate("report-1");
+        _report2 = Generate("report-2");
+        _results = [.. Directory.GetFiles(Path.Combine(_report2, "data", "test-results"), "*.json").Select(f => Json(f))];
+
+        string Generate(string name)
+        {
+            string out_ = Path.Combine(_work, name);
+            var r = ProcessRunner.Run("bash",
+                [Path.Combine(root, "reports", "report.sh"), "--out", out_, "--history", Path.Combine(_work, "history.jsonl"), "--name", name, results],
+                TimeSpan.FromMinutes(3), root);
+            r.ExitCode.Should().Be(0, $"report.sh generates {name}: {r.Output}");
+            return File.Exists(Path.Combine(out_, "awesome", "index.html")) ? Path.Combine(out_, "awesome") : out_;
+        }
+    }
+
+    [OneTimeTearDown]
+    public void RemoveWork()
+    {
+        if (_work.Length > 0 && Directory.Exists(_work) && TestContext.CurrentContext.Result.FailCount == 0)
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+    }
+
+    [Test]
+    public void Counts_per_status_are_what_the_run_produced()
+    {
+        var stats = Json(Path.Combine(_report2, "summary.json")).GetProperty("stats");
+        int Stat(string name) => stats.TryGetProperty(name, out var v) ? v.GetInt32() : 0;
+        int passed = _trx.Count(t => t.Outcome == "Passed");
+        int failed = _trx.Count(t => t.Outcome == "Failed");
+        int skipped = _trx.Count(t => t.Outcome is "NotExecuted" or "Skipped");
+
+        Stat("total").Should().Be(_trx.Count, $"Allure shows every test of the run (TRX: {passed} passed, {failed} failed, {skipped} skipped)");
+        Stat("passed").Should().Be(passed, "passed tests");
+        (Stat("failed") + Stat("broken")).Should().Be(failed, "failed tests (assertions → failed, device errors → broken)");
+        Stat("broken").Should().Be(0, "every failure of this run is an assertion on the data, not a device error");
+        Stat("skipped").Should().Be(skipped, "skipped tests (the board without loopback)");
+        failed.Should().Be(1, "exactly the loopback test on the faulty board with loopback fails");
+        skipped.Should().Be(1, "exactly the loopback test on the board without loopback is skipped");
+    }
+
+    [Test]
+    public void Suites_are_grouped_by_board_then_category_then_suite_class()
+    {
+        var tree = Json(Path.Combine(_report2, "widgets", "tree.json"));
+        var groups = tree.GetProperty("groupsById").EnumerateObject().Select(g => g.Value.GetProperty("name").GetString()).ToList();
+        groups.Should().Contain(["sim/sim-ac701-2ch", "sim/sim-kcu105-noloop", "Dma", "Enumeration", "DmaSuite", "EnumerationSuite"]);
+        tree.GetProperty("leavesById").EnumerateObject().Count().Should().Be(_trx.Count, "one leaf per test");
+    }
+
+    [Test]
+    public void Failures_and_skips_land_in_the_projects_categories()
+    {
+        var nodes = Json(Path.Combine(_report2, "widgets", "categories.json")).GetProperty("nodes").EnumerateObject().Select(n => n.Value).ToList();
+        var categories = nodes.Where(n => n.GetProperty("type").GetString() == "category")
+            .ToDictionary(n => n.GetProperty("name").GetString()!, n => n.GetProperty("statistic"));
+        categories.Should().ContainKey("DMA data corruption", "the bit-flip failure is classified by reports/categories.json");
+        categories["DMA data corruption"].GetProperty("failed").GetInt32().Should().Be(1);
+        categories.Should().ContainKey("Board or capability missing");
+        categories["Board or capability missing"].GetProperty("skipped").GetInt32().Should().Be(1);
+    }
+
+    [Test]
+    public void The_failing_dma_test_carries_its_steps_and_register_dump()
+    {
+        var failed = _results.Where(r => r.GetProperty("status").GetString() == "failed").Should().ContainSingle().Subject;
+        failed.GetProperty("name").GetString().Should().Be("Internal_loopback_moves_every_buffer_intact");
+        failed.GetProperty("error").GetProperty("message").GetString().Should().Contain("RX buffer").And.Contain("corrupted, first bad word");
+
+        var steps = Steps(failed.GetProperty("steps")).ToList();
+        steps.Should().Contain(s => s.Name.StartsWith("stream pcie_dma0", StringComparison.Ordinal) && s.Status == "passed");
+        steps.Should().Contain(s => s.Name.StartsWith("program descriptors and start pcie_dma0", StringComparison.Ordinal), "the streamer's stages are nested steps");
+        steps.Should().Contain(s => s.Name.StartsWith("verify ", StringComparison.Ordinal) && s.Status == "failed", "the verification step carries the verdict");
+
+        var attachments = Attachments(failed.GetProperty("steps")).ToList();
+        attachments.Should().Contain(a => a.Name == "pcie_dma0 register dump" && a.Type == "text/plain");
+        failed.GetProperty("setup").EnumerateArray().Select(s => s.GetProperty("name").GetString())
+            .Should().ContainSingle(n => n!.StartsWith("open session on sim:sim-ac701-2ch", StringComparison.Ordinal), "the fixture's one-time setup shows as the test's setup");
+    }
+
+    [Test]
+    public void Every_attachment_of_every_result_is_found_by_allure()
+    {
+        var all = _results.SelectMany(r => Attachments(r.GetProperty("steps")).Select(a => (Test: r.GetProperty("name").GetString(), a.Name, a.Missed))).ToList();
+        all.Should().NotBeEmpty();
+        all.Where(a => a.Missed).Select(a => $"{a.Test}: {a.Name}").Should().BeEmpty(
+            "every attachment a result names exists in allure-results and obeys the file-name rule");
+        all.Select(a => a.Name).Should().Contain("layout guard", "attachments made by the Enumeration suite");
+    }
+
+    [Test]
+    public void The_second_report_shows_the_first_as_history_and_trend()
+    {
+        _results.Select(r => (r.GetProperty("name").GetString(), r.GetProperty("history").GetArrayLength()))
+            .Where(h => h.Item2 != 1).Should().BeEmpty("each test of report 2 has report 1 as its history");
+        Directory.GetFiles(Path.Combine(_report1, "data", "test-results"), "*.json").Select(f => Json(f))
+            .Where(r => r.GetProperty("history").GetArrayLength() != 0).Should().BeEmpty("report 1 had no history");
+        var dynamics = Json(Path.Combine(_report2, "widgets", "charts.json")).GetProperty("general").EnumerateObject()
+            .Select(c => c.Value).Single(c => c.GetProperty("type").GetString() == "statusDynamics");
+        dynamics.GetProperty("data").GetArrayLength().Should().BeGreaterThanOrEqualTo(2, "the status trend has a point per report");
+    }
+
+    [Test]
+    public void The_environment_names_backend_boards_and_what_the_device_reported()
+    {
+        var env = Json(Path.Combine(_report2, "widgets", "allure_environment.json")).EnumerateArray()
+            .ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("values")[0].GetString()!);
+        env.Should().Contain("Backend", "sim");
+        env.Should().Contain("Boards", "sim-ac701-2ch, sim-kcu105-noloop");
+        env.Should().Contain("SimFaults", "dma-bitflip=0.01;seed=1");
+        env.Keys.Should().Contain("sim-ac701-2ch@0000:01:00.0.identifier").And.Contain("sim-kcu105-noloop@0000:02:00.0.link");
+    }
+
+    private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
+
+    private static IEnumerable<(string Name, string? Status)> Steps(JsonElement steps)
+    {
+        foreach (var s in steps.EnumerateArray().Where(s => s.GetProperty("type").GetString() == "step"))
+        {
+            yield return (s.GetProperty("name").GetString()!, s.GetProperty("status").GetString());
+            foreach (var inner in Steps(s.GetProperty("steps")))
+            {
+                yield return inner;
+            }
+        }
+    }
+
+    private static IEnumerable<(string Name, string Type, bool Missed)> Attachments(JsonElement steps)
+    {
+        foreach (var s in steps.EnumerateArray())
+        {
+            if (s.GetProperty("type").GetString() == "attachment")
+            {
+                var link = s.GetProperty("link");
+                yield return (link.GetProperty("name").GetString()!, link.GetProperty("contentType").GetString()!, link.GetProperty("missed").GetBoolean());
+            }
+            else
+            {
+                foreach (var inner in Attachments(s.GetProperty("steps")))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+}

@@ -116,6 +116,29 @@ public sealed record StreamReport(
 
     /// <summary>True when nothing was lost, corrupted or stalled.</summary>
     public bool Clean => Errors == 0 && Stall is null && DriverLostWriter == 0 && DriverLostReader == 0;
+
+    /// <summary>A multi-line summary for reports: what moved, how fast, at what CPU cost, and every deviation kept.</summary>
+    public string Summary()
+    {
+        var sb = new System.Text.StringBuilder();
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        sb.AppendLine(c, $"mode                {Mode}");
+        sb.AppendLine(c, $"TX buffers filled   {TxBuffers}");
+        sb.AppendLine(c, $"TX bytes fetched    {TxFetchedBytes}");
+        sb.AppendLine(c, $"RX buffers verified {RxBuffers} ({RxBytes} bytes)");
+        sb.AppendLine(c, $"elapsed             {Elapsed.TotalSeconds:0.000} s");
+        sb.AppendLine(c, $"rate                {Gbps:0.00} Gb/s");
+        sb.AppendLine(c, $"CPU                 {CpuTime.TotalSeconds:0.000} s = {CpuCores:0.00} cores");
+        sb.AppendLine(c, $"bad buffers         {Errors}{(Errors > 0 ? " (" + string.Join(", ", ErrorDetails.GroupBy(e => e.Kind).Select(g => $"{g.Key.ToString().ToLowerInvariant()} ×{g.Count()} shown")) + ")" : "")}");
+        sb.AppendLine(c, $"driver lost         writer {DriverLostWriter}, reader {DriverLostReader}");
+        sb.AppendLine(c, $"stall               {Stall ?? "none"}");
+        foreach (var e in ErrorDetails)
+        {
+            sb.AppendLine(c, $"  {e}");
+        }
+
+        return sb.ToString();
+    }
 }
 
 /// <summary>

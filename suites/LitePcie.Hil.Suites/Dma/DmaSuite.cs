@@ -114,15 +114,22 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         var ch = Channel;
         var g = ch.Geometry;
-        var tx = ch.Ring(DmaDirection.Reader);
-        var rx = ch.Ring(DmaDirection.Writer);
-        tx.Geometry.Should().Be(g);
-        tx.Write(3)[0] = 0x5A;
-        tx.Read(3 + g.BufferCount)[0].Should().Be(0x5A, "buffer n and n + ring size share a ring slot");
-        tx.Read(3).Length.Should().Be(g.BufferSize);
-        FluentActions.Invoking(() => rx.Write(0)).Should().Throw<DeviceException>("the writer (RX) ring is mapped read-only to the client")
-            .Which.Code.Should().Be(DeviceErrorCode.NotPermitted);
-        rx.Read(0).Length.Should().Be(g.BufferSize);
+        var tx = Context.Step($"map the pcie_dma{ch.Index} reader (TX) ring", () => ch.Ring(DmaDirection.Reader));
+        var rx = Context.Step($"map the pcie_dma{ch.Index} writer (RX) ring", () => ch.Ring(DmaDirection.Writer));
+        Context.AttachText("ring geometry", $"pcie_dma{ch.Index}: {g.BufferCount} buffers × {g.BufferSize} bytes per direction ({(long)g.BufferCount * g.BufferSize} bytes)\n");
+        Context.Step("TX ring: write through the client mapping, read back one ring later", () =>
+        {
+            tx.Geometry.Should().Be(g);
+            tx.Write(3)[0] = 0x5A;
+            tx.Read(3 + g.BufferCount)[0].Should().Be(0x5A, "buffer n and n + ring size share a ring slot");
+            tx.Read(3).Length.Should().Be(g.BufferSize);
+        });
+        Context.Step("RX ring: readable, writes refused", () =>
+        {
+            FluentActions.Invoking(() => rx.Write(0)).Should().Throw<DeviceException>("the writer (RX) ring is mapped read-only to the client")
+                .Which.Code.Should().Be(DeviceErrorCode.NotPermitted);
+            rx.Read(0).Length.Should().Be(g.BufferSize);
+        });
     }
 
     [Test]
@@ -133,36 +140,51 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         RequireLoopback();
         var ch = Channel;
-        var l = ch.Layout;
         int cycles = Context.Options.DmaStartStopCycles;
         var cycleMs = new List<(double, double)>(cycles);
-        for (int cycle = 1; cycle <= cycles; cycle++)
+        try
         {
-            // P8: after every restart the first RX buffer must start with word 0 of sequence 0 (no 8/16-byte shift).
-            var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall }, Context.Cancellation);
-            cycleMs.Add((cycle, report.Elapsed.TotalMilliseconds));
-            if (!report.Clean || report.RxBuffers < 8)
+            await Context.StepAsync($"{cycles} × (start, 8 buffers verified from word 0, stop, check idle and empty table)", async () =>
+            {
+                for (int cycle = 1; cycle <= cycles; cycle++)
+                {
+                    cycleMs.Add((cycle, await StartStopCycle(ch, cycle, cycles)));
+                }
+            });
+        }
+        finally
+        {
+            Context.AttachSvg("start/stop cycle time", ReportCharts.PerCycle($"pcie_dma0 start → 8 buffers verified → stop, {Target}", "ms", new ChartSeries("cycle time", cycleMs)));
+        }
+
+        Context.Log($"{cycles} start/stop cycles: every restart aligned, every stop idle with an empty table");
+    }
+
+    /// <summary>One start/stop cycle (P8, HIL-09); returns its duration in milliseconds.</summary>
+    private async Task<double> StartStopCycle(IDmaChannel ch, int cycle, int cycles)
+    {
+        // P8: after every restart the first RX buffer must start with word 0 of sequence 0 (no 8/16-byte shift).
+        var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall }, Context.Cancellation);
+        if (!report.Clean || report.RxBuffers < 8)
+        {
+            Attach(0);
+            report.Errors.Should().Be(0, $"cycle {cycle} of {cycles}: {string.Join("; ", report.ErrorDetails)}");
+            report.Stall.Should().BeNull($"cycle {cycle} of {cycles}");
+        }
+
+        // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty.
+        foreach (var e in new[] { ch.Layout.Writer, ch.Layout.Reader })
+        {
+            uint enable = Context.Session.Read32(e.Enable);
+            uint level = Context.Session.Read32(e.Level);
+            if ((enable & 3) != 2 || level != 0)
             {
                 Attach(0);
-                report.Errors.Should().Be(0, $"cycle {cycle} of {cycles}: {string.Join("; ", report.ErrorDetails)}");
-                report.Stall.Should().BeNull($"cycle {cycle} of {cycles}");
-            }
-
-            // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty.
-            foreach (var e in new[] { l.Writer, l.Reader })
-            {
-                uint enable = Context.Session.Read32(e.Enable);
-                uint level = Context.Session.Read32(e.Level);
-                if ((enable & 3) != 2 || level != 0)
-                {
-                    Attach(0);
-                    ((enable & 3), level).Should().Be((2u, 0u), $"cycle {cycle}: after stop {e.Enable.Name} = 0x{enable:X} (want bit0 clear, bit1 idle) and {e.Level.Name} = {level} (want 0)");
-                }
+                ((enable & 3), level).Should().Be((2u, 0u), $"cycle {cycle}: after stop {e.Enable.Name} = 0x{enable:X} (want bit0 clear, bit1 idle) and {e.Level.Name} = {level} (want 0)");
             }
         }
 
-        Context.AttachSvg("start/stop cycle time", ReportCharts.PerCycle($"pcie_dma0 start → 8 buffers verified → stop, {Target}", "ms", new ChartSeries("cycle time", cycleMs)));
-        Context.Log($"{cycles} start/stop cycles: every restart aligned, every stop idle with an empty table");
+        return report.Elapsed.TotalMilliseconds;
     }
 
     [Test]
@@ -214,8 +236,11 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log, Steps = Context.Reporter }, Context.Cancellation));
 
     private void AssertClean(StreamReport report, string what, int channel = 0) =>
-        Context.Step($"verify {what} on pcie_dma{channel}: {report.RxBuffers} RX buffers, {report.Errors} bad, {(report.Stall is null ? "no stall" : "stalled")}",
-            () => Verify(report, what, channel));
+        Context.Step($"verify {what} on pcie_dma{channel}: {report.RxBuffers} RX buffers, {report.Errors} bad, {(report.Stall is null ? "no stall" : "stalled")}", () =>
+        {
+            Context.AttachText($"pcie_dma{channel} stream report", report.Summary());
+            Verify(report, what, channel);
+        });
 
     private void Verify(StreamReport report, string what, int channel)
     {

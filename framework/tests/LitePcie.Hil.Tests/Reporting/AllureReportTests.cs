@@ -147,6 +147,16 @@ public sealed class AllureReportTests
     }
 
     [Test]
+    public void Every_dma_test_that_ran_shows_its_steps_and_attachments()
+    {
+        var dma = _results.Where(r => r.GetProperty("labels").EnumerateArray().Any(l => l.GetProperty("name").GetString() == "suite" && l.GetProperty("value").GetString() == "Dma")
+                                      && r.GetProperty("status").GetString() != "skipped").ToList();
+        dma.Should().HaveCount(3, "loopback on the board with loopback, zero-copy rings on both boards");
+        dma.Select(r => (Name: r.GetProperty("name").GetString(), Steps: Steps(r.GetProperty("steps")).Count(), Attachments: Attachments(r.GetProperty("steps")).Count()))
+            .Where(r => r.Steps == 0 || r.Attachments == 0).Should().BeEmpty("every DMA test records its stages and its evidence");
+    }
+
+    [Test]
     public void Every_attachment_of_every_result_is_found_by_allure()
     {
         var all = _results.SelectMany(r => Attachments(r.GetProperty("steps")).Select(a => (Test: r.GetProperty("name").GetString(), a.Name, a.Missed))).ToList();

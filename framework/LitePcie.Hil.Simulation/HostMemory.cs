@@ -79,7 +79,13 @@ public sealed unsafe class HostMemory : IDisposable
     private readonly List<HostAllocation> _allocations = [];
     private readonly List<DmaAccessFault> _faults = [];
     private Mapping[] _map = [];
-    private ulong _nextBus;
+    private readonly List<(ulong Start, ulong End)> _reserved = []; // bus ranges in use (with their guard gap), sorted
+    private readonly ulong _baseBus;
+    private readonly Dictionary<long, Stack<nint>> _blocks = [];
+    private long _cachedBytes;
+
+    /// <summary>Freed host pages kept for reuse at most.</summary>
+    private const long MaxCachedBytes = 64L << 20;
     private long _allocatedBytes;
     private long _totalAllocations;
 
@@ -94,7 +100,7 @@ public sealed unsafe class HostMemory : IDisposable
         DmaAddressWidth = dmaAddressWidth;
         // Start above zero so a zeroed descriptor never hits a buffer; 64-bit designs get IOVAs above 4 GiB
         // to prove the high address word is programmed.
-        _nextBus = dmaAddressWidth > 32 ? 0x1_2000_0000UL : 0x1000_0000UL;
+        _baseBus = dmaAddressWidth > 32 ? 0x1_2000_0000UL : 0x1000_0000UL;
     }
 
     /// <summary>Width of the device's DMA addresses.</summary>
@@ -148,26 +154,35 @@ public sealed unsafe class HostMemory : IDisposable
         }
 
         long rounded = (bytes + 4095) & ~4095L;
-        byte* p = (byte*)NativeMemory.AlignedAlloc((nuint)rounded, 4096);
+        byte* p = TakeBlock(rounded);
         NativeMemory.Clear(p, (nuint)rounded);
         lock (_sync)
         {
             var segments = new List<BusSegment>();
             long seg = segmentSize == 0 ? rounded : segmentSize;
+            ulong limit = DmaAddressWidth >= 64 ? ulong.MaxValue : (1UL << DmaAddressWidth) - 1;
+            // Leave a guard gap after each segment so a device running off the end of one faults; scattered
+            // segments get a smaller gap each, so they are never adjacent.
+            ulong guard = segmentSize == 0 ? 0x10000UL : 0x3000UL;
+            ulong hint = _baseBus;
             for (long off = 0; off < rounded; off += seg)
             {
                 long len = Math.Min(seg, rounded - off);
-                ulong bus = _nextBus;
-                ulong limit = DmaAddressWidth >= 64 ? ulong.MaxValue : (1UL << DmaAddressWidth) - 1;
-                if (bus + (ulong)len - 1 > limit)
+                ulong? bus = FindGap(hint, (ulong)len + guard, limit);
+                if (bus is null)
                 {
-                    NativeMemory.AlignedFree(p);
-                    throw new InvalidOperationException($"IOVA space of {DmaAddressWidth} bits exhausted allocating {bytes} bytes for {owner}");
+                    foreach (var done in segments)
+                    {
+                        Release(done.BusAddress);
+                    }
+
+                    ReturnBlock(p, rounded);
+                    throw new InvalidOperationException($"IOVA space of {DmaAddressWidth} bits exhausted allocating {bytes} bytes for {owner} ({_allocations.Count} allocations live, {AllocatedBytes} bytes)");
                 }
 
-                // Leave a guard page between segments so a device running off the end of one faults.
-                _nextBus += (ulong)len + (segmentSize == 0 ? 0x10000UL : 0x3000UL);
-                segments.Add(new BusSegment(bus, len, off));
+                Reserve(bus.Value, bus.Value + (ulong)len + guard);
+                hint = bus.Value + (ulong)len + guard;
+                segments.Add(new BusSegment(bus.Value, len, off));
             }
 
             var alloc = new HostAllocation(p, rounded, segments, owner);
@@ -198,12 +213,86 @@ public sealed unsafe class HostMemory : IDisposable
 
             allocation.IsFreed = true;
             var remove = allocation.Segments.Select(s => s.BusAddress).ToHashSet();
+            foreach (var bus in remove)
+            {
+                Release(bus); // the IOVA range is reusable, as an IOMMU's allocator recycles freed ranges
+            }
+
             Volatile.Write(ref _map, _map.Where(m => !remove.Contains(m.Start)).ToArray());
             Interlocked.Add(ref _allocatedBytes, -allocation.Length);
         }
 
-        NativeMemory.AlignedFree(allocation.Pointer);
+        ReturnBlock(allocation.Pointer, allocation.Length);
     }
+
+    /// <summary>
+    /// Host pages for an allocation: a freed block of the same size is reused, as the OS reuses freed pages,
+    /// so attach/detach cycling measures the driver's allocations rather than the C runtime's heap growth
+    /// (glibc moves multi-MiB blocks from mmap to its heap after the first free, which reads as a ramp).
+    /// </summary>
+    private byte* TakeBlock(long bytes)
+    {
+        lock (_blocks)
+        {
+            if (_blocks.TryGetValue(bytes, out var stack) && stack.Count > 0)
+            {
+                _cachedBytes -= bytes;
+                return (byte*)stack.Pop();
+            }
+        }
+
+        return (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+    }
+
+    private void ReturnBlock(byte* p, long bytes)
+    {
+        lock (_blocks)
+        {
+            if (_cachedBytes + bytes <= MaxCachedBytes)
+            {
+                if (!_blocks.TryGetValue(bytes, out var stack))
+                {
+                    _blocks[bytes] = stack = new Stack<nint>();
+                }
+
+                stack.Push((nint)p);
+                _cachedBytes += bytes;
+                return;
+            }
+        }
+
+        NativeMemory.AlignedFree(p);
+    }
+
+    /// <summary>The lowest free bus range of <paramref name="length"/> bytes at or above <paramref name="from"/>.</summary>
+    private ulong? FindGap(ulong from, ulong length, ulong limit)
+    {
+        ulong candidate = from;
+        foreach (var (start, end) in _reserved)
+        {
+            if (end <= candidate)
+            {
+                continue;
+            }
+
+            if (candidate + length <= start)
+            {
+                break;
+            }
+
+            candidate = end;
+        }
+
+        return candidate + length - 1 <= limit && candidate + length > candidate ? candidate : null;
+    }
+
+    private void Reserve(ulong start, ulong end)
+    {
+        int i = _reserved.FindIndex(r => r.Start > start);
+        _reserved.Insert(i < 0 ? _reserved.Count : i, (start, end));
+    }
+
+    private void Release(ulong start) => _reserved.RemoveAll(r => r.Start == start);
 
     /// <summary>
     /// Translates a device access of <paramref name="length"/> bytes at <paramref name="busAddress"/>; returns
@@ -267,6 +356,17 @@ public sealed unsafe class HostMemory : IDisposable
             _allocations.Clear();
             _map = [];
             _allocatedBytes = 0;
+        }
+
+        lock (_blocks)
+        {
+            foreach (var block in _blocks.Values.SelectMany(b => b))
+            {
+                NativeMemory.AlignedFree((void*)block);
+            }
+
+            _blocks.Clear();
+            _cachedBytes = 0;
         }
     }
 

@@ -58,6 +58,8 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     private readonly TimeProvider _time;
     private readonly LinkPacer? _writerPacer;
     private readonly LinkPacer? _readerPacer;
+    private bool _surpriseRemovalFired;
+    private bool _removalPending;
     private Thread? _thread;
     private volatile bool _stopping;
     private volatile bool _present = true;
@@ -284,24 +286,44 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     public bool Step()
     {
         bool progress;
+        bool removed;
         lock (_sync)
         {
             progress = _present && _function.PowerState == PciPowerState.D0 && _gateware.Step();
+            removed = _removalPending;
+            _removalPending = false;
         }
 
         DeliverInterrupts();
+        if (removed)
+        {
+            Removed?.Invoke(this); // a fault pulled the board mid-transfer: the bus tells the OS, as pciehp does
+        }
+
         return progress;
     }
+
+    /// <summary>
+    /// Raised (without the board's lock held) when the board leaves the bus: a surprise removal or a fault.
+    /// The simulated bus tells the driver, as the OS's hot-plug service does.
+    /// </summary>
+    public event Action<SimulatedBoard>? Removed;
 
     /// <summary>Surprise removal: reads return all-ones, DMA and MSIs stop.</summary>
     public void SurpriseRemove()
     {
+        bool was;
         lock (_sync)
         {
+            was = _present;
             _present = false;
         }
 
         Kick();
+        if (was)
+        {
+            Removed?.Invoke(this);
+        }
     }
 
     /// <summary>Re-attach after removal: the board powers up fresh (gateware and config space reset).</summary>
@@ -361,9 +383,12 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             _gateware.Counters.Stalled = true;
         }
 
-        if (Faults.Has(FaultKind.SurpriseRemoval) && totalBuffers >= (long)Faults.Value(FaultKind.SurpriseRemoval))
+        // One surprise removal when the board has moved that many buffers since it was created; a re-attach recovers.
+        if (Faults.Has(FaultKind.SurpriseRemoval) && !_surpriseRemovalFired && totalBuffers >= (long)Faults.Value(FaultKind.SurpriseRemoval))
         {
+            _surpriseRemovalFired = true;
             _present = false;
+            _removalPending = true;
         }
     }
 

@@ -59,4 +59,56 @@ public static class SimulatedHostEnumeration
             board.WriteConfig(msi.Offset + 2, 2, (uint)(1 | (mme << 4)));
         }
     }
+
+    /// <summary>
+    /// What the OS saves before putting a function into D3hot (pci_save_state): command register, BARs, the
+    /// PCIe device control register and the MSI/MSI-X control and message registers.
+    /// </summary>
+    public static ConfigSnapshot SaveState(SimulatedBoard board)
+    {
+        var cs = PciConfigSpace.Parse(board.ReadConfigSpace());
+        var words = new List<(int Offset, int Size, uint Value)>();
+        for (int bar = 0; bar < 6; bar++)
+        {
+            words.Add((0x10 + bar * 4, 4, board.ReadConfig(0x10 + bar * 4, 4)));
+        }
+
+        if (cs.Find<PciExpressCapability>() is { } pcie)
+        {
+            words.Add((pcie.Offset + 8, 2, board.ReadConfig(pcie.Offset + 8, 2)));
+        }
+
+        if (cs.Find<MsiCapability>() is { } msi)
+        {
+            int data = msi.Is64Bit ? 12 : 8;
+            words.Add((msi.Offset + 4, 4, board.ReadConfig(msi.Offset + 4, 4)));
+            if (msi.Is64Bit)
+            {
+                words.Add((msi.Offset + 8, 4, board.ReadConfig(msi.Offset + 8, 4)));
+            }
+
+            words.Add((msi.Offset + data, 2, board.ReadConfig(msi.Offset + data, 2)));
+            words.Add((msi.Offset + 2, 2, board.ReadConfig(msi.Offset + 2, 2)));
+        }
+
+        if (cs.Find<MsiXCapability>() is { } msix)
+        {
+            words.Add((msix.Offset + 2, 2, board.ReadConfig(msix.Offset + 2, 2)));
+        }
+
+        words.Add((0x04, 2, board.ReadConfig(0x04, 2))); // command last: decode and mastering come back once everything is in place
+        return new ConfigSnapshot(words);
+    }
+
+    /// <summary>What the OS restores after D3hot→D0 (pci_restore_state), in the saved order.</summary>
+    public static void RestoreState(SimulatedBoard board, ConfigSnapshot snapshot)
+    {
+        foreach (var (offset, size, value) in snapshot.Words)
+        {
+            board.WriteConfig(offset, size, value);
+        }
+    }
 }
+
+/// <summary>Configuration registers saved across a power transition.</summary>
+public sealed record ConfigSnapshot(IReadOnlyList<(int Offset, int Size, uint Value)> Words);

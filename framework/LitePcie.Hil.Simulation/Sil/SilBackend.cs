@@ -81,6 +81,18 @@ public sealed class SilSlot
 
     /// <summary>PCI address.</summary>
     public string Address => $"0000:{Index + 1:x2}:00.0";
+
+    /// <summary>Attaches since the backend started (the attach-fail fault counts these).</summary>
+    public int Attaches { get; internal set; }
+
+    /// <summary>Allocations the attach-leak fault leaked on purpose (never freed until the backend is disposed).</summary>
+    internal List<HostAllocation> Leaked { get; } = [];
+
+    /// <summary>Driver instances not yet freed (a retired one lives until its last client closes).</summary>
+    internal List<SilDevice> Instances { get; } = [];
+
+    /// <summary>Serialises attach, detach and power transitions of this slot.</summary>
+    internal SemaphoreSlim Gate { get; } = new(1, 1);
 }
 
 /// <summary>
@@ -108,6 +120,8 @@ public sealed class SilBackend : IDeviceBackend
                 var board = CreateBoard(profile, i);
                 var slot = new SilSlot(i, profile, board, new SilDevice(board, $"0000:{i + 1:x2}:00.0", DeviceOptions));
                 _slots.Add(slot);
+                slot.Instances.Add(slot.Driver);
+                board.Removed += _ => slot.Driver.Retire(); // the OS terminates the driver of a board that left the bus
                 Bind(slot);
             }
         }
@@ -170,11 +184,159 @@ public sealed class SilBackend : IDeviceBackend
         return ValueTask.FromResult<IDeviceSession>(DextSession.Open(transport, device, slot.Profile.CsrMap, "lpc-core (SIL)"));
     }
 
+    /// <summary>The slot at a PCI address.</summary>
+    public SilSlot Slot(string address) =>
+        _slots.FirstOrDefault(s => s.Address == address)
+        ?? throw new DeviceArgumentException(address, "device", address, $"a simulated board address ({string.Join(", ", _slots.Select(s => s.Address))})");
+
+    /// <summary>
+    /// The board leaves the bus (a surprise removal when a session is open): reads go all-ones, the driver is
+    /// told the device is gone and is torn down once its last client closed.
+    /// </summary>
+    public async Task DetachAsync(string address, CancellationToken cancellationToken = default)
+    {
+        var slot = Slot(address);
+        await slot.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            slot.Board.SurpriseRemove();
+            slot.Driver.Retire();
+        }
+        finally
+        {
+            slot.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The board comes back: it powers up fresh, firmware assigns its BARs and a new instance of the driver
+    /// starts on it (as the dext is matched again). Returns false when the attach failed (the attach-fail
+    /// fault: the link does not train and the board stays off the bus until the next attach).
+    /// </summary>
+    public async Task<bool> AttachAsync(string address, CancellationToken cancellationToken = default)
+    {
+        var slot = Slot(address);
+        await slot.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (slot.Board.IsPresent && slot.Driver.IsStarted && !slot.Driver.IsRetired)
+            {
+                return true; // already on the bus
+            }
+
+            slot.Driver.Retire();
+            slot.Attaches++;
+            if (_faults.Has(FaultKind.AttachFail) && slot.Attaches % (int)_faults.Value(FaultKind.AttachFail) == 0)
+            {
+                return false;
+            }
+
+            slot.Board.Reattach();
+            slot.Driver = new SilDevice(slot.Board, slot.Address, DeviceOptions);
+            slot.Instances.Add(slot.Driver);
+            slot.Instances.RemoveAll(d => d.IsDisposed);
+            Bind(slot);
+            if (_faults.Has(FaultKind.AttachLeak))
+            {
+                // A driver that forgets one allocation per attach: visible in the DMA memory the bus accounts for.
+                slot.Leaked.Add(slot.Board.Memory.Allocate((long)_faults.Value(FaultKind.AttachLeak), $"{slot.Address} attach-leak (never freed)"));
+            }
+
+            return true;
+        }
+        finally
+        {
+            slot.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// System sleep for every board on the bus, as the OS does it: drivers are told (SetPowerState off), the
+    /// OS saves each function's config registers and puts it in D3hot; after <paramref name="duration"/> the
+    /// function returns to D0 (an internal reset), the OS restores its registers and drivers are told again.
+    /// Faults: wake-state-loss skips the restore; wake-no-return leaves the board off the bus.
+    /// </summary>
+    public async Task SleepAsync(TimeSpan duration, Action<string>? transition = null, CancellationToken cancellationToken = default)
+    {
+        var present = _slots.Where(s => s.Board.IsPresent).ToList();
+        foreach (var slot in present)
+        {
+            await slot.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var saved = new Dictionary<SilSlot, ConfigSnapshot>();
+            transition?.Invoke($"will sleep: {present.Count} board(s) told SetPowerState(off)");
+            foreach (var slot in present)
+            {
+                slot.Driver.SetPowerState(false);
+                saved[slot] = SimulatedHostEnumeration.SaveState(slot.Board);
+                SetPowerState(slot.Board, PciPowerState.D3Hot);
+            }
+
+            transition?.Invoke("asleep: functions in D3hot");
+            await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
+            transition?.Invoke("will wake: functions back to D0");
+            foreach (var slot in present)
+            {
+                SetPowerState(slot.Board, PciPowerState.D0);
+                if (_faults.Has(FaultKind.WakeNoReturn))
+                {
+                    slot.Board.SurpriseRemove(); // the link never retrains: the board is gone for the OS
+                }
+                else if (!_faults.Has(FaultKind.WakeStateLoss))
+                {
+                    SimulatedHostEnumeration.RestoreState(slot.Board, saved[slot]);
+                }
+
+                slot.Driver.SetPowerState(true);
+            }
+
+            transition?.Invoke("awake: drivers told SetPowerState(on)");
+        }
+        finally
+        {
+            foreach (var slot in present)
+            {
+                slot.Gate.Release();
+            }
+        }
+    }
+
+    /// <summary>Driver-side and bus-side resources of a slot (what the SIL resource probe reads).</summary>
+    public IReadOnlyList<(string Name, double Value, bool Bytes)> DriverResources(string address)
+    {
+        var slot = Slot(address);
+        var st = slot.Driver.Stats();
+        return
+        [
+            ("driver.live_dma_buffers", st.LiveDmaBuffers, false),
+            ("driver.live_dma_bytes", st.LiveDmaBytes, true),
+            ("driver.shared_bytes", st.LiveSharedBytes, true),
+            ("driver.pending_waits", st.PendingWaits, false),
+            ("driver.armed_timers", st.LiveTimers, false),
+            ("driver.live_instances", SilDevice.LiveDevices(), false),
+            ("bus.dma_memory_bytes", slot.Board.Memory.AllocatedBytes, true),
+            ("bus.dma_allocations", slot.Board.Memory.LiveAllocations, false),
+        ];
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
         DisposeSlots();
         return ValueTask.CompletedTask;
+    }
+
+    private static void SetPowerState(SimulatedBoard board, PciPowerState state)
+    {
+        var pm = PciConfigSpace.Parse(board.ReadConfigSpace()).Find<PowerManagementCapability>();
+        if (pm is not null)
+        {
+            uint pmcsr = board.ReadConfig(pm.Offset + 4, 2);
+            board.WriteConfig(pm.Offset + 4, 2, (pmcsr & ~3u) | (uint)state);
+        }
     }
 
     private SimulatedBoard CreateBoard(BoardProfile profile, int index) =>
@@ -204,8 +366,13 @@ public sealed class SilBackend : IDeviceBackend
     {
         foreach (var slot in _slots)
         {
-            slot.Driver.Dispose();
+            foreach (var driver in slot.Instances)
+            {
+                driver.Dispose();
+            }
+
             slot.Board.Dispose();
+            slot.Gate.Dispose();
         }
 
         _slots.Clear();

@@ -34,6 +34,8 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     private int _inFlight;
     private volatile bool _closing;
     private bool _started;
+    private int _clients;
+    private bool _retired;
 
     public SilDevice(SimulatedBoard board, string address, SilDeviceOptions? options = null)
     {
@@ -139,14 +141,121 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     /// <summary>NewUserClient: returns the IOReturn and the client id.</summary>
     public int OpenClient(out uint client)
     {
-        uint id = 0;
-        int status = LpcSilNative.Open(_native, 0, &id);
-        client = id;
-        return status;
+        client = 0;
+        if (!TryEnter())
+        {
+            return IOReturn.Offline;
+        }
+
+        try
+        {
+            uint id = 0;
+            int status = LpcSilNative.Open(_native, 0, &id);
+            client = id;
+            if (status == IOReturn.Success)
+            {
+                Interlocked.Increment(ref _clients);
+            }
+
+            return status;
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
-    /// <summary>User client Stop.</summary>
-    public void CloseClient(uint client) => LpcSilNative.Close(_native, client);
+    /// <summary>User client Stop. The last client of a retired device lets the device go (driver Stop and free).</summary>
+    public void CloseClient(uint client)
+    {
+        if (TryEnter())
+        {
+            try
+            {
+                LpcSilNative.Close(_native, client);
+            }
+            finally
+            {
+                Exit();
+            }
+        }
+
+        bool release;
+        lock (_lifecycle)
+        {
+            release = Interlocked.Decrement(ref _clients) <= 0 && _retired;
+        }
+
+        if (release)
+        {
+            Dispose();
+        }
+    }
+
+    /// <summary>Whether the native device has been freed.</summary>
+    public bool IsDisposed
+    {
+        get
+        {
+            lock (_lifecycle)
+            {
+                return _native == 0;
+            }
+        }
+    }
+
+    /// <summary>Clients connected now.</summary>
+    public int Clients => Volatile.Read(ref _clients);
+
+    /// <summary>Whether the device was detached (it is freed once its last client closed).</summary>
+    public bool IsRetired
+    {
+        get
+        {
+            lock (_lifecycle)
+            {
+                return _retired;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The board left the bus: the core learns the device is gone (engines stopped, waits aborted with
+    /// kIOReturnOffline), and the device is torn down (driver Stop, memory freed) as soon as no client holds
+    /// it — as IOKit terminates a service only after its user clients closed, so a client's mappings stay
+    /// valid until it unmaps them.
+    /// </summary>
+    public void Retire()
+    {
+        bool release;
+        lock (_lifecycle)
+        {
+            if (_retired || _native == 0)
+            {
+                return;
+            }
+
+            _retired = true;
+            release = Volatile.Read(ref _clients) <= 0;
+        }
+
+        if (TryEnter())
+        {
+            try
+            {
+                LpcSilNative.DeviceRemoved(_native);
+            }
+            finally
+            {
+                Exit();
+            }
+        }
+
+        if (release)
+        {
+            Dispose();
+        }
+    }
 
     /// <summary>One synchronous external method.</summary>
     public int Call(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, ReadOnlySpan<byte> structInput,
@@ -155,13 +264,26 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
         ulong written = 0;
         uint taken = 0;
         int status;
-        fixed (ulong* si = scalarInput)
-        fixed (byte* bi = structInput)
-        fixed (ulong* so = scalarOutput)
-        fixed (byte* bo = structOutput)
+        if (!TryEnter())
         {
-            status = LpcSilNative.Call(_native, client, (ulong)selector, si, (uint)scalarInput.Length, bi, (ulong)structInput.Length,
-                so, (uint)scalarOutput.Length, bo, (ulong)structOutput.Length, &written, 0, 0, &taken);
+            structOutputSize = 0;
+            return IOReturn.Offline; // the service is gone: what a terminated user client answers
+        }
+
+        try
+        {
+            fixed (ulong* si = scalarInput)
+            fixed (byte* bi = structInput)
+            fixed (ulong* so = scalarOutput)
+            fixed (byte* bo = structOutput)
+            {
+                status = LpcSilNative.Call(_native, client, (ulong)selector, si, (uint)scalarInput.Length, bi, (ulong)structInput.Length,
+                    so, (uint)scalarOutput.Length, bo, (ulong)structOutput.Length, &written, 0, 0, &taken);
+            }
+        }
+        finally
+        {
+            Exit();
         }
 
         structOutputSize = (int)written;
@@ -182,10 +304,24 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
         ulong written = 0;
         uint taken = 0;
         int status;
-        fixed (ulong* si = scalarInput)
+        if (!TryEnter())
         {
-            status = LpcSilNative.Call(_native, client, (ulong)selector, si, (uint)scalarInput.Length, null, 0, null, 0, null, 0,
-                &written, 1, token, &taken);
+            _waits.TryRemove(token, out _);
+            completion = tcs.Task;
+            return IOReturn.Offline;
+        }
+
+        try
+        {
+            fixed (ulong* si = scalarInput)
+            {
+                status = LpcSilNative.Call(_native, client, (ulong)selector, si, (uint)scalarInput.Length, null, 0, null, 0, null, 0,
+                    &written, 1, token, &taken);
+            }
+        }
+        finally
+        {
+            Exit();
         }
 
         if (taken == 0)
@@ -202,7 +338,22 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     {
         ulong address = 0, length = 0;
         uint readOnly = 0;
-        int status = LpcSilNative.Map(_native, client, DextAbi.MemoryType(kind, channel), &address, &length, &readOnly);
+        int status;
+        if (!TryEnter())
+        {
+            mapping = default;
+            return IOReturn.Offline;
+        }
+
+        try
+        {
+            status = LpcSilNative.Map(_native, client, DextAbi.MemoryType(kind, channel), &address, &length, &readOnly);
+        }
+        finally
+        {
+            Exit();
+        }
+
         mapping = new DextMapping((nint)address, (long)length, readOnly != 0);
         if (status == IOReturn.Success && kind == DextMemoryKind.Status)
         {
@@ -213,16 +364,29 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>SetPowerState(on/off) of the driver.</summary>
-    public void SetPowerState(bool on) => LpcSilNative.SetPower(_native, on ? 1u : 0u);
+    public void SetPowerState(bool on) => Native(n => LpcSilNative.SetPower(n, on ? 1u : 0u));
 
     /// <summary>Tells the core the device is gone (what a terminate notification does).</summary>
-    public void DeviceRemoved() => LpcSilNative.DeviceRemoved(_native);
+    public void DeviceRemoved() => Native(LpcSilNative.DeviceRemoved);
 
-    /// <summary>Driver-side resource counters.</summary>
+    /// <summary>Driver-side resource counters (zero once the device is freed).</summary>
     public SilStats Stats()
     {
-        SilStats s;
-        LpcSilNative.Stats(_native, &s);
+        SilStats s = default;
+        if (!TryEnter())
+        {
+            return s;
+        }
+
+        try
+        {
+            LpcSilNative.Stats(_native, &s);
+        }
+        finally
+        {
+            Exit();
+        }
+
         return s;
     }
 
@@ -309,6 +473,23 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
 
             _dma.Clear();
             _self.Free();
+        }
+    }
+
+    private void Native(Action<nint> call)
+    {
+        if (!TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            call(_native);
+        }
+        finally
+        {
+            Exit();
         }
     }
 

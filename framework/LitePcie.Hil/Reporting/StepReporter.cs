@@ -73,3 +73,9 @@ public static class StepReporterExtensions
         reporter?.StepFinished(error);
     }
 }
+
+/// <summary>
+/// A check on the device did not hold (a verdict, reported as <c>failed</c>), as opposed to an error of the
+/// device or the transport (<c>broken</c>). Used for step outcomes raised outside a test framework.
+/// </summary>
+public sealed class VerdictException(string message) : Exception(message);

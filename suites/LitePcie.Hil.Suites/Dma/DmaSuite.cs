@@ -8,6 +8,7 @@ using LitePcie.Hil.Dma;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
 using LitePcie.Hil.Reporting.Charts;
+using LitePcie.Hil.Suites.Common;
 using LitePcie.Hil.Pci;
 using NUnit.Framework;
 
@@ -283,27 +284,12 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     /// <summary>User-side streams need the synchronizer released (bypass) when the design has one (P15).</summary>
-    private async Task WithUserStreamsReleased(Func<Task> action)
-    {
-        var sync = Channel.Layout.Synchronizer;
-        uint saved = sync is null ? 0 : Context.Session.Read32(sync.Bypass);
-        if (sync is not null)
-        {
-            Context.Session.Write(sync.Bypass, 1);
-        }
-
-        try
+    private async Task WithUserStreamsReleased(Func<Task> action) =>
+        await VerifiedIo.WithUserStreamsReleased(Context.Session, Channel, async () =>
         {
             await action();
-        }
-        finally
-        {
-            if (sync is not null)
-            {
-                Context.Session.Write(sync.Bypass, saved);
-            }
-        }
-    }
+            return true;
+        });
 
     private static string Series(StreamReport report)
     {

@@ -7,10 +7,13 @@ using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
 using LitePcie.Hil.Reporting;
 using LitePcie.Hil.Simulation.Faults;
+using LitePcie.Hil.Qualification;
 using LitePcie.Hil.Suites.Bar;
 using LitePcie.Hil.Suites.Dma;
 using LitePcie.Hil.Suites.Enumeration;
 using LitePcie.Hil.Suites.Msi;
+using LitePcie.Hil.Suites.Qualification;
+using LitePcie.Hil.Suites.SleepWake;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Suites.FaultMatrix;
@@ -54,6 +57,11 @@ public sealed class FaultMatrixTests
         new("bar-alias", typeof(BarSuite), "aliases BAR0"),
         new("link-degrade=1", typeof(EnumerationSuite), "link width"),
         new("wrong-ident", typeof(EnumerationSuite), "identifier ROM"),
+        new("wake-state-loss", typeof(SleepWakeSuite), "config space not restored"),
+        new("wake-no-return", typeof(SleepWakeSuite), "re-enumerate"),
+        new("attach-fail=7", typeof(QualificationSuite), @"cycles? [0-9, –]+ failed in enumerate: .*re-enumerate"),
+        new("attach-leak=4096", typeof(QualificationSuite), @"leak: bus\.dma_memory_bytes: 4096 bytes/cycle"),
+        new("surprise-removal=1500", typeof(QualificationSuite), @"cycles? [0-9, –]+ failed in [a-z-]+: .*device gone"),
     ];
 
     public static IEnumerable<TestCaseData> Suites() =>
@@ -75,6 +83,22 @@ public sealed class FaultMatrixTests
         BarPatternBytes = 64 * 1024,
         DmaMinGbps = new Dictionary<string, double> { ["default"] = 0.01 },
         MsiMaxLatencyUs = 1e6, // the matrix proves detection; latency under a loaded CI machine is not a fault
+        SleepWakeCycles = 4,
+        SleepSeconds = 0.01,
+        WakeTimeoutSeconds = 0.3,
+        SleepIoBytes = 1L << 20,
+        QualificationCycles = 60,
+        SessionCycles = 60,
+        QualificationIoBuffers = 8,
+        ReenumerationTimeoutMs = 200,
+        GoneTimeoutMs = 1000,
+        MaxConsecutiveFailures = 2,
+        LeakWarmupCycles = 10,
+        LeakSampleEvery = 2,
+        // Short runs: judge the driver and the bus (exact counters); the test process needs hundreds of cycles to settle.
+        LeakMaxSlope = LeakLimits.Parse("driver.*=0.01;bus.dma_allocations=0.01;bus.dma_memory_bytes=16;driver.live_dma_bytes=16;driver.shared_bytes=16", []),
+        QualificationJournal = Path.Combine(TestContext.CurrentContext.WorkDirectory, "fault-matrix-journals"),
+        QualificationResume = false,
     };
 
     [TestCaseSource(nameof(Faults))]
@@ -87,7 +111,7 @@ public sealed class FaultMatrixTests
         var hit = outcomes.FirstOrDefault(o => o.Status is InProcessStatus.Failed or InProcessStatus.Broken && diagnosis.IsMatch(o.Message));
         string row = hit is null
             ? Row(c, "**no**", "-", "-", "not detected")
-            : Row(c, "yes", $"{hit.At.TotalSeconds:0.00} s", hit.Test, FirstLine(hit.Message));
+            : Row(c, "yes", $"{hit.At.TotalSeconds:0.00} s", hit.Test, MatchingLine(hit.Message, diagnosis));
         s_rows[c.Fault] = row;
         TestContext.Out.WriteLine(row);
         foreach (var o in outcomes)
@@ -149,6 +173,10 @@ public sealed class FaultMatrixTests
 
     private static string Row(FaultCase c, string detected, string time, string test, string message) =>
         string.Create(CultureInfo.InvariantCulture, $"| {c.Fault} | {c.Suite.Name.Replace("Suite", "", StringComparison.Ordinal)} | {detected} | {time} | {test} | {message.Replace("|", "\\|", StringComparison.Ordinal)} |");
+
+    /// <summary>The line of a (multi-line) verdict that carries the diagnosis.</summary>
+    private static string MatchingLine(string message, Regex diagnosis) =>
+        message.Split('\n').Select(l => l.Trim()).FirstOrDefault(diagnosis.IsMatch) ?? FirstLine(message);
 
     private static string FirstLine(string s)
     {

@@ -36,6 +36,7 @@ public static class InProcessSuiteRunner
         var clock = Stopwatch.StartNew();
         var profile = BoardCatalog.Load(BoardCatalog.DefaultBoard);
         await using var backend = new SilBackend(new SilBackendOptions { Boards = [profile.Name], Faults = faults, HostFlowControl = options.SimFlowControl });
+        var platform = SilPlatform.For(backend);
         foreach (var (name, invoke) in Tests(suiteType))
         {
             if (clock.Elapsed > budget)
@@ -46,6 +47,7 @@ public static class InProcessSuiteRunner
             var log = new StringBuilder();
             InProcessOutcome outcome;
             IDeviceSession? session = null;
+            SuiteContext? context = null;
             try
             {
                 var found = await backend.EnumerateAsync();
@@ -53,7 +55,15 @@ public static class InProcessSuiteRunner
                 session = await backend.OpenAsync(device);
                 var target = new BoardTarget(BackendKind.Sim, device.Address, profile.Name);
                 using var cts = new CancellationTokenSource(perTest);
-                var context = new SuiteContext(session, options, profile, target, new TextReporter(l => log.AppendLine(l))) { Cancellation = cts.Token };
+                // A private open pipeline: this board's failures must not trip the breaker of the run's own board at the same address.
+                var pipeline = HilResilience.OpenPipeline(options, new TextReporter(l => log.AppendLine(l)));
+                context = new SuiteContext(session, options, profile, target, new TextReporter(l => log.AppendLine(l)), backend, platform,
+                    _ => pipeline.ExecuteAsync(async ct =>
+                    {
+                        var d = (await backend.EnumerateAsync(ct)).FirstOrDefault(x => x.Address == target.Address)
+                            ?? throw new DeviceGoneException(target.Address, "not enumerated by the simulated bus");
+                        return await backend.OpenAsync(d, ct);
+                    }).AsTask()) { Cancellation = cts.Token };
                 var suite = (DeviceSuite)Activator.CreateInstance(suiteType, target)!;
                 suite.UseContext(context);
                 if (invoke(suite) is Task task)
@@ -77,9 +87,11 @@ public static class InProcessSuiteRunner
             }
             finally
             {
-                if (session is not null)
+                // The suite may have replaced the session (the cycling suites take the board over and reopen it).
+                var current = context is null ? session : context.CurrentSession;
+                if (current is not null)
                 {
-                    await session.DisposeAsync(); // closing the client stops whatever the test left running
+                    await current.DisposeAsync(); // closing the client stops whatever the test left running
                 }
             }
 

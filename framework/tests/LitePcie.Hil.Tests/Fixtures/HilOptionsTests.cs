@@ -111,6 +111,34 @@ public sealed class HilOptionsTests
     }
 
     [Test]
+    public void Lab_commands_come_in_pairs_with_known_placeholders_and_never_on_the_simulator()
+    {
+        Problems(("Backend", "linux"), ("AttachCommand", "switchctl on {device}")).Should().ContainSingle()
+            .Which.Should().Be("AttachCommand and DetachCommand: set both (a lab switch needs both directions) or neither");
+        Problems(("Backend", "macos"), ("AttachCommand", "relay on {port}"), ("DetachCommand", "relay off {device}"), ("SleepCommand", "rtcwake -s {device}")).Should().BeEquivalentTo(
+            "AttachCommand: 'relay on {port}': unknown placeholder {port} (known: {device})",
+            "SleepCommand: 'rtcwake -s {device}': unknown placeholder {device} (known: {seconds})");
+        Problems(("SleepCommand", "rtcwake -m mem -s {seconds}")).Should().ContainSingle()
+            .Which.Should().StartWith("SleepCommand: only valid with Backend=linux or macos");
+
+        var lab = Parse(("Backend", "linux"), ("AttachCommand", "switchctl on {device}"), ("DetachCommand", "switchctl off {device}"));
+        lab.AttachCommand.Should().Be("switchctl on {device}");
+    }
+
+    [Test]
+    public void Cycling_parameters_are_validated_with_their_own_words()
+    {
+        Problems(("DetachMix", "idle,hibernate"), ("LeakMaxSlope", "driver.*=-1"), ("QualificationCycles", "0")).Should().BeEquivalentTo(
+            "DetachMix entry 'hibernate': accepted idle, open or dma, each with an optional =weight in 0..1000, comma-separated",
+            "LeakMaxSlope entry 'driver.*=-1': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle, ';'-separated",
+            "QualificationCycles = '0': accepted an integer in 1..1000000");
+        var o = Parse(("DetachMix", "dma=3,idle"), ("LeakMaxSlope", "process.*=10"));
+        o.DetachMix.ToString().Should().Be("dma=3,idle=1");
+        o.LeakMaxSlope.LimitFor("process.threads").Should().Be(10);
+        new HilOptions().QualificationCycles.Should().Be(1000, "the qualification bar is 1,000 attach/detach cycles");
+    }
+
+    [Test]
     public void Sizes_accept_units_and_hex()
     {
         Parse(("DmaBytes", "1GiB")).DmaBytes.Should().Be(1L << 30);

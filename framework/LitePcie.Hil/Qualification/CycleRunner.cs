@@ -1,0 +1,320 @@
+using System.Globalization;
+using LitePcie.Hil.Platform;
+using LitePcie.Hil.Reporting;
+
+namespace LitePcie.Hil.Qualification;
+
+/// <summary>How a cycling run is paced and judged.</summary>
+/// <param name="Cycles">Cycles to complete (a resumed run does the rest).</param>
+/// <param name="WarmupCycles">Cycles before the first resource sample (caches, pools and JIT settle).</param>
+/// <param name="SampleEvery">Sample resources every this many cycles after the warm-up.</param>
+/// <param name="MaxConsecutiveFailures">Stop early after this many failed cycles in a row (the device is not coming back).</param>
+/// <param name="Limits">The per-cycle growth each resource may show.</param>
+public sealed record CycleOptions(int Cycles, int WarmupCycles, int SampleEvery, int MaxConsecutiveFailures, LeakLimits Limits);
+
+/// <summary>A cycle that failed: where and why.</summary>
+public sealed record CycleFailure(int Cycle, string State, string Phase, string Message);
+
+/// <summary>A phase of a cycle failed; carries the phase name for the journal and the summary.</summary>
+public sealed class CyclePhaseException(string phase, Exception inner) : Exception($"{phase}: {inner.Message}", inner)
+{
+    public string Phase { get; } = phase;
+}
+
+/// <summary>Times the phases of one cycle and names the one that failed.</summary>
+public sealed class CyclePhases(TimeProvider time)
+{
+    private readonly Dictionary<string, double> _ms = new(StringComparer.Ordinal);
+
+    /// <summary>Milliseconds per phase so far.</summary>
+    public IReadOnlyDictionary<string, double> Milliseconds => _ms;
+
+    /// <summary>Runs a phase; a failure becomes a <see cref="CyclePhaseException"/> naming it.</summary>
+    public async Task RunAsync(string phase, Func<Task> action)
+    {
+        long t0 = time.GetTimestamp();
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not CyclePhaseException and not OperationCanceledException)
+        {
+            throw new CyclePhaseException(phase, e);
+        }
+        finally
+        {
+            _ms[phase] = Math.Round(time.GetElapsedTime(t0).TotalMilliseconds, 3);
+        }
+    }
+
+    /// <summary>Runs a phase that returns a value.</summary>
+    public async Task<T> RunAsync<T>(string phase, Func<Task<T>> action)
+    {
+        T result = default!;
+        await RunAsync(phase, async () => { result = await action().ConfigureAwait(false); }).ConfigureAwait(false);
+        return result;
+    }
+}
+
+/// <summary>What a cycling run did and its verdict.</summary>
+public sealed class CycleRun
+{
+    internal CycleRun(int planned)
+    {
+        Planned = planned;
+        Times = new List<(int, double)>(planned);
+    }
+
+    public int Planned { get; }
+
+    /// <summary>Cycles completed (including those of a resumed earlier run).</summary>
+    public int Completed { get; internal set; }
+
+    /// <summary>Cycles this process ran.</summary>
+    public int RanHere { get; internal set; }
+
+    /// <summary>Whether an earlier, unfinished run was resumed.</summary>
+    public bool Resumed { get; internal set; }
+
+    /// <summary>Wall time of the cycles this process ran.</summary>
+    public TimeSpan Elapsed { get; internal set; }
+
+    public double CyclesPerSecond => Elapsed.TotalSeconds > 0 ? RanHere / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Cycle number and its wall time in milliseconds.</summary>
+    public List<(int Cycle, double Milliseconds)> Times { get; }
+
+    public List<CycleFailure> Failures { get; } = [];
+
+    /// <summary>Samples per resource: (cycle, value).</summary>
+    public Dictionary<string, (ResourceUnit Unit, List<(long Cycle, double Value)> Points)> Samples { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The fitted trend of every sampled resource.</summary>
+    public List<TrendFit> Trends { get; } = [];
+
+    /// <summary>Resources whose slope exceeds their limit, with the limit.</summary>
+    public List<(TrendFit Fit, double Limit)> Leaks { get; } = [];
+
+    /// <summary>Why the run stopped before its planned cycles (null when it did not).</summary>
+    public string? StoppedEarly { get; internal set; }
+
+    public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
+
+    /// <summary>The verdict in device terms: failing cycles grouped by phase and message, leaks with their slope and limit.</summary>
+    public string Summary(string what)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var lines = new List<string>
+        {
+            string.Create(c, $"{what}: {Completed}/{Planned} cycles, {Failures.Count} failed, {Leaks.Count} leaking resource(s){(Resumed ? " (resumed)" : "")}, {CyclesPerSecond:0.#} cycles/s"),
+        };
+        if (StoppedEarly is not null)
+        {
+            lines.Add($"stopped early: {StoppedEarly}");
+        }
+
+        foreach (var g in Failures.GroupBy(f => (f.Phase, Message: FirstLine(f.Message))))
+        {
+            var cycles = g.Select(f => f.Cycle).ToList();
+            lines.Add($"cycle{(cycles.Count == 1 ? "" : "s")} {Ranges(cycles)} failed in {g.Key.Phase}: {g.Key.Message}");
+        }
+
+        foreach (var (fit, limit) in Leaks)
+        {
+            lines.Add(string.Create(c, $"leak: {fit.Describe()} exceeds the limit of {limit:0.###}/cycle"));
+        }
+
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    /// <summary>"3, 10–12, 20" for a sorted list of cycle numbers.</summary>
+    public static string Ranges(IReadOnlyList<int> cycles)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < cycles.Count;)
+        {
+            int j = i;
+            while (j + 1 < cycles.Count && cycles[j + 1] == cycles[j] + 1)
+            {
+                j++;
+            }
+
+            parts.Add(j == i ? cycles[i].ToString(CultureInfo.InvariantCulture)
+                : string.Create(CultureInfo.InvariantCulture, $"{cycles[i]}–{cycles[j]}"));
+            i = j + 1;
+        }
+
+        return string.Join(", ", parts);
+    }
+
+    private static string FirstLine(string s)
+    {
+        int nl = s.IndexOf('\n', StringComparison.Ordinal);
+        return nl < 0 ? s : s[..nl];
+    }
+}
+
+/// <summary>
+/// Runs cycles (attach/detach, open/close, sleep/wake) with a journal, per-cycle phase timing, resource sampling
+/// after a warm-up and a slope verdict. A failed cycle is recorded and the run goes on (the next cycle is where
+/// the device recovers); only a run of consecutive failures stops it early.
+/// </summary>
+public static class CycleRunner
+{
+    /// <summary>Runs the cycles; <paramref name="cycle"/> returns the state it exercised, or throws (ideally a <see cref="CyclePhaseException"/>).</summary>
+    /// <param name="options">Cycles, warm-up, sampling, early stop and leak limits.</param>
+    /// <param name="journal">Where each cycle is recorded as it ends (and earlier cycles come from when resuming).</param>
+    /// <param name="probe">Resource probe sampled after the warm-up.</param>
+    /// <param name="device">Device the probe reads.</param>
+    /// <param name="cycle">One cycle; returns the state it exercised.</param>
+    /// <param name="stateOf">The planned state of a cycle (recorded when the cycle fails before saying).</param>
+    /// <param name="steps">Receives one step per block of <paramref name="stepEvery"/> cycles, failed when a cycle of it failed.</param>
+    /// <param name="stepEvery">Cycles per reported step.</param>
+    /// <param name="onFailure">Called with each failed cycle's record as it happens.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="cancellationToken">Stops the run between cycles.</param>
+    public static async Task<CycleRun> RunAsync(CycleOptions options, CycleJournal journal, IResourceProbe probe, string device,
+        Func<int, CyclePhases, CancellationToken, Task<string>> cycle, Func<int, string> stateOf, IStepReporter? steps = null, int stepEvery = 100,
+        Action<CycleRecord>? onFailure = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        time ??= TimeProvider.System;
+        var run = new CycleRun(options.Cycles) { Resumed = journal.Resumed };
+        foreach (var r in journal.Previous)
+        {
+            Absorb(run, r);
+        }
+
+        int consecutive = 0;
+        long start = time.GetTimestamp();
+        int blockFailures = 0;
+        bool blockOpen = false;
+        for (int c = journal.NextCycle; c <= options.Cycles; c++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!blockOpen)
+            {
+                int end = Math.Min(((c - 1) / stepEvery + 1) * stepEvery, options.Cycles);
+                steps?.StepStarted(string.Create(CultureInfo.InvariantCulture, $"cycles {c}–{end}"));
+                (blockOpen, blockFailures) = (true, 0);
+            }
+
+            var phases = new CyclePhases(time);
+            long t0 = time.GetTimestamp();
+            string state = stateOf(c);
+            string? failedPhase = null, failure = null;
+            try
+            {
+                state = await cycle(c, phases, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CyclePhaseException e)
+            {
+                (failedPhase, failure) = (e.Phase, e.InnerException?.Message ?? e.Message);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                (failedPhase, failure) = ("cycle", $"{e.GetType().Name}: {e.Message}");
+            }
+
+            double ms = time.GetElapsedTime(t0).TotalMilliseconds;
+            Dictionary<string, double>? samples = null;
+            if (c > options.WarmupCycles && (c - options.WarmupCycles) % options.SampleEvery == 0)
+            {
+                samples = new Dictionary<string, double>(StringComparer.Ordinal);
+                foreach (var reading in probe.Sample(device))
+                {
+                    samples[reading.Name] = reading.Value;
+                    Series(run, reading.Name, reading.Unit).Add((c, reading.Value));
+                }
+            }
+
+            var record = new CycleRecord
+            {
+                Cycle = c,
+                State = state,
+                Ok = failure is null,
+                Milliseconds = Math.Round(ms, 3),
+                FailedPhase = failedPhase,
+                Failure = failure,
+                Phases = new Dictionary<string, double>(phases.Milliseconds, StringComparer.Ordinal),
+                Samples = samples,
+            };
+            journal.Append(record);
+            run.Times.Add((c, record.Milliseconds));
+            run.Completed = c;
+            run.RanHere++;
+            if (failure is not null)
+            {
+                run.Failures.Add(new CycleFailure(c, state, failedPhase!, failure));
+                blockFailures++;
+                onFailure?.Invoke(record);
+                consecutive++;
+            }
+            else
+            {
+                consecutive = 0;
+            }
+
+            bool stop = consecutive >= options.MaxConsecutiveFailures;
+            if (stop)
+            {
+                run.StoppedEarly = $"{consecutive} consecutive cycles failed (up to cycle {c}); the device did not recover";
+            }
+
+            if (blockOpen && (c % stepEvery == 0 || c == options.Cycles || stop))
+            {
+                steps?.StepFinished(blockFailures == 0 ? null : new VerdictException($"{blockFailures} cycle(s) failed"));
+                blockOpen = false;
+            }
+
+            if (stop)
+            {
+                break;
+            }
+        }
+
+        run.Elapsed = time.GetElapsedTime(start);
+        foreach (var (name, (unit, points)) in run.Samples.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            var fit = LeakTrend.Fit(name, unit, points);
+            run.Trends.Add(fit);
+            if (options.Limits.LimitFor(name) is { } limit && fit.Slope > limit)
+            {
+                run.Leaks.Add((fit, limit));
+            }
+        }
+
+        if (run.StoppedEarly is null)
+        {
+            journal.Complete(run.Completed, run.Failures.Count);
+        }
+
+        return run;
+    }
+
+    private static void Absorb(CycleRun run, CycleRecord r)
+    {
+        run.Times.Add((r.Cycle, r.Milliseconds));
+        run.Completed = r.Cycle;
+        if (!r.Ok)
+        {
+            run.Failures.Add(new CycleFailure(r.Cycle, r.State, r.FailedPhase ?? "cycle", r.Failure ?? "failed"));
+        }
+
+        foreach (var (name, value) in r.Samples ?? new Dictionary<string, double>())
+        {
+            // The unit is not journaled per sample; names carry it (…_bytes).
+            Series(run, name, name.EndsWith("_bytes", StringComparison.Ordinal) ? ResourceUnit.Bytes : ResourceUnit.Count).Add((r.Cycle, value));
+        }
+    }
+
+    private static List<(long Cycle, double Value)> Series(CycleRun run, string name, ResourceUnit unit)
+    {
+        if (!run.Samples.TryGetValue(name, out var s))
+        {
+            s = (unit, new List<(long, double)>());
+            run.Samples[name] = s;
+        }
+
+        return s.Points;
+    }
+}

@@ -1,0 +1,113 @@
+using FluentAssertions;
+using LitePcie.Hil.Platform;
+using LitePcie.Hil.Qualification;
+using LitePcie.Hil.Reporting;
+using LitePcie.Hil.Tests.Support;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Qualification;
+
+/// <summary>The cycle engine: failures recorded and the run goes on, early stop, leak verdict, resume, steps.</summary>
+[TestFixture]
+public sealed class CycleRunnerTests
+{
+    private string _dir = "";
+
+    [SetUp]
+    public void MakeDirectory() => _dir = Directory.CreateTempSubdirectory("cycles-").FullName;
+
+    [TearDown]
+    public void RemoveDirectory() => Directory.Delete(_dir, recursive: true);
+
+    private CycleJournal Journal(int cycles, bool resume = false) =>
+        CycleJournal.Open(Path.Combine(_dir, "j.jsonl"), new JournalHeader("t", "sim", "b", "d", cycles, "p"), resume);
+
+    private static CycleOptions Options(int cycles, int maxConsecutive = 10, string limits = "driver.*=0.01") =>
+        new(cycles, WarmupCycles: 10, SampleEvery: 5, maxConsecutive, LeakLimits.Parse(limits, []));
+
+    /// <summary>A probe whose driver objects grow by <paramref name="perCycle"/> per sample call.</summary>
+    private sealed class GrowingProbe(double perCycle) : IResourceProbe
+    {
+        public int Calls { get; private set; }
+
+        public string Description => "fake";
+
+        public IReadOnlyList<ResourceReading> Sample(string device) => [new("driver.objects", 4 + perCycle * 5 * Calls++, ResourceUnit.Count)];
+    }
+
+    [Test]
+    public async Task Failed_cycles_are_recorded_with_their_phase_and_the_run_goes_on_to_the_end()
+    {
+        using var journal = Journal(100);
+        var run = await CycleRunner.RunAsync(Options(100), journal, new GrowingProbe(0), "d", async (c, phases, _) =>
+        {
+            await phases.RunAsync("detach", () => Task.CompletedTask);
+            await phases.RunAsync("enumerate", () => c % 25 == 0 ? throw new TimeoutException("not back within 500 ms") : Task.CompletedTask);
+            return "idle";
+        }, _ => "idle");
+
+        run.Completed.Should().Be(100, "a failed cycle does not stop the run");
+        run.Failures.Select(f => (f.Cycle, f.Phase)).Should().Equal((25, "enumerate"), (50, "enumerate"), (75, "enumerate"), (100, "enumerate"));
+        run.Passed.Should().BeFalse();
+        run.Summary("attach/detach").Should().Contain("cycles 25, 50, 75, 100 failed in enumerate: not back within 500 ms");
+        CycleJournal.Read(journal.Path).Done.Should().BeTrue();
+    }
+
+    [Test]
+    public async Task A_device_that_never_comes_back_stops_the_run_early()
+    {
+        using var journal = Journal(1000);
+        var run = await CycleRunner.RunAsync(Options(1000, maxConsecutive: 3), journal, new GrowingProbe(0), "d",
+            (c, phases, _) => c >= 7 ? throw new CyclePhaseException("attach", new IOException("link down")) : Task.FromResult("idle"), _ => "idle");
+
+        run.Completed.Should().Be(9);
+        run.StoppedEarly.Should().Be("3 consecutive cycles failed (up to cycle 9); the device did not recover");
+        run.Summary("x").Should().Contain("cycles 7–9 failed in attach: link down");
+        CycleJournal.Read(journal.Path).Done.Should().BeFalse("an early stop can be resumed once the bench is fixed");
+    }
+
+    [Test]
+    public async Task A_steady_ramp_after_the_warm_up_is_a_leak_naming_resource_and_slope()
+    {
+        using var journal = Journal(110);
+        var run = await CycleRunner.RunAsync(Options(110), journal, new GrowingProbe(1), "d", (_, _, _) => Task.FromResult("idle"), _ => "idle");
+
+        run.Failures.Should().BeEmpty();
+        run.Leaks.Should().ContainSingle().Which.Fit.Slope.Should().Be(1, "one object per cycle");
+        run.Summary("x").Should().Contain("leak: driver.objects: 1 objects/cycle").And.Contain("exceeds the limit of 0.01/cycle");
+        run.Samples["driver.objects"].Points.Select(p => p.Cycle).Should().StartWith([15L, 20L, 25L], "sampled every 5 cycles after a warm-up of 10");
+    }
+
+    [Test]
+    public async Task A_resumed_run_keeps_the_earlier_cycles_and_does_only_the_rest()
+    {
+        using (var first = Journal(50, resume: true))
+        {
+            await CycleRunner.RunAsync(Options(50, maxConsecutive: 1), first, new GrowingProbe(0), "d",
+                (c, _, _) => c == 30 ? throw new InvalidOperationException("host lost power") : Task.FromResult("idle"), _ => "idle");
+        }
+
+        int ran = 0;
+        using var second = Journal(50, resume: true);
+        second.NextCycle.Should().Be(31);
+        var run = await CycleRunner.RunAsync(Options(50), second, new GrowingProbe(0), "d", (_, _, _) => { ran++; return Task.FromResult("idle"); }, _ => "idle");
+        ran.Should().Be(20);
+        run.Resumed.Should().BeTrue();
+        run.Completed.Should().Be(50);
+        run.Failures.Should().ContainSingle().Which.Message.Should().Contain("host lost power", "the earlier run's failure stays in the verdict");
+    }
+
+    [Test]
+    public async Task Blocks_of_cycles_are_reported_as_steps_failed_when_a_cycle_failed()
+    {
+        using var journal = Journal(25);
+        var steps = new RecordingStepReporter();
+        await CycleRunner.RunAsync(Options(25), journal, new GrowingProbe(0), "d",
+            (c, _, _) => c == 12 ? throw new InvalidOperationException("x") : Task.FromResult("idle"), _ => "idle", steps, stepEvery: 10);
+        steps.Finished.Select(s => (s.Name, Failed: s.Error is VerdictException)).Should().Equal(("cycles 1–10", false), ("cycles 11–20", true), ("cycles 21–25", false));
+    }
+
+    [Test]
+    public void Ranges_compress_consecutive_cycles() =>
+        CycleRun.Ranges([3, 10, 11, 12, 20]).Should().Be("3, 10–12, 20");
+}

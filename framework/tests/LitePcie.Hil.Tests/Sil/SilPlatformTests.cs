@@ -1,0 +1,166 @@
+using FluentAssertions;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Devices;
+using LitePcie.Hil.Dma;
+using LitePcie.Hil.Platform;
+using LitePcie.Hil.Simulation;
+using LitePcie.Hil.Simulation.Sil;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Sil;
+
+/// <summary>
+/// The SIL's platform seams against the dext core: detach (surprise removal) and attach (a new driver instance),
+/// system sleep with the OS's config save/restore, and the faults of those paths.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class SilPlatformTests
+{
+    private const string Address = "0000:01:00.0";
+
+    private static async Task<IDeviceSession> OpenAsync(SilBackend backend) =>
+        await backend.OpenAsync((await backend.EnumerateAsync()).Single(d => d.Address == Address));
+
+    [Test]
+    public async Task Detaching_under_a_session_reports_gone_and_no_call_hangs()
+    {
+        await using var backend = new SilBackend();
+        var session = await OpenAsync(backend);
+        var ch = session.Channels[0];
+        ch.Start(DmaDirection.Writer, DmaStartOptions.Default);
+        var wait = ch.WaitAsync(DmaDirection.Writer, 1_000_000, TimeSpan.FromSeconds(30)).AsTask();
+
+        await backend.DetachAsync(Address);
+
+        session.IsDeviceGone.Should().BeTrue("the core marks the device gone when the bus tells it");
+        var waited = async () => await wait.WaitAsync(TimeSpan.FromSeconds(2));
+        await waited.Should().ThrowAsync<DeviceGoneException>("a pending interrupt wait is aborted with kIOReturnOffline, not left to time out");
+        FluentActions.Invoking(() => session.Read32(session.Map.Layout.Ctrl.Scratch)).Should().Throw<DeviceGoneException>();
+        (await backend.EnumerateAsync()).Should().BeEmpty("a detached board is not enumerated");
+        backend.Slot(Address).Driver.IsRetired.Should().BeTrue();
+        backend.Slot(Address).Driver.IsDisposed.Should().BeFalse("the driver instance lives until its last client closed (its mappings stay valid)");
+
+        await session.DisposeAsync();
+        backend.Slot(Address).Driver.IsDisposed.Should().BeTrue("closing the last client lets the retired instance go");
+    }
+
+    [Test]
+    public async Task Attaching_brings_a_fresh_driver_instance_that_works()
+    {
+        await using var backend = new SilBackend();
+        var first = backend.Slot(Address).Driver;
+        await backend.DetachAsync(Address);
+        (await backend.AttachAsync(Address)).Should().BeTrue();
+
+        backend.Slot(Address).Driver.Should().NotBeSameAs(first, "a new instance is matched on attach");
+        first.IsDisposed.Should().BeTrue("the old instance had no client and is freed");
+        SilDevice.LiveDevices().Should().Be(1);
+        await using var session = await OpenAsync(backend);
+        session.Read32(session.Map.Layout.Ctrl.Scratch).Should().Be(CtrlBlock.ScratchResetValue, "the board powered up fresh");
+        var report = await DmaStreamer.RunAsync(session.Channels[0], new SequencePattern(session.Channels[0].Geometry.BufferSize), new StreamOptions { Bytes = 1 << 20 });
+        report.Clean.Should().BeTrue("DMA works on the re-attached board");
+    }
+
+    [Test]
+    public async Task Attach_fail_keeps_every_nth_attach_off_the_bus_and_the_next_recovers()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Faults = "attach-fail=2" });
+        await backend.DetachAsync(Address);
+        (await backend.AttachAsync(Address)).Should().BeTrue("attach 1");
+        await backend.DetachAsync(Address);
+        (await backend.AttachAsync(Address)).Should().BeFalse("attach 2 fails");
+        (await backend.EnumerateAsync()).Should().BeEmpty();
+        (await backend.AttachAsync(Address)).Should().BeTrue("attach 3 brings it back");
+        (await backend.EnumerateAsync()).Should().ContainSingle();
+    }
+
+    [Test]
+    public async Task Attach_leak_grows_the_bus_memory_by_its_size_per_attach()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Faults = "attach-leak=4096" });
+        var probe = new SilResourceProbe(backend);
+        double Bytes() => probe.Sample(Address).Single(r => r.Name == "bus.dma_memory_bytes").Value;
+        double before = Bytes();
+        for (int i = 0; i < 5; i++)
+        {
+            await backend.DetachAsync(Address);
+            await backend.AttachAsync(Address);
+        }
+
+        (Bytes() - before).Should().Be(5 * 4096);
+    }
+
+    [Test]
+    public async Task Sleep_stops_engines_bumps_the_generation_and_restores_config_space()
+    {
+        await using var backend = new SilBackend();
+        await using var session = await OpenAsync(backend);
+        var before = session.ReadConfigSpace();
+        session.Channels[0].Start(DmaDirection.Writer, DmaStartOptions.Default);
+        long generation = session.Generation;
+        var events = new List<PowerEvent>();
+
+        await new SilPowerControl(backend).SleepAsync(TimeSpan.FromMilliseconds(10), events.Add, CancellationToken.None);
+
+        events.Select(e => e.Transition).Should().Equal(PowerTransition.WillSleep, PowerTransition.Asleep, PowerTransition.WillWake, PowerTransition.Awake);
+        session.Generation.Should().BeGreaterThan(generation);
+        session.Channels[0].GetCounters(DmaDirection.Writer).Running.Should().BeFalse("the driver stops every engine for sleep and leaves it stopped");
+        var after = session.ReadConfigSpace();
+        after.Bars.Select(b => b.Address).Should().Equal(before.Bars.Select(b => b.Address), "the OS restored the BARs after D3hot→D0");
+        after.Command.Should().Be(before.Command);
+        session.ReadIdentifier().Should().Be(session.Map.Identifier);
+    }
+
+    [Test]
+    public async Task Wake_state_loss_leaves_the_bars_unassigned()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Faults = "wake-state-loss" });
+        await using var session = await OpenAsync(backend);
+        await backend.SleepAsync(TimeSpan.FromMilliseconds(5));
+        session.ReadConfigSpace().Bars.Should().OnlyContain(b => b.Address == 0, "D3hot→D0 reset the function and nothing restored it");
+    }
+
+    [Test]
+    public async Task Wake_no_return_takes_the_board_off_the_bus()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Faults = "wake-no-return" });
+        await using var session = await OpenAsync(backend);
+        await backend.SleepAsync(TimeSpan.FromMilliseconds(5));
+        session.IsDeviceGone.Should().BeTrue();
+        (await backend.EnumerateAsync()).Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task Surprise_removal_fires_once_mid_transfer_and_an_attach_recovers()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Faults = "surprise-removal=100" });
+        var session = await OpenAsync(backend);
+        var ch = session.Channels[0];
+        var run = async () => await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 64L << 20 });
+        await run.Should().ThrowAsync<DeviceGoneException>("the board left mid-transfer and the bus told the driver");
+        await session.DisposeAsync();
+
+        (await backend.AttachAsync(Address)).Should().BeTrue();
+        await using var again = await OpenAsync(backend);
+        var report = await DmaStreamer.RunAsync(again.Channels[0], new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 4L << 20 });
+        report.Clean.Should().BeTrue("the fault fires once; the re-attached board keeps working past 100 buffers");
+    }
+
+    [Test]
+    public void Freed_iova_ranges_are_reused_so_cycling_never_exhausts_the_32_bit_space()
+    {
+        using var memory = new HostMemory(32);
+        for (int i = 0; i < 3000; i++) // 3000 × 4 MiB = 12 GiB of allocations through a 4 GiB space
+        {
+            var a = memory.Allocate(4L << 20, "ring");
+            a.Segments[0].BusAddress.Should().BeLessThan(1UL << 32);
+            memory.Free(a);
+        }
+
+        memory.LiveAllocations.Should().Be(0);
+        var live = memory.Allocate(4096, "a");
+        var other = memory.Allocate(4096, "b");
+        other.Segments[0].BusAddress.Should().BeGreaterThan(live.Segments[0].BusAddress + 4096, "live allocations keep their guard gap");
+    }
+}

@@ -1,0 +1,249 @@
+using System.Globalization;
+using FluentAssertions;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Devices;
+using LitePcie.Hil.Dma;
+using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Platform;
+using LitePcie.Hil.Qualification;
+using LitePcie.Hil.Suites.Common;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Suites.Qualification;
+
+/// <summary>
+/// The attach/detach qualification (1,000 cycles by default): each cycle detaches the board idle, with a session
+/// open, or mid-DMA (a surprise removal under load); checks the session reports the device gone within a bound
+/// and no call hangs; attaches it; waits for re-enumeration; opens, checks identity and scratch, runs a short
+/// verified DMA and closes. Resources are sampled every few cycles after a warm-up and judged on their growth
+/// rate. Failed cycles are recorded and the run goes on; the verdict comes at the end. A journal makes a long
+/// lab run resumable. Also: open/close cycling of the session with the same leak verdict.
+/// </summary>
+[TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
+[Category("Qualification")]
+[Feature("Attach/detach qualification")]
+[Severity(AllureSeverity.Critical)]
+public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
+{
+    private bool _dmaFallbackNoted;
+
+    [Test]
+    [Spec("HIL-qualification")]
+    [Issue("enjoy-digital/litepcie", 95)]
+    public async Task Attach_detach_cycles_always_recover_and_leak_nothing()
+    {
+        var attach = Context.Platform.Attach ?? throw new IgnoreException($"no attach/detach control: {Context.Platform.MissingReason}");
+        var o = Context.Options;
+        var header = new JournalHeader("Qualification.AttachDetach", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address,
+            o.QualificationCycles, string.Create(CultureInfo.InvariantCulture, $"mix {o.DetachMix}; io {o.QualificationIoBuffers} buffers; faults {(o.Backend == BackendKind.Sim ? o.SimFaults.ToString() : "-")}"));
+        await RunCyclesAsync("attach/detach", "attach-detach", header, o.QualificationCycles, o.DetachMix.StateOf,
+            (c, phases, ct) => AttachDetachCycleAsync(c, attach, phases, ct),
+            async () => await EnsureAttachedAsync(attach));
+    }
+
+    [Test]
+    public async Task Open_close_cycles_leak_nothing()
+    {
+        var o = Context.Options;
+        var header = new JournalHeader("Qualification.OpenClose", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address, o.SessionCycles, "open, identify, scratch, close");
+        await RunCyclesAsync("open/close", "open-close", header, o.SessionCycles, _ => "open-close", OpenCloseCycleAsync, () => Task.CompletedTask);
+    }
+
+    /// <summary>The cycles take the board over: the fixture's session is closed first and reopened at the end.</summary>
+    private async Task RunCyclesAsync(string what, string journalName, JournalHeader header, int cycles, Func<int, string> stateOf,
+        Func<int, CyclePhases, CancellationToken, Task<string>> cycle, Func<Task> restore)
+    {
+        await Context.ReleaseSessionAsync();
+        await CycleReports.RunAsync(Context, what, journalName, header, cycles, stateOf, cycle, stepEvery: Math.Max(1, cycles / 10), after: async () =>
+        {
+            await restore();
+            await Context.ReacquireSessionAsync();
+        });
+    }
+
+    private async Task<string> AttachDetachCycleAsync(int cycle, IAttachControl attach, CyclePhases phases, CancellationToken ct)
+    {
+        var o = Context.Options;
+        string state = o.DetachMix.StateOf(cycle);
+        var gone = TimeSpan.FromMilliseconds(o.GoneTimeoutMs);
+        IDeviceSession? session = null;
+        Task<StreamReport>? stream = null;
+        using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        try
+        {
+            if (!await IsEnumeratedAsync(ct))
+            {
+                // An earlier cycle failed with the board off the bus: bring it back first (this is where it recovers).
+                await phases.RunAsync("recover", async () =>
+                {
+                    await attach.AttachAsync(Target.Address, ct);
+                    await DeviceWaits.ReappearAsync(Context.Backend, Target.Address, TimeSpan.FromMilliseconds(o.ReenumerationTimeoutMs), null, ct);
+                });
+            }
+
+            if (state != "idle")
+            {
+                session = await phases.RunAsync("open", Context.OpenSessionAsync);
+            }
+
+            if (state == "dma")
+            {
+                var ch = session!.Channels[0];
+                if (ch.Layout.LoopbackEnable is null)
+                {
+                    NoteDmaFallback();
+                }
+                else
+                {
+                    stream = DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
+                        new StreamOptions { Duration = TimeSpan.FromHours(1), StallTimeout = gone * 4 }, streamStop.Token);
+                    await phases.RunAsync("dma-running", async () =>
+                    {
+                        await DeviceWaits.UntilAsync(() => ch.GetCounters(DmaDirection.Writer).HwCount > 0 || stream.IsCompleted,
+                            gone, Target.Address, "DMA to run before the planned removal", null, ct);
+                        if (stream.IsCompleted)
+                        {
+                            var report = await stream; // a fault can end it early: say why
+                            throw new AssertionException($"the DMA stream ended before the planned removal: {(report.Stall ?? $"{report.Errors} bad buffers")}");
+                        }
+                    });
+                }
+            }
+
+            await phases.RunAsync("detach", () => attach.DetachAsync(Target.Address, ct));
+            if (session is not null)
+            {
+                var open = session;
+                await phases.RunAsync("gone", async () =>
+                {
+                    await DeviceWaits.UntilAsync(() => open.IsDeviceGone, gone, Target.Address, "the session to report the device gone", null, ct);
+                    var call = await DeviceWaits.ReturnsWithinAsync(Task.Run(() => open.Read32(Context.Map.Layout.Ctrl.Scratch), ct), gone, Target.Address,
+                        "a register read on the detached device");
+                    if (call.IsCompletedSuccessfully)
+                    {
+                        throw new AssertionException($"a read of ctrl_scratch on the detached device returned a value instead of reporting it gone");
+                    }
+
+                    if (stream is not null)
+                    {
+                        var ended = await DeviceWaits.ReturnsWithinAsync(stream, gone, Target.Address, "the running DMA stream");
+                        if (ended.IsCompletedSuccessfully && (await stream).Clean)
+                        {
+                            throw new AssertionException("the DMA stream ended cleanly although the board was pulled mid-transfer");
+                        }
+                    }
+                });
+                await phases.RunAsync("close", async () => await DeviceWaits.ReturnsWithinAsync(session.DisposeAsync().AsTask(), gone, Target.Address, "closing the session"));
+                session = null;
+            }
+            else
+            {
+                await phases.RunAsync("gone", () => DeviceWaits.AbsentAsync(Context.Backend, Target.Address, gone, null, ct));
+            }
+
+            await phases.RunAsync("attach", () => attach.AttachAsync(Target.Address, ct));
+            await phases.RunAsync("enumerate", () => DeviceWaits.ReappearAsync(Context.Backend, Target.Address, TimeSpan.FromMilliseconds(o.ReenumerationTimeoutMs), null, ct));
+            var fresh = await phases.RunAsync("reopen", Context.OpenSessionAsync);
+            await using (fresh)
+            {
+                await phases.RunAsync("verify", () => VerifyAsync(fresh, cycle, ct));
+            }
+
+            return state;
+        }
+        finally
+        {
+            await streamStop.CancelAsync();
+            if (stream is not null)
+            {
+                await Task.WhenAny(stream, Task.Delay(gone, CancellationToken.None));
+            }
+
+            if (session is not null)
+            {
+                await Task.WhenAny(session.DisposeAsync().AsTask(), Task.Delay(gone, CancellationToken.None));
+            }
+        }
+    }
+
+    private async Task<bool> IsEnumeratedAsync(CancellationToken ct) =>
+        (await Context.Backend.EnumerateAsync(ct)).Any(d => d.Address == Target.Address);
+
+    private async Task<string> OpenCloseCycleAsync(int cycle, CyclePhases phases, CancellationToken ct)
+    {
+        var session = await phases.RunAsync("open", Context.OpenSessionAsync);
+        await using (session)
+        {
+            await phases.RunAsync("verify", () =>
+            {
+                CheckIdentity(session);
+                CheckScratch(session, cycle);
+                return Task.CompletedTask;
+            });
+        }
+
+        return "open-close";
+    }
+
+    /// <summary>After attach: the same bitstream answers, scratch works, and a short transfer is intact.</summary>
+    private async Task VerifyAsync(IDeviceSession session, int cycle, CancellationToken ct)
+    {
+        CheckIdentity(session);
+        CheckScratch(session, cycle);
+        if (VerifiedIo.ModeFor(session.Channels[0], Context.Profile).Mode is not null)
+        {
+            long bytes = (long)Context.Options.QualificationIoBuffers * session.Channels[0].Geometry.BufferSize;
+            await VerifiedIo.RunAsync(session, Context.Profile, bytes, TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), null,
+                $"cycle {cycle}: {Context.Options.QualificationIoBuffers}-buffer verified DMA after attach", ct);
+        }
+    }
+
+    private void CheckIdentity(IDeviceSession session)
+    {
+        session.Info.Identifier.Should().Be(Context.Map.Identifier, "the identifier ROM after attach must be the loaded csr.json's config_identifier");
+        (session.Info.Device.VendorId, session.Info.Device.DeviceId).Should().Be((Context.Profile.VendorId, Context.Profile.DeviceId), "vendor:device after attach");
+    }
+
+    private void CheckScratch(IDeviceSession session, int cycle)
+    {
+        var scratch = Context.Map.Layout.Ctrl.Scratch;
+        uint value = 0x5A5A_0000u ^ (uint)cycle;
+        session.Write(scratch, value);
+        uint read = session.Read32(scratch);
+        if (read != value)
+        {
+            throw new AssertionException($"ctrl_scratch: wrote 0x{value:X8}, read 0x{read:X8}");
+        }
+    }
+
+    /// <summary>Whatever happened, the board ends attached and enumerated so the next suite finds it.</summary>
+    private async Task EnsureAttachedAsync(IAttachControl attach)
+    {
+        var o = Context.Options;
+        var bound = TimeSpan.FromMilliseconds(o.ReenumerationTimeoutMs);
+        for (int attempt = 1; attempt <= 3; attempt++)
+        {
+            try
+            {
+                await attach.AttachAsync(Target.Address, CancellationToken.None);
+                await DeviceWaits.ReappearAsync(Context.Backend, Target.Address, bound, null, CancellationToken.None);
+                return;
+            }
+            catch (DeviceException e)
+            {
+                Context.Log($"restoring {Target} after the cycles, attempt {attempt}: {e.Message}");
+                await attach.DetachAsync(Target.Address, CancellationToken.None);
+            }
+        }
+    }
+
+    private void NoteDmaFallback()
+    {
+        if (!_dmaFallbackNoted)
+        {
+            _dmaFallbackNoted = true;
+            Context.Log($"{Context.Profile.Name} has no DMA loopback: 'dma' cycles detach with a session open but no transfer running");
+        }
+    }
+}

@@ -146,6 +146,16 @@ public interface IDmaChannel
 
     /// <summary>The zero-copy view of a direction's ring.</summary>
     IDmaRing Ring(DmaDirection direction);
+
+    /// <summary>
+    /// Why this driver cannot start a direction with <paramref name="options"/> (a suite skips with the reason), or
+    /// null when it can. The dext accepts every valid option; litepcie.ko has a fixed coalescing of 32 and cannot
+    /// keep an engine's interrupt masked.
+    /// </summary>
+    string? Unsupported(DmaStartOptions options) => null;
+
+    /// <summary>Whether <see cref="DmaCounters.Interrupts"/> counts interrupts per source (litepcie.ko does not).</summary>
+    bool CountsInterruptsPerSource => true;
 }
 
 /// <summary>

@@ -49,6 +49,7 @@ internal sealed class DextDmaChannel : IDmaChannel
 
     public DmaCounters GetCounters(DmaDirection direction)
     {
+        _session.ThrowIfDisposed(); // the status page is unmapped with the client: never read it after close
         ref var s = ref _session.DirStatus(Index, direction);
         long hw = (long)Volatile.Read(ref s.HwCount);
         return new DmaCounters(hw, (long)Volatile.Read(ref s.ClientAck), (long)Volatile.Read(ref s.LostCount),

@@ -18,6 +18,8 @@ public sealed unsafe class DextSession : IDeviceSession
     private readonly DextDmaChannel[] _channels;
     private int _closing;
     private int _disposed;
+    private long _finalGeneration;
+    private bool _finalGone;
 
     private DextSession(DextClient client, DeviceDescriptor device, CsrMap map, LpcInfo info, DextMapping status, string driver)
     {
@@ -57,16 +59,16 @@ public sealed unsafe class DextSession : IDeviceSession
     public DextClient Client => _client;
 
     /// <inheritdoc />
-    public long Generation => (long)Volatile.Read(ref Header.Generation);
+    public long Generation => Volatile.Read(ref _disposed) != 0 ? _finalGeneration : (long)Volatile.Read(ref Header.Generation);
 
     /// <inheritdoc />
-    public bool IsDeviceGone => (Volatile.Read(ref Header.Flags) & DextAbi.FlagDeviceGone) != 0;
+    public bool IsDeviceGone => Volatile.Read(ref _disposed) != 0 ? _finalGone : (Volatile.Read(ref Header.Flags) & DextAbi.FlagDeviceGone) != 0;
 
     /// <summary>Whether the dext reports the device asleep.</summary>
-    public bool IsSleeping => (Volatile.Read(ref Header.Flags) & DextAbi.FlagSleeping) != 0;
+    public bool IsSleeping => Volatile.Read(ref _disposed) == 0 && (Volatile.Read(ref Header.Flags) & DextAbi.FlagSleeping) != 0;
 
     /// <summary>Whether the identifier ROM differed from the layout's config_identifier at start.</summary>
-    public bool IdentifierMismatch => (Volatile.Read(ref Header.Flags) & DextAbi.FlagIdentMismatch) != 0;
+    public bool IdentifierMismatch => Volatile.Read(ref _disposed) == 0 && (Volatile.Read(ref Header.Flags) & DextAbi.FlagIdentMismatch) != 0;
 
     /// <inheritdoc />
     public IReadOnlyList<IDmaChannel> Channels => _channels;
@@ -167,6 +169,9 @@ public sealed unsafe class DextSession : IDeviceSession
         }
         finally
         {
+            // The status page goes away with the client (the dext may be freed): keep its last word for late readers.
+            _finalGeneration = (long)Volatile.Read(ref Header.Generation);
+            _finalGone = (Volatile.Read(ref Header.Flags) & DextAbi.FlagDeviceGone) != 0;
             Volatile.Write(ref _disposed, 1);
             _client.Dispose();
         }

@@ -69,6 +69,7 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
         var gone = TimeSpan.FromMilliseconds(o.GoneTimeoutMs);
         IDeviceSession? session = null;
         Task<StreamReport>? stream = null;
+        bool planned = false; // between the planned detach and the attach, absence is expected
         using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
@@ -111,6 +112,7 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
                 }
             }
 
+            planned = true;
             await phases.RunAsync("detach", () => attach.DetachAsync(Target.Address, ct));
             if (session is not null)
             {
@@ -143,6 +145,7 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             }
 
             await phases.RunAsync("attach", () => attach.AttachAsync(Target.Address, ct));
+            planned = false;
             await phases.RunAsync("enumerate", () => DeviceWaits.ReappearAsync(Context.Backend, Target.Address, TimeSpan.FromMilliseconds(o.ReenumerationTimeoutMs), null, ct));
             var fresh = await phases.RunAsync("reopen", Context.OpenSessionAsync);
             await using (fresh)
@@ -151,6 +154,13 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             }
 
             return state;
+        }
+        catch (CyclePhaseException e) when (!planned && e.InnerException is not DeviceGoneException && !IsEnumerated())
+        {
+            // The board vanished outside the planned window (a surprise removal, a link drop): say so, whatever the
+            // phase tripped over first (a stall, a refused call).
+            throw new CyclePhaseException(e.Phase, new DeviceGoneException(Target.Address,
+                $"the device left the bus outside the planned detach (surprise removal) — device gone; first symptom: {e.InnerException?.Message ?? e.Message}"));
         }
         finally
         {
@@ -166,6 +176,8 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             }
         }
     }
+
+    private bool IsEnumerated() => IsEnumeratedAsync(CancellationToken.None).GetAwaiter().GetResult();
 
     private async Task<bool> IsEnumeratedAsync(CancellationToken ct) =>
         (await Context.Backend.EnumerateAsync(ct)).Any(d => d.Address == Target.Address);

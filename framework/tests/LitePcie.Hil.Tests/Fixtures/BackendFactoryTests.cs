@@ -21,7 +21,20 @@ public sealed class BackendFactoryTests
 
         var (targets, reason) = BackendFactory.Discover(options);
         targets.Should().BeEmpty($"no {kind} board can be found by a run that cannot reach one");
-        reason.Should().Contain(kind.ToString(), "the skip reason names the backend that was asked for");
+        reason.Should().StartWith($"Backend={kind.ToString().ToLowerInvariant()}: ", "the skip reason names the backend that was asked for");
+    }
+
+    [Test]
+    public void On_this_machine_the_linux_backend_says_why_there_is_no_board()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Ignore("not Linux");
+        }
+
+        var (_, reason) = BackendFactory.Discover(new HilOptions { Backend = BackendKind.Linux });
+        reason.Should().Match("Backend=linux: no /dev/litepcie* nodes and no LitePCIe board on the PCI bus (* functions, none with a LitePCIe vendor:device ID)",
+            "this VM has virtio functions only, and the reason says exactly that");
     }
 
     [Test]

@@ -33,7 +33,7 @@ public sealed class AllureReportTests
         if (!File.Exists(allure))
         {
             const string how = "the pinned Allure CLI is not installed: run `npm ci --prefix reports` (.ci/run does)";
-            if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_REQUIRE_ALLURE") == "1")
+            if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_CI") == "1")
             {
                 Assert.Fail(how);
             }
@@ -57,7 +57,7 @@ public sealed class AllureReportTests
                 "TestRunParameters.Parameter(name=\"SimFaults\", value=\"dma-bitflip=0.01\")",
                 "TestRunParameters.Parameter(name=\"DmaBytes\", value=\"16MiB\")",
             ],
-            TimeSpan.FromMinutes(5), root, new Dictionary<string, string?> { ["LITEPCIE_HIL_REQUIRE_ALLURE"] = null });
+            TimeSpan.FromMinutes(5), root, new Dictionary<string, string?> { ["LITEPCIE_HIL_CI"] = null });
         string trx = Path.Combine(_work, "trx", "run.trx");
         File.Exists(trx).Should().BeTrue($"the child test run writes its TRX: exit {run.ExitCode}\n{run.Output}");
         run.ExitCode.Should().NotBe(0, "the selection includes a test the injected bit flips must fail");

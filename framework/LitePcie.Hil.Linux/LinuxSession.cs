@@ -1,0 +1,305 @@
+using System.Globalization;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Devices;
+using LitePcie.Hil.Linux.Sysfs;
+using LitePcie.Hil.Pci;
+using static LitePcie.Hil.Linux.LinuxConstants;
+
+namespace LitePcie.Hil.Linux;
+
+/// <summary>
+/// A session on a board bound to the upstream <c>litepcie</c> driver: one open descriptor per channel node,
+/// register access through <c>LITEPCIE_IOCTL_REG</c> with every address checked against the CSR map and BAR0
+/// before the call (the driver checks nothing, P16), zero-copy rings through the documented mmap protocol,
+/// other BARs through sysfs <c>resourceN</c>, and the device marked gone on ENODEV/EIO.
+/// </summary>
+public sealed unsafe class LinuxSession : IDeviceSession
+{
+    private readonly ILinuxSyscalls _sys;
+    private readonly SysfsPci _sysfs;
+    private readonly LinuxPaths _paths;
+    private readonly LinuxDmaChannel[] _channels;
+    private readonly int[] _fds;
+    private readonly Dictionary<int, (nint Address, nint Length, int Fd)> _barMaps = [];
+    private readonly Lock _gate = new();
+    private readonly ulong _bar0Size;
+    private long _generation;
+    private int _gone;
+    private int _closing;
+    private int _disposed;
+
+    private LinuxSession(ILinuxSyscalls sys, SysfsPci sysfs, LinuxPaths paths, DeviceDescriptor device, CsrMap map, IReadOnlyList<LitePcieNode> nodes, int[] fds)
+    {
+        _sys = sys;
+        _sysfs = sysfs;
+        _paths = paths;
+        _fds = fds;
+        Map = map;
+        Address = device.Address;
+        var function = sysfs.Read(device.Address);
+        _bar0Size = function.Bars.Count > 0 ? function.Bars[0].Size : 0;
+        var info = MmapInfo(fds[0], nodes[0].Path);
+        var geometry = new DmaRingGeometry((int)info.TxBufferCount, (int)info.TxBufferSize);
+        _channels = [.. nodes.Select((n, i) => new LinuxDmaChannel(this, i, fds[i], n.Path, map.Layout.DmaChannels[i], geometry, info))];
+        string version = File.Exists(Path.Combine(paths.Sys, "module", "litepcie", "version"))
+            ? File.ReadAllText(Path.Combine(paths.Sys, "module", "litepcie", "version")).Trim()
+            : File.Exists(Path.Combine(paths.Sys, "module", "litepcie", "srcversion"))
+                ? "srcversion " + File.ReadAllText(Path.Combine(paths.Sys, "module", "litepcie", "srcversion")).Trim()
+                : "unknown version";
+        Info = new DeviceInfo(
+            device with { LinkSpeed = function.CurrentLink?.Speed ?? device.LinkSpeed, LinkWidth = function.CurrentLink?.Width ?? device.LinkWidth },
+            this.ReadIdentifier(), function.Revision, function.ClassCode, function.SubsystemVendorId, function.SubsystemId,
+            [.. function.ImplementedBars.Select(b => new BarInfo(b.Index, b.Kind, b.Prefetchable, b.Size))],
+            nodes.Count, geometry, "litepcie.ko", version);
+    }
+
+    /// <summary>PCI address of the board.</summary>
+    public string Address { get; }
+
+    public CsrMap Map { get; }
+
+    public DeviceInfo Info { get; }
+
+    /// <summary>
+    /// Counted by this session (DMA starts); litepcie.ko has no power callbacks and no generation of its own, so a
+    /// sleep/wake does not move it — the SleepWake suite reports exactly that (P19).
+    /// </summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    public bool IsDeviceGone => Volatile.Read(ref _gone) != 0 || !Directory.Exists(_sysfs.DirectoryOf(Address));
+
+    public IReadOnlyList<IDmaChannel> Channels => _channels;
+
+    internal ILinuxSyscalls Sys => _sys;
+
+    /// <summary>Opens every channel node of a board (O_RDWR | O_CLOEXEC) and reads the board's identity.</summary>
+    public static LinuxSession Open(ILinuxSyscalls sys, LinuxPaths paths, DeviceDescriptor device, CsrMap map, IReadOnlyList<LitePcieNode> nodes)
+    {
+        if (nodes.Count == 0)
+        {
+            throw new DeviceGoneException(device.Address, "no /dev/litepcie* node belongs to this board (litepcie.ko did not bind it)");
+        }
+
+        if (nodes.Count > map.Layout.DmaChannels.Count)
+        {
+            throw new DeviceException(DeviceErrorCode.BadArgument, device.Address,
+                $"litepcie.ko created {nodes.Count} channel nodes but the CSR map has {map.Layout.DmaChannels.Count} pcie_dma blocks: wrong csr.json for this bitstream?");
+        }
+
+        var fds = new int[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            int fd = sys.Open(nodes[i].Path, ReadWrite | CloseOnExec);
+            if (fd < 0)
+            {
+                for (int j = 0; j < i; j++)
+                {
+                    sys.Close(fds[j]);
+                }
+
+                throw LinuxErrors.ToException(device.Address, $"open {nodes[i].Path}", -fd);
+            }
+
+            fds[i] = fd;
+        }
+
+        try
+        {
+            return new LinuxSession(sys, new SysfsPci(paths), paths, device, map, nodes, fds);
+        }
+        catch
+        {
+            foreach (int fd in fds)
+            {
+                sys.Close(fd);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>LITEPCIE_IOCTL_REG read, after the address is checked.</summary>
+    public uint ReadCsr(uint barOffset)
+    {
+        var reg = new LitePcieReg { Address = CheckedAddress(barOffset), IsWrite = 0 };
+        Ioctl(_fds[0], LitePcieIoctl.Reg, &reg, "LITEPCIE_IOCTL_REG read");
+        return reg.Value;
+    }
+
+    /// <summary>LITEPCIE_IOCTL_REG write, after the address is checked.</summary>
+    public void WriteCsr(uint barOffset, uint value)
+    {
+        var reg = new LitePcieReg { Address = CheckedAddress(barOffset), Value = value, IsWrite = 1 };
+        Ioctl(_fds[0], LitePcieIoctl.Reg, &reg, "LITEPCIE_IOCTL_REG write");
+    }
+
+    /// <summary>Config space from sysfs (4096 bytes as root; the 64-byte header otherwise is an error naming why).</summary>
+    public PciConfigSpace ReadConfigSpace()
+    {
+        var f = _sysfs.Read(Address);
+        return f.Config ?? throw new DeviceException(DeviceErrorCode.NotPermitted, Address, f.ConfigProblem ?? "config space unreadable");
+    }
+
+    /// <summary>A 32-bit read of a non-CSR memory BAR through sysfs <c>resourceN</c>.</summary>
+    public uint ReadBar(int bar, ulong offset) => *(uint*)BarPointer(bar, offset);
+
+    /// <summary>A 32-bit write of a non-CSR memory BAR through sysfs <c>resourceN</c>.</summary>
+    public void WriteBar(int bar, ulong offset, uint value) => *(uint*)BarPointer(bar, offset) = value;
+
+    /// <summary>
+    /// Messages from <c>/proc/interrupts</c> for the board's MSI vectors; litepcie.ko keeps no per-source or
+    /// spurious counts, so those are empty.
+    /// </summary>
+    public InterruptStatistics GetInterruptStatistics()
+    {
+        var irqs = _sysfs.Read(Address).MsiIrqs.ToHashSet();
+        long total = 0;
+        string proc = Path.Combine(_paths.Proc, "interrupts");
+        if (File.Exists(proc))
+        {
+            foreach (var line in File.ReadLines(proc))
+            {
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length > 1 && f[0].EndsWith(':') && int.TryParse(f[0][..^1], NumberStyles.None, CultureInfo.InvariantCulture, out int irq) && irqs.Contains(irq))
+                {
+                    total += f.Skip(1).TakeWhile(x => x.All(char.IsAsciiDigit)).Sum(x => long.Parse(x, CultureInfo.InvariantCulture));
+                }
+            }
+        }
+
+        return new InterruptStatistics(total, 0, new Dictionary<int, long>());
+    }
+
+    /// <summary>Stops what this session started, releases its locks, unmaps and closes (best effort, bounded).</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        foreach (var ch in _channels)
+        {
+            ch.Close();
+        }
+
+        Volatile.Write(ref _disposed, 1);
+        lock (_gate)
+        {
+            foreach (var (_, (address, length, fd)) in _barMaps)
+            {
+                _sys.Munmap(address, length);
+                _sys.Close(fd);
+            }
+
+            _barMaps.Clear();
+        }
+
+        foreach (int fd in _fds)
+        {
+            _sys.Close(fd);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    internal void BumpGeneration() => Interlocked.Increment(ref _generation);
+
+    /// <summary>An ioctl; a failure becomes the device exception (and ENODEV/EIO latch the device as gone).</summary>
+    internal void Ioctl(int fd, uint request, void* argument, string what)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Volatile.Read(ref _gone) != 0)
+        {
+            throw new DeviceGoneException(Address, $"{what}: the device is gone");
+        }
+
+        int r = _sys.Ioctl(fd, request, argument);
+        if (r < 0)
+        {
+            throw Fail(what, -r);
+        }
+    }
+
+    internal DeviceException Fail(string what, int errno)
+    {
+        if (LinuxErrors.MeansGone(errno))
+        {
+            Volatile.Write(ref _gone, 1);
+        }
+
+        return LinuxErrors.ToException(Address, what, errno);
+    }
+
+    /// <summary>
+    /// The absolute CSR address for a BAR0 offset, refused unless it is 32-bit aligned, inside the CSR region of
+    /// the map and inside BAR0 (the driver would otherwise access kernel memory beyond the mapping, P16).
+    /// </summary>
+    internal uint CheckedAddress(uint barOffset)
+    {
+        ulong region = Map.CsrRegionSize ?? (_bar0Size > 0 ? _bar0Size : 1UL << 20);
+        ulong limit = _bar0Size > 0 ? Math.Min(region, _bar0Size) : region;
+        if (barOffset % 4 != 0 || barOffset + 4UL > limit)
+        {
+            string name = Map.RegisterAt(Map.ToAddress(barOffset))?.Name ?? "no register";
+            throw new DeviceArgumentException(Address, "BAR0 offset", $"0x{barOffset:X} ({name})",
+                $"a multiple of 4 below 0x{limit:X} (CSR region{(_bar0Size > 0 ? " and BAR0 size" : "")}); refused before LITEPCIE_IOCTL_REG, which checks nothing (P16)");
+        }
+
+        return Map.ToAddress(barOffset);
+    }
+
+    private LitePcieMmapDmaInfo MmapInfo(int fd, string node)
+    {
+        var info = new LitePcieMmapDmaInfo();
+        Ioctl(fd, LitePcieIoctl.MmapDmaInfo, &info, $"LITEPCIE_IOCTL_MMAP_DMA_INFO on {node}");
+        if (info.TxBufferCount == 0 || info.TxBufferSize == 0 || info.TxBufferCount != info.RxBufferCount || info.TxBufferSize != info.RxBufferSize)
+        {
+            throw new DeviceException(DeviceErrorCode.IoError, Address,
+                $"LITEPCIE_IOCTL_MMAP_DMA_INFO on {node}: TX {info.TxBufferCount}×{info.TxBufferSize}, RX {info.RxBufferCount}×{info.RxBufferSize} (expected equal, non-zero)");
+        }
+
+        return info;
+    }
+
+    private byte* BarPointer(int bar, ulong offset)
+    {
+        var b = Info.Bars.FirstOrDefault(x => x.Index == bar)
+            ?? throw new DeviceArgumentException(Address, "bar", bar.ToString(CultureInfo.InvariantCulture), $"an implemented BAR ({string.Join(", ", Info.Bars.Select(x => x.Index))})");
+        if (bar == 0)
+        {
+            throw new DeviceArgumentException(Address, "bar", bar.ToString(CultureInfo.InvariantCulture),
+                "a BAR other than the CSR BAR: BAR0 belongs to litepcie.ko while it streams (use the CSR registers)");
+        }
+
+        if (b.Kind == PciBarKind.Io || offset % 4 != 0 || offset + 4 > b.Size)
+        {
+            throw new DeviceArgumentException(Address, "offset", $"0x{offset:X}", $"a multiple of 4 below 0x{b.Size:X} in memory BAR{bar}");
+        }
+
+        lock (_gate)
+        {
+            if (!_barMaps.TryGetValue(bar, out var m))
+            {
+                string path = Path.Combine(_sysfs.DirectoryOf(Address), $"resource{bar}");
+                int fd = _sys.Open(path, ReadWrite | CloseOnExec);
+                if (fd < 0)
+                {
+                    throw Fail($"open {path}", -fd);
+                }
+
+                nint p = _sys.Mmap((nint)b.Size, ProtRead | ProtWrite, fd, 0, out int error);
+                if (p == 0)
+                {
+                    _sys.Close(fd);
+                    throw Fail($"mmap {path}", error);
+                }
+
+                m = (p, (nint)b.Size, fd);
+                _barMaps[bar] = m;
+            }
+
+            return (byte*)m.Address + offset;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Runtime.InteropServices;
+
+namespace LitePcie.Hil.Linux;
+
+/// <summary>
+/// The system calls the Linux backend makes, behind a seam so the transport is tested against a fake kernel.
+/// Every call returns a non-negative result or <c>-errno</c> (never throws for an errno).
+/// </summary>
+public unsafe interface ILinuxSyscalls
+{
+    /// <summary><c>open(2)</c>: a file descriptor or −errno.</summary>
+    int Open(string path, int flags);
+
+    int Close(int fd);
+
+    /// <summary><c>ioctl(2)</c>: ≥ 0 or −errno.</summary>
+    int Ioctl(int fd, uint request, void* argument);
+
+    /// <summary><c>mmap(2)</c> with MAP_SHARED: the address, or 0 and <paramref name="error"/> = errno.</summary>
+    nint Mmap(nint length, int protection, int fd, long offset, out int error);
+
+    int Munmap(nint address, nint length);
+
+    /// <summary><c>poll(2)</c> on one descriptor: 1 ready, 0 timeout, −errno; <paramref name="returned"/> = revents.</summary>
+    int Poll(int fd, short events, int timeoutMs, out short returned);
+
+    /// <summary><c>read(2)</c>: bytes read or −errno.</summary>
+    nint Read(int fd, void* buffer, nint count);
+
+    /// <summary><c>write(2)</c>: bytes written or −errno.</summary>
+    nint Write(int fd, void* buffer, nint count);
+}
+
+/// <summary>Linux constants used by the backend (x86_64 and aarch64 agree on these).</summary>
+public static class LinuxConstants
+{
+    public const int ReadWrite = 0x2;        // O_RDWR
+    public const int CloseOnExec = 0x80000;  // O_CLOEXEC
+    public const int ProtRead = 0x1;
+    public const int ProtWrite = 0x2;
+    public const short PollIn = 0x1;
+    public const short PollOut = 0x4;
+    public const short PollErr = 0x8;
+    public const short PollHup = 0x10;
+    public const short PollNval = 0x20;
+
+    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14,
+        EBUSY = 16, ENODEV = 19, EINVAL = 22, ENOTTY = 25, ETIMEDOUT = 110, ESHUTDOWN = 108;
+}
+
+/// <summary>The real system calls (libc), used only on Linux.</summary>
+public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
+{
+    public int Open(string path, int flags) => Result(open(path, flags));
+
+    public int Close(int fd) => Result(close(fd));
+
+    public int Ioctl(int fd, uint request, void* argument) => Result(ioctl(fd, request, argument));
+
+    public nint Mmap(nint length, int protection, int fd, long offset, out int error)
+    {
+        nint p = mmap(0, length, protection, 0x01 /* MAP_SHARED */, fd, offset);
+        if (p == -1)
+        {
+            error = Marshal.GetLastPInvokeError();
+            return 0;
+        }
+
+        error = 0;
+        return p;
+    }
+
+    public int Munmap(nint address, nint length) => Result(munmap(address, length));
+
+    public int Poll(int fd, short events, int timeoutMs, out short returned)
+    {
+        var p = new PollFd { Fd = fd, Events = events };
+        int r = poll(&p, 1, timeoutMs);
+        returned = p.Revents;
+        return Result(r);
+    }
+
+    public nint Read(int fd, void* buffer, nint count)
+    {
+        nint r = read(fd, buffer, count);
+        return r < 0 ? -Marshal.GetLastPInvokeError() : r;
+    }
+
+    public nint Write(int fd, void* buffer, nint count)
+    {
+        nint r = write(fd, buffer, count);
+        return r < 0 ? -Marshal.GetLastPInvokeError() : r;
+    }
+
+    private static int Result(int r) => r < 0 ? -Marshal.GetLastPInvokeError() : r;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint mmap(nint address, nint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static partial int munmap(nint address, nint length);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static partial nint read(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static partial nint write(int fd, void* buffer, nint count);
+}

@@ -1,0 +1,195 @@
+using FluentAssertions;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.Devices;
+using LitePcie.Hil.Dma;
+using LitePcie.Hil.Linux;
+using LitePcie.Hil.Pci;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Linux;
+
+/// <summary>
+/// The litepcie.ko transport against a fake kernel that behaves like the driver (its hazards included): the ioctl
+/// sequences of start, stream and stop; locks; register addresses checked before the call; the loopback ioctl never
+/// sent to a design without loopback; removal mid-stream reported as device gone.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class LitePcieTransportTests
+{
+    private static async Task<(FakeLitePcieKernel Kernel, LinuxBackend Backend, IDeviceSession Session)> OpenAsync(string board = "sim-ac701-2ch")
+    {
+        var kernel = new FakeLitePcieKernel(board);
+        var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
+        var device = (await backend.EnumerateAsync()).Should().ContainSingle().Subject;
+        return (kernel, backend, await backend.OpenAsync(device));
+    }
+
+    [Test]
+    public async Task A_bound_board_is_enumerated_from_sysfs_and_opened_through_its_channel_nodes()
+    {
+        var (kernel, backend, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            LinuxBackend.Unavailable(kernel.Paths).Should().BeNull("a LitePCIe function bound to litepcie.ko with /dev nodes is usable");
+            session.Info.Device.Should().Be(new DeviceDescriptor("linux", "0000:02:00.0", 0x10EE, 0x7024, "sim-ac701-2ch", PciLinkSpeed.Gen2, 4));
+            session.Info.Identifier.Should().Be(kernel.Map.Identifier, "the identifier ROM read word by word through LITEPCIE_IOCTL_REG");
+            session.Info.Driver.Should().Be("litepcie.ko");
+            session.Info.DriverVersion.Should().Be("srcversion FAKE0123456789");
+            session.Info.Bars.Select(b => (b.Index, b.Size)).Should().Equal((0, 1UL << 20), (2, 1UL << 20));
+            session.Channels.Should().HaveCount(2, "one /dev/litepcieN per channel");
+            session.Info.DmaGeometry.Should().Be(new DmaRingGeometry(256, 8192), "from LITEPCIE_IOCTL_MMAP_DMA_INFO");
+            kernel.Ioctls.First().Name.Should().Be("LITEPCIE_IOCTL_MMAP_DMA_INFO");
+
+            var scratch = session.Map.Layout.Ctrl.Scratch;
+            session.Write(scratch, 0xDEADBEEF);
+            session.Read32(scratch).Should().Be(0xDEADBEEFu);
+            session.ReadConfigSpace().VendorId.Should().Be(0x10EE, "config space from sysfs");
+            session.GetInterruptStatistics().Messages.Should().Be(1500, "/proc/interrupts for the board's MSI vector, all CPUs");
+        }
+    }
+
+    [Test]
+    public async Task A_zero_copy_loopback_stream_is_intact_and_uses_the_documented_ioctl_sequence()
+    {
+        var (kernel, _, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            var ch = session.Channels[0];
+            int before = kernel.Ioctls.Count;
+            var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 8L << 20, StallTimeout = TimeSpan.FromSeconds(5) });
+            report.Clean.Should().BeTrue(report.Summary());
+            report.RxBuffers.Should().BeGreaterThanOrEqualTo(1024);
+
+            var names = kernel.Ioctls.Skip(before).Select(i => i.Name).ToList();
+            names.Should().ContainInOrder(
+                "LITEPCIE_IOCTL_DMA",                       // loopback on (the guard allows it: loopback_enable is at +0x40)
+                "LITEPCIE_IOCTL_LOCK", "LITEPCIE_IOCTL_DMA_WRITER", // lock before enable
+                "LITEPCIE_IOCTL_LOCK", "LITEPCIE_IOCTL_DMA_READER",
+                "LITEPCIE_IOCTL_MMAP_DMA_READER_UPDATE", "LITEPCIE_IOCTL_MMAP_DMA_WRITER_UPDATE",
+                "LITEPCIE_IOCTL_DMA_READER", "LITEPCIE_IOCTL_LOCK");  // stop, then release
+            names.Should().NotContain("LITEPCIE_IOCTL_REG", "the stream touches no register directly");
+            kernel.Driver.State(0, DmaDirection.Writer).Enabled.Should().BeFalse("the stream stopped both engines");
+        }
+    }
+
+    [Test]
+    public async Task A_direction_locked_by_another_process_is_refused_before_it_is_enabled()
+    {
+        var (kernel, _, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            kernel.LockFromAnotherProcess(0, DmaDirection.Writer);
+            var act = () => session.Channels[0].Start(DmaDirection.Writer, DmaStartOptions.Default);
+            act.Should().Throw<DeviceBusyException>().WithMessage("*pcie_dma0 writer (FPGA→host) is locked by another open file*LITEPCIE_IOCTL_LOCK*");
+            kernel.Ioctls.Should().NotContain(i => i.Name == "LITEPCIE_IOCTL_DMA_WRITER", "the enable is never sent without the lock (the driver would not check, P17)");
+        }
+    }
+
+    [Test]
+    public async Task Register_addresses_are_checked_before_the_driver_sees_them()
+    {
+        var (kernel, _, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            int before = kernel.Ioctls.Count;
+            FluentActions.Invoking(() => session.ReadCsr(0x10_0000)).Should().Throw<DeviceArgumentException>()
+                .WithMessage("*BAR0 offset*0x100000*a multiple of 4 below 0x*refused before LITEPCIE_IOCTL_REG, which checks nothing (P16)*");
+            FluentActions.Invoking(() => session.WriteCsr(0x802, 1)).Should().Throw<DeviceArgumentException>().WithMessage("*0x802*multiple of 4*");
+            kernel.Ioctls.Should().HaveCount(before, "nothing reached the driver");
+            kernel.OutOfBoundsRegs.Should().BeEmpty();
+        }
+    }
+
+    [Test]
+    public async Task The_loopback_ioctl_is_never_sent_to_a_design_without_loopback()
+    {
+        var (kernel, _, session) = await OpenAsync("sim-kcu105-noloop");
+        using (kernel)
+        await using (session)
+        {
+            var act = () => session.Channels[0].SetLoopback(true);
+            act.Should().Throw<DeviceCapabilityException>().WithMessage("*no loopback_enable*would write +0x40 = *(P14)*never sent*");
+            kernel.Ioctls.Should().NotContain(i => i.Name == "LITEPCIE_IOCTL_DMA");
+            session.Channels[0].Unsupported(new DmaStartOptions(IrqEvery: 8)).Should().Contain("DMA_BUFFER_PER_IRQ");
+            session.Channels[0].Unsupported(new DmaStartOptions(InterruptsMasked: true)).Should().Contain("masked");
+        }
+    }
+
+    [Test]
+    public async Task Removal_mid_stream_ends_the_stream_as_device_gone()
+    {
+        var (kernel, backend, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            var ch = session.Channels[0];
+            var stream = DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Duration = TimeSpan.FromSeconds(30) });
+            await Task.Delay(100);
+            kernel.Remove();
+            var ended = async () => await stream.WaitAsync(TimeSpan.FromSeconds(5));
+            await ended.Should().ThrowAsync<DeviceGoneException>().WithMessage("0000:02:00.0: LITEPCIE_IOCTL_*the device is gone");
+            session.IsDeviceGone.Should().BeTrue();
+            (await backend.EnumerateAsync()).Should().BeEmpty("a removed function is not enumerated");
+        }
+    }
+
+    [Test]
+    public async Task Copy_mode_moves_whole_buffers_only()
+    {
+        var (kernel, _, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            var ch = (LinuxDmaChannel)session.Channels[0];
+            ch.SetLoopback(true);
+            ch.Start(DmaDirection.Writer, DmaStartOptions.Default);
+            ch.Start(DmaDirection.Reader, DmaStartOptions.Default);
+            // hw_count moves only in the ISR, at every 32nd buffer: 64 buffers become readable once buffer 64 has
+            // looped back, so 96 are written (within the 128 the driver lets software run ahead) and 64 read.
+            const int buffers = 64;
+            var pattern = new SequencePattern(8192);
+            var tx = new byte[96 * 8192];
+            for (int i = 0; i < 96; i++)
+            {
+                pattern.Fill(tx.AsSpan(i * 8192, 8192), i);
+            }
+
+            ch.WriteCopy(tx).Should().Be(tx.Length, "96 buffers fit in the 128 the driver lets software run ahead");
+            var rx = new byte[buffers * 8192];
+            int got = 0;
+            while (got < rx.Length)
+            {
+                got += ch.ReadCopy(rx.AsSpan(got));
+            }
+
+            for (int i = 0; i < buffers; i++)
+            {
+                pattern.Matches(rx.AsSpan(i * 8192, 8192), i).Should().BeTrue($"RX buffer {i} arrived intact through read(2)");
+            }
+
+            FluentActions.Invoking(() => ch.ReadCopy(new byte[100])).Should().Throw<ArgumentException>()
+                .WithMessage("*multiple of 8192*a smaller read returns 0, which looks like end of file*");
+            ch.Stop(DmaDirection.Reader);
+            ch.Stop(DmaDirection.Writer);
+        }
+    }
+
+    [Test]
+    public async Task A_non_csr_bar_is_mapped_through_sysfs_and_bar0_is_refused()
+    {
+        var (kernel, _, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            session.WriteBar(2, 0x100, 0x12345678);
+            session.ReadBar(2, 0x100).Should().Be(0x12345678u, "resource2 mapped with mmap(2), 32-bit accesses");
+            FluentActions.Invoking(() => session.ReadBar(0, 0)).Should().Throw<DeviceArgumentException>().WithMessage("*BAR0 belongs to litepcie.ko*");
+            FluentActions.Invoking(() => session.ReadBar(2, 1UL << 20)).Should().Throw<DeviceArgumentException>().WithMessage("*below 0x100000*");
+        }
+    }
+}

@@ -1,3 +1,4 @@
+using LitePcie.Hil.Devices;
 using System.Globalization;
 using LitePcie.Hil.Linux.Sysfs;
 using LitePcie.Hil.Platform;
@@ -67,7 +68,7 @@ public sealed class SysfsAttachControl(LinuxPaths paths) : IAttachControl
         string remove = Path.Combine(paths.PciDevices, device, "remove");
         if (!File.Exists(remove))
         {
-            throw new IOException($"{remove} does not exist: {device} is not on the bus");
+            throw new DeviceGoneException(device, $"{remove} does not exist: {device} is not on the bus — device gone");
         }
 
         await File.WriteAllTextAsync(remove, "1", cancellationToken).ConfigureAwait(false);

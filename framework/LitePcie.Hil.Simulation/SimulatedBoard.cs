@@ -59,6 +59,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     private readonly LinkPacer? _writerPacer;
     private readonly LinkPacer? _readerPacer;
     private bool _surpriseRemovalFired;
+    private long _lifetimeBuffers; // buffers moved since the board was created, across power-ups (gateware thread only)
     private bool _removalPending;
     private Thread? _thread;
     private volatile bool _stopping;
@@ -383,8 +384,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             _gateware.Counters.Stalled = true;
         }
 
-        // One surprise removal when the board has moved that many buffers since it was created; a re-attach recovers.
-        if (Faults.Has(FaultKind.SurpriseRemoval) && !_surpriseRemovalFired && totalBuffers >= (long)Faults.Value(FaultKind.SurpriseRemoval))
+        // One surprise removal when the board has moved that many buffers since it was created (power-ups reset the
+        // gateware's counters, not this one); a re-attach recovers. Only a board on the bus can be pulled.
+        long lifetime = ++_lifetimeBuffers;
+        if (Faults.Has(FaultKind.SurpriseRemoval) && _present && !_surpriseRemovalFired && lifetime >= (long)Faults.Value(FaultKind.SurpriseRemoval))
         {
             _surpriseRemovalFired = true;
             _present = false;

@@ -191,16 +191,19 @@ public sealed class SilBackend : IDeviceBackend
 
     /// <summary>
     /// The board leaves the bus (a surprise removal when a session is open): reads go all-ones, the driver is
-    /// told the device is gone and is torn down once its last client closed.
+    /// told the device is gone and is torn down once its last client closed. Returns false when the board was not
+    /// on the bus (it had already left: a surprise removal, a failed attach).
     /// </summary>
-    public async Task DetachAsync(string address, CancellationToken cancellationToken = default)
+    public async Task<bool> DetachAsync(string address, CancellationToken cancellationToken = default)
     {
         var slot = Slot(address);
         await slot.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            bool present = slot.Board.IsPresent;
             slot.Board.SurpriseRemove();
             slot.Driver.Retire();
+            return present;
         }
         finally
         {

@@ -1,3 +1,4 @@
+using LitePcie.Hil.Devices;
 using LitePcie.Hil.Platform;
 
 namespace LitePcie.Hil.Simulation.Sil;
@@ -32,7 +33,14 @@ public sealed class SilAttachControl(SilBackend backend) : IAttachControl
 {
     public string Description => "SIL: surprise removal from the simulated bus / power-up, BAR assignment and a new driver instance";
 
-    public Task DetachAsync(string device, CancellationToken cancellationToken) => backend.DetachAsync(device, cancellationToken);
+    /// <summary>As on hardware, a board that already left the bus cannot be taken off it: that is reported, not ignored.</summary>
+    public async Task DetachAsync(string device, CancellationToken cancellationToken)
+    {
+        if (!await backend.DetachAsync(device, cancellationToken).ConfigureAwait(false))
+        {
+            throw new DeviceGoneException(device, "the board was not on the bus when the detach was issued: it had already left (surprise removal) — device gone");
+        }
+    }
 
     /// <summary>An attach that does not bring the board back (attach-fail) is not an error here: re-enumeration times out, as on hardware.</summary>
     public async Task AttachAsync(string device, CancellationToken cancellationToken) => await backend.AttachAsync(device, cancellationToken).ConfigureAwait(false);

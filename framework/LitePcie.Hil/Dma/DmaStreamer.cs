@@ -52,6 +52,12 @@ public sealed record StreamOptions
 
     /// <summary>Receives the stages of the stream as steps (program and start, stream and verify, stop); null = none.</summary>
     public IStepReporter? Steps { get; init; }
+
+    /// <summary>
+    /// Called on the streaming thread with every throughput sample (each <see cref="SampleInterval"/>) and the
+    /// running error count, so a caller can show a live table (as dma_test does); keep it short.
+    /// </summary>
+    public Action<ThroughputSample, long>? Progress { get; init; }
 }
 
 /// <summary>Kind of a stream error.</summary>
@@ -275,7 +281,9 @@ public static class DmaStreamer
                 var now = clock.Elapsed;
                 if (now >= nextSample)
                 {
-                    samples.Add(new ThroughputSample(now, rxSw * g.BufferSize, txSw * (long)g.BufferSize));
+                    var sample = new ThroughputSample(now, rxSw * g.BufferSize, txSw * (long)g.BufferSize);
+                    samples.Add(sample);
+                    options.Progress?.Invoke(sample, errors);
                     nextSample = now + options.SampleInterval;
                 }
 

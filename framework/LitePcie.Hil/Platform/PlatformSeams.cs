@@ -44,7 +44,11 @@ public interface IAttachControl
     /// <summary>What this control does, for reports.</summary>
     string Description { get; }
 
-    /// <summary>The board at <paramref name="device"/> leaves the bus (a surprise removal if a session is open).</summary>
+    /// <summary>
+    /// The board at <paramref name="device"/> leaves the bus (a surprise removal if a session is open). Throws
+    /// <see cref="Devices.DeviceGoneException"/> where the platform can tell that the board was not on the bus
+    /// (it left before the planned detach), so an unplanned removal is never mistaken for the planned one.
+    /// </summary>
     Task DetachAsync(string device, CancellationToken cancellationToken);
 
     /// <summary>The board comes back; re-enumeration is what the caller then waits for (bounded).</summary>

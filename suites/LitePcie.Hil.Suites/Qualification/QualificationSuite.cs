@@ -245,7 +245,14 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             catch (DeviceException e)
             {
                 Context.Log($"restoring {Target} after the cycles, attempt {attempt}: {e.Message}");
-                await attach.DetachAsync(Target.Address, CancellationToken.None);
+                try
+                {
+                    await attach.DetachAsync(Target.Address, CancellationToken.None);
+                }
+                catch (DeviceGoneException)
+                {
+                    // not on the bus: the next attach is all that is needed
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
 using FluentAssertions;
+using LitePcie.Hil.Devices;
 using LitePcie.Hil.Linux;
 using LitePcie.Hil.Linux.Sysfs;
 using LitePcie.Hil.Pci;
@@ -33,7 +34,7 @@ public sealed class LinuxPlatformTests
         await control.AttachAsync(kernel.Address, CancellationToken.None);
         File.ReadAllText(Path.Combine(kernel.Paths.Sys, "bus", "pci", "rescan")).Should().Be("1");
         var missing = async () => await control.DetachAsync("0000:09:00.0", CancellationToken.None);
-        await missing.Should().ThrowAsync<IOException>().WithMessage("*0000:09:00.0 is not on the bus*");
+        await missing.Should().ThrowAsync<DeviceGoneException>().WithMessage("*0000:09:00.0 is not on the bus*");
     }
 
     [Test]

@@ -148,6 +148,24 @@ public sealed class SilPlatformTests
     }
 
     [Test]
+    public async Task A_planned_detach_of_a_board_that_already_left_is_reported_as_gone()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Faults = "surprise-removal=100" });
+        var control = new SilAttachControl(backend);
+        var session = await OpenAsync(backend);
+        var ch = session.Channels[0];
+        var run = async () => await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 64L << 20 });
+        await run.Should().ThrowAsync<DeviceGoneException>();
+        await session.DisposeAsync();
+
+        var detach = async () => await control.DetachAsync(Address, CancellationToken.None);
+        (await detach.Should().ThrowAsync<DeviceGoneException>("the removal happened before the planned detach and must not be mistaken for it"))
+            .Which.Message.Should().Contain("already left");
+        await control.AttachAsync(Address, CancellationToken.None);
+        await control.DetachAsync(Address, CancellationToken.None); // on the bus again: a planned detach is quiet
+    }
+
+    [Test]
     public void Freed_iova_ranges_are_reused_so_cycling_never_exhausts_the_32_bit_space()
     {
         using var memory = new HostMemory(32);

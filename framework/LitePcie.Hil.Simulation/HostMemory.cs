@@ -300,6 +300,19 @@ public sealed unsafe class HostMemory : IDisposable
     /// </summary>
     public byte* Translate(ulong busAddress, int length, string engine)
     {
+        byte* host = TryTranslate(busAddress, length, out string? problem);
+        if (host is null)
+        {
+            RecordFault(new DmaAccessFault(engine, busAddress, length, problem!));
+        }
+
+        return host;
+    }
+
+    /// <summary>Translates like <see cref="Translate"/> but records nothing: <paramref name="problem"/> says why on null.</summary>
+    public byte* TryTranslate(ulong busAddress, int length, out string? problem)
+    {
+        problem = null;
         var map = Volatile.Read(ref _map);
         int lo = 0, hi = map.Length - 1;
         while (lo <= hi)
@@ -321,12 +334,12 @@ public sealed unsafe class HostMemory : IDisposable
                     return m.Host + (long)(busAddress - m.Start);
                 }
 
-                RecordFault(new DmaAccessFault(engine, busAddress, length, "access runs past the end of a mapped segment"));
+                problem = "access runs past the end of a mapped segment";
                 return null;
             }
         }
 
-        RecordFault(new DmaAccessFault(engine, busAddress, length, "unmapped bus address (IOMMU fault)"));
+        problem = "unmapped bus address (IOMMU fault)";
         return null;
     }
 

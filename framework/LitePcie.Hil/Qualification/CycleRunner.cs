@@ -100,6 +100,33 @@ public sealed class CycleRun
 
     public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
 
+    /// <summary>
+    /// Whether a cycle costs the same at the end as near the start: the median wall time of the first
+    /// <paramref name="window"/> cycles from cycle 10 (after start-up effects) and of the last <paramref name="window"/>
+    /// cycles, and their ratio (measured in the same run, so a loaded machine moves both). Null with fewer than
+    /// 10 + 2 × window cycles timed.
+    /// </summary>
+    public CycleCost? Cost(int window = 50)
+    {
+        var ordered = Times.OrderBy(t => t.Cycle).ToList();
+        var early = ordered.Where(t => t.Cycle >= 10).Take(window).Select(t => t.Milliseconds).ToList();
+        if (early.Count < window || ordered.Count < 10 + 2 * window)
+        {
+            return null;
+        }
+
+        var lateTimes = ordered.Skip(ordered.Count - window).ToList();
+        return new CycleCost(ordered.First(t => t.Cycle >= 10).Cycle, MedianOf(early),
+            lateTimes[0].Cycle, lateTimes[^1].Cycle, MedianOf([.. lateTimes.Select(t => t.Milliseconds)]), window);
+    }
+
+    private static double MedianOf(List<double> values)
+    {
+        values.Sort();
+        int n = values.Count;
+        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    }
+
     /// <summary>The verdict in device terms: failing cycles grouped by phase and message, leaks with their slope and limit.</summary>
     public string Summary(string what)
     {
@@ -111,6 +138,11 @@ public sealed class CycleRun
         if (StoppedEarly is not null)
         {
             lines.Add($"stopped early: {StoppedEarly}");
+        }
+
+        if (Cost() is { } cost)
+        {
+            lines.Add(cost.ToString());
         }
 
         foreach (var g in Failures.GroupBy(f => (f.Phase, Message: FirstLine(f.Message))))
@@ -152,6 +184,17 @@ public sealed class CycleRun
         int nl = s.IndexOf('\n', StringComparison.Ordinal);
         return nl < 0 ? s : s[..nl];
     }
+}
+
+/// <summary>Per-cycle cost early and late in a run: medians of <paramref name="Window"/> cycles each.</summary>
+public sealed record CycleCost(int EarlyFrom, double EarlyMedianMs, int LateFrom, int LateTo, double LateMedianMs, int Window)
+{
+    /// <summary>Late median over early median (1.0 = flat).</summary>
+    public double Ratio => EarlyMedianMs > 0 ? LateMedianMs / EarlyMedianMs : 1;
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"cycle cost: median {EarlyMedianMs:0.00} ms over cycles {EarlyFrom}–{EarlyFrom + Window - 1}, {LateMedianMs:0.00} ms over cycles {LateFrom}–{LateTo} (late/early {Ratio:0.00})");
 }
 
 /// <summary>

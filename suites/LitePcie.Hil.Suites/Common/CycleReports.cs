@@ -53,6 +53,13 @@ internal static class CycleReports
         {
             throw new AssertionException(run.Summary(what));
         }
+
+        // A cycle that gets slower as the run goes on is a leak of time (a list scanned per cycle, a growing
+        // registry): judged on a ratio measured in this run, so a loaded machine slows both windows alike.
+        if (run.Cost() is { } cost && o.CycleCostMaxRatio > 0 && cost.Ratio > o.CycleCostMaxRatio)
+        {
+            throw new AssertionException($"{what}: cycles got slower over the run — {cost}, above CycleCostMaxRatio {o.CycleCostMaxRatio.ToString(CultureInfo.InvariantCulture)}");
+        }
     }
 
     /// <summary>Attaches everything a reviewer needs to judge a cycling run.</summary>

@@ -4,7 +4,6 @@ using LitePcie.Hil.Boards;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Linux;
 using LitePcie.Hil.Linux.Sysfs;
-using LitePcie.Hil.Pci;
 using LitePcie.Hil.Simulation;
 using LitePcie.Hil.Simulation.Driver;
 using static LitePcie.Hil.Linux.LinuxConstants;
@@ -387,55 +386,5 @@ internal sealed unsafe class FakeLitePcieKernel : ILinuxSyscalls, IDisposable
     }
 
     /// <summary>A sysfs tree and /dev nodes as litepcie.ko leaves them after probing the board.</summary>
-    private void BuildTree()
-    {
-        string dev = Path.Combine(Paths.PciDevices, Address);
-        Directory.CreateDirectory(dev);
-        var cs = Board.ReadConfigSpace();
-        File.WriteAllBytes(Path.Combine(dev, "config"), cs);
-        void Put(string name, string text) => File.WriteAllText(Path.Combine(dev, name), text + "\n");
-        Put("vendor", $"0x{Profile.VendorId:x4}");
-        Put("device", $"0x{Profile.DeviceId:x4}");
-        Put("class", $"0x{BitConverter.ToUInt32(cs, 8) >> 8:x6}");
-        Put("revision", $"0x{cs[8]:x2}");
-        Put("subsystem_vendor", $"0x{BitConverter.ToUInt16(cs, 0x2C):x4}");
-        Put("subsystem_device", $"0x{BitConverter.ToUInt16(cs, 0x2E):x4}");
-        Put("current_link_speed", Profile.LinkSpeed switch
-        {
-            PciLinkSpeed.Gen1 => "2.5 GT/s PCIe",
-            PciLinkSpeed.Gen2 => "5.0 GT/s PCIe",
-            PciLinkSpeed.Gen3 => "8.0 GT/s PCIe",
-            _ => "16.0 GT/s PCIe",
-        });
-        Put("current_link_width", Profile.LinkWidth.ToString(CultureInfo.InvariantCulture));
-        Put("numa_node", "-1");
-        Put("irq", "42");
-        var lines = new List<string>();
-        for (int i = 0; i < 6; i++)
-        {
-            var bar = Profile.Bars.FirstOrDefault(b => b.Index == i);
-            ulong start = bar is null ? 0 : (BitConverter.ToUInt32(cs, 0x10 + i * 4) & ~0xFu) | (bar.Kind == PciBarKind.Memory64 ? (ulong)BitConverter.ToUInt32(cs, 0x14 + i * 4) << 32 : 0);
-            ulong flags = bar is null ? 0 : 0x200UL | (bar.Kind == PciBarKind.Memory64 ? 0x100000UL : 0) | (bar.Prefetchable ? 0x2000UL : 0);
-            lines.Add(bar is null ? "0x0000000000000000 0x0000000000000000 0x0000000000000000" : $"0x{start:x16} 0x{start + bar.Size - 1:x16} 0x{flags:x16}");
-        }
-
-        Put("resource", string.Join('\n', lines));
-        Directory.CreateDirectory(Path.Combine(dev, "msi_irqs"));
-        File.WriteAllText(Path.Combine(dev, "msi_irqs", "42"), "msi\n");
-        Directory.CreateDirectory(Path.Combine(Paths.Sys, "bus", "pci", "drivers", "litepcie"));
-        File.CreateSymbolicLink(Path.Combine(dev, "driver"), Path.Combine(Paths.Sys, "bus", "pci", "drivers", "litepcie"));
-        Directory.CreateDirectory(Paths.Dev);
-        Directory.CreateDirectory(Path.Combine(Paths.Sys, "module", "litepcie"));
-        File.WriteAllText(Path.Combine(Paths.Sys, "module", "litepcie", "srcversion"), "FAKE0123456789\n");
-        for (int c = 0; c < Map.Layout.DmaChannels.Count; c++)
-        {
-            string cls = Path.Combine(Paths.Sys, "class", "litepcie", $"litepcie{c}");
-            Directory.CreateDirectory(cls);
-            File.CreateSymbolicLink(Path.Combine(cls, "device"), dev);
-            File.WriteAllText(NodePath(c), "");
-        }
-
-        Directory.CreateDirectory(Paths.Proc);
-        File.WriteAllText(Path.Combine(Paths.Proc, "interrupts"), "           CPU0       CPU1\n 42:       1200        300   PCI-MSI 1048576-edge      litepcie\n");
-    }
+    private void BuildTree() => SimulatedSysfs.Populate(Board, Paths.Sys, Paths.Dev, Paths.Proc, Address);
 }

@@ -36,6 +36,32 @@ public sealed class CycleRunnerTests
     }
 
     [Test]
+    public void Cycle_cost_compares_the_median_of_cycles_10_to_59_with_the_last_50()
+    {
+        var run = new CycleRun(1000);
+        for (int c = 1; c <= 1000; c++)
+        {
+            // start-up cycles are slow; then 20 ms with an outlier every 7th cycle; the last 50 cycles cost 30 ms
+            run.Times.Add((c, c < 10 ? 500 : c > 950 ? 30 : c % 7 == 0 ? 90 : 20));
+        }
+
+        var cost = run.Cost()!;
+        cost.EarlyFrom.Should().Be(10, "the window starts after start-up");
+        cost.EarlyMedianMs.Should().Be(20, "medians ignore the outliers");
+        (cost.LateFrom, cost.LateTo, cost.LateMedianMs).Should().Be((951, 1000, 30.0));
+        cost.Ratio.Should().BeApproximately(1.5, 1e-9);
+        run.Summary("attach/detach").Should().Contain("cycle cost: median 20.00 ms over cycles 10–59, 30.00 ms over cycles 951–1000 (late/early 1.50)");
+
+        var brief = new CycleRun(100);
+        for (int c = 1; c <= 100; c++)
+        {
+            brief.Times.Add((c, 20));
+        }
+
+        brief.Cost().Should().BeNull("100 cycles cannot fill two 50-cycle windows after cycle 10");
+    }
+
+    [Test]
     public async Task Failed_cycles_are_recorded_with_their_phase_and_the_run_goes_on_to_the_end()
     {
         using var journal = Journal(100);

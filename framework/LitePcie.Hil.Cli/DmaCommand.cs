@@ -31,7 +31,10 @@ internal sealed record DmaSummary(StreamMode Mode, double Seconds, long TxBytes,
 
     public double RxGbps => Seconds > 0 ? RxBytes * 8 / Seconds / 1e9 : 0;
 
-    public bool Clean => Errors == 0 && Stall is null && LostWriter == 0 && LostReader == 0;
+    /// <summary>Nothing moved in the measured direction (a stream shorter than the stall bound can still be dead).</summary>
+    public bool Idle => (Mode == StreamMode.ReaderOnly ? TxBytes : RxBytes) == 0;
+
+    public bool Clean => Errors == 0 && Stall is null && LostWriter == 0 && LostReader == 0 && !Idle;
 }
 
 /// <summary>
@@ -138,11 +141,14 @@ internal static class DmaCommand
         }
     }
 
-    /// <summary>Writer-only streams come from user logic, which a synchronizer holds until it is bypassed; restored after.</summary>
+    /// <summary>
+    /// Without loopback the engines talk to user logic, which a synchronizer holds until it is bypassed (spec P15):
+    /// bypassed for writer-only and reader-only streams, restored after.
+    /// </summary>
     private static async Task<StreamReport> StreamAsync(IDeviceSession session, IDmaChannel channel, StreamMode mode, StreamOptions options, CancellationToken cancel)
     {
         var pattern = new SequencePattern(channel.Geometry.BufferSize);
-        var sync = mode == StreamMode.WriterOnly ? channel.Layout.Synchronizer : null;
+        var sync = mode != StreamMode.Loopback ? channel.Layout.Synchronizer : null;
         if (sync is null)
         {
             return await DmaStreamer.RunAsync(channel, pattern, options, cancel).ConfigureAwait(false);
@@ -174,7 +180,7 @@ internal static class DmaCommand
         c.Line($"  CPU           {Text.F(s.CpuCores, "0.00")} cores (process CPU time / wall time)");
         c.Line($"  errors        {s.Errors} bad buffer(s)");
         c.Line($"  driver lost   writer {s.LostWriter}, reader {s.LostReader}");
-        c.Line($"  stall         {s.Stall ?? "none"}");
+        c.Line($"  stall         {s.Stall ?? (s.Idle ? "no buffer moved" : "none")}");
         foreach (var e in s.FirstErrors)
         {
             c.Line($"  ! {e}");
@@ -195,7 +201,7 @@ internal static class DmaCommand
             ["cpuCores"] = Math.Round(s.CpuCores, 3),
             ["errors"] = s.Errors,
             ["firstErrors"] = new JsonArray([.. s.FirstErrors.Select(e => (JsonNode)e)]),
-            ["stall"] = s.Stall,
+            ["stall"] = s.Stall ?? (s.Idle ? "no buffer moved" : null),
             ["driverLostWriter"] = s.LostWriter,
             ["driverLostReader"] = s.LostReader,
             ["samples"] = new JsonArray([.. live.Rows.Select(r => (JsonNode)new JsonObject

@@ -44,7 +44,7 @@ internal sealed class Bench : IAsyncDisposable
         try
         {
             var found = await backend.EnumerateAsync(cancellationToken).ConfigureAwait(false);
-            var device = Select(request, found, requireDevice);
+            var device = Select(request with { Device = NodeToAddress(backend, request.Device) }, found, requireDevice);
             return new Bench(backend, profile, device ?? new DeviceDescriptor(backend.Name, "-", 0, 0, null, default, 0), found);
         }
         catch
@@ -123,6 +123,12 @@ internal sealed class Bench : IAsyncDisposable
                 return new SilBackend(new SilBackendOptions { Boards = [request.BoardOrDefault], Faults = request.Faults, Paced = request.Paced });
         }
     }
+
+    /// <summary>On Linux a channel node (<c>/dev/litepcie0</c>) names the board it belongs to.</summary>
+    private static string? NodeToAddress(IDeviceBackend backend, string? device) =>
+        backend is LinuxBackend linux && device is not null && device.StartsWith("/dev/", StringComparison.Ordinal)
+            ? LitePcieNodes.Find(linux.Paths).FirstOrDefault(n => n.Path == device)?.PciAddress ?? device
+            : device;
 
     private static DeviceDescriptor? Select(DeviceRequest request, IReadOnlyList<DeviceDescriptor> found, bool requireDevice)
     {

@@ -13,21 +13,23 @@ internal static class CliOptions
 
     /// <summary>A number in <paramref name="min"/>..<paramref name="max"/> (invariant culture, e.g. <c>0.5</c>).</summary>
     public static Option<double> Number(string name, string description, double defaultValue, double min, double max, string unit) =>
-        Checked(name, string.Create(C, $"{description} ({min:0.###}..{max:0.###} {unit}, default {defaultValue:0.###})"), defaultValue,
+        Checked(name, string.Create(C, $"{description} ({min:0.###}..{max:0.###}{Unit(unit)})"), defaultValue,
             text => (double.TryParse(text, NumberStyles.Float, C, out double v) && double.IsFinite(v) && v >= min && v <= max, v),
-            string.Create(C, $"accepted range: {min:0.###}..{max:0.###} {unit}"));
+            string.Create(C, $"accepted range: {min:0.###}..{max:0.###}{Unit(unit)}"));
 
     /// <summary>An integer in <paramref name="min"/>..<paramref name="max"/>.</summary>
     public static Option<int> Integer(string name, string description, int defaultValue, int min, int max, string unit) =>
-        Checked(name, string.Create(C, $"{description} ({min}..{max} {unit}, default {defaultValue})"), defaultValue,
+        Checked(name, string.Create(C, $"{description} ({min}..{max}{Unit(unit)})"), defaultValue,
             text => (int.TryParse(text, NumberStyles.Integer, C, out int v) && v >= min && v <= max, v),
-            string.Create(C, $"accepted range: an integer {min}..{max} {unit}"));
+            string.Create(C, $"accepted range: an integer {min}..{max}{Unit(unit)}"));
 
     /// <summary>One of a fixed set of words (case-insensitive, returned in lower case).</summary>
     public static Option<string> Choice(string name, string description, string defaultValue, params string[] accepted) =>
-        Checked(name, $"{description}: {string.Join(" | ", accepted)} (default {defaultValue})", defaultValue,
+        Checked(name, $"{description}: {string.Join(" | ", accepted)}", defaultValue,
             text => accepted.FirstOrDefault(a => string.Equals(a, text, StringComparison.OrdinalIgnoreCase)) is { } word ? (true, word) : (false, defaultValue),
             $"accepted values: {string.Join(", ", accepted)}");
+
+    private static string Unit(string unit) => unit.Length == 0 ? "" : " " + unit;
 
     /// <summary>
     /// An option parsed by <paramref name="parse"/> (false = refused); a refused value becomes a parse error

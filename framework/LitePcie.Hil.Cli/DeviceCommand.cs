@@ -56,7 +56,9 @@ internal static class DeviceCommand
             }
             catch (DeviceException e)
             {
-                console.Fail($"device error ({e.Code}): {e.Message}");
+                // A failure before any device was chosen carries "-" as its device: say just what failed.
+                string message = e.Device == "-" && e.Message.StartsWith("-: ", StringComparison.Ordinal) ? e.Message[3..] : e.Message;
+                console.Fail($"device error ({e.Code}): {message}");
                 return ExitCodes.DeviceError;
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)

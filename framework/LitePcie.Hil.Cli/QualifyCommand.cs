@@ -350,7 +350,8 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
     {
         if (!_series.TryGetValue(name, out var s))
         {
-            s = (unit, []);
+            // Sized up front: the run's own bookkeeping must not read as process.managed_bytes growth.
+            s = (unit, new List<(long, double)>(Math.Min(plan.Cycles / plan.SampleEvery + 1, 100_000)));
             _series[name] = s;
         }
 

@@ -68,7 +68,8 @@ internal static class ScratchCommand
             {
                 var g = results.Where(r => r.Group == group).ToList();
                 var failed = g.Where(r => r.Wrote != r.Read).ToList();
-                c.Line($"  {group,-13} {g.Count - failed.Count}/{g.Count} ok{(failed.Count == 0 ? "" : ": " + string.Join(", ", failed.Select(f => $"wrote {Text.Hex32(f.Wrote)} read {Text.Hex32(f.Read)}")))}");
+                string shown = string.Join(", ", failed.Take(4).Select(f => $"wrote {Text.Hex32(f.Wrote)} read {Text.Hex32(f.Read)}"));
+                c.Line($"  {group,-13} {g.Count - failed.Count}/{g.Count} ok{(failed.Count == 0 ? "" : $": {shown}{(failed.Count > 4 ? $" (+{failed.Count - 4} more)" : "")}")}");
             }
 
             string stuck = Stuck(stuck0, stuck1);

@@ -150,6 +150,7 @@ public sealed class DeviceCommandTests
         gone.Out.Should().Contain("did not come back after wake");
 
         var lost = CliRun.Of("sleep", "--sleep-seconds", "0.05", "--faults", "wake-state-loss");
-        lost.Code.Should().NotBe(ExitCodes.Success, "a function whose BARs were not restored is not the board that went to sleep\n" + lost);
+        lost.Code.Should().Be(ExitCodes.TestFailed, "a function whose BARs were not restored is not the board that went to sleep\n" + lost);
+        lost.Out.Should().Contain("BAR assignment changed across sleep");
     }
 }

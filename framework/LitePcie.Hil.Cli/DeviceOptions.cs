@@ -1,0 +1,86 @@
+using System.CommandLine;
+using LitePcie.Hil.Boards;
+using LitePcie.Hil.Simulation.Faults;
+
+namespace LitePcie.Hil.Cli;
+
+/// <summary>What the shared options of a device command asked for, validated.</summary>
+/// <param name="Backend"><c>sim</c>, <c>linux</c> or <c>macos</c>.</param>
+/// <param name="Board">Board profile name or path (null = the SIL's default board).</param>
+/// <param name="Device">Device to use (null = the first board found).</param>
+/// <param name="Faults">Fault string for the simulated board (sim only).</param>
+/// <param name="Paced">Pace the simulated link to the board's payload rate (sim only).</param>
+/// <param name="Json">Machine-readable output.</param>
+internal sealed record DeviceRequest(string Backend, string? Board, string? Device, string? Faults, bool Paced, bool Json)
+{
+    /// <summary>The board profile to load.</summary>
+    public string BoardOrDefault => Board ?? BoardCatalog.DefaultBoard;
+}
+
+/// <summary>
+/// The options every device command shares: <c>--backend</c>, <c>--board</c>, <c>--device</c>, <c>--faults</c>,
+/// <c>--paced</c> and <c>--json</c>. Options that only make sense on the simulator are refused with another backend
+/// (never silently ignored), and a fault string is checked with <see cref="FaultPlan"/> at parse time.
+/// </summary>
+internal sealed class DeviceOptions
+{
+    public const string Sim = "sim";
+    public const string Linux = "linux";
+    public const string MacOS = "macos";
+
+    private readonly Option<string> _backend = CliOptions.Choice("--backend", "Backend: the simulator, the Linux litepcie driver or the macOS dext", Sim, Sim, Linux, MacOS);
+    private readonly Option<string?> _board = new("--board") { Description = $"Board profile name or path (default {BoardCatalog.DefaultBoard})" };
+    private readonly Option<string?> _device = new("--device") { Description = "PCI address (0000:01:00.0), device node or registry id (default: the first board found)" };
+    private readonly Option<string?> _faults = new("--faults") { Description = "Faults to inject into the simulated board, e.g. \"dma-bitflip=0.01;seed=7\" (sim only)" };
+    private readonly Option<bool> _paced = new("--paced") { Description = "Pace the simulated link to the board's payload rate (sim only)" };
+    private readonly Option<bool> _json = new("--json") { Description = "Machine-readable output: one JSON document on stdout, no colours, no live redraw" };
+
+    /// <summary>Adds the options and their cross-checks to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_backend);
+        command.Options.Add(_board);
+        command.Options.Add(_device);
+        command.Options.Add(_faults);
+        command.Options.Add(_paced);
+        command.Options.Add(_json);
+        command.Validators.Add(result =>
+        {
+            string backend;
+            try
+            {
+                backend = result.GetValue(_backend) ?? Sim;
+            }
+            catch (InvalidOperationException)
+            {
+                return; // a bad --backend is reported already; the cross-checks need a valid one
+            }
+
+            string? faults = result.GetValue(_faults);
+            if (faults is not null && backend != Sim)
+            {
+                result.AddError($"--faults injects faults into the simulated board and applies only to --backend sim, not --backend {backend}");
+            }
+            else if (faults is not null)
+            {
+                try
+                {
+                    FaultPlan.Parse(faults);
+                }
+                catch (FaultPlanException e)
+                {
+                    result.AddError($"--faults: {e.Message}");
+                }
+            }
+
+            if (result.GetValue(_paced) && backend != Sim)
+            {
+                result.AddError($"--paced paces the simulated link and applies only to --backend sim, not --backend {backend}");
+            }
+        });
+    }
+
+    /// <summary>The validated request of a parse.</summary>
+    public DeviceRequest Read(ParseResult parse) =>
+        new(parse.GetValue(_backend) ?? Sim, parse.GetValue(_board), parse.GetValue(_device), parse.GetValue(_faults), parse.GetValue(_paced), parse.GetValue(_json));
+}

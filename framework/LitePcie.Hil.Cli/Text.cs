@@ -1,0 +1,52 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using LitePcie.Hil.Pci;
+
+namespace LitePcie.Hil.Cli;
+
+/// <summary>Formatting shared by the commands: hex IDs, sizes, links, rates (always invariant culture).</summary>
+internal static class Text
+{
+    private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+    public static string Hex16(ushort value) => "0x" + value.ToString("x4", C);
+
+    public static string Hex32(uint value) => "0x" + value.ToString("X8", C);
+
+    /// <summary>"1 MiB", "8 KiB", "512 B".</summary>
+    public static string Size(ulong bytes) => bytes switch
+    {
+        >= 1UL << 30 when bytes % (1UL << 30) == 0 => string.Create(C, $"{bytes >> 30} GiB"),
+        >= 1UL << 20 when bytes % (1UL << 20) == 0 => string.Create(C, $"{bytes >> 20} MiB"),
+        >= 1UL << 10 when bytes % (1UL << 10) == 0 => string.Create(C, $"{bytes >> 10} KiB"),
+        _ => string.Create(C, $"{bytes} B"),
+    };
+
+    /// <summary>"5.0 GT/s x4 (max 5.0 GT/s x4)"; the maximum only where the config space was read.</summary>
+    public static string Link(PciLinkSpeed speed, int width, PciExpressCapability? pcie)
+    {
+        string now = $"{speed.Describe()} x{width}";
+        if (pcie is null)
+        {
+            return now;
+        }
+
+        string max = $"{pcie.LinkMaxSpeed.Describe()} x{pcie.LinkMaxWidth}";
+        bool degraded = pcie.LinkMaxSpeed > speed || pcie.LinkMaxWidth > width;
+        return $"{now} (max {max}{(degraded ? ", DEGRADED" : "")})";
+    }
+
+    public static JsonObject LinkJson(PciLinkSpeed speed, int width, PciExpressCapability? pcie) => new()
+    {
+        ["speedGTs"] = speed.GigaTransfersPerSecond(),
+        ["width"] = width,
+        ["maxSpeedGTs"] = pcie?.LinkMaxSpeed.GigaTransfersPerSecond(),
+        ["maxWidth"] = pcie?.LinkMaxWidth,
+    };
+
+    /// <summary>Invariant formatting of a number with a format string.</summary>
+    public static string F(double value, string format) => value.ToString(format, C);
+
+    /// <summary>Microseconds as "12.345 µs" or, below 1 µs, "850 ns".</summary>
+    public static string Micros(double us) => us < 1 ? string.Create(C, $"{us * 1000:0} ns") : string.Create(C, $"{us:0.###} µs");
+}

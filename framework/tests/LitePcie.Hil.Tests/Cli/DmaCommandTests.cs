@@ -1,0 +1,90 @@
+using System.Text.RegularExpressions;
+using FluentAssertions;
+using LitePcie.Hil.Cli;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Cli;
+
+/// <summary>
+/// <c>litepcie-hil dma</c> on the SIL: the dma_test-like table (one plain row per 200 ms sample off a terminal), the
+/// summary, JSON, injected corruption, the modes, designs without loopback and Ctrl+C.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed partial class DmaCommandTests
+{
+    [Test]
+    public void Loopback_prints_rows_and_a_passing_summary()
+    {
+        var run = CliRun.Of("dma", "--seconds", "0.5");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        run.Out.Should().Contain(DmaRow.Header, "the table header precedes the rows");
+        Row().Matches(run.Out).Should().NotBeEmpty("at least one sample row (elapsed, TX/RX Gb/s, buffers, DIFF, errors)\n" + run);
+        run.Out.Should().Contain("bytes fetched by the reader").And.Contain("bytes verified").And.Contain("cores (process CPU time / wall time)")
+            .And.Contain("0 bad buffer(s)").And.Contain("stall         none").And.Contain("dma: PASS");
+    }
+
+    [Test]
+    public void Json_is_one_document_with_rates_cpu_and_samples()
+    {
+        var run = CliRun.Of("dma", "--seconds", "0.5", "--json");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        var json = run.Json();
+        json.GetProperty("passed").GetBoolean().Should().BeTrue();
+        json.GetProperty("mode").GetString().Should().Be("Loopback");
+        json.GetProperty("rxBytes").GetInt64().Should().BePositive("data moved");
+        json.GetProperty("txBytes").GetInt64().Should().BeGreaterThanOrEqualTo(json.GetProperty("rxBytes").GetInt64(), "every verified RX buffer was fetched as TX first");
+        json.GetProperty("cpuCores").GetDouble().Should().BeGreaterThan(0);
+        json.GetProperty("samples").GetArrayLength().Should().BePositive();
+        json.GetProperty("samples")[0].TryGetProperty("diff", out _).Should().BeTrue();
+    }
+
+    [Test]
+    public void Bit_flips_fail_the_run_and_show_the_corrupted_word()
+    {
+        var run = CliRun.Of("dma", "--seconds", "0.5", "--faults", "dma-bitflip=0.01;seed=7");
+
+        run.Code.Should().Be(ExitCodes.TestFailed, run.ToString());
+        run.Out.Should().Contain("corrupted, first bad word").And.Contain("1 bit(s) differ").And.Contain("dma: FAIL");
+        run.Out.Should().NotContain(" 0 bad buffer(s)", "the summary counts the corrupted buffers");
+    }
+
+    [Test]
+    public void Writer_and_reader_only_modes_run()
+    {
+        var writer = CliRun.Of("dma", "--mode", "writer", "--seconds", "0.3", "--json");
+        writer.Code.Should().Be(ExitCodes.Success, writer.ToString());
+        writer.Json().GetProperty("rxBytes").GetInt64().Should().BePositive("the board's pattern source feeds the writer");
+
+        var reader = CliRun.Of("dma", "--mode", "reader", "--seconds", "0.3", "--json");
+        reader.Code.Should().Be(ExitCodes.Success, reader.ToString());
+        reader.Json().GetProperty("txBytes").GetInt64().Should().BePositive("the reader fetched TX buffers");
+    }
+
+    [Test]
+    public void Loopback_on_a_design_without_loopback_is_refused_before_anything_is_written()
+    {
+        var run = CliRun.Of("dma", "--board", "sim-kcu105-noloop", "--seconds", "0.3");
+
+        run.Code.Should().Be(ExitCodes.UsageError, run.ToString());
+        run.Err.Should().Contain("--mode loopback").And.Contain("no loopback_enable register").And.Contain("--mode writer");
+        run.Out.Should().NotContain(DmaRow.Header, "no stream was started");
+
+        var writer = CliRun.Of("dma", "--board", "sim-kcu105-noloop", "--mode", "writer", "--seconds", "0.3");
+        writer.Code.Should().Be(ExitCodes.Success, "writer-only works on that design (its loopback register is never touched)\n" + writer);
+    }
+
+    [Test]
+    public void Ctrl_c_stops_the_stream_and_still_prints_the_summary()
+    {
+        var run = CliRun.Interrupted("ELAPSED", "dma", "--seconds", "60");
+
+        run.Code.Should().Be(ExitCodes.Success, "the data so far was clean\n" + run);
+        run.Out.Should().Contain("interrupted by Ctrl+C: figures so far").And.Contain("bytes verified").And.Contain("dma: PASS");
+    }
+
+    [GeneratedRegex(@"^\s*\d+\.\d\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\s+\d+\s+-?\d+\s+\d+\s*$", RegexOptions.Multiline)]
+    private static partial Regex Row();
+}

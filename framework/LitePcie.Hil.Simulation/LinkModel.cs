@@ -38,14 +38,15 @@ public sealed record LinkModel(PciLinkSpeed Speed, int Width, int MaxPayloadSize
 public sealed class LinkPacer
 {
     private readonly TimeProvider _time;
-    private readonly double _bytesPerTick;
     private readonly double _burstBytes;
-    private readonly double _maxDebtBytes;
+    private readonly double _maxLagSeconds;
+    private double _bytesPerTick;
+    private double _maxDebtBytes;
     private long _start;
     private double _consumed;
 
     /// <summary>Creates a pacer for <paramref name="bytesPerSecond"/>.</summary>
-    public LinkPacer(double bytesPerSecond, TimeProvider? time = null, double burstBytes = 64 * 1024, double maxLagSeconds = 0.002)
+    public LinkPacer(double bytesPerSecond, TimeProvider? time = null, double burstBytes = 64 * 1024, double maxLagSeconds = 0.02)
     {
         if (bytesPerSecond <= 0)
         {
@@ -56,12 +57,13 @@ public sealed class LinkPacer
         BytesPerSecond = bytesPerSecond;
         _bytesPerTick = bytesPerSecond / _time.TimestampFrequency;
         _burstBytes = burstBytes;
+        _maxLagSeconds = maxLagSeconds;
         _maxDebtBytes = bytesPerSecond * maxLagSeconds;
         _start = _time.GetTimestamp();
     }
 
     /// <summary>The paced rate.</summary>
-    public double BytesPerSecond { get; }
+    public double BytesPerSecond { get; private set; }
 
     /// <summary>
     /// Tries to take <paramref name="bytes"/>; when refused, <paramref name="wait"/> says how long until it
@@ -69,12 +71,7 @@ public sealed class LinkPacer
     /// </summary>
     public bool TryConsume(long bytes, out TimeSpan wait)
     {
-        double allowed = (_time.GetTimestamp() - _start) * _bytesPerTick;
-        if (allowed - _consumed > _maxDebtBytes)
-        {
-            _consumed = allowed - _maxDebtBytes; // forfeit time we could not use
-        }
-
+        double allowed = Allowed();
         if (_consumed + bytes <= allowed + _burstBytes)
         {
             _consumed += bytes;
@@ -85,6 +82,56 @@ public sealed class LinkPacer
         double deficit = _consumed + bytes - allowed - _burstBytes;
         wait = TimeSpan.FromSeconds(deficit / BytesPerSecond);
         return false;
+    }
+
+    /// <summary>
+    /// Takes <paramref name="bytes"/> from both pacers or from neither (one transfer that crosses the link in both
+    /// directions, as a loopback buffer does).
+    /// </summary>
+    public static bool TryConsumeBoth(LinkPacer first, LinkPacer second, long bytes)
+    {
+        if (first._consumed + bytes > first.Allowed() + first._burstBytes || second._consumed + bytes > second.Allowed() + second._burstBytes)
+        {
+            return false;
+        }
+
+        first._consumed += bytes;
+        second._consumed += bytes;
+        return true;
+    }
+
+    /// <summary>Bytes the elapsed time allows; time the engine could not use beyond the lag bound is forfeited.</summary>
+    private double Allowed()
+    {
+        double allowed = (_time.GetTimestamp() - _start) * _bytesPerTick;
+        if (allowed - _consumed > _maxDebtBytes)
+        {
+            _consumed = allowed - _maxDebtBytes; // forfeit time we could not use
+        }
+
+        return allowed;
+    }
+
+    /// <summary>
+    /// Follows a change of the link's payload rate (a retrain to another width, a new Max_Payload_Size programmed
+    /// by the host): the accounting restarts at the new rate from now.
+    /// </summary>
+    public void Retarget(double bytesPerSecond)
+    {
+        if (bytesPerSecond <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytesPerSecond), bytesPerSecond, "must be positive");
+        }
+
+        if (bytesPerSecond == BytesPerSecond)
+        {
+            return;
+        }
+
+        BytesPerSecond = bytesPerSecond;
+        _bytesPerTick = bytesPerSecond / _time.TimestampFrequency;
+        _maxDebtBytes = bytesPerSecond * _maxLagSeconds;
+        Reset();
     }
 
     /// <summary>Restarts the accounting (engine restart).</summary>

@@ -58,6 +58,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     private readonly TimeProvider _time;
     private readonly LinkPacer? _writerPacer;
     private readonly LinkPacer? _readerPacer;
+    private (int Width, int Mps) _pacedLink; // the link the pacers were last set for
     private bool _surpriseRemovalFired;
     private long _lifetimeBuffers; // buffers moved since the board was created, across power-ups (gateware thread only)
     private bool _removalPending;
@@ -98,9 +99,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         if (Options.Paced)
         {
             // Payload rate of the trained link at the payload size the function supports.
-            var link = new LinkModel(profile.LinkSpeed, width, Math.Min(profile.MaxPayloadSize, 512), profile.MaxReadRequestSize);
-            _writerPacer = new LinkPacer(link.PayloadBytesPerSecond, _time);
-            _readerPacer = new LinkPacer(link.PayloadBytesPerSecond, _time);
+            // Payload rate of the trained link at the Max_Payload_Size the host programmed (followed in Step()).
+            double rate = Link.PayloadBytesPerSecond;
+            _pacedLink = (_function.TrainedWidth, _function.MaxPayloadSize);
+            _writerPacer = new LinkPacer(rate, _time);
+            _readerPacer = new LinkPacer(rate, _time);
         }
 
         if (Options.RunHardwareThread)
@@ -290,6 +293,15 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         bool removed;
         lock (_sync)
         {
+            if (_writerPacer is not null && (_function.TrainedWidth, _function.MaxPayloadSize) != _pacedLink)
+            {
+                // The host programmed another Max_Payload_Size, or the link retrained: pace to the new rate.
+                _pacedLink = (_function.TrainedWidth, _function.MaxPayloadSize);
+                double rate = Link.PayloadBytesPerSecond;
+                _writerPacer.Retarget(rate);
+                _readerPacer!.Retarget(rate);
+            }
+
             progress = _present && _function.PowerState == PciPowerState.D0 && _gateware.Step();
             removed = _removalPending;
             _removalPending = false;
@@ -498,10 +510,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
                 continue;
             }
 
-            // Paced engines wait microseconds for link credit: poll closely (yielding the core) to hold the
-            // configured rate. Otherwise, or once nothing has moved for a while, block until a register write
-            // or buffer release kicks us, re-checking every millisecond (pacing, spurious MSIs, lost kicks).
-            if (_writerPacer is not null && ++idle < 4096)
+            // Paced engines wait microseconds for link credit: poll briefly (yielding the core), then block until
+            // a kick or the next millisecond. The pacers carry up to 20 ms of unused link time, so the engines
+            // catch up after the sleep and the rate holds without a core spent spinning (which, on a small
+            // machine, starves the host threads the stream depends on).
+            if (_writerPacer is not null && ++idle < 64)
             {
                 Thread.Yield();
                 continue;

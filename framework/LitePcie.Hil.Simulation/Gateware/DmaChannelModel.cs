@@ -226,9 +226,14 @@ internal sealed class DmaChannelModel
     /// <summary>Moves at most one descriptor per engine. Returns whether anything happened.</summary>
     public bool Step()
     {
-        if (TryStepLoopbackDirect())
+        if (TryStepLoopbackDirect(out bool waitingForCredit))
         {
             return true;
+        }
+
+        if (waitingForCredit)
+        {
+            return false; // both engines are ready and wait for link credit: moving one alone would split the buffer's path
         }
 
         bool progress = StepReader();
@@ -238,13 +243,14 @@ internal sealed class DmaChannelModel
 
     /// <summary>
     /// The common loopback case in one copy: the data FIFO is empty, both engines can start a descriptor of the
-    /// same whole-word length now, no pacing and no buffer drop/duplicate fault. The reader's buffer goes straight
+    /// same whole-word length now (with link credit in both directions when paced), no buffer drop/duplicate fault. The reader's buffer goes straight
     /// to the writer's (what passes through the FIFO in that case is exactly that buffer, so the result, the
     /// completions and their order are those of <see cref="StepReader"/> then <see cref="StepWriter"/>).
     /// </summary>
-    private unsafe bool TryStepLoopbackDirect()
+    private unsafe bool TryStepLoopbackDirect(out bool waitingForCredit)
     {
-        if (!LoopbackEnabled || _loopbackFifo.Bytes != 0 || _host.ReaderPacer is not null || _host.WriterPacer is not null
+        waitingForCredit = false;
+        if (!LoopbackEnabled || _loopbackFifo.Bytes != 0 || (_host.ReaderPacer is null) != (_host.WriterPacer is null)
             || _faults.Has(FaultKind.DmaDropBuffer) || _faults.Has(FaultKind.DmaDuplicateBuffer)
             || !CanStart(Reader, out var r) || !CanStart(Writer, out var w)
             || r.Length != w.Length || StreamBytes(r.Length) != r.Length)
@@ -263,6 +269,13 @@ internal sealed class DmaChannelModel
         if (dst is null)
         {
             return false; // the general path records the fault and delivers what the hardware would
+        }
+
+        if (_host.ReaderPacer is { } readerPacer && !LinkPacer.TryConsumeBoth(readerPacer, _host.WriterPacer!, r.Length))
+        {
+            Reader.WaitingForInput = true; // no link credit yet in one of the directions
+            waitingForCredit = true;
+            return false;
         }
 
         Reader.Table.Pop();

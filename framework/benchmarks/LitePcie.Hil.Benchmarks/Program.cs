@@ -6,6 +6,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Simulation;
 using LitePcie.Hil.Simulation.Sil;
 
 namespace LitePcie.Hil.Benchmarks;
@@ -37,7 +38,9 @@ public static class Program
 
     /// <summary>
     /// The paced link model reproduces each board's configured payload rate: a verified loopback stream measured
-    /// by <see cref="DmaStreamer"/>'s own meter, compared with <c>LinkModel.PayloadBytesPerSecond</c> (±2%).
+    /// by <see cref="DmaStreamer"/>'s own meter (the DMA suite's), compared with the trained link's payload rate
+    /// (±2%), after a warm-up stream (JIT tiers) in the same process. A board whose link is faster than 80% of
+    /// what the SIL moves unpaced on this machine cannot be paced to its rate here, and is reported so.
     /// </summary>
     private static async Task<int> PacedCheckAsync(double seconds)
     {
@@ -46,26 +49,60 @@ public static class Program
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (string board in BoardCatalog.BuiltInNames())
         {
-            await using var backend = new SilBackend(new SilBackendOptions { Boards = [board], Paced = true });
-            var device = (await backend.EnumerateAsync())[0];
-            await using var session = await backend.OpenAsync(device);
-            var ch = session.Channels[0];
-            if (ch.Layout.LoopbackEnable is null)
+            double unpaced = await StreamAsync(board, paced: false, seconds: Math.Min(seconds, 1), warmUp: true, link: null);
+            var row = new List<string>();
+            double configured = 0;
+            var report = await StreamAsync(board, paced: true, seconds, warmUp: false, link: l =>
+            {
+                configured = l.PayloadGigabitsPerSecond;
+                row.Add(board);
+                row.Add($"{l.Speed.Describe()} x{l.Width}, MPS {l.MaxPayloadSize}");
+            });
+            if (double.IsNaN(unpaced) || double.IsNaN(report))
             {
                 Console.WriteLine($"| {board} | - | - | - | no loopback in this design | - |");
                 continue;
             }
 
-            var link = backend.Slots[0].Board.Link;
-            var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Duration = TimeSpan.FromSeconds(seconds) });
-            double configured = link.PayloadGigabitsPerSecond;
-            double deviation = (report.Gbps - configured) / configured;
-            bool ok = report.Clean && Math.Abs(deviation) <= 0.02;
+            double deviation = (report - configured) / configured;
+            bool checkable = configured < 0.8 * unpaced;
+            bool ok = !checkable || Math.Abs(deviation) <= 0.02;
             failures += ok ? 0 : 1;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {board} | {link.Speed.Describe()} x{link.Width}, MPS {link.MaxPayloadSize} | {configured:0.00} Gb/s | {report.Gbps:0.00} Gb/s | {deviation * 100:+0.00;-0.00} %{(ok ? "" : " **out of ±2%**")} | {report.CpuCores:0.00} cores |"));
+                $"| {row[0]} | {row[1]} | {configured:0.00} Gb/s | {report:0.00} Gb/s | {deviation * 100:+0.00;-0.00} %" +
+                $"{(checkable ? ok ? "" : " **out of ±2%**" : $" (not judged: the link is above 80% of the {unpaced:0.0} Gb/s the SIL moves unpaced here)")} | {s_lastCores:0.00} cores |"));
         }
 
         return failures == 0 ? 0 : 1;
+    }
+
+    private static double s_lastCores;
+
+    /// <summary>Gb/s of a verified loopback stream on a fresh backend (NaN without loopback).</summary>
+    private static async Task<double> StreamAsync(string board, bool paced, double seconds, bool warmUp, Action<LinkModel>? link)
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Boards = [board], Paced = paced });
+        await using var session = await backend.OpenAsync((await backend.EnumerateAsync())[0]);
+        var ch = session.Channels[0];
+        if (ch.Layout.LoopbackEnable is null)
+        {
+            return double.NaN;
+        }
+
+        link?.Invoke(backend.Slots[0].Board.Link);
+        var pattern = new SequencePattern(ch.Geometry.BufferSize);
+        if (warmUp)
+        {
+            await DmaStreamer.RunAsync(ch, pattern, new StreamOptions { Duration = TimeSpan.FromSeconds(0.5) });
+        }
+
+        var report = await DmaStreamer.RunAsync(ch, pattern, new StreamOptions { Duration = TimeSpan.FromSeconds(seconds) });
+        if (!report.Clean)
+        {
+            throw new InvalidOperationException($"{board}: the {(paced ? "paced" : "unpaced")} stream was not clean:\n{report.Summary()}");
+        }
+
+        s_lastCores = report.CpuCores;
+        return report.Gbps;
     }
 }

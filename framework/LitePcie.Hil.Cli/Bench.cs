@@ -60,15 +60,27 @@ internal sealed class Bench : IAsyncDisposable
 
     /// <summary>
     /// The platform's power, attach and resource-probe controls: the SIL's own; on Linux sysfs/rtcwake where this host
-    /// allows them; on macOS pmset and IOKit (attach needs a lab switch, which the CLI does not configure).
+    /// allows them; on macOS pmset and IOKit notifications. The lab's commands (<paramref name="lab"/>: a switch or
+    /// relay for attach/detach, a sleep script) take precedence on real platforms, as the suites' runsettings do.
     /// </summary>
-    public PlatformControls Platform() => Backend switch
+    public PlatformControls Platform(LabCommands? lab = null)
     {
-        SilBackend sil => SilPlatform.For(sil),
-        LinuxBackend linux => LinuxPlatform.For(linux.Paths, null, null),
-        MacOSBackend => MacOSPlatform.For(null, TimeSpan.FromSeconds(15)),
-        _ => new PlatformControls(null, null, new ProcessResourceProbe(), $"no platform controls for backend {Backend.Name}"),
-    };
+        lab ??= LabCommands.None;
+        IAttachControl? attach = lab.Attach.Length > 0 ? new CommandAttachControl(lab.Detach, lab.Attach, lab.Timeout) : null;
+        IPowerControl? power = lab.Sleep.Length > 0 ? new CommandPowerControl(lab.Sleep, lab.Timeout) : null;
+        switch (Backend)
+        {
+            case SilBackend sil:
+                return SilPlatform.For(sil);
+            case LinuxBackend linux:
+                return LinuxPlatform.For(linux.Paths, attach, power);
+            case MacOSBackend:
+                var mac = MacOSPlatform.For(attach, TimeSpan.FromSeconds(15));
+                return power is null ? mac : mac with { Power = power };
+            default:
+                return new PlatformControls(power, attach, new ProcessResourceProbe(), $"no platform controls for backend {Backend.Name}");
+        }
+    }
 
     /// <summary>Enumerates again (after a detach, attach or sleep) and returns the chosen device if it is on the bus.</summary>
     public async Task<DeviceDescriptor?> FindAgainAsync(CancellationToken cancellationToken) =>

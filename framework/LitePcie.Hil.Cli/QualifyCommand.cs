@@ -36,11 +36,13 @@ internal static class QualifyCommand
     };
 
     private static readonly Option<FileInfo?> Journal = new("--journal") { Description = "JSON-lines journal of every cycle; an unfinished journal of the same plan is resumed" };
+    private static readonly LabCommandOptions Lab = new(attachDetach: true, sleep: false);
 
     public static Command Create(CliIo io)
     {
         var command = DeviceCommand.Create("qualify", "Attach/detach or open/close cycles with leak-slope verdict (progress, per-resource slopes)", io,
-            [Cycles, Kind, Warmup, SampleEvery, MaxFailures, Timeout, LeakLimit, Journal], RunAsync);
+            [Cycles, Kind, Warmup, SampleEvery, MaxFailures, Timeout, LeakLimit, Journal, .. Lab.Options], RunAsync);
+        command.Validators.Add(Lab.Validate);
         command.Validators.Add(result =>
         {
             if (result.GetValue(LeakLimit) is { } text)
@@ -64,11 +66,11 @@ internal static class QualifyCommand
             TimeSpan.FromSeconds(p.GetValue(Timeout)),
             LeakLimits.Parse(p.GetValue(LeakLimit) ?? "", []), LeakLimits.Parse(LeakLimits.Default, []));
         await using var bench = await Bench.OpenAsync(ctx.Request, ctx.Cancel).ConfigureAwait(false);
-        var platform = bench.Platform();
+        var platform = bench.Platform(Lab.Read(p));
         IAttachControl? attach = null;
         if (plan.Kind == AttachDetach)
         {
-            attach = platform.Attach ?? throw new DeviceCapabilityException(bench.Device.Address, "attach/detach control", $"{platform.MissingReason} (--kind open-close needs none)");
+            attach = platform.Attach ?? throw new DeviceCapabilityException(bench.Device.Address, "attach/detach control", $"{platform.MissingReason} (give the lab's --detach-command and --attach-command, or --kind open-close, which needs none)");
         }
 
         if (plan.Cycles - plan.Warmup < 2 * plan.SampleEvery)

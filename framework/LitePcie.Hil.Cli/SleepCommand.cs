@@ -19,17 +19,23 @@ internal static class SleepCommand
     private static readonly Option<double> SleepSeconds = CliOptions.Number("--sleep-seconds", "How long to stay asleep", 1, 0.01, 3600, "seconds");
     private static readonly Option<double> Timeout = CliOptions.Number("--timeout", "Bound on the board re-enumerating after wake", 15, 0.1, 600, "seconds");
 
+    private static readonly LabCommandOptions Lab = new(attachDetach: false, sleep: true);
+
     private sealed record Identity(string Identifier, ushort VendorId, ushort DeviceId, string Bars);
 
-    public static Command Create(CliIo io) =>
-        DeviceCommand.Create("sleep", "One sleep/wake cycle through the platform's power control; verify the board comes back the same", io,
-            [SleepSeconds, Timeout], RunAsync);
+    public static Command Create(CliIo io)
+    {
+        var command = DeviceCommand.Create("sleep", "One sleep/wake cycle through the platform's power control; verify the board comes back the same", io,
+            [SleepSeconds, Timeout, .. Lab.Options], RunAsync);
+        command.Validators.Add(Lab.Validate);
+        return command;
+    }
 
     private static async Task<int> RunAsync(CommandContext ctx)
     {
         var c = ctx.Console;
         await using var bench = await Bench.OpenAsync(ctx.Request, ctx.Cancel).ConfigureAwait(false);
-        var platform = bench.Platform();
+        var platform = bench.Platform(Lab.Read(ctx.Parse));
         var power = platform.Power ?? throw new DeviceCapabilityException(bench.Device.Address, "sleep/wake control", platform.MissingReason);
         var before = await IdentifyAsync(bench, bench.Device, ctx.Cancel).ConfigureAwait(false);
         c.Line($"{bench.Device.Backend}:{bench.Device.Address} \"{before.Identifier}\", BARs {before.Bars}");

@@ -43,6 +43,36 @@ public sealed class UsageErrorTests
     }
 
     [Test]
+    public void Lab_commands_on_the_simulator_are_refused_not_ignored()
+    {
+        var qualify = CliRun.Of("qualify", "--cycles", "2", "--detach-command", "relay off", "--attach-command", "relay on");
+        qualify.Code.Should().Be(ExitCodes.UsageError, qualify.ToString());
+        qualify.Err.Should().Contain("--detach-command, --attach-command: the simulator has its own attach and power controls");
+
+        var sleep = CliRun.Of("sleep", "--sleep-command", "rtcwake -m mem -s {seconds}");
+        sleep.Code.Should().Be(ExitCodes.UsageError, sleep.ToString());
+        sleep.Err.Should().Contain("--sleep-command").And.Contain("lab commands apply to --backend linux or macos");
+    }
+
+    [Test]
+    public void Attach_and_detach_commands_come_as_a_pair()
+    {
+        var run = CliRun.Of("qualify", "--backend", "linux", "--attach-command", "relay on");
+
+        run.Code.Should().Be(ExitCodes.UsageError, run.ToString());
+        run.Err.Should().Contain("--detach-command and --attach-command come as a pair");
+    }
+
+    [Test]
+    public void Lab_commands_on_a_host_without_the_driver_are_still_a_device_error()
+    {
+        var run = CliRun.Of("qualify", "--backend", "linux", "--detach-command", "relay off", "--attach-command", "relay on", "--command-timeout", "5");
+
+        run.Code.Should().Be(ExitCodes.DeviceError, run.ToString());
+        run.Err.Should().Contain("--backend linux not available");
+    }
+
+    [Test]
     public void A_bad_fault_string_gives_the_fault_plans_message()
     {
         var run = CliRun.Of("dma", "--faults", "dma-bitflip=2");

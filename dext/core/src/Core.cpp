@@ -379,6 +379,22 @@ int32_t Core::CheckOwner(uint32_t client, uint32_t channel, uint32_t dir) {
     return LPC_RETURN_SUCCESS;
 }
 
+int32_t Core::CheckRunningOwned(uint32_t client, MethodArgs& a, uint32_t* channel, uint32_t* dir) {
+    if (int32_t st = CheckUsable()) {
+        return st;
+    }
+    if (int32_t st = CheckChannelDirection(a, channel, dir)) {
+        return st;
+    }
+    if (int32_t st = CheckOwner(client, *channel, *dir)) {
+        return st;
+    }
+    if (dirs_[*channel][*dir].running == 0) {
+        return Fail(LPC_RETURN_NOT_READY, 0, "channel", *channel, "this direction is not running (start it first)");
+    }
+    return LPC_RETURN_SUCCESS;
+}
+
 int32_t Core::GetInfo(MethodArgs& a) {
     LpcInfo* info = static_cast<LpcInfo*>(a.structOutput);
     *info = LpcInfo{};
@@ -596,20 +612,11 @@ void Core::StopSequence(uint32_t c, uint32_t d) {
 }
 
 int32_t Core::UpdateSwCount(uint32_t client, MethodArgs& a) {
-    if (int32_t st = CheckUsable()) {
-        return st;
-    }
     uint32_t c, d;
-    if (int32_t st = CheckChannelDirection(a, &c, &d)) {
-        return st;
-    }
-    if (int32_t st = CheckOwner(client, c, d)) {
+    if (int32_t st = CheckRunningOwned(client, a, &c, &d)) {
         return st;
     }
     Direction& dir = dirs_[c][d];
-    if (dir.running == 0) {
-        return Fail(LPC_RETURN_NOT_READY, 0, "channel", c, "this direction is not running (start it first)");
-    }
     LpcDirStatus* s = DirStatus(c, d);
     const uint64_t sw = a.scalarInput[2];
     const uint64_t previous = s->clientAck;
@@ -634,20 +641,11 @@ int32_t Core::UpdateSwCount(uint32_t client, MethodArgs& a) {
 }
 
 int32_t Core::WaitBuffers(uint32_t client, MethodArgs& a, Completion* out, uint32_t* outCount) {
-    if (int32_t st = CheckUsable()) {
-        return st;
-    }
     uint32_t c, d;
-    if (int32_t st = CheckChannelDirection(a, &c, &d)) {
-        return st;
-    }
-    if (int32_t st = CheckOwner(client, c, d)) {
+    if (int32_t st = CheckRunningOwned(client, a, &c, &d)) {
         return st;
     }
     Direction& dir = dirs_[c][d];
-    if (dir.running == 0) {
-        return Fail(LPC_RETURN_NOT_READY, 0, "channel", c, "this direction is not running (start it first)");
-    }
     const uint64_t target = a.scalarInput[2];
     if (target > (1ull << 62)) {
         return Fail(LPC_RETURN_BAD_ARGUMENT, 2, "target", target, "0..2^62");

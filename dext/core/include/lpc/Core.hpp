@@ -196,6 +196,8 @@ private:
     int32_t Fail(int32_t status, uint32_t argument, const char* what, uint64_t value, const char* accepted);
     int32_t CheckChannelDirection(MethodArgs& a, uint32_t* channel, uint32_t* dir);
     int32_t CheckOwner(uint32_t client, uint32_t channel, uint32_t dir);
+    // The device usable, channel and direction in range, owned by this client and running (UpdateSwCount, WaitBuffers).
+    int32_t CheckRunningOwned(uint32_t client, MethodArgs& a, uint32_t* channel, uint32_t* dir);
     int32_t CheckUsable();
     uint32_t Read(uint64_t offset);
     void Write(uint64_t offset, uint32_t value);

@@ -71,15 +71,14 @@ public sealed class LinkPacer
     /// </summary>
     public bool TryConsume(long bytes, out TimeSpan wait)
     {
-        double allowed = Allowed();
-        if (_consumed + bytes <= allowed + _burstBytes)
+        double deficit = Deficit(bytes);
+        if (deficit <= 0)
         {
             _consumed += bytes;
             wait = TimeSpan.Zero;
             return true;
         }
 
-        double deficit = _consumed + bytes - allowed - _burstBytes;
         wait = TimeSpan.FromSeconds(deficit / BytesPerSecond);
         return false;
     }
@@ -90,7 +89,7 @@ public sealed class LinkPacer
     /// </summary>
     public static bool TryConsumeBoth(LinkPacer first, LinkPacer second, long bytes)
     {
-        if (first._consumed + bytes > first.Allowed() + first._burstBytes || second._consumed + bytes > second.Allowed() + second._burstBytes)
+        if (first.Deficit(bytes) > 0 || second.Deficit(bytes) > 0)
         {
             return false;
         }
@@ -99,6 +98,9 @@ public sealed class LinkPacer
         second._consumed += bytes;
         return true;
     }
+
+    /// <summary>Bytes missing before <paramref name="bytes"/> may go now (≤ 0: they may).</summary>
+    private double Deficit(long bytes) => _consumed + bytes - Allowed() - _burstBytes;
 
     /// <summary>Bytes the elapsed time allows; time the engine could not use beyond the lag bound is forfeited.</summary>
     private double Allowed()

@@ -98,12 +98,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 
         if (Options.Paced)
         {
-            // Payload rate of the trained link at the payload size the function supports.
             // Payload rate of the trained link at the Max_Payload_Size the host programmed (followed in Step()).
-            double rate = Link.PayloadBytesPerSecond;
-            _pacedLink = (_function.TrainedWidth, _function.MaxPayloadSize);
-            _writerPacer = new LinkPacer(rate, _time);
-            _readerPacer = new LinkPacer(rate, _time);
+            _pacedLink = LinkRateKey;
+            _writerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
+            _readerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
         }
 
         if (Options.RunHardwareThread)
@@ -130,6 +128,9 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 
     /// <summary>The link as trained (width reduced under <c>link-degrade</c>).</summary>
     public LinkModel Link => new(Profile.LinkSpeed, _function.TrainedWidth, _function.MaxPayloadSize, _function.MaxReadRequestSize);
+
+    /// <summary>What of the link can change the payload rate while the board runs.</summary>
+    private (int Width, int Mps) LinkRateKey => (_function.TrainedWidth, _function.MaxPayloadSize);
 
     /// <summary>What the identifier ROM holds.</summary>
     public string RomIdentifier => _gateware.RomIdentifier;
@@ -293,10 +294,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         bool removed;
         lock (_sync)
         {
-            if (_writerPacer is not null && (_function.TrainedWidth, _function.MaxPayloadSize) != _pacedLink)
+            if (_writerPacer is not null && LinkRateKey != _pacedLink)
             {
                 // The host programmed another Max_Payload_Size, or the link retrained: pace to the new rate.
-                _pacedLink = (_function.TrainedWidth, _function.MaxPayloadSize);
+                _pacedLink = LinkRateKey;
                 double rate = Link.PayloadBytesPerSecond;
                 _writerPacer.Retarget(rate);
                 _readerPacer!.Retarget(rate);

@@ -109,22 +109,15 @@ public sealed class CycleRun
     public CycleCost? Cost(int window = 50)
     {
         var ordered = Times.OrderBy(t => t.Cycle).ToList();
-        var early = ordered.Where(t => t.Cycle >= 10).Take(window).Select(t => t.Milliseconds).ToList();
+        var early = ordered.Where(t => t.Cycle >= 10).Take(window).ToList();
         if (early.Count < window || ordered.Count < 10 + 2 * window)
         {
             return null;
         }
 
-        var lateTimes = ordered.Skip(ordered.Count - window).ToList();
-        return new CycleCost(ordered.First(t => t.Cycle >= 10).Cycle, MedianOf(early),
-            lateTimes[0].Cycle, lateTimes[^1].Cycle, MedianOf([.. lateTimes.Select(t => t.Milliseconds)]), window);
-    }
-
-    private static double MedianOf(List<double> values)
-    {
-        values.Sort();
-        int n = values.Count;
-        return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+        var late = ordered[^window..];
+        return new CycleCost(early[0].Cycle, LeakTrend.Median([.. early.Select(t => t.Milliseconds)]),
+            late[0].Cycle, late[^1].Cycle, LeakTrend.Median([.. late.Select(t => t.Milliseconds)]), window);
     }
 
     /// <summary>The verdict in device terms: failing cycles grouped by phase and message, leaks with their slope and limit.</summary>

@@ -81,7 +81,8 @@ public static class LeakTrend
         return [.. Enumerable.Range(0, MaxPoints).Select(i => points[(int)Math.Round(i * step)])];
     }
 
-    private static double Median(List<double> values)
+    /// <summary>The median of <paramref name="values"/> (sorted in place); 0 when empty.</summary>
+    internal static double Median(List<double> values)
     {
         if (values.Count == 0)
         {

@@ -49,47 +49,42 @@ public static class Program
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (string board in BoardCatalog.BuiltInNames())
         {
-            double unpaced = await StreamAsync(board, paced: false, seconds: Math.Min(seconds, 1), warmUp: true, link: null);
-            var row = new List<string>();
-            double configured = 0;
-            var report = await StreamAsync(board, paced: true, seconds, warmUp: false, link: l =>
-            {
-                configured = l.PayloadGigabitsPerSecond;
-                row.Add(board);
-                row.Add($"{l.Speed.Describe()} x{l.Width}, MPS {l.MaxPayloadSize}");
-            });
-            if (double.IsNaN(unpaced) || double.IsNaN(report))
+            var unpaced = await StreamAsync(board, paced: false, seconds: Math.Min(seconds, 1), warmUp: true);
+            var paced = await StreamAsync(board, paced: true, seconds, warmUp: false);
+            if (unpaced is null || paced is null)
             {
                 Console.WriteLine($"| {board} | - | - | - | no loopback in this design | - |");
                 continue;
             }
 
-            double deviation = (report - configured) / configured;
-            bool checkable = configured < 0.8 * unpaced;
+            var link = paced.Link;
+            double configured = link.PayloadGigabitsPerSecond;
+            double deviation = (paced.Gbps - configured) / configured;
+            bool checkable = configured < 0.8 * unpaced.Gbps;
             bool ok = !checkable || Math.Abs(deviation) <= 0.02;
             failures += ok ? 0 : 1;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {row[0]} | {row[1]} | {configured:0.00} Gb/s | {report:0.00} Gb/s | {deviation * 100:+0.00;-0.00} %" +
-                $"{(checkable ? ok ? "" : " **out of ±2%**" : $" (not judged: the link is above 80% of the {unpaced:0.0} Gb/s the SIL moves unpaced here)")} | {s_lastCores:0.00} cores |"));
+                $"| {board} | {link.Speed.Describe()} x{link.Width}, MPS {link.MaxPayloadSize} | {configured:0.00} Gb/s | {paced.Gbps:0.00} Gb/s | {deviation * 100:+0.00;-0.00} %" +
+                $"{(checkable ? ok ? "" : " **out of ±2%**" : $" (not judged: the link is above 80% of the {unpaced.Gbps:0.0} Gb/s the SIL moves unpaced here)")} | {paced.Cores:0.00} cores |"));
         }
 
         return failures == 0 ? 0 : 1;
     }
 
-    private static double s_lastCores;
+    /// <summary>What a verified loopback stream on a fresh backend measured, on which link.</summary>
+    private sealed record StreamResult(double Gbps, double Cores, LinkModel Link);
 
-    /// <summary>Gb/s of a verified loopback stream on a fresh backend (NaN without loopback).</summary>
-    private static async Task<double> StreamAsync(string board, bool paced, double seconds, bool warmUp, Action<LinkModel>? link)
+    /// <summary>A verified loopback stream on a fresh backend; null on a design without loopback.</summary>
+    private static async Task<StreamResult?> StreamAsync(string board, bool paced, double seconds, bool warmUp)
     {
         await using var backend = new SilBackend(new SilBackendOptions { Boards = [board], Paced = paced });
         await using var session = await backend.OpenAsync((await backend.EnumerateAsync())[0]);
         var ch = session.Channels[0];
         if (ch.Layout.LoopbackEnable is null)
         {
-            return double.NaN;
+            return null;
         }
 
-        link?.Invoke(backend.Slots[0].Board.Link);
         var pattern = new SequencePattern(ch.Geometry.BufferSize);
         if (warmUp)
         {
@@ -97,12 +92,8 @@ public static class Program
         }
 
         var report = await DmaStreamer.RunAsync(ch, pattern, new StreamOptions { Duration = TimeSpan.FromSeconds(seconds) });
-        if (!report.Clean)
-        {
-            throw new InvalidOperationException($"{board}: the {(paced ? "paced" : "unpaced")} stream was not clean:\n{report.Summary()}");
-        }
-
-        s_lastCores = report.CpuCores;
-        return report.Gbps;
+        return report.Clean
+            ? new StreamResult(report.Gbps, report.CpuCores, backend.Slots[0].Board.Link)
+            : throw new InvalidOperationException($"{board}: the {(paced ? "paced" : "unpaced")} stream was not clean:\n{report.Summary()}");
     }
 }

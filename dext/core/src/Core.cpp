@@ -179,17 +179,8 @@ void Core::Stop() {
         }
         stopping_ = 1;
         PublishFlags();
-        for (uint32_t c = 0; c < layout_.channelCount; ++c) {
-            for (uint32_t d = 0; d < 2; ++d) {
-                if (dirs_[c][d].running != 0) {
-                    StopDirection(c, d, LPC_RETURN_ABORTED, done, &n);
-                }
-            }
-        }
-        AbortAllWaits(LPC_RETURN_ABORTED, done, &n);
-        msiEnableShadow_ = 0;
+        QuiesceLocked(done, &n);
         if (gone_ == 0) {
-            WriteMsiEnable();
             SetBusMaster(false); // before the buffers go away
         }
         FreeResources();
@@ -892,18 +883,7 @@ void Core::SetPowerState(bool on) {
             if (sleeping_ != 0) {
                 return;
             }
-            for (uint32_t c = 0; c < layout_.channelCount; ++c) {
-                for (uint32_t d = 0; d < 2; ++d) {
-                    if (dirs_[c][d].running != 0) {
-                        StopDirection(c, d, LPC_RETURN_ABORTED, done, &n);
-                    }
-                }
-            }
-            AbortAllWaits(LPC_RETURN_ABORTED, done, &n);
-            msiEnableShadow_ = 0;
-            if (gone_ == 0) {
-                WriteMsiEnable();
-            }
+            QuiesceLocked(done, &n);
             sleeping_ = 1;
         } else {
             if (sleeping_ == 0) {
@@ -1005,6 +985,21 @@ void Core::WriteMsiEnable() {
         Write(layout_.msiEnable + 4, static_cast<uint32_t>(msiEnableShadow_));
     } else {
         Write(layout_.msiEnable, static_cast<uint32_t>(msiEnableShadow_));
+    }
+}
+
+void Core::QuiesceLocked(Completion* out, uint32_t* outCount) {
+    for (uint32_t c = 0; c < layout_.channelCount; ++c) {
+        for (uint32_t d = 0; d < 2; ++d) {
+            if (dirs_[c][d].running != 0) {
+                StopDirection(c, d, LPC_RETURN_ABORTED, out, outCount);
+            }
+        }
+    }
+    AbortAllWaits(LPC_RETURN_ABORTED, out, outCount);
+    msiEnableShadow_ = 0;
+    if (gone_ == 0) {
+        WriteMsiEnable();
     }
 }
 

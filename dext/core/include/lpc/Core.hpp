@@ -209,6 +209,8 @@ private:
     void StopSequence(uint32_t channel, uint32_t dir);
     void StopDirection(uint32_t channel, uint32_t dir, int32_t waitStatus, Completion* out, uint32_t* outCount);
     void AbortAllWaits(int32_t status, Completion* out, uint32_t* outCount);
+    // Driver stop and power off: every running direction stopped, every wait aborted, MSIs disabled (lock held).
+    void QuiesceLocked(Completion* out, uint32_t* outCount);
     LpcDirStatus* DirStatus(uint32_t channel, uint32_t dir);
     void PublishFlags();
     void BumpGeneration();

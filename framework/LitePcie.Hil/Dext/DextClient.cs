@@ -117,7 +117,10 @@ public sealed class DextClient : IDisposable
             case IOReturn.Busy:
                 return new DeviceBusyException(device, Prefixed(), DeviceErrorCode.Busy) { NativeCode = status };
             case IOReturn.Offline:
-                return new DeviceGoneException(device, Prefixed()) { NativeCode = status };
+                // The core's own messages end in "device gone"; an asynchronous completion carries only its status and
+                // the caller's context, so say it here, once for every path, for verdicts and summaries that read it.
+                return new DeviceGoneException(device, text.Contains("device gone", StringComparison.Ordinal) ? Prefixed() : $"{Prefixed()}: device gone")
+                    { NativeCode = status };
             case IOReturn.Timeout:
                 return new DeviceTimeoutException(device, $"{selector} ({text})", TimeSpan.Zero) { NativeCode = status };
             case IOReturn.Unsupported:

@@ -181,7 +181,9 @@ public static class DmaStreamer
         {
             steps.Step($"program descriptors and start pcie_dma{channel.Index} ({engines}, {g.BufferCount} × {g.BufferSize} B, irqEvery {options.IrqEvery})", () =>
             {
-                if (!options.KeepLoopbackSetting)
+                // A design without loopback has another register at +0x40 (P14): only a loopback stream asks for it
+                // (and is refused by name); single-direction streams switch it off only where it exists.
+                if (!options.KeepLoopbackSetting && (options.Mode == StreamMode.Loopback || channel.Layout.LoopbackEnable is not null))
                 {
                     channel.SetLoopback(options.Mode == StreamMode.Loopback);
                 }

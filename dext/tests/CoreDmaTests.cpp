@@ -73,10 +73,12 @@ std::vector<Write> StartSequence(Rig& r, uint32_t c, uint32_t d, uint32_t irqEve
         w.push_back({reg(kRegTableWe), static_cast<uint32_t>(bus >> 32)});
     }
     w.push_back({reg(kRegLoopProgN), 1});
-    w.push_back({reg(kRegEnable), 1});
+    // The source's MSI enable before the engine: an engine that completes at once must not raise its first
+    // interrupts into a masked source (the gateware drops them).
     if (msi) {
         w.push_back({kMsiEnable, 1u << IrqOf(c, d)});
     }
+    w.push_back({reg(kRegEnable), 1});
     return w;
 }
 
@@ -502,11 +504,13 @@ TEST_F(Dma, MsixWithTwoEnableWordsUsesBigWordOrdering) {
     const size_t mark = r.dev.Mark();
     ASSERT_EQ(r.DmaStart(1, W, 32), LPC_RETURN_SUCCESS);
     const auto w = r.dev.MmioWritesSince(mark);
-    ASSERT_GE(w.size(), 2u);
-    EXPECT_EQ(w[w.size() - 2].offset, kMsiEnable) << "pcie_msi_enable[63:32] at 0x1800";
-    EXPECT_EQ(w[w.size() - 2].value, 0u);
-    EXPECT_EQ(w[w.size() - 1].offset, kMsiEnable + 4) << "pcie_msi_enable[31:0] at 0x1804";
-    EXPECT_EQ(w[w.size() - 1].value, 1u << IrqOf(1, W));
+    ASSERT_GE(w.size(), 3u);
+    // ... both enable words, then the engine's enable last.
+    EXPECT_EQ(w[w.size() - 3].offset, kMsiEnable) << "pcie_msi_enable[63:32] at 0x1800";
+    EXPECT_EQ(w[w.size() - 3].value, 0u);
+    EXPECT_EQ(w[w.size() - 2].offset, kMsiEnable + 4) << "pcie_msi_enable[31:0] at 0x1804";
+    EXPECT_EQ(w[w.size() - 2].value, 1u << IrqOf(1, W));
+    EXPECT_EQ(w[w.size() - 1].offset, EngineReg(1, W, kRegEnable)) << "the engine is enabled after its MSI source";
 }
 
 // ---- WaitBuffers ------------------------------------------------------------------------------------

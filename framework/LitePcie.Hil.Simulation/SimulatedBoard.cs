@@ -34,6 +34,14 @@ public sealed record SimulationOptions
 
     /// <summary>Serial number in the Device Serial Number capability (boards on one bus differ by it).</summary>
     public ulong SerialNumber { get; init; } = 0x4C50_4349_0000_0001;
+
+    /// <summary>
+    /// After every register or config write, the engines run as far as they can before the writer's next access:
+    /// the schedule of a host thread preempted right after each write, made deterministic (start-up races of the
+    /// driver show on every run instead of a few cycles in a thousand). Interrupts are still posted by the
+    /// hardware thread.
+    /// </summary>
+    public bool HardwareRunsAhead { get; init; }
 }
 
 /// <summary>Statistics of a simulated board since it was created.</summary>
@@ -213,6 +221,8 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             {
                 _function.Write(offset, size, value);
             }
+
+            RunAheadLocked();
         }
 
         Kick();
@@ -273,6 +283,8 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             {
                 ram[o / 4] = value;
             }
+
+            RunAheadLocked();
         }
 
         Kick();
@@ -417,6 +429,19 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         _thread = null;
         Memory.Dispose();
         _kick.Dispose();
+    }
+
+    /// <summary><see cref="SimulationOptions.HardwareRunsAhead"/>: the engines move every descriptor they can before the host's next access.</summary>
+    private void RunAheadLocked()
+    {
+        if (!Options.HardwareRunsAhead)
+        {
+            return;
+        }
+
+        while (_present && _function.PowerState == PciPowerState.D0 && _gateware.Step())
+        {
+        }
     }
 
     private bool BarAccessible(int bar, ulong offset, out uint reduced)

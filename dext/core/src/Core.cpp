@@ -552,10 +552,14 @@ void Core::StartSequence(uint32_t c, uint32_t d) {
     s->generation = generation_;
     StoreRelease(&s->running, uint32_t{1});
     dir.running = 1;
-    Write(e.enable, 1);
+    // The MSI source first, then the engine (the mirror of the stop order). The gateware drops a source's events
+    // while its enable bit is clear: an engine that completes descriptors at once (a writer fed by user logic) would
+    // otherwise raise its first interrupts into a masked source, and with the client holding the ring nothing would
+    // ever raise another.
     if (dir.irqMasked == 0) {
         SetMsiBit(d == kLpcDirWriter ? ch.writerIrq : ch.readerIrq, true);
     }
+    Write(e.enable, 1);
 }
 
 int32_t Core::DmaStop(uint32_t client, MethodArgs& a, Completion* out, uint32_t* outCount) {

@@ -54,6 +54,9 @@ public sealed record SilBackendOptions
 
     /// <summary>DMA ring segment size (0 = contiguous); exercises the core's segment walking.</summary>
     public long DmaSegmentSize { get; init; }
+
+    /// <summary>The engines run ahead of the host after every register write (see <see cref="SimulationOptions.HardwareRunsAhead"/>).</summary>
+    public bool HardwareRunsAhead { get; init; }
 }
 
 /// <summary>One slot of the simulated PCI bus: a board, and the driver bound to it.</summary>
@@ -347,6 +350,7 @@ public sealed class SilBackend : IDeviceBackend
         {
             Faults = _faults,
             Paced = _options.Paced,
+            HardwareRunsAhead = _options.HardwareRunsAhead,
             SerialNumber = 0x4C50_4349_0000_0001UL + (ulong)index,
         });
 

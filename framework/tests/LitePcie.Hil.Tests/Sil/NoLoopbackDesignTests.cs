@@ -42,4 +42,37 @@ public sealed class NoLoopbackDesignTests
             .Should().ThrowAsync<DeviceCapabilityException>();
         ch.GetCounters(DmaDirection.Writer).Running.Should().BeFalse("nothing was started");
     }
+
+    /// <summary>
+    /// The engines run ahead of the host after every register write (a host thread preempted right after it):
+    /// the writer, fed by the board's own generator, completes a whole ring the moment it is enabled. Its
+    /// interrupts must not be lost to a start sequence that enables the engine before its MSI source (the
+    /// RTL drops a source's events while its enable bit is clear), or the driver's count never moves.
+    /// </summary>
+    [Test]
+    public async Task Writer_only_start_loses_no_interrupt_when_the_hardware_runs_ahead()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Boards = [Board], HardwareRunsAhead = true });
+        await using var session = await backend.OpenAsync((await backend.EnumerateAsync())[0]);
+        await StreamCleanly(session, "after attach");
+    }
+
+    [Test]
+    public async Task Writer_only_stream_after_wake_loses_no_interrupt_when_the_hardware_runs_ahead()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Boards = [Board], HardwareRunsAhead = true });
+        await using var session = await backend.OpenAsync((await backend.EnumerateAsync())[0]);
+        await StreamCleanly(session, "before sleep");
+        await backend.SleepAsync(TimeSpan.FromMilliseconds(1));
+        await StreamCleanly(session, "after wake");
+    }
+
+    private static async Task StreamCleanly(IDeviceSession session, string when)
+    {
+        var ch = session.Channels[0];
+        var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
+            new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 2L * ch.Geometry.BufferCount * ch.Geometry.BufferSize, StallTimeout = TimeSpan.FromSeconds(2) });
+        var w = ch.GetCounters(DmaDirection.Writer);
+        report.Clean.Should().BeTrue($"writer-only {when}: {report.Stall ?? string.Join("; ", report.ErrorDetails)} (driver count {w.HwCount}, {w.Interrupts} interrupts)");
+    }
 }

@@ -242,6 +242,19 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         }
     }
 
+    /// <summary>
+    /// The whole configuration space when the board is on the bus, read under the same lock as the presence check
+    /// (a board leaving between a presence check and a separate read would read all-ones); false when it is not.
+    /// </summary>
+    public bool TryReadConfigSpace([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? config)
+    {
+        lock (_sync)
+        {
+            config = _present ? _function.Snapshot() : null;
+            return config is not null;
+        }
+    }
+
     /// <summary>Size of a BAR (0 when not implemented).</summary>
     public ulong BarSize(int bar) => _function.BarSize(bar);
 

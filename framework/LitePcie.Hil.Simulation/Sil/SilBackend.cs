@@ -152,12 +152,14 @@ public sealed class SilBackend : IDeviceBackend
         var found = new List<DeviceDescriptor>();
         foreach (var slot in _slots)
         {
-            if (!slot.Board.IsPresent || !slot.Driver.IsStarted)
+            // Other boards attach and detach concurrently (one fixture per board): presence and config space are
+            // read as one, so a board leaving the bus mid-enumeration is simply not found.
+            if (!slot.Driver.IsStarted || !slot.Board.TryReadConfigSpace(out var config))
             {
                 continue;
             }
 
-            var cs = PciConfigSpace.Parse(slot.Board.ReadConfigSpace());
+            var cs = PciConfigSpace.Parse(config);
             var pcie = cs.Find<PciExpressCapability>();
             found.Add(new DeviceDescriptor(Name, slot.Address, cs.VendorId, cs.DeviceId, slot.Profile.Name,
                 pcie?.LinkSpeed ?? PciLinkSpeed.Unknown, pcie?.LinkWidth ?? 0));

@@ -22,6 +22,43 @@ public sealed class SilPlatformTests
     private static async Task<IDeviceSession> OpenAsync(SilBackend backend) =>
         await backend.OpenAsync((await backend.EnumerateAsync()).Single(d => d.Address == Address));
 
+    /// <summary>
+    /// Boards on one bus cycle independently (one fixture per board): enumerating must not trip over another board
+    /// leaving the bus between its presence check and its config read (seen as 'header type 127 not supported' in a
+    /// qualification cycle of another board).
+    /// </summary>
+    [Test]
+    public async Task Enumeration_is_not_disturbed_by_another_board_leaving_the_bus()
+    {
+        await using var backend = new SilBackend(new SilBackendOptions { Boards = ["sim-ac701-2ch", "sim-kcu105-noloop"] });
+        const string other = "0000:02:00.0";
+        using var stop = new CancellationTokenSource();
+        int cycles = 0;
+        var cycling = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await backend.DetachAsync(other);
+                await backend.AttachAsync(other);
+                Interlocked.Increment(ref cycles);
+            }
+        });
+        try
+        {
+            // The window is a few instructions wide: before the fix, about 20 of the other board's cycles hit it.
+            for (int i = 0; Volatile.Read(ref cycles) < 100 && !cycling.IsCompleted; i++)
+            {
+                var found = await backend.EnumerateAsync();
+                found.Should().Contain(d => d.Address == Address, $"enumeration {i}: the board at {Address} never left the bus");
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await cycling;
+        }
+    }
+
     [Test]
     public async Task Detaching_under_a_session_reports_gone_and_no_call_hangs()
     {

@@ -43,6 +43,52 @@ public sealed class SequencePatternTests
         }).QuickCheckThrowOnFailure();
     }
 
+    /// <summary>
+    /// <see cref="SequencePattern.Matches"/> is the streamer's fast path: every buffer that passes it is counted
+    /// good without <see cref="SequencePattern.Check"/>. Any single flipped bit anywhere must fail it — in the
+    /// vectorised body, at a vector boundary and in the scalar tail (buffer sizes that are not a multiple of two
+    /// vectors), with the word index drawn towards both ends where an off-by-one hides.
+    /// </summary>
+    [Test]
+    public void Matches_rejects_any_single_flipped_bit_vector_body_and_tail_included()
+    {
+        var gen = from words in Gen.Choose(2, 1100)
+                  from word in Gen.OneOf(Gen.Constant(0), Gen.Constant(words - 1), Gen.Choose(Math.Max(0, words - 17), words - 1), Gen.Choose(0, words - 1))
+                  from bit in Gen.Choose(0, 63)
+                  from seq in ArbMap.Default.GeneratorFor<long>()
+                  select (words, word, bit, seq);
+        Prop.ForAll(gen.ToArbitrary(), t =>
+        {
+            var p = new SequencePattern(t.words * 8);
+            var b = new byte[t.words * 8];
+            p.Fill(b, t.seq);
+            bool intact = p.Matches(b, t.seq);
+            b[t.word * 8 + t.bit / 8] ^= (byte)(1 << (t.bit % 8));
+            return (intact && !p.Matches(b, t.seq))
+                .Label($"{t.words} words, bit {t.bit} of word {t.word}, sequence {t.seq}: intact {intact}, flipped matched {p.Matches(b, t.seq)}");
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Test]
+    public void Matches_rejects_a_flipped_bit_in_every_word_of_every_small_buffer()
+    {
+        // Exhaustive over the sizes where body/tail boundaries of 256- and 512-bit vectors fall (1..40 words).
+        for (int words = 1; words <= 40; words++)
+        {
+            var p = new SequencePattern(words * 8);
+            for (int word = 0; word < words; word++)
+            {
+                foreach (int bit in new[] { 0, 31, 63 })
+                {
+                    var b = new byte[words * 8];
+                    p.Fill(b, 12345);
+                    b[word * 8 + bit / 8] ^= (byte)(1 << (bit % 8));
+                    p.Matches(b, 12345).Should().BeFalse($"a {words}-word buffer with bit {bit} of word {word} flipped is not sequence 12345");
+                }
+            }
+        }
+    }
+
     [Test]
     public void An_intact_buffer_of_another_sequence_is_recognised_with_its_number()
     {

@@ -131,6 +131,26 @@ TEST_F(Dma, StartChannel1WriterWritesExactlyTheSection63Sequence) {
     EXPECT_EQ(r.Header()->generation, gen + 1);
 }
 
+TEST_F(Dma, WriterStartPoisonsItsRingAndReaderStartLeavesItsRingAlone) {
+    Rig& r = Up();
+    // What a previous stream left in both rings of channel 0.
+    const lpc::DmaBuffer writerRing = r.dev.AllocatedBuffer(RingIndex(0, W));
+    const lpc::DmaBuffer readerRing = r.dev.AllocatedBuffer(RingIndex(0, R));
+    std::memset(writerRing.cpu, 0x5A, static_cast<size_t>(writerRing.length));
+    std::memset(readerRing.cpu, 0x5A, static_cast<size_t>(readerRing.length));
+    ASSERT_EQ(r.DmaStart(0, W, 32), LPC_RETURN_SUCCESS);
+    ASSERT_EQ(r.DmaStart(0, R, 32), LPC_RETURN_SUCCESS);
+    const auto* w = static_cast<const uint8_t*>(writerRing.cpu);
+    for (uint64_t i = 0; i < writerRing.length; ++i) {
+        ASSERT_EQ(w[i], 0xFF) << "writer ring byte " << i << " (buffer " << i / r.layout.bufferSize
+                              << "): an earlier stream's data must never be readable as this stream's";
+    }
+    const auto* rd = static_cast<const uint8_t*>(readerRing.cpu);
+    for (uint64_t i = 0; i < readerRing.length; ++i) {
+        ASSERT_EQ(rd[i], 0x5A) << "reader ring byte " << i << ": the client's TX data is not the driver's to touch";
+    }
+}
+
 TEST_F(Dma, StartChannel0ReaderUsesReaderRegistersAndBit0) {
     Rig& r = Up();
     const size_t mark = r.dev.Mark();

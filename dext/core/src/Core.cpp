@@ -533,6 +533,9 @@ void Core::StartSequence(uint32_t c, uint32_t d) {
     Write(e.enable, 0);
     Write(e.tableReset, 1);
     Write(e.loopProgN, 0);
+    if (d == kLpcDirWriter) {
+        PoisonRing(dir.ring);
+    }
     for (uint32_t i = 0; i < layout_.bufferCount; ++i) {
         uint64_t bus = 0;
         BusAddressOf(dir.ring, static_cast<uint64_t>(i) * layout_.bufferSize, layout_.bufferSize, &bus); // checked at Start
@@ -593,6 +596,20 @@ void Core::StopDirection(uint32_t c, uint32_t d, int32_t waitStatus, Completion*
         const LpcDirStatus* s = DirStatus(c, d);
         out[(*outCount)++] = Completion{dir.wait.token, waitStatus, {dir.counter.Value(), s != nullptr ? s->lostCount : 0}};
         dir.wait = Wait{};
+    }
+}
+
+void Core::PoisonRing(const DmaBuffer& ring) {
+    // A writer ring holds what the previous stream left (litepcie.ko leaves it too). Filled with all-ones once the
+    // engine is off and before it starts, a buffer the hardware completes without writing reads as all-ones (what a
+    // read of a dead device returns), never as an earlier stream's data that a client could take for fresh.
+    auto* words = static_cast<uint64_t*>(ring.cpu);
+    if (words == nullptr) {
+        return;
+    }
+    const uint64_t n = ring.length / sizeof(uint64_t);
+    for (uint64_t i = 0; i < n; ++i) {
+        words[i] = ~uint64_t{0};
     }
 }
 

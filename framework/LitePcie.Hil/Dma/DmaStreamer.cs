@@ -45,6 +45,14 @@ public sealed record StreamOptions
     public bool KeepLoopbackSetting { get; init; }
 
     /// <summary>
+    /// Sequence number of the first buffer. Null (the default): loopback and reader-only streams take a base no other
+    /// stream of this process uses (<see cref="DmaStreamer.NextSequenceBase"/>), so no buffer an earlier stream left in
+    /// the RX ring can pass as this stream's; writer-only streams start at 0, as the board's user-logic generator does
+    /// at every writer enable (the dext fills the writer ring with all-ones before each start for the same reason).
+    /// </summary>
+    public long? SequenceBase { get; init; }
+
+    /// <summary>
     /// Sink for stream events (one line each: errors as they are found, the stall) so a caller can show them
     /// live; null = keep them in the report only.
     /// </summary>
@@ -74,21 +82,31 @@ public enum StreamErrorKind
 
     /// <summary>Words differ from every intact buffer.</summary>
     Corrupted,
+
+    /// <summary>An intact buffer of another stream: the hardware completed this buffer without writing it.</summary>
+    Stale,
 }
 
 /// <summary>One error seen by the streamer.</summary>
 /// <param name="Kind">What happened.</param>
 /// <param name="RxIndex">Index of the RX buffer (ring slot = index mod ring size).</param>
 /// <param name="Check">The pattern check of that buffer.</param>
-public sealed record StreamError(StreamErrorKind Kind, long RxIndex, BufferCheck Check)
+/// <param name="SequenceBase">The stream's first sequence number; numbers in the text are relative to it (buffer n of the stream).</param>
+public sealed record StreamError(StreamErrorKind Kind, long RxIndex, BufferCheck Check, long SequenceBase = 0)
 {
+    private long Expected => Check.Expected - SequenceBase;
+
+    private long Found => Check.Found - SequenceBase;
+
     /// <inheritdoc />
     public override string ToString() => Kind switch
     {
-        StreamErrorKind.Lost => $"RX buffer {RxIndex}: {Check.Found - Check.Expected} buffer(s) lost (expected sequence {Check.Expected}, found {Check.Found})",
-        StreamErrorKind.Duplicated => $"RX buffer {RxIndex}: duplicate of sequence {Check.Found} (expected {Check.Expected})",
-        StreamErrorKind.Reordered => $"RX buffer {RxIndex}: sequence {Check.Found} out of order (expected {Check.Expected})",
-        _ => $"RX buffer {RxIndex} (sequence {Check.Expected}): corrupted, first bad word {Check.FirstBadWord} (byte offset {Check.FirstBadWord * 8}): " +
+        StreamErrorKind.Lost => $"RX buffer {RxIndex}: {Found - Expected} buffer(s) lost (expected sequence {Expected}, found {Found})",
+        StreamErrorKind.Duplicated => $"RX buffer {RxIndex}: duplicate of sequence {Found} (expected {Expected})",
+        StreamErrorKind.Reordered => $"RX buffer {RxIndex}: sequence {Found} out of order (expected {Expected})",
+        StreamErrorKind.Stale => $"RX buffer {RxIndex} (sequence {Expected}): stale, an intact buffer of another stream (absolute sequence {Check.Found}, " +
+                                 $"this stream's start at {SequenceBase}): the hardware completed it without writing it",
+        _ => $"RX buffer {RxIndex} (sequence {Expected}): corrupted, first bad word {Check.FirstBadWord} (byte offset {Check.FirstBadWord * 8}): " +
              $"expected 0x{Check.ExpectedWord:X16}, got 0x{Check.ActualWord:X16} ({SequencePattern.BitsDiffering(Check.ExpectedWord, Check.ActualWord)} bit(s) differ)",
     };
 }
@@ -116,6 +134,9 @@ public sealed record StreamReport(
 
     /// <summary>Bytes the reader fetched (its hardware count × buffer size).</summary>
     public long TxFetchedBytes { get; init; }
+
+    /// <summary>Sequence number of the stream's first buffer.</summary>
+    public long SequenceBase { get; init; }
 
     /// <summary>Process CPU time per wall time (cores busy on average).</summary>
     public double CpuCores => Elapsed.TotalSeconds > 0 ? CpuTime.TotalSeconds / Elapsed.TotalSeconds : 0;
@@ -155,6 +176,15 @@ public sealed record StreamReport(
 /// </summary>
 public static class DmaStreamer
 {
+    /// <summary>Sequence numbers each stream may use before the next stream's base.</summary>
+    public const long SequenceWindow = 1L << 32;
+
+    // A random start (per process) and a fresh window per stream: no stream's buffers carry another's numbers.
+    private static long s_nextBase = Random.Shared.NextInt64(1, 1L << 20) * SequenceWindow;
+
+    /// <summary>A sequence base no other stream of this process has used (windows of <see cref="SequenceWindow"/>).</summary>
+    public static long NextSequenceBase() => Interlocked.Add(ref s_nextBase, SequenceWindow);
+
     /// <summary>Runs the stream; the directions it uses are started and stopped here.</summary>
     public static async Task<StreamReport> RunAsync(IDmaChannel channel, SequencePattern pattern, StreamOptions options, CancellationToken cancellationToken = default)
     {
@@ -164,6 +194,7 @@ public static class DmaStreamer
             throw new ArgumentException($"pattern is for {pattern.BufferSize}-byte buffers, the ring has {g.BufferSize}", nameof(pattern));
         }
 
+        long seqBase = options.SequenceBase ?? (options.Mode == StreamMode.WriterOnly ? 0 : NextSequenceBase());
         bool useReader = options.Mode != StreamMode.WriterOnly;
         bool useWriter = options.Mode != StreamMode.ReaderOnly;
         long targetBuffers = options.Bytes > 0 ? (options.Bytes + g.BufferSize - 1) / g.BufferSize : long.MaxValue;
@@ -209,7 +240,7 @@ public static class DmaStreamer
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var samples = new List<ThroughputSample>();
         var details = new List<StreamError>();
-        long txSw = 0, rxSw = 0, expected = 0, errors = 0;
+        long txSw = 0, rxSw = 0, expected = seqBase, errors = 0;
         var nextSample = options.SampleInterval;
         var lastProgress = clock.Elapsed;
         string? stall = null;
@@ -234,7 +265,7 @@ public static class DmaStreamer
                     {
                         for (; txSw < txLimit; txSw++)
                         {
-                            pattern.Fill(tx.Write(txSw), txSw);
+                            pattern.Fill(tx.Write(txSw), seqBase + txSw);
                         }
 
                         channel.UpdateSwCount(DmaDirection.Reader, txSw);
@@ -259,11 +290,13 @@ public static class DmaStreamer
 
                             var check = pattern.Check(buffer, expected);
                             errors++;
+                            bool ofThisStream = check.Found >= seqBase && check.Found - seqBase < SequenceWindow;
                             var kind = check.Verdict == BufferVerdict.Corrupted ? StreamErrorKind.Corrupted
+                                : !ofThisStream ? StreamErrorKind.Stale
                                 : check.Found > check.Expected ? StreamErrorKind.Lost
                                 : check.Found == check.Expected - 1 ? StreamErrorKind.Duplicated
                                 : StreamErrorKind.Reordered;
-                            var error = new StreamError(kind, rxSw, check);
+                            var error = new StreamError(kind, rxSw, check, seqBase);
                             if (details.Count < options.MaxErrorDetails)
                             {
                                 details.Add(error);
@@ -271,8 +304,8 @@ public static class DmaStreamer
 
                             options.Events?.Invoke(error.ToString());
 
-                            // Resynchronise on an intact buffer; skip a corrupted one.
-                            expected = check.Verdict == BufferVerdict.WrongSequence ? check.Found + 1 : expected + 1;
+                            // Resynchronise on an intact buffer of this stream; skip a corrupted or stale one.
+                            expected = kind is StreamErrorKind.Corrupted or StreamErrorKind.Stale ? expected + 1 : check.Found + 1;
                         }
 
                         channel.UpdateSwCount(DmaDirection.Writer, rxSw);
@@ -336,6 +369,7 @@ public static class DmaStreamer
             channel.GetCounters(DmaDirection.Writer).Lost, channel.GetCounters(DmaDirection.Reader).Lost, errors, details, samples, stall)
         {
             TxFetchedBytes = channel.GetCounters(DmaDirection.Reader).HwCount * (long)g.BufferSize,
+            SequenceBase = seqBase,
         };
     }
 

@@ -207,6 +207,7 @@ private:
     void WriteMsiEnable();
     void StartSequence(uint32_t channel, uint32_t dir);
     void StopSequence(uint32_t channel, uint32_t dir);
+    static void PoisonRing(const DmaBuffer& ring);
     void StopDirection(uint32_t channel, uint32_t dir, int32_t waitStatus, Completion* out, uint32_t* outCount);
     void AbortAllWaits(int32_t status, Completion* out, uint32_t* outCount);
     // Driver stop and power off: every running direction stopped, every wait aborted, MSIs disabled (lock held).

@@ -452,6 +452,26 @@ TEST_F(Dma, InterruptReadsVectorAndPendingSourcesThenClearsHandledBits) {
     EXPECT_EQ(r.core.GetStats().interrupts, 1u);
 }
 
+TEST_F(Dma, CoalescedDeliveriesCountEveryMessage) {
+    Rig& r = Up();
+    ASSERT_EQ(r.DmaStart(0, W, 1), LPC_RETURN_SUCCESS);
+    ASSERT_EQ(r.DmaStart(0, R, 1), LPC_RETURN_SUCCESS);
+    // One source pending: the platform delivered three messages in one call (DriverKit's count): all three were its own.
+    r.dev.SetLoopStatus(0, W, 0x00000002);
+    r.dev.RaiseVector(1u << IrqOf(0, W));
+    r.core.Interrupt(0, 1000, 3);
+    EXPECT_EQ(r.Header()->msiCount, 3u) << "every message of a coalesced delivery is counted";
+    EXPECT_EQ(r.StatusOf(0, W)->irqCount, 3u) << "the only source pending gets all of them";
+    // Both pending: the messages cannot be told apart, each source is credited once.
+    r.dev.SetLoopStatus(0, W, 0x00000004);
+    r.dev.SetLoopStatus(0, R, 0x00000004);
+    r.dev.RaiseVector((1u << IrqOf(0, W)) | (1u << IrqOf(0, R)));
+    r.core.Interrupt(0, 2000, 2);
+    EXPECT_EQ(r.Header()->msiCount, 5u);
+    EXPECT_EQ(r.StatusOf(0, W)->irqCount, 4u);
+    EXPECT_EQ(r.StatusOf(0, R)->irqCount, 1u);
+}
+
 TEST_F(Dma, HwCountWrapsAtTwoToThe24ThroughRepeatedInterrupts) {
     Rig& r = Up();
     ASSERT_EQ(r.DmaStart(0, W, 32), LPC_RETURN_SUCCESS);

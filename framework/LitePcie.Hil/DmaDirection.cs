@@ -23,6 +23,10 @@ public static class DmaDirectionExtensions
     public static string RegisterPrefix(this DmaDirection direction) =>
         direction == DmaDirection.Writer ? "writer" : "reader";
 
+    /// <summary>The other direction.</summary>
+    public static DmaDirection Opposite(this DmaDirection direction) =>
+        direction == DmaDirection.Writer ? DmaDirection.Reader : DmaDirection.Writer;
+
     /// <summary>A human description including the data direction.</summary>
     public static string Describe(this DmaDirection direction) =>
         direction == DmaDirection.Writer ? "writer (FPGA→host)" : "reader (host→FPGA)";

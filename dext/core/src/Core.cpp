@@ -784,7 +784,10 @@ int32_t Core::CopyClientMemory(uint32_t clientId, uint64_t type, void** cpu, uin
 // ---------------------------------------------------------------------------------------------
 // Interrupts, timers, power, removal
 
-void Core::Interrupt(uint32_t vector, uint64_t timeNs) {
+void Core::Interrupt(uint32_t vector, uint64_t timeNs, uint64_t count) {
+    if (count == 0) {
+        count = 1; // a delivery is at least one message
+    }
     Completion done[kMaxCompletions];
     uint32_t n = 0;
     {
@@ -793,7 +796,7 @@ void Core::Interrupt(uint32_t vector, uint64_t timeNs) {
             return;
         }
         ++interrupts_;
-        StoreRelease(&header_->msiCount, header_->msiCount + 1);
+        StoreRelease(&header_->msiCount, header_->msiCount + count);
         if (gone_ != 0 || stopping_ != 0 || sleeping_ != 0) {
             return;
         }
@@ -813,6 +816,8 @@ void Core::Interrupt(uint32_t vector, uint64_t timeNs) {
             StoreRelease(&header_->spuriousCount, header_->spuriousCount + 1);
         }
         uint64_t handled = 0;
+        // Coalesced messages with one source pending were all its own; with several, each is credited once.
+        const uint64_t credit = (pending & (pending - 1)) == 0 ? count : 1;
         for (uint32_t c = 0; c < layout_.channelCount && gone_ == 0; ++c) {
             const LpcChannelLayout& ch = layout_.channels[c];
             for (uint32_t d = 0; d < 2; ++d) {
@@ -852,7 +857,7 @@ void Core::Interrupt(uint32_t vector, uint64_t timeNs) {
                 StoreRelease(&s->lostCount, lost);
                 StoreRelease(&s->hwCount, hw);
                 s->lastIrqTime = timeNs;
-                StoreRelease(&s->irqCount, s->irqCount + 1);
+                StoreRelease(&s->irqCount, s->irqCount + credit);
                 handled |= bit;
                 if (dir.wait.pending != 0 && hw >= dir.wait.target) {
                     platform_.CancelTimer(c * 2 + d);

@@ -736,7 +736,7 @@ kern_return_t IMPL(LitePCIeDriver, NewUserClient)
 
 void IMPL(LitePCIeDriver, InterruptOccurred)
 {
-    (void)count; // coalesced messages: the core reads every pending source anyway
+    // `count`: messages since the last call (the dispatch source coalesces); the core counts every one of them.
     if (ivars == nullptr || ivars->platform == nullptr) {
         return;
     }
@@ -749,7 +749,7 @@ void IMPL(LitePCIeDriver, InterruptOccurred)
         }
     }
     // `time` is mach_absolute_time of the primary interrupt; the core's clock is NowNanoseconds.
-    p.core.Interrupt(vector, p.TicksToNs(time));
+    p.core.Interrupt(vector, p.TicksToNs(time), count);
 }
 
 void IMPL(LitePCIeDriver, WaitTimerOccurred)

@@ -45,6 +45,10 @@ internal static class VerifiedIo
         return report;
     }
 
+    /// <summary>Runs <paramref name="action"/> with user streams released when <paramref name="mode"/> uses them (not for loopback).</summary>
+    public static Task<T> WithUserStreamsReleasedIf<T>(StreamMode mode, IDeviceSession session, IDmaChannel channel, Func<Task<T>> action) =>
+        mode == StreamMode.Loopback ? action() : WithUserStreamsReleased(session, channel, action);
+
     /// <summary>Designs with a synchronizer block user streams until it is bypassed (P15); restores the setting after.</summary>
     public static async Task<T> WithUserStreamsReleased<T>(IDeviceSession session, IDmaChannel channel, Func<Task<T>> action)
     {

@@ -56,63 +56,53 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         AssertClean(report, $"{Context.Options.DmaBytes} bytes of internal loopback");
     }
 
+    /// <summary>Every channel, verified: internal loopback where the design has it, else writer-only from the board's generator.</summary>
     [Test]
-    public async Task Every_channel_loops_back_intact()
+    public async Task Every_channel_moves_data_intact()
     {
-        RequireLoopback();
+        var mode = RequireVerifiedMode();
         foreach (var ch in Context.Session.Channels)
         {
-            var report = await Context.StepAsync($"pcie_dma{ch.Index}: 16 MiB of loopback", () =>
-                DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 16 << 20, StallTimeout = Stall }, Context.Cancellation));
-            AssertClean(report, "16 MiB of loopback", ch.Index);
+            var report = await Context.StepAsync($"pcie_dma{ch.Index}: 16 MiB, {mode}", () =>
+                VerifiedIo.WithUserStreamsReleasedIf(mode, Context.Session, ch, () =>
+                    DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Mode = mode, Bytes = 16 << 20, StallTimeout = Stall }, Context.Cancellation)));
+            AssertClean(report, $"16 MiB ({mode})", ch.Index);
         }
     }
 
     [TestCaseSource(nameof(Grid))]
     public async Task Sequence_integrity_grid(int buffers, int irqEvery)
     {
-        RequireLoopback();
+        var mode = RequireVerifiedMode();
         if (Channel.Unsupported(new DmaStartOptions(irqEvery)) is { } why)
         {
             Assert.Ignore(why);
         }
 
-        var report = await Run(new StreamOptions { Bytes = (long)buffers * Channel.Geometry.BufferSize, IrqEvery = irqEvery });
+        var report = await Run(new StreamOptions { Mode = mode, Bytes = (long)buffers * Channel.Geometry.BufferSize, IrqEvery = irqEvery });
         report.RxBuffers.Should().BeGreaterThanOrEqualTo(buffers, $"all {buffers} buffers arrive at irqEvery {irqEvery}");
-        AssertClean(report, $"a {buffers}-buffer transfer at irqEvery {irqEvery}");
+        AssertClean(report, $"a {buffers}-buffer {mode} transfer at irqEvery {irqEvery}");
     }
 
     [Test]
     public async Task Writer_only_stream_from_the_boards_user_logic_is_intact()
     {
-        if (Context.Profile.WriterSource != UserWriterSource.SequencePattern)
-        {
-            Assert.Ignore($"{Context.Profile.Name} declares no user-side pattern source for the writer (userLogic.writerSource)");
-        }
+        RequireWriterSource();
 
-        await WithUserStreamsReleased(async () =>
-        {
-            var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 64L << 20 });
-            AssertClean(report, "64 MiB writer-only from the user-side generator");
-        });
+        var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 64L << 20 });
+        AssertClean(report, "64 MiB writer-only from the user-side generator");
     }
 
     [Test]
     public async Task Reader_only_stream_is_fetched_completely()
     {
-        if (Context.Profile.ReaderSink == UserReaderSink.None)
-        {
-            Assert.Ignore($"{Context.Profile.Name} declares no user-side sink for the reader (userLogic.readerSink)");
-        }
+        RequireReaderSink();
 
-        await WithUserStreamsReleased(async () =>
-        {
-            var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 64L << 20 });
-            report.Stall.Should().BeNull("the reader fetches without stalling");
-            report.TxFetchedBytes.Should().BeGreaterThanOrEqualTo(64L << 20, "the reader fetched every TX buffer");
-            report.DriverLostReader.Should().Be(0, "no TX buffer was fetched before it was filled (underrun)");
-            Context.Log($"reader-only: {report.Gbps:0.00} Gb/s fetched; data checked by the board only");
-        });
+        var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 64L << 20 });
+        report.Stall.Should().BeNull("the reader fetches without stalling");
+        report.TxFetchedBytes.Should().BeGreaterThanOrEqualTo(64L << 20, "the reader fetched every TX buffer");
+        report.DriverLostReader.Should().Be(0, "no TX buffer was fetched before it was filled (underrun)");
+        Context.Log($"reader-only: {report.Gbps:0.00} Gb/s fetched; data checked by the board only");
     }
 
     [Test]
@@ -144,7 +134,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     [Issue("enjoy-digital/litepcie", 167)]
     public async Task Start_stop_cycling_restarts_aligned_and_idle()
     {
-        RequireLoopback();
+        var mode = RequireVerifiedMode();
         var ch = Channel;
         int cycles = Context.Options.DmaStartStopCycles;
         var cycleMs = new List<(double, double)>(cycles);
@@ -152,10 +142,15 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         {
             await Context.StepAsync($"{cycles} × (start, 8 buffers verified from word 0, stop, check idle and empty table)", async () =>
             {
-                for (int cycle = 1; cycle <= cycles; cycle++)
+                await VerifiedIo.WithUserStreamsReleasedIf(mode, Context.Session, ch, async () =>
                 {
-                    cycleMs.Add((cycle, await StartStopCycle(ch, cycle, cycles)));
-                }
+                    for (int cycle = 1; cycle <= cycles; cycle++)
+                    {
+                        cycleMs.Add((cycle, await StartStopCycle(ch, mode, cycle, cycles)));
+                    }
+
+                    return true;
+                });
             });
         }
         finally
@@ -167,15 +162,19 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     }
 
     /// <summary>One start/stop cycle (P8, HIL-09); returns its duration in milliseconds.</summary>
-    private async Task<double> StartStopCycle(IDmaChannel ch, int cycle, int cycles)
+    private async Task<double> StartStopCycle(IDmaChannel ch, StreamMode mode, int cycle, int cycles)
     {
-        // P8: after every restart the first RX buffer must start with word 0 of sequence 0 (no 8/16-byte shift).
-        var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall }, Context.Cancellation);
+        // P8: after every restart the first RX buffer must start with word 0 of the stream's first buffer (no 8/16-byte
+        // shift); each restart is a new stream with its own sequence base, so nothing the last one left can pass.
+        var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Mode = mode, Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall },
+            Context.Cancellation);
         if (!report.Clean || report.RxBuffers < 8)
         {
             Attach(0);
             report.Errors.Should().Be(0, $"cycle {cycle} of {cycles}: {string.Join("; ", report.ErrorDetails)}");
             report.Stall.Should().BeNull($"cycle {cycle} of {cycles}");
+            (report.DriverLostWriter, report.DriverLostReader).Should().Be((0L, 0L), $"cycle {cycle} of {cycles}: the driver counted writer overruns / reader underruns");
+            report.RxBuffers.Should().BeGreaterThanOrEqualTo(8, $"cycle {cycle} of {cycles}: 8 buffers verified");
         }
 
         // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty.
@@ -198,36 +197,68 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Throughput_meets_the_threshold_of_the_boards_link()
     {
         RequireLoopback();
-        var info = Context.Session.Info.Device;
-        double? min = Context.Options.MinGbpsFor(info.LinkSpeed, info.LinkWidth);
         var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
         AssertClean(report, "throughput run");
         double txGbps = report.TxFetchedBytes * 8 / report.Elapsed.TotalSeconds / 1e9;
-        string line = string.Create(CultureInfo.InvariantCulture,
-            $"{info.LinkSpeed.Describe()} x{info.LinkWidth}: RX (writer) {report.Gbps:0.00} Gb/s, TX (reader) {txGbps:0.00} Gb/s verified over {report.Elapsed.TotalSeconds:0.0} s, CPU {report.CpuCores:0.00} cores");
-        Context.Log(line);
-        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 loopback throughput, {Target}"));
-        Context.AttachCsv("throughput over time (samples)", Series(report));
-        if (min is null)
-        {
-            throw new AssertionException($"no DmaMinGbps for gen{(int)info.LinkSpeed}x{info.LinkWidth}: set DmaMinGbps (e.g. gen{(int)info.LinkSpeed}x{info.LinkWidth}=N or default=N) in the runsettings; measured {line}");
-        }
+        JudgeThroughput(report, ("RX (writer)", report.Gbps), ("TX (reader)", txGbps));
+    }
 
-        report.Gbps.Should().BeGreaterThanOrEqualTo(min!.Value, $"DmaMinGbps for gen{(int)info.LinkSpeed}x{info.LinkWidth} ({line})");
-        txGbps.Should().BeGreaterThanOrEqualTo(min.Value, $"DmaMinGbps for the reader direction ({line})");
+    /// <summary>The writer direction alone, from the board's generator (on a design without loopback, its only measure).</summary>
+    [Test]
+    [Severity(AllureSeverity.Normal)]
+    public async Task Writer_only_throughput_meets_the_threshold_of_the_boards_link()
+    {
+        RequireWriterSource();
+        var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
+        AssertClean(report, "writer-only throughput run");
+        JudgeThroughput(report, ("RX (writer) verified", report.Gbps));
+    }
+
+    /// <summary>The reader direction alone, into the board's sink (on a design without loopback, its only measure).</summary>
+    [Test]
+    [Severity(AllureSeverity.Normal)]
+    public async Task Reader_only_throughput_meets_the_threshold_of_the_boards_link()
+    {
+        RequireReaderSink();
+        var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
+        report.Stall.Should().BeNull("the reader fetches without stalling");
+        report.DriverLostReader.Should().Be(0, "no TX buffer was fetched before it was filled (underrun)");
+        JudgeThroughput(report, ("TX (reader) fetched", report.Gbps));
     }
 
     [Test]
     public async Task Sustained_run_is_clean()
     {
-        RequireLoopback();
-        var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaSustainedSeconds) });
-        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 sustained loopback, {Target}"));
-        AssertClean(report, $"{Context.Options.DmaSustainedSeconds} s sustained loopback");
-        Context.Log($"sustained: {report.RxBytes / 1e9:0.00} GB in {report.Elapsed.TotalSeconds:0.0} s, {report.Gbps:0.00} Gb/s, CPU {report.CpuCores:0.00} cores");
+        var mode = RequireVerifiedMode();
+        var report = await Run(new StreamOptions { Mode = mode, Duration = TimeSpan.FromSeconds(Context.Options.DmaSustainedSeconds) });
+        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 sustained {mode}, {Target}"));
+        AssertClean(report, $"{Context.Options.DmaSustainedSeconds} s sustained {mode}");
+        Context.Log($"sustained {mode}: {report.RxBytes / 1e9:0.00} GB in {report.Elapsed.TotalSeconds:0.0} s, {report.Gbps:0.00} Gb/s, CPU {report.CpuCores:0.00} cores");
     }
 
     private TimeSpan Stall => TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+
+    /// <summary>Each direction's rate against DmaMinGbps for the board's link, with the CPU it cost.</summary>
+    private void JudgeThroughput(StreamReport report, params (string Direction, double Gbps)[] rates)
+    {
+        var info = Context.Session.Info.Device;
+        double? min = Context.Options.MinGbpsFor(info.LinkSpeed, info.LinkWidth);
+        string link = $"gen{(int)info.LinkSpeed}x{info.LinkWidth}";
+        string line = string.Create(CultureInfo.InvariantCulture,
+            $"{info.LinkSpeed.Describe()} x{info.LinkWidth}, {report.Mode}: {string.Join(", ", rates.Select(r => $"{r.Direction} {r.Gbps:0.00} Gb/s"))} over {report.Elapsed.TotalSeconds:0.0} s, CPU {report.CpuCores:0.00} cores");
+        Context.Log(line);
+        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 {report.Mode} throughput, {Target}"));
+        Context.AttachCsv("throughput over time (samples)", Series(report));
+        if (min is null)
+        {
+            throw new AssertionException($"no DmaMinGbps for {link}: set DmaMinGbps (e.g. {link}=N or default=N) in the runsettings; measured {line}");
+        }
+
+        foreach (var (direction, gbps) in rates)
+        {
+            gbps.Should().BeGreaterThanOrEqualTo(min.Value, $"DmaMinGbps for {link}, {direction} ({line})");
+        }
+    }
 
     private void RequireLoopback()
     {
@@ -237,9 +268,31 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         }
     }
 
+    private void RequireWriterSource()
+    {
+        if (Context.Profile.WriterSource != UserWriterSource.SequencePattern)
+        {
+            Assert.Ignore($"{Context.Profile.Name} declares no user-side pattern source for the writer (userLogic.writerSource)");
+        }
+    }
+
+    private void RequireReaderSink()
+    {
+        if (Context.Profile.ReaderSink == UserReaderSink.None)
+        {
+            Assert.Ignore($"{Context.Profile.Name} declares no user-side sink for the reader (userLogic.readerSink)");
+        }
+    }
+
+    /// <summary>How this board's data can be verified: internal loopback, else writer-only from its generator, else a skip with the reason.</summary>
+    private StreamMode RequireVerifiedMode() =>
+        VerifiedIo.ModeFor(Channel, Context.Profile) is ({ } mode, _) ? mode : throw new IgnoreException(VerifiedIo.ModeFor(Channel, Context.Profile).Reason);
+
+    /// <summary>Streams on channel 0; single-direction streams with the synchronizer released (P15).</summary>
     private Task<StreamReport> Run(StreamOptions options) =>
         Context.StepAsync($"stream pcie_dma0 ({options.Mode}, {(options.Bytes > 0 ? $"{options.Bytes} bytes" : $"{options.Duration.TotalSeconds} s")}, irqEvery {options.IrqEvery})",
-            () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log, Steps = Context.Reporter }, Context.Cancellation));
+            () => VerifiedIo.WithUserStreamsReleasedIf(options.Mode, Context.Session, Channel,
+                () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log, Steps = Context.Reporter }, Context.Cancellation)));
 
     private void AssertClean(StreamReport report, string what, int channel = 0) =>
         Context.Step($"verify {what} on pcie_dma{channel}: {report.RxBuffers} RX buffers, {report.Errors} bad, {(report.Stall is null ? "no stall" : "stalled")}", () =>
@@ -287,14 +340,6 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             Context.Log($"register dump unavailable: {e.Message}");
         }
     }
-
-    /// <summary>User-side streams need the synchronizer released (bypass) when the design has one (P15).</summary>
-    private async Task WithUserStreamsReleased(Func<Task> action) =>
-        await VerifiedIo.WithUserStreamsReleased(Context.Session, Channel, async () =>
-        {
-            await action();
-            return true;
-        });
 
     private static string Series(StreamReport report)
     {

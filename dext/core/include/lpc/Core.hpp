@@ -131,7 +131,9 @@ public:
     int32_t CopyClientMemory(uint32_t clientId, uint64_t type, void** cpu, uint64_t* length, uint32_t* readOnly, void** platformHandle);
 
     /// InterruptOccurred: `vector` is the message's vector (0 for single MSI); `timeNs` the platform time.
-    void Interrupt(uint32_t vector, uint64_t timeNs);
+    /// `count` is how many messages the platform delivered in this one call (DriverKit coalesces: InterruptOccurred's
+    /// count); the status page counts messages, and a source that was the only one pending is credited with all of them.
+    void Interrupt(uint32_t vector, uint64_t timeNs, uint64_t count = 1);
 
     /// A wait timer armed through Platform::ArmTimer expired.
     void TimerFired(uint32_t slot);

@@ -282,10 +282,27 @@ public sealed class BoardProfile
             }
 
             string csrFile = r.String("csrMap") ?? "csr.json";
-            string csrPath = System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, csrFile));
-            if (!File.Exists(csrPath))
+            string? unavailable = null;
+            string csrPath;
+            if (csrFile.StartsWith(SharedPrefix, StringComparison.Ordinal))
             {
-                r.Errors.Add($"csrMap = '{csrFile}': file not found at {csrPath}");
+                // Real LiteX output kept beside the project root (../shared), referenced, never copied.
+                string? shared = SharedDirectory(full);
+                csrPath = System.IO.Path.GetFullPath(System.IO.Path.Combine(shared ?? "shared-not-found", csrFile[SharedPrefix.Length..]));
+                if (shared is null || !File.Exists(csrPath))
+                {
+                    unavailable = shared is null
+                        ? $"csrMap = '{csrFile}': the shared tree beside the project root (../shared, or LITEPCIE_HIL_SHARED) is absent"
+                        : $"csrMap = '{csrFile}': {csrPath} does not exist in the shared tree {shared}";
+                }
+            }
+            else
+            {
+                csrPath = System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, csrFile));
+                if (!File.Exists(csrPath))
+                {
+                    r.Errors.Add($"csrMap = '{csrFile}': file not found at {csrPath}");
+                }
             }
 
             PhyFamily? phy = null;
@@ -333,10 +350,45 @@ public sealed class BoardProfile
                 throw new BoardProfileException(full, r.Errors);
             }
 
+            if (unavailable is not null)
+            {
+                throw new BoardMapUnavailableException(full, unavailable);
+            }
+
             return new BoardProfile(full, name, description, vid, did, svid, sid, rev, cls, speed, width, bars,
                 msiVectors, msi64, msix, mps, mrrs, new DmaRingGeometry(bufferCount, bufferSize), dataWidth, csrPath, phy,
                 writerSource, readerSink);
         }
+    }
+
+    /// <summary>Prefix of a <c>csrMap</c> in the shared tree beside the project root: <c>{shared}/boards/&lt;name&gt;/csr.json</c>.</summary>
+    public const string SharedPrefix = "{shared}/";
+
+    /// <summary>
+    /// The shared tree (real LiteX output, vendor sources) beside the project root: <c>LITEPCIE_HIL_SHARED</c> when set,
+    /// else <c>shared</c> next to the first directory above <paramref name="from"/> (or above the running assemblies)
+    /// that holds <c>LitePcie.Hil.sln</c>; null when there is none.
+    /// </summary>
+    public static string? SharedDirectory(string? from = null)
+    {
+        if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_SHARED") is { Length: > 0 } env)
+        {
+            return Directory.Exists(env) ? System.IO.Path.GetFullPath(env) : null;
+        }
+
+        foreach (string start in new[] { from, AppContext.BaseDirectory }.OfType<string>())
+        {
+            for (var d = new DirectoryInfo(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(start))!); d is not null; d = d.Parent)
+            {
+                if (File.Exists(System.IO.Path.Combine(d.FullName, "LitePcie.Hil.sln")))
+                {
+                    string shared = System.IO.Path.GetFullPath(System.IO.Path.Combine(d.FullName, "..", "shared"));
+                    return Directory.Exists(shared) ? shared : null;
+                }
+            }
+        }
+
+        return null;
     }
 
     private static T Invalid<T>(Reader r, T fallback, string problem)
@@ -464,12 +516,23 @@ public sealed class BoardProfile
 }
 
 /// <summary>A board profile with one or more problems; the message lists all of them.</summary>
-public sealed class BoardProfileException(string path, IReadOnlyList<string> problems)
-    : Exception($"board profile {path} is invalid:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", problems)}")
+public class BoardProfileException(string path, IReadOnlyList<string> problems, string? message = null)
+    : Exception(message ?? $"board profile {path} is invalid:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", problems)}")
 {
     /// <summary>The profile file.</summary>
     public string ProfilePath { get; } = path;
 
     /// <summary>Every problem found.</summary>
     public IReadOnlyList<string> Problems { get; } = problems;
+}
+
+/// <summary>
+/// A valid profile whose CSR map lives in the shared tree beside the project root, which is absent here: the board is
+/// unavailable on this machine (a skip with this reason), not a broken profile. CI, which has the tree, fails instead.
+/// </summary>
+public sealed class BoardMapUnavailableException(string path, string reason)
+    : BoardProfileException(path, [reason], $"board profile {path}: {reason}")
+{
+    /// <summary>Why the map cannot be read here.</summary>
+    public string Reason { get; } = reason;
 }

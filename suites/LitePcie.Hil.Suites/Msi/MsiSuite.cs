@@ -213,7 +213,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     {
         // Every source is disabled between tests (the fixture checks it); a read of the device flushes any message it
         // posted before (a completion never passes a posted write), so the window below starts with nothing in flight.
-        Context.Session.Read32(Context.Map.Layout.Msi.Enable).Should().Be(0u, "no MSI source is enabled while idle");
+        Context.Session.Read(Context.Map.Layout.Msi.Enable).Should().Be(0UL, "no MSI source is enabled while idle");
         var before = Context.Session.GetInterruptStatistics();
         await Context.StepAsync($"stay idle {Context.Options.MsiIdleMs} ms", () => Task.Delay(Context.Options.MsiIdleMs, Context.Cancellation));
         var after = Context.Session.GetInterruptStatistics();

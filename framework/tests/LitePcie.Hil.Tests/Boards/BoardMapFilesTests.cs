@@ -1,3 +1,4 @@
+using LitePcie.Hil.Boards;
 using FluentAssertions;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Tests.Support;
@@ -52,13 +53,40 @@ public sealed class BoardMapFilesTests
             Msi = MsiFlavour.Single,
             Phy = PhyFamily.UltraScale,
         },
+        ["sim-au250-mvec4"] = new()
+        {
+            Identifier = "LitePCIe standalone core (SIL sim-au250-mvec4) 2026-12-03 12:00:00",
+            DmaChannels = 4,
+            Loopback = true,
+            Msi = MsiFlavour.MultiVector,
+            Phy = PhyFamily.UltraScalePlus,
+        },
+        ["sim-kc705-msix64-noloop"] = new()
+        {
+            Identifier = "LiteX SoC on simulated KC705 (SIL sim-kc705-msix64-noloop) 2026-12-03 12:00:00",
+            DmaChannels = 1,
+            Loopback = false,
+            Synchronizer = true,
+            DmaStatus = true,
+            Msi = MsiFlavour.MsiX,
+            MsiXWidth = 64,
+            Phy = PhyFamily.Series7,
+            CsrBase = 0x8000_0000,
+            Reservations = new Dictionary<string, int> { ["ctrl"] = 0 },
+            DmaAddressWidth = 64,
+            UserMmapRegion = false,
+        },
     };
+
+    /// <summary>The map file a simulated board's profile names (csr.csv for the boards that exercise the CSV loader).</summary>
+    public static string MapFileOf(string board) => Path.GetFileName(BoardProfile.Load(Path.Combine(TestPaths.Boards, board, "profile.json")).CsrMapPath);
 
     [TestCaseSource(nameof(BoardNames))]
     public void Committed_csr_json_matches_its_design(string board)
     {
-        string path = Path.Combine(TestPaths.Boards, board, "csr.json");
-        string expected = LiteXMapGenerator.ToJson(Designs[board]);
+        string file = MapFileOf(board);
+        string path = Path.Combine(TestPaths.Boards, board, file);
+        string expected = file == "csr.csv" ? LiteXMapGenerator.ToCsv(Designs[board]) : LiteXMapGenerator.ToJson(Designs[board]);
         if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_REGENERATE_MAPS") == "1")
         {
             File.WriteAllText(path, expected);

@@ -59,6 +59,7 @@ public sealed class BoardLayoutBuilderTests
     [TestCaseSource(nameof(GeneratedSources))]
     public void Generated_source_compiles_against_the_abi_and_passes_the_cores_layout_check(string board)
     {
+        Support.TestPaths.RequireAvailable(board);
         var stdout = new StringWriter();
         string dir = Directory.CreateTempSubdirectory("lpc-layout-").FullName;
         try

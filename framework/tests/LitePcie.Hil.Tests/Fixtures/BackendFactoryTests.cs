@@ -62,4 +62,43 @@ public sealed class BackendFactoryTests
         none.Targets.Should().BeEmpty();
         none.Reason.Should().Be("no simulated board at Device=0000:09:00.0 (simulated boards: 0000:01:00.0, 0000:02:00.0, 0000:03:00.0)");
     }
+
+    /// <summary>A lab run with no board must be red: with RequireBoards every fixture target fails instead of skipping.</summary>
+    [TestCase(BackendKind.Linux)]
+    [TestCase(BackendKind.MacOS)]
+    public async Task With_RequireBoards_a_lab_run_that_finds_no_board_fails_instead_of_skipping(BackendKind kind)
+    {
+        var options = new HilOptions { Backend = kind, RequireBoards = true, Boards = ["sim-ac701-2ch"] };
+        var targets = BackendFactory.Targets(options);
+        targets.Should().NotBeEmpty().And.OnlyContain(t => t.Unavailable != null && t.Required, "no board is reachable here, and every one is required");
+        targets.Should().Contain(t => t.Board == "sim-ac701-2ch" && t.Unavailable!.Contains("RequireBoards: board sim-ac701-2ch was not found", StringComparison.Ordinal));
+
+        var suite = new ProbeSuite(targets[0]);
+        await FluentActions.Awaiting(suite.OpenSessionAsync).Should().ThrowAsync<AssertionException>()
+            .WithMessage("*requires one (RequireBoards=true)*");
+
+        var relaxed = BackendFactory.Targets(options with { RequireBoards = false });
+        relaxed.Should().ContainSingle().Which.Required.Should().BeFalse("without RequireBoards a missing board is a skip with the reason");
+        await FluentActions.Awaiting(new ProbeSuite(relaxed[0]).OpenSessionAsync).Should().ThrowAsync<IgnoreException>();
+    }
+
+    [TestCase("linux-lab.runsettings")]
+    [TestCase("macos-lab.runsettings")]
+    public void The_lab_runsettings_require_their_boards(string file)
+    {
+        var text = File.ReadAllText(Path.Combine(Support.TestPaths.RepoRoot, "runsettings", file));
+        text.Should().Contain("<Parameter name=\"RequireBoards\" value=\"true\" />", $"{file}: a lab run that finds no board must fail, not skip");
+    }
+
+    [Test]
+    public void A_board_whose_map_is_in_an_absent_shared_tree_is_a_target_skipped_with_the_reason()
+    {
+        var options = new HilOptions { Boards = ["sim-ac701-2ch"], UnavailableBoards = new Dictionary<string, string> { ["shared-ac701-2ch"] = "the shared tree is absent" } };
+        var targets = BackendFactory.Targets(options);
+        targets.Select(t => t.ToString()).Should().Equal("sim:sim-ac701-2ch@0000:01:00.0", "sim:shared-ac701-2ch:not-found");
+        targets[1].Unavailable.Should().Be("board shared-ac701-2ch: the shared tree is absent");
+        targets[1].Required.Should().BeFalse();
+    }
+
+    private sealed class ProbeSuite(BoardTarget target) : DeviceSuite(target);
 }

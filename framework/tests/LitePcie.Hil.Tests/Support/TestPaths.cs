@@ -1,3 +1,4 @@
+using LitePcie.Hil.Boards;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Support;
@@ -20,10 +21,34 @@ internal static class TestPaths
         string dir = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "boards", name));
         if (!Directory.Exists(dir))
         {
-            Assert.Ignore($"real LiteX output not available: {dir} does not exist (the shared board files sit beside the project root and are not committed)");
+            Unavailable($"real LiteX output not available: {dir} does not exist (the shared board files sit beside the project root and are not committed)");
         }
 
         return dir;
+    }
+
+    /// <summary>Skips the calling test when a built-in board's map is in the absent shared tree (fails under CI).</summary>
+    public static void RequireAvailable(string board)
+    {
+        try
+        {
+            BoardCatalog.Load(board);
+        }
+        catch (BoardMapUnavailableException e)
+        {
+            Unavailable($"board {board}: {e.Reason}");
+        }
+    }
+
+    /// <summary>A skip with the reason; under CI (LITEPCIE_HIL_CI=1), where ../shared is provided, a failure.</summary>
+    private static void Unavailable(string reason)
+    {
+        if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_CI") == "1")
+        {
+            Assert.Fail($"{reason}; CI provides ../shared beside the project root (LITEPCIE_HIL_CI=1), so this is a failure, not a skip");
+        }
+
+        Assert.Ignore(reason);
     }
 
     private static string FindRepoRoot()

@@ -76,6 +76,9 @@ public sealed class CycleRun
     /// <summary>Whether an earlier, unfinished run was resumed.</summary>
     public bool Resumed { get; internal set; }
 
+    /// <summary>The first cycle this process ran after resuming (null when nothing was resumed).</summary>
+    public int? ResumedAt { get; internal set; }
+
     /// <summary>Wall time of the cycles this process ran.</summary>
     public TimeSpan Elapsed { get; internal set; }
 
@@ -131,6 +134,11 @@ public sealed class CycleRun
         if (StoppedEarly is not null)
         {
             lines.Add($"stopped early: {StoppedEarly}");
+        }
+
+        if (ResumedAt is { } resumedAt)
+        {
+            lines.Add(string.Create(c, $"resumed: test-process samples before the resume at cycle {resumedAt} dropped (another process); device-side samples kept"));
         }
 
         if (Cost() is { } cost)
@@ -197,6 +205,9 @@ public sealed record CycleCost(int EarlyFrom, double EarlyMedianMs, int LateFrom
 /// </summary>
 public static class CycleRunner
 {
+    /// <summary>Resources of the test process itself: a resumed run is another process, so earlier samples of these are dropped.</summary>
+    public const string ProcessPrefix = "process.";
+
     /// <summary>Runs the cycles; <paramref name="cycle"/> returns the state it exercised, or throws (ideally a <see cref="CyclePhaseException"/>).</summary>
     /// <param name="options">Cycles, warm-up, sampling, early stop and leak limits.</param>
     /// <param name="journal">Where each cycle is recorded as it ends (and earlier cycles come from when resuming).</param>
@@ -218,6 +229,11 @@ public static class CycleRunner
         foreach (var r in journal.Previous)
         {
             Absorb(run, r);
+        }
+
+        if (journal.Previous.Count > 0)
+        {
+            run.ResumedAt = journal.NextCycle;
         }
 
         int consecutive = 0;
@@ -338,6 +354,11 @@ public static class CycleRunner
 
         foreach (var (name, value) in r.Samples ?? new Dictionary<string, double>())
         {
+            if (name.StartsWith(ProcessPrefix, StringComparison.Ordinal))
+            {
+                continue; // another process's heap, handles and threads: not this run's trend
+            }
+
             // The unit is not journaled per sample; names carry it (…_bytes).
             Series(run, name, name.EndsWith("_bytes", StringComparison.Ordinal) ? ResourceUnit.Bytes : ResourceUnit.Count).Add((r.Cycle, value));
         }

@@ -123,6 +123,34 @@ public sealed class CycleRunnerTests
         run.Failures.Should().ContainSingle().Which.Message.Should().Contain("host lost power", "the earlier run's failure stays in the verdict");
     }
 
+    /// <summary>A probe of the test process, at a fixed size (a new process after a resume has another).</summary>
+    private sealed class ProcessProbe(double privateBytes) : IResourceProbe
+    {
+        public string Description => "fake process";
+
+        public IReadOnlyList<ResourceReading> Sample(string device) =>
+            [new("process.private_bytes", privateBytes, ResourceUnit.Bytes), new("driver.objects", 4, ResourceUnit.Count)];
+    }
+
+    [Test]
+    public async Task A_resumed_run_judges_the_test_process_on_its_own_samples_only()
+    {
+        using (var first = Journal(50, resume: true))
+        {
+            await CycleRunner.RunAsync(Options(50, maxConsecutive: 1), first, new ProcessProbe(100e6), "d",
+                (c, _, _) => c == 30 ? throw new InvalidOperationException("host lost power") : Task.FromResult("idle"), _ => "idle");
+        }
+
+        using var second = Journal(50, resume: true);
+        var run = await CycleRunner.RunAsync(Options(50, limits: "driver.*=0.01;process.private_bytes=16"), second, new ProcessProbe(200e6), "d",
+            (_, _, _) => Task.FromResult("idle"), _ => "idle");
+        run.Samples["process.private_bytes"].Points.Should().OnlyContain(p => p.Cycle > 30,
+            "the earlier process's samples describe another process: a resumed run drops them instead of reading the jump as a leak");
+        run.Samples["driver.objects"].Points.Should().Contain(p => p.Cycle <= 30, "the device side is the same device across the resume: its samples are kept");
+        run.Leaks.Should().BeEmpty();
+        run.Summary("x").Should().Contain("test-process samples before the resume at cycle 31 dropped");
+    }
+
     [Test]
     public async Task Blocks_of_cycles_are_reported_as_steps_failed_when_a_cycle_failed()
     {

@@ -100,6 +100,24 @@ public static class SimulatedHostEnumeration
         return new ConfigSnapshot(words);
     }
 
+    /// <summary>A snapshot without the MSI and MSI-X capability registers (the <c>wake-msi-loss</c> fault).</summary>
+    public static ConfigSnapshot WithoutInterruptCapabilities(SimulatedBoard board, ConfigSnapshot snapshot)
+    {
+        var cs = PciConfigSpace.Parse(board.ReadConfigSpace());
+        var ranges = new List<(int From, int To)>();
+        if (cs.Find<MsiCapability>() is { } msi)
+        {
+            ranges.Add((msi.Offset, msi.Offset + MsiCapability.BodyLength(msi.Is64Bit, msi.PerVectorMasking)));
+        }
+
+        if (cs.Find<MsiXCapability>() is { } msix)
+        {
+            ranges.Add((msix.Offset, msix.Offset + MsiXCapability.BodyLength));
+        }
+
+        return new ConfigSnapshot([.. snapshot.Words.Where(w => !ranges.Any(r => w.Offset >= r.From && w.Offset < r.To))]);
+    }
+
     /// <summary>What the OS restores after D3hot→D0 (pci_restore_state), in the saved order.</summary>
     public static void RestoreState(SimulatedBoard board, ConfigSnapshot snapshot)
     {

@@ -42,6 +42,15 @@ public enum FaultKind
     /// <summary>After a sleep the device never comes back.</summary>
     WakeNoReturn,
 
+    /// <summary>On wake the OS restores BARs and the command register but not the MSI/MSI-X capability (enable, address, data).</summary>
+    WakeMsiLoss,
+
+    /// <summary>Each buffer the DMA writer completes is, with a probability, never written to host memory (a lost write).</summary>
+    DmaLostWrite,
+
+    /// <summary>Every bit the DMA writer stores flips with a probability (a bit error rate).</summary>
+    DmaBitErrorRate,
+
     /// <summary>Every Nth attach fails: the device does not appear.</summary>
     AttachFail,
 
@@ -130,6 +139,9 @@ public sealed class FaultPlan
         new(FaultKind.WrongIdent, "wrong-ident", FaultValueKind.None, 0, 0, 0, "Enumeration", "the identifier ROM holds another build"),
         new(FaultKind.WakeStateLoss, "wake-state-loss", FaultValueKind.None, 0, 0, 0, "SleepWake", "config space not restored after D3hot"),
         new(FaultKind.WakeNoReturn, "wake-no-return", FaultValueKind.None, 0, 0, 0, "SleepWake", "the device does not come back after sleep"),
+        new(FaultKind.WakeMsiLoss, "wake-msi-loss", FaultValueKind.None, 0, 0, 0, "SleepWake", "the MSI/MSI-X capability is not restored after D3hot"),
+        new(FaultKind.DmaLostWrite, "dma-lost-write", FaultValueKind.Probability, 0.001, 0, 1, "Dma", "probability per written buffer that its data never reaches memory (the completion still counts)"),
+        new(FaultKind.DmaBitErrorRate, "dma-ber", FaultValueKind.Probability, 1e-6, 0, 1, "Dma", "probability per bit the writer stores of flipping it (a bit error rate)"),
         new(FaultKind.AttachFail, "attach-fail", FaultValueKind.Count, 10, 1, int.MaxValue, "Qualification", "every Nth attach fails"),
         new(FaultKind.AttachLeak, "attach-leak", FaultValueKind.Bytes, 4096, 1, 1L << 30, "Qualification", "bytes leaked per attach in the driver-side accounting"),
         new(FaultKind.SurpriseRemoval, "surprise-removal", FaultValueKind.Count, 1000, 1, int.MaxValue, "Qualification", "surprise removal after this many buffers"),

@@ -54,6 +54,9 @@ internal sealed class DmaChannelModel
     private readonly Random _bitflipRandom;
     private readonly Random _dropRandom;
     private readonly Random _duplicateRandom;
+    private readonly Random _lostWriteRandom;
+    private readonly Random _berRandom;
+    private long _berNextBit = -1; // bits the writer stores before the next flipped one (dma-ber)
     private readonly int _dataWidthBytes;
     private readonly int _dmaAddressWidth;
     private readonly int _bufferingDepth;
@@ -80,6 +83,8 @@ internal sealed class DmaChannelModel
         _bitflipRandom = faults.CreateRandom(FaultKind.DmaBitflip, layout.Index);
         _dropRandom = faults.CreateRandom(FaultKind.DmaDropBuffer, layout.Index);
         _duplicateRandom = faults.CreateRandom(FaultKind.DmaDuplicateBuffer, layout.Index);
+        _lostWriteRandom = faults.CreateRandom(FaultKind.DmaLostWrite, layout.Index);
+        _berRandom = faults.CreateRandom(FaultKind.DmaBitErrorRate, layout.Index);
         _dataWidthBytes = dataWidthBits / 8;
         _dmaAddressWidth = dmaAddressWidth;
         _bufferingDepth = bufferingDepth;
@@ -283,9 +288,13 @@ internal sealed class DmaChannelModel
         Writer.Table.Pop();
         Writer.WaitingForInput = false;
         var target = new Span<byte>(dst, w.Length);
-        new ReadOnlySpan<byte>(src, r.Length).CopyTo(target);
         Complete(Reader, r, Layout.ReaderInterrupt);
-        FlipBitMaybe(target);
+        if (!LoseWriteMaybe())
+        {
+            new ReadOnlySpan<byte>(src, r.Length).CopyTo(target);
+            FlipBitMaybe(target);
+        }
+
         Complete(Writer, w, Layout.WriterInterrupt);
         return true;
     }
@@ -461,7 +470,7 @@ internal sealed class DmaChannelModel
         }
 
         byte* dst = _host.Memory.Translate(d.Address, d.Length, _writerName);
-        if (dst is null)
+        if (dst is null || LoseWriteMaybe())
         {
             _loopbackFifo.Discard(streamBytes);
         }
@@ -511,7 +520,7 @@ internal sealed class DmaChannelModel
         }
 
         byte* dst = _host.Memory.Translate(d.Address, d.Length, _writerName);
-        if (dst is not null)
+        if (dst is not null && !LoseWriteMaybe())
         {
             var target = new Span<byte>(dst, d.Length);
             _userPattern.Fill(target, _userSequence);
@@ -531,6 +540,45 @@ internal sealed class DmaChannelModel
             target[bit >> 3] ^= (byte)(1 << (bit & 7));
             _counters.FlippedBits++;
         }
+
+        if (_faults.Has(FaultKind.DmaBitErrorRate))
+        {
+            // Every stored bit flips with probability p: the gaps between flipped bits are geometric, drawn once per flip.
+            long bits = target.Length * 8L;
+            long at = _berNextBit < 0 ? BitErrorGap() : _berNextBit;
+            for (; at < bits; at += 1 + BitErrorGap())
+            {
+                target[(int)(at >> 3)] ^= (byte)(1 << (int)(at & 7));
+                _counters.FlippedBits++;
+            }
+
+            _berNextBit = at - bits;
+        }
+    }
+
+    /// <summary>Bits stored without error before the next flipped one, for a bit error rate p (geometric).</summary>
+    private long BitErrorGap()
+    {
+        double p = _faults.Value(FaultKind.DmaBitErrorRate);
+        if (p >= 1)
+        {
+            return 0;
+        }
+
+        double gap = Math.Floor(Math.Log(1 - _berRandom.NextDouble()) / Math.Log(1 - p));
+        return gap >= long.MaxValue / 2 ? long.MaxValue / 2 : (long)gap;
+    }
+
+    /// <summary>dma-lost-write: the buffer's data never reaches memory although the descriptor completes.</summary>
+    private bool LoseWriteMaybe()
+    {
+        if (_faults.Has(FaultKind.DmaLostWrite) && _lostWriteRandom.NextDouble() < _faults.Value(FaultKind.DmaLostWrite))
+        {
+            _counters.LostWrites++;
+            return true;
+        }
+
+        return false;
     }
 
     private void Complete(DmaEngineModel e, Descriptor d, int irqBit)
@@ -557,6 +605,9 @@ internal sealed class GatewareCounters
     public long DroppedBuffers { get; set; }
 
     public long FlippedBits { get; set; }
+
+    /// <summary>Writes the dma-lost-write fault dropped.</summary>
+    public long LostWrites { get; set; }
 
     /// <summary>Set by the dma-stall fault: every engine stops.</summary>
     public bool Stalled { get; set; }

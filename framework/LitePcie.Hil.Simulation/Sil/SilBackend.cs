@@ -295,7 +295,8 @@ public sealed class SilBackend : IDeviceBackend
                 }
                 else if (!_faults.Has(FaultKind.WakeStateLoss))
                 {
-                    SimulatedHostEnumeration.RestoreState(slot.Board, saved[slot]);
+                    var snapshot = _faults.Has(FaultKind.WakeMsiLoss) ? SimulatedHostEnumeration.WithoutInterruptCapabilities(slot.Board, saved[slot]) : saved[slot];
+                    SimulatedHostEnumeration.RestoreState(slot.Board, snapshot);
                 }
 
                 slot.Driver.SetPowerState(true);

@@ -304,8 +304,14 @@ public static class DmaStreamer
 
                             options.Events?.Invoke(error.ToString());
 
-                            // Resynchronise on an intact buffer of this stream; skip a corrupted or stale one.
-                            expected = kind is StreamErrorKind.Corrupted or StreamErrorKind.Stale ? expected + 1 : check.Found + 1;
+                            // After lost buffers, resynchronise on the later one found; a duplicate leaves the expected one still to come;
+                            // a corrupted, stale or out-of-order (older) buffer took the expected one's place.
+                            expected = kind switch
+                            {
+                                StreamErrorKind.Lost => check.Found + 1,
+                                StreamErrorKind.Duplicated => expected,
+                                _ => expected + 1,
+                            };
                         }
 
                         channel.UpdateSwCount(DmaDirection.Writer, rxSw);

@@ -40,6 +40,15 @@ public sealed class DmaStreamerTests
     }
 
     [Test]
+    public async Task An_older_buffer_out_of_order_is_one_error_and_the_stream_goes_on_in_step()
+    {
+        // Ring of 16: buffer 20's write is lost, so slot 4 still holds buffer 4 of this stream.
+        var ch = new LoopbackChannel(buffers: 16, bufferSize: 64) { SkipWriteAt = 20 };
+        var report = await DmaStreamer.RunAsync(ch, new SequencePattern(64), new StreamOptions { Bytes = 40 * 64 });
+        report.ErrorDetails.Select(e => e.ToString()).Should().Equal("RX buffer 20: sequence 4 out of order (expected 20)");
+    }
+
+    [Test]
     public void Stream_bases_never_repeat_and_leave_a_window_to_each_stream()
     {
         var bases = Enumerable.Range(0, 1000).Select(_ => DmaStreamer.NextSequenceBase()).ToList();
@@ -71,6 +80,8 @@ public sealed class DmaStreamerTests
         public bool SkipWrites { get; set; }
 
         public long DropBufferAt { get; init; } = -1;
+
+        public long SkipWriteAt { get; init; } = -1;
 
         public int Index => 0;
 
@@ -107,7 +118,7 @@ public sealed class DmaStreamerTests
                 {
                     if (_fetched != DropBufferAt)
                     {
-                        if (!SkipWrites)
+                        if (!SkipWrites && _hw[0] != SkipWriteAt)
                         {
                             _tx[_fetched % Geometry.BufferCount].CopyTo(_rx[_hw[0] % Geometry.BufferCount], 0);
                         }

@@ -102,26 +102,59 @@ public sealed class SleepWakeSuite(BoardTarget target) : DeviceSuite(target)
         }
     }
 
-    /// <summary>What must survive a sleep: identity, link (config space and PHY CSR), config header, BARs.</summary>
+    /// <summary>A PHY link-status read: the decoded value, or why it could not be read (never a string to compare).</summary>
+    private sealed record PhyRead(PhyLinkStatus? Status, string? Error)
+    {
+        public override string ToString() => Error is not null ? $"unreadable ({Error})" : Status?.ToString() ?? "(no PHY status CSR)";
+    }
+
+    /// <summary>
+    /// What must survive a sleep: identity, power state, link (config space and PHY CSR), config header and BARs, the
+    /// MSI/MSI-X capability (enable, address, data — what interrupts need), and the device's CSR view of that
+    /// configuration with its idle state (PHY mirrors of bus mastering and MSI enable, MPS/MRRS; no MSI source enabled, every
+    /// engine disabled with an empty table).
+    /// </summary>
     private sealed record Snapshot(string Identifier, ushort Vendor, ushort Device, uint ClassCode, ushort Command, IReadOnlyList<(int Index, ulong Address)> Bars,
-        PciLinkSpeed Speed, int Width, string PhyLink)
+        PciPowerState? Power, PciLinkSpeed Speed, int Width, PhyRead Phy, string Interrupts, IReadOnlyList<(string Name, ulong Value)> Csrs)
     {
         public static Snapshot Take(IDeviceSession session, CsrMap map)
         {
             var cs = session.ReadConfigSpace();
             var pcie = cs.Find<PciExpressCapability>();
-            string phy;
+            PhyRead phy;
             try
             {
-                phy = session.ReadLinkStatus()?.ToString() ?? "(no PHY status CSR)";
+                phy = new PhyRead(session.ReadLinkStatus(), null);
             }
             catch (DeviceException e)
             {
-                phy = $"<{e.Message}>";
+                phy = new PhyRead(null, e.Message);
             }
 
+            string interrupts = cs.Find<MsiXCapability>() is { } msix
+                ? $"MSI-X {(msix.Enabled ? "enabled" : "disabled")}, function mask {(msix.FunctionMask ? "set" : "clear")}, table BIR {msix.TableBir} +0x{msix.TableOffset:X}"
+                : cs.Find<MsiCapability>() is { } msi
+                    ? $"MSI {(msi.Enabled ? "enabled" : "disabled")}, {msi.GrantedVectors} vector(s), address 0x{msi.MessageAddress:X}, data 0x{msi.MessageData:X4}"
+                    : "no MSI capability";
             return new Snapshot(session.ReadIdentifier(), cs.VendorId, cs.DeviceId, cs.ClassCode, (ushort)cs.Command,
-                [.. cs.Bars.Select(b => (b.Index, b.Address))], pcie?.LinkSpeed ?? PciLinkSpeed.Unknown, pcie?.LinkWidth ?? 0, phy);
+                [.. cs.Bars.Select(b => (b.Index, b.Address))], cs.Find<PowerManagementCapability>()?.PowerState,
+                pcie?.LinkSpeed ?? PciLinkSpeed.Unknown, pcie?.LinkWidth ?? 0, phy, interrupts, ReadCsrs(session, map));
+        }
+
+        /// <summary>The device's registers that mirror the restored configuration, and its idle DMA/MSI state.</summary>
+        private static List<(string Name, ulong Value)> ReadCsrs(IDeviceSession session, CsrMap map)
+        {
+            var l = map.Layout;
+            var regs = new List<CsrRegister?> { l.Phy?.MsiEnable, l.Phy?.MsixEnable, l.Phy?.BusMasterEnable, l.Phy?.MaxPayloadSize, l.Phy?.MaxRequestSize, l.Msi.Enable };
+            foreach (var ch in l.DmaChannels)
+            {
+                regs.Add(ch.Writer.Enable);
+                regs.Add(ch.Writer.Level);
+                regs.Add(ch.Reader.Enable);
+                regs.Add(ch.Reader.Level);
+            }
+
+            return [.. regs.OfType<CsrRegister>().Select(r => (r.Name, session.Read(r)))];
         }
 
         public List<string> Compare(Snapshot after)
@@ -146,14 +179,33 @@ public sealed class SleepWakeSuite(BoardTarget target) : DeviceSuite(target)
                 d.Add($"IDs {after.Vendor:x4}:{after.Device:x4} class {after.ClassCode:x6}, were {Vendor:x4}:{Device:x4} class {ClassCode:x6}");
             }
 
+            if (after.Power != PciPowerState.D0 || after.Power != Power)
+            {
+                d.Add($"power state {after.Power?.ToString() ?? "unknown (no PM capability)"}, was {Power?.ToString() ?? "unknown"} — the function must be back in D0");
+            }
+
+            if (after.Interrupts != Interrupts)
+            {
+                d.Add($"{after.Interrupts}, was {Interrupts} — MSI capability not restored: interrupts would go nowhere");
+            }
+
             if ((after.Speed, after.Width) != (Speed, Width))
             {
                 d.Add($"link {after.Speed.Describe()} x{after.Width}, was {Speed.Describe()} x{Width}");
             }
 
-            if (after.PhyLink != PhyLink)
+            // A PHY status that cannot be read is a difference, whatever it was before (two failures are not equal states).
+            if (after.Phy.Error is not null || Phy.Error is not null || after.Phy.Status != Phy.Status)
             {
-                d.Add($"PHY link status {after.PhyLink}, was {PhyLink}");
+                d.Add($"PHY link status {after.Phy}, was {Phy}");
+            }
+
+            foreach (var ((name, was), (_, now)) in Csrs.Zip(after.Csrs))
+            {
+                if (now != was)
+                {
+                    d.Add($"{name} 0x{now:X}, was 0x{was:X}");
+                }
             }
 
             if (after.Identifier != Identifier)

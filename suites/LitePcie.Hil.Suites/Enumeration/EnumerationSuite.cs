@@ -126,11 +126,23 @@ public sealed class EnumerationSuite(BoardTarget target) : DeviceSuite(target)
             pcie.LinkWidth.Should().Be(p.LinkWidth, $"link width: config space Link Status reports x{pcie.LinkWidth}, profile expects x{p.LinkWidth} (a narrower link means a degraded link)");
         }
 
+        if (Context.Map.Layout.Phy?.LinkStatus is null)
+        {
+            Context.Log("the design exports no PHY link-status CSR: config space checked only");
+            return;
+        }
+
         var phy = Context.Step("read pcie_phy_phy_link_status", () => Context.Session.ReadLinkStatus());
         if (phy is not { IsDecoded: true } status)
         {
-            Context.Log($"PHY link status not decodable for this design ({phy?.ToString() ?? "no PHY block"}); config space checked only");
-            return;
+            // A status the design exports must be read: an unknown family is a profile to complete, not a pass.
+            throw new AssertionException($"pcie_phy_phy_link_status {phy?.ToString() ?? "(no value)"} cannot be decoded: the PHY family is unknown " +
+                $"(csr.json has no cores.pcie_phy, e.g. a csr.csv map): set \"phy\" (S7PCIEPHY, USPCIEPHY or USPPCIEPHY) in profile {Context.Profile.Name}");
+        }
+
+        if (status.Width == 0 || status.Speed == PciLinkSpeed.Unknown)
+        {
+            throw new AssertionException($"pcie_phy_phy_link_status {status}: the {status.Family} encoding gives no valid speed/width (raw 0x{status.Raw:X8})");
         }
 
         Context.Log($"pcie_phy_phy_link_status: {status}");

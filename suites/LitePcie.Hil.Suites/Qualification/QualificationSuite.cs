@@ -27,6 +27,8 @@ namespace LitePcie.Hil.Suites.Qualification;
 public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
 {
     private bool _dmaFallbackNoted;
+    private int _removedMoving;
+    private string _lastMoving = "";
 
     [Test]
     [Spec("HIL-qualification")]
@@ -39,7 +41,12 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             o.QualificationCycles, string.Create(CultureInfo.InvariantCulture, $"mix {o.DetachMix}; io {o.QualificationIoBuffers} buffers; faults {(o.Backend == BackendKind.Sim ? o.SimFaults.ToString() : "-")}"));
         await RunCyclesAsync("attach/detach", "attach-detach", header, o.QualificationCycles, o.DetachMix.StateOf,
             (c, phases, ct) => AttachDetachCycleAsync(c, attach, phases, ct),
-            async () => await EnsureAttachedAsync(attach));
+            async () =>
+            {
+                await EnsureAttachedAsync(attach);
+                Context.Log($"{_removedMoving} 'dma' cycle(s) removed the board with its engines moving (each: {Context.Map.Layout.DmaChannels[0].Writer.LoopStatus.Name} advanced twice " +
+                            $"in a row right before the detach; last: {_lastMoving})");
+            });
     }
 
     [Test]
@@ -91,24 +98,16 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             if (state == "dma")
             {
                 var ch = session!.Channels[0];
-                if (ch.Layout.LoopbackEnable is null)
+                if (VerifiedIo.ModeFor(ch, Context.Profile).Mode is not { } mode)
                 {
                     NoteDmaFallback();
                 }
                 else
                 {
-                    stream = DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
-                        new StreamOptions { Duration = TimeSpan.FromHours(1), StallTimeout = gone * 4 }, streamStop.Token);
-                    await phases.RunAsync("dma-running", async () =>
-                    {
-                        await DeviceWaits.UntilAsync(() => ch.GetCounters(DmaDirection.Writer).HwCount > 0 || stream.IsCompleted,
-                            gone, Target.Address, "DMA to run before the planned removal", null, ct);
-                        if (stream.IsCompleted)
-                        {
-                            var report = await stream; // a fault can end it early: say why
-                            throw new AssertionException($"the DMA stream ended before the planned removal: {(report.Stall ?? $"{report.Errors} bad buffers")}");
-                        }
-                    });
+                    var open = session;
+                    stream = VerifiedIo.WithUserStreamsReleasedIf(mode, open, ch, () => DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
+                        new StreamOptions { Mode = mode, Duration = TimeSpan.FromHours(1), StallTimeout = gone * 4 }, streamStop.Token));
+                    await phases.RunAsync("dma-running", () => EnginesMovingAsync(open, ch, stream, gone, ct));
                 }
             }
 
@@ -175,6 +174,38 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
                 await Task.WhenAny(session.DisposeAsync().AsTask(), Task.Delay(gone, CancellationToken.None));
             }
         }
+    }
+
+    /// <summary>
+    /// The planned removal happens mid-transfer: the writer's own <c>loop_status</c> (the hardware, not the driver's count)
+    /// must advance twice in a row right before the detach. A stream that has not started, stalled or ended fails here
+    /// instead of being removed idle.
+    /// </summary>
+    private async Task EnginesMovingAsync(IDeviceSession session, IDmaChannel ch, Task<StreamReport> stream, TimeSpan bound, CancellationToken ct)
+    {
+        var status = ch.Layout.Writer.LoopStatus;
+        var counter = new HwCounter(ch.Geometry.BufferCount);
+        long first = counter.Update(session.Read32(status)), last = first;
+        for (int advances = 0; advances < 2;)
+        {
+            if (stream.IsCompleted)
+            {
+                var report = await stream; // a fault can end it early: say why
+                throw new AssertionException($"the DMA stream ended before the planned removal: {report.Stall ?? $"{report.Errors} bad buffers"}");
+            }
+
+            // The stream owns the writer's interrupt wait: watch the hardware's own count (bounded) instead.
+            long now = last;
+            await DeviceWaits.UntilAsync(() => stream.IsCompleted || (now = counter.Update(session.Read32(status))) > last, bound, Target.Address,
+                $"{status.Name} to advance past buffer {last} before the planned removal", null, ct);
+            if (now > last)
+            {
+                (last, advances) = (now, advances + 1);
+            }
+        }
+
+        Interlocked.Increment(ref _removedMoving);
+        _lastMoving = $"{status.Name} advanced from buffer {first} to {last} just before the detach";
     }
 
     private bool IsEnumerated() => IsEnumeratedAsync(CancellationToken.None).GetAwaiter().GetResult();

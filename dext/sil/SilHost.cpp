@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -11,9 +12,35 @@
 
 #include "lpc/Core.hpp"
 
+#include <malloc.h>
+
 namespace {
 
 std::atomic<uint64_t> g_liveDevices{0};
+
+// Native heap of this library (the SIL host and the dext core linked into it): every allocation through operator
+// new/delete below (hidden: only this library's code binds to them) and the status pages, counted live so a driver-side
+// native leak shows as an exact per-cycle slope instead of hiding in the process's private bytes.
+std::atomic<uint64_t> g_nativeAllocations{0};
+std::atomic<uint64_t> g_nativeBytes{0};
+
+void* CountedAlloc(size_t bytes, size_t alignment) {
+    void* p = alignment > alignof(std::max_align_t) ? std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment)
+                                                    : std::malloc(bytes == 0 ? 1 : bytes);
+    if (p != nullptr) {
+        g_nativeAllocations.fetch_add(1);
+        g_nativeBytes.fetch_add(malloc_usable_size(p));
+    }
+    return p;
+}
+
+void CountedFree(void* p) {
+    if (p != nullptr) {
+        g_nativeAllocations.fetch_sub(1);
+        g_nativeBytes.fetch_sub(malloc_usable_size(p));
+        std::free(p);
+    }
+}
 
 uint64_t Now() {
     return static_cast<uint64_t>(
@@ -65,7 +92,7 @@ public:
     }
 
     int32_t AllocateShared(uint64_t bytes, lpc::SharedMemory* out) override {
-        void* p = std::aligned_alloc(4096, static_cast<size_t>((bytes + 4095) & ~uint64_t{4095}));
+        void* p = CountedAlloc(static_cast<size_t>(bytes), 4096);
         if (p == nullptr) {
             return LPC_RETURN_NO_MEMORY;
         }
@@ -76,7 +103,7 @@ public:
         return LPC_RETURN_SUCCESS;
     }
 
-    void FreeShared(lpc::SharedMemory* memory) override { std::free(memory->cpu); }
+    void FreeShared(lpc::SharedMemory* memory) override { CountedFree(memory->cpu); }
 
     void Lock() override { lock_.lock(); }
 
@@ -180,6 +207,24 @@ struct LpcSilDevice {
     explicit LpcSilDevice(const LpcSilCallbacks& cb) : platform(cb) {}
     SilPlatform platform;
 };
+
+// The library's own operator new/delete (hidden visibility: only code linked into liblpc_sil binds to them).
+void* operator new(size_t bytes) {
+    void* p = CountedAlloc(bytes, 0);
+    if (p == nullptr) {
+        std::abort(); // built without exceptions: out of memory is fatal, as in the dext
+    }
+    return p;
+}
+void* operator new[](size_t bytes) { return operator new(bytes); }
+void* operator new(size_t bytes, const std::nothrow_t&) noexcept { return CountedAlloc(bytes, 0); }
+void* operator new[](size_t bytes, const std::nothrow_t&) noexcept { return CountedAlloc(bytes, 0); }
+void operator delete(void* p) noexcept { CountedFree(p); }
+void operator delete[](void* p) noexcept { CountedFree(p); }
+void operator delete(void* p, size_t) noexcept { CountedFree(p); }
+void operator delete[](void* p, size_t) noexcept { CountedFree(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { CountedFree(p); }
 
 extern "C" {
 
@@ -298,6 +343,8 @@ void lpc_sil_stats(LpcSilDevice* device, LpcSilStats* out) {
     }
     *out = LpcSilStats{};
     out->liveDevices = g_liveDevices.load();
+    out->nativeAllocations = g_nativeAllocations.load();
+    out->nativeBytes = g_nativeBytes.load();
     if (device == nullptr) {
         return;
     }
@@ -309,6 +356,11 @@ void lpc_sil_stats(LpcSilDevice* device, LpcSilStats* out) {
     out->clientsOpened = s.clientsOpened;
     out->interrupts = s.interrupts;
     out->liveTimers = device->platform.ArmedTimers();
+}
+
+void lpc_sil_debug_leak(uint64_t bytes) {
+    // The driver-native-leak fault: an allocation nobody frees, as a leaking driver path would make.
+    static_cast<void>(new (std::nothrow) uint8_t[static_cast<size_t>(bytes == 0 ? 1 : bytes)]);
 }
 
 } // extern "C"

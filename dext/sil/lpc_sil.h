@@ -59,6 +59,8 @@ typedef struct LpcSilStats {
     uint64_t interrupts;
     uint64_t liveDevices;  /* lpc_sil_create minus lpc_sil_destroy, process-wide */
     uint64_t liveTimers;   /* armed wait timers of this device */
+    uint64_t nativeAllocations; /* live heap allocations of this library (SIL host + dext core), process-wide */
+    uint64_t nativeBytes;       /* their usable bytes */
 } LpcSilStats;
 
 typedef struct LpcSilDevice LpcSilDevice;
@@ -86,6 +88,9 @@ LPC_SIL_API void lpc_sil_interrupt(LpcSilDevice* device, uint32_t vector, uint64
 LPC_SIL_API void lpc_sil_set_power(LpcSilDevice* device, uint32_t on);
 LPC_SIL_API void lpc_sil_device_removed(LpcSilDevice* device);
 LPC_SIL_API void lpc_sil_stats(LpcSilDevice* device, LpcSilStats* out);
+
+/* Fault injection (driver-native-leak): allocates `bytes` in this library's heap and never frees them. */
+LPC_SIL_API void lpc_sil_debug_leak(uint64_t bytes);
 
 #ifdef __cplusplus
 }

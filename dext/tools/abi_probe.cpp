@@ -74,7 +74,7 @@ int main() {
     BEGIN(LpcSilStats);
     FIELD(LpcSilStats, liveDmaBuffers); FIELD(LpcSilStats, liveDmaBytes); FIELD(LpcSilStats, liveSharedBytes);
     FIELD(LpcSilStats, pendingWaits); FIELD(LpcSilStats, clientsOpened); FIELD(LpcSilStats, interrupts);
-    FIELD(LpcSilStats, liveDevices); FIELD(LpcSilStats, liveTimers);
+    FIELD(LpcSilStats, liveDevices); FIELD(LpcSilStats, liveTimers); FIELD(LpcSilStats, nativeAllocations); FIELD(LpcSilStats, nativeBytes);
     END();
 
     printf("}}\n");

@@ -45,6 +45,12 @@ public enum FaultKind
     /// <summary>On wake the OS restores BARs and the command register but not the MSI/MSI-X capability (enable, address, data).</summary>
     WakeMsiLoss,
 
+    /// <summary>Each session open leaks this many bytes of native heap in the driver (the SIL host library).</summary>
+    DriverNativeLeak,
+
+    /// <summary>Each session open leaks this many bytes of managed memory in the client (the test process).</summary>
+    ClientLeak,
+
     /// <summary>Each buffer the DMA writer completes is, with a probability, never written to host memory (a lost write).</summary>
     DmaLostWrite,
 
@@ -140,6 +146,8 @@ public sealed class FaultPlan
         new(FaultKind.WakeStateLoss, "wake-state-loss", FaultValueKind.None, 0, 0, 0, "SleepWake", "config space not restored after D3hot"),
         new(FaultKind.WakeNoReturn, "wake-no-return", FaultValueKind.None, 0, 0, 0, "SleepWake", "the device does not come back after sleep"),
         new(FaultKind.WakeMsiLoss, "wake-msi-loss", FaultValueKind.None, 0, 0, 0, "SleepWake", "the MSI/MSI-X capability is not restored after D3hot"),
+        new(FaultKind.DriverNativeLeak, "driver-native-leak", FaultValueKind.Bytes, 100, 1, 1L << 30, "Qualification", "native heap bytes the driver leaks per session open"),
+        new(FaultKind.ClientLeak, "client-leak", FaultValueKind.Bytes, 100, 1, 1L << 30, "Qualification", "managed bytes the client leaks per session open"),
         new(FaultKind.DmaLostWrite, "dma-lost-write", FaultValueKind.Probability, 0.001, 0, 1, "Dma", "probability per written buffer that its data never reaches memory (the completion still counts)"),
         new(FaultKind.DmaBitErrorRate, "dma-ber", FaultValueKind.Probability, 1e-6, 0, 1, "Dma", "probability per bit the writer stores of flipping it (a bit error rate)"),
         new(FaultKind.AttachFail, "attach-fail", FaultValueKind.Count, 10, 1, int.MaxValue, "Qualification", "every Nth attach fails"),

@@ -42,6 +42,8 @@ public struct SilStats
     public ulong Interrupts;
     public ulong LiveDevices;
     public ulong LiveTimers;
+    public ulong NativeAllocations;
+    public ulong NativeBytes;
 }
 
 /// <summary>The callback table (<c>LpcSilCallbacks</c>); the native side copies it.</summary>
@@ -108,4 +110,7 @@ internal static unsafe partial class LpcSilNative
 
     [LibraryImport(Library, EntryPoint = "lpc_sil_stats")]
     public static partial void Stats(nint device, SilStats* output);
+
+    [LibraryImport(Library, EntryPoint = "lpc_sil_debug_leak")]
+    public static partial void DebugLeak(ulong bytes);
 }

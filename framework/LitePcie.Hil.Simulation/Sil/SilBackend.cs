@@ -110,6 +110,7 @@ public sealed class SilBackend : IDeviceBackend
     private readonly List<SilSlot> _slots = [];
     private readonly SilBackendOptions _options;
     private readonly FaultPlan _faults;
+    private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _clientLeak = [];
 
     public SilBackend(SilBackendOptions? options = null)
     {
@@ -183,6 +184,16 @@ public sealed class SilBackend : IDeviceBackend
         {
             throw DextClient.ToException(device.Address, DextSelector.GetInfo, status,
                 status == IOReturn.ExclusiveAccess ? "another client holds this device (one client per device)" : "NewUserClient refused");
+        }
+
+        if (_faults.Has(FaultKind.DriverNativeLeak))
+        {
+            LpcSilNative.DebugLeak((ulong)_faults.Value(FaultKind.DriverNativeLeak)); // a driver path that forgets an allocation per open
+        }
+
+        if (_faults.Has(FaultKind.ClientLeak))
+        {
+            _clientLeak.Add(new byte[(int)_faults.Value(FaultKind.ClientLeak)]); // a client library that keeps something per open
         }
 
         var transport = new SilTransport(slot.Driver, client);
@@ -326,6 +337,8 @@ public sealed class SilBackend : IDeviceBackend
             ("driver.pending_waits", st.PendingWaits, false),
             ("driver.armed_timers", st.LiveTimers, false),
             ("driver.live_instances", SilDevice.LiveDevices(), false),
+            ("driver.native_allocations", st.NativeAllocations, false),
+            ("driver.native_bytes", st.NativeBytes, true),
             ("bus.dma_memory_bytes", slot.Board.Memory.AllocatedBytes, true),
             ("bus.dma_allocations", slot.Board.Memory.LiveAllocations, false),
         ];

@@ -130,6 +130,7 @@ public sealed class AbiConformanceTests
             ("liveDmaBuffers", Off(ref s, ref s.LiveDmaBuffers)), ("liveDmaBytes", Off(ref s, ref s.LiveDmaBytes)),
             ("liveSharedBytes", Off(ref s, ref s.LiveSharedBytes)), ("pendingWaits", Off(ref s, ref s.PendingWaits)),
             ("clientsOpened", Off(ref s, ref s.ClientsOpened)), ("interrupts", Off(ref s, ref s.Interrupts)),
-            ("liveDevices", Off(ref s, ref s.LiveDevices)), ("liveTimers", Off(ref s, ref s.LiveTimers)));
+            ("liveDevices", Off(ref s, ref s.LiveDevices)), ("liveTimers", Off(ref s, ref s.LiveTimers)),
+            ("nativeAllocations", Off(ref s, ref s.NativeAllocations)), ("nativeBytes", Off(ref s, ref s.NativeBytes)));
     }
 }

@@ -25,6 +25,9 @@ public sealed record CycleRecord
     /// <summary>Wall time of the cycle.</summary>
     public required double Milliseconds { get; init; }
 
+    /// <summary>CPU the test process spent on the cycle (null in journals written before it was recorded).</summary>
+    public double? CpuMilliseconds { get; init; }
+
     /// <summary>The phase that failed (detach, gone, attach, enumerate, open, verify…).</summary>
     public string? FailedPhase { get; init; }
 

@@ -63,6 +63,7 @@ public sealed class CycleRun
     {
         Planned = planned;
         Times = new List<(int, double)>(planned);
+        CpuTimes = new List<(int, double)>(planned);
     }
 
     public int Planned { get; }
@@ -103,15 +104,23 @@ public sealed class CycleRun
 
     public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
 
+    /// <summary>Cycle number and the CPU the test process spent on it in milliseconds (what the cycle cost, whatever else ran).</summary>
+    public List<(int Cycle, double Milliseconds)> CpuTimes { get; }
+
+    /// <summary>Samples per resource a full run takes (series are allocated at this size, so sampling retains nothing per cycle).</summary>
+    internal int SampleCapacity { get; set; } = 16;
+
     /// <summary>
-    /// Whether a cycle costs the same at the end as near the start: the median wall time of the first
-    /// <paramref name="window"/> cycles from cycle 10 (after start-up effects) and of the last <paramref name="window"/>
-    /// cycles, and their ratio (measured in the same run, so a loaded machine moves both). Null with fewer than
+    /// Whether a cycle costs the same at the end as near the start: the median CPU time (wall time where no CPU time was
+    /// recorded) of the first <paramref name="window"/> cycles from cycle 10 (after start-up effects) and of the last
+    /// <paramref name="window"/> cycles, and their ratio. CPU, not wall time: other processes loading the machine late in
+    /// the run stretch the wall clock of the late cycles without making them cost more. Null with fewer than
     /// 10 + 2 × window cycles timed.
     /// </summary>
     public CycleCost? Cost(int window = 50)
     {
-        var ordered = Times.OrderBy(t => t.Cycle).ToList();
+        bool cpu = CpuTimes.Count >= Times.Count && CpuTimes.Count > 0;
+        var ordered = (cpu ? CpuTimes : Times).OrderBy(t => t.Cycle).ToList();
         var early = ordered.Where(t => t.Cycle >= 10).Take(window).ToList();
         if (early.Count < window || ordered.Count < 10 + 2 * window)
         {
@@ -120,7 +129,7 @@ public sealed class CycleRun
 
         var late = ordered[^window..];
         return new CycleCost(early[0].Cycle, LeakTrend.Median([.. early.Select(t => t.Milliseconds)]),
-            late[0].Cycle, late[^1].Cycle, LeakTrend.Median([.. late.Select(t => t.Milliseconds)]), window);
+            late[0].Cycle, late[^1].Cycle, LeakTrend.Median([.. late.Select(t => t.Milliseconds)]), window) { Cpu = cpu };
     }
 
     /// <summary>The verdict in device terms: failing cycles grouped by phase and message, leaks with their slope and limit.</summary>
@@ -190,12 +199,15 @@ public sealed class CycleRun
 /// <summary>Per-cycle cost early and late in a run: medians of <paramref name="Window"/> cycles each.</summary>
 public sealed record CycleCost(int EarlyFrom, double EarlyMedianMs, int LateFrom, int LateTo, double LateMedianMs, int Window)
 {
+    /// <summary>Whether the medians are CPU per cycle (else wall time).</summary>
+    public bool Cpu { get; init; }
+
     /// <summary>Late median over early median (1.0 = flat).</summary>
     public double Ratio => EarlyMedianMs > 0 ? LateMedianMs / EarlyMedianMs : 1;
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"cycle cost: median {EarlyMedianMs:0.00} ms over cycles {EarlyFrom}–{EarlyFrom + Window - 1}, {LateMedianMs:0.00} ms over cycles {LateFrom}–{LateTo} (late/early {Ratio:0.00})");
+        $"cycle cost ({(Cpu ? "CPU per cycle" : "wall time per cycle")}): median {EarlyMedianMs:0.00} ms over cycles {EarlyFrom}–{EarlyFrom + Window - 1}, {LateMedianMs:0.00} ms over cycles {LateFrom}–{LateTo} (late/early {Ratio:0.00})");
 }
 
 /// <summary>
@@ -205,6 +217,12 @@ public sealed record CycleCost(int EarlyFrom, double EarlyMedianMs, int LateFrom
 /// </summary>
 public static class CycleRunner
 {
+    private static TimeSpan ProcessCpu()
+    {
+        using var p = System.Diagnostics.Process.GetCurrentProcess();
+        return p.TotalProcessorTime;
+    }
+
     /// <summary>Resources of the test process itself: a resumed run is another process, so earlier samples of these are dropped.</summary>
     public const string ProcessPrefix = "process.";
 
@@ -225,7 +243,11 @@ public static class CycleRunner
         Action<CycleRecord>? onFailure = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         time ??= TimeProvider.System;
-        var run = new CycleRun(options.Cycles) { Resumed = journal.Resumed };
+        var run = new CycleRun(options.Cycles)
+        {
+            Resumed = journal.Resumed,
+            SampleCapacity = Math.Max(1, (options.Cycles - options.WarmupCycles) / Math.Max(1, options.SampleEvery) + 1),
+        };
         foreach (var r in journal.Previous)
         {
             Absorb(run, r);
@@ -251,6 +273,7 @@ public static class CycleRunner
             }
 
             var phases = new CyclePhases(time);
+            var cpu0 = ProcessCpu();
             long t0 = time.GetTimestamp();
             string state = stateOf(c);
             string? failedPhase = null, failure = null;
@@ -268,6 +291,7 @@ public static class CycleRunner
             }
 
             double ms = time.GetElapsedTime(t0).TotalMilliseconds;
+            double cpuMs = (ProcessCpu() - cpu0).TotalMilliseconds;
             Dictionary<string, double>? samples = null;
             if (c > options.WarmupCycles && (c - options.WarmupCycles) % options.SampleEvery == 0)
             {
@@ -285,6 +309,7 @@ public static class CycleRunner
                 State = state,
                 Ok = failure is null,
                 Milliseconds = Math.Round(ms, 3),
+                CpuMilliseconds = Math.Round(cpuMs, 3),
                 FailedPhase = failedPhase,
                 Failure = failure,
                 Phases = new Dictionary<string, double>(phases.Milliseconds, StringComparer.Ordinal),
@@ -292,6 +317,7 @@ public static class CycleRunner
             };
             journal.Append(record);
             run.Times.Add((c, record.Milliseconds));
+            run.CpuTimes.Add((c, record.CpuMilliseconds ?? 0));
             run.Completed = c;
             run.RanHere++;
             if (failure is not null)
@@ -329,7 +355,7 @@ public static class CycleRunner
         {
             var fit = LeakTrend.Fit(name, unit, points);
             run.Trends.Add(fit);
-            if (options.Limits.LimitFor(name) is { } limit && fit.Slope > limit)
+            if (options.Limits.LimitFor(name, fit.SampledCycles) is { } limit && fit.Slope > limit)
             {
                 run.Leaks.Add((fit, limit));
             }
@@ -346,6 +372,10 @@ public static class CycleRunner
     private static void Absorb(CycleRun run, CycleRecord r)
     {
         run.Times.Add((r.Cycle, r.Milliseconds));
+        if (r.CpuMilliseconds is { } cpu)
+        {
+            run.CpuTimes.Add((r.Cycle, cpu));
+        }
         run.Completed = r.Cycle;
         if (!r.Ok)
         {
@@ -368,7 +398,9 @@ public static class CycleRunner
     {
         if (!run.Samples.TryGetValue(name, out var s))
         {
-            s = (unit, new List<(long, double)>());
+            // Sized for the whole run up front: a series that grows as it samples would itself read as managed-heap growth
+            // (a dozen resources × 16 bytes per sample, doubling: about 30 bytes per cycle at one sample every 10 cycles).
+            s = (unit, new List<(long, double)>(run.SampleCapacity));
             run.Samples[name] = s;
         }
 

@@ -72,7 +72,7 @@ internal static class CycleReports
         trend.AppendLine("resource trends (Theil–Sen slope per cycle, judged against LeakMaxSlope):");
         foreach (var fit in run.Trends)
         {
-            double? limit = context.Options.LeakMaxSlope.LimitFor(fit.Resource);
+            double? limit = context.Options.LeakMaxSlope.LimitFor(fit.Resource, fit.SampledCycles);
             trend.AppendLine(string.Create(c, $"  {fit.Describe()} — limit {(limit is null ? "none (reported only)" : limit.Value.ToString("0.###", c))}{(limit is not null && fit.Slope > limit ? "  ← LEAK" : "")}"));
         }
 

@@ -19,11 +19,15 @@ namespace LitePcie.Hil.Suites.Qualification;
 /// verified DMA and closes. Resources are sampled every few cycles after a warm-up and judged on their growth
 /// rate. Failed cycles are recorded and the run goes on; the verdict comes at the end. A journal makes a long
 /// lab run resumable. Also: open/close cycling of the session with the same leak verdict.
+/// The test process's resources (managed and C heap, private bytes, handles, threads) are judged per cycle of one
+/// board, so the cycles of one board never run beside anything else: another board's activity in the same process
+/// would read as this board's growth (docs/leak-verdicts.md).
 /// </summary>
 [TestFixtureSource(typeof(BoardSource), nameof(BoardSource.Targets))]
 [Category("Qualification")]
 [Feature("Attach/detach qualification")]
 [Severity(AllureSeverity.Critical)]
+[NonParallelizable]
 public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
 {
     private bool _dmaFallbackNoted;
@@ -166,12 +170,12 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
             await streamStop.CancelAsync();
             if (stream is not null)
             {
-                await Task.WhenAny(stream, Task.Delay(gone, CancellationToken.None));
+                await DeviceWaits.CompletesWithinAsync(stream, gone);
             }
 
             if (session is not null)
             {
-                await Task.WhenAny(session.DisposeAsync().AsTask(), Task.Delay(gone, CancellationToken.None));
+                await DeviceWaits.CompletesWithinAsync(session.DisposeAsync().AsTask(), gone);
             }
         }
     }

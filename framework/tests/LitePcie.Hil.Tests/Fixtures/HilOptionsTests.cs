@@ -130,7 +130,7 @@ public sealed class HilOptionsTests
     {
         Problems(("DetachMix", "idle,hibernate"), ("LeakMaxSlope", "driver.*=-1"), ("QualificationCycles", "0")).Should().BeEquivalentTo(
             "DetachMix entry 'hibernate': accepted idle, open or dma, each with an optional =weight in 0..1000, comma-separated",
-            "LeakMaxSlope entry 'driver.*=-1': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle, ';'-separated",
+            "LeakMaxSlope entry 'driver.*=-1': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle and an optional noise band (limit+band, ≥ 0), ';'-separated",
             "QualificationCycles = '0': accepted an integer in 1..1000000");
         var o = Parse(("DetachMix", "dma=3,idle"), ("LeakMaxSlope", "process.*=10"));
         o.DetachMix.ToString().Should().Be("dma=3,idle=1");

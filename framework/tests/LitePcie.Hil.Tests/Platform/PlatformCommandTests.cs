@@ -60,7 +60,28 @@ public sealed class PlatformCommandTests
     public void The_process_probe_reads_memory_handles_and_threads()
     {
         var readings = new ProcessResourceProbe().Sample("-");
-        readings.Select(r => r.Name).Should().Equal("process.managed_bytes", "process.private_bytes", "process.handles", "process.threads");
+        string[] names = ["process.managed_bytes", "process.private_bytes", "process.handles", "process.threads"];
+        readings.Select(r => r.Name).Should().Equal(OperatingSystem.IsLinux() ? [.. names, "process.native_heap_bytes"] : names);
         readings.Should().OnlyContain(r => r.Value > 0);
+    }
+
+    [Test]
+    public void The_c_heap_in_use_follows_native_allocations()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Ignore("glibc's mallinfo2 is read on Linux only");
+        }
+
+        long before = ProcessResourceProbe.NativeHeapInUse()!.Value;
+        nint block = System.Runtime.InteropServices.Marshal.AllocHGlobal(4 << 20);
+        try
+        {
+            (ProcessResourceProbe.NativeHeapInUse()!.Value - before).Should().BeInRange(4 << 20, (4 << 20) + (1 << 20), "a 4 MiB malloc is 4 MiB more of the C heap in use");
+        }
+        finally
+        {
+            System.Runtime.InteropServices.Marshal.FreeHGlobal(block);
+        }
     }
 }

@@ -36,6 +36,21 @@ public sealed class CycleRunnerTests
     }
 
     [Test]
+    public void Cycle_cost_is_judged_on_the_cpu_a_cycle_costs_so_a_machine_loaded_late_in_the_run_is_not_a_slowdown()
+    {
+        var run = new CycleRun(1000);
+        for (int c = 1; c <= 1000; c++)
+        {
+            // Two busy processes start at cycle 900: every cycle takes four times as long on the wall clock, the same CPU.
+            run.Times.Add((c, c > 900 ? 80 : 20));
+            run.CpuTimes.Add((c, 12));
+        }
+
+        run.Cost()!.Ratio.Should().BeApproximately(1.0, 1e-9, "the cycle did the same work; the machine was busier");
+        run.Summary("x").Should().Contain("CPU per cycle");
+    }
+
+    [Test]
     public void Cycle_cost_compares_the_median_of_cycles_10_to_59_with_the_last_50()
     {
         var run = new CycleRun(1000);
@@ -50,7 +65,7 @@ public sealed class CycleRunnerTests
         cost.EarlyMedianMs.Should().Be(20, "medians ignore the outliers");
         (cost.LateFrom, cost.LateTo, cost.LateMedianMs).Should().Be((951, 1000, 30.0));
         cost.Ratio.Should().BeApproximately(1.5, 1e-9);
-        run.Summary("attach/detach").Should().Contain("cycle cost: median 20.00 ms over cycles 10–59, 30.00 ms over cycles 951–1000 (late/early 1.50)");
+        run.Summary("attach/detach").Should().Contain("cycle cost (wall time per cycle): median 20.00 ms over cycles 10–59, 30.00 ms over cycles 951–1000 (late/early 1.50)");
 
         var brief = new CycleRun(100);
         for (int c = 1; c <= 100; c++)

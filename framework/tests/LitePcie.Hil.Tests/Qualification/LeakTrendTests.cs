@@ -67,6 +67,25 @@ public sealed class LeakTrendTests
     }
 
     [Test]
+    public void A_noise_band_is_spread_over_the_cycles_sampled_so_long_runs_judge_tightly()
+    {
+        var errors = new List<string>();
+        var limits = LeakLimits.Parse("process.managed_bytes=16+65536;driver.*=0.01", errors);
+        errors.Should().BeEmpty();
+        limits.LimitFor("process.managed_bytes", 900).Should().BeApproximately(16 + 65536.0 / 900, 1e-9, "a 1,000-cycle run sampled from cycle 100");
+        limits.LimitFor("process.managed_bytes", 4900).Should().BeApproximately(16 + 65536.0 / 4900, 1e-9);
+        limits.LimitFor("process.managed_bytes").Should().Be(16, "without a run length: the per-cycle limit alone");
+        limits.LimitFor("driver.live_instances", 900).Should().Be(0.01, "no band: the limit whatever the length");
+        LeakLimits.Parse("x=1+-5;y=+3;z=2+", errors);
+        errors.Should().HaveCount(3);
+
+        // A 100-byte-per-cycle leak over 4,900 cycles stands out; the same jitter band does not flag a clean short run.
+        var leak = LeakTrend.Fit("process.managed_bytes", ResourceUnit.Bytes, Ramp(490, 6_000_000, 100));
+        leak.SampledCycles.Should().Be(4890);
+        leak.Slope.Should().BeGreaterThan(limits.LimitFor(leak.Resource, leak.SampledCycles)!.Value);
+    }
+
+    [Test]
     public void The_verdict_line_names_resource_rate_unit_and_samples()
     {
         LeakTrend.Fit("bus.dma_memory_bytes", ResourceUnit.Bytes, Ramp(20, 8_388_608, 4096)).Describe()

@@ -4,6 +4,7 @@ using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Linux;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Linux;
@@ -129,7 +130,7 @@ public sealed class LitePcieTransportTests
         {
             var ch = session.Channels[0];
             var stream = DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Duration = TimeSpan.FromSeconds(30) });
-            await Task.Delay(100);
+            await Eventually.UntilAsync(() => ch.GetCounters(DmaDirection.Writer).HwCount > 0 || stream.IsCompleted, "the stream moving before the removal");
             kernel.Remove();
             var ended = async () => await stream.WaitAsync(TimeSpan.FromSeconds(5));
             await ended.Should().ThrowAsync<DeviceGoneException>().WithMessage("0000:02:00.0: LITEPCIE_IOCTL_*the device is gone");

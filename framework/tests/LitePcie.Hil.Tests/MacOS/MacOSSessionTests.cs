@@ -5,6 +5,7 @@ using LitePcie.Hil.Dext;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.MacOS;
 using LitePcie.Hil.Simulation.Sil;
+using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.MacOS;
@@ -98,7 +99,7 @@ public sealed class MacOSSessionTests
         ch.UpdateSwCount(DmaDirection.Reader, 16); // 16 buffers to loop back: the wait below cannot be satisfied yet
 
         var wait = ch.WaitAsync(DmaDirection.Writer, 48, TimeSpan.FromSeconds(5)).AsTask();
-        await Task.Delay(20);
+        await Eventually.UntilAsync(() => ((MacOSSession)_session).Transport.PendingCalls == 1 || wait.IsCompleted, "the wait pending in the dext");
         ch.UpdateSwCount(DmaDirection.Reader, 64);
         var counters = await wait;
 
@@ -147,7 +148,7 @@ public sealed class MacOSSessionTests
         var ch = _session.Channels[1];
         ch.Start(DmaDirection.Writer, DmaStartOptions.Default); // no loopback: nothing arrives, the wait stays pending
         var wait = ch.WaitAsync(DmaDirection.Writer, 1, TimeSpan.FromSeconds(5)).AsTask();
-        await Task.Delay(20);
+        await Eventually.UntilAsync(() => ((MacOSSession)_session).Transport.PendingCalls == 1 || wait.IsCompleted, "the wait pending in the dext");
         int callsBefore = _io.Calls.Count;
 
         _io.Terminate(_service);

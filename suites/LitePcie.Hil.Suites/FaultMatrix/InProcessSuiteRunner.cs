@@ -28,16 +28,19 @@ public sealed record InProcessOutcome(string Test, InProcessStatus Status, strin
 /// </summary>
 public static class InProcessSuiteRunner
 {
-    /// <summary>Runs <paramref name="suiteType"/> until its tests are done, the budget is spent, or <paramref name="stop"/> says so.</summary>
-    public static async Task<IReadOnlyList<InProcessOutcome>> RunAsync(Type suiteType, string faults, HilOptions options,
-        TimeSpan budget, TimeSpan perTest, Func<InProcessOutcome, bool>? stop = null)
+    /// <summary>
+    /// Runs <paramref name="suiteType"/> on a fresh simulated <paramref name="board"/> until its tests are done (every case of a
+    /// parameterised test), the budget is spent, or <paramref name="stop"/> says so; <paramref name="only"/> runs one test.
+    /// </summary>
+    public static async Task<IReadOnlyList<InProcessOutcome>> RunAsync(Type suiteType, string board, string faults, HilOptions options,
+        TimeSpan budget, TimeSpan perTest, Func<InProcessOutcome, bool>? stop = null, string? only = null)
     {
         var outcomes = new List<InProcessOutcome>();
         var clock = Stopwatch.StartNew();
-        var profile = BoardCatalog.Load(BoardCatalog.DefaultBoard);
-        await using var backend = new SilBackend(new SilBackendOptions { Boards = [profile.Name], Faults = faults, HostFlowControl = options.SimFlowControl });
+        var profile = BoardCatalog.Load(board);
+        await using var backend = new SilBackend(new SilBackendOptions { Boards = [board], Faults = faults, HostFlowControl = options.SimFlowControl });
         var platform = SilPlatform.For(backend);
-        foreach (var (name, invoke) in Tests(suiteType))
+        foreach (var (name, invoke) in Tests(suiteType).Where(t => only is null || t.Name == only))
         {
             if (clock.Elapsed > budget)
             {
@@ -105,7 +108,7 @@ public static class InProcessSuiteRunner
         return outcomes;
     }
 
-    /// <summary>The suite's tests: [Test] methods, and the first cases of each [TestCaseSource].</summary>
+    /// <summary>The suite's tests: [Test] methods, and every case of each [TestCaseSource].</summary>
     private static IEnumerable<(string Name, Func<DeviceSuite, object?> Invoke)> Tests(Type suiteType)
     {
         foreach (var m in suiteType.GetMethods(BindingFlags.Public | BindingFlags.Instance).OrderBy(m => m.Name, StringComparer.Ordinal))
@@ -117,7 +120,7 @@ public static class InProcessSuiteRunner
             else if (m.GetCustomAttribute<TestCaseSourceAttribute>() is { SourceName: { } source })
             {
                 var cases = (IEnumerable<TestCaseData>)suiteType.GetMethod(source, BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null)!;
-                foreach (var c in cases.Take(3))
+                foreach (var c in cases)
                 {
                     var args = c.Arguments;
                     yield return ($"{m.Name}({string.Join(",", args)})", s => m.Invoke(s, args));

@@ -32,6 +32,7 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
 {
     private bool _dmaFallbackNoted;
     private int _removedMoving;
+    private bool _previousCycleClean;
     private string _lastMoving = "";
 
     [Test]
@@ -84,14 +85,23 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
         using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
+            bool previousClean = _previousCycleClean;
+            _previousCycleClean = false;
             if (!await IsEnumeratedAsync(ct))
             {
-                // An earlier cycle failed with the board off the bus: bring it back first (this is where it recovers).
+                // Off the bus at the start: bring it back first (this is where a failed cycle recovers) ...
                 await phases.RunAsync("recover", async () =>
                 {
                     await attach.AttachAsync(Target.Address, ct);
                     await DeviceWaits.ReappearAsync(Context.Backend, Target.Address, TimeSpan.FromMilliseconds(o.ReenumerationTimeoutMs), null, ct);
                 });
+
+                // ... but after a cycle that ended with the board verified and on the bus, the board left by itself in between.
+                if (previousClean)
+                {
+                    throw new CyclePhaseException("between-cycles", new DeviceGoneException(Target.Address,
+                        $"the board left the bus after cycle {cycle - 1} ended clean and before cycle {cycle} began (surprise removal) — device gone"));
+                }
             }
 
             if (state != "idle")
@@ -156,6 +166,15 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
                 await phases.RunAsync("verify", () => VerifyAsync(fresh, cycle, ct));
             }
 
+            // Still on the bus once verified and closed: a removal in the tail of the cycle is this cycle's failure.
+            await phases.RunAsync("still-attached", async () =>
+            {
+                if (!await IsEnumeratedAsync(ct))
+                {
+                    throw new DeviceGoneException(Target.Address, "the board left the bus after its verified DMA (surprise removal) — device gone");
+                }
+            });
+            _previousCycleClean = true;
             return state;
         }
         catch (CyclePhaseException e) when (!planned && e.InnerException is not DeviceGoneException && !IsEnumerated())

@@ -96,6 +96,47 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
         Context.Session.Read32(busErrors).Should().Be(before, "ctrl_bus_errors must not move during 2000 valid CSR accesses and an identifier read");
     }
 
+    /// <summary>
+    /// Regions of BAR0 besides the CSRs (the map's memories, e.g. the user Wishbone window <c>mmap</c>) are decoded: a read
+    /// at their first and last word answers without a bus error, while a read in the gap past the CSR region (decoded by
+    /// nothing) counts one. Read-only: what sits behind a user region belongs to the design.
+    /// </summary>
+    [Test]
+    public void Extra_regions_of_bar0_are_decoded_apart_from_the_csrs()
+    {
+        var map = Context.Map;
+        var busErrors = map.Layout.Ctrl.BusErrors ?? throw new IgnoreException("the design has no ctrl_bus_errors to tell a decoded address from an undecoded one");
+        ulong bar0 = Context.Profile.CsrBar.Size;
+        var regions = map.Memories.Where(m => m.Key != "csr" && m.Value.Base >= map.CsrBase && m.Value.Base - map.CsrBase + m.Value.Size <= bar0).ToList();
+        if (regions.Count == 0)
+        {
+            Assert.Ignore($"{Context.Profile.Name} has no region in BAR0 besides the CSRs (csr.json memories)");
+        }
+
+        using var scope = new AssertionScope();
+        foreach (var (name, region) in regions)
+        {
+            uint before = Context.Session.Read32(busErrors);
+            uint first = (uint)(region.Base - map.CsrBase);
+            uint last = first + (uint)region.Size - 4;
+            Context.Step($"read {name} at BAR0 +0x{first:X} and +0x{last:X}", () =>
+            {
+                _ = Context.Session.ReadCsr(first);
+                _ = Context.Session.ReadCsr(last);
+            });
+            Context.Session.Read32(busErrors).Should().Be(before, $"{name} (BAR0 +0x{first:X}..+0x{last + 3:X}) is a region of the map: reading it is no bus error");
+        }
+
+        // The gap after the CSR region, before any other region: decoded by nothing.
+        uint csrEnd = (uint)(map.CsrRegionSize ?? 0);
+        if (csrEnd > 0 && csrEnd + 4 <= bar0 && !regions.Any(r => r.Value.Base - map.CsrBase <= csrEnd && csrEnd < r.Value.Base - map.CsrBase + r.Value.Size))
+        {
+            uint before = Context.Session.Read32(busErrors);
+            uint value = Context.Session.ReadCsr(csrEnd);
+            Context.Session.Read32(busErrors).Should().Be(before + 1, $"BAR0 +0x{csrEnd:X}, past the CSR region and outside every region, is decoded by nothing: one bus error (read 0x{value:X8})");
+        }
+    }
+
     [Test]
     public void Every_memory_bar_holds_its_own_pattern()
     {

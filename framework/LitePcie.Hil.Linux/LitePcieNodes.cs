@@ -23,8 +23,10 @@ public sealed record LitePcieDiscovery(IReadOnlyList<LitePcieBinding> Bindings, 
 /// PCI function, so the function is found through the driver's binding (<c>/sys/bus/pci/drivers/litepcie/&lt;bdf&gt;</c>)
 /// and its nodes through minor order. The driver gives each probed board <c>DMA_CHANNELS</c> consecutive minors from a
 /// counter that only grows (a re-probed board gets new, higher minors), so with boards probed in address order — as
-/// at module load — board k owns the k-th block of nodes in minor order. The backend confirms each pairing by reading
-/// the identifier ROM through the node (LITEPCIE_IOCTL_REG) before it offers the board.
+/// at module load — board k owns the k-th block of nodes in minor order. One board pairs with its nodes whatever their
+/// minors; several pair only while the minors are still 0..n−1 (nobody re-probed), otherwise discovery names the
+/// problem instead of guessing. The backend confirms each pairing by reading the identifier ROM through the node
+/// (LITEPCIE_IOCTL_REG) before it offers the board.
 /// </summary>
 public static partial class LitePcieNodes
 {
@@ -88,6 +90,16 @@ public static partial class LitePcieNodes
             return new LitePcieDiscovery([], functions, nodes,
                 $"{functions.Count} function(s) bound to litepcie ({string.Join(", ", functions)}) and {nodes.Count} node(s) ({string.Join(", ", nodes.Select(n => n.Name))}), " +
                 $"but the CSR map has {channelsPerBoard} DMA channel(s) per board: the driver was built for another csr.h (DMA_CHANNELS), or a board failed its probe (dmesg)");
+        }
+
+        if (functions.Count > 1 && !nodes.Select(n => n.Minor).SequenceEqual(Enumerable.Range(0, nodes.Count)))
+        {
+            // Minors 0..n-1 mean every board was probed once, at module load, in bus order. Anything else means a board was
+            // re-probed (remove/rescan, unbind/bind) and took the next minors: the order no longer says which block is whose.
+            return new LitePcieDiscovery([], functions, nodes,
+                $"{functions.Count} boards bound to litepcie ({string.Join(", ", functions)}) and nodes {string.Join(", ", nodes.Select(n => n.Name))}: " +
+                "a board was probed again since the module was loaded, so minor order no longer pairs nodes with boards (the nodes have no parent " +
+                "device to ask); reload the module (rmmod litepcie; insmod litepcie.ko) or keep one board per host");
         }
 
         var bindings = functions.Select((f, k) => new LitePcieBinding(f, [.. nodes.Skip(k * channelsPerBoard).Take(channelsPerBoard)])).ToList();

@@ -199,4 +199,67 @@ public sealed class LitePcieTransportTests
             FluentActions.Invoking(() => session.ReadBar(2, 1UL << 20)).Should().Throw<DeviceArgumentException>().WithMessage("*below 0x100000*");
         }
     }
+
+    [Test]
+    public async Task A_root_only_node_is_refused_with_the_udev_rule_that_fixes_it()
+    {
+        using var kernel = new FakeLitePcieKernel();
+        var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
+        kernel.NodesRootOnly = true;
+        var device = (await backend.EnumerateAsync()).Should().ContainSingle("a board whose node cannot be opened is still listed, so opening it can say why").Subject;
+        var open = async () => await backend.OpenAsync(device);
+        var thrown = await open.Should().ThrowAsync<DeviceException>().WithMessage("*open */litepcie0: EACCES*crw-------*lab/udev/99-litepcie.rules*");
+        thrown.Which.Code.Should().Be(DeviceErrorCode.NotPermitted);
+        string rule = Path.Combine(RepoRoot(), "lab", "udev", "99-litepcie.rules");
+        File.ReadAllText(rule).Should().Contain("SUBSYSTEM==\"litepcie\"").And.Contain("MODE=\"0660\"", "the rule the message names exists and opens the nodes to a group");
+    }
+
+    [Test]
+    public void The_module_identity_prefers_srcversion_then_the_module_files_hash_then_the_build_id()
+    {
+        using var kernel = new FakeLitePcieKernel();
+        LitePcieModule.Describe(kernel.Paths).Should().Be("build-id " + Simulation.SimulatedSysfs.BuildId);
+        string dir = Path.Combine(kernel.Paths.Lib, "modules", "6.1.0-sim-amd64");
+        Directory.CreateDirectory(Path.Combine(dir, "extra"));
+        File.WriteAllText(Path.Combine(dir, "extra", "litepcie.ko"), "module");
+        File.WriteAllText(Path.Combine(dir, "modules.dep"), "kernel/drivers/net/dummy.ko:\nextra/litepcie.ko:\n");
+        LitePcieModule.Describe(kernel.Paths).Should().Be(
+            $"sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("module"u8))} of {Path.Combine(dir, "extra", "litepcie.ko")}");
+        File.WriteAllText(Path.Combine(kernel.Paths.Sys, "module", "litepcie", "srcversion"), "ABCDEF0123\n");
+        LitePcieModule.Describe(kernel.Paths).Should().Be("srcversion ABCDEF0123");
+        Directory.Delete(Path.Combine(kernel.Paths.Sys, "module", "litepcie"), recursive: true);
+        LitePcieModule.Describe(kernel.Paths).Should().StartWith("not loaded");
+    }
+
+    [Test]
+    public async Task Two_boards_pair_with_node_blocks_in_minor_order_and_a_re_probed_board_gets_new_minors()
+    {
+        using var kernel = new FakeLitePcieKernel(boards: 2);
+        var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
+        var discovery = backend.Discover();
+        discovery.Bindings.Select(b => (b.PciAddress, string.Join(",", b.Nodes.Select(n => n.Name)))).Should().Equal(
+            ("0000:02:00.0", "litepcie0,litepcie1"), ("0000:03:00.0", "litepcie2,litepcie3"));
+        (await backend.EnumerateAsync()).Should().HaveCount(2);
+        kernel.Remove("0000:02:00.0");
+        kernel.Rescan();
+        kernel.NodeNames("0000:02:00.0").Should().Equal(["litepcie4", "litepcie5"], "litepcie_minor_idx only grows");
+        var after = backend.Discover();
+        after.Bindings.Should().BeEmpty("after a re-probe the minor order is no longer the address order: no pairing is guessed");
+        after.Problem.Should().Contain("a board was probed again since the module was loaded");
+        (await backend.EnumerateAsync()).Should().BeEmpty();
+        backend.LastProblem.Should().Contain("reload the module");
+    }
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "LitePcie.Hil.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("LitePcie.Hil.sln not found above the test assembly");
+    }
 }

@@ -342,30 +342,28 @@ def parse(iig: str, clang: str, clang_args: list[str]) -> tuple[list[Class], dic
 # ---- header emission -------------------------------------------------------------------------------
 
 
-def _lookup(every: dict[str, Class], cls: Class, name: str) -> Method | None:
-    """The nearest base class's declaration of `name`."""
+def _declarations(every: dict[str, Class], cls: Class, name: str) -> list[Method]:
+    """The base classes' declarations of `name`, nearest base first."""
+    found: list[Method] = []
     seen = set()
     base = cls.base
     while base and base in every and base not in seen:
         seen.add(base)
-        for m in every[base].methods:
-            if m.name == name:
-                return m
+        found += [m for m in every[base].methods if m.name == name]
         base = every[base].base
-    return None
+    return found
+
+
+def _lookup(every: dict[str, Class], cls: Class, name: str) -> Method | None:
+    """The nearest base class's declaration of `name`."""
+    found = _declarations(every, cls, name)
+    return found[0] if found else None
 
 
 def _first_declaration(every: dict[str, Class], cls: Class, name: str) -> Method | None:
-    found = None
-    seen = set()
-    base = cls.base
-    while base and base in every and base not in seen:
-        seen.add(base)
-        for m in every[base].methods:
-            if m.name == name:
-                found = m
-        base = every[base].base
-    return found
+    """The declaration of `name` in the most distant base class (the one the _Args macro follows)."""
+    found = _declarations(every, cls, name)
+    return found[-1] if found else None
 
 
 def _is_localonly(every: dict[str, Class], cls: Class, m: Method) -> bool:

@@ -216,6 +216,7 @@ def main(argv: list[str]) -> int:
 
     report = {
         "interfaceFilesGenerated": generated,
+        "appleInterfaceHeaders": len(layout.apple_iigs()),
         "ourInterfaceFiles": [os.path.relpath(p, REPO) for p, _ in layout.our_iigs()],
         "filesChecked": [os.path.relpath(s, REPO) for s in sources],
         "targets": TARGETS,
@@ -231,10 +232,10 @@ def main(argv: list[str]) -> int:
     }
     with open(os.path.join(layout.build, "typecheck-report.json"), "w") as f:
         json.dump(report, f, indent=2)
-    glue_count = len(glue_sources(layout.glue)) + len(layout.our_iigs())
-    print(f"dext_typecheck: {len(sources)} C++ files ({len(glue_sources(layout.glue))} glue + {len(core_sources())} core) "
-          f"and {len(layout.our_iigs())} of our .iig ({glue_count} files of dext/driverkit/LitePCIeDriver) against "
-          f"{generated} generated interface headers, {len(TARGETS)} targets, {len(results)} compilations, "
+    apple = len(layout.apple_iigs())
+    print(f"dext_typecheck: {len(glue_sources(layout.glue))} glue .cpp + {len(layout.our_iigs())} of our .iig "
+          f"(dext/driverkit/LitePCIeDriver) and {len(core_sources())} core .cpp, against {apple} headers generated from "
+          f"Apple's .iig files and the stand-in timer source, {len(TARGETS)} targets, {len(results)} compilations, "
           f"{report['warningsEnabled']} clang warnings enabled as errors ({report['warningsEnabled'] - report['defaultWarnings']} "
           f"beyond clang's defaults), Apple's IOPCIDevice.cpp as control, {report['seconds']} s: "
           + ("clean" if not failed else f"{len(failed)} FAILED"))

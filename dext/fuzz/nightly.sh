@@ -96,6 +96,19 @@ JSON
   echo
   echo "Machine: $cpu, $(nproc) cores. Edges: libFuzzer's covered edges of dext/core and the harness (fuzz/coverage-allowlist.txt)."
 } >"$out/report.md"
+if command -v llvm-cov-14 >/dev/null && command -v llvm-profdata-14 >/dev/null; then
+  # Source coverage of the core (lines, branches) by the corpus, without sanitizer branches.
+  if "$here/coverage.sh" "$corpus" "$out/coverage" >"$out/logs/coverage-source.log" 2>&1; then
+    total_line="$(grep -E '^TOTAL' "$out/coverage/report.txt" || true)"
+    {
+      echo
+      echo "Source coverage of dext/core by the corpus (llvm-cov, TOTAL: regions, missed, cover, functions, missed,"
+      echo "executed, lines, missed, cover, branches, missed, cover):"
+      echo
+      echo "    $total_line"
+    } >>"$out/report.md"
+  fi
+fi
 cat "$out/report.md"
 
 if [ "$status" -ne 0 ] || [ "$findings" -ne 0 ]; then

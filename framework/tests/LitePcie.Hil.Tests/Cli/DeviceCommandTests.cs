@@ -118,6 +118,8 @@ public sealed class DeviceCommandTests
         json.GetProperty("dma").GetProperty("count").GetInt32().Should().Be(20);
         json.GetProperty("dma").GetProperty("p999Us").GetDouble().Should().BeGreaterThanOrEqualTo(json.GetProperty("dma").GetProperty("p50Us").GetDouble());
         json.GetProperty("dmaBadBuffers").GetInt64().Should().Be(0, "every returned buffer carries the pattern sent");
+        run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Should()
+            .Be("latency: PASS (500 register reads, 50 DMA round trips; every returned buffer carried the pattern sent)", "the run ends with its verdict");
     }
 
     [Test]

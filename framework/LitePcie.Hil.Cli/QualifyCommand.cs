@@ -73,9 +73,9 @@ internal static class QualifyCommand
             attach = platform.Attach ?? throw new DeviceCapabilityException(bench.Device.Address, "attach/detach control", $"{platform.MissingReason} (give the lab's --detach-command and --attach-command, or --kind open-close, which needs none)");
         }
 
-        if (plan.Cycles - plan.Warmup < 2 * plan.SampleEvery)
+        if (plan.Cycles - plan.Warmup < QualifyRun.SettledSamples * plan.SampleEvery)
         {
-            c.Note($"--cycles {plan.Cycles} with --warmup {plan.Warmup} and --sample-every {plan.SampleEvery} gives fewer than 2 resource samples: no leak verdict");
+            c.Note($"--cycles {plan.Cycles} with --warmup {plan.Warmup} and --sample-every {plan.SampleEvery} gives fewer than {QualifyRun.SettledSamples} resource samples: no leak verdict");
         }
 
         var header = new JournalHeader($"litepcie-hil qualify {plan.Kind}", bench.Backend.Name, bench.Profile.Name, bench.Device.Address, plan.Cycles,
@@ -172,8 +172,8 @@ internal static class QualifyCommand
         else
         {
             int samples = trends.Max(t => t.Fit.Samples);
-            c.Line(samples < 2
-                ? $"  leak verdict: none — {samples} sample after the warm-up of {plan.Warmup} cycle(s); a slope needs at least 2"
+            c.Line(samples < QualifyRun.SettledSamples
+                ? $"  leak verdict: none — {samples} sample{(samples == 1 ? "" : "s")} after the warm-up of {plan.Warmup} cycle(s); a slope is judged on at least {QualifyRun.SettledSamples}"
                 : $"  resources sampled every {plan.SampleEvery} cycle(s) after a warm-up of {plan.Warmup} (not sampled): {samples} samples, slopes judged on all of them");
         }
 
@@ -188,9 +188,9 @@ internal static class QualifyCommand
         table.AddColumn("VERDICT");
         foreach (var (fit, limit) in trends)
         {
-            bool leak = limit is { } l && fit.Slope > l;
+            bool leak = limit is { } l && fit.Samples >= QualifyRun.SettledSamples && fit.Slope > l;
             string verdict = leak ? (c.Terminal ? "[red]LEAK[/]" : "LEAK")
-                : fit.Samples < 2 ? $"not judged ({fit.Samples} sample{(fit.Samples == 1 ? "" : "s")})"
+                : fit.Samples < QualifyRun.SettledSamples ? $"not judged ({fit.Samples} sample{(fit.Samples == 1 ? "" : "s")})"
                 : limit is null ? "reported"
                 : "ok";
             table.AddRow(Markup.Escape(fit.Resource), QualifyRun.Amount(fit.Unit, fit.Slope), limit is null ? "-" : QualifyRun.Amount(fit.Unit, limit.Value),
@@ -209,7 +209,10 @@ internal static class QualifyCommand
                 $"{QualifyRun.Amount(fit.Unit, fit.First)} → {QualifyRun.Amount(fit.Unit, fit.Last)} over {fit.Samples} samples) exceeds the limit of {QualifyRun.Amount(fit.Unit, limit)}/cycle");
         }
 
-        c.Verdict(run.Passed, $"qualify: {(run.Passed ? "PASS" : "FAIL")}");
+        bool judged = trends.Any(t => t.Limit is not null && t.Fit.Samples >= QualifyRun.SettledSamples);
+        c.Verdict(run.Passed, run.Passed && !judged
+            ? $"qualify: PASS (every cycle passed; no leak verdict: fewer than {QualifyRun.SettledSamples} samples)"
+            : $"qualify: {(run.Passed ? "PASS" : "FAIL")}");
         c.Document(new JsonObject
         {
             ["command"] = "qualify",
@@ -234,8 +237,8 @@ internal static class QualifyCommand
                 ["first"] = t.Fit.First,
                 ["last"] = t.Fit.Last,
                 ["samples"] = t.Fit.Samples,
-                ["judged"] = t.Limit is not null && t.Fit.Samples >= 2,
-                ["leak"] = t.Limit is { } l && t.Fit.Slope > l,
+                ["judged"] = t.Limit is not null && t.Fit.Samples >= QualifyRun.SettledSamples,
+                ["leak"] = t.Limit is { } l && t.Fit.Samples >= QualifyRun.SettledSamples && t.Fit.Slope > l,
             })]),
         });
     }
@@ -275,8 +278,12 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
 
     public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
 
-    /// <summary>Below this many samples a live slope is still settling (a few points after the warm-up say little).</summary>
-    public const int SettledSamples = 5;
+    /// <summary>
+    /// Fewest samples a slope is judged on. Between two samples there is one difference, not a trend (Theil–Sen's
+    /// median of pairwise slopes starts to resist an outlier at three); below this a slope is shown as settling and
+    /// the summary says "not judged".
+    /// </summary>
+    public const int SettledSamples = 3;
 
     /// <summary>
     /// One status line: cycle, failures, rate and time left, then either the warm-up (nothing sampled yet) or the
@@ -394,13 +401,20 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
     private async Task WatchAsync(Task running, int n, CyclePhases phases, long t0, QualifyProgress progress, CancellationToken cancel)
     {
         var next = TimeSpan.FromSeconds(1);
+        using var done = new CancellationTokenSource();
         while (true)
         {
             // The cycle itself observes Ctrl+C; this only waits for it (a progress timer, not a synchronisation).
+            // The timer is cancelled as soon as the cycle ends, so fast cycles leave no pending timers behind.
             var wait = next - Stopwatch.GetElapsedTime(t0);
             if (wait > TimeSpan.Zero)
             {
-                await Task.WhenAny(running, Task.Delay(wait, CancellationToken.None)).ConfigureAwait(false);
+                var timer = Task.Delay(wait, done.Token);
+                if (await Task.WhenAny(running, timer).ConfigureAwait(false) == running)
+                {
+                    await done.CancelAsync().ConfigureAwait(false);
+                    break;
+                }
             }
 
             if (running.IsCompleted || cancel.IsCancellationRequested)
@@ -421,7 +435,7 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
     {
         var fits = Fits();
         Leaks.Clear();
-        Leaks.AddRange(fits.Where(f => f.Limit is { } l && f.Fit.Slope > l).Select(f => (f.Fit, f.Limit!.Value)));
+        Leaks.AddRange(fits.Where(f => f.Limit is { } l && f.Fit.Samples >= SettledSamples && f.Fit.Slope > l).Select(f => (f.Fit, f.Limit!.Value)));
         return fits;
     }
 
@@ -442,7 +456,7 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
         if (worst.Fit is { } fit)
         {
             string limit = worst.Limit is { } l ? Amount(fit.Unit, l) : "-";
-            string basis = fit.Samples < SettledSamples ? $"settling, {fit.Samples} samples" : $"{fit.Samples} samples";
+            string basis = fit.Samples < SettledSamples ? $"settling: {fit.Samples} samples, judged from {SettledSamples}" : $"{fit.Samples} samples";
             string slope = (fit.Slope > 0 ? "+" : "") + Amount(fit.Unit, fit.Slope);
             _worst = $"worst slope so far {fit.Resource} {slope}/cycle (limit {limit}; {basis})";
         }

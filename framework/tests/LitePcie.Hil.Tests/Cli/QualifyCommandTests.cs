@@ -61,8 +61,8 @@ public sealed class QualifyCommandTests
         var status = run.Out.Split('\n').Where(l => l.StartsWith("cycle ", StringComparison.Ordinal)).ToList();
         status.Should().Contain(l => l.StartsWith("cycle 1/20", StringComparison.Ordinal) && l.Contains("warm-up: resources sampled from cycle 6", StringComparison.Ordinal),
             "cycles 1–4 are the warm-up: nothing is sampled, so no slope is shown");
-        status.Should().Contain(l => l.StartsWith("cycle 8/20", StringComparison.Ordinal) && l.Contains("settling, 2 samples", StringComparison.Ordinal),
-            "two samples give a slope, shown as settling");
+        status.Should().Contain(l => l.StartsWith("cycle 8/20", StringComparison.Ordinal) && l.Contains("settling: 2 samples, judged from 3", StringComparison.Ordinal),
+            "two samples give a slope, shown as settling, not judged");
         status.Last().Should().StartWith("cycle 20/20").And.Contain("; 8 samples)", "the end of the run rests on every sample");
         status.Where(l => !l.StartsWith("cycle 20/20", StringComparison.Ordinal)).Should().OnlyContain(l => l.Contains(" cycles/s, ETA ", StringComparison.Ordinal));
         run.Out.Should().Contain("slopes judged on all of them");
@@ -75,9 +75,20 @@ public sealed class QualifyCommandTests
 
         run.Code.Should().Be(ExitCodes.Success, run.ToString());
         run.Out.Should().Contain("not judged (1 sample)").And.NotMatchRegex(@"(?m)\s1\s+ok\s*$", "a one-sample slope is no verdict");
-        run.Out.Should().Contain("leak verdict: none — 1 sample after the warm-up of 1 cycle(s)");
+        run.Out.Should().Contain("leak verdict: none — 1 sample after the warm-up of 1 cycle(s); a slope is judged on at least 3");
         var json = CliRun.Of("qualify", "--kind", "open-close", "--cycles", "3", "--warmup", "1", "--sample-every", "2", "--leak-limit", ProcessNoise, "--json").Json();
         json.GetProperty("resources").EnumerateArray().Should().OnlyContain(r => !r.GetProperty("judged").GetBoolean());
+    }
+
+    [Test]
+    public void Two_samples_are_no_leak_verdict()
+    {
+        // attach-leak grows DMA memory by 4 KiB per cycle: with two samples that is one difference, not a trend.
+        var run = CliRun.Of("qualify", "--cycles", "4", "--warmup", "2", "--sample-every", "1", "--leak-limit", ProcessNoise, "--faults", "attach-leak=4096");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        run.Out.Should().Contain("not judged (2 samples)").And.NotContain("LEAK")
+            .And.Contain("qualify: PASS (every cycle passed; no leak verdict: fewer than 3 samples)");
     }
 
     [Test]

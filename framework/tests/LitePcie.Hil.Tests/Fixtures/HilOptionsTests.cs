@@ -154,7 +154,7 @@ public sealed class HilOptionsTests
     {
         var files = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "runsettings"), "*.runsettings");
         files.Select(Path.GetFileName).Should().BeEquivalentTo(
-            ["sim.runsettings", "linux-lab.runsettings", "macos-lab.runsettings", "nightly.runsettings"]);
+            ["sim.runsettings", "linux-lab.runsettings", "linux-guest.runsettings", "macos-lab.runsettings", "nightly.runsettings"]);
         foreach (var file in files)
         {
             var parameters = XDocument.Load(file).Root!.Element("TestRunParameters")!.Elements("Parameter")

@@ -115,6 +115,7 @@ internal sealed class Bench : IAsyncDisposable
     private static IDeviceBackend CreateBackend(DeviceRequest request, out BoardProfile profile)
     {
         profile = BoardCatalog.Load(request.BoardOrDefault);
+        _ = profile.CsrMap; // a csr.json without a required register is a usage error now, before any backend or device is touched
         switch (request.Backend)
         {
             case DeviceOptions.Linux:

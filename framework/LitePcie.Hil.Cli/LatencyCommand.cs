@@ -110,6 +110,13 @@ internal static class LatencyCommand
             }
 
             bool passed = badBuffers == 0;
+            c.Line();
+            string checkedText = dma is null
+                ? $"{register.Summary.Count} register reads; DMA round trip skipped"
+                : $"{register.Summary.Count} register reads, {dma.Summary.Count} DMA round trips";
+            c.Verdict(passed, passed
+                ? $"latency: PASS ({checkedText}; every returned buffer carried the pattern sent)"
+                : $"latency: FAIL ({badBuffers} of {dma!.Summary.Count} returned buffer(s) did not carry the pattern sent)");
             c.Document(new JsonObject
             {
                 ["command"] = "latency",

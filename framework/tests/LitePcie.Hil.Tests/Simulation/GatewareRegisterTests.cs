@@ -141,7 +141,7 @@ public sealed class GatewareRegisterTests
         SimBoards.Enumerate(board);
         string rom = board.CsrBus.ReadIdentifier();
         rom.Should().NotBe(board.Map.Identifier);
-        rom.Should().StartWith("LitePCIe standalone core (SIL sim-ac701-2ch) 2026-11-");
+        rom.Should().StartWith("LitePCIe standalone core 2026-11-");
     }
 
     [Test]

@@ -17,7 +17,7 @@ internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 
 /// PHY status, MSI controller, DMA channels and any plain registers or memory windows of the map.
 /// Not thread-safe: the board serialises access.
 /// </summary>
-internal sealed partial class GatewareModel
+internal sealed partial class GatewareModel : IGatewareEngine
 {
     private readonly IGatewareHost _host;
     private readonly FaultPlan _faults;
@@ -90,6 +90,37 @@ internal sealed partial class GatewareModel
     public string RomIdentifier { get; }
 
     public uint BusErrors => _busErrors;
+
+    /// <inheritdoc />
+    public SimEngine Kind => SimEngine.Model;
+
+    /// <inheritdoc />
+    public TimeSpan IdleWait => TimeSpan.FromMilliseconds(1);
+
+    /// <inheritdoc />
+    public GatewareStatistics Statistics => new(Counters.BuffersMoved, Counters.BytesMoved[0], Counters.BytesMoved[1],
+        Counters.DroppedBuffers, Counters.FlippedBits, 0);
+
+    /// <inheritdoc />
+    public bool TryTakeMessage(out DeviceMessage message)
+    {
+        message = default;
+        bool deliver = _host.BusMasterEnabled && (Msi.Flavour == MsiFlavour.MsiX ? _host.MsixEnabled : _host.MsiEnabled);
+        if (!Msi.TryTakeMessage(deliver, _host.MsiGrantedVectors, out var m))
+        {
+            return false;
+        }
+
+        message = Msi.Flavour == MsiFlavour.MsiX
+            ? new DeviceMessage(DeviceMessageKind.InterruptWrite, m.Vector, m.Address, m.Data)
+            : new DeviceMessage(DeviceMessageKind.PhyMsi, m.Vector, 0, 0);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
 
     /// <summary>Reads a BAR0 offset (already reduced modulo the BAR size).</summary>
     public uint Read32(uint barOffset)

@@ -55,6 +55,15 @@ public sealed record SimulatedBoardStatistics(
 
     /// <summary>Interrupt messages the hard IP dropped (MSI port raised while MSI or bus mastering was disabled).</summary>
     public long MsiBlocked { get; init; }
+
+    /// <summary>Memory-read requests (TLPs) the device issued.</summary>
+    public long ReadRequests { get; init; }
+
+    /// <summary>Memory-write requests (TLPs) the device issued for DMA.</summary>
+    public long WriteRequests { get; init; }
+
+    /// <summary>Requests crossing a 4 KiB boundary.</summary>
+    public long Requests4KCrossing { get; init; }
 }
 
 /// <summary>
@@ -123,7 +132,9 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         }
         else
         {
-            _model = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, UserWriterPattern: userPattern), Faults);
+            var build = GatewareBuild.Of(profile);
+            _model = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, build.BufferingDepth, userPattern,
+                build.SocResetWired, build.MaxPendingRequests), Faults);
             _gateware = _model;
         }
 
@@ -374,6 +385,64 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     }
 
     /// <summary>
+    /// Runs the hardware until nothing moves any more (conformance scenarios, tests): the model steps until no engine
+    /// progresses; the RTL runs until no TLP or user-stream beat moved for <paramref name="quietCycles"/> cycles, at
+    /// most <paramref name="maxCycles"/>. Returns whether it went quiet within the bound (the model always does).
+    /// </summary>
+    internal bool Settle(long maxCycles = 4 << 20, uint quietCycles = 4096)
+    {
+        bool quiet;
+        lock (_sync)
+        {
+            if (_gateware is RtlEngine rtl)
+            {
+                quiet = (long)rtl.RunUntilQuiet((ulong)maxCycles, quietCycles) < maxCycles;
+            }
+            else
+            {
+                int steps = 0;
+                while (_present && _function.PowerState == PciPowerState.D0 && _gateware.Step() && ++steps < 1_000_000)
+                {
+                }
+
+                quiet = steps < 1_000_000;
+            }
+        }
+
+        DeliverInterrupts();
+        return quiet;
+    }
+
+    /// <summary>
+    /// Runs the RTL for exactly <paramref name="cycles"/> clock cycles; the model, which has no clock, settles instead.
+    /// For scenarios that must stop the hardware at a bounded point (a never-ending transfer).
+    /// </summary>
+    internal void RunCycles(long cycles)
+    {
+        if (_gateware is RtlEngine rtl)
+        {
+            lock (_sync)
+            {
+                rtl.RunCycles((ulong)cycles);
+            }
+
+            DeliverInterrupts();
+            return;
+        }
+
+        Settle();
+    }
+
+    /// <summary>The RTL engine's root-complex counters (null for the model).</summary>
+    internal RtlStats? RtlStatistics()
+    {
+        lock (_sync)
+        {
+            return (_gateware as RtlEngine)?.Stats();
+        }
+    }
+
+    /// <summary>
     /// Raised (without the board's lock held) when the board leaves the bus: a surprise removal or a fault.
     /// The simulated bus tells the driver, as the OS's hot-plug service does.
     /// </summary>
@@ -441,6 +510,9 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
                 Engine = _gateware.Kind,
                 Cycles = c.Cycles,
                 MsiBlocked = Interlocked.Read(ref _msiBlocked),
+                ReadRequests = c.ReadRequests,
+                WriteRequests = c.WriteRequests,
+                Requests4KCrossing = c.Requests4KCrossing,
             };
         }
     }

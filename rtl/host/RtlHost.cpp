@@ -164,11 +164,12 @@ public:
     }
 
     uint64_t Run(uint64_t cycles, bool stopWhenIdle, uint32_t idleCycles, uint32_t* activity) {
+        // Activity is TLP traffic (user-stream beats alone do not count: a user source the synchronizer drops flows forever).
         uint64_t quiet = 0, done = 0, moved = 0;
         for (; done < cycles; ++done) {
-            const uint64_t before = stats_.tx_tlps + stats_.rx_tlps + userBeats_;
+            const uint64_t before = stats_.tx_tlps + stats_.rx_tlps;
             Tick();
-            const uint64_t after = stats_.tx_tlps + stats_.rx_tlps + userBeats_;
+            const uint64_t after = stats_.tx_tlps + stats_.rx_tlps;
             if (after != before || !rx_.empty() || !pendingReads_.empty()) {
                 quiet = 0;
                 moved += after - before;
@@ -270,9 +271,21 @@ private:
             for (int i = 0; i < kDwPerBeat; ++i) {
                 if (((txBe >> (4 * i)) & 0xFu) != 0) txTlp_.push_back(txDw[i]);
             }
+            if (txTlp_.size() > kMaxTlpDws) {
+                // A TLP longer than any Length field can say (a descriptor of length 0 makes the writer send ~16 M
+                // beats): keep what decodes the header, count the rest; the root port drops it as malformed.
+                txOverflow_ = true;
+                txTlp_.resize(8);
+            }
             if (txLast) {
-                OnDeviceTlp(txTlp_);
+                if (txOverflow_) {
+                    ++stats_.tx_tlps;
+                    ++stats_.malformed_tlps;
+                } else {
+                    OnDeviceTlp(txTlp_);
+                }
                 txTlp_.clear();
+                txOverflow_ = false;
             }
         }
         if (msi) {
@@ -333,6 +346,7 @@ private:
             const uint64_t address = four ? ((static_cast<uint64_t>(d[2]) << 32) | (d[3] & ~3u)) : (d[2] & ~3u);
             const size_t header = four ? 4 : 3;
             if (cfg_.bus_master == 0) ++stats_.bus_master_violations;
+            if ((address & 0xFFFu) + static_cast<uint64_t>(len) * 4 > 0x1000u) ++stats_.crossing_4k;
             if ((fmt & 2u) != 0) {
                 OnMemoryWrite(address, d, header, len);
             } else {
@@ -361,8 +375,8 @@ private:
     }
 
     void OnMemoryWrite(uint64_t address, const std::vector<uint32_t>& d, size_t header, uint32_t len) {
-        if (d.size() < header + len) {
-            ++stats_.unexpected_tlps;
+        if (d.size() != header + len) {
+            ++stats_.malformed_tlps;  // a root port drops a TLP whose payload disagrees with its Length
             return;
         }
         if (address >= kInterruptWindow && address < kInterruptWindow + 0x100000) {
@@ -370,6 +384,7 @@ private:
             return;
         }
         const uint32_t bytes = len * 4;
+        ++stats_.write_requests;
         uint32_t status = 0;
         uint8_t* p = cb_.translate(cb_.context, address, bytes, 1, &status);
         if (p == nullptr) {
@@ -588,6 +603,8 @@ private:
     std::deque<Tlp> rx_;
     size_t rxBeat_ = 0;
     std::vector<uint32_t> txTlp_;
+    bool txOverflow_ = false;
+    static constexpr size_t kMaxTlpDws = 4 + 1024 + 16;
     std::deque<PendingRead> pendingReads_;
     std::deque<lpc_rtl_message> messages_;
     lpc_rtl_stats stats_{};

@@ -82,6 +82,9 @@ typedef struct lpc_rtl_stats {
     uint64_t unexpected_tlps;       /* TLPs the root complex could not decode or match */
     uint64_t four_dw_requests;      /* device requests with a 4-DW header (64-bit addressing) */
     uint64_t max_read_request;      /* largest read request seen (bytes) */
+    uint64_t write_requests;        /* device memory-write requests (interrupt writes excluded) */
+    uint64_t crossing_4k;           /* device requests whose bytes cross a 4 KiB boundary (PCIe forbids it) */
+    uint64_t malformed_tlps;        /* device TLPs whose payload disagrees with their length field (dropped) */
 } lpc_rtl_stats;
 
 /* Board facts compiled into the library. */

@@ -47,7 +47,17 @@ public enum DeviceMessageKind
 public readonly record struct DeviceMessage(DeviceMessageKind Kind, int Vector, ulong Address, uint Data);
 
 /// <summary>What an engine moved since it was created.</summary>
-public sealed record GatewareStatistics(long BuffersMoved, long WriterBytes, long ReaderBytes, long BuffersDropped, long BitsFlipped, long Cycles);
+public sealed record GatewareStatistics(long BuffersMoved, long WriterBytes, long ReaderBytes, long BuffersDropped, long BitsFlipped, long Cycles)
+{
+    /// <summary>Memory-read requests the device issued (TLPs).</summary>
+    public long ReadRequests { get; init; }
+
+    /// <summary>Memory-write requests the device issued for DMA (TLPs, interrupt writes excluded).</summary>
+    public long WriteRequests { get; init; }
+
+    /// <summary>Requests whose bytes cross a 4 KiB boundary (PCIe forbids it; split from the descriptor start, LitePCIe issues them).</summary>
+    public long Requests4KCrossing { get; init; }
+}
 
 /// <summary>
 /// The gateware seam: everything behind BAR0 of a LitePCIe board (MMIO in, DMA to host memory through

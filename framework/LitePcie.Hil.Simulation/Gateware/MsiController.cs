@@ -21,6 +21,7 @@ internal sealed class MsiController
     private ulong _enable;
     private ulong _pending;
     private ulong _accumulator;
+    private int _raises; // single MSI: the PHY takes one message per cycle with new events, i.e. one per raise here
     private uint _lastClear;
 
     public MsiController(MsiFlavour flavour, int width)
@@ -53,6 +54,7 @@ internal sealed class MsiController
         _enable = 0;
         _pending = 0;
         _accumulator = 0;
+        _raises = 0;
         _lastClear = 0;
         if (!powerOn)
         {
@@ -71,9 +73,10 @@ internal sealed class MsiController
     {
         ulong b = 1UL << bit;
         _pending |= b & _enable;
-        if (Flavour == MsiFlavour.Single)
+        if (Flavour == MsiFlavour.Single && (b & _enable) != 0)
         {
             _accumulator |= b & _enable;
+            _raises++;
         }
     }
 
@@ -84,6 +87,10 @@ internal sealed class MsiController
         _enable = ((_enable & ~m) | ((ulong)value << shift)) & Mask;
         _pending &= _enable;
         _accumulator &= _enable;
+        if (_accumulator == 0)
+        {
+            _raises = 0;
+        }
     }
 
     public static uint ReadWord(ulong value, int word, int words) => (uint)(value >> (32 * (words - 1 - word)));
@@ -133,12 +140,16 @@ internal sealed class MsiController
         switch (Flavour)
         {
             case MsiFlavour.Single:
-                if (_accumulator == 0)
+                if (_raises == 0)
                 {
                     return false;
                 }
 
-                _accumulator = 0;
+                if (--_raises == 0)
+                {
+                    _accumulator = 0;
+                }
+
                 message = new MsiMessage(0, 0, 0);
                 return true;
             case MsiFlavour.MultiVector:
@@ -150,9 +161,7 @@ internal sealed class MsiController
 
                 int bit = BitOperations.TrailingZeroCount(_pending);
                 _pending &= ~(1UL << bit);
-                // The function may only modify the low log2(granted) bits of the data: higher bits alias.
-                int vector = grantedVectors <= 1 ? 0 : bit & (grantedVectors - 1);
-                message = new MsiMessage(vector, 0, (uint)vector);
+                message = new MsiMessage(bit, 0, (uint)bit); // the port's data; the hard IP fits it to the granted vectors
                 return true;
             }
 

@@ -20,8 +20,8 @@ public sealed record RtlEngineOptions
     /// <summary>Cycles without any TLP or user-stream beat after which a step ends early (the hardware is idle).</summary>
     public int IdleCycles { get; init; } = 256;
 
-    /// <summary>Cycles an MMIO read waits for its completion (LiteX's bus timeout answers after 1,000,000).</summary>
-    public int MmioTimeoutCycles { get; init; } = 8 << 20;
+    /// <summary>Cycles an MMIO read waits for its completion (16 ms at 125 MHz; LiteX's bus timeout answers after 1,000,000).</summary>
+    public int MmioTimeoutCycles { get; init; } = 2_000_000;
 }
 
 /// <summary>
@@ -96,7 +96,12 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
         get
         {
             var s = Stats();
-            return new GatewareStatistics(0, (long)s.DmaWriteBytes, (long)s.DmaReadBytes, 0, 0, (long)s.Cycles);
+            return new GatewareStatistics(0, (long)s.DmaWriteBytes, (long)s.DmaReadBytes, 0, 0, (long)s.Cycles)
+            {
+                ReadRequests = (long)s.ReadRequests,
+                WriteRequests = (long)s.WriteRequests,
+                Requests4KCrossing = (long)s.Crossing4K,
+            };
         }
     }
 
@@ -462,6 +467,9 @@ public struct RtlStats
     public ulong UnexpectedTlps;
     public ulong FourDwRequests;
     public ulong MaxReadRequest;
+    public ulong WriteRequests;
+    public ulong Crossing4K;
+    public ulong MalformedTlps;
 }
 
 /// <summary><c>lpc_rtl_info</c>: facts compiled into a board's library.</summary>

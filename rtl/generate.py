@@ -45,9 +45,11 @@ KNOWN_KEYS = {
     "$comment", "flow", "phy_family", "phy_lanes", "phy_data_width", "phy_bar0_size", "ep_max_pending_requests",
     "ep_address_width", "mmap", "mmap_base", "mmap_size", "dma_channels", "dma_buffering", "dma_loopback",
     "dma_synchronizer", "dma_monitor", "dma_status", "msi_irqs", "msi_x", "msi_multivector", "build_time",
-    "csr_base", "csr_map", "ident", "soc_reset",
+    "csr_base", "csr_map", "ident", "soc_reset", "phy_device",
 }
 FAMILIES = {"S7PCIEPHY": "big", "USPCIEPHY": "little", "USPPCIEPHY": "little"}
+# UltraScale(+) hard IPs have separate request and completion interfaces (RQ/RC/CQ/CC); 7-Series one TX and one RX stream.
+SPLIT_STREAMS = {"USPCIEPHY", "USPPCIEPHY"}
 
 
 class ConfigError(Exception):
@@ -107,10 +109,13 @@ def elaborate(board, out_dir):
     data_width = cfg["phy_data_width"]
 
     class SimulationPlatform(GenericPlatform):
-        """A platform with no vendor toolchain: building writes the Verilog and its data files."""
+        """
+        A platform with no vendor toolchain: building writes the Verilog and its data files. Its device is the board's
+        FPGA part: LitePCIe's packetizer reads it (UltraScale parts at 256/512 bits force 4-DW request headers).
+        """
 
         def __init__(self):
-            GenericPlatform.__init__(self, "sim", io=[], name="litepcie_hil_sim")
+            GenericPlatform.__init__(self, cfg.get("phy_device", "sim"), io=[], name="litepcie_hil_sim")
 
         def add_period_constraint(self, clk, period, keep=True, name=None):
             pass
@@ -142,8 +147,15 @@ def elaborate(board, out_dir):
             self.data_width = data_width
             self.bar0_size = bar0_size
             self.bar0_mask = get_bar_mask(bar0_size)
-            self.sink = stream.Endpoint(phy_layout(data_width))    # TLPs to the host (TX)
-            self.source = stream.Endpoint(phy_layout(data_width))  # TLPs from the host (RX)
+            split = family in SPLIT_STREAMS
+            if split:
+                self.req_sink = stream.Endpoint(phy_layout(data_width))    # requests to the host (RQ)
+                self.cmp_sink = stream.Endpoint(phy_layout(data_width))    # completions to the host (CC)
+                self.req_source = stream.Endpoint(phy_layout(data_width))  # requests from the host (CQ)
+                self.cmp_source = stream.Endpoint(phy_layout(data_width))  # completions from the host (RC)
+            else:
+                self.sink = stream.Endpoint(phy_layout(data_width))    # TLPs to the host (TX)
+                self.source = stream.Endpoint(phy_layout(data_width))  # TLPs from the host (RX)
             self.msi = stream.Endpoint(msi_layout())
             self.id = Signal(16)
             self.max_request_size = Signal(16)
@@ -169,15 +181,15 @@ def elaborate(board, out_dir):
 
             # Top-level ports.
             lsw = len(self._link_status.status)
-            platform.add_extension([
-                ("phy_rx", 0,
+
+            def tlp_stream(name):
+                return (name, 0,
                     Subsignal("valid", Pins(1)), Subsignal("ready", Pins(1)),
                     Subsignal("first", Pins(1)), Subsignal("last", Pins(1)),
-                    Subsignal("dat", Pins(data_width)), Subsignal("be", Pins(data_width // 8))),
-                ("phy_tx", 0,
-                    Subsignal("valid", Pins(1)), Subsignal("ready", Pins(1)),
-                    Subsignal("first", Pins(1)), Subsignal("last", Pins(1)),
-                    Subsignal("dat", Pins(data_width)), Subsignal("be", Pins(data_width // 8))),
+                    Subsignal("dat", Pins(data_width)), Subsignal("be", Pins(data_width // 8)))
+
+            streams = ["phy_cq", "phy_rc", "phy_rq", "phy_cc"] if split else ["phy_rx", "phy_tx"]
+            platform.add_extension([tlp_stream(n) for n in streams] + [
                 ("phy_msi", 0, Subsignal("valid", Pins(1)), Subsignal("ready", Pins(1)), Subsignal("dat", Pins(8))),
                 ("cfg", 0,
                     Subsignal("id", Pins(16)),
@@ -188,19 +200,25 @@ def elaborate(board, out_dir):
                     Subsignal("msix_enable", Pins(1)),
                     Subsignal("link_status", Pins(lsw))),
             ])
-            rx = platform.request("phy_rx")
-            tx = platform.request("phy_tx")
+            def from_host(pads, ep):
+                return [ep.valid.eq(pads.valid), pads.ready.eq(ep.ready), ep.first.eq(pads.first),
+                        ep.last.eq(pads.last), ep.dat.eq(pads.dat), ep.be.eq(pads.be)]
+
+            def to_host(pads, ep):
+                return [pads.valid.eq(ep.valid), ep.ready.eq(pads.ready), pads.first.eq(ep.first),
+                        pads.last.eq(ep.last), pads.dat.eq(ep.dat), pads.be.eq(ep.be)]
+
+            if split:
+                self.comb += from_host(platform.request("phy_cq"), self.req_source)
+                self.comb += from_host(platform.request("phy_rc"), self.cmp_source)
+                self.comb += to_host(platform.request("phy_rq"), self.req_sink)
+                self.comb += to_host(platform.request("phy_cc"), self.cmp_sink)
+            else:
+                self.comb += from_host(platform.request("phy_rx"), self.source)
+                self.comb += to_host(platform.request("phy_tx"), self.sink)
             msi = platform.request("phy_msi")
             c = platform.request("cfg")
-            self.comb += [
-                self.source.valid.eq(rx.valid), rx.ready.eq(self.source.ready),
-                self.source.first.eq(rx.first), self.source.last.eq(rx.last),
-                self.source.dat.eq(rx.dat), self.source.be.eq(rx.be),
-                tx.valid.eq(self.sink.valid), self.sink.ready.eq(tx.ready),
-                tx.first.eq(self.sink.first), tx.last.eq(self.sink.last),
-                tx.dat.eq(self.sink.dat), tx.be.eq(self.sink.be),
-                msi.valid.eq(self.msi.valid), self.msi.ready.eq(msi.ready), msi.dat.eq(self.msi.dat),
-            ]
+            self.comb += [msi.valid.eq(self.msi.valid), self.msi.ready.eq(msi.ready), msi.dat.eq(self.msi.dat)]
 
             # Hard IP configuration: sizes decoded as the vendor PHYs do (capped at 512 bytes).
             def convert_size(command, size, max_size=512):
@@ -263,6 +281,7 @@ def elaborate(board, out_dir):
         "flow": cfg["flow"],
         "phy_family": family,
         "endianness": FAMILIES[family],
+        "split_streams": family in SPLIT_STREAMS,
         "data_width": data_width,
         "link_status_width": len(soc.pcie_phy._link_status.status),
         "address_width": cfg.get("ep_address_width", 32),

@@ -134,7 +134,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             var build = GatewareBuild.Of(profile);
             _model = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, build.BufferingDepth, userPattern,
-                build.SocResetWired, build.MaxPendingRequests), Faults);
+                build.SocResetWired, build.MaxPendingRequests, build.SplitStreams), Faults);
             _gateware = _model;
         }
 

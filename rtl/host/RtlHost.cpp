@@ -13,6 +13,8 @@
 #include "verilated.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -89,6 +91,8 @@ struct PatternSource {
 class Host {
 public:
     Host(const lpc_rtl_callbacks& cb, const lpc_rtl_options& opt) : cb_(cb), opt_(opt) {
+        // LITEPCIE_HIL_RTL_TRACE=<n>: print the first n TLPs each way on stderr (debugging the root complex).
+        if (const char* t = std::getenv("LITEPCIE_HIL_RTL_TRACE")) trace_ = std::strtoull(t, nullptr, 10);
         if (opt_.mmio_timeout == 0) opt_.mmio_timeout = 8u << 20;
         if (opt_.user_writer_pattern != 0 && opt_.user_buffer_size >= 8) {
             for (auto& p : patterns_) p.Init(opt_.user_buffer_size, opt_.user_seed);
@@ -108,8 +112,7 @@ public:
         ctx_ = std::make_unique<VerilatedContext>();
         ctx_->threads(LPC_RTL_THREADS);
         top_ = std::make_unique<Vlitepcie_core>(ctx_.get(), "litepcie_core");
-        rx_.clear();
-        rxBeat_ = 0;
+        ClearRx();
         pendingReads_.clear();
         mmioDone_ = false;
 #if LPC_RTL_MMAP
@@ -125,11 +128,18 @@ public:
         for (uint32_t i = 0; i < kResetCycles; ++i) Tick();
         SetReset(false);
         for (uint32_t i = 0; i < kResetCycles; ++i) Tick();  // the endpoint fills its tag queue
-        rx_.clear();
-        rxBeat_ = 0;
+        ClearRx();
         pendingReads_.clear();
         for (auto& p : patterns_) p.Restart();
     }
+
+    // Host -> device TLPs: requests (MMIO) and completions travel on separate streams on PHYs that split them.
+    std::deque<Tlp>& RxRequests() { return rx_; }
+#if LPC_RTL_SPLIT_STREAMS
+    std::deque<Tlp>& RxCompletions() { return rxCmp_; }
+#else
+    std::deque<Tlp>& RxCompletions() { return rx_; }
+#endif
 
     int32_t MmioRead(uint64_t offset, uint32_t* value) {
         const uint8_t tag = nextTag_++;
@@ -153,6 +163,10 @@ public:
     }
 
     void MmioWrite(uint64_t offset, uint32_t value) {
+        if (trace_ > 0) {
+            --trace_;
+            std::fprintf(stderr, "[%llu] host MWr 0x%llx = 0x%08x\n", static_cast<unsigned long long>(stats_.cycles), static_cast<unsigned long long>(offset), value);
+        }
         Tlp t;
         t.dws = {0x40000001u, (static_cast<uint32_t>(kRootId) << 16) | 0x0Fu, static_cast<uint32_t>((cfg_.bar0 + offset) & ~3ull),
                  MemoryToPayload(value)};
@@ -160,7 +174,7 @@ public:
         ++stats_.rx_tlps;
         // Posted: the write is on its way; it reaches the core within a few cycles (run them, so that a register
         // read right after sees it as on real hardware where the read is ordered behind the write).
-        for (int i = 0; i < 4 && !rx_.empty(); ++i) Tick();
+        for (int i = 0; i < 4 && !RxIdle(); ++i) Tick();
     }
 
     uint64_t Run(uint64_t cycles, bool stopWhenIdle, uint32_t idleCycles, uint32_t* activity) {
@@ -170,7 +184,7 @@ public:
             const uint64_t before = stats_.tx_tlps + stats_.rx_tlps;
             Tick();
             const uint64_t after = stats_.tx_tlps + stats_.rx_tlps;
-            if (after != before || !rx_.empty() || !pendingReads_.empty()) {
+            if (after != before || !RxIdle() || !pendingReads_.empty()) {
                 quiet = 0;
                 moved += after - before;
             } else if (stopWhenIdle && ++quiet >= idleCycles) {
@@ -231,9 +245,25 @@ private:
     int Mps() const { return 128 << std::min<int>(cfg_.mps_code & 7, 2); }
 
     // ---- one clock cycle ----
+    void ClearRx() {
+        rx_.clear();
+        rxBeat_ = 0;
+        rxCmp_.clear();
+        rxCmpBeat_ = 0;
+    }
+
+    bool RxIdle() const { return rx_.empty() && rxCmp_.empty(); }
+
     void Tick() {
-        DriveRx();
+#if LPC_RTL_SPLIT_STREAMS
+        DriveRx(rx_, rxBeat_, top_->phy_cq_valid, top_->phy_cq_dat, top_->phy_cq_be, top_->phy_cq_first, top_->phy_cq_last);
+        DriveRx(rxCmp_, rxCmpBeat_, top_->phy_rc_valid, top_->phy_rc_dat, top_->phy_rc_be, top_->phy_rc_first, top_->phy_rc_last);
+        top_->phy_rq_ready = 1;
+        top_->phy_cc_ready = 1;
+#else
+        DriveRx(rx_, rxBeat_, top_->phy_rx_valid, top_->phy_rx_dat, top_->phy_rx_be, top_->phy_rx_first, top_->phy_rx_last);
         top_->phy_tx_ready = 1;
+#endif
         top_->phy_msi_ready = 1;
         DriveUser();
         DriveMmap();
@@ -241,16 +271,17 @@ private:
         top_->eval();
 
         // Handshakes that complete on this rising edge.
+#if LPC_RTL_SPLIT_STREAMS
+        const bool rxTaken = top_->phy_cq_valid && top_->phy_cq_ready;
+        const bool rxCmpTaken = top_->phy_rc_valid && top_->phy_rc_ready;
+        TxBeat req = SampleTx(top_->phy_rq_valid, top_->phy_rq_dat, top_->phy_rq_be, top_->phy_rq_last);
+        TxBeat cmp = SampleTx(top_->phy_cc_valid, top_->phy_cc_dat, top_->phy_cc_be, top_->phy_cc_last);
+#else
         const bool rxTaken = top_->phy_rx_valid && top_->phy_rx_ready;
-        const bool txBeat = top_->phy_tx_valid;
-        uint32_t txDw[kDwPerBeat];
-        uint32_t txBe = 0;
-        bool txLast = false;
-        if (txBeat) {
-            Get(top_->phy_tx_dat, txDw);
-            txBe = static_cast<uint32_t>(top_->phy_tx_be);
-            txLast = top_->phy_tx_last != 0;
-        }
+        const bool rxCmpTaken = false;
+        TxBeat req = SampleTx(top_->phy_tx_valid, top_->phy_tx_dat, top_->phy_tx_be, top_->phy_tx_last);
+        TxBeat cmp{};
+#endif
         const bool msi = top_->phy_msi_valid != 0;
         const uint32_t msiDat = top_->phy_msi_dat;
         SampleUser();
@@ -261,58 +292,85 @@ private:
         ++stats_.cycles;
         ctx_->timeInc(1);
 
-        if (rxTaken) {
-            if (++rxBeat_ * static_cast<size_t>(kDwPerBeat) >= rx_.front().dws.size()) {
-                rx_.pop_front();
-                rxBeat_ = 0;
-            }
-        }
-        if (txBeat) {
-            for (int i = 0; i < kDwPerBeat; ++i) {
-                if (((txBe >> (4 * i)) & 0xFu) != 0) txTlp_.push_back(txDw[i]);
-            }
-            if (txTlp_.size() > kMaxTlpDws) {
-                // A TLP longer than any Length field can say (a descriptor of length 0 makes the writer send ~16 M
-                // beats): keep what decodes the header, count the rest; the root port drops it as malformed.
-                txOverflow_ = true;
-                txTlp_.resize(8);
-            }
-            if (txLast) {
-                if (txOverflow_) {
-                    ++stats_.tx_tlps;
-                    ++stats_.malformed_tlps;
-                } else {
-                    OnDeviceTlp(txTlp_);
-                }
-                txTlp_.clear();
-                txOverflow_ = false;
-            }
-        }
+        if (rxTaken) Advance(rx_, rxBeat_);
+        if (rxCmpTaken) Advance(rxCmp_, rxCmpBeat_);
+        Collect(req, txTlp_, txOverflow_);
+        Collect(cmp, txCmpTlp_, txCmpOverflow_);
         if (msi) {
             Message(LPC_RTL_MSG_PHY_MSI, msiDat, 0, 0);
         }
         ServeReads();
     }
 
-    void DriveRx() {
-        if (rx_.empty() || rx_.front().due > stats_.cycles) {
-            top_->phy_rx_valid = 0;
+    struct TxBeat {
+        bool valid = false;
+        bool last = false;
+        uint32_t be = 0;
+        uint32_t dw[kDwPerBeat] = {};
+    };
+
+    template <typename Dat, typename Be>
+    TxBeat SampleTx(CData valid, const Dat& dat, const Be& be, CData last) {
+        TxBeat b;
+        b.valid = valid != 0;
+        if (b.valid) {
+            Get(dat, b.dw);
+            b.be = static_cast<uint32_t>(be);
+            b.last = last != 0;
+        }
+        return b;
+    }
+
+    static void Advance(std::deque<Tlp>& q, size_t& beat) {
+        if (++beat * static_cast<size_t>(kDwPerBeat) >= q.front().dws.size()) {
+            q.pop_front();
+            beat = 0;
+        }
+    }
+
+    void Collect(const TxBeat& b, std::vector<uint32_t>& tlp, bool& overflow) {
+        if (!b.valid) return;
+        for (int i = 0; i < kDwPerBeat; ++i) {
+            if (((b.be >> (4 * i)) & 0xFu) != 0) tlp.push_back(b.dw[i]);
+        }
+        if (tlp.size() > kMaxTlpDws) {
+            // A TLP longer than any Length field can say (a descriptor of length 0 makes the writer send ~16 M
+            // beats): keep what decodes the header, count the rest; the root port drops it as malformed.
+            overflow = true;
+            tlp.resize(8);
+        }
+        if (b.last) {
+            if (overflow) {
+                ++stats_.tx_tlps;
+                ++stats_.malformed_tlps;
+            } else {
+                OnDeviceTlp(tlp);
+            }
+            tlp.clear();
+            overflow = false;
+        }
+    }
+
+    template <typename Dat, typename Be>
+    void DriveRx(const std::deque<Tlp>& q, size_t beat, CData& valid, Dat& dat, Be& be, CData& first, CData& last) {
+        if (q.empty() || q.front().due > stats_.cycles) {
+            valid = 0;
             return;
         }
-        const Tlp& t = rx_.front();
+        const Tlp& t = q.front();
         uint32_t dw[kDwPerBeat];
-        uint32_t be = 0;
-        const size_t base = rxBeat_ * static_cast<size_t>(kDwPerBeat);
+        uint32_t b = 0;
+        const size_t base = beat * static_cast<size_t>(kDwPerBeat);
         for (int i = 0; i < kDwPerBeat; ++i) {
             const size_t k = base + static_cast<size_t>(i);
             dw[i] = k < t.dws.size() ? t.dws[k] : 0u;
-            if (k < t.dws.size()) be |= 0xFu << (4 * i);
+            if (k < t.dws.size()) b |= 0xFu << (4 * i);
         }
-        Put(top_->phy_rx_dat, dw);
-        top_->phy_rx_be = be;
-        top_->phy_rx_valid = 1;
-        top_->phy_rx_first = rxBeat_ == 0;
-        top_->phy_rx_last = base + static_cast<size_t>(kDwPerBeat) >= t.dws.size();
+        Put(dat, dw);
+        be = static_cast<Be>(b);
+        valid = 1;
+        first = beat == 0;
+        last = base + static_cast<size_t>(kDwPerBeat) >= t.dws.size();
     }
 
     void Message(uint32_t kind, uint32_t vector, uint64_t address, uint32_t data) {
@@ -329,6 +387,11 @@ private:
     // ---- the root complex: what the device sends ----
     void OnDeviceTlp(const std::vector<uint32_t>& d) {
         ++stats_.tx_tlps;
+        if (trace_ > 0 && d.size() >= 3) {
+            --trace_;
+            std::fprintf(stderr, "[%llu] device TLP dw0=%08x dw1=%08x dw2=%08x dw3=%08x (%zu DWs)\n", static_cast<unsigned long long>(stats_.cycles),
+                         d[0], d[1], d[2], d.size() > 3 ? d[3] : 0u, d.size());
+        }
         if (d.size() < 3) {
             ++stats_.unexpected_tlps;
             return;
@@ -436,7 +499,7 @@ private:
                 t.dws = {0x0A000000u, (static_cast<uint32_t>(kRootId) << 16) | (r.status << 13) | byteCount,
                          reqTag | static_cast<uint32_t>(r.address & 0x7Fu)};
                 t.due = stats_.cycles;
-                rx_.push_back(std::move(t));
+                RxCompletions().push_back(std::move(t));
                 ++stats_.rx_tlps;
                 ++stats_.completions;
                 if (r.status == 1) ++stats_.ur_completions; else ++stats_.ca_completions;
@@ -458,7 +521,7 @@ private:
                 t.dws.push_back(reqTag | static_cast<uint32_t>(at & 0x7Fu));
                 t.dws.insert(t.dws.end(), r.data.begin() + static_cast<long>(dw), r.data.begin() + static_cast<long>(dw + n));
                 t.due = stats_.cycles;
-                rx_.push_back(std::move(t));
+                RxCompletions().push_back(std::move(t));
                 ++stats_.rx_tlps;
                 ++stats_.completions;
                 stats_.dma_read_bytes += chunk;
@@ -602,8 +665,12 @@ private:
     std::unique_ptr<Vlitepcie_core> top_;
     std::deque<Tlp> rx_;
     size_t rxBeat_ = 0;
+    std::deque<Tlp> rxCmp_;
+    size_t rxCmpBeat_ = 0;
     std::vector<uint32_t> txTlp_;
     bool txOverflow_ = false;
+    std::vector<uint32_t> txCmpTlp_;
+    bool txCmpOverflow_ = false;
     static constexpr size_t kMaxTlpDws = 4 + 1024 + 16;
     std::deque<PendingRead> pendingReads_;
     std::deque<lpc_rtl_message> messages_;
@@ -614,6 +681,7 @@ private:
     uint32_t mmioValue_ = 0;
     int32_t mmioStatus_ = 0;
     uint64_t userBeats_ = 0;
+    uint64_t trace_ = 0;
     PatternSource patterns_[4];
     bool writerWasEnabled_[4] = {false, false, false, false};
 #if LPC_RTL_MMAP

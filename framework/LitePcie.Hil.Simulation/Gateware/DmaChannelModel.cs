@@ -49,8 +49,11 @@ internal sealed class DmaEngineModel(DmaDirection direction, int tableDepth)
 
     public uint LastTableReset { get; set; }
 
-    /// <summary>The FSM is in IDLE (enable bit 1): always between steps, except while a degenerate write hogs the link.</summary>
-    public bool Idle => !Hogging;
+    /// <summary>A request waits for the request stream another engine's endless TLP holds (its FSM is not in IDLE).</summary>
+    public bool RequestHeld { get; set; }
+
+    /// <summary>The FSM is in IDLE (enable bit 1): always between steps, except while a degenerate write holds the link.</summary>
+    public bool Idle => !Hogging && !RequestHeld;
 
     public void PowerOnReset()
     {
@@ -59,6 +62,7 @@ internal sealed class DmaEngineModel(DmaDirection direction, int tableDepth)
         Completed = 0;
         Flight = null;
         Hogging = false;
+        RequestHeld = false;
         LastWe = 0;
         LastTableReset = 0;
     }
@@ -343,6 +347,20 @@ internal sealed class DmaChannelModel
     {
         Latch(Reader);
         Latch(Writer);
+        if (_counters.RequestStreamHeld)
+        {
+            // Another engine's endless TLP holds the request stream: no engine with work can issue a request.
+            foreach (var e in new[] { Reader, Writer })
+            {
+                e.RequestHeld = e.Enabled && e.Flight is not null && !e.Hogging;
+            }
+
+            StepWriter(); // the hogging writer itself (records it once)
+            return false;
+        }
+
+        Reader.RequestHeld = false;
+        Writer.RequestHeld = false;
         if (TryStepLoopbackDirect(out bool waitingForCredit))
         {
             return true;
@@ -823,6 +841,9 @@ internal sealed class GatewareCounters
     public long WriteRequests { get; set; }
 
     public long Requests4KCrossing { get; set; }
+
+    /// <summary>A writer's endless TLP (descriptor of length 0) holds the request stream every engine shares.</summary>
+    public bool RequestStreamHeld { get; set; }
 
     /// <summary>Set by the dma-stall fault: every engine stops.</summary>
     public bool Stalled { get; set; }

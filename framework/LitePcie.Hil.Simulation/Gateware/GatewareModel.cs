@@ -15,8 +15,9 @@ namespace LitePcie.Hil.Simulation.Gateware;
 /// has none, so there the write resets nothing and the field reads back 1).
 /// </param>
 /// <param name="MaxPendingRequests">The endpoint's max_pending_requests (sizes the reader's data FIFO).</param>
+/// <param name="SplitStreams">Separate request and completion streams to the host (UltraScale PHYs).</param>
 internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 256, int BufferingDepth = 8192, LitePcie.Hil.Dma.SequencePattern? UserWriterPattern = null,
-    bool SocResetWired = true, int MaxPendingRequests = 4);
+    bool SocResetWired = true, int MaxPendingRequests = 4, bool SplitStreams = false);
 
 /// <summary>
 /// Everything behind BAR0 of a LitePCIe design, built from its CSR map: SoC controller, identifier ROM,
@@ -35,6 +36,7 @@ internal sealed partial class GatewareModel : IGatewareEngine
     private uint _busErrors;
     private uint _cpuReset;
     private readonly bool _socResetWired;
+    private readonly bool _splitStreams;
 
     public GatewareModel(CsrMap map, IGatewareHost host, GatewareOptions options, FaultPlan faults)
     {
@@ -73,6 +75,7 @@ internal sealed partial class GatewareModel : IGatewareEngine
         }
 
         _socResetWired = options.SocResetWired;
+        _splitStreams = options.SplitStreams;
         Channels = [.. layout.DmaChannels.Select(c => new DmaChannelModel(c, host, Msi, Counters, faults,
             options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth, options.UserWriterPattern, options.MaxPendingRequests))];
         BindCtrl(layout.Ctrl);
@@ -139,10 +142,10 @@ internal sealed partial class GatewareModel : IGatewareEngine
     /// <summary>Reads a BAR0 offset (already reduced modulo the BAR size).</summary>
     public uint Read32(uint barOffset)
     {
-        if (Channels.Any(c => c.Writer.Hogging))
+        if (!_splitStreams && Channels.Any(c => c.Writer.Hogging))
         {
-            // A writer descriptor of length 0 sends one endless TLP: the completion of this read cannot leave the
-            // device, and the root port's completion timeout answers all-ones.
+            // A writer descriptor of length 0 sends one endless TLP on the one stream to the host: the completion of
+            // this read cannot leave the device, and the root port's completion timeout answers all-ones.
             return uint.MaxValue;
         }
 
@@ -240,6 +243,7 @@ internal sealed partial class GatewareModel : IGatewareEngine
     /// <summary>Moves at most one descriptor per engine of every channel.</summary>
     public bool Step()
     {
+        Counters.RequestStreamHeld = Channels.Any(c => c.Writer.Enabled && c.Writer.Hogging);
         bool progress = false;
         foreach (var c in Channels)
         {

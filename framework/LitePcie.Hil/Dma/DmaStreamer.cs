@@ -182,7 +182,9 @@ public static class DmaStreamer
         {
             steps.Step($"program descriptors and start pcie_dma{channel.Index} ({engines}, {g.BufferCount} × {g.BufferSize} B, irqEvery {options.IrqEvery})", () =>
             {
-                if (!options.KeepLoopbackSetting)
+                // A design without loopback has another register at +0x40 (P14): only a loopback stream asks for it
+                // (and is refused by name); single-direction streams switch it off only where it exists.
+                if (!options.KeepLoopbackSetting && (options.Mode == StreamMode.Loopback || channel.Layout.LoopbackEnable is not null))
                 {
                     channel.SetLoopback(options.Mode == StreamMode.Loopback);
                 }
@@ -196,7 +198,7 @@ public static class DmaStreamer
                 {
                     // The gateware never waits for software: the reader's first pass fetches the ring as it finds it. Fill
                     // the whole TX ring before it starts (as a client on a board must), so that no buffer is an underrun.
-                    for (; txSw < g.BufferCount && txSw < targetBuffers + g.BufferCount; txSw++)
+                    for (; txSw < g.BufferCount; txSw++)
                     {
                         pattern.Fill(tx!.Write(txSw), txSw);
                     }

@@ -8,7 +8,7 @@
 //
 // Filename   : litepcie_core.v
 // Top        : LitePCIeCore
-// Device     : sim
+// Device     : xc7a200t-fbg676-2
 // Hierarchy  : disabled
 // LiteX sha1 : --------
 // Date       : 2026-11-21 12:00:00

@@ -8,7 +8,7 @@
 //
 // Filename   : litepcie_core.v
 // Top        : LitePCIeCore
-// Device     : sim
+// Device     : xcku040-ffva1156-2-e
 // Hierarchy  : disabled
 // LiteX sha1 : --------
 // Date       : 2026-11-21 12:10:00
@@ -80,21 +80,33 @@ module litepcie_core (
     input  wire    [3:0] pcie_rx_p,
     output wire    [3:0] pcie_tx_n,
     output wire    [3:0] pcie_tx_p,
+    output wire   [15:0] phy_cc_be,
+    output wire  [127:0] phy_cc_dat,
+    output wire          phy_cc_first,
+    output wire          phy_cc_last,
+    input  wire          phy_cc_ready,
+    output wire          phy_cc_valid,
+    input  wire   [15:0] phy_cq_be,
+    input  wire  [127:0] phy_cq_dat,
+    input  wire          phy_cq_first,
+    input  wire          phy_cq_last,
+    output wire          phy_cq_ready,
+    input  wire          phy_cq_valid,
     output wire    [7:0] phy_msi_dat,
     input  wire          phy_msi_ready,
     output wire          phy_msi_valid,
-    input  wire   [15:0] phy_rx_be,
-    input  wire  [127:0] phy_rx_dat,
-    input  wire          phy_rx_first,
-    input  wire          phy_rx_last,
-    output wire          phy_rx_ready,
-    input  wire          phy_rx_valid,
-    output wire   [15:0] phy_tx_be,
-    output wire  [127:0] phy_tx_dat,
-    output wire          phy_tx_first,
-    output wire          phy_tx_last,
-    input  wire          phy_tx_ready,
-    output wire          phy_tx_valid,
+    input  wire   [15:0] phy_rc_be,
+    input  wire  [127:0] phy_rc_dat,
+    input  wire          phy_rc_first,
+    input  wire          phy_rc_last,
+    output wire          phy_rc_ready,
+    input  wire          phy_rc_valid,
+    output wire   [15:0] phy_rq_be,
+    output wire  [127:0] phy_rq_dat,
+    output wire          phy_rq_first,
+    output wire          phy_rq_last,
+    input  wire          phy_rq_ready,
+    output wire          phy_rq_valid,
     output wire          rst
 );
 
@@ -121,20 +133,33 @@ LitePCIeCore
 ├── pcie_phy (SimulationPHY)
 ├── pcie_endpoint (LitePCIeEndpoint)
 │    ├── phy (SimulationPHY)
-│    ├── depacketizer (LitePCIeTLPDepacketizer)
+│    ├── cmp_depacketizer (LitePCIeTLPDepacketizer)
 │    │    ├── header_extracter (LitePCIeTLPHeaderExtracter128b)
 │    │    │    └── impl (_LitePCIeTLPHeaderExtracter)
 │    │    │         └── fsm (FSM)
 │    │    └── dispatcher (Dispatcher)
 │    │         └── status_0 (Status) [Gen]
-│    ├── packetizer (LitePCIeTLPPacketizer)
+│    ├── req_depacketizer (LitePCIeTLPDepacketizer)
+│    │    ├── header_extracter (LitePCIeTLPHeaderExtracter128b)
+│    │    │    └── impl (_LitePCIeTLPHeaderExtracter)
+│    │    │         └── fsm (FSM)
+│    │    └── dispatcher (Dispatcher)
+│    │         └── status_0 (Status) [Gen]
+│    ├── cmp_packetizer (LitePCIeTLPPacketizer)
+│    │    ├── arbitrer (Arbiter)
+│    │    ├── buffer_0 (Buffer) [Gen]
+│    │    │    ├── pipe_valid (PipeValid)
+│    │    │    └── pipeline (Pipeline)
+│    │    └── litepcietlpheaderinserter128b_0 (LitePCIeTLPHeaderInserter128b) [Gen]
+│    │         ├── litepcietlpheaderinserter3dws_0 (LitePCIeTLPHeaderInserter3DWs) [Gen]
+│    │         │    └── fsm (FSM)
+│    │         └── litepcietlpheaderinserter4dws_0 (LitePCIeTLPHeaderInserter4DWs) [Gen]
+│    │              └── fsm (FSM)
+│    ├── req_packetizer (LitePCIeTLPPacketizer)
 │    │    ├── buffer_0 (Buffer) [Gen]
 │    │    │    ├── pipe_valid (PipeValid)
 │    │    │    └── pipeline (Pipeline)
 │    │    ├── arbitrer (Arbiter)
-│    │    │    ├── rr (RoundRobin)
-│    │    │    ├── status_0 (Status) [Gen]
-│    │    │    └── status_1 (Status) [Gen]
 │    │    ├── buffer_1 (Buffer) [Gen]
 │    │    │    ├── pipe_valid (PipeValid)
 │    │    │    └── pipeline (Pipeline)
@@ -451,6 +476,245 @@ reg    [31:0] cases_self = 32'd0;
 reg           cmd_done = 1'd0;
 reg           cmd_done_wishbone2axilite_next_value0 = 1'd0;
 reg           cmd_done_wishbone2axilite_next_value_ce0 = 1'd0;
+wire          cmp_depacketizer_cmp_source_first;
+wire          cmp_depacketizer_cmp_source_last;
+wire   [31:0] cmp_depacketizer_cmp_source_payload_adr;
+reg     [7:0] cmp_depacketizer_cmp_source_payload_channel = 8'd0;
+wire   [15:0] cmp_depacketizer_cmp_source_payload_cmp_id;
+wire  [127:0] cmp_depacketizer_cmp_source_payload_dat;
+wire          cmp_depacketizer_cmp_source_payload_end;
+wire          cmp_depacketizer_cmp_source_payload_err;
+wire    [9:0] cmp_depacketizer_cmp_source_payload_len;
+wire   [15:0] cmp_depacketizer_cmp_source_payload_req_id;
+wire    [7:0] cmp_depacketizer_cmp_source_payload_tag;
+reg     [7:0] cmp_depacketizer_cmp_source_payload_user_id = 8'd0;
+wire          cmp_depacketizer_cmp_source_ready;
+wire          cmp_depacketizer_cmp_source_valid;
+wire          cmp_depacketizer_dispatch_sink_first;
+wire          cmp_depacketizer_dispatch_sink_last;
+reg    [15:0] cmp_depacketizer_dispatch_sink_payload_be = 16'd0;
+reg   [127:0] cmp_depacketizer_dispatch_sink_payload_dat = 128'd0;
+wire    [1:0] cmp_depacketizer_dispatch_sink_payload_fmt;
+wire    [4:0] cmp_depacketizer_dispatch_sink_payload_type;
+reg           cmp_depacketizer_dispatch_sink_ready = 1'd0;
+wire          cmp_depacketizer_dispatch_sink_valid;
+reg           cmp_depacketizer_dispatcher_first = 1'd1;
+wire          cmp_depacketizer_dispatcher_last;
+wire          cmp_depacketizer_dispatcher_ongoing0;
+reg           cmp_depacketizer_dispatcher_ongoing1 = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel0 = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel1 = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel_locked = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel_ongoing = 1'd0;
+reg           cmp_depacketizer_endpoint0_first = 1'd0;
+reg           cmp_depacketizer_endpoint0_last = 1'd0;
+reg    [15:0] cmp_depacketizer_endpoint0_payload_be = 16'd0;
+reg   [127:0] cmp_depacketizer_endpoint0_payload_dat = 128'd0;
+reg     [1:0] cmp_depacketizer_endpoint0_payload_fmt = 2'd0;
+reg     [4:0] cmp_depacketizer_endpoint0_payload_type = 5'd0;
+wire          cmp_depacketizer_endpoint0_ready;
+reg           cmp_depacketizer_endpoint0_valid = 1'd0;
+reg           cmp_depacketizer_endpoint1_first = 1'd0;
+reg           cmp_depacketizer_endpoint1_last = 1'd0;
+reg    [15:0] cmp_depacketizer_endpoint1_payload_be = 16'd0;
+reg   [127:0] cmp_depacketizer_endpoint1_payload_dat = 128'd0;
+reg     [1:0] cmp_depacketizer_endpoint1_payload_fmt = 2'd0;
+reg     [4:0] cmp_depacketizer_endpoint1_payload_type = 5'd0;
+wire          cmp_depacketizer_endpoint1_ready;
+reg           cmp_depacketizer_endpoint1_valid = 1'd0;
+reg    [15:0] cmp_depacketizer_header_extracter_be_r = 16'd0;
+reg   [127:0] cmp_depacketizer_header_extracter_dat_r = 128'd0;
+reg           cmp_depacketizer_header_extracter_first = 1'd0;
+reg           cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd0;
+reg           cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+reg           cmp_depacketizer_header_extracter_last = 1'd0;
+reg           cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd0;
+reg           cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+wire          cmp_depacketizer_header_extracter_sink_first;
+wire          cmp_depacketizer_header_extracter_sink_last;
+wire   [15:0] cmp_depacketizer_header_extracter_sink_payload_be;
+wire  [127:0] cmp_depacketizer_header_extracter_sink_payload_dat;
+reg           cmp_depacketizer_header_extracter_sink_ready = 1'd0;
+wire          cmp_depacketizer_header_extracter_sink_valid;
+reg           cmp_depacketizer_header_extracter_source_first = 1'd0;
+reg           cmp_depacketizer_header_extracter_source_last = 1'd0;
+reg    [15:0] cmp_depacketizer_header_extracter_source_payload_be = 16'd0;
+reg   [127:0] cmp_depacketizer_header_extracter_source_payload_dat = 128'd0;
+reg   [127:0] cmp_depacketizer_header_extracter_source_payload_header = 128'd0;
+wire          cmp_depacketizer_header_extracter_source_ready;
+reg           cmp_depacketizer_header_extracter_source_valid = 1'd0;
+wire          cmp_depacketizer_sink_sink_first;
+wire          cmp_depacketizer_sink_sink_last;
+wire   [15:0] cmp_depacketizer_sink_sink_payload_be;
+wire  [127:0] cmp_depacketizer_sink_sink_payload_dat;
+wire          cmp_depacketizer_sink_sink_ready;
+wire          cmp_depacketizer_sink_sink_valid;
+wire          cmp_depacketizer_tlp_cmp_first;
+wire          cmp_depacketizer_tlp_cmp_last;
+wire    [1:0] cmp_depacketizer_tlp_cmp_payload_attr;
+wire          cmp_depacketizer_tlp_cmp_payload_bcm;
+wire   [15:0] cmp_depacketizer_tlp_cmp_payload_be;
+wire   [11:0] cmp_depacketizer_tlp_cmp_payload_byte_count;
+wire   [15:0] cmp_depacketizer_tlp_cmp_payload_completer_id;
+wire  [127:0] cmp_depacketizer_tlp_cmp_payload_dat;
+wire          cmp_depacketizer_tlp_cmp_payload_ep;
+reg     [1:0] cmp_depacketizer_tlp_cmp_payload_fmt = 2'd0;
+wire    [9:0] cmp_depacketizer_tlp_cmp_payload_length;
+wire    [6:0] cmp_depacketizer_tlp_cmp_payload_lower_address;
+wire   [15:0] cmp_depacketizer_tlp_cmp_payload_requester_id;
+wire    [2:0] cmp_depacketizer_tlp_cmp_payload_status;
+wire    [7:0] cmp_depacketizer_tlp_cmp_payload_tag;
+wire    [2:0] cmp_depacketizer_tlp_cmp_payload_tc;
+wire          cmp_depacketizer_tlp_cmp_payload_td;
+reg     [4:0] cmp_depacketizer_tlp_cmp_payload_type = 5'd0;
+wire          cmp_depacketizer_tlp_cmp_ready;
+wire          cmp_depacketizer_tlp_cmp_valid;
+wire          cmp_packetizer_cmp_sink_first;
+wire          cmp_packetizer_cmp_sink_last;
+wire   [31:0] cmp_packetizer_cmp_sink_payload_adr;
+wire    [7:0] cmp_packetizer_cmp_sink_payload_channel;
+wire   [15:0] cmp_packetizer_cmp_sink_payload_cmp_id;
+wire  [127:0] cmp_packetizer_cmp_sink_payload_dat;
+wire          cmp_packetizer_cmp_sink_payload_end;
+wire          cmp_packetizer_cmp_sink_payload_err;
+wire    [9:0] cmp_packetizer_cmp_sink_payload_len;
+wire   [15:0] cmp_packetizer_cmp_sink_payload_req_id;
+wire    [7:0] cmp_packetizer_cmp_sink_payload_tag;
+wire    [7:0] cmp_packetizer_cmp_sink_payload_user_id;
+wire          cmp_packetizer_cmp_sink_ready;
+wire          cmp_packetizer_cmp_sink_valid;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_3dws_be_r = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw = 16'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 128'd0;
+reg     [1:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_4dws_be_r = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw = 16'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 128'd0;
+reg     [1:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+reg           cmp_packetizer_header_inserter_header_sel = 1'd0;
+wire          cmp_packetizer_header_inserter_sink_sink_first;
+wire          cmp_packetizer_header_inserter_sink_sink_last;
+wire   [15:0] cmp_packetizer_header_inserter_sink_sink_payload_be;
+wire  [127:0] cmp_packetizer_header_inserter_sink_sink_payload_dat;
+wire    [1:0] cmp_packetizer_header_inserter_sink_sink_payload_fmt;
+wire  [127:0] cmp_packetizer_header_inserter_sink_sink_payload_header;
+reg           cmp_packetizer_header_inserter_sink_sink_ready = 1'd0;
+wire          cmp_packetizer_header_inserter_sink_sink_valid;
+reg           cmp_packetizer_header_inserter_source_source_first = 1'd0;
+reg           cmp_packetizer_header_inserter_source_source_last = 1'd0;
+reg    [15:0] cmp_packetizer_header_inserter_source_source_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_header_inserter_source_source_payload_dat = 128'd0;
+wire          cmp_packetizer_header_inserter_source_source_ready;
+reg           cmp_packetizer_header_inserter_source_source_valid = 1'd0;
+wire          cmp_packetizer_source_first;
+wire          cmp_packetizer_source_last;
+reg    [15:0] cmp_packetizer_source_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_source_payload_dat = 128'd0;
+wire          cmp_packetizer_source_ready;
+wire          cmp_packetizer_source_valid;
+wire          cmp_packetizer_tlp_cmp_first;
+wire          cmp_packetizer_tlp_cmp_last;
+wire    [1:0] cmp_packetizer_tlp_cmp_payload_attr;
+wire          cmp_packetizer_tlp_cmp_payload_bcm;
+reg    [15:0] cmp_packetizer_tlp_cmp_payload_be = 16'd0;
+wire   [11:0] cmp_packetizer_tlp_cmp_payload_byte_count;
+wire   [15:0] cmp_packetizer_tlp_cmp_payload_completer_id;
+wire  [127:0] cmp_packetizer_tlp_cmp_payload_dat;
+wire          cmp_packetizer_tlp_cmp_payload_ep;
+reg     [1:0] cmp_packetizer_tlp_cmp_payload_fmt = 2'd0;
+wire    [9:0] cmp_packetizer_tlp_cmp_payload_length;
+wire    [6:0] cmp_packetizer_tlp_cmp_payload_lower_address;
+wire   [15:0] cmp_packetizer_tlp_cmp_payload_requester_id;
+reg     [2:0] cmp_packetizer_tlp_cmp_payload_status = 3'd0;
+wire    [7:0] cmp_packetizer_tlp_cmp_payload_tag;
+wire    [2:0] cmp_packetizer_tlp_cmp_payload_tc;
+wire          cmp_packetizer_tlp_cmp_payload_td;
+reg     [4:0] cmp_packetizer_tlp_cmp_payload_type = 5'd0;
+wire          cmp_packetizer_tlp_cmp_ready;
+wire          cmp_packetizer_tlp_cmp_valid;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+wire   [15:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+reg           cmp_packetizer_tlp_raw_buf_pipe_valid_source_first = 1'd0;
+reg           cmp_packetizer_tlp_raw_buf_pipe_valid_source_last = 1'd0;
+reg    [15:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_be = 16'd0;
+reg   [127:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat = 128'd0;
+reg     [1:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt = 2'd0;
+reg   [127:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_header = 128'd0;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready;
+reg           cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid = 1'd0;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_first;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_last;
+wire   [15:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_be;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_header;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_ready;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_valid;
+wire          cmp_packetizer_tlp_raw_buf_source_source_first;
+wire          cmp_packetizer_tlp_raw_buf_source_source_last;
+wire   [15:0] cmp_packetizer_tlp_raw_buf_source_source_payload_be;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_source_source_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_buf_source_source_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_source_source_payload_header;
+wire          cmp_packetizer_tlp_raw_buf_source_source_ready;
+wire          cmp_packetizer_tlp_raw_buf_source_source_valid;
+wire          cmp_packetizer_tlp_raw_cmp_first;
+reg   [127:0] cmp_packetizer_tlp_raw_cmp_header = 128'd0;
+wire          cmp_packetizer_tlp_raw_cmp_last;
+wire   [15:0] cmp_packetizer_tlp_raw_cmp_payload_be;
+wire  [127:0] cmp_packetizer_tlp_raw_cmp_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_cmp_payload_fmt;
+reg   [127:0] cmp_packetizer_tlp_raw_cmp_payload_header = 128'd0;
+wire          cmp_packetizer_tlp_raw_cmp_ready;
+wire          cmp_packetizer_tlp_raw_cmp_valid;
+wire          cmp_packetizer_tlp_raw_d_first;
+wire          cmp_packetizer_tlp_raw_d_last;
+wire   [15:0] cmp_packetizer_tlp_raw_d_payload_be;
+wire  [127:0] cmp_packetizer_tlp_raw_d_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_d_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_d_payload_header;
+wire          cmp_packetizer_tlp_raw_d_ready;
+wire          cmp_packetizer_tlp_raw_d_valid;
+wire          cmp_packetizer_tlp_raw_first;
+wire          cmp_packetizer_tlp_raw_last;
+wire   [15:0] cmp_packetizer_tlp_raw_payload_be;
+wire  [127:0] cmp_packetizer_tlp_raw_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_payload_header;
+wire          cmp_packetizer_tlp_raw_ready;
+wire          cmp_packetizer_tlp_raw_valid;
 reg    [19:0] count = 20'd1000000;
 wire          cpu_rst;
 wire    [5:0] csr_bankarray_adr;
@@ -727,147 +991,8 @@ wire          csr_interconnect_we;
 reg           data_done = 1'd0;
 reg           data_done_wishbone2axilite_next_value1 = 1'd0;
 reg           data_done_wishbone2axilite_next_value_ce1 = 1'd0;
-wire          depacketizer_cmp_source_first;
-wire          depacketizer_cmp_source_last;
-wire   [31:0] depacketizer_cmp_source_payload_adr;
-reg     [7:0] depacketizer_cmp_source_payload_channel = 8'd0;
-wire   [15:0] depacketizer_cmp_source_payload_cmp_id;
-wire  [127:0] depacketizer_cmp_source_payload_dat;
-wire          depacketizer_cmp_source_payload_end;
-wire          depacketizer_cmp_source_payload_err;
-wire    [9:0] depacketizer_cmp_source_payload_len;
-wire   [15:0] depacketizer_cmp_source_payload_req_id;
-wire    [7:0] depacketizer_cmp_source_payload_tag;
-reg     [7:0] depacketizer_cmp_source_payload_user_id = 8'd0;
-wire          depacketizer_cmp_source_ready;
-wire          depacketizer_cmp_source_valid;
-wire          depacketizer_dispatch_sink_first;
-wire          depacketizer_dispatch_sink_last;
-reg    [15:0] depacketizer_dispatch_sink_payload_be = 16'd0;
-reg   [127:0] depacketizer_dispatch_sink_payload_dat = 128'd0;
-wire    [1:0] depacketizer_dispatch_sink_payload_fmt;
-wire    [4:0] depacketizer_dispatch_sink_payload_type;
-reg           depacketizer_dispatch_sink_ready = 1'd0;
-wire          depacketizer_dispatch_sink_valid;
-reg           depacketizer_dispatcher_first = 1'd1;
-wire          depacketizer_dispatcher_last;
-wire          depacketizer_dispatcher_ongoing0;
-reg           depacketizer_dispatcher_ongoing1 = 1'd0;
-reg     [1:0] depacketizer_dispatcher_sel0 = 2'd0;
-reg     [1:0] depacketizer_dispatcher_sel1 = 2'd0;
-reg           depacketizer_dispatcher_sel_locked = 1'd0;
-reg     [1:0] depacketizer_dispatcher_sel_ongoing = 2'd0;
-reg           depacketizer_endpoint0_first = 1'd0;
-reg           depacketizer_endpoint0_last = 1'd0;
-reg    [15:0] depacketizer_endpoint0_payload_be = 16'd0;
-reg   [127:0] depacketizer_endpoint0_payload_dat = 128'd0;
-reg     [1:0] depacketizer_endpoint0_payload_fmt = 2'd0;
-reg     [4:0] depacketizer_endpoint0_payload_type = 5'd0;
-wire          depacketizer_endpoint0_ready;
-reg           depacketizer_endpoint0_valid = 1'd0;
-reg           depacketizer_endpoint1_first = 1'd0;
-reg           depacketizer_endpoint1_last = 1'd0;
-reg    [15:0] depacketizer_endpoint1_payload_be = 16'd0;
-reg   [127:0] depacketizer_endpoint1_payload_dat = 128'd0;
-reg     [1:0] depacketizer_endpoint1_payload_fmt = 2'd0;
-reg     [4:0] depacketizer_endpoint1_payload_type = 5'd0;
-wire          depacketizer_endpoint1_ready;
-reg           depacketizer_endpoint1_valid = 1'd0;
-reg           depacketizer_endpoint2_first = 1'd0;
-reg           depacketizer_endpoint2_last = 1'd0;
-reg    [15:0] depacketizer_endpoint2_payload_be = 16'd0;
-reg   [127:0] depacketizer_endpoint2_payload_dat = 128'd0;
-reg     [1:0] depacketizer_endpoint2_payload_fmt = 2'd0;
-reg     [4:0] depacketizer_endpoint2_payload_type = 5'd0;
-wire          depacketizer_endpoint2_ready;
-reg           depacketizer_endpoint2_valid = 1'd0;
-reg    [15:0] depacketizer_header_extracter_be_r = 16'd0;
-reg   [127:0] depacketizer_header_extracter_dat_r = 128'd0;
-reg           depacketizer_header_extracter_first = 1'd0;
-reg           depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd0;
-reg           depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd0;
-reg           depacketizer_header_extracter_last = 1'd0;
-reg           depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd0;
-reg           depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd0;
-wire          depacketizer_header_extracter_sink_first;
-wire          depacketizer_header_extracter_sink_last;
-wire   [15:0] depacketizer_header_extracter_sink_payload_be;
-wire  [127:0] depacketizer_header_extracter_sink_payload_dat;
-reg           depacketizer_header_extracter_sink_ready = 1'd0;
-wire          depacketizer_header_extracter_sink_valid;
-reg           depacketizer_header_extracter_source_first = 1'd0;
-reg           depacketizer_header_extracter_source_last = 1'd0;
-reg    [15:0] depacketizer_header_extracter_source_payload_be = 16'd0;
-reg   [127:0] depacketizer_header_extracter_source_payload_dat = 128'd0;
-reg   [127:0] depacketizer_header_extracter_source_payload_header = 128'd0;
-wire          depacketizer_header_extracter_source_ready;
-reg           depacketizer_header_extracter_source_valid = 1'd0;
-wire          depacketizer_req_source_first;
-wire          depacketizer_req_source_last;
-wire   [31:0] depacketizer_req_source_payload_adr;
-reg     [7:0] depacketizer_req_source_payload_channel = 8'd0;
-wire  [127:0] depacketizer_req_source_payload_dat;
-wire    [9:0] depacketizer_req_source_payload_len;
-wire   [15:0] depacketizer_req_source_payload_req_id;
-wire    [7:0] depacketizer_req_source_payload_tag;
-reg     [7:0] depacketizer_req_source_payload_user_id = 8'd0;
-wire          depacketizer_req_source_payload_we;
-wire          depacketizer_req_source_ready;
-wire          depacketizer_req_source_valid;
-wire          depacketizer_sink_sink_first;
-wire          depacketizer_sink_sink_last;
-wire   [15:0] depacketizer_sink_sink_payload_be;
-wire  [127:0] depacketizer_sink_sink_payload_dat;
-wire          depacketizer_sink_sink_ready;
-wire          depacketizer_sink_sink_valid;
-wire          depacketizer_tlp_cmp_first;
-wire          depacketizer_tlp_cmp_last;
-wire    [1:0] depacketizer_tlp_cmp_payload_attr;
-wire          depacketizer_tlp_cmp_payload_bcm;
-wire   [15:0] depacketizer_tlp_cmp_payload_be;
-wire   [11:0] depacketizer_tlp_cmp_payload_byte_count;
-wire   [15:0] depacketizer_tlp_cmp_payload_completer_id;
-wire  [127:0] depacketizer_tlp_cmp_payload_dat;
-wire          depacketizer_tlp_cmp_payload_ep;
-reg     [1:0] depacketizer_tlp_cmp_payload_fmt = 2'd0;
-wire    [9:0] depacketizer_tlp_cmp_payload_length;
-wire    [6:0] depacketizer_tlp_cmp_payload_lower_address;
-wire   [15:0] depacketizer_tlp_cmp_payload_requester_id;
-wire    [2:0] depacketizer_tlp_cmp_payload_status;
-wire    [7:0] depacketizer_tlp_cmp_payload_tag;
-wire    [2:0] depacketizer_tlp_cmp_payload_tc;
-wire          depacketizer_tlp_cmp_payload_td;
-reg     [4:0] depacketizer_tlp_cmp_payload_type = 5'd0;
-wire          depacketizer_tlp_cmp_ready;
-wire          depacketizer_tlp_cmp_valid;
-wire          depacketizer_tlp_req_first;
-wire          depacketizer_tlp_req_last;
-wire   [63:0] depacketizer_tlp_req_payload_address;
-wire    [1:0] depacketizer_tlp_req_payload_attr;
-wire   [15:0] depacketizer_tlp_req_payload_be;
-wire  [127:0] depacketizer_tlp_req_payload_dat;
-wire          depacketizer_tlp_req_payload_ep;
-wire    [3:0] depacketizer_tlp_req_payload_first_be;
-reg     [1:0] depacketizer_tlp_req_payload_fmt = 2'd0;
-wire    [3:0] depacketizer_tlp_req_payload_last_be;
-wire    [9:0] depacketizer_tlp_req_payload_length;
-wire   [15:0] depacketizer_tlp_req_payload_requester_id;
-wire    [7:0] depacketizer_tlp_req_payload_tag;
-wire    [2:0] depacketizer_tlp_req_payload_tc;
-wire          depacketizer_tlp_req_payload_td;
-reg     [4:0] depacketizer_tlp_req_payload_type = 5'd0;
-wire          depacketizer_tlp_req_ready;
-wire          depacketizer_tlp_req_valid;
 wire          done;
 reg           error = 1'd0;
-reg           fsm0_next_state0 = 1'd0;
-reg           fsm0_next_state1 = 1'd0;
-reg           fsm0_state0 = 1'd0;
-reg           fsm0_state1 = 1'd0;
-reg           fsm1_next_state0 = 1'd0;
-reg           fsm1_next_state1 = 1'd0;
-reg           fsm1_state0 = 1'd0;
-reg           fsm1_state1 = 1'd0;
 wire          grant;
 reg           interface0_ack = 1'd0;
 wire   [29:0] interface0_adr;
@@ -2029,558 +2154,6 @@ reg           litepciedma1_writer_table_value_wr_stb = 1'd0;
 reg    [31:0] litepciedma1_writer_table_we_storage = 32'd0;
 reg           litepciedma1_writer_table_we_wr_stb = 1'd0;
 reg           litepciedma1_writer_wr_stb = 1'd0;
-reg           litepcieendpoint_arbiter0_grant = 1'd0;
-reg     [1:0] litepcieendpoint_arbiter0_request = 2'd0;
-reg           litepcieendpoint_arbiter0_status0_first = 1'd1;
-wire          litepcieendpoint_arbiter0_status0_last;
-wire          litepcieendpoint_arbiter0_status0_ongoing0;
-reg           litepcieendpoint_arbiter0_status0_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter0_status1_first = 1'd1;
-wire          litepcieendpoint_arbiter0_status1_last;
-wire          litepcieendpoint_arbiter0_status1_ongoing0;
-reg           litepcieendpoint_arbiter0_status1_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter1_grant = 1'd0;
-reg     [1:0] litepcieendpoint_arbiter1_request = 2'd0;
-reg           litepcieendpoint_arbiter1_status2_first = 1'd1;
-wire          litepcieendpoint_arbiter1_status2_last;
-wire          litepcieendpoint_arbiter1_status2_ongoing0;
-reg           litepcieendpoint_arbiter1_status2_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter1_status3_first = 1'd1;
-wire          litepcieendpoint_arbiter1_status3_last;
-wire          litepcieendpoint_arbiter1_status3_ongoing0;
-reg           litepcieendpoint_arbiter1_status3_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter2_grant = 1'd0;
-reg     [1:0] litepcieendpoint_arbiter2_request = 2'd0;
-reg           litepcieendpoint_arbiter2_status4_first = 1'd1;
-wire          litepcieendpoint_arbiter2_status4_last;
-wire          litepcieendpoint_arbiter2_status4_ongoing0;
-reg           litepcieendpoint_arbiter2_status4_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter2_status5_first = 1'd1;
-wire          litepcieendpoint_arbiter2_status5_last;
-wire          litepcieendpoint_arbiter2_status5_ongoing0;
-reg           litepcieendpoint_arbiter2_status5_ongoing1 = 1'd0;
-wire          litepcieendpoint_cmp_buf_reset0;
-wire          litepcieendpoint_cmp_buf_reset1;
-wire          litepcieendpoint_cmp_buf_reset2;
-wire          litepcieendpoint_cmp_buf_reset3;
-wire          litepcieendpoint_cmp_bufs_first;
-wire          litepcieendpoint_cmp_bufs_last;
-wire   [31:0] litepcieendpoint_cmp_bufs_payload_adr;
-wire    [7:0] litepcieendpoint_cmp_bufs_payload_channel;
-wire   [15:0] litepcieendpoint_cmp_bufs_payload_cmp_id;
-wire  [127:0] litepcieendpoint_cmp_bufs_payload_dat;
-wire          litepcieendpoint_cmp_bufs_payload_end;
-wire          litepcieendpoint_cmp_bufs_payload_err;
-wire    [9:0] litepcieendpoint_cmp_bufs_payload_len;
-wire   [15:0] litepcieendpoint_cmp_bufs_payload_req_id;
-wire    [7:0] litepcieendpoint_cmp_bufs_payload_tag;
-wire    [7:0] litepcieendpoint_cmp_bufs_payload_user_id;
-reg           litepcieendpoint_cmp_bufs_ready = 1'd0;
-reg           litepcieendpoint_cmp_bufs_valid = 1'd0;
-wire          litepcieendpoint_cmp_fsm_reset;
-wire          litepcieendpoint_ctrl_rst;
-reg           litepcieendpoint_dispatcher0_first = 1'd1;
-wire          litepcieendpoint_dispatcher0_last;
-wire          litepcieendpoint_dispatcher0_ongoing0;
-reg           litepcieendpoint_dispatcher0_ongoing1 = 1'd0;
-reg     [1:0] litepcieendpoint_dispatcher0_sel0 = 2'd0;
-reg     [1:0] litepcieendpoint_dispatcher0_sel1 = 2'd0;
-reg           litepcieendpoint_dispatcher0_sel_locked = 1'd0;
-reg     [1:0] litepcieendpoint_dispatcher0_sel_ongoing = 2'd0;
-reg           litepcieendpoint_dispatcher1_first = 1'd1;
-wire          litepcieendpoint_dispatcher1_last;
-wire          litepcieendpoint_dispatcher1_ongoing0;
-reg           litepcieendpoint_dispatcher1_ongoing1 = 1'd0;
-reg     [1:0] litepcieendpoint_dispatcher1_sel0 = 2'd0;
-reg     [1:0] litepcieendpoint_dispatcher1_sel1 = 2'd0;
-reg           litepcieendpoint_dispatcher1_sel_locked = 1'd0;
-reg     [1:0] litepcieendpoint_dispatcher1_sel_ongoing = 2'd0;
-reg     [1:0] litepcieendpoint_fill_tag = 2'd0;
-reg     [1:0] litepcieendpoint_fill_tag_litepciecrossbar_next_value = 2'd0;
-reg           litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce = 1'd0;
-reg           litepcieendpoint_first = 1'd1;
-wire          litepcieendpoint_last;
-reg           litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd0;
-reg           litepcieendpoint_litepcietlpheaderinserter3dws_state = 1'd0;
-reg           litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd0;
-reg           litepcieendpoint_litepcietlpheaderinserter4dws_state = 1'd0;
-reg           litepcieendpoint_master_in_sink_first = 1'd0;
-reg           litepcieendpoint_master_in_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_master_in_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_master_in_sink_payload_channel = 8'd0;
-reg   [127:0] litepcieendpoint_master_in_sink_payload_dat = 128'd0;
-reg     [9:0] litepcieendpoint_master_in_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_master_in_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_master_in_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_master_in_sink_payload_user_id = 8'd0;
-reg           litepcieendpoint_master_in_sink_payload_we = 1'd0;
-reg           litepcieendpoint_master_in_sink_ready = 1'd0;
-reg           litepcieendpoint_master_in_sink_valid = 1'd0;
-reg           litepcieendpoint_master_in_source_first = 1'd0;
-reg           litepcieendpoint_master_in_source_last = 1'd0;
-reg    [31:0] litepcieendpoint_master_in_source_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_master_in_source_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_master_in_source_payload_cmp_id = 16'd0;
-reg   [127:0] litepcieendpoint_master_in_source_payload_dat = 128'd0;
-reg           litepcieendpoint_master_in_source_payload_end = 1'd0;
-reg           litepcieendpoint_master_in_source_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_master_in_source_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_master_in_source_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_master_in_source_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_master_in_source_payload_user_id = 8'd0;
-reg           litepcieendpoint_master_in_source_ready = 1'd0;
-reg           litepcieendpoint_master_in_source_valid = 1'd0;
-wire          litepcieendpoint_master_out_sink_first;
-wire          litepcieendpoint_master_out_sink_last;
-wire   [31:0] litepcieendpoint_master_out_sink_payload_adr;
-wire    [7:0] litepcieendpoint_master_out_sink_payload_channel;
-wire  [127:0] litepcieendpoint_master_out_sink_payload_dat;
-wire    [9:0] litepcieendpoint_master_out_sink_payload_len;
-wire   [15:0] litepcieendpoint_master_out_sink_payload_req_id;
-reg     [7:0] litepcieendpoint_master_out_sink_payload_tag = 8'd0;
-wire    [7:0] litepcieendpoint_master_out_sink_payload_user_id;
-wire          litepcieendpoint_master_out_sink_payload_we;
-reg           litepcieendpoint_master_out_sink_ready = 1'd0;
-reg           litepcieendpoint_master_out_sink_valid = 1'd0;
-wire          litepcieendpoint_master_out_source_first;
-wire          litepcieendpoint_master_out_source_last;
-wire   [31:0] litepcieendpoint_master_out_source_payload_adr;
-wire    [7:0] litepcieendpoint_master_out_source_payload_channel;
-wire   [15:0] litepcieendpoint_master_out_source_payload_cmp_id;
-wire  [127:0] litepcieendpoint_master_out_source_payload_dat;
-wire          litepcieendpoint_master_out_source_payload_end;
-wire          litepcieendpoint_master_out_source_payload_err;
-wire    [9:0] litepcieendpoint_master_out_source_payload_len;
-wire   [15:0] litepcieendpoint_master_out_source_payload_req_id;
-wire    [7:0] litepcieendpoint_master_out_source_payload_tag;
-wire    [7:0] litepcieendpoint_master_out_source_payload_user_id;
-reg           litepcieendpoint_master_out_source_ready = 1'd0;
-wire          litepcieendpoint_master_out_source_valid;
-reg     [1:0] litepcieendpoint_next_state = 2'd0;
-reg    [31:0] litepcieendpoint_next_value0 = 32'd0;
-reg    [31:0] litepcieendpoint_next_value1 = 32'd0;
-reg    [31:0] litepcieendpoint_next_value2 = 32'd0;
-reg    [31:0] litepcieendpoint_next_value3 = 32'd0;
-reg           litepcieendpoint_next_value_ce0 = 1'd0;
-reg           litepcieendpoint_next_value_ce1 = 1'd0;
-reg           litepcieendpoint_next_value_ce2 = 1'd0;
-reg           litepcieendpoint_next_value_ce3 = 1'd0;
-wire          litepcieendpoint_ongoing0;
-reg           litepcieendpoint_ongoing1 = 1'd0;
-wire          litepcieendpoint_req_fsm_reset;
-wire          litepcieendpoint_req_queue_reset;
-reg     [1:0] litepcieendpoint_resetinserter0_next_state = 2'd0;
-reg     [1:0] litepcieendpoint_resetinserter0_state = 2'd0;
-reg     [1:0] litepcieendpoint_resetinserter1_next_state = 2'd0;
-reg     [1:0] litepcieendpoint_resetinserter1_state = 2'd0;
-wire          litepcieendpoint_sel0;
-reg           litepcieendpoint_sel1 = 1'd0;
-reg           litepcieendpoint_sel_locked = 1'd0;
-reg           litepcieendpoint_sel_ongoing = 1'd0;
-reg           litepcieendpoint_sink_first = 1'd0;
-reg           litepcieendpoint_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_sink_payload_channel = 8'd0;
-reg   [127:0] litepcieendpoint_sink_payload_dat = 128'd0;
-reg     [9:0] litepcieendpoint_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_sink_payload_user_id = 8'd0;
-reg           litepcieendpoint_sink_payload_we = 1'd0;
-reg           litepcieendpoint_sink_ready = 1'd0;
-reg           litepcieendpoint_sink_valid = 1'd0;
-reg           litepcieendpoint_source_first = 1'd0;
-reg           litepcieendpoint_source_last = 1'd0;
-reg    [31:0] litepcieendpoint_source_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_source_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_source_payload_cmp_id = 16'd0;
-reg   [127:0] litepcieendpoint_source_payload_dat = 128'd0;
-reg           litepcieendpoint_source_payload_end = 1'd0;
-reg           litepcieendpoint_source_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_source_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_source_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_source_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_source_payload_user_id = 8'd0;
-reg           litepcieendpoint_source_ready = 1'd0;
-reg           litepcieendpoint_source_valid = 1'd0;
-reg     [1:0] litepcieendpoint_state = 2'd0;
-reg     [1:0] litepcieendpoint_syncfifo0_consume = 2'd0;
-wire          litepcieendpoint_syncfifo0_do_read;
-wire          litepcieendpoint_syncfifo0_fifo_in_first;
-wire          litepcieendpoint_syncfifo0_fifo_in_last;
-wire    [1:0] litepcieendpoint_syncfifo0_fifo_in_payload_tag;
-wire          litepcieendpoint_syncfifo0_fifo_out_first;
-wire          litepcieendpoint_syncfifo0_fifo_out_last;
-wire    [1:0] litepcieendpoint_syncfifo0_fifo_out_payload_tag;
-reg     [2:0] litepcieendpoint_syncfifo0_level0 = 3'd0;
-wire    [2:0] litepcieendpoint_syncfifo0_level1;
-reg     [1:0] litepcieendpoint_syncfifo0_produce = 2'd0;
-wire    [1:0] litepcieendpoint_syncfifo0_rdport_adr;
-wire    [3:0] litepcieendpoint_syncfifo0_rdport_dat_r;
-wire          litepcieendpoint_syncfifo0_rdport_re;
-wire          litepcieendpoint_syncfifo0_re;
-reg           litepcieendpoint_syncfifo0_readable = 1'd0;
-reg           litepcieendpoint_syncfifo0_replace = 1'd0;
-reg           litepcieendpoint_syncfifo0_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo0_sink_last = 1'd0;
-reg     [1:0] litepcieendpoint_syncfifo0_sink_payload_tag = 2'd0;
-wire          litepcieendpoint_syncfifo0_sink_ready;
-reg           litepcieendpoint_syncfifo0_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo0_source_first;
-wire          litepcieendpoint_syncfifo0_source_last;
-wire    [1:0] litepcieendpoint_syncfifo0_source_payload_tag;
-reg           litepcieendpoint_syncfifo0_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo0_source_valid;
-wire    [3:0] litepcieendpoint_syncfifo0_syncfifo0_din;
-wire    [3:0] litepcieendpoint_syncfifo0_syncfifo0_dout;
-wire          litepcieendpoint_syncfifo0_syncfifo0_re;
-wire          litepcieendpoint_syncfifo0_syncfifo0_readable;
-wire          litepcieendpoint_syncfifo0_syncfifo0_we;
-wire          litepcieendpoint_syncfifo0_syncfifo0_writable;
-reg     [1:0] litepcieendpoint_syncfifo0_wrport_adr = 2'd0;
-wire    [3:0] litepcieendpoint_syncfifo0_wrport_dat_r;
-wire    [3:0] litepcieendpoint_syncfifo0_wrport_dat_w;
-wire          litepcieendpoint_syncfifo0_wrport_we;
-reg     [1:0] litepcieendpoint_syncfifo1_consume = 2'd0;
-wire          litepcieendpoint_syncfifo1_do_read;
-wire          litepcieendpoint_syncfifo1_fifo_in_first;
-wire          litepcieendpoint_syncfifo1_fifo_in_last;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_in_payload_channel;
-wire    [1:0] litepcieendpoint_syncfifo1_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo1_fifo_out_first;
-wire          litepcieendpoint_syncfifo1_fifo_out_last;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_out_payload_channel;
-wire    [1:0] litepcieendpoint_syncfifo1_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_out_payload_user_id;
-reg     [2:0] litepcieendpoint_syncfifo1_level0 = 3'd0;
-wire    [2:0] litepcieendpoint_syncfifo1_level1;
-reg     [1:0] litepcieendpoint_syncfifo1_produce = 2'd0;
-wire    [1:0] litepcieendpoint_syncfifo1_rdport_adr;
-wire   [19:0] litepcieendpoint_syncfifo1_rdport_dat_r;
-wire          litepcieendpoint_syncfifo1_rdport_re;
-wire          litepcieendpoint_syncfifo1_re;
-reg           litepcieendpoint_syncfifo1_readable = 1'd0;
-reg           litepcieendpoint_syncfifo1_replace = 1'd0;
-reg           litepcieendpoint_syncfifo1_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo1_sink_last = 1'd0;
-wire    [7:0] litepcieendpoint_syncfifo1_sink_payload_channel;
-wire    [1:0] litepcieendpoint_syncfifo1_sink_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_sink_payload_user_id;
-wire          litepcieendpoint_syncfifo1_sink_ready;
-reg           litepcieendpoint_syncfifo1_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo1_source_first;
-wire          litepcieendpoint_syncfifo1_source_last;
-wire    [7:0] litepcieendpoint_syncfifo1_source_payload_channel;
-wire    [1:0] litepcieendpoint_syncfifo1_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_source_payload_user_id;
-reg           litepcieendpoint_syncfifo1_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo1_source_valid;
-wire   [19:0] litepcieendpoint_syncfifo1_syncfifo1_din;
-wire   [19:0] litepcieendpoint_syncfifo1_syncfifo1_dout;
-wire          litepcieendpoint_syncfifo1_syncfifo1_re;
-wire          litepcieendpoint_syncfifo1_syncfifo1_readable;
-wire          litepcieendpoint_syncfifo1_syncfifo1_we;
-wire          litepcieendpoint_syncfifo1_syncfifo1_writable;
-reg     [1:0] litepcieendpoint_syncfifo1_wrport_adr = 2'd0;
-wire   [19:0] litepcieendpoint_syncfifo1_wrport_dat_r;
-wire   [19:0] litepcieendpoint_syncfifo1_wrport_dat_w;
-wire          litepcieendpoint_syncfifo1_wrport_we;
-reg     [6:0] litepcieendpoint_syncfifo2_consume = 7'd0;
-wire          litepcieendpoint_syncfifo2_do_read;
-wire          litepcieendpoint_syncfifo2_fifo_in_first;
-wire          litepcieendpoint_syncfifo2_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo2_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_in_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo2_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo2_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo2_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo2_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo2_fifo_out_first;
-wire          litepcieendpoint_syncfifo2_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo2_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_out_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo2_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo2_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo2_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo2_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_out_payload_user_id;
-reg     [7:0] litepcieendpoint_syncfifo2_level0 = 8'd0;
-wire    [7:0] litepcieendpoint_syncfifo2_level1;
-reg     [6:0] litepcieendpoint_syncfifo2_produce = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo2_rdport_adr;
-wire  [229:0] litepcieendpoint_syncfifo2_rdport_dat_r;
-wire          litepcieendpoint_syncfifo2_rdport_re;
-wire          litepcieendpoint_syncfifo2_re;
-reg           litepcieendpoint_syncfifo2_readable = 1'd0;
-reg           litepcieendpoint_syncfifo2_replace = 1'd0;
-reg           litepcieendpoint_syncfifo2_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo2_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo2_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo2_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo2_sink_payload_cmp_id = 16'd0;
-reg   [127:0] litepcieendpoint_syncfifo2_sink_payload_dat = 128'd0;
-reg           litepcieendpoint_syncfifo2_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo2_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo2_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo2_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo2_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo2_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo2_sink_ready;
-reg           litepcieendpoint_syncfifo2_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo2_source_first;
-wire          litepcieendpoint_syncfifo2_source_last;
-wire   [31:0] litepcieendpoint_syncfifo2_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo2_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo2_source_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo2_source_payload_dat;
-wire          litepcieendpoint_syncfifo2_source_payload_end;
-wire          litepcieendpoint_syncfifo2_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo2_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo2_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo2_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo2_source_payload_user_id;
-reg           litepcieendpoint_syncfifo2_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo2_source_valid;
-wire  [229:0] litepcieendpoint_syncfifo2_syncfifo2_din;
-wire  [229:0] litepcieendpoint_syncfifo2_syncfifo2_dout;
-wire          litepcieendpoint_syncfifo2_syncfifo2_re;
-wire          litepcieendpoint_syncfifo2_syncfifo2_readable;
-wire          litepcieendpoint_syncfifo2_syncfifo2_we;
-wire          litepcieendpoint_syncfifo2_syncfifo2_writable;
-reg     [6:0] litepcieendpoint_syncfifo2_wrport_adr = 7'd0;
-wire  [229:0] litepcieendpoint_syncfifo2_wrport_dat_r;
-wire  [229:0] litepcieendpoint_syncfifo2_wrport_dat_w;
-wire          litepcieendpoint_syncfifo2_wrport_we;
-reg     [6:0] litepcieendpoint_syncfifo3_consume = 7'd0;
-wire          litepcieendpoint_syncfifo3_do_read;
-wire          litepcieendpoint_syncfifo3_fifo_in_first;
-wire          litepcieendpoint_syncfifo3_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo3_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_in_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo3_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo3_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo3_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo3_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo3_fifo_out_first;
-wire          litepcieendpoint_syncfifo3_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo3_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_out_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo3_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo3_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo3_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo3_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_out_payload_user_id;
-reg     [7:0] litepcieendpoint_syncfifo3_level0 = 8'd0;
-wire    [7:0] litepcieendpoint_syncfifo3_level1;
-reg     [6:0] litepcieendpoint_syncfifo3_produce = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo3_rdport_adr;
-wire  [229:0] litepcieendpoint_syncfifo3_rdport_dat_r;
-wire          litepcieendpoint_syncfifo3_rdport_re;
-wire          litepcieendpoint_syncfifo3_re;
-reg           litepcieendpoint_syncfifo3_readable = 1'd0;
-reg           litepcieendpoint_syncfifo3_replace = 1'd0;
-reg           litepcieendpoint_syncfifo3_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo3_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo3_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo3_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo3_sink_payload_cmp_id = 16'd0;
-reg   [127:0] litepcieendpoint_syncfifo3_sink_payload_dat = 128'd0;
-reg           litepcieendpoint_syncfifo3_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo3_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo3_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo3_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo3_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo3_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo3_sink_ready;
-reg           litepcieendpoint_syncfifo3_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo3_source_first;
-wire          litepcieendpoint_syncfifo3_source_last;
-wire   [31:0] litepcieendpoint_syncfifo3_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo3_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo3_source_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo3_source_payload_dat;
-wire          litepcieendpoint_syncfifo3_source_payload_end;
-wire          litepcieendpoint_syncfifo3_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo3_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo3_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo3_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo3_source_payload_user_id;
-reg           litepcieendpoint_syncfifo3_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo3_source_valid;
-wire  [229:0] litepcieendpoint_syncfifo3_syncfifo3_din;
-wire  [229:0] litepcieendpoint_syncfifo3_syncfifo3_dout;
-wire          litepcieendpoint_syncfifo3_syncfifo3_re;
-wire          litepcieendpoint_syncfifo3_syncfifo3_readable;
-wire          litepcieendpoint_syncfifo3_syncfifo3_we;
-wire          litepcieendpoint_syncfifo3_syncfifo3_writable;
-reg     [6:0] litepcieendpoint_syncfifo3_wrport_adr = 7'd0;
-wire  [229:0] litepcieendpoint_syncfifo3_wrport_dat_r;
-wire  [229:0] litepcieendpoint_syncfifo3_wrport_dat_w;
-wire          litepcieendpoint_syncfifo3_wrport_we;
-reg     [6:0] litepcieendpoint_syncfifo4_consume = 7'd0;
-wire          litepcieendpoint_syncfifo4_do_read;
-wire          litepcieendpoint_syncfifo4_fifo_in_first;
-wire          litepcieendpoint_syncfifo4_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo4_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_in_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo4_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo4_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo4_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo4_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo4_fifo_out_first;
-wire          litepcieendpoint_syncfifo4_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo4_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_out_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo4_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo4_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo4_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo4_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_out_payload_user_id;
-reg     [7:0] litepcieendpoint_syncfifo4_level0 = 8'd0;
-wire    [7:0] litepcieendpoint_syncfifo4_level1;
-reg     [6:0] litepcieendpoint_syncfifo4_produce = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo4_rdport_adr;
-wire  [229:0] litepcieendpoint_syncfifo4_rdport_dat_r;
-wire          litepcieendpoint_syncfifo4_rdport_re;
-wire          litepcieendpoint_syncfifo4_re;
-reg           litepcieendpoint_syncfifo4_readable = 1'd0;
-reg           litepcieendpoint_syncfifo4_replace = 1'd0;
-reg           litepcieendpoint_syncfifo4_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo4_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo4_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo4_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo4_sink_payload_cmp_id = 16'd0;
-reg   [127:0] litepcieendpoint_syncfifo4_sink_payload_dat = 128'd0;
-reg           litepcieendpoint_syncfifo4_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo4_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo4_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo4_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo4_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo4_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo4_sink_ready;
-reg           litepcieendpoint_syncfifo4_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo4_source_first;
-wire          litepcieendpoint_syncfifo4_source_last;
-wire   [31:0] litepcieendpoint_syncfifo4_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo4_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo4_source_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo4_source_payload_dat;
-wire          litepcieendpoint_syncfifo4_source_payload_end;
-wire          litepcieendpoint_syncfifo4_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo4_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo4_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo4_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo4_source_payload_user_id;
-reg           litepcieendpoint_syncfifo4_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo4_source_valid;
-wire  [229:0] litepcieendpoint_syncfifo4_syncfifo4_din;
-wire  [229:0] litepcieendpoint_syncfifo4_syncfifo4_dout;
-wire          litepcieendpoint_syncfifo4_syncfifo4_re;
-wire          litepcieendpoint_syncfifo4_syncfifo4_readable;
-wire          litepcieendpoint_syncfifo4_syncfifo4_we;
-wire          litepcieendpoint_syncfifo4_syncfifo4_writable;
-reg     [6:0] litepcieendpoint_syncfifo4_wrport_adr = 7'd0;
-wire  [229:0] litepcieendpoint_syncfifo4_wrport_dat_r;
-wire  [229:0] litepcieendpoint_syncfifo4_wrport_dat_w;
-wire          litepcieendpoint_syncfifo4_wrport_we;
-reg     [6:0] litepcieendpoint_syncfifo5_consume = 7'd0;
-wire          litepcieendpoint_syncfifo5_do_read;
-wire          litepcieendpoint_syncfifo5_fifo_in_first;
-wire          litepcieendpoint_syncfifo5_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo5_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_in_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo5_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo5_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo5_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo5_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo5_fifo_out_first;
-wire          litepcieendpoint_syncfifo5_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo5_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_out_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo5_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo5_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo5_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo5_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_out_payload_user_id;
-reg     [7:0] litepcieendpoint_syncfifo5_level0 = 8'd0;
-wire    [7:0] litepcieendpoint_syncfifo5_level1;
-reg     [6:0] litepcieendpoint_syncfifo5_produce = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo5_rdport_adr;
-wire  [229:0] litepcieendpoint_syncfifo5_rdport_dat_r;
-wire          litepcieendpoint_syncfifo5_rdport_re;
-wire          litepcieendpoint_syncfifo5_re;
-reg           litepcieendpoint_syncfifo5_readable = 1'd0;
-reg           litepcieendpoint_syncfifo5_replace = 1'd0;
-reg           litepcieendpoint_syncfifo5_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo5_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo5_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo5_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo5_sink_payload_cmp_id = 16'd0;
-reg   [127:0] litepcieendpoint_syncfifo5_sink_payload_dat = 128'd0;
-reg           litepcieendpoint_syncfifo5_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo5_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo5_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo5_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo5_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo5_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo5_sink_ready;
-reg           litepcieendpoint_syncfifo5_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo5_source_first;
-wire          litepcieendpoint_syncfifo5_source_last;
-wire   [31:0] litepcieendpoint_syncfifo5_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo5_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo5_source_payload_cmp_id;
-wire  [127:0] litepcieendpoint_syncfifo5_source_payload_dat;
-wire          litepcieendpoint_syncfifo5_source_payload_end;
-wire          litepcieendpoint_syncfifo5_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo5_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo5_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo5_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo5_source_payload_user_id;
-reg           litepcieendpoint_syncfifo5_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo5_source_valid;
-wire  [229:0] litepcieendpoint_syncfifo5_syncfifo5_din;
-wire  [229:0] litepcieendpoint_syncfifo5_syncfifo5_dout;
-wire          litepcieendpoint_syncfifo5_syncfifo5_re;
-wire          litepcieendpoint_syncfifo5_syncfifo5_readable;
-wire          litepcieendpoint_syncfifo5_syncfifo5_we;
-wire          litepcieendpoint_syncfifo5_syncfifo5_writable;
-reg     [6:0] litepcieendpoint_syncfifo5_wrport_adr = 7'd0;
-wire  [229:0] litepcieendpoint_syncfifo5_wrport_dat_r;
-wire  [229:0] litepcieendpoint_syncfifo5_wrport_dat_w;
-wire          litepcieendpoint_syncfifo5_wrport_we;
-wire          litepcieendpoint_tag_queue_reset;
-reg     [1:0] litepciewishbonemaster_next_state = 2'd0;
-reg     [1:0] litepciewishbonemaster_state = 2'd0;
 reg     [1:0] master = 2'd0;
 reg           master_sink_first = 1'd0;
 reg           master_sink_last = 1'd0;
@@ -2616,242 +2189,6 @@ reg    [15:0] multiregimpl2_regs0 = 16'd0;
 reg    [15:0] multiregimpl2_regs1 = 16'd0;
 reg    [15:0] multiregimpl3_regs0 = 16'd0;
 reg    [15:0] multiregimpl3_regs1 = 16'd0;
-wire          packetizer_cmp_sink_first;
-wire          packetizer_cmp_sink_last;
-wire   [31:0] packetizer_cmp_sink_payload_adr;
-wire    [7:0] packetizer_cmp_sink_payload_channel;
-wire   [15:0] packetizer_cmp_sink_payload_cmp_id;
-wire  [127:0] packetizer_cmp_sink_payload_dat;
-wire          packetizer_cmp_sink_payload_end;
-wire          packetizer_cmp_sink_payload_err;
-wire    [9:0] packetizer_cmp_sink_payload_len;
-wire   [15:0] packetizer_cmp_sink_payload_req_id;
-wire    [7:0] packetizer_cmp_sink_payload_tag;
-wire    [7:0] packetizer_cmp_sink_payload_user_id;
-wire          packetizer_cmp_sink_ready;
-wire          packetizer_cmp_sink_valid;
-reg           packetizer_grant = 1'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_3dws_be_r = 128'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_dws_per_beat = 1'd0;
-reg    [15:0] packetizer_header_inserter_header_inserter_3dws_payload_dw = 16'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
-reg    [15:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 16'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 128'd0;
-reg     [1:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
-reg    [15:0] packetizer_header_inserter_header_inserter_3dws_source_payload_be = 16'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 128'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_4dws_be_r = 128'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_dws_per_beat = 1'd0;
-reg    [15:0] packetizer_header_inserter_header_inserter_4dws_payload_dw = 16'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
-reg    [15:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 16'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 128'd0;
-reg     [1:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
-reg    [15:0] packetizer_header_inserter_header_inserter_4dws_source_payload_be = 16'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 128'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
-reg           packetizer_header_inserter_header_sel = 1'd0;
-wire          packetizer_header_inserter_sink_sink_first;
-wire          packetizer_header_inserter_sink_sink_last;
-wire   [15:0] packetizer_header_inserter_sink_sink_payload_be;
-wire  [127:0] packetizer_header_inserter_sink_sink_payload_dat;
-wire    [1:0] packetizer_header_inserter_sink_sink_payload_fmt;
-wire  [127:0] packetizer_header_inserter_sink_sink_payload_header;
-reg           packetizer_header_inserter_sink_sink_ready = 1'd0;
-wire          packetizer_header_inserter_sink_sink_valid;
-reg           packetizer_header_inserter_source_source_first = 1'd0;
-reg           packetizer_header_inserter_source_source_last = 1'd0;
-reg    [15:0] packetizer_header_inserter_source_source_payload_be = 16'd0;
-reg   [127:0] packetizer_header_inserter_source_source_payload_dat = 128'd0;
-wire          packetizer_header_inserter_source_source_ready;
-reg           packetizer_header_inserter_source_source_valid = 1'd0;
-reg           packetizer_req_is_cfg = 1'd0;
-wire          packetizer_req_sink_first;
-wire          packetizer_req_sink_last;
-wire   [31:0] packetizer_req_sink_payload_adr;
-wire    [7:0] packetizer_req_sink_payload_channel;
-wire  [127:0] packetizer_req_sink_payload_dat;
-wire    [9:0] packetizer_req_sink_payload_len;
-wire   [15:0] packetizer_req_sink_payload_req_id;
-wire    [7:0] packetizer_req_sink_payload_tag;
-wire    [7:0] packetizer_req_sink_payload_user_id;
-wire          packetizer_req_sink_payload_we;
-reg           packetizer_req_sink_ready = 1'd0;
-wire          packetizer_req_sink_valid;
-reg     [1:0] packetizer_request = 2'd0;
-wire          packetizer_source_first;
-wire          packetizer_source_last;
-reg    [15:0] packetizer_source_payload_be = 16'd0;
-reg   [127:0] packetizer_source_payload_dat = 128'd0;
-wire          packetizer_source_ready;
-wire          packetizer_source_valid;
-reg           packetizer_status0_first = 1'd1;
-wire          packetizer_status0_last;
-wire          packetizer_status0_ongoing0;
-reg           packetizer_status0_ongoing1 = 1'd0;
-reg           packetizer_status1_first = 1'd1;
-wire          packetizer_status1_last;
-wire          packetizer_status1_ongoing0;
-reg           packetizer_status1_ongoing1 = 1'd0;
-wire          packetizer_tlp_cmp_first;
-wire          packetizer_tlp_cmp_last;
-wire    [1:0] packetizer_tlp_cmp_payload_attr;
-wire          packetizer_tlp_cmp_payload_bcm;
-reg    [15:0] packetizer_tlp_cmp_payload_be = 16'd0;
-wire   [11:0] packetizer_tlp_cmp_payload_byte_count;
-wire   [15:0] packetizer_tlp_cmp_payload_completer_id;
-wire  [127:0] packetizer_tlp_cmp_payload_dat;
-wire          packetizer_tlp_cmp_payload_ep;
-reg     [1:0] packetizer_tlp_cmp_payload_fmt = 2'd0;
-wire    [9:0] packetizer_tlp_cmp_payload_length;
-wire    [6:0] packetizer_tlp_cmp_payload_lower_address;
-wire   [15:0] packetizer_tlp_cmp_payload_requester_id;
-reg     [2:0] packetizer_tlp_cmp_payload_status = 3'd0;
-wire    [7:0] packetizer_tlp_cmp_payload_tag;
-wire    [2:0] packetizer_tlp_cmp_payload_tc;
-wire          packetizer_tlp_cmp_payload_td;
-reg     [4:0] packetizer_tlp_cmp_payload_type = 5'd0;
-wire          packetizer_tlp_cmp_ready;
-wire          packetizer_tlp_cmp_valid;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_first;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_last;
-wire   [15:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
-wire  [127:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_ready;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_valid;
-reg           packetizer_tlp_raw_buf_pipe_valid_source_first = 1'd0;
-reg           packetizer_tlp_raw_buf_pipe_valid_source_last = 1'd0;
-reg    [15:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_be = 16'd0;
-reg   [127:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_dat = 128'd0;
-reg     [1:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt = 2'd0;
-reg   [127:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_header = 128'd0;
-wire          packetizer_tlp_raw_buf_pipe_valid_source_ready;
-reg           packetizer_tlp_raw_buf_pipe_valid_source_valid = 1'd0;
-wire          packetizer_tlp_raw_buf_sink_sink_first;
-wire          packetizer_tlp_raw_buf_sink_sink_last;
-wire   [15:0] packetizer_tlp_raw_buf_sink_sink_payload_be;
-wire  [127:0] packetizer_tlp_raw_buf_sink_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_buf_sink_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_buf_sink_sink_payload_header;
-wire          packetizer_tlp_raw_buf_sink_sink_ready;
-wire          packetizer_tlp_raw_buf_sink_sink_valid;
-wire          packetizer_tlp_raw_buf_source_source_first;
-wire          packetizer_tlp_raw_buf_source_source_last;
-wire   [15:0] packetizer_tlp_raw_buf_source_source_payload_be;
-wire  [127:0] packetizer_tlp_raw_buf_source_source_payload_dat;
-wire    [1:0] packetizer_tlp_raw_buf_source_source_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_buf_source_source_payload_header;
-wire          packetizer_tlp_raw_buf_source_source_ready;
-wire          packetizer_tlp_raw_buf_source_source_valid;
-wire          packetizer_tlp_raw_cmp_first;
-reg   [127:0] packetizer_tlp_raw_cmp_header = 128'd0;
-wire          packetizer_tlp_raw_cmp_last;
-wire   [15:0] packetizer_tlp_raw_cmp_payload_be;
-wire  [127:0] packetizer_tlp_raw_cmp_payload_dat;
-wire    [1:0] packetizer_tlp_raw_cmp_payload_fmt;
-reg   [127:0] packetizer_tlp_raw_cmp_payload_header = 128'd0;
-reg           packetizer_tlp_raw_cmp_ready = 1'd0;
-wire          packetizer_tlp_raw_cmp_valid;
-wire          packetizer_tlp_raw_d_first;
-wire          packetizer_tlp_raw_d_last;
-wire   [15:0] packetizer_tlp_raw_d_payload_be;
-wire  [127:0] packetizer_tlp_raw_d_payload_dat;
-wire    [1:0] packetizer_tlp_raw_d_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_d_payload_header;
-wire          packetizer_tlp_raw_d_ready;
-wire          packetizer_tlp_raw_d_valid;
-reg           packetizer_tlp_raw_first = 1'd0;
-reg           packetizer_tlp_raw_last = 1'd0;
-reg    [15:0] packetizer_tlp_raw_payload_be = 16'd0;
-reg   [127:0] packetizer_tlp_raw_payload_dat = 128'd0;
-reg     [1:0] packetizer_tlp_raw_payload_fmt = 2'd0;
-reg   [127:0] packetizer_tlp_raw_payload_header = 128'd0;
-wire          packetizer_tlp_raw_ready;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
-wire   [15:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
-wire  [127:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
-reg           packetizer_tlp_raw_req_buf_pipe_valid_source_first = 1'd0;
-reg           packetizer_tlp_raw_req_buf_pipe_valid_source_last = 1'd0;
-reg    [15:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be = 16'd0;
-reg   [127:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat = 128'd0;
-reg     [1:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt = 2'd0;
-reg   [127:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header = 128'd0;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_source_ready;
-reg           packetizer_tlp_raw_req_buf_pipe_valid_source_valid = 1'd0;
-wire          packetizer_tlp_raw_req_buf_sink_sink_first;
-wire          packetizer_tlp_raw_req_buf_sink_sink_last;
-wire   [15:0] packetizer_tlp_raw_req_buf_sink_sink_payload_be;
-wire  [127:0] packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_buf_sink_sink_payload_header;
-wire          packetizer_tlp_raw_req_buf_sink_sink_ready;
-wire          packetizer_tlp_raw_req_buf_sink_sink_valid;
-wire          packetizer_tlp_raw_req_buf_source_source_first;
-wire          packetizer_tlp_raw_req_buf_source_source_last;
-wire   [15:0] packetizer_tlp_raw_req_buf_source_source_payload_be;
-wire  [127:0] packetizer_tlp_raw_req_buf_source_source_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_buf_source_source_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_buf_source_source_payload_header;
-wire          packetizer_tlp_raw_req_buf_source_source_ready;
-wire          packetizer_tlp_raw_req_buf_source_source_valid;
-wire          packetizer_tlp_raw_req_d_first;
-wire          packetizer_tlp_raw_req_d_last;
-wire   [15:0] packetizer_tlp_raw_req_d_payload_be;
-wire  [127:0] packetizer_tlp_raw_req_d_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_d_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_d_payload_header;
-reg           packetizer_tlp_raw_req_d_ready = 1'd0;
-wire          packetizer_tlp_raw_req_d_valid;
-wire          packetizer_tlp_raw_req_first;
-reg   [127:0] packetizer_tlp_raw_req_header = 128'd0;
-wire          packetizer_tlp_raw_req_last;
-wire   [15:0] packetizer_tlp_raw_req_payload_be;
-wire  [127:0] packetizer_tlp_raw_req_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_payload_fmt;
-reg   [127:0] packetizer_tlp_raw_req_payload_header = 128'd0;
-wire          packetizer_tlp_raw_req_ready;
-wire          packetizer_tlp_raw_req_valid;
-reg           packetizer_tlp_raw_valid = 1'd0;
-wire          packetizer_tlp_req_first;
-wire          packetizer_tlp_req_last;
-wire   [63:0] packetizer_tlp_req_payload_address;
-wire    [1:0] packetizer_tlp_req_payload_attr;
-reg    [15:0] packetizer_tlp_req_payload_be = 16'd0;
-wire  [127:0] packetizer_tlp_req_payload_dat;
-wire          packetizer_tlp_req_payload_ep;
-wire    [3:0] packetizer_tlp_req_payload_first_be;
-reg     [1:0] packetizer_tlp_req_payload_fmt = 2'd0;
-reg     [3:0] packetizer_tlp_req_payload_last_be = 4'd0;
-wire    [9:0] packetizer_tlp_req_payload_length;
-wire   [15:0] packetizer_tlp_req_payload_requester_id;
-wire    [7:0] packetizer_tlp_req_payload_tag;
-wire    [2:0] packetizer_tlp_req_payload_tc;
-wire          packetizer_tlp_req_payload_td;
-wire    [4:0] packetizer_tlp_req_payload_type;
-wire          packetizer_tlp_req_ready;
-reg           packetizer_tlp_req_valid = 1'd0;
 wire          pcie_clk;
 reg    [31:0] pcie_msi_clear = 32'd0;
 reg    [31:0] pcie_msi_clear_storage = 32'd0;
@@ -2873,6 +2210,18 @@ reg           pcie_msi_vector_wr_stb = 1'd0;
 wire          pcie_phy_bus_master_enable_rd_stb;
 wire          pcie_phy_bus_master_enable_status;
 reg           pcie_phy_bus_master_enable_wr_stb = 1'd0;
+wire          pcie_phy_cmp_sink_first;
+wire          pcie_phy_cmp_sink_last;
+wire   [15:0] pcie_phy_cmp_sink_payload_be;
+wire  [127:0] pcie_phy_cmp_sink_payload_dat;
+wire          pcie_phy_cmp_sink_ready;
+wire          pcie_phy_cmp_sink_valid;
+wire          pcie_phy_cmp_source_first;
+wire          pcie_phy_cmp_source_last;
+wire   [15:0] pcie_phy_cmp_source_payload_be;
+wire  [127:0] pcie_phy_cmp_source_payload_dat;
+wire          pcie_phy_cmp_source_ready;
+wire          pcie_phy_cmp_source_valid;
 wire    [5:0] pcie_phy_csrfield_ltssm;
 wire          pcie_phy_csrfield_phy_down;
 wire    [1:0] pcie_phy_csrfield_phy_status;
@@ -2899,18 +2248,18 @@ wire          pcie_phy_msi_last;
 wire    [7:0] pcie_phy_msi_payload_dat;
 wire          pcie_phy_msi_ready;
 wire          pcie_phy_msi_valid;
-wire          pcie_phy_sink_first;
-wire          pcie_phy_sink_last;
-wire   [15:0] pcie_phy_sink_payload_be;
-wire  [127:0] pcie_phy_sink_payload_dat;
-wire          pcie_phy_sink_ready;
-wire          pcie_phy_sink_valid;
-wire          pcie_phy_source_first;
-wire          pcie_phy_source_last;
-wire   [15:0] pcie_phy_source_payload_be;
-wire  [127:0] pcie_phy_source_payload_dat;
-wire          pcie_phy_source_ready;
-wire          pcie_phy_source_valid;
+wire          pcie_phy_req_sink_first;
+wire          pcie_phy_req_sink_last;
+wire   [15:0] pcie_phy_req_sink_payload_be;
+wire  [127:0] pcie_phy_req_sink_payload_dat;
+wire          pcie_phy_req_sink_ready;
+wire          pcie_phy_req_sink_valid;
+wire          pcie_phy_req_source_first;
+wire          pcie_phy_req_source_last;
+wire   [15:0] pcie_phy_req_source_payload_be;
+wire  [127:0] pcie_phy_req_source_payload_dat;
+wire          pcie_phy_req_source_ready;
+wire          pcie_phy_req_source_valid;
 wire          pcie_rst;
 wire          pcie_wishbone_master_bus_ack;
 reg    [29:0] pcie_wishbone_master_bus_adr = 30'd0;
@@ -2954,17 +2303,281 @@ wire   [31:0] r_payload_data;
 wire    [1:0] r_payload_resp;
 reg           r_ready = 1'd0;
 wire          r_valid;
+wire          req_depacketizer_dispatch_sink_first;
+wire          req_depacketizer_dispatch_sink_last;
+reg    [15:0] req_depacketizer_dispatch_sink_payload_be = 16'd0;
+reg   [127:0] req_depacketizer_dispatch_sink_payload_dat = 128'd0;
+wire    [1:0] req_depacketizer_dispatch_sink_payload_fmt;
+wire    [4:0] req_depacketizer_dispatch_sink_payload_type;
+reg           req_depacketizer_dispatch_sink_ready = 1'd0;
+wire          req_depacketizer_dispatch_sink_valid;
+reg           req_depacketizer_dispatcher_first = 1'd1;
+wire          req_depacketizer_dispatcher_last;
+wire          req_depacketizer_dispatcher_ongoing0;
+reg           req_depacketizer_dispatcher_ongoing1 = 1'd0;
+reg           req_depacketizer_dispatcher_sel0 = 1'd0;
+reg           req_depacketizer_dispatcher_sel1 = 1'd0;
+reg           req_depacketizer_dispatcher_sel_locked = 1'd0;
+reg           req_depacketizer_dispatcher_sel_ongoing = 1'd0;
+reg           req_depacketizer_endpoint0_first = 1'd0;
+reg           req_depacketizer_endpoint0_last = 1'd0;
+reg    [15:0] req_depacketizer_endpoint0_payload_be = 16'd0;
+reg   [127:0] req_depacketizer_endpoint0_payload_dat = 128'd0;
+reg     [1:0] req_depacketizer_endpoint0_payload_fmt = 2'd0;
+reg     [4:0] req_depacketizer_endpoint0_payload_type = 5'd0;
+wire          req_depacketizer_endpoint0_ready;
+reg           req_depacketizer_endpoint0_valid = 1'd0;
+reg           req_depacketizer_endpoint1_first = 1'd0;
+reg           req_depacketizer_endpoint1_last = 1'd0;
+reg    [15:0] req_depacketizer_endpoint1_payload_be = 16'd0;
+reg   [127:0] req_depacketizer_endpoint1_payload_dat = 128'd0;
+reg     [1:0] req_depacketizer_endpoint1_payload_fmt = 2'd0;
+reg     [4:0] req_depacketizer_endpoint1_payload_type = 5'd0;
+wire          req_depacketizer_endpoint1_ready;
+reg           req_depacketizer_endpoint1_valid = 1'd0;
+reg    [15:0] req_depacketizer_header_extracter_be_r = 16'd0;
+reg   [127:0] req_depacketizer_header_extracter_dat_r = 128'd0;
+reg           req_depacketizer_header_extracter_first = 1'd0;
+reg           req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd0;
+reg           req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+reg           req_depacketizer_header_extracter_last = 1'd0;
+reg           req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd0;
+reg           req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+wire          req_depacketizer_header_extracter_sink_first;
+wire          req_depacketizer_header_extracter_sink_last;
+wire   [15:0] req_depacketizer_header_extracter_sink_payload_be;
+wire  [127:0] req_depacketizer_header_extracter_sink_payload_dat;
+reg           req_depacketizer_header_extracter_sink_ready = 1'd0;
+wire          req_depacketizer_header_extracter_sink_valid;
+reg           req_depacketizer_header_extracter_source_first = 1'd0;
+reg           req_depacketizer_header_extracter_source_last = 1'd0;
+reg    [15:0] req_depacketizer_header_extracter_source_payload_be = 16'd0;
+reg   [127:0] req_depacketizer_header_extracter_source_payload_dat = 128'd0;
+reg   [127:0] req_depacketizer_header_extracter_source_payload_header = 128'd0;
+wire          req_depacketizer_header_extracter_source_ready;
+reg           req_depacketizer_header_extracter_source_valid = 1'd0;
+wire          req_depacketizer_req_source_first;
+wire          req_depacketizer_req_source_last;
+wire   [31:0] req_depacketizer_req_source_payload_adr;
+reg     [7:0] req_depacketizer_req_source_payload_channel = 8'd0;
+wire  [127:0] req_depacketizer_req_source_payload_dat;
+wire    [9:0] req_depacketizer_req_source_payload_len;
+wire   [15:0] req_depacketizer_req_source_payload_req_id;
+wire    [7:0] req_depacketizer_req_source_payload_tag;
+reg     [7:0] req_depacketizer_req_source_payload_user_id = 8'd0;
+wire          req_depacketizer_req_source_payload_we;
+wire          req_depacketizer_req_source_ready;
+wire          req_depacketizer_req_source_valid;
+wire          req_depacketizer_sink_sink_first;
+wire          req_depacketizer_sink_sink_last;
+wire   [15:0] req_depacketizer_sink_sink_payload_be;
+wire  [127:0] req_depacketizer_sink_sink_payload_dat;
+wire          req_depacketizer_sink_sink_ready;
+wire          req_depacketizer_sink_sink_valid;
+wire          req_depacketizer_tlp_req_first;
+wire          req_depacketizer_tlp_req_last;
+wire   [63:0] req_depacketizer_tlp_req_payload_address;
+wire    [1:0] req_depacketizer_tlp_req_payload_attr;
+wire   [15:0] req_depacketizer_tlp_req_payload_be;
+wire  [127:0] req_depacketizer_tlp_req_payload_dat;
+wire          req_depacketizer_tlp_req_payload_ep;
+wire    [3:0] req_depacketizer_tlp_req_payload_first_be;
+reg     [1:0] req_depacketizer_tlp_req_payload_fmt = 2'd0;
+wire    [3:0] req_depacketizer_tlp_req_payload_last_be;
+wire    [9:0] req_depacketizer_tlp_req_payload_length;
+wire   [15:0] req_depacketizer_tlp_req_payload_requester_id;
+wire    [7:0] req_depacketizer_tlp_req_payload_tag;
+wire    [2:0] req_depacketizer_tlp_req_payload_tc;
+wire          req_depacketizer_tlp_req_payload_td;
+reg     [4:0] req_depacketizer_tlp_req_payload_type = 5'd0;
+wire          req_depacketizer_tlp_req_ready;
+wire          req_depacketizer_tlp_req_valid;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_3dws_be_r = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_header_inserter_3dws_payload_dw = 16'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 16'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 128'd0;
+reg     [1:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 16'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_4dws_be_r = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_header_inserter_4dws_payload_dw = 16'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 16'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 128'd0;
+reg     [1:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 16'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+reg           req_packetizer_header_inserter_header_sel = 1'd0;
+wire          req_packetizer_header_inserter_sink_sink_first;
+wire          req_packetizer_header_inserter_sink_sink_last;
+wire   [15:0] req_packetizer_header_inserter_sink_sink_payload_be;
+wire  [127:0] req_packetizer_header_inserter_sink_sink_payload_dat;
+wire    [1:0] req_packetizer_header_inserter_sink_sink_payload_fmt;
+wire  [127:0] req_packetizer_header_inserter_sink_sink_payload_header;
+reg           req_packetizer_header_inserter_sink_sink_ready = 1'd0;
+wire          req_packetizer_header_inserter_sink_sink_valid;
+reg           req_packetizer_header_inserter_source_source_first = 1'd0;
+reg           req_packetizer_header_inserter_source_source_last = 1'd0;
+reg    [15:0] req_packetizer_header_inserter_source_source_payload_be = 16'd0;
+reg   [127:0] req_packetizer_header_inserter_source_source_payload_dat = 128'd0;
+wire          req_packetizer_header_inserter_source_source_ready;
+reg           req_packetizer_header_inserter_source_source_valid = 1'd0;
+reg           req_packetizer_req_is_cfg = 1'd0;
+wire          req_packetizer_req_sink_first;
+wire          req_packetizer_req_sink_last;
+wire   [31:0] req_packetizer_req_sink_payload_adr;
+wire    [7:0] req_packetizer_req_sink_payload_channel;
+wire  [127:0] req_packetizer_req_sink_payload_dat;
+wire    [9:0] req_packetizer_req_sink_payload_len;
+wire   [15:0] req_packetizer_req_sink_payload_req_id;
+wire    [7:0] req_packetizer_req_sink_payload_tag;
+wire    [7:0] req_packetizer_req_sink_payload_user_id;
+wire          req_packetizer_req_sink_payload_we;
+reg           req_packetizer_req_sink_ready = 1'd0;
+wire          req_packetizer_req_sink_valid;
+wire          req_packetizer_source_first;
+wire          req_packetizer_source_last;
+reg    [15:0] req_packetizer_source_payload_be = 16'd0;
+reg   [127:0] req_packetizer_source_payload_dat = 128'd0;
+wire          req_packetizer_source_ready;
+wire          req_packetizer_source_valid;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+wire   [15:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+reg           req_packetizer_tlp_raw_buf_pipe_valid_source_first = 1'd0;
+reg           req_packetizer_tlp_raw_buf_pipe_valid_source_last = 1'd0;
+reg    [15:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_be = 16'd0;
+reg   [127:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat = 128'd0;
+reg     [1:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_header = 128'd0;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_source_ready;
+reg           req_packetizer_tlp_raw_buf_pipe_valid_source_valid = 1'd0;
+wire          req_packetizer_tlp_raw_buf_sink_sink_first;
+wire          req_packetizer_tlp_raw_buf_sink_sink_last;
+wire   [15:0] req_packetizer_tlp_raw_buf_sink_sink_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_buf_sink_sink_payload_header;
+wire          req_packetizer_tlp_raw_buf_sink_sink_ready;
+wire          req_packetizer_tlp_raw_buf_sink_sink_valid;
+wire          req_packetizer_tlp_raw_buf_source_source_first;
+wire          req_packetizer_tlp_raw_buf_source_source_last;
+wire   [15:0] req_packetizer_tlp_raw_buf_source_source_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_buf_source_source_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_buf_source_source_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_buf_source_source_payload_header;
+wire          req_packetizer_tlp_raw_buf_source_source_ready;
+wire          req_packetizer_tlp_raw_buf_source_source_valid;
+wire          req_packetizer_tlp_raw_d_first;
+wire          req_packetizer_tlp_raw_d_last;
+wire   [15:0] req_packetizer_tlp_raw_d_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_d_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_d_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_d_payload_header;
+wire          req_packetizer_tlp_raw_d_ready;
+wire          req_packetizer_tlp_raw_d_valid;
+wire          req_packetizer_tlp_raw_first;
+wire          req_packetizer_tlp_raw_last;
+wire   [15:0] req_packetizer_tlp_raw_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_payload_header;
+wire          req_packetizer_tlp_raw_ready;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
+wire   [15:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
+reg           req_packetizer_tlp_raw_req_buf_pipe_valid_source_first = 1'd0;
+reg           req_packetizer_tlp_raw_req_buf_pipe_valid_source_last = 1'd0;
+reg    [15:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be = 16'd0;
+reg   [127:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat = 128'd0;
+reg     [1:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header = 128'd0;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready;
+reg           req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid = 1'd0;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_first;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_last;
+wire   [15:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_header;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_ready;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_valid;
+wire          req_packetizer_tlp_raw_req_buf_source_source_first;
+wire          req_packetizer_tlp_raw_req_buf_source_source_last;
+wire   [15:0] req_packetizer_tlp_raw_req_buf_source_source_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_source_source_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_buf_source_source_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_source_source_payload_header;
+wire          req_packetizer_tlp_raw_req_buf_source_source_ready;
+wire          req_packetizer_tlp_raw_req_buf_source_source_valid;
+wire          req_packetizer_tlp_raw_req_d_first;
+wire          req_packetizer_tlp_raw_req_d_last;
+wire   [15:0] req_packetizer_tlp_raw_req_d_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_req_d_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_d_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_d_payload_header;
+wire          req_packetizer_tlp_raw_req_d_ready;
+wire          req_packetizer_tlp_raw_req_d_valid;
+wire          req_packetizer_tlp_raw_req_first;
+reg   [127:0] req_packetizer_tlp_raw_req_header = 128'd0;
+wire          req_packetizer_tlp_raw_req_last;
+wire   [15:0] req_packetizer_tlp_raw_req_payload_be;
+wire  [127:0] req_packetizer_tlp_raw_req_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_payload_fmt;
+reg   [127:0] req_packetizer_tlp_raw_req_payload_header = 128'd0;
+wire          req_packetizer_tlp_raw_req_ready;
+wire          req_packetizer_tlp_raw_req_valid;
+wire          req_packetizer_tlp_raw_valid;
+wire          req_packetizer_tlp_req_first;
+wire          req_packetizer_tlp_req_last;
+wire   [63:0] req_packetizer_tlp_req_payload_address;
+wire    [1:0] req_packetizer_tlp_req_payload_attr;
+reg    [15:0] req_packetizer_tlp_req_payload_be = 16'd0;
+wire  [127:0] req_packetizer_tlp_req_payload_dat;
+wire          req_packetizer_tlp_req_payload_ep;
+wire    [3:0] req_packetizer_tlp_req_payload_first_be;
+reg     [1:0] req_packetizer_tlp_req_payload_fmt = 2'd0;
+reg     [3:0] req_packetizer_tlp_req_payload_last_be = 4'd0;
+wire    [9:0] req_packetizer_tlp_req_payload_length;
+wire   [15:0] req_packetizer_tlp_req_payload_requester_id;
+wire    [7:0] req_packetizer_tlp_req_payload_tag;
+wire    [2:0] req_packetizer_tlp_req_payload_tc;
+wire          req_packetizer_tlp_req_payload_td;
+wire    [4:0] req_packetizer_tlp_req_payload_type;
+wire          req_packetizer_tlp_req_ready;
+reg           req_packetizer_tlp_req_valid = 1'd0;
 wire          request;
 reg     [1:0] reset_storage = 2'd0;
 reg           reset_wr_stb = 1'd0;
-reg           resetinserter0_next_state0 = 1'd0;
-reg           resetinserter0_next_state1 = 1'd0;
-reg           resetinserter0_state0 = 1'd0;
-reg           resetinserter0_state1 = 1'd0;
-reg           resetinserter1_next_state0 = 1'd0;
-reg           resetinserter1_next_state1 = 1'd0;
-reg           resetinserter1_state0 = 1'd0;
-reg           resetinserter1_state1 = 1'd0;
 reg    [29:0] rhs_self0 = 30'd0;
 reg    [31:0] rhs_self1 = 32'd0;
 reg     [3:0] rhs_self2 = 4'd0;
@@ -3014,6 +2627,592 @@ reg           slave_source_ready = 1'd0;
 wire          slave_source_valid;
 reg     [1:0] slaves = 2'd0;
 reg           soc_rst = 1'd0;
+reg           subfragments_arbiter0_grant = 1'd0;
+reg     [1:0] subfragments_arbiter0_request = 2'd0;
+reg           subfragments_arbiter0_status0_first = 1'd1;
+wire          subfragments_arbiter0_status0_last;
+wire          subfragments_arbiter0_status0_ongoing0;
+reg           subfragments_arbiter0_status0_ongoing1 = 1'd0;
+reg           subfragments_arbiter0_status1_first = 1'd1;
+wire          subfragments_arbiter0_status1_last;
+wire          subfragments_arbiter0_status1_ongoing0;
+reg           subfragments_arbiter0_status1_ongoing1 = 1'd0;
+reg           subfragments_arbiter1_grant = 1'd0;
+reg     [1:0] subfragments_arbiter1_request = 2'd0;
+reg           subfragments_arbiter1_status2_first = 1'd1;
+wire          subfragments_arbiter1_status2_last;
+wire          subfragments_arbiter1_status2_ongoing0;
+reg           subfragments_arbiter1_status2_ongoing1 = 1'd0;
+reg           subfragments_arbiter1_status3_first = 1'd1;
+wire          subfragments_arbiter1_status3_last;
+wire          subfragments_arbiter1_status3_ongoing0;
+reg           subfragments_arbiter1_status3_ongoing1 = 1'd0;
+reg           subfragments_arbiter2_grant = 1'd0;
+reg     [1:0] subfragments_arbiter2_request = 2'd0;
+reg           subfragments_arbiter2_status4_first = 1'd1;
+wire          subfragments_arbiter2_status4_last;
+wire          subfragments_arbiter2_status4_ongoing0;
+reg           subfragments_arbiter2_status4_ongoing1 = 1'd0;
+reg           subfragments_arbiter2_status5_first = 1'd1;
+wire          subfragments_arbiter2_status5_last;
+wire          subfragments_arbiter2_status5_ongoing0;
+reg           subfragments_arbiter2_status5_ongoing1 = 1'd0;
+wire          subfragments_cmp_buf_reset0;
+wire          subfragments_cmp_buf_reset1;
+wire          subfragments_cmp_buf_reset2;
+wire          subfragments_cmp_buf_reset3;
+wire          subfragments_cmp_bufs_first;
+wire          subfragments_cmp_bufs_last;
+wire   [31:0] subfragments_cmp_bufs_payload_adr;
+wire    [7:0] subfragments_cmp_bufs_payload_channel;
+wire   [15:0] subfragments_cmp_bufs_payload_cmp_id;
+wire  [127:0] subfragments_cmp_bufs_payload_dat;
+wire          subfragments_cmp_bufs_payload_end;
+wire          subfragments_cmp_bufs_payload_err;
+wire    [9:0] subfragments_cmp_bufs_payload_len;
+wire   [15:0] subfragments_cmp_bufs_payload_req_id;
+wire    [7:0] subfragments_cmp_bufs_payload_tag;
+wire    [7:0] subfragments_cmp_bufs_payload_user_id;
+reg           subfragments_cmp_bufs_ready = 1'd0;
+reg           subfragments_cmp_bufs_valid = 1'd0;
+wire          subfragments_cmp_fsm_reset;
+wire          subfragments_ctrl_rst;
+reg           subfragments_dispatcher0_first = 1'd1;
+wire          subfragments_dispatcher0_last;
+wire          subfragments_dispatcher0_ongoing0;
+reg           subfragments_dispatcher0_ongoing1 = 1'd0;
+reg     [1:0] subfragments_dispatcher0_sel0 = 2'd0;
+reg     [1:0] subfragments_dispatcher0_sel1 = 2'd0;
+reg           subfragments_dispatcher0_sel_locked = 1'd0;
+reg     [1:0] subfragments_dispatcher0_sel_ongoing = 2'd0;
+reg           subfragments_dispatcher1_first = 1'd1;
+wire          subfragments_dispatcher1_last;
+wire          subfragments_dispatcher1_ongoing0;
+reg           subfragments_dispatcher1_ongoing1 = 1'd0;
+reg     [1:0] subfragments_dispatcher1_sel0 = 2'd0;
+reg     [1:0] subfragments_dispatcher1_sel1 = 2'd0;
+reg           subfragments_dispatcher1_sel_locked = 1'd0;
+reg     [1:0] subfragments_dispatcher1_sel_ongoing = 2'd0;
+reg     [1:0] subfragments_fill_tag = 2'd0;
+reg     [1:0] subfragments_fill_tag_litepciecrossbar_next_value = 2'd0;
+reg           subfragments_fill_tag_litepciecrossbar_next_value_ce = 1'd0;
+reg           subfragments_first = 1'd1;
+reg           subfragments_fsm0_next_state0 = 1'd0;
+reg           subfragments_fsm0_next_state1 = 1'd0;
+reg           subfragments_fsm0_state0 = 1'd0;
+reg           subfragments_fsm0_state1 = 1'd0;
+reg           subfragments_fsm1_next_state0 = 1'd0;
+reg           subfragments_fsm1_next_state1 = 1'd0;
+reg           subfragments_fsm1_state0 = 1'd0;
+reg           subfragments_fsm1_state1 = 1'd0;
+wire          subfragments_last;
+reg     [1:0] subfragments_litepcietlpdepacketizer0_next_state = 2'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer0_next_value0 = 32'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer0_next_value1 = 32'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer0_next_value2 = 32'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer0_next_value3 = 32'd0;
+reg           subfragments_litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+reg           subfragments_litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+reg           subfragments_litepcietlpdepacketizer0_next_value_ce2 = 1'd0;
+reg           subfragments_litepcietlpdepacketizer0_next_value_ce3 = 1'd0;
+reg     [1:0] subfragments_litepcietlpdepacketizer0_state = 2'd0;
+reg     [1:0] subfragments_litepcietlpdepacketizer1_next_state = 2'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer1_next_value0 = 32'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer1_next_value1 = 32'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer1_next_value2 = 32'd0;
+reg    [31:0] subfragments_litepcietlpdepacketizer1_next_value3 = 32'd0;
+reg           subfragments_litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+reg           subfragments_litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+reg           subfragments_litepcietlpdepacketizer1_next_value_ce2 = 1'd0;
+reg           subfragments_litepcietlpdepacketizer1_next_value_ce3 = 1'd0;
+reg     [1:0] subfragments_litepcietlpdepacketizer1_state = 2'd0;
+reg           subfragments_litepcietlpheaderinserter3dws0_next_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter3dws0_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter3dws1_next_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter3dws1_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter4dws0_next_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter4dws0_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter4dws1_next_state = 1'd0;
+reg           subfragments_litepcietlpheaderinserter4dws1_state = 1'd0;
+reg     [1:0] subfragments_litepciewishbonemaster_next_state = 2'd0;
+reg     [1:0] subfragments_litepciewishbonemaster_state = 2'd0;
+reg           subfragments_master_in_sink_first = 1'd0;
+reg           subfragments_master_in_sink_last = 1'd0;
+reg    [31:0] subfragments_master_in_sink_payload_adr = 32'd0;
+reg     [7:0] subfragments_master_in_sink_payload_channel = 8'd0;
+reg   [127:0] subfragments_master_in_sink_payload_dat = 128'd0;
+reg     [9:0] subfragments_master_in_sink_payload_len = 10'd0;
+reg    [15:0] subfragments_master_in_sink_payload_req_id = 16'd0;
+reg     [7:0] subfragments_master_in_sink_payload_tag = 8'd0;
+reg     [7:0] subfragments_master_in_sink_payload_user_id = 8'd0;
+reg           subfragments_master_in_sink_payload_we = 1'd0;
+reg           subfragments_master_in_sink_ready = 1'd0;
+reg           subfragments_master_in_sink_valid = 1'd0;
+reg           subfragments_master_in_source_first = 1'd0;
+reg           subfragments_master_in_source_last = 1'd0;
+reg    [31:0] subfragments_master_in_source_payload_adr = 32'd0;
+reg     [7:0] subfragments_master_in_source_payload_channel = 8'd0;
+reg    [15:0] subfragments_master_in_source_payload_cmp_id = 16'd0;
+reg   [127:0] subfragments_master_in_source_payload_dat = 128'd0;
+reg           subfragments_master_in_source_payload_end = 1'd0;
+reg           subfragments_master_in_source_payload_err = 1'd0;
+reg     [9:0] subfragments_master_in_source_payload_len = 10'd0;
+reg    [15:0] subfragments_master_in_source_payload_req_id = 16'd0;
+reg     [7:0] subfragments_master_in_source_payload_tag = 8'd0;
+reg     [7:0] subfragments_master_in_source_payload_user_id = 8'd0;
+reg           subfragments_master_in_source_ready = 1'd0;
+reg           subfragments_master_in_source_valid = 1'd0;
+wire          subfragments_master_out_sink_first;
+wire          subfragments_master_out_sink_last;
+wire   [31:0] subfragments_master_out_sink_payload_adr;
+wire    [7:0] subfragments_master_out_sink_payload_channel;
+wire  [127:0] subfragments_master_out_sink_payload_dat;
+wire    [9:0] subfragments_master_out_sink_payload_len;
+wire   [15:0] subfragments_master_out_sink_payload_req_id;
+reg     [7:0] subfragments_master_out_sink_payload_tag = 8'd0;
+wire    [7:0] subfragments_master_out_sink_payload_user_id;
+wire          subfragments_master_out_sink_payload_we;
+reg           subfragments_master_out_sink_ready = 1'd0;
+reg           subfragments_master_out_sink_valid = 1'd0;
+wire          subfragments_master_out_source_first;
+wire          subfragments_master_out_source_last;
+wire   [31:0] subfragments_master_out_source_payload_adr;
+wire    [7:0] subfragments_master_out_source_payload_channel;
+wire   [15:0] subfragments_master_out_source_payload_cmp_id;
+wire  [127:0] subfragments_master_out_source_payload_dat;
+wire          subfragments_master_out_source_payload_end;
+wire          subfragments_master_out_source_payload_err;
+wire    [9:0] subfragments_master_out_source_payload_len;
+wire   [15:0] subfragments_master_out_source_payload_req_id;
+wire    [7:0] subfragments_master_out_source_payload_tag;
+wire    [7:0] subfragments_master_out_source_payload_user_id;
+reg           subfragments_master_out_source_ready = 1'd0;
+wire          subfragments_master_out_source_valid;
+wire          subfragments_ongoing0;
+reg           subfragments_ongoing1 = 1'd0;
+wire          subfragments_req_fsm_reset;
+wire          subfragments_req_queue_reset;
+reg     [1:0] subfragments_resetinserter0_next_state0 = 2'd0;
+reg           subfragments_resetinserter0_next_state1 = 1'd0;
+reg           subfragments_resetinserter0_next_state2 = 1'd0;
+reg     [1:0] subfragments_resetinserter0_state0 = 2'd0;
+reg           subfragments_resetinserter0_state1 = 1'd0;
+reg           subfragments_resetinserter0_state2 = 1'd0;
+reg     [1:0] subfragments_resetinserter1_next_state0 = 2'd0;
+reg           subfragments_resetinserter1_next_state1 = 1'd0;
+reg           subfragments_resetinserter1_next_state2 = 1'd0;
+reg     [1:0] subfragments_resetinserter1_state0 = 2'd0;
+reg           subfragments_resetinserter1_state1 = 1'd0;
+reg           subfragments_resetinserter1_state2 = 1'd0;
+wire          subfragments_sel0;
+reg           subfragments_sel1 = 1'd0;
+reg           subfragments_sel_locked = 1'd0;
+reg           subfragments_sel_ongoing = 1'd0;
+reg           subfragments_sink_first = 1'd0;
+reg           subfragments_sink_last = 1'd0;
+reg    [31:0] subfragments_sink_payload_adr = 32'd0;
+reg     [7:0] subfragments_sink_payload_channel = 8'd0;
+reg   [127:0] subfragments_sink_payload_dat = 128'd0;
+reg     [9:0] subfragments_sink_payload_len = 10'd0;
+reg    [15:0] subfragments_sink_payload_req_id = 16'd0;
+reg     [7:0] subfragments_sink_payload_tag = 8'd0;
+reg     [7:0] subfragments_sink_payload_user_id = 8'd0;
+reg           subfragments_sink_payload_we = 1'd0;
+reg           subfragments_sink_ready = 1'd0;
+reg           subfragments_sink_valid = 1'd0;
+reg           subfragments_source_first = 1'd0;
+reg           subfragments_source_last = 1'd0;
+reg    [31:0] subfragments_source_payload_adr = 32'd0;
+reg     [7:0] subfragments_source_payload_channel = 8'd0;
+reg    [15:0] subfragments_source_payload_cmp_id = 16'd0;
+reg   [127:0] subfragments_source_payload_dat = 128'd0;
+reg           subfragments_source_payload_end = 1'd0;
+reg           subfragments_source_payload_err = 1'd0;
+reg     [9:0] subfragments_source_payload_len = 10'd0;
+reg    [15:0] subfragments_source_payload_req_id = 16'd0;
+reg     [7:0] subfragments_source_payload_tag = 8'd0;
+reg     [7:0] subfragments_source_payload_user_id = 8'd0;
+reg           subfragments_source_ready = 1'd0;
+reg           subfragments_source_valid = 1'd0;
+reg     [1:0] subfragments_syncfifo0_consume = 2'd0;
+wire          subfragments_syncfifo0_do_read;
+wire          subfragments_syncfifo0_fifo_in_first;
+wire          subfragments_syncfifo0_fifo_in_last;
+wire    [1:0] subfragments_syncfifo0_fifo_in_payload_tag;
+wire          subfragments_syncfifo0_fifo_out_first;
+wire          subfragments_syncfifo0_fifo_out_last;
+wire    [1:0] subfragments_syncfifo0_fifo_out_payload_tag;
+reg     [2:0] subfragments_syncfifo0_level0 = 3'd0;
+wire    [2:0] subfragments_syncfifo0_level1;
+reg     [1:0] subfragments_syncfifo0_produce = 2'd0;
+wire    [1:0] subfragments_syncfifo0_rdport_adr;
+wire    [3:0] subfragments_syncfifo0_rdport_dat_r;
+wire          subfragments_syncfifo0_rdport_re;
+wire          subfragments_syncfifo0_re;
+reg           subfragments_syncfifo0_readable = 1'd0;
+reg           subfragments_syncfifo0_replace = 1'd0;
+reg           subfragments_syncfifo0_sink_first = 1'd0;
+reg           subfragments_syncfifo0_sink_last = 1'd0;
+reg     [1:0] subfragments_syncfifo0_sink_payload_tag = 2'd0;
+wire          subfragments_syncfifo0_sink_ready;
+reg           subfragments_syncfifo0_sink_valid = 1'd0;
+wire          subfragments_syncfifo0_source_first;
+wire          subfragments_syncfifo0_source_last;
+wire    [1:0] subfragments_syncfifo0_source_payload_tag;
+reg           subfragments_syncfifo0_source_ready = 1'd0;
+wire          subfragments_syncfifo0_source_valid;
+wire    [3:0] subfragments_syncfifo0_syncfifo0_din;
+wire    [3:0] subfragments_syncfifo0_syncfifo0_dout;
+wire          subfragments_syncfifo0_syncfifo0_re;
+wire          subfragments_syncfifo0_syncfifo0_readable;
+wire          subfragments_syncfifo0_syncfifo0_we;
+wire          subfragments_syncfifo0_syncfifo0_writable;
+reg     [1:0] subfragments_syncfifo0_wrport_adr = 2'd0;
+wire    [3:0] subfragments_syncfifo0_wrport_dat_r;
+wire    [3:0] subfragments_syncfifo0_wrport_dat_w;
+wire          subfragments_syncfifo0_wrport_we;
+reg     [1:0] subfragments_syncfifo1_consume = 2'd0;
+wire          subfragments_syncfifo1_do_read;
+wire          subfragments_syncfifo1_fifo_in_first;
+wire          subfragments_syncfifo1_fifo_in_last;
+wire    [7:0] subfragments_syncfifo1_fifo_in_payload_channel;
+wire    [1:0] subfragments_syncfifo1_fifo_in_payload_tag;
+wire    [7:0] subfragments_syncfifo1_fifo_in_payload_user_id;
+wire          subfragments_syncfifo1_fifo_out_first;
+wire          subfragments_syncfifo1_fifo_out_last;
+wire    [7:0] subfragments_syncfifo1_fifo_out_payload_channel;
+wire    [1:0] subfragments_syncfifo1_fifo_out_payload_tag;
+wire    [7:0] subfragments_syncfifo1_fifo_out_payload_user_id;
+reg     [2:0] subfragments_syncfifo1_level0 = 3'd0;
+wire    [2:0] subfragments_syncfifo1_level1;
+reg     [1:0] subfragments_syncfifo1_produce = 2'd0;
+wire    [1:0] subfragments_syncfifo1_rdport_adr;
+wire   [19:0] subfragments_syncfifo1_rdport_dat_r;
+wire          subfragments_syncfifo1_rdport_re;
+wire          subfragments_syncfifo1_re;
+reg           subfragments_syncfifo1_readable = 1'd0;
+reg           subfragments_syncfifo1_replace = 1'd0;
+reg           subfragments_syncfifo1_sink_first = 1'd0;
+reg           subfragments_syncfifo1_sink_last = 1'd0;
+wire    [7:0] subfragments_syncfifo1_sink_payload_channel;
+wire    [1:0] subfragments_syncfifo1_sink_payload_tag;
+wire    [7:0] subfragments_syncfifo1_sink_payload_user_id;
+wire          subfragments_syncfifo1_sink_ready;
+reg           subfragments_syncfifo1_sink_valid = 1'd0;
+wire          subfragments_syncfifo1_source_first;
+wire          subfragments_syncfifo1_source_last;
+wire    [7:0] subfragments_syncfifo1_source_payload_channel;
+wire    [1:0] subfragments_syncfifo1_source_payload_tag;
+wire    [7:0] subfragments_syncfifo1_source_payload_user_id;
+reg           subfragments_syncfifo1_source_ready = 1'd0;
+wire          subfragments_syncfifo1_source_valid;
+wire   [19:0] subfragments_syncfifo1_syncfifo1_din;
+wire   [19:0] subfragments_syncfifo1_syncfifo1_dout;
+wire          subfragments_syncfifo1_syncfifo1_re;
+wire          subfragments_syncfifo1_syncfifo1_readable;
+wire          subfragments_syncfifo1_syncfifo1_we;
+wire          subfragments_syncfifo1_syncfifo1_writable;
+reg     [1:0] subfragments_syncfifo1_wrport_adr = 2'd0;
+wire   [19:0] subfragments_syncfifo1_wrport_dat_r;
+wire   [19:0] subfragments_syncfifo1_wrport_dat_w;
+wire          subfragments_syncfifo1_wrport_we;
+reg     [6:0] subfragments_syncfifo2_consume = 7'd0;
+wire          subfragments_syncfifo2_do_read;
+wire          subfragments_syncfifo2_fifo_in_first;
+wire          subfragments_syncfifo2_fifo_in_last;
+wire   [31:0] subfragments_syncfifo2_fifo_in_payload_adr;
+wire    [7:0] subfragments_syncfifo2_fifo_in_payload_channel;
+wire   [15:0] subfragments_syncfifo2_fifo_in_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo2_fifo_in_payload_dat;
+wire          subfragments_syncfifo2_fifo_in_payload_end;
+wire          subfragments_syncfifo2_fifo_in_payload_err;
+wire    [9:0] subfragments_syncfifo2_fifo_in_payload_len;
+wire   [15:0] subfragments_syncfifo2_fifo_in_payload_req_id;
+wire    [7:0] subfragments_syncfifo2_fifo_in_payload_tag;
+wire    [7:0] subfragments_syncfifo2_fifo_in_payload_user_id;
+wire          subfragments_syncfifo2_fifo_out_first;
+wire          subfragments_syncfifo2_fifo_out_last;
+wire   [31:0] subfragments_syncfifo2_fifo_out_payload_adr;
+wire    [7:0] subfragments_syncfifo2_fifo_out_payload_channel;
+wire   [15:0] subfragments_syncfifo2_fifo_out_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo2_fifo_out_payload_dat;
+wire          subfragments_syncfifo2_fifo_out_payload_end;
+wire          subfragments_syncfifo2_fifo_out_payload_err;
+wire    [9:0] subfragments_syncfifo2_fifo_out_payload_len;
+wire   [15:0] subfragments_syncfifo2_fifo_out_payload_req_id;
+wire    [7:0] subfragments_syncfifo2_fifo_out_payload_tag;
+wire    [7:0] subfragments_syncfifo2_fifo_out_payload_user_id;
+reg     [7:0] subfragments_syncfifo2_level0 = 8'd0;
+wire    [7:0] subfragments_syncfifo2_level1;
+reg     [6:0] subfragments_syncfifo2_produce = 7'd0;
+wire    [6:0] subfragments_syncfifo2_rdport_adr;
+wire  [229:0] subfragments_syncfifo2_rdport_dat_r;
+wire          subfragments_syncfifo2_rdport_re;
+wire          subfragments_syncfifo2_re;
+reg           subfragments_syncfifo2_readable = 1'd0;
+reg           subfragments_syncfifo2_replace = 1'd0;
+reg           subfragments_syncfifo2_sink_first = 1'd0;
+reg           subfragments_syncfifo2_sink_last = 1'd0;
+reg    [31:0] subfragments_syncfifo2_sink_payload_adr = 32'd0;
+reg     [7:0] subfragments_syncfifo2_sink_payload_channel = 8'd0;
+reg    [15:0] subfragments_syncfifo2_sink_payload_cmp_id = 16'd0;
+reg   [127:0] subfragments_syncfifo2_sink_payload_dat = 128'd0;
+reg           subfragments_syncfifo2_sink_payload_end = 1'd0;
+reg           subfragments_syncfifo2_sink_payload_err = 1'd0;
+reg     [9:0] subfragments_syncfifo2_sink_payload_len = 10'd0;
+reg    [15:0] subfragments_syncfifo2_sink_payload_req_id = 16'd0;
+reg     [7:0] subfragments_syncfifo2_sink_payload_tag = 8'd0;
+reg     [7:0] subfragments_syncfifo2_sink_payload_user_id = 8'd0;
+wire          subfragments_syncfifo2_sink_ready;
+reg           subfragments_syncfifo2_sink_valid = 1'd0;
+wire          subfragments_syncfifo2_source_first;
+wire          subfragments_syncfifo2_source_last;
+wire   [31:0] subfragments_syncfifo2_source_payload_adr;
+wire    [7:0] subfragments_syncfifo2_source_payload_channel;
+wire   [15:0] subfragments_syncfifo2_source_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo2_source_payload_dat;
+wire          subfragments_syncfifo2_source_payload_end;
+wire          subfragments_syncfifo2_source_payload_err;
+wire    [9:0] subfragments_syncfifo2_source_payload_len;
+wire   [15:0] subfragments_syncfifo2_source_payload_req_id;
+wire    [7:0] subfragments_syncfifo2_source_payload_tag;
+wire    [7:0] subfragments_syncfifo2_source_payload_user_id;
+reg           subfragments_syncfifo2_source_ready = 1'd0;
+wire          subfragments_syncfifo2_source_valid;
+wire  [229:0] subfragments_syncfifo2_syncfifo2_din;
+wire  [229:0] subfragments_syncfifo2_syncfifo2_dout;
+wire          subfragments_syncfifo2_syncfifo2_re;
+wire          subfragments_syncfifo2_syncfifo2_readable;
+wire          subfragments_syncfifo2_syncfifo2_we;
+wire          subfragments_syncfifo2_syncfifo2_writable;
+reg     [6:0] subfragments_syncfifo2_wrport_adr = 7'd0;
+wire  [229:0] subfragments_syncfifo2_wrport_dat_r;
+wire  [229:0] subfragments_syncfifo2_wrport_dat_w;
+wire          subfragments_syncfifo2_wrport_we;
+reg     [6:0] subfragments_syncfifo3_consume = 7'd0;
+wire          subfragments_syncfifo3_do_read;
+wire          subfragments_syncfifo3_fifo_in_first;
+wire          subfragments_syncfifo3_fifo_in_last;
+wire   [31:0] subfragments_syncfifo3_fifo_in_payload_adr;
+wire    [7:0] subfragments_syncfifo3_fifo_in_payload_channel;
+wire   [15:0] subfragments_syncfifo3_fifo_in_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo3_fifo_in_payload_dat;
+wire          subfragments_syncfifo3_fifo_in_payload_end;
+wire          subfragments_syncfifo3_fifo_in_payload_err;
+wire    [9:0] subfragments_syncfifo3_fifo_in_payload_len;
+wire   [15:0] subfragments_syncfifo3_fifo_in_payload_req_id;
+wire    [7:0] subfragments_syncfifo3_fifo_in_payload_tag;
+wire    [7:0] subfragments_syncfifo3_fifo_in_payload_user_id;
+wire          subfragments_syncfifo3_fifo_out_first;
+wire          subfragments_syncfifo3_fifo_out_last;
+wire   [31:0] subfragments_syncfifo3_fifo_out_payload_adr;
+wire    [7:0] subfragments_syncfifo3_fifo_out_payload_channel;
+wire   [15:0] subfragments_syncfifo3_fifo_out_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo3_fifo_out_payload_dat;
+wire          subfragments_syncfifo3_fifo_out_payload_end;
+wire          subfragments_syncfifo3_fifo_out_payload_err;
+wire    [9:0] subfragments_syncfifo3_fifo_out_payload_len;
+wire   [15:0] subfragments_syncfifo3_fifo_out_payload_req_id;
+wire    [7:0] subfragments_syncfifo3_fifo_out_payload_tag;
+wire    [7:0] subfragments_syncfifo3_fifo_out_payload_user_id;
+reg     [7:0] subfragments_syncfifo3_level0 = 8'd0;
+wire    [7:0] subfragments_syncfifo3_level1;
+reg     [6:0] subfragments_syncfifo3_produce = 7'd0;
+wire    [6:0] subfragments_syncfifo3_rdport_adr;
+wire  [229:0] subfragments_syncfifo3_rdport_dat_r;
+wire          subfragments_syncfifo3_rdport_re;
+wire          subfragments_syncfifo3_re;
+reg           subfragments_syncfifo3_readable = 1'd0;
+reg           subfragments_syncfifo3_replace = 1'd0;
+reg           subfragments_syncfifo3_sink_first = 1'd0;
+reg           subfragments_syncfifo3_sink_last = 1'd0;
+reg    [31:0] subfragments_syncfifo3_sink_payload_adr = 32'd0;
+reg     [7:0] subfragments_syncfifo3_sink_payload_channel = 8'd0;
+reg    [15:0] subfragments_syncfifo3_sink_payload_cmp_id = 16'd0;
+reg   [127:0] subfragments_syncfifo3_sink_payload_dat = 128'd0;
+reg           subfragments_syncfifo3_sink_payload_end = 1'd0;
+reg           subfragments_syncfifo3_sink_payload_err = 1'd0;
+reg     [9:0] subfragments_syncfifo3_sink_payload_len = 10'd0;
+reg    [15:0] subfragments_syncfifo3_sink_payload_req_id = 16'd0;
+reg     [7:0] subfragments_syncfifo3_sink_payload_tag = 8'd0;
+reg     [7:0] subfragments_syncfifo3_sink_payload_user_id = 8'd0;
+wire          subfragments_syncfifo3_sink_ready;
+reg           subfragments_syncfifo3_sink_valid = 1'd0;
+wire          subfragments_syncfifo3_source_first;
+wire          subfragments_syncfifo3_source_last;
+wire   [31:0] subfragments_syncfifo3_source_payload_adr;
+wire    [7:0] subfragments_syncfifo3_source_payload_channel;
+wire   [15:0] subfragments_syncfifo3_source_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo3_source_payload_dat;
+wire          subfragments_syncfifo3_source_payload_end;
+wire          subfragments_syncfifo3_source_payload_err;
+wire    [9:0] subfragments_syncfifo3_source_payload_len;
+wire   [15:0] subfragments_syncfifo3_source_payload_req_id;
+wire    [7:0] subfragments_syncfifo3_source_payload_tag;
+wire    [7:0] subfragments_syncfifo3_source_payload_user_id;
+reg           subfragments_syncfifo3_source_ready = 1'd0;
+wire          subfragments_syncfifo3_source_valid;
+wire  [229:0] subfragments_syncfifo3_syncfifo3_din;
+wire  [229:0] subfragments_syncfifo3_syncfifo3_dout;
+wire          subfragments_syncfifo3_syncfifo3_re;
+wire          subfragments_syncfifo3_syncfifo3_readable;
+wire          subfragments_syncfifo3_syncfifo3_we;
+wire          subfragments_syncfifo3_syncfifo3_writable;
+reg     [6:0] subfragments_syncfifo3_wrport_adr = 7'd0;
+wire  [229:0] subfragments_syncfifo3_wrport_dat_r;
+wire  [229:0] subfragments_syncfifo3_wrport_dat_w;
+wire          subfragments_syncfifo3_wrport_we;
+reg     [6:0] subfragments_syncfifo4_consume = 7'd0;
+wire          subfragments_syncfifo4_do_read;
+wire          subfragments_syncfifo4_fifo_in_first;
+wire          subfragments_syncfifo4_fifo_in_last;
+wire   [31:0] subfragments_syncfifo4_fifo_in_payload_adr;
+wire    [7:0] subfragments_syncfifo4_fifo_in_payload_channel;
+wire   [15:0] subfragments_syncfifo4_fifo_in_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo4_fifo_in_payload_dat;
+wire          subfragments_syncfifo4_fifo_in_payload_end;
+wire          subfragments_syncfifo4_fifo_in_payload_err;
+wire    [9:0] subfragments_syncfifo4_fifo_in_payload_len;
+wire   [15:0] subfragments_syncfifo4_fifo_in_payload_req_id;
+wire    [7:0] subfragments_syncfifo4_fifo_in_payload_tag;
+wire    [7:0] subfragments_syncfifo4_fifo_in_payload_user_id;
+wire          subfragments_syncfifo4_fifo_out_first;
+wire          subfragments_syncfifo4_fifo_out_last;
+wire   [31:0] subfragments_syncfifo4_fifo_out_payload_adr;
+wire    [7:0] subfragments_syncfifo4_fifo_out_payload_channel;
+wire   [15:0] subfragments_syncfifo4_fifo_out_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo4_fifo_out_payload_dat;
+wire          subfragments_syncfifo4_fifo_out_payload_end;
+wire          subfragments_syncfifo4_fifo_out_payload_err;
+wire    [9:0] subfragments_syncfifo4_fifo_out_payload_len;
+wire   [15:0] subfragments_syncfifo4_fifo_out_payload_req_id;
+wire    [7:0] subfragments_syncfifo4_fifo_out_payload_tag;
+wire    [7:0] subfragments_syncfifo4_fifo_out_payload_user_id;
+reg     [7:0] subfragments_syncfifo4_level0 = 8'd0;
+wire    [7:0] subfragments_syncfifo4_level1;
+reg     [6:0] subfragments_syncfifo4_produce = 7'd0;
+wire    [6:0] subfragments_syncfifo4_rdport_adr;
+wire  [229:0] subfragments_syncfifo4_rdport_dat_r;
+wire          subfragments_syncfifo4_rdport_re;
+wire          subfragments_syncfifo4_re;
+reg           subfragments_syncfifo4_readable = 1'd0;
+reg           subfragments_syncfifo4_replace = 1'd0;
+reg           subfragments_syncfifo4_sink_first = 1'd0;
+reg           subfragments_syncfifo4_sink_last = 1'd0;
+reg    [31:0] subfragments_syncfifo4_sink_payload_adr = 32'd0;
+reg     [7:0] subfragments_syncfifo4_sink_payload_channel = 8'd0;
+reg    [15:0] subfragments_syncfifo4_sink_payload_cmp_id = 16'd0;
+reg   [127:0] subfragments_syncfifo4_sink_payload_dat = 128'd0;
+reg           subfragments_syncfifo4_sink_payload_end = 1'd0;
+reg           subfragments_syncfifo4_sink_payload_err = 1'd0;
+reg     [9:0] subfragments_syncfifo4_sink_payload_len = 10'd0;
+reg    [15:0] subfragments_syncfifo4_sink_payload_req_id = 16'd0;
+reg     [7:0] subfragments_syncfifo4_sink_payload_tag = 8'd0;
+reg     [7:0] subfragments_syncfifo4_sink_payload_user_id = 8'd0;
+wire          subfragments_syncfifo4_sink_ready;
+reg           subfragments_syncfifo4_sink_valid = 1'd0;
+wire          subfragments_syncfifo4_source_first;
+wire          subfragments_syncfifo4_source_last;
+wire   [31:0] subfragments_syncfifo4_source_payload_adr;
+wire    [7:0] subfragments_syncfifo4_source_payload_channel;
+wire   [15:0] subfragments_syncfifo4_source_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo4_source_payload_dat;
+wire          subfragments_syncfifo4_source_payload_end;
+wire          subfragments_syncfifo4_source_payload_err;
+wire    [9:0] subfragments_syncfifo4_source_payload_len;
+wire   [15:0] subfragments_syncfifo4_source_payload_req_id;
+wire    [7:0] subfragments_syncfifo4_source_payload_tag;
+wire    [7:0] subfragments_syncfifo4_source_payload_user_id;
+reg           subfragments_syncfifo4_source_ready = 1'd0;
+wire          subfragments_syncfifo4_source_valid;
+wire  [229:0] subfragments_syncfifo4_syncfifo4_din;
+wire  [229:0] subfragments_syncfifo4_syncfifo4_dout;
+wire          subfragments_syncfifo4_syncfifo4_re;
+wire          subfragments_syncfifo4_syncfifo4_readable;
+wire          subfragments_syncfifo4_syncfifo4_we;
+wire          subfragments_syncfifo4_syncfifo4_writable;
+reg     [6:0] subfragments_syncfifo4_wrport_adr = 7'd0;
+wire  [229:0] subfragments_syncfifo4_wrport_dat_r;
+wire  [229:0] subfragments_syncfifo4_wrport_dat_w;
+wire          subfragments_syncfifo4_wrport_we;
+reg     [6:0] subfragments_syncfifo5_consume = 7'd0;
+wire          subfragments_syncfifo5_do_read;
+wire          subfragments_syncfifo5_fifo_in_first;
+wire          subfragments_syncfifo5_fifo_in_last;
+wire   [31:0] subfragments_syncfifo5_fifo_in_payload_adr;
+wire    [7:0] subfragments_syncfifo5_fifo_in_payload_channel;
+wire   [15:0] subfragments_syncfifo5_fifo_in_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo5_fifo_in_payload_dat;
+wire          subfragments_syncfifo5_fifo_in_payload_end;
+wire          subfragments_syncfifo5_fifo_in_payload_err;
+wire    [9:0] subfragments_syncfifo5_fifo_in_payload_len;
+wire   [15:0] subfragments_syncfifo5_fifo_in_payload_req_id;
+wire    [7:0] subfragments_syncfifo5_fifo_in_payload_tag;
+wire    [7:0] subfragments_syncfifo5_fifo_in_payload_user_id;
+wire          subfragments_syncfifo5_fifo_out_first;
+wire          subfragments_syncfifo5_fifo_out_last;
+wire   [31:0] subfragments_syncfifo5_fifo_out_payload_adr;
+wire    [7:0] subfragments_syncfifo5_fifo_out_payload_channel;
+wire   [15:0] subfragments_syncfifo5_fifo_out_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo5_fifo_out_payload_dat;
+wire          subfragments_syncfifo5_fifo_out_payload_end;
+wire          subfragments_syncfifo5_fifo_out_payload_err;
+wire    [9:0] subfragments_syncfifo5_fifo_out_payload_len;
+wire   [15:0] subfragments_syncfifo5_fifo_out_payload_req_id;
+wire    [7:0] subfragments_syncfifo5_fifo_out_payload_tag;
+wire    [7:0] subfragments_syncfifo5_fifo_out_payload_user_id;
+reg     [7:0] subfragments_syncfifo5_level0 = 8'd0;
+wire    [7:0] subfragments_syncfifo5_level1;
+reg     [6:0] subfragments_syncfifo5_produce = 7'd0;
+wire    [6:0] subfragments_syncfifo5_rdport_adr;
+wire  [229:0] subfragments_syncfifo5_rdport_dat_r;
+wire          subfragments_syncfifo5_rdport_re;
+wire          subfragments_syncfifo5_re;
+reg           subfragments_syncfifo5_readable = 1'd0;
+reg           subfragments_syncfifo5_replace = 1'd0;
+reg           subfragments_syncfifo5_sink_first = 1'd0;
+reg           subfragments_syncfifo5_sink_last = 1'd0;
+reg    [31:0] subfragments_syncfifo5_sink_payload_adr = 32'd0;
+reg     [7:0] subfragments_syncfifo5_sink_payload_channel = 8'd0;
+reg    [15:0] subfragments_syncfifo5_sink_payload_cmp_id = 16'd0;
+reg   [127:0] subfragments_syncfifo5_sink_payload_dat = 128'd0;
+reg           subfragments_syncfifo5_sink_payload_end = 1'd0;
+reg           subfragments_syncfifo5_sink_payload_err = 1'd0;
+reg     [9:0] subfragments_syncfifo5_sink_payload_len = 10'd0;
+reg    [15:0] subfragments_syncfifo5_sink_payload_req_id = 16'd0;
+reg     [7:0] subfragments_syncfifo5_sink_payload_tag = 8'd0;
+reg     [7:0] subfragments_syncfifo5_sink_payload_user_id = 8'd0;
+wire          subfragments_syncfifo5_sink_ready;
+reg           subfragments_syncfifo5_sink_valid = 1'd0;
+wire          subfragments_syncfifo5_source_first;
+wire          subfragments_syncfifo5_source_last;
+wire   [31:0] subfragments_syncfifo5_source_payload_adr;
+wire    [7:0] subfragments_syncfifo5_source_payload_channel;
+wire   [15:0] subfragments_syncfifo5_source_payload_cmp_id;
+wire  [127:0] subfragments_syncfifo5_source_payload_dat;
+wire          subfragments_syncfifo5_source_payload_end;
+wire          subfragments_syncfifo5_source_payload_err;
+wire    [9:0] subfragments_syncfifo5_source_payload_len;
+wire   [15:0] subfragments_syncfifo5_source_payload_req_id;
+wire    [7:0] subfragments_syncfifo5_source_payload_tag;
+wire    [7:0] subfragments_syncfifo5_source_payload_user_id;
+reg           subfragments_syncfifo5_source_ready = 1'd0;
+wire          subfragments_syncfifo5_source_valid;
+wire  [229:0] subfragments_syncfifo5_syncfifo5_din;
+wire  [229:0] subfragments_syncfifo5_syncfifo5_dout;
+wire          subfragments_syncfifo5_syncfifo5_re;
+wire          subfragments_syncfifo5_syncfifo5_readable;
+wire          subfragments_syncfifo5_syncfifo5_we;
+wire          subfragments_syncfifo5_syncfifo5_writable;
+reg     [6:0] subfragments_syncfifo5_wrport_adr = 7'd0;
+wire  [229:0] subfragments_syncfifo5_wrport_dat_r;
+wire  [229:0] subfragments_syncfifo5_wrport_dat_w;
+wire          subfragments_syncfifo5_wrport_we;
+wire          subfragments_tag_queue_reset;
+reg     [1:0] subfragments_wishbone2axilite_next_state = 2'd0;
+reg     [1:0] subfragments_wishbone2axilite_state = 2'd0;
+reg           subfragments_wishbone2csr_next_state = 1'd0;
+reg           subfragments_wishbone2csr_state = 1'd0;
 wire          sys_clk;
 wire          sys_rst;
 reg           tlp_ctrl_rst = 1'd0;
@@ -3033,10 +3232,6 @@ reg           wb_err = 1'd0;
 wire    [3:0] wb_sel;
 wire          wb_stb;
 wire          wb_we;
-reg     [1:0] wishbone2axilite_next_state = 2'd0;
-reg     [1:0] wishbone2axilite_state = 2'd0;
-reg           wishbone2csr_next_state = 1'd0;
-reg           wishbone2csr_state = 1'd0;
 
 //------------------------------------------------------------------------------
 // Combinatorial Logic
@@ -3153,18 +3348,30 @@ assign clk = pcie_clk;
 assign rst = pcie_rst;
 assign sys_clk = pcie_clk;
 assign sys_rst = pcie_rst;
-assign pcie_phy_source_valid = phy_rx_valid;
-assign phy_rx_ready = pcie_phy_source_ready;
-assign pcie_phy_source_first = phy_rx_first;
-assign pcie_phy_source_last = phy_rx_last;
-assign pcie_phy_source_payload_dat = phy_rx_dat;
-assign pcie_phy_source_payload_be = phy_rx_be;
-assign phy_tx_valid = pcie_phy_sink_valid;
-assign pcie_phy_sink_ready = phy_tx_ready;
-assign phy_tx_first = pcie_phy_sink_first;
-assign phy_tx_last = pcie_phy_sink_last;
-assign phy_tx_dat = pcie_phy_sink_payload_dat;
-assign phy_tx_be = pcie_phy_sink_payload_be;
+assign pcie_phy_req_source_valid = phy_cq_valid;
+assign phy_cq_ready = pcie_phy_req_source_ready;
+assign pcie_phy_req_source_first = phy_cq_first;
+assign pcie_phy_req_source_last = phy_cq_last;
+assign pcie_phy_req_source_payload_dat = phy_cq_dat;
+assign pcie_phy_req_source_payload_be = phy_cq_be;
+assign pcie_phy_cmp_source_valid = phy_rc_valid;
+assign phy_rc_ready = pcie_phy_cmp_source_ready;
+assign pcie_phy_cmp_source_first = phy_rc_first;
+assign pcie_phy_cmp_source_last = phy_rc_last;
+assign pcie_phy_cmp_source_payload_dat = phy_rc_dat;
+assign pcie_phy_cmp_source_payload_be = phy_rc_be;
+assign phy_rq_valid = pcie_phy_req_sink_valid;
+assign pcie_phy_req_sink_ready = phy_rq_ready;
+assign phy_rq_first = pcie_phy_req_sink_first;
+assign phy_rq_last = pcie_phy_req_sink_last;
+assign phy_rq_dat = pcie_phy_req_sink_payload_dat;
+assign phy_rq_be = pcie_phy_req_sink_payload_be;
+assign phy_cc_valid = pcie_phy_cmp_sink_valid;
+assign pcie_phy_cmp_sink_ready = phy_cc_ready;
+assign phy_cc_first = pcie_phy_cmp_sink_first;
+assign phy_cc_last = pcie_phy_cmp_sink_last;
+assign phy_cc_dat = pcie_phy_cmp_sink_payload_dat;
+assign phy_cc_be = pcie_phy_cmp_sink_payload_be;
 assign phy_msi_valid = pcie_phy_msi_valid;
 assign pcie_phy_msi_ready = phy_msi_ready;
 assign phy_msi_dat = pcie_phy_msi_payload_dat;
@@ -3229,377 +3436,339 @@ assign pcie_clk = pcie_clk_p;
 assign pcie_rst = (~pcie_rst_n);
 assign pcie_tx_p = 1'd0;
 assign pcie_tx_n = 1'd0;
-assign depacketizer_sink_sink_valid = pcie_phy_source_valid;
-assign pcie_phy_source_ready = depacketizer_sink_sink_ready;
-assign depacketizer_sink_sink_first = pcie_phy_source_first;
-assign depacketizer_sink_sink_last = pcie_phy_source_last;
-assign depacketizer_sink_sink_payload_dat = pcie_phy_source_payload_dat;
-assign depacketizer_sink_sink_payload_be = pcie_phy_source_payload_be;
-assign pcie_phy_sink_valid = packetizer_source_valid;
-assign packetizer_source_ready = pcie_phy_sink_ready;
-assign pcie_phy_sink_first = packetizer_source_first;
-assign pcie_phy_sink_last = packetizer_source_last;
-assign pcie_phy_sink_payload_dat = packetizer_source_payload_dat;
-assign pcie_phy_sink_payload_be = packetizer_source_payload_be;
-assign slave_source_valid = depacketizer_req_source_valid;
-assign depacketizer_req_source_ready = slave_source_ready;
-assign slave_source_first = depacketizer_req_source_first;
-assign slave_source_last = depacketizer_req_source_last;
-assign slave_source_payload_req_id = depacketizer_req_source_payload_req_id;
-assign slave_source_payload_we = depacketizer_req_source_payload_we;
-assign slave_source_payload_adr = depacketizer_req_source_payload_adr;
-assign slave_source_payload_len = depacketizer_req_source_payload_len;
-assign slave_source_payload_tag = depacketizer_req_source_payload_tag;
-assign slave_source_payload_dat = depacketizer_req_source_payload_dat;
-assign slave_source_payload_channel = depacketizer_req_source_payload_channel;
-assign slave_source_payload_user_id = depacketizer_req_source_payload_user_id;
-assign packetizer_cmp_sink_valid = slave_sink_valid;
-assign slave_sink_ready = packetizer_cmp_sink_ready;
-assign packetizer_cmp_sink_first = slave_sink_first;
-assign packetizer_cmp_sink_last = slave_sink_last;
-assign packetizer_cmp_sink_payload_req_id = slave_sink_payload_req_id;
-assign packetizer_cmp_sink_payload_cmp_id = slave_sink_payload_cmp_id;
-assign packetizer_cmp_sink_payload_adr = slave_sink_payload_adr;
-assign packetizer_cmp_sink_payload_len = slave_sink_payload_len;
-assign packetizer_cmp_sink_payload_end = slave_sink_payload_end;
-assign packetizer_cmp_sink_payload_err = slave_sink_payload_err;
-assign packetizer_cmp_sink_payload_tag = slave_sink_payload_tag;
-assign packetizer_cmp_sink_payload_dat = slave_sink_payload_dat;
-assign packetizer_cmp_sink_payload_channel = slave_sink_payload_channel;
-assign packetizer_cmp_sink_payload_user_id = slave_sink_payload_user_id;
-assign packetizer_req_sink_valid = master_sink_valid;
-assign master_sink_ready = packetizer_req_sink_ready;
-assign packetizer_req_sink_first = master_sink_first;
-assign packetizer_req_sink_last = master_sink_last;
-assign packetizer_req_sink_payload_req_id = master_sink_payload_req_id;
-assign packetizer_req_sink_payload_we = master_sink_payload_we;
-assign packetizer_req_sink_payload_adr = master_sink_payload_adr;
-assign packetizer_req_sink_payload_len = master_sink_payload_len;
-assign packetizer_req_sink_payload_tag = master_sink_payload_tag;
-assign packetizer_req_sink_payload_dat = master_sink_payload_dat;
-assign packetizer_req_sink_payload_channel = master_sink_payload_channel;
-assign packetizer_req_sink_payload_user_id = master_sink_payload_user_id;
-assign master_source_valid = depacketizer_cmp_source_valid;
-assign depacketizer_cmp_source_ready = master_source_ready;
-assign master_source_first = depacketizer_cmp_source_first;
-assign master_source_last = depacketizer_cmp_source_last;
-assign master_source_payload_req_id = depacketizer_cmp_source_payload_req_id;
-assign master_source_payload_cmp_id = depacketizer_cmp_source_payload_cmp_id;
-assign master_source_payload_adr = depacketizer_cmp_source_payload_adr;
-assign master_source_payload_len = depacketizer_cmp_source_payload_len;
-assign master_source_payload_end = depacketizer_cmp_source_payload_end;
-assign master_source_payload_err = depacketizer_cmp_source_payload_err;
-assign master_source_payload_tag = depacketizer_cmp_source_payload_tag;
-assign master_source_payload_dat = depacketizer_cmp_source_payload_dat;
-assign master_source_payload_channel = depacketizer_cmp_source_payload_channel;
-assign master_source_payload_user_id = depacketizer_cmp_source_payload_user_id;
-assign depacketizer_header_extracter_sink_valid = depacketizer_sink_sink_valid;
-assign depacketizer_sink_sink_ready = depacketizer_header_extracter_sink_ready;
-assign depacketizer_header_extracter_sink_first = depacketizer_sink_sink_first;
-assign depacketizer_header_extracter_sink_last = depacketizer_sink_sink_last;
-assign depacketizer_header_extracter_sink_payload_dat = depacketizer_sink_sink_payload_dat;
-assign depacketizer_header_extracter_sink_payload_be = depacketizer_sink_sink_payload_be;
-assign depacketizer_endpoint0_ready = 1'd1;
-assign depacketizer_dispatch_sink_valid = depacketizer_header_extracter_source_valid;
-assign depacketizer_header_extracter_source_ready = depacketizer_dispatch_sink_ready;
-assign depacketizer_dispatch_sink_first = depacketizer_header_extracter_source_first;
-assign depacketizer_dispatch_sink_last = depacketizer_header_extracter_source_last;
-assign depacketizer_dispatch_sink_payload_fmt = depacketizer_header_extracter_source_payload_header[30:29];
-assign depacketizer_dispatch_sink_payload_type = depacketizer_header_extracter_source_payload_header[28:24];
+assign cmp_depacketizer_sink_sink_valid = pcie_phy_cmp_source_valid;
+assign pcie_phy_cmp_source_ready = cmp_depacketizer_sink_sink_ready;
+assign cmp_depacketizer_sink_sink_first = pcie_phy_cmp_source_first;
+assign cmp_depacketizer_sink_sink_last = pcie_phy_cmp_source_last;
+assign cmp_depacketizer_sink_sink_payload_dat = pcie_phy_cmp_source_payload_dat;
+assign cmp_depacketizer_sink_sink_payload_be = pcie_phy_cmp_source_payload_be;
+assign req_depacketizer_sink_sink_valid = pcie_phy_req_source_valid;
+assign pcie_phy_req_source_ready = req_depacketizer_sink_sink_ready;
+assign req_depacketizer_sink_sink_first = pcie_phy_req_source_first;
+assign req_depacketizer_sink_sink_last = pcie_phy_req_source_last;
+assign req_depacketizer_sink_sink_payload_dat = pcie_phy_req_source_payload_dat;
+assign req_depacketizer_sink_sink_payload_be = pcie_phy_req_source_payload_be;
+assign pcie_phy_cmp_sink_valid = cmp_packetizer_source_valid;
+assign cmp_packetizer_source_ready = pcie_phy_cmp_sink_ready;
+assign pcie_phy_cmp_sink_first = cmp_packetizer_source_first;
+assign pcie_phy_cmp_sink_last = cmp_packetizer_source_last;
+assign pcie_phy_cmp_sink_payload_dat = cmp_packetizer_source_payload_dat;
+assign pcie_phy_cmp_sink_payload_be = cmp_packetizer_source_payload_be;
+assign pcie_phy_req_sink_valid = req_packetizer_source_valid;
+assign req_packetizer_source_ready = pcie_phy_req_sink_ready;
+assign pcie_phy_req_sink_first = req_packetizer_source_first;
+assign pcie_phy_req_sink_last = req_packetizer_source_last;
+assign pcie_phy_req_sink_payload_dat = req_packetizer_source_payload_dat;
+assign pcie_phy_req_sink_payload_be = req_packetizer_source_payload_be;
+assign slave_source_valid = req_depacketizer_req_source_valid;
+assign req_depacketizer_req_source_ready = slave_source_ready;
+assign slave_source_first = req_depacketizer_req_source_first;
+assign slave_source_last = req_depacketizer_req_source_last;
+assign slave_source_payload_req_id = req_depacketizer_req_source_payload_req_id;
+assign slave_source_payload_we = req_depacketizer_req_source_payload_we;
+assign slave_source_payload_adr = req_depacketizer_req_source_payload_adr;
+assign slave_source_payload_len = req_depacketizer_req_source_payload_len;
+assign slave_source_payload_tag = req_depacketizer_req_source_payload_tag;
+assign slave_source_payload_dat = req_depacketizer_req_source_payload_dat;
+assign slave_source_payload_channel = req_depacketizer_req_source_payload_channel;
+assign slave_source_payload_user_id = req_depacketizer_req_source_payload_user_id;
+assign cmp_packetizer_cmp_sink_valid = slave_sink_valid;
+assign slave_sink_ready = cmp_packetizer_cmp_sink_ready;
+assign cmp_packetizer_cmp_sink_first = slave_sink_first;
+assign cmp_packetizer_cmp_sink_last = slave_sink_last;
+assign cmp_packetizer_cmp_sink_payload_req_id = slave_sink_payload_req_id;
+assign cmp_packetizer_cmp_sink_payload_cmp_id = slave_sink_payload_cmp_id;
+assign cmp_packetizer_cmp_sink_payload_adr = slave_sink_payload_adr;
+assign cmp_packetizer_cmp_sink_payload_len = slave_sink_payload_len;
+assign cmp_packetizer_cmp_sink_payload_end = slave_sink_payload_end;
+assign cmp_packetizer_cmp_sink_payload_err = slave_sink_payload_err;
+assign cmp_packetizer_cmp_sink_payload_tag = slave_sink_payload_tag;
+assign cmp_packetizer_cmp_sink_payload_dat = slave_sink_payload_dat;
+assign cmp_packetizer_cmp_sink_payload_channel = slave_sink_payload_channel;
+assign cmp_packetizer_cmp_sink_payload_user_id = slave_sink_payload_user_id;
+assign req_packetizer_req_sink_valid = master_sink_valid;
+assign master_sink_ready = req_packetizer_req_sink_ready;
+assign req_packetizer_req_sink_first = master_sink_first;
+assign req_packetizer_req_sink_last = master_sink_last;
+assign req_packetizer_req_sink_payload_req_id = master_sink_payload_req_id;
+assign req_packetizer_req_sink_payload_we = master_sink_payload_we;
+assign req_packetizer_req_sink_payload_adr = master_sink_payload_adr;
+assign req_packetizer_req_sink_payload_len = master_sink_payload_len;
+assign req_packetizer_req_sink_payload_tag = master_sink_payload_tag;
+assign req_packetizer_req_sink_payload_dat = master_sink_payload_dat;
+assign req_packetizer_req_sink_payload_channel = master_sink_payload_channel;
+assign req_packetizer_req_sink_payload_user_id = master_sink_payload_user_id;
+assign master_source_valid = cmp_depacketizer_cmp_source_valid;
+assign cmp_depacketizer_cmp_source_ready = master_source_ready;
+assign master_source_first = cmp_depacketizer_cmp_source_first;
+assign master_source_last = cmp_depacketizer_cmp_source_last;
+assign master_source_payload_req_id = cmp_depacketizer_cmp_source_payload_req_id;
+assign master_source_payload_cmp_id = cmp_depacketizer_cmp_source_payload_cmp_id;
+assign master_source_payload_adr = cmp_depacketizer_cmp_source_payload_adr;
+assign master_source_payload_len = cmp_depacketizer_cmp_source_payload_len;
+assign master_source_payload_end = cmp_depacketizer_cmp_source_payload_end;
+assign master_source_payload_err = cmp_depacketizer_cmp_source_payload_err;
+assign master_source_payload_tag = cmp_depacketizer_cmp_source_payload_tag;
+assign master_source_payload_dat = cmp_depacketizer_cmp_source_payload_dat;
+assign master_source_payload_channel = cmp_depacketizer_cmp_source_payload_channel;
+assign master_source_payload_user_id = cmp_depacketizer_cmp_source_payload_user_id;
+assign cmp_depacketizer_header_extracter_sink_valid = cmp_depacketizer_sink_sink_valid;
+assign cmp_depacketizer_sink_sink_ready = cmp_depacketizer_header_extracter_sink_ready;
+assign cmp_depacketizer_header_extracter_sink_first = cmp_depacketizer_sink_sink_first;
+assign cmp_depacketizer_header_extracter_sink_last = cmp_depacketizer_sink_sink_last;
+assign cmp_depacketizer_header_extracter_sink_payload_dat = cmp_depacketizer_sink_sink_payload_dat;
+assign cmp_depacketizer_header_extracter_sink_payload_be = cmp_depacketizer_sink_sink_payload_be;
+assign cmp_depacketizer_endpoint0_ready = 1'd1;
+assign cmp_depacketizer_dispatch_sink_valid = cmp_depacketizer_header_extracter_source_valid;
+assign cmp_depacketizer_header_extracter_source_ready = cmp_depacketizer_dispatch_sink_ready;
+assign cmp_depacketizer_dispatch_sink_first = cmp_depacketizer_header_extracter_source_first;
+assign cmp_depacketizer_dispatch_sink_last = cmp_depacketizer_header_extracter_source_last;
+assign cmp_depacketizer_dispatch_sink_payload_fmt = cmp_depacketizer_header_extracter_source_payload_header[30:29];
+assign cmp_depacketizer_dispatch_sink_payload_type = cmp_depacketizer_header_extracter_source_payload_header[28:24];
 always @(*) begin
-    depacketizer_dispatch_sink_payload_dat = 128'd0;
-    depacketizer_dispatch_sink_payload_dat[31:0] = depacketizer_header_extracter_source_payload_dat[31:0];
-    depacketizer_dispatch_sink_payload_dat[63:32] = depacketizer_header_extracter_source_payload_dat[63:32];
-    depacketizer_dispatch_sink_payload_dat[95:64] = depacketizer_header_extracter_source_payload_dat[95:64];
-    depacketizer_dispatch_sink_payload_dat[127:96] = depacketizer_header_extracter_source_payload_dat[127:96];
+    cmp_depacketizer_dispatch_sink_payload_dat = 128'd0;
+    cmp_depacketizer_dispatch_sink_payload_dat[31:0] = cmp_depacketizer_header_extracter_source_payload_dat[31:0];
+    cmp_depacketizer_dispatch_sink_payload_dat[63:32] = cmp_depacketizer_header_extracter_source_payload_dat[63:32];
+    cmp_depacketizer_dispatch_sink_payload_dat[95:64] = cmp_depacketizer_header_extracter_source_payload_dat[95:64];
+    cmp_depacketizer_dispatch_sink_payload_dat[127:96] = cmp_depacketizer_header_extracter_source_payload_dat[127:96];
 end
 always @(*) begin
-    depacketizer_dispatch_sink_payload_be = 16'd0;
-    depacketizer_dispatch_sink_payload_be[3:0] = depacketizer_header_extracter_source_payload_be[3:0];
-    depacketizer_dispatch_sink_payload_be[7:4] = depacketizer_header_extracter_source_payload_be[7:4];
-    depacketizer_dispatch_sink_payload_be[11:8] = depacketizer_header_extracter_source_payload_be[11:8];
-    depacketizer_dispatch_sink_payload_be[15:12] = depacketizer_header_extracter_source_payload_be[15:12];
+    cmp_depacketizer_dispatch_sink_payload_be = 16'd0;
+    cmp_depacketizer_dispatch_sink_payload_be[3:0] = cmp_depacketizer_header_extracter_source_payload_be[3:0];
+    cmp_depacketizer_dispatch_sink_payload_be[7:4] = cmp_depacketizer_header_extracter_source_payload_be[7:4];
+    cmp_depacketizer_dispatch_sink_payload_be[11:8] = cmp_depacketizer_header_extracter_source_payload_be[11:8];
+    cmp_depacketizer_dispatch_sink_payload_be[15:12] = cmp_depacketizer_header_extracter_source_payload_be[15:12];
 end
-assign depacketizer_tlp_req_valid = depacketizer_endpoint1_valid;
-assign depacketizer_endpoint1_ready = depacketizer_tlp_req_ready;
-assign depacketizer_tlp_req_first = depacketizer_endpoint1_first;
-assign depacketizer_tlp_req_last = depacketizer_endpoint1_last;
-assign depacketizer_tlp_req_payload_dat = depacketizer_endpoint1_payload_dat;
-assign depacketizer_tlp_req_payload_be = depacketizer_endpoint1_payload_be;
-assign depacketizer_tlp_req_payload_address = depacketizer_header_extracter_source_payload_header[127:64];
-assign depacketizer_tlp_req_payload_attr = depacketizer_header_extracter_source_payload_header[13:12];
-assign depacketizer_tlp_req_payload_ep = depacketizer_header_extracter_source_payload_header[14];
-assign depacketizer_tlp_req_payload_first_be = depacketizer_header_extracter_source_payload_header[35:32];
 always @(*) begin
-    depacketizer_tlp_req_payload_fmt = 2'd0;
-    depacketizer_tlp_req_payload_fmt = depacketizer_endpoint1_payload_fmt;
-    depacketizer_tlp_req_payload_fmt = depacketizer_header_extracter_source_payload_header[30:29];
-end
-assign depacketizer_tlp_req_payload_last_be = depacketizer_header_extracter_source_payload_header[39:36];
-assign depacketizer_tlp_req_payload_length = depacketizer_header_extracter_source_payload_header[9:0];
-assign depacketizer_tlp_req_payload_requester_id = depacketizer_header_extracter_source_payload_header[63:48];
-assign depacketizer_tlp_req_payload_tag = depacketizer_header_extracter_source_payload_header[47:40];
-assign depacketizer_tlp_req_payload_tc = depacketizer_header_extracter_source_payload_header[22:20];
-assign depacketizer_tlp_req_payload_td = depacketizer_header_extracter_source_payload_header[15];
-always @(*) begin
-    depacketizer_tlp_req_payload_type = 5'd0;
-    depacketizer_tlp_req_payload_type = depacketizer_endpoint1_payload_type;
-    depacketizer_tlp_req_payload_type = depacketizer_header_extracter_source_payload_header[28:24];
-end
-assign depacketizer_req_source_valid = depacketizer_tlp_req_valid;
-assign depacketizer_req_source_payload_we = (depacketizer_tlp_req_valid & ({depacketizer_tlp_req_payload_fmt, depacketizer_tlp_req_payload_type} == 7'd64));
-assign depacketizer_tlp_req_ready = depacketizer_req_source_ready;
-assign depacketizer_req_source_first = depacketizer_tlp_req_first;
-assign depacketizer_req_source_last = depacketizer_tlp_req_last;
-assign depacketizer_req_source_payload_adr = ($signed({1'd0, depacketizer_tlp_req_payload_address}) & $signed(33'h1000fffff));
-assign depacketizer_req_source_payload_len = depacketizer_tlp_req_payload_length;
-assign depacketizer_req_source_payload_req_id = depacketizer_tlp_req_payload_requester_id;
-assign depacketizer_req_source_payload_tag = depacketizer_tlp_req_payload_tag;
-assign depacketizer_req_source_payload_dat = depacketizer_tlp_req_payload_dat;
-always @(*) begin
-    depacketizer_dispatcher_sel0 = 2'd0;
-    depacketizer_dispatcher_sel0 = 1'd0;
-    if ((({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 1'd0) | ({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 7'd64))) begin
-        depacketizer_dispatcher_sel0 = 1'd1;
-    end
-    if ((({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 7'd74) | ({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 4'd10))) begin
-        depacketizer_dispatcher_sel0 = 2'd2;
+    cmp_depacketizer_dispatcher_sel0 = 1'd0;
+    cmp_depacketizer_dispatcher_sel0 = 1'd0;
+    if ((({cmp_depacketizer_dispatch_sink_payload_fmt, cmp_depacketizer_dispatch_sink_payload_type} == 7'd74) | ({cmp_depacketizer_dispatch_sink_payload_fmt, cmp_depacketizer_dispatch_sink_payload_type} == 4'd10))) begin
+        cmp_depacketizer_dispatcher_sel0 = 1'd1;
     end
 end
-assign depacketizer_tlp_cmp_valid = depacketizer_endpoint2_valid;
-assign depacketizer_endpoint2_ready = depacketizer_tlp_cmp_ready;
-assign depacketizer_tlp_cmp_first = depacketizer_endpoint2_first;
-assign depacketizer_tlp_cmp_last = depacketizer_endpoint2_last;
-assign depacketizer_tlp_cmp_payload_dat = depacketizer_endpoint2_payload_dat;
-assign depacketizer_tlp_cmp_payload_be = depacketizer_endpoint2_payload_be;
-assign depacketizer_tlp_cmp_payload_attr = depacketizer_header_extracter_source_payload_header[13:12];
-assign depacketizer_tlp_cmp_payload_bcm = depacketizer_header_extracter_source_payload_header[44];
-assign depacketizer_tlp_cmp_payload_byte_count = depacketizer_header_extracter_source_payload_header[43:32];
-assign depacketizer_tlp_cmp_payload_completer_id = depacketizer_header_extracter_source_payload_header[63:48];
-assign depacketizer_tlp_cmp_payload_ep = depacketizer_header_extracter_source_payload_header[14];
+assign cmp_depacketizer_tlp_cmp_valid = cmp_depacketizer_endpoint1_valid;
+assign cmp_depacketizer_endpoint1_ready = cmp_depacketizer_tlp_cmp_ready;
+assign cmp_depacketizer_tlp_cmp_first = cmp_depacketizer_endpoint1_first;
+assign cmp_depacketizer_tlp_cmp_last = cmp_depacketizer_endpoint1_last;
+assign cmp_depacketizer_tlp_cmp_payload_dat = cmp_depacketizer_endpoint1_payload_dat;
+assign cmp_depacketizer_tlp_cmp_payload_be = cmp_depacketizer_endpoint1_payload_be;
+assign cmp_depacketizer_tlp_cmp_payload_attr = cmp_depacketizer_header_extracter_source_payload_header[13:12];
+assign cmp_depacketizer_tlp_cmp_payload_bcm = cmp_depacketizer_header_extracter_source_payload_header[44];
+assign cmp_depacketizer_tlp_cmp_payload_byte_count = cmp_depacketizer_header_extracter_source_payload_header[43:32];
+assign cmp_depacketizer_tlp_cmp_payload_completer_id = cmp_depacketizer_header_extracter_source_payload_header[63:48];
+assign cmp_depacketizer_tlp_cmp_payload_ep = cmp_depacketizer_header_extracter_source_payload_header[14];
 always @(*) begin
-    depacketizer_tlp_cmp_payload_fmt = 2'd0;
-    depacketizer_tlp_cmp_payload_fmt = depacketizer_endpoint2_payload_fmt;
-    depacketizer_tlp_cmp_payload_fmt = depacketizer_header_extracter_source_payload_header[30:29];
+    cmp_depacketizer_tlp_cmp_payload_fmt = 2'd0;
+    cmp_depacketizer_tlp_cmp_payload_fmt = cmp_depacketizer_endpoint1_payload_fmt;
+    cmp_depacketizer_tlp_cmp_payload_fmt = cmp_depacketizer_header_extracter_source_payload_header[30:29];
 end
-assign depacketizer_tlp_cmp_payload_length = depacketizer_header_extracter_source_payload_header[9:0];
-assign depacketizer_tlp_cmp_payload_lower_address = depacketizer_header_extracter_source_payload_header[70:64];
-assign depacketizer_tlp_cmp_payload_requester_id = depacketizer_header_extracter_source_payload_header[95:80];
-assign depacketizer_tlp_cmp_payload_status = depacketizer_header_extracter_source_payload_header[47:45];
-assign depacketizer_tlp_cmp_payload_tag = depacketizer_header_extracter_source_payload_header[79:72];
-assign depacketizer_tlp_cmp_payload_tc = depacketizer_header_extracter_source_payload_header[22:20];
-assign depacketizer_tlp_cmp_payload_td = depacketizer_header_extracter_source_payload_header[15];
+assign cmp_depacketizer_tlp_cmp_payload_length = cmp_depacketizer_header_extracter_source_payload_header[9:0];
+assign cmp_depacketizer_tlp_cmp_payload_lower_address = cmp_depacketizer_header_extracter_source_payload_header[70:64];
+assign cmp_depacketizer_tlp_cmp_payload_requester_id = cmp_depacketizer_header_extracter_source_payload_header[95:80];
+assign cmp_depacketizer_tlp_cmp_payload_status = cmp_depacketizer_header_extracter_source_payload_header[47:45];
+assign cmp_depacketizer_tlp_cmp_payload_tag = cmp_depacketizer_header_extracter_source_payload_header[79:72];
+assign cmp_depacketizer_tlp_cmp_payload_tc = cmp_depacketizer_header_extracter_source_payload_header[22:20];
+assign cmp_depacketizer_tlp_cmp_payload_td = cmp_depacketizer_header_extracter_source_payload_header[15];
 always @(*) begin
-    depacketizer_tlp_cmp_payload_type = 5'd0;
-    depacketizer_tlp_cmp_payload_type = depacketizer_endpoint2_payload_type;
-    depacketizer_tlp_cmp_payload_type = depacketizer_header_extracter_source_payload_header[28:24];
+    cmp_depacketizer_tlp_cmp_payload_type = 5'd0;
+    cmp_depacketizer_tlp_cmp_payload_type = cmp_depacketizer_endpoint1_payload_type;
+    cmp_depacketizer_tlp_cmp_payload_type = cmp_depacketizer_header_extracter_source_payload_header[28:24];
 end
-assign depacketizer_cmp_source_valid = depacketizer_tlp_cmp_valid;
-assign depacketizer_tlp_cmp_ready = depacketizer_cmp_source_ready;
-assign depacketizer_cmp_source_first = depacketizer_tlp_cmp_first;
-assign depacketizer_cmp_source_last = depacketizer_tlp_cmp_last;
-assign depacketizer_cmp_source_payload_len = depacketizer_tlp_cmp_payload_length;
-assign depacketizer_cmp_source_payload_end = (depacketizer_tlp_cmp_payload_length == depacketizer_tlp_cmp_payload_byte_count[11:2]);
-assign depacketizer_cmp_source_payload_adr = depacketizer_tlp_cmp_payload_lower_address;
-assign depacketizer_cmp_source_payload_req_id = depacketizer_tlp_cmp_payload_requester_id;
-assign depacketizer_cmp_source_payload_cmp_id = depacketizer_tlp_cmp_payload_completer_id;
-assign depacketizer_cmp_source_payload_err = (depacketizer_tlp_cmp_payload_status != 1'd0);
-assign depacketizer_cmp_source_payload_tag = depacketizer_tlp_cmp_payload_tag;
-assign depacketizer_cmp_source_payload_dat = depacketizer_tlp_cmp_payload_dat;
+assign cmp_depacketizer_cmp_source_valid = cmp_depacketizer_tlp_cmp_valid;
+assign cmp_depacketizer_tlp_cmp_ready = cmp_depacketizer_cmp_source_ready;
+assign cmp_depacketizer_cmp_source_first = cmp_depacketizer_tlp_cmp_first;
+assign cmp_depacketizer_cmp_source_last = cmp_depacketizer_tlp_cmp_last;
+assign cmp_depacketizer_cmp_source_payload_len = cmp_depacketizer_tlp_cmp_payload_length;
+assign cmp_depacketizer_cmp_source_payload_end = (cmp_depacketizer_tlp_cmp_payload_length == cmp_depacketizer_tlp_cmp_payload_byte_count[11:2]);
+assign cmp_depacketizer_cmp_source_payload_adr = cmp_depacketizer_tlp_cmp_payload_lower_address;
+assign cmp_depacketizer_cmp_source_payload_req_id = cmp_depacketizer_tlp_cmp_payload_requester_id;
+assign cmp_depacketizer_cmp_source_payload_cmp_id = cmp_depacketizer_tlp_cmp_payload_completer_id;
+assign cmp_depacketizer_cmp_source_payload_err = (cmp_depacketizer_tlp_cmp_payload_status != 1'd0);
+assign cmp_depacketizer_cmp_source_payload_tag = cmp_depacketizer_tlp_cmp_payload_tag;
+assign cmp_depacketizer_cmp_source_payload_dat = cmp_depacketizer_tlp_cmp_payload_dat;
 always @(*) begin
-    depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd0;
-    depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd0;
-    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd0;
-    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd0;
-    depacketizer_header_extracter_sink_ready = 1'd0;
-    depacketizer_header_extracter_source_first = 1'd0;
-    depacketizer_header_extracter_source_last = 1'd0;
-    depacketizer_header_extracter_source_payload_be = 16'd0;
-    depacketizer_header_extracter_source_payload_dat = 128'd0;
-    depacketizer_header_extracter_source_valid = 1'd0;
-    litepcieendpoint_next_state = 2'd0;
-    litepcieendpoint_next_value0 = 32'd0;
-    litepcieendpoint_next_value1 = 32'd0;
-    litepcieendpoint_next_value2 = 32'd0;
-    litepcieendpoint_next_value3 = 32'd0;
-    litepcieendpoint_next_value_ce0 = 1'd0;
-    litepcieendpoint_next_value_ce1 = 1'd0;
-    litepcieendpoint_next_value_ce2 = 1'd0;
-    litepcieendpoint_next_value_ce3 = 1'd0;
-    case (litepcieendpoint_state)
+    cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd0;
+    cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd0;
+    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+    cmp_depacketizer_header_extracter_sink_ready = 1'd0;
+    cmp_depacketizer_header_extracter_source_first = 1'd0;
+    cmp_depacketizer_header_extracter_source_last = 1'd0;
+    cmp_depacketizer_header_extracter_source_payload_be = 16'd0;
+    cmp_depacketizer_header_extracter_source_payload_dat = 128'd0;
+    cmp_depacketizer_header_extracter_source_valid = 1'd0;
+    subfragments_litepcietlpdepacketizer0_next_state = 2'd0;
+    subfragments_litepcietlpdepacketizer0_next_value0 = 32'd0;
+    subfragments_litepcietlpdepacketizer0_next_value1 = 32'd0;
+    subfragments_litepcietlpdepacketizer0_next_value2 = 32'd0;
+    subfragments_litepcietlpdepacketizer0_next_value3 = 32'd0;
+    subfragments_litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+    subfragments_litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+    subfragments_litepcietlpdepacketizer0_next_value_ce2 = 1'd0;
+    subfragments_litepcietlpdepacketizer0_next_value_ce3 = 1'd0;
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                if (depacketizer_header_extracter_sink_last) begin
-                    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                if (cmp_depacketizer_header_extracter_sink_last) begin
+                    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd1;
                 end
             end
         end
         2'd2: begin
         end
         default: begin
-            depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd0;
+            cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd0;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                if (depacketizer_header_extracter_sink_last) begin
-                    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                if (cmp_depacketizer_header_extracter_sink_last) begin
+                    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd1;
                 end
             end
         end
         2'd2: begin
         end
         default: begin
-            depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd1;
+            cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd1;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_first = depacketizer_header_extracter_first;
+            cmp_depacketizer_header_extracter_source_first = cmp_depacketizer_header_extracter_first;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_last = (depacketizer_header_extracter_sink_last | depacketizer_header_extracter_last);
+            cmp_depacketizer_header_extracter_source_last = (cmp_depacketizer_header_extracter_sink_last | cmp_depacketizer_header_extracter_last);
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_payload_be[3:0] = depacketizer_header_extracter_be_r[15:12];
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_be[7:4] = 1'd0;
+            cmp_depacketizer_header_extracter_source_payload_be[3:0] = cmp_depacketizer_header_extracter_be_r[15:12];
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_be[7:4] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_be[7:4] = depacketizer_header_extracter_sink_payload_be[3:0];
+                cmp_depacketizer_header_extracter_source_payload_be[7:4] = cmp_depacketizer_header_extracter_sink_payload_be[3:0];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_be[11:8] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_be[11:8] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_be[11:8] = depacketizer_header_extracter_sink_payload_be[7:4];
+                cmp_depacketizer_header_extracter_source_payload_be[11:8] = cmp_depacketizer_header_extracter_sink_payload_be[7:4];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_be[15:12] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_be[15:12] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_be[15:12] = depacketizer_header_extracter_sink_payload_be[11:8];
+                cmp_depacketizer_header_extracter_source_payload_be[15:12] = cmp_depacketizer_header_extracter_sink_payload_be[11:8];
             end
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_payload_dat[31:0] = depacketizer_header_extracter_dat_r[127:96];
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_dat[63:32] = 1'd0;
+            cmp_depacketizer_header_extracter_source_payload_dat[31:0] = cmp_depacketizer_header_extracter_dat_r[127:96];
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_dat[63:32] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_dat[63:32] = depacketizer_header_extracter_sink_payload_dat[31:0];
+                cmp_depacketizer_header_extracter_source_payload_dat[63:32] = cmp_depacketizer_header_extracter_sink_payload_dat[31:0];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_dat[95:64] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_dat[95:64] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_dat[95:64] = depacketizer_header_extracter_sink_payload_dat[63:32];
+                cmp_depacketizer_header_extracter_source_payload_dat[95:64] = cmp_depacketizer_header_extracter_sink_payload_dat[63:32];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_dat[127:96] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_dat[127:96] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_dat[127:96] = depacketizer_header_extracter_sink_payload_dat[95:64];
+                cmp_depacketizer_header_extracter_source_payload_dat[127:96] = cmp_depacketizer_header_extracter_sink_payload_dat[95:64];
             end
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_valid = (depacketizer_header_extracter_sink_valid | depacketizer_header_extracter_last);
+            cmp_depacketizer_header_extracter_source_valid = (cmp_depacketizer_header_extracter_sink_valid | cmp_depacketizer_header_extracter_last);
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd0;
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd0;
             end
         end
         default: begin
-            depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd1;
+            cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd1;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd1;
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd1;
             end
         end
         default: begin
-            depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd1;
+            cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd1;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            depacketizer_header_extracter_sink_ready = 1'd1;
+            cmp_depacketizer_header_extracter_sink_ready = 1'd1;
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                depacketizer_header_extracter_sink_ready = (~depacketizer_header_extracter_last);
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                cmp_depacketizer_header_extracter_sink_ready = (~cmp_depacketizer_header_extracter_last);
             end
         end
         default: begin
         end
     endcase
-    litepcieendpoint_next_state = litepcieendpoint_state;
-    case (litepcieendpoint_state)
+    subfragments_litepcietlpdepacketizer0_next_state = subfragments_litepcietlpdepacketizer0_state;
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_state = 2'd2;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_state = 2'd2;
             end
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                if (depacketizer_header_extracter_source_last) begin
-                    litepcieendpoint_next_state = 1'd0;
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                if (cmp_depacketizer_header_extracter_source_last) begin
+                    subfragments_litepcietlpdepacketizer0_next_state = 1'd0;
                 end
             end
         end
         default: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_state = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_state = 1'd1;
             end
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value0 = depacketizer_header_extracter_sink_payload_dat[31:0];
-            end
-        end
-        2'd2: begin
-        end
-        default: begin
-        end
-    endcase
-    case (litepcieendpoint_state)
-        1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value1 = depacketizer_header_extracter_sink_payload_dat[63:32];
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value0 = cmp_depacketizer_header_extracter_sink_payload_dat[31:0];
             end
         end
         2'd2: begin
@@ -3607,10 +3776,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value2 = depacketizer_header_extracter_sink_payload_dat[95:64];
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value1 = cmp_depacketizer_header_extracter_sink_payload_dat[63:32];
             end
         end
         2'd2: begin
@@ -3618,10 +3787,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value3 = depacketizer_header_extracter_sink_payload_dat[127:96];
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value2 = cmp_depacketizer_header_extracter_sink_payload_dat[95:64];
             end
         end
         2'd2: begin
@@ -3629,10 +3798,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce0 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value3 = cmp_depacketizer_header_extracter_sink_payload_dat[127:96];
             end
         end
         2'd2: begin
@@ -3640,10 +3809,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce1 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value_ce0 = 1'd1;
             end
         end
         2'd2: begin
@@ -3651,10 +3820,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce2 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value_ce1 = 1'd1;
             end
         end
         2'd2: begin
@@ -3662,10 +3831,21 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (subfragments_litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce3 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value_ce2 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer0_state)
+        1'd1: begin
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer0_next_value_ce3 = 1'd1;
             end
         end
         2'd2: begin
@@ -3675,653 +3855,1325 @@ always @(*) begin
     endcase
 end
 always @(*) begin
-    depacketizer_dispatcher_sel1 = 2'd0;
-    if ((~depacketizer_dispatcher_sel_locked)) begin
-        depacketizer_dispatcher_sel1 = depacketizer_dispatcher_sel0;
+    cmp_depacketizer_dispatcher_sel1 = 1'd0;
+    if ((~cmp_depacketizer_dispatcher_sel_locked)) begin
+        cmp_depacketizer_dispatcher_sel1 = cmp_depacketizer_dispatcher_sel0;
     end else begin
-        depacketizer_dispatcher_sel1 = depacketizer_dispatcher_sel_ongoing;
+        cmp_depacketizer_dispatcher_sel1 = cmp_depacketizer_dispatcher_sel_ongoing;
     end
 end
 always @(*) begin
-    depacketizer_dispatch_sink_ready = 1'd0;
-    depacketizer_endpoint0_first = 1'd0;
-    depacketizer_endpoint0_last = 1'd0;
-    depacketizer_endpoint0_payload_be = 16'd0;
-    depacketizer_endpoint0_payload_dat = 128'd0;
-    depacketizer_endpoint0_payload_fmt = 2'd0;
-    depacketizer_endpoint0_payload_type = 5'd0;
-    depacketizer_endpoint0_valid = 1'd0;
-    depacketizer_endpoint1_first = 1'd0;
-    depacketizer_endpoint1_last = 1'd0;
-    depacketizer_endpoint1_payload_be = 16'd0;
-    depacketizer_endpoint1_payload_dat = 128'd0;
-    depacketizer_endpoint1_payload_fmt = 2'd0;
-    depacketizer_endpoint1_payload_type = 5'd0;
-    depacketizer_endpoint1_valid = 1'd0;
-    depacketizer_endpoint2_first = 1'd0;
-    depacketizer_endpoint2_last = 1'd0;
-    depacketizer_endpoint2_payload_be = 16'd0;
-    depacketizer_endpoint2_payload_dat = 128'd0;
-    depacketizer_endpoint2_payload_fmt = 2'd0;
-    depacketizer_endpoint2_payload_type = 5'd0;
-    depacketizer_endpoint2_valid = 1'd0;
-    case (depacketizer_dispatcher_sel1)
+    cmp_depacketizer_dispatch_sink_ready = 1'd0;
+    cmp_depacketizer_endpoint0_first = 1'd0;
+    cmp_depacketizer_endpoint0_last = 1'd0;
+    cmp_depacketizer_endpoint0_payload_be = 16'd0;
+    cmp_depacketizer_endpoint0_payload_dat = 128'd0;
+    cmp_depacketizer_endpoint0_payload_fmt = 2'd0;
+    cmp_depacketizer_endpoint0_payload_type = 5'd0;
+    cmp_depacketizer_endpoint0_valid = 1'd0;
+    cmp_depacketizer_endpoint1_first = 1'd0;
+    cmp_depacketizer_endpoint1_last = 1'd0;
+    cmp_depacketizer_endpoint1_payload_be = 16'd0;
+    cmp_depacketizer_endpoint1_payload_dat = 128'd0;
+    cmp_depacketizer_endpoint1_payload_fmt = 2'd0;
+    cmp_depacketizer_endpoint1_payload_type = 5'd0;
+    cmp_depacketizer_endpoint1_valid = 1'd0;
+    case (cmp_depacketizer_dispatcher_sel1)
         1'd0: begin
-            depacketizer_endpoint0_valid = depacketizer_dispatch_sink_valid;
-            depacketizer_dispatch_sink_ready = depacketizer_endpoint0_ready;
-            depacketizer_endpoint0_first = depacketizer_dispatch_sink_first;
-            depacketizer_endpoint0_last = depacketizer_dispatch_sink_last;
-            depacketizer_endpoint0_payload_fmt = depacketizer_dispatch_sink_payload_fmt;
-            depacketizer_endpoint0_payload_type = depacketizer_dispatch_sink_payload_type;
-            depacketizer_endpoint0_payload_dat = depacketizer_dispatch_sink_payload_dat;
-            depacketizer_endpoint0_payload_be = depacketizer_dispatch_sink_payload_be;
+            cmp_depacketizer_endpoint0_valid = cmp_depacketizer_dispatch_sink_valid;
+            cmp_depacketizer_dispatch_sink_ready = cmp_depacketizer_endpoint0_ready;
+            cmp_depacketizer_endpoint0_first = cmp_depacketizer_dispatch_sink_first;
+            cmp_depacketizer_endpoint0_last = cmp_depacketizer_dispatch_sink_last;
+            cmp_depacketizer_endpoint0_payload_fmt = cmp_depacketizer_dispatch_sink_payload_fmt;
+            cmp_depacketizer_endpoint0_payload_type = cmp_depacketizer_dispatch_sink_payload_type;
+            cmp_depacketizer_endpoint0_payload_dat = cmp_depacketizer_dispatch_sink_payload_dat;
+            cmp_depacketizer_endpoint0_payload_be = cmp_depacketizer_dispatch_sink_payload_be;
         end
         1'd1: begin
-            depacketizer_endpoint1_valid = depacketizer_dispatch_sink_valid;
-            depacketizer_dispatch_sink_ready = depacketizer_endpoint1_ready;
-            depacketizer_endpoint1_first = depacketizer_dispatch_sink_first;
-            depacketizer_endpoint1_last = depacketizer_dispatch_sink_last;
-            depacketizer_endpoint1_payload_fmt = depacketizer_dispatch_sink_payload_fmt;
-            depacketizer_endpoint1_payload_type = depacketizer_dispatch_sink_payload_type;
-            depacketizer_endpoint1_payload_dat = depacketizer_dispatch_sink_payload_dat;
-            depacketizer_endpoint1_payload_be = depacketizer_dispatch_sink_payload_be;
-        end
-        2'd2: begin
-            depacketizer_endpoint2_valid = depacketizer_dispatch_sink_valid;
-            depacketizer_dispatch_sink_ready = depacketizer_endpoint2_ready;
-            depacketizer_endpoint2_first = depacketizer_dispatch_sink_first;
-            depacketizer_endpoint2_last = depacketizer_dispatch_sink_last;
-            depacketizer_endpoint2_payload_fmt = depacketizer_dispatch_sink_payload_fmt;
-            depacketizer_endpoint2_payload_type = depacketizer_dispatch_sink_payload_type;
-            depacketizer_endpoint2_payload_dat = depacketizer_dispatch_sink_payload_dat;
-            depacketizer_endpoint2_payload_be = depacketizer_dispatch_sink_payload_be;
+            cmp_depacketizer_endpoint1_valid = cmp_depacketizer_dispatch_sink_valid;
+            cmp_depacketizer_dispatch_sink_ready = cmp_depacketizer_endpoint1_ready;
+            cmp_depacketizer_endpoint1_first = cmp_depacketizer_dispatch_sink_first;
+            cmp_depacketizer_endpoint1_last = cmp_depacketizer_dispatch_sink_last;
+            cmp_depacketizer_endpoint1_payload_fmt = cmp_depacketizer_dispatch_sink_payload_fmt;
+            cmp_depacketizer_endpoint1_payload_type = cmp_depacketizer_dispatch_sink_payload_type;
+            cmp_depacketizer_endpoint1_payload_dat = cmp_depacketizer_dispatch_sink_payload_dat;
+            cmp_depacketizer_endpoint1_payload_be = cmp_depacketizer_dispatch_sink_payload_be;
         end
         default: begin
-            depacketizer_dispatch_sink_ready = 1'd1;
+            cmp_depacketizer_dispatch_sink_ready = 1'd1;
         end
     endcase
 end
-assign depacketizer_dispatcher_last = ((depacketizer_dispatch_sink_valid & depacketizer_dispatch_sink_last) & depacketizer_dispatch_sink_ready);
-assign depacketizer_dispatcher_ongoing0 = ((depacketizer_dispatch_sink_valid | depacketizer_dispatcher_ongoing1) & (~depacketizer_dispatcher_last));
+assign cmp_depacketizer_dispatcher_last = ((cmp_depacketizer_dispatch_sink_valid & cmp_depacketizer_dispatch_sink_last) & cmp_depacketizer_dispatch_sink_ready);
+assign cmp_depacketizer_dispatcher_ongoing0 = ((cmp_depacketizer_dispatch_sink_valid | cmp_depacketizer_dispatcher_ongoing1) & (~cmp_depacketizer_dispatcher_last));
+assign req_depacketizer_header_extracter_sink_valid = req_depacketizer_sink_sink_valid;
+assign req_depacketizer_sink_sink_ready = req_depacketizer_header_extracter_sink_ready;
+assign req_depacketizer_header_extracter_sink_first = req_depacketizer_sink_sink_first;
+assign req_depacketizer_header_extracter_sink_last = req_depacketizer_sink_sink_last;
+assign req_depacketizer_header_extracter_sink_payload_dat = req_depacketizer_sink_sink_payload_dat;
+assign req_depacketizer_header_extracter_sink_payload_be = req_depacketizer_sink_sink_payload_be;
+assign req_depacketizer_endpoint0_ready = 1'd1;
+assign req_depacketizer_dispatch_sink_valid = req_depacketizer_header_extracter_source_valid;
+assign req_depacketizer_header_extracter_source_ready = req_depacketizer_dispatch_sink_ready;
+assign req_depacketizer_dispatch_sink_first = req_depacketizer_header_extracter_source_first;
+assign req_depacketizer_dispatch_sink_last = req_depacketizer_header_extracter_source_last;
+assign req_depacketizer_dispatch_sink_payload_fmt = req_depacketizer_header_extracter_source_payload_header[30:29];
+assign req_depacketizer_dispatch_sink_payload_type = req_depacketizer_header_extracter_source_payload_header[28:24];
 always @(*) begin
-    packetizer_req_sink_ready = 1'd0;
-    packetizer_tlp_req_valid = 1'd0;
-    if ((~packetizer_req_is_cfg)) begin
-        packetizer_tlp_req_valid = packetizer_req_sink_valid;
-        packetizer_req_sink_ready = packetizer_tlp_req_ready;
+    req_depacketizer_dispatch_sink_payload_dat = 128'd0;
+    req_depacketizer_dispatch_sink_payload_dat[31:0] = req_depacketizer_header_extracter_source_payload_dat[31:0];
+    req_depacketizer_dispatch_sink_payload_dat[63:32] = req_depacketizer_header_extracter_source_payload_dat[63:32];
+    req_depacketizer_dispatch_sink_payload_dat[95:64] = req_depacketizer_header_extracter_source_payload_dat[95:64];
+    req_depacketizer_dispatch_sink_payload_dat[127:96] = req_depacketizer_header_extracter_source_payload_dat[127:96];
+end
+always @(*) begin
+    req_depacketizer_dispatch_sink_payload_be = 16'd0;
+    req_depacketizer_dispatch_sink_payload_be[3:0] = req_depacketizer_header_extracter_source_payload_be[3:0];
+    req_depacketizer_dispatch_sink_payload_be[7:4] = req_depacketizer_header_extracter_source_payload_be[7:4];
+    req_depacketizer_dispatch_sink_payload_be[11:8] = req_depacketizer_header_extracter_source_payload_be[11:8];
+    req_depacketizer_dispatch_sink_payload_be[15:12] = req_depacketizer_header_extracter_source_payload_be[15:12];
+end
+always @(*) begin
+    req_depacketizer_dispatcher_sel0 = 1'd0;
+    req_depacketizer_dispatcher_sel0 = 1'd0;
+    if ((({req_depacketizer_dispatch_sink_payload_fmt, req_depacketizer_dispatch_sink_payload_type} == 1'd0) | ({req_depacketizer_dispatch_sink_payload_fmt, req_depacketizer_dispatch_sink_payload_type} == 7'd64))) begin
+        req_depacketizer_dispatcher_sel0 = 1'd1;
     end
 end
-assign packetizer_tlp_req_first = packetizer_req_sink_first;
-assign packetizer_tlp_req_last = packetizer_req_sink_last;
-assign packetizer_tlp_req_payload_type = 1'd0;
+assign req_depacketizer_tlp_req_valid = req_depacketizer_endpoint1_valid;
+assign req_depacketizer_endpoint1_ready = req_depacketizer_tlp_req_ready;
+assign req_depacketizer_tlp_req_first = req_depacketizer_endpoint1_first;
+assign req_depacketizer_tlp_req_last = req_depacketizer_endpoint1_last;
+assign req_depacketizer_tlp_req_payload_dat = req_depacketizer_endpoint1_payload_dat;
+assign req_depacketizer_tlp_req_payload_be = req_depacketizer_endpoint1_payload_be;
+assign req_depacketizer_tlp_req_payload_address = req_depacketizer_header_extracter_source_payload_header[127:64];
+assign req_depacketizer_tlp_req_payload_attr = req_depacketizer_header_extracter_source_payload_header[13:12];
+assign req_depacketizer_tlp_req_payload_ep = req_depacketizer_header_extracter_source_payload_header[14];
+assign req_depacketizer_tlp_req_payload_first_be = req_depacketizer_header_extracter_source_payload_header[35:32];
 always @(*) begin
-    packetizer_tlp_req_payload_fmt = 2'd0;
-    if (packetizer_req_sink_payload_we) begin
-        packetizer_tlp_req_payload_fmt = 2'd2;
-    end else begin
-        packetizer_tlp_req_payload_fmt = 1'd0;
-    end
+    req_depacketizer_tlp_req_payload_fmt = 2'd0;
+    req_depacketizer_tlp_req_payload_fmt = req_depacketizer_endpoint1_payload_fmt;
+    req_depacketizer_tlp_req_payload_fmt = req_depacketizer_header_extracter_source_payload_header[30:29];
 end
-assign packetizer_tlp_req_payload_address = packetizer_req_sink_payload_adr;
-assign packetizer_tlp_req_payload_tc = 1'd0;
-assign packetizer_tlp_req_payload_td = 1'd0;
-assign packetizer_tlp_req_payload_ep = 1'd0;
-assign packetizer_tlp_req_payload_attr = 1'd0;
-assign packetizer_tlp_req_payload_length = packetizer_req_sink_payload_len;
-assign packetizer_tlp_req_payload_requester_id = packetizer_req_sink_payload_req_id;
-assign packetizer_tlp_req_payload_tag = packetizer_req_sink_payload_tag;
+assign req_depacketizer_tlp_req_payload_last_be = req_depacketizer_header_extracter_source_payload_header[39:36];
+assign req_depacketizer_tlp_req_payload_length = req_depacketizer_header_extracter_source_payload_header[9:0];
+assign req_depacketizer_tlp_req_payload_requester_id = req_depacketizer_header_extracter_source_payload_header[63:48];
+assign req_depacketizer_tlp_req_payload_tag = req_depacketizer_header_extracter_source_payload_header[47:40];
+assign req_depacketizer_tlp_req_payload_tc = req_depacketizer_header_extracter_source_payload_header[22:20];
+assign req_depacketizer_tlp_req_payload_td = req_depacketizer_header_extracter_source_payload_header[15];
 always @(*) begin
-    packetizer_tlp_req_payload_last_be = 4'd0;
-    if ((packetizer_req_sink_payload_len > 1'd1)) begin
-        packetizer_tlp_req_payload_last_be = 4'd15;
-    end else begin
-        packetizer_tlp_req_payload_last_be = 1'd0;
-    end
+    req_depacketizer_tlp_req_payload_type = 5'd0;
+    req_depacketizer_tlp_req_payload_type = req_depacketizer_endpoint1_payload_type;
+    req_depacketizer_tlp_req_payload_type = req_depacketizer_header_extracter_source_payload_header[28:24];
 end
-assign packetizer_tlp_req_payload_first_be = 4'd15;
-assign packetizer_tlp_req_payload_dat = packetizer_req_sink_payload_dat;
+assign req_depacketizer_req_source_valid = req_depacketizer_tlp_req_valid;
+assign req_depacketizer_req_source_payload_we = (req_depacketizer_tlp_req_valid & ({req_depacketizer_tlp_req_payload_fmt, req_depacketizer_tlp_req_payload_type} == 7'd64));
+assign req_depacketizer_tlp_req_ready = req_depacketizer_req_source_ready;
+assign req_depacketizer_req_source_first = req_depacketizer_tlp_req_first;
+assign req_depacketizer_req_source_last = req_depacketizer_tlp_req_last;
+assign req_depacketizer_req_source_payload_adr = ($signed({1'd0, req_depacketizer_tlp_req_payload_address}) & $signed(33'h1000fffff));
+assign req_depacketizer_req_source_payload_len = req_depacketizer_tlp_req_payload_length;
+assign req_depacketizer_req_source_payload_req_id = req_depacketizer_tlp_req_payload_requester_id;
+assign req_depacketizer_req_source_payload_tag = req_depacketizer_tlp_req_payload_tag;
+assign req_depacketizer_req_source_payload_dat = req_depacketizer_tlp_req_payload_dat;
 always @(*) begin
-    packetizer_tlp_req_payload_be = 16'd0;
-    if (packetizer_req_sink_payload_we) begin
-        if ((packetizer_req_sink_payload_len == 1'd1)) begin
-            packetizer_tlp_req_payload_be = 4'd15;
-        end else begin
-            packetizer_tlp_req_payload_be = 16'hffff;
-        end
-    end else begin
-        packetizer_tlp_req_payload_be = 1'd0;
-    end
-end
-assign packetizer_tlp_raw_req_valid = packetizer_tlp_req_valid;
-assign packetizer_tlp_req_ready = packetizer_tlp_raw_req_ready;
-assign packetizer_tlp_raw_req_first = packetizer_tlp_req_first;
-assign packetizer_tlp_raw_req_last = packetizer_tlp_req_last;
-assign packetizer_tlp_raw_req_payload_dat = packetizer_tlp_req_payload_dat;
-assign packetizer_tlp_raw_req_payload_be = packetizer_tlp_req_payload_be;
-assign packetizer_tlp_raw_req_payload_fmt = packetizer_tlp_req_payload_fmt;
-always @(*) begin
-    packetizer_tlp_raw_req_header = 128'd0;
-    packetizer_tlp_raw_req_header[127:64] = packetizer_tlp_req_payload_address;
-    packetizer_tlp_raw_req_header[13:12] = packetizer_tlp_req_payload_attr;
-    packetizer_tlp_raw_req_header[14] = packetizer_tlp_req_payload_ep;
-    packetizer_tlp_raw_req_header[35:32] = packetizer_tlp_req_payload_first_be;
-    packetizer_tlp_raw_req_header[30:29] = packetizer_tlp_req_payload_fmt;
-    packetizer_tlp_raw_req_header[39:36] = packetizer_tlp_req_payload_last_be;
-    packetizer_tlp_raw_req_header[9:0] = packetizer_tlp_req_payload_length;
-    packetizer_tlp_raw_req_header[63:48] = packetizer_tlp_req_payload_requester_id;
-    packetizer_tlp_raw_req_header[47:40] = packetizer_tlp_req_payload_tag;
-    packetizer_tlp_raw_req_header[22:20] = packetizer_tlp_req_payload_tc;
-    packetizer_tlp_raw_req_header[15] = packetizer_tlp_req_payload_td;
-    packetizer_tlp_raw_req_header[28:24] = packetizer_tlp_req_payload_type;
-end
-always @(*) begin
-    packetizer_tlp_raw_req_payload_header = 128'd0;
-    packetizer_tlp_raw_req_payload_header[31:0] = packetizer_tlp_raw_req_header[31:0];
-    packetizer_tlp_raw_req_payload_header[63:32] = packetizer_tlp_raw_req_header[63:32];
-    packetizer_tlp_raw_req_payload_header[95:64] = packetizer_tlp_raw_req_header[95:64];
-    packetizer_tlp_raw_req_payload_header[127:96] = packetizer_tlp_raw_req_header[127:96];
-end
-assign packetizer_tlp_raw_req_buf_sink_sink_valid = packetizer_tlp_raw_req_valid;
-assign packetizer_tlp_raw_req_ready = packetizer_tlp_raw_req_buf_sink_sink_ready;
-assign packetizer_tlp_raw_req_buf_sink_sink_first = packetizer_tlp_raw_req_first;
-assign packetizer_tlp_raw_req_buf_sink_sink_last = packetizer_tlp_raw_req_last;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_fmt = packetizer_tlp_raw_req_payload_fmt;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_header = packetizer_tlp_raw_req_payload_header;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_dat = packetizer_tlp_raw_req_payload_dat;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_be = packetizer_tlp_raw_req_payload_be;
-assign packetizer_tlp_raw_req_d_valid = packetizer_tlp_raw_req_buf_source_source_valid;
-assign packetizer_tlp_raw_req_buf_source_source_ready = packetizer_tlp_raw_req_d_ready;
-assign packetizer_tlp_raw_req_d_first = packetizer_tlp_raw_req_buf_source_source_first;
-assign packetizer_tlp_raw_req_d_last = packetizer_tlp_raw_req_buf_source_source_last;
-assign packetizer_tlp_raw_req_d_payload_fmt = packetizer_tlp_raw_req_buf_source_source_payload_fmt;
-assign packetizer_tlp_raw_req_d_payload_header = packetizer_tlp_raw_req_buf_source_source_payload_header;
-assign packetizer_tlp_raw_req_d_payload_dat = packetizer_tlp_raw_req_buf_source_source_payload_dat;
-assign packetizer_tlp_raw_req_d_payload_be = packetizer_tlp_raw_req_buf_source_source_payload_be;
-assign packetizer_tlp_cmp_valid = packetizer_cmp_sink_valid;
-assign packetizer_cmp_sink_ready = packetizer_tlp_cmp_ready;
-assign packetizer_tlp_cmp_first = packetizer_cmp_sink_first;
-assign packetizer_tlp_cmp_last = packetizer_cmp_sink_last;
-assign packetizer_tlp_cmp_payload_tc = 1'd0;
-assign packetizer_tlp_cmp_payload_td = 1'd0;
-assign packetizer_tlp_cmp_payload_ep = 1'd0;
-assign packetizer_tlp_cmp_payload_attr = 1'd0;
-assign packetizer_tlp_cmp_payload_length = packetizer_cmp_sink_payload_len;
-assign packetizer_tlp_cmp_payload_completer_id = packetizer_cmp_sink_payload_cmp_id;
-always @(*) begin
-    packetizer_tlp_cmp_payload_fmt = 2'd0;
-    packetizer_tlp_cmp_payload_status = 3'd0;
-    packetizer_tlp_cmp_payload_type = 5'd0;
-    if (packetizer_cmp_sink_payload_err) begin
-        packetizer_tlp_cmp_payload_type = 4'd10;
-        packetizer_tlp_cmp_payload_fmt = 1'd0;
-        packetizer_tlp_cmp_payload_status = 1'd1;
-    end else begin
-        packetizer_tlp_cmp_payload_type = 4'd10;
-        packetizer_tlp_cmp_payload_fmt = 2'd2;
-        packetizer_tlp_cmp_payload_status = 1'd0;
-    end
-end
-assign packetizer_tlp_cmp_payload_bcm = 1'd0;
-assign packetizer_tlp_cmp_payload_byte_count = (packetizer_cmp_sink_payload_len * 3'd4);
-assign packetizer_tlp_cmp_payload_requester_id = packetizer_cmp_sink_payload_req_id;
-assign packetizer_tlp_cmp_payload_tag = packetizer_cmp_sink_payload_tag;
-assign packetizer_tlp_cmp_payload_lower_address = packetizer_cmp_sink_payload_adr;
-assign packetizer_tlp_cmp_payload_dat = packetizer_cmp_sink_payload_dat;
-always @(*) begin
-    packetizer_tlp_cmp_payload_be = 16'd0;
-    if ((packetizer_cmp_sink_last & packetizer_cmp_sink_first)) begin
-        packetizer_tlp_cmp_payload_be = 4'd15;
-    end else begin
-        packetizer_tlp_cmp_payload_be = 16'hffff;
-    end
-end
-assign packetizer_tlp_raw_cmp_valid = packetizer_tlp_cmp_valid;
-assign packetizer_tlp_cmp_ready = packetizer_tlp_raw_cmp_ready;
-assign packetizer_tlp_raw_cmp_first = packetizer_tlp_cmp_first;
-assign packetizer_tlp_raw_cmp_last = packetizer_tlp_cmp_last;
-assign packetizer_tlp_raw_cmp_payload_dat = packetizer_tlp_cmp_payload_dat;
-assign packetizer_tlp_raw_cmp_payload_be = packetizer_tlp_cmp_payload_be;
-assign packetizer_tlp_raw_cmp_payload_fmt = packetizer_tlp_cmp_payload_fmt;
-always @(*) begin
-    packetizer_tlp_raw_cmp_header = 128'd0;
-    packetizer_tlp_raw_cmp_header[13:12] = packetizer_tlp_cmp_payload_attr;
-    packetizer_tlp_raw_cmp_header[44] = packetizer_tlp_cmp_payload_bcm;
-    packetizer_tlp_raw_cmp_header[43:32] = packetizer_tlp_cmp_payload_byte_count;
-    packetizer_tlp_raw_cmp_header[63:48] = packetizer_tlp_cmp_payload_completer_id;
-    packetizer_tlp_raw_cmp_header[14] = packetizer_tlp_cmp_payload_ep;
-    packetizer_tlp_raw_cmp_header[30:29] = packetizer_tlp_cmp_payload_fmt;
-    packetizer_tlp_raw_cmp_header[9:0] = packetizer_tlp_cmp_payload_length;
-    packetizer_tlp_raw_cmp_header[70:64] = packetizer_tlp_cmp_payload_lower_address;
-    packetizer_tlp_raw_cmp_header[95:80] = packetizer_tlp_cmp_payload_requester_id;
-    packetizer_tlp_raw_cmp_header[47:45] = packetizer_tlp_cmp_payload_status;
-    packetizer_tlp_raw_cmp_header[79:72] = packetizer_tlp_cmp_payload_tag;
-    packetizer_tlp_raw_cmp_header[22:20] = packetizer_tlp_cmp_payload_tc;
-    packetizer_tlp_raw_cmp_header[15] = packetizer_tlp_cmp_payload_td;
-    packetizer_tlp_raw_cmp_header[28:24] = packetizer_tlp_cmp_payload_type;
-end
-always @(*) begin
-    packetizer_tlp_raw_cmp_payload_header = 128'd0;
-    packetizer_tlp_raw_cmp_payload_header[31:0] = packetizer_tlp_raw_cmp_header[31:0];
-    packetizer_tlp_raw_cmp_payload_header[63:32] = packetizer_tlp_raw_cmp_header[63:32];
-    packetizer_tlp_raw_cmp_payload_header[95:64] = packetizer_tlp_raw_cmp_header[95:64];
-    packetizer_tlp_raw_cmp_payload_header[127:96] = packetizer_tlp_raw_cmp_header[127:96];
-end
-assign packetizer_tlp_raw_buf_sink_sink_valid = packetizer_tlp_raw_valid;
-assign packetizer_tlp_raw_ready = packetizer_tlp_raw_buf_sink_sink_ready;
-assign packetizer_tlp_raw_buf_sink_sink_first = packetizer_tlp_raw_first;
-assign packetizer_tlp_raw_buf_sink_sink_last = packetizer_tlp_raw_last;
-assign packetizer_tlp_raw_buf_sink_sink_payload_fmt = packetizer_tlp_raw_payload_fmt;
-assign packetizer_tlp_raw_buf_sink_sink_payload_header = packetizer_tlp_raw_payload_header;
-assign packetizer_tlp_raw_buf_sink_sink_payload_dat = packetizer_tlp_raw_payload_dat;
-assign packetizer_tlp_raw_buf_sink_sink_payload_be = packetizer_tlp_raw_payload_be;
-assign packetizer_tlp_raw_d_valid = packetizer_tlp_raw_buf_source_source_valid;
-assign packetizer_tlp_raw_buf_source_source_ready = packetizer_tlp_raw_d_ready;
-assign packetizer_tlp_raw_d_first = packetizer_tlp_raw_buf_source_source_first;
-assign packetizer_tlp_raw_d_last = packetizer_tlp_raw_buf_source_source_last;
-assign packetizer_tlp_raw_d_payload_fmt = packetizer_tlp_raw_buf_source_source_payload_fmt;
-assign packetizer_tlp_raw_d_payload_header = packetizer_tlp_raw_buf_source_source_payload_header;
-assign packetizer_tlp_raw_d_payload_dat = packetizer_tlp_raw_buf_source_source_payload_dat;
-assign packetizer_tlp_raw_d_payload_be = packetizer_tlp_raw_buf_source_source_payload_be;
-assign packetizer_header_inserter_sink_sink_valid = packetizer_tlp_raw_d_valid;
-assign packetizer_tlp_raw_d_ready = packetizer_header_inserter_sink_sink_ready;
-assign packetizer_header_inserter_sink_sink_first = packetizer_tlp_raw_d_first;
-assign packetizer_header_inserter_sink_sink_last = packetizer_tlp_raw_d_last;
-assign packetizer_header_inserter_sink_sink_payload_fmt = packetizer_tlp_raw_d_payload_fmt;
-assign packetizer_header_inserter_sink_sink_payload_header = packetizer_tlp_raw_d_payload_header;
-assign packetizer_header_inserter_sink_sink_payload_dat = packetizer_tlp_raw_d_payload_dat;
-assign packetizer_header_inserter_sink_sink_payload_be = packetizer_tlp_raw_d_payload_be;
-assign packetizer_source_valid = packetizer_header_inserter_source_source_valid;
-assign packetizer_header_inserter_source_source_ready = packetizer_source_ready;
-assign packetizer_source_first = packetizer_header_inserter_source_source_first;
-assign packetizer_source_last = packetizer_header_inserter_source_source_last;
-always @(*) begin
-    packetizer_source_payload_dat = 128'd0;
-    packetizer_source_payload_dat[31:0] = packetizer_header_inserter_source_source_payload_dat[31:0];
-    packetizer_source_payload_dat[63:32] = packetizer_header_inserter_source_source_payload_dat[63:32];
-    packetizer_source_payload_dat[95:64] = packetizer_header_inserter_source_source_payload_dat[95:64];
-    packetizer_source_payload_dat[127:96] = packetizer_header_inserter_source_source_payload_dat[127:96];
-end
-always @(*) begin
-    packetizer_source_payload_be = 16'd0;
-    packetizer_source_payload_be[3:0] = packetizer_header_inserter_source_source_payload_be[3:0];
-    packetizer_source_payload_be[7:4] = packetizer_header_inserter_source_source_payload_be[7:4];
-    packetizer_source_payload_be[11:8] = packetizer_header_inserter_source_source_payload_be[11:8];
-    packetizer_source_payload_be[15:12] = packetizer_header_inserter_source_source_payload_be[15:12];
-end
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_ready = ((~packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | packetizer_tlp_raw_req_buf_pipe_valid_source_ready);
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_valid = packetizer_tlp_raw_req_buf_sink_sink_valid;
-assign packetizer_tlp_raw_req_buf_sink_sink_ready = packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_first = packetizer_tlp_raw_req_buf_sink_sink_first;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_last = packetizer_tlp_raw_req_buf_sink_sink_last;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt = packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header = packetizer_tlp_raw_req_buf_sink_sink_payload_header;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat = packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be = packetizer_tlp_raw_req_buf_sink_sink_payload_be;
-assign packetizer_tlp_raw_req_buf_source_source_valid = packetizer_tlp_raw_req_buf_pipe_valid_source_valid;
-assign packetizer_tlp_raw_req_buf_pipe_valid_source_ready = packetizer_tlp_raw_req_buf_source_source_ready;
-assign packetizer_tlp_raw_req_buf_source_source_first = packetizer_tlp_raw_req_buf_pipe_valid_source_first;
-assign packetizer_tlp_raw_req_buf_source_source_last = packetizer_tlp_raw_req_buf_pipe_valid_source_last;
-assign packetizer_tlp_raw_req_buf_source_source_payload_fmt = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt;
-assign packetizer_tlp_raw_req_buf_source_source_payload_header = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header;
-assign packetizer_tlp_raw_req_buf_source_source_payload_dat = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat;
-assign packetizer_tlp_raw_req_buf_source_source_payload_be = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be;
-always @(*) begin
-    packetizer_request = 2'd0;
-    packetizer_request[0] = packetizer_status0_ongoing0;
-    packetizer_request[1] = packetizer_status1_ongoing0;
-end
-always @(*) begin
-    packetizer_tlp_raw_cmp_ready = 1'd0;
-    packetizer_tlp_raw_first = 1'd0;
-    packetizer_tlp_raw_last = 1'd0;
-    packetizer_tlp_raw_payload_be = 16'd0;
-    packetizer_tlp_raw_payload_dat = 128'd0;
-    packetizer_tlp_raw_payload_fmt = 2'd0;
-    packetizer_tlp_raw_payload_header = 128'd0;
-    packetizer_tlp_raw_req_d_ready = 1'd0;
-    packetizer_tlp_raw_valid = 1'd0;
-    case (packetizer_grant)
-        1'd0: begin
-            packetizer_tlp_raw_valid = packetizer_tlp_raw_req_d_valid;
-            packetizer_tlp_raw_req_d_ready = packetizer_tlp_raw_ready;
-            packetizer_tlp_raw_first = packetizer_tlp_raw_req_d_first;
-            packetizer_tlp_raw_last = packetizer_tlp_raw_req_d_last;
-            packetizer_tlp_raw_payload_fmt = packetizer_tlp_raw_req_d_payload_fmt;
-            packetizer_tlp_raw_payload_header = packetizer_tlp_raw_req_d_payload_header;
-            packetizer_tlp_raw_payload_dat = packetizer_tlp_raw_req_d_payload_dat;
-            packetizer_tlp_raw_payload_be = packetizer_tlp_raw_req_d_payload_be;
-        end
+    req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd0;
+    req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd0;
+    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+    req_depacketizer_header_extracter_sink_ready = 1'd0;
+    req_depacketizer_header_extracter_source_first = 1'd0;
+    req_depacketizer_header_extracter_source_last = 1'd0;
+    req_depacketizer_header_extracter_source_payload_be = 16'd0;
+    req_depacketizer_header_extracter_source_payload_dat = 128'd0;
+    req_depacketizer_header_extracter_source_valid = 1'd0;
+    subfragments_litepcietlpdepacketizer1_next_state = 2'd0;
+    subfragments_litepcietlpdepacketizer1_next_value0 = 32'd0;
+    subfragments_litepcietlpdepacketizer1_next_value1 = 32'd0;
+    subfragments_litepcietlpdepacketizer1_next_value2 = 32'd0;
+    subfragments_litepcietlpdepacketizer1_next_value3 = 32'd0;
+    subfragments_litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+    subfragments_litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+    subfragments_litepcietlpdepacketizer1_next_value_ce2 = 1'd0;
+    subfragments_litepcietlpdepacketizer1_next_value_ce3 = 1'd0;
+    case (subfragments_litepcietlpdepacketizer1_state)
         1'd1: begin
-            packetizer_tlp_raw_valid = packetizer_tlp_raw_cmp_valid;
-            packetizer_tlp_raw_cmp_ready = packetizer_tlp_raw_ready;
-            packetizer_tlp_raw_first = packetizer_tlp_raw_cmp_first;
-            packetizer_tlp_raw_last = packetizer_tlp_raw_cmp_last;
-            packetizer_tlp_raw_payload_fmt = packetizer_tlp_raw_cmp_payload_fmt;
-            packetizer_tlp_raw_payload_header = packetizer_tlp_raw_cmp_payload_header;
-            packetizer_tlp_raw_payload_dat = packetizer_tlp_raw_cmp_payload_dat;
-            packetizer_tlp_raw_payload_be = packetizer_tlp_raw_cmp_payload_be;
-        end
-    endcase
-end
-assign packetizer_status0_last = ((packetizer_tlp_raw_req_d_valid & packetizer_tlp_raw_req_d_last) & packetizer_tlp_raw_req_d_ready);
-assign packetizer_status0_ongoing0 = ((packetizer_tlp_raw_req_d_valid | packetizer_status0_ongoing1) & (~packetizer_status0_last));
-assign packetizer_status1_last = ((packetizer_tlp_raw_cmp_valid & packetizer_tlp_raw_cmp_last) & packetizer_tlp_raw_cmp_ready);
-assign packetizer_status1_ongoing0 = ((packetizer_tlp_raw_cmp_valid | packetizer_status1_ongoing1) & (~packetizer_status1_last));
-assign packetizer_tlp_raw_buf_pipe_valid_sink_ready = ((~packetizer_tlp_raw_buf_pipe_valid_source_valid) | packetizer_tlp_raw_buf_pipe_valid_source_ready);
-assign packetizer_tlp_raw_buf_pipe_valid_sink_valid = packetizer_tlp_raw_buf_sink_sink_valid;
-assign packetizer_tlp_raw_buf_sink_sink_ready = packetizer_tlp_raw_buf_pipe_valid_sink_ready;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_first = packetizer_tlp_raw_buf_sink_sink_first;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_last = packetizer_tlp_raw_buf_sink_sink_last;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt = packetizer_tlp_raw_buf_sink_sink_payload_fmt;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_header = packetizer_tlp_raw_buf_sink_sink_payload_header;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat = packetizer_tlp_raw_buf_sink_sink_payload_dat;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_be = packetizer_tlp_raw_buf_sink_sink_payload_be;
-assign packetizer_tlp_raw_buf_source_source_valid = packetizer_tlp_raw_buf_pipe_valid_source_valid;
-assign packetizer_tlp_raw_buf_pipe_valid_source_ready = packetizer_tlp_raw_buf_source_source_ready;
-assign packetizer_tlp_raw_buf_source_source_first = packetizer_tlp_raw_buf_pipe_valid_source_first;
-assign packetizer_tlp_raw_buf_source_source_last = packetizer_tlp_raw_buf_pipe_valid_source_last;
-assign packetizer_tlp_raw_buf_source_source_payload_fmt = packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt;
-assign packetizer_tlp_raw_buf_source_source_payload_header = packetizer_tlp_raw_buf_pipe_valid_source_payload_header;
-assign packetizer_tlp_raw_buf_source_source_payload_dat = packetizer_tlp_raw_buf_pipe_valid_source_payload_dat;
-assign packetizer_tlp_raw_buf_source_source_payload_be = packetizer_tlp_raw_buf_pipe_valid_source_payload_be;
-always @(*) begin
-    packetizer_header_inserter_header_sel = 1'd0;
-    case (packetizer_tlp_raw_d_payload_fmt)
-        1'd0: begin
-            packetizer_header_inserter_header_sel = 1'd0;
-        end
-        1'd1: begin
-            packetizer_header_inserter_header_sel = 1'd1;
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                if (req_depacketizer_header_extracter_sink_last) begin
+                    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd1;
+                end
+            end
         end
         2'd2: begin
-            packetizer_header_inserter_header_sel = 1'd0;
+        end
+        default: begin
+            req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd0;
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                if (req_depacketizer_header_extracter_sink_last) begin
+                    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd1;
+                end
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+            req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd1;
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_first = req_depacketizer_header_extracter_first;
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_last = (req_depacketizer_header_extracter_sink_last | req_depacketizer_header_extracter_last);
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_payload_be[3:0] = req_depacketizer_header_extracter_be_r[15:12];
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_be[7:4] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_be[7:4] = req_depacketizer_header_extracter_sink_payload_be[3:0];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_be[11:8] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_be[11:8] = req_depacketizer_header_extracter_sink_payload_be[7:4];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_be[15:12] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_be[15:12] = req_depacketizer_header_extracter_sink_payload_be[11:8];
+            end
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_payload_dat[31:0] = req_depacketizer_header_extracter_dat_r[127:96];
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_dat[63:32] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_dat[63:32] = req_depacketizer_header_extracter_sink_payload_dat[31:0];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_dat[95:64] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_dat[95:64] = req_depacketizer_header_extracter_sink_payload_dat[63:32];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_dat[127:96] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_dat[127:96] = req_depacketizer_header_extracter_sink_payload_dat[95:64];
+            end
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_valid = (req_depacketizer_header_extracter_sink_valid | req_depacketizer_header_extracter_last);
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd0;
+            end
+        end
+        default: begin
+            req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd1;
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd1;
+            end
+        end
+        default: begin
+            req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd1;
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            req_depacketizer_header_extracter_sink_ready = 1'd1;
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                req_depacketizer_header_extracter_sink_ready = (~req_depacketizer_header_extracter_last);
+            end
+        end
+        default: begin
+        end
+    endcase
+    subfragments_litepcietlpdepacketizer1_next_state = subfragments_litepcietlpdepacketizer1_state;
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_state = 2'd2;
+            end
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                if (req_depacketizer_header_extracter_source_last) begin
+                    subfragments_litepcietlpdepacketizer1_next_state = 1'd0;
+                end
+            end
+        end
+        default: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_state = 1'd1;
+            end
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value0 = req_depacketizer_header_extracter_sink_payload_dat[31:0];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value1 = req_depacketizer_header_extracter_sink_payload_dat[63:32];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value2 = req_depacketizer_header_extracter_sink_payload_dat[95:64];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value3 = req_depacketizer_header_extracter_sink_payload_dat[127:96];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value_ce0 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value_ce1 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value_ce2 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (subfragments_litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                subfragments_litepcietlpdepacketizer1_next_value_ce3 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+end
+always @(*) begin
+    req_depacketizer_dispatcher_sel1 = 1'd0;
+    if ((~req_depacketizer_dispatcher_sel_locked)) begin
+        req_depacketizer_dispatcher_sel1 = req_depacketizer_dispatcher_sel0;
+    end else begin
+        req_depacketizer_dispatcher_sel1 = req_depacketizer_dispatcher_sel_ongoing;
+    end
+end
+always @(*) begin
+    req_depacketizer_dispatch_sink_ready = 1'd0;
+    req_depacketizer_endpoint0_first = 1'd0;
+    req_depacketizer_endpoint0_last = 1'd0;
+    req_depacketizer_endpoint0_payload_be = 16'd0;
+    req_depacketizer_endpoint0_payload_dat = 128'd0;
+    req_depacketizer_endpoint0_payload_fmt = 2'd0;
+    req_depacketizer_endpoint0_payload_type = 5'd0;
+    req_depacketizer_endpoint0_valid = 1'd0;
+    req_depacketizer_endpoint1_first = 1'd0;
+    req_depacketizer_endpoint1_last = 1'd0;
+    req_depacketizer_endpoint1_payload_be = 16'd0;
+    req_depacketizer_endpoint1_payload_dat = 128'd0;
+    req_depacketizer_endpoint1_payload_fmt = 2'd0;
+    req_depacketizer_endpoint1_payload_type = 5'd0;
+    req_depacketizer_endpoint1_valid = 1'd0;
+    case (req_depacketizer_dispatcher_sel1)
+        1'd0: begin
+            req_depacketizer_endpoint0_valid = req_depacketizer_dispatch_sink_valid;
+            req_depacketizer_dispatch_sink_ready = req_depacketizer_endpoint0_ready;
+            req_depacketizer_endpoint0_first = req_depacketizer_dispatch_sink_first;
+            req_depacketizer_endpoint0_last = req_depacketizer_dispatch_sink_last;
+            req_depacketizer_endpoint0_payload_fmt = req_depacketizer_dispatch_sink_payload_fmt;
+            req_depacketizer_endpoint0_payload_type = req_depacketizer_dispatch_sink_payload_type;
+            req_depacketizer_endpoint0_payload_dat = req_depacketizer_dispatch_sink_payload_dat;
+            req_depacketizer_endpoint0_payload_be = req_depacketizer_dispatch_sink_payload_be;
+        end
+        1'd1: begin
+            req_depacketizer_endpoint1_valid = req_depacketizer_dispatch_sink_valid;
+            req_depacketizer_dispatch_sink_ready = req_depacketizer_endpoint1_ready;
+            req_depacketizer_endpoint1_first = req_depacketizer_dispatch_sink_first;
+            req_depacketizer_endpoint1_last = req_depacketizer_dispatch_sink_last;
+            req_depacketizer_endpoint1_payload_fmt = req_depacketizer_dispatch_sink_payload_fmt;
+            req_depacketizer_endpoint1_payload_type = req_depacketizer_dispatch_sink_payload_type;
+            req_depacketizer_endpoint1_payload_dat = req_depacketizer_dispatch_sink_payload_dat;
+            req_depacketizer_endpoint1_payload_be = req_depacketizer_dispatch_sink_payload_be;
+        end
+        default: begin
+            req_depacketizer_dispatch_sink_ready = 1'd1;
+        end
+    endcase
+end
+assign req_depacketizer_dispatcher_last = ((req_depacketizer_dispatch_sink_valid & req_depacketizer_dispatch_sink_last) & req_depacketizer_dispatch_sink_ready);
+assign req_depacketizer_dispatcher_ongoing0 = ((req_depacketizer_dispatch_sink_valid | req_depacketizer_dispatcher_ongoing1) & (~req_depacketizer_dispatcher_last));
+assign cmp_packetizer_tlp_cmp_valid = cmp_packetizer_cmp_sink_valid;
+assign cmp_packetizer_cmp_sink_ready = cmp_packetizer_tlp_cmp_ready;
+assign cmp_packetizer_tlp_cmp_first = cmp_packetizer_cmp_sink_first;
+assign cmp_packetizer_tlp_cmp_last = cmp_packetizer_cmp_sink_last;
+assign cmp_packetizer_tlp_cmp_payload_tc = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_td = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_ep = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_attr = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_length = cmp_packetizer_cmp_sink_payload_len;
+assign cmp_packetizer_tlp_cmp_payload_completer_id = cmp_packetizer_cmp_sink_payload_cmp_id;
+always @(*) begin
+    cmp_packetizer_tlp_cmp_payload_fmt = 2'd0;
+    cmp_packetizer_tlp_cmp_payload_status = 3'd0;
+    cmp_packetizer_tlp_cmp_payload_type = 5'd0;
+    if (cmp_packetizer_cmp_sink_payload_err) begin
+        cmp_packetizer_tlp_cmp_payload_type = 4'd10;
+        cmp_packetizer_tlp_cmp_payload_fmt = 1'd0;
+        cmp_packetizer_tlp_cmp_payload_status = 1'd1;
+    end else begin
+        cmp_packetizer_tlp_cmp_payload_type = 4'd10;
+        cmp_packetizer_tlp_cmp_payload_fmt = 2'd2;
+        cmp_packetizer_tlp_cmp_payload_status = 1'd0;
+    end
+end
+assign cmp_packetizer_tlp_cmp_payload_bcm = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_byte_count = (cmp_packetizer_cmp_sink_payload_len * 3'd4);
+assign cmp_packetizer_tlp_cmp_payload_requester_id = cmp_packetizer_cmp_sink_payload_req_id;
+assign cmp_packetizer_tlp_cmp_payload_tag = cmp_packetizer_cmp_sink_payload_tag;
+assign cmp_packetizer_tlp_cmp_payload_lower_address = cmp_packetizer_cmp_sink_payload_adr;
+assign cmp_packetizer_tlp_cmp_payload_dat = cmp_packetizer_cmp_sink_payload_dat;
+always @(*) begin
+    cmp_packetizer_tlp_cmp_payload_be = 16'd0;
+    if ((cmp_packetizer_cmp_sink_last & cmp_packetizer_cmp_sink_first)) begin
+        cmp_packetizer_tlp_cmp_payload_be = 4'd15;
+    end else begin
+        cmp_packetizer_tlp_cmp_payload_be = 16'hffff;
+    end
+end
+assign cmp_packetizer_tlp_raw_cmp_valid = cmp_packetizer_tlp_cmp_valid;
+assign cmp_packetizer_tlp_cmp_ready = cmp_packetizer_tlp_raw_cmp_ready;
+assign cmp_packetizer_tlp_raw_cmp_first = cmp_packetizer_tlp_cmp_first;
+assign cmp_packetizer_tlp_raw_cmp_last = cmp_packetizer_tlp_cmp_last;
+assign cmp_packetizer_tlp_raw_cmp_payload_dat = cmp_packetizer_tlp_cmp_payload_dat;
+assign cmp_packetizer_tlp_raw_cmp_payload_be = cmp_packetizer_tlp_cmp_payload_be;
+assign cmp_packetizer_tlp_raw_cmp_payload_fmt = cmp_packetizer_tlp_cmp_payload_fmt;
+always @(*) begin
+    cmp_packetizer_tlp_raw_cmp_header = 128'd0;
+    cmp_packetizer_tlp_raw_cmp_header[13:12] = cmp_packetizer_tlp_cmp_payload_attr;
+    cmp_packetizer_tlp_raw_cmp_header[44] = cmp_packetizer_tlp_cmp_payload_bcm;
+    cmp_packetizer_tlp_raw_cmp_header[43:32] = cmp_packetizer_tlp_cmp_payload_byte_count;
+    cmp_packetizer_tlp_raw_cmp_header[63:48] = cmp_packetizer_tlp_cmp_payload_completer_id;
+    cmp_packetizer_tlp_raw_cmp_header[14] = cmp_packetizer_tlp_cmp_payload_ep;
+    cmp_packetizer_tlp_raw_cmp_header[30:29] = cmp_packetizer_tlp_cmp_payload_fmt;
+    cmp_packetizer_tlp_raw_cmp_header[9:0] = cmp_packetizer_tlp_cmp_payload_length;
+    cmp_packetizer_tlp_raw_cmp_header[70:64] = cmp_packetizer_tlp_cmp_payload_lower_address;
+    cmp_packetizer_tlp_raw_cmp_header[95:80] = cmp_packetizer_tlp_cmp_payload_requester_id;
+    cmp_packetizer_tlp_raw_cmp_header[47:45] = cmp_packetizer_tlp_cmp_payload_status;
+    cmp_packetizer_tlp_raw_cmp_header[79:72] = cmp_packetizer_tlp_cmp_payload_tag;
+    cmp_packetizer_tlp_raw_cmp_header[22:20] = cmp_packetizer_tlp_cmp_payload_tc;
+    cmp_packetizer_tlp_raw_cmp_header[15] = cmp_packetizer_tlp_cmp_payload_td;
+    cmp_packetizer_tlp_raw_cmp_header[28:24] = cmp_packetizer_tlp_cmp_payload_type;
+end
+always @(*) begin
+    cmp_packetizer_tlp_raw_cmp_payload_header = 128'd0;
+    cmp_packetizer_tlp_raw_cmp_payload_header[31:0] = cmp_packetizer_tlp_raw_cmp_header[31:0];
+    cmp_packetizer_tlp_raw_cmp_payload_header[63:32] = cmp_packetizer_tlp_raw_cmp_header[63:32];
+    cmp_packetizer_tlp_raw_cmp_payload_header[95:64] = cmp_packetizer_tlp_raw_cmp_header[95:64];
+    cmp_packetizer_tlp_raw_cmp_payload_header[127:96] = cmp_packetizer_tlp_raw_cmp_header[127:96];
+end
+assign cmp_packetizer_tlp_raw_buf_sink_sink_valid = cmp_packetizer_tlp_raw_valid;
+assign cmp_packetizer_tlp_raw_ready = cmp_packetizer_tlp_raw_buf_sink_sink_ready;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_first = cmp_packetizer_tlp_raw_first;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_last = cmp_packetizer_tlp_raw_last;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_fmt = cmp_packetizer_tlp_raw_payload_fmt;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_header = cmp_packetizer_tlp_raw_payload_header;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_dat = cmp_packetizer_tlp_raw_payload_dat;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_be = cmp_packetizer_tlp_raw_payload_be;
+assign cmp_packetizer_tlp_raw_d_valid = cmp_packetizer_tlp_raw_buf_source_source_valid;
+assign cmp_packetizer_tlp_raw_buf_source_source_ready = cmp_packetizer_tlp_raw_d_ready;
+assign cmp_packetizer_tlp_raw_d_first = cmp_packetizer_tlp_raw_buf_source_source_first;
+assign cmp_packetizer_tlp_raw_d_last = cmp_packetizer_tlp_raw_buf_source_source_last;
+assign cmp_packetizer_tlp_raw_d_payload_fmt = cmp_packetizer_tlp_raw_buf_source_source_payload_fmt;
+assign cmp_packetizer_tlp_raw_d_payload_header = cmp_packetizer_tlp_raw_buf_source_source_payload_header;
+assign cmp_packetizer_tlp_raw_d_payload_dat = cmp_packetizer_tlp_raw_buf_source_source_payload_dat;
+assign cmp_packetizer_tlp_raw_d_payload_be = cmp_packetizer_tlp_raw_buf_source_source_payload_be;
+assign cmp_packetizer_header_inserter_sink_sink_valid = cmp_packetizer_tlp_raw_d_valid;
+assign cmp_packetizer_tlp_raw_d_ready = cmp_packetizer_header_inserter_sink_sink_ready;
+assign cmp_packetizer_header_inserter_sink_sink_first = cmp_packetizer_tlp_raw_d_first;
+assign cmp_packetizer_header_inserter_sink_sink_last = cmp_packetizer_tlp_raw_d_last;
+assign cmp_packetizer_header_inserter_sink_sink_payload_fmt = cmp_packetizer_tlp_raw_d_payload_fmt;
+assign cmp_packetizer_header_inserter_sink_sink_payload_header = cmp_packetizer_tlp_raw_d_payload_header;
+assign cmp_packetizer_header_inserter_sink_sink_payload_dat = cmp_packetizer_tlp_raw_d_payload_dat;
+assign cmp_packetizer_header_inserter_sink_sink_payload_be = cmp_packetizer_tlp_raw_d_payload_be;
+assign cmp_packetizer_source_valid = cmp_packetizer_header_inserter_source_source_valid;
+assign cmp_packetizer_header_inserter_source_source_ready = cmp_packetizer_source_ready;
+assign cmp_packetizer_source_first = cmp_packetizer_header_inserter_source_source_first;
+assign cmp_packetizer_source_last = cmp_packetizer_header_inserter_source_source_last;
+always @(*) begin
+    cmp_packetizer_source_payload_dat = 128'd0;
+    cmp_packetizer_source_payload_dat[31:0] = cmp_packetizer_header_inserter_source_source_payload_dat[31:0];
+    cmp_packetizer_source_payload_dat[63:32] = cmp_packetizer_header_inserter_source_source_payload_dat[63:32];
+    cmp_packetizer_source_payload_dat[95:64] = cmp_packetizer_header_inserter_source_source_payload_dat[95:64];
+    cmp_packetizer_source_payload_dat[127:96] = cmp_packetizer_header_inserter_source_source_payload_dat[127:96];
+end
+always @(*) begin
+    cmp_packetizer_source_payload_be = 16'd0;
+    cmp_packetizer_source_payload_be[3:0] = cmp_packetizer_header_inserter_source_source_payload_be[3:0];
+    cmp_packetizer_source_payload_be[7:4] = cmp_packetizer_header_inserter_source_source_payload_be[7:4];
+    cmp_packetizer_source_payload_be[11:8] = cmp_packetizer_header_inserter_source_source_payload_be[11:8];
+    cmp_packetizer_source_payload_be[15:12] = cmp_packetizer_header_inserter_source_source_payload_be[15:12];
+end
+assign cmp_packetizer_tlp_raw_valid = cmp_packetizer_tlp_raw_cmp_valid;
+assign cmp_packetizer_tlp_raw_cmp_ready = cmp_packetizer_tlp_raw_ready;
+assign cmp_packetizer_tlp_raw_first = cmp_packetizer_tlp_raw_cmp_first;
+assign cmp_packetizer_tlp_raw_last = cmp_packetizer_tlp_raw_cmp_last;
+assign cmp_packetizer_tlp_raw_payload_fmt = cmp_packetizer_tlp_raw_cmp_payload_fmt;
+assign cmp_packetizer_tlp_raw_payload_header = cmp_packetizer_tlp_raw_cmp_payload_header;
+assign cmp_packetizer_tlp_raw_payload_dat = cmp_packetizer_tlp_raw_cmp_payload_dat;
+assign cmp_packetizer_tlp_raw_payload_be = cmp_packetizer_tlp_raw_cmp_payload_be;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_ready = ((~cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid) | cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready);
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_valid = cmp_packetizer_tlp_raw_buf_sink_sink_valid;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_ready = cmp_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_first = cmp_packetizer_tlp_raw_buf_sink_sink_first;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_last = cmp_packetizer_tlp_raw_buf_sink_sink_last;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt = cmp_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header = cmp_packetizer_tlp_raw_buf_sink_sink_payload_header;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat = cmp_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be = cmp_packetizer_tlp_raw_buf_sink_sink_payload_be;
+assign cmp_packetizer_tlp_raw_buf_source_source_valid = cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready = cmp_packetizer_tlp_raw_buf_source_source_ready;
+assign cmp_packetizer_tlp_raw_buf_source_source_first = cmp_packetizer_tlp_raw_buf_pipe_valid_source_first;
+assign cmp_packetizer_tlp_raw_buf_source_source_last = cmp_packetizer_tlp_raw_buf_pipe_valid_source_last;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_fmt = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_header = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_header;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_dat = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_be = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_be;
+always @(*) begin
+    cmp_packetizer_header_inserter_header_sel = 1'd0;
+    case (cmp_packetizer_tlp_raw_d_payload_fmt)
+        1'd0: begin
+            cmp_packetizer_header_inserter_header_sel = 1'd0;
+        end
+        1'd1: begin
+            cmp_packetizer_header_inserter_header_sel = 1'd1;
+        end
+        2'd2: begin
+            cmp_packetizer_header_inserter_header_sel = 1'd0;
         end
         2'd3: begin
-            packetizer_header_inserter_header_sel = 1'd1;
+            cmp_packetizer_header_inserter_header_sel = 1'd1;
         end
     endcase
 end
 always @(*) begin
-    packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 16'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 128'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 16'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 128'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
-    packetizer_header_inserter_sink_sink_ready = 1'd0;
-    packetizer_header_inserter_source_source_first = 1'd0;
-    packetizer_header_inserter_source_source_last = 1'd0;
-    packetizer_header_inserter_source_source_payload_be = 16'd0;
-    packetizer_header_inserter_source_source_payload_dat = 128'd0;
-    packetizer_header_inserter_source_source_valid = 1'd0;
-    case (packetizer_header_inserter_header_sel)
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 16'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 16'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+    cmp_packetizer_header_inserter_sink_sink_ready = 1'd0;
+    cmp_packetizer_header_inserter_source_source_first = 1'd0;
+    cmp_packetizer_header_inserter_source_source_last = 1'd0;
+    cmp_packetizer_header_inserter_source_source_payload_be = 16'd0;
+    cmp_packetizer_header_inserter_source_source_payload_dat = 128'd0;
+    cmp_packetizer_header_inserter_source_source_valid = 1'd0;
+    case (cmp_packetizer_header_inserter_header_sel)
         1'd0: begin
-            packetizer_header_inserter_header_inserter_3dws_sink_valid = packetizer_header_inserter_sink_sink_valid;
-            packetizer_header_inserter_sink_sink_ready = packetizer_header_inserter_header_inserter_3dws_sink_ready;
-            packetizer_header_inserter_header_inserter_3dws_sink_first = packetizer_header_inserter_sink_sink_first;
-            packetizer_header_inserter_header_inserter_3dws_sink_last = packetizer_header_inserter_sink_sink_last;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = packetizer_header_inserter_sink_sink_payload_fmt;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_header = packetizer_header_inserter_sink_sink_payload_header;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = packetizer_header_inserter_sink_sink_payload_dat;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_be = packetizer_header_inserter_sink_sink_payload_be;
-            packetizer_header_inserter_source_source_valid = packetizer_header_inserter_header_inserter_3dws_source_valid;
-            packetizer_header_inserter_header_inserter_3dws_source_ready = packetizer_header_inserter_source_source_ready;
-            packetizer_header_inserter_source_source_first = packetizer_header_inserter_header_inserter_3dws_source_first;
-            packetizer_header_inserter_source_source_last = packetizer_header_inserter_header_inserter_3dws_source_last;
-            packetizer_header_inserter_source_source_payload_dat = packetizer_header_inserter_header_inserter_3dws_source_payload_dat;
-            packetizer_header_inserter_source_source_payload_be = packetizer_header_inserter_header_inserter_3dws_source_payload_be;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid = cmp_packetizer_header_inserter_sink_sink_valid;
+            cmp_packetizer_header_inserter_sink_sink_ready = cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_first = cmp_packetizer_header_inserter_sink_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_last = cmp_packetizer_header_inserter_sink_sink_last;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = cmp_packetizer_header_inserter_sink_sink_payload_fmt;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = cmp_packetizer_header_inserter_sink_sink_payload_header;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = cmp_packetizer_header_inserter_sink_sink_payload_dat;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = cmp_packetizer_header_inserter_sink_sink_payload_be;
+            cmp_packetizer_header_inserter_source_source_valid = cmp_packetizer_header_inserter_header_inserter_3dws_source_valid;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_ready = cmp_packetizer_header_inserter_source_source_ready;
+            cmp_packetizer_header_inserter_source_source_first = cmp_packetizer_header_inserter_header_inserter_3dws_source_first;
+            cmp_packetizer_header_inserter_source_source_last = cmp_packetizer_header_inserter_header_inserter_3dws_source_last;
+            cmp_packetizer_header_inserter_source_source_payload_dat = cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat;
+            cmp_packetizer_header_inserter_source_source_payload_be = cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be;
         end
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_sink_valid = packetizer_header_inserter_sink_sink_valid;
-            packetizer_header_inserter_sink_sink_ready = packetizer_header_inserter_header_inserter_4dws_sink_ready;
-            packetizer_header_inserter_header_inserter_4dws_sink_first = packetizer_header_inserter_sink_sink_first;
-            packetizer_header_inserter_header_inserter_4dws_sink_last = packetizer_header_inserter_sink_sink_last;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = packetizer_header_inserter_sink_sink_payload_fmt;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_header = packetizer_header_inserter_sink_sink_payload_header;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = packetizer_header_inserter_sink_sink_payload_dat;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_be = packetizer_header_inserter_sink_sink_payload_be;
-            packetizer_header_inserter_source_source_valid = packetizer_header_inserter_header_inserter_4dws_source_valid;
-            packetizer_header_inserter_header_inserter_4dws_source_ready = packetizer_header_inserter_source_source_ready;
-            packetizer_header_inserter_source_source_first = packetizer_header_inserter_header_inserter_4dws_source_first;
-            packetizer_header_inserter_source_source_last = packetizer_header_inserter_header_inserter_4dws_source_last;
-            packetizer_header_inserter_source_source_payload_dat = packetizer_header_inserter_header_inserter_4dws_source_payload_dat;
-            packetizer_header_inserter_source_source_payload_be = packetizer_header_inserter_header_inserter_4dws_source_payload_be;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid = cmp_packetizer_header_inserter_sink_sink_valid;
+            cmp_packetizer_header_inserter_sink_sink_ready = cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_first = cmp_packetizer_header_inserter_sink_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_last = cmp_packetizer_header_inserter_sink_sink_last;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = cmp_packetizer_header_inserter_sink_sink_payload_fmt;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = cmp_packetizer_header_inserter_sink_sink_payload_header;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = cmp_packetizer_header_inserter_sink_sink_payload_dat;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = cmp_packetizer_header_inserter_sink_sink_payload_be;
+            cmp_packetizer_header_inserter_source_source_valid = cmp_packetizer_header_inserter_header_inserter_4dws_source_valid;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_ready = cmp_packetizer_header_inserter_source_source_ready;
+            cmp_packetizer_header_inserter_source_source_first = cmp_packetizer_header_inserter_header_inserter_4dws_source_first;
+            cmp_packetizer_header_inserter_source_source_last = cmp_packetizer_header_inserter_header_inserter_4dws_source_last;
+            cmp_packetizer_header_inserter_source_source_payload_dat = cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat;
+            cmp_packetizer_header_inserter_source_source_payload_be = cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_payload_be = 16'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 128'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 16'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+    subfragments_litepcietlpheaderinserter3dws0_next_state = 1'd0;
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_first = packetizer_header_inserter_header_inserter_3dws_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_first = cmp_packetizer_header_inserter_header_inserter_3dws_sink_first;
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_last = packetizer_header_inserter_header_inserter_3dws_dws_per_beat;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_last = cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat;
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_last = (packetizer_header_inserter_header_inserter_3dws_sink_last & (packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:4] == 1'd0));
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_last = (cmp_packetizer_header_inserter_header_inserter_3dws_sink_last & (cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:4] == 1'd0));
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = packetizer_header_inserter_header_inserter_3dws_payload_dw[7:4];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = packetizer_header_inserter_header_inserter_3dws_payload_dw[11:8];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = packetizer_header_inserter_header_inserter_3dws_payload_dw[15:12];
-            if (packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw[7:4];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw[11:8];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw[15:12];
+            if (cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
             end
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = 4'd15;
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = 4'd15;
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = 4'd15;
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_3dws_be_r[63:32];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_3dws_be_r[95:64];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_3dws_be_r[127:96];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_3dws_be_r[63:32];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_3dws_be_r[95:64];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_3dws_be_r[127:96];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_3dws_sink_payload_header[31:0];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_3dws_sink_payload_header[63:32];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_3dws_sink_payload_header[95:64];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[31:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[63:32];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[95:64];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_valid = (packetizer_header_inserter_header_inserter_3dws_sink_valid | packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = (cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid | cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_valid = packetizer_header_inserter_header_inserter_3dws_sink_valid;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid;
         end
     endcase
-    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = litepcieendpoint_litepcietlpheaderinserter3dws_state;
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            if ((packetizer_header_inserter_header_inserter_3dws_source_valid & packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
-                if (packetizer_header_inserter_header_inserter_3dws_source_last) begin
-                    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd0;
+            if ((cmp_packetizer_header_inserter_header_inserter_3dws_source_valid & cmp_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = (~cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+            end
+        end
+        default: begin
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = cmp_packetizer_header_inserter_header_inserter_3dws_source_ready;
+        end
+    endcase
+    subfragments_litepcietlpheaderinserter3dws0_next_state = subfragments_litepcietlpheaderinserter3dws0_state;
+    case (subfragments_litepcietlpheaderinserter3dws0_state)
+        1'd1: begin
+            if ((cmp_packetizer_header_inserter_header_inserter_3dws_source_valid & cmp_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if (cmp_packetizer_header_inserter_header_inserter_3dws_source_last) begin
+                    subfragments_litepcietlpheaderinserter3dws0_next_state = 1'd0;
                 end
             end
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_3dws_source_valid & packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
-                if ((~packetizer_header_inserter_header_inserter_3dws_source_last)) begin
-                    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd1;
+            if ((cmp_packetizer_header_inserter_header_inserter_3dws_source_valid & cmp_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if ((~cmp_packetizer_header_inserter_header_inserter_3dws_source_last)) begin
+                    subfragments_litepcietlpheaderinserter3dws0_next_state = 1'd1;
                 end
             end
-        end
-    endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
-        1'd1: begin
-            if ((packetizer_header_inserter_header_inserter_3dws_source_valid & packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
-                packetizer_header_inserter_header_inserter_3dws_sink_ready = (~packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
-            end
-        end
-        default: begin
-            packetizer_header_inserter_header_inserter_3dws_sink_ready = packetizer_header_inserter_header_inserter_3dws_source_ready;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_payload_be = 16'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 128'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 16'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+    subfragments_litepcietlpheaderinserter4dws0_next_state = 1'd0;
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                packetizer_header_inserter_header_inserter_4dws_source_first = 1'd1;
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd1;
             end
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_last = packetizer_header_inserter_header_inserter_4dws_sink_last;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_last = cmp_packetizer_header_inserter_header_inserter_4dws_sink_last;
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                packetizer_header_inserter_header_inserter_4dws_source_last = (packetizer_header_inserter_header_inserter_4dws_sink_last & (packetizer_header_inserter_header_inserter_4dws_sink_payload_be == 1'd0));
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_last = (cmp_packetizer_header_inserter_header_inserter_4dws_sink_last & (cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be == 1'd0));
             end
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be = packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = 4'd15;
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = 4'd15;
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = 4'd15;
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = 4'd15;
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = 4'd15;
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = 4'd15;
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = 4'd15;
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = 4'd15;
             end
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[31:0];
-                packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[63:32];
-                packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[95:64];
-                packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[127:96];
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[31:0];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[63:32];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[95:64];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[127:96];
             end
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_valid = packetizer_header_inserter_header_inserter_4dws_sink_valid;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid;
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd1;
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd1;
             end
         end
     endcase
-    litepcieendpoint_litepcietlpheaderinserter4dws_next_state = litepcieendpoint_litepcietlpheaderinserter4dws_state;
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            if (((packetizer_header_inserter_header_inserter_4dws_source_valid & packetizer_header_inserter_header_inserter_4dws_source_ready) & packetizer_header_inserter_header_inserter_4dws_source_last)) begin
-                litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd0;
-            end
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = cmp_packetizer_header_inserter_header_inserter_4dws_source_ready;
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                if ((packetizer_header_inserter_header_inserter_4dws_source_valid & packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
-                    if (packetizer_header_inserter_header_inserter_4dws_source_last) begin
-                    end else begin
-                        litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd1;
-                    end
-                end
-            end
-        end
-    endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
-        1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_sink_ready = packetizer_header_inserter_header_inserter_4dws_source_ready;
-        end
-        default: begin
-            packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
-            if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
-                if ((packetizer_header_inserter_header_inserter_4dws_source_valid & packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
-                    if (packetizer_header_inserter_header_inserter_4dws_source_last) begin
-                        packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd1;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                if ((cmp_packetizer_header_inserter_header_inserter_4dws_source_valid & cmp_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                    if (cmp_packetizer_header_inserter_header_inserter_4dws_source_last) begin
+                        cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd1;
                     end else begin
                     end
                 end
             end
         end
     endcase
+    subfragments_litepcietlpheaderinserter4dws0_next_state = subfragments_litepcietlpheaderinserter4dws0_state;
+    case (subfragments_litepcietlpheaderinserter4dws0_state)
+        1'd1: begin
+            if (((cmp_packetizer_header_inserter_header_inserter_4dws_source_valid & cmp_packetizer_header_inserter_header_inserter_4dws_source_ready) & cmp_packetizer_header_inserter_header_inserter_4dws_source_last)) begin
+                subfragments_litepcietlpheaderinserter4dws0_next_state = 1'd0;
+            end
+        end
+        default: begin
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                if ((cmp_packetizer_header_inserter_header_inserter_4dws_source_valid & cmp_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                    if (cmp_packetizer_header_inserter_header_inserter_4dws_source_last) begin
+                    end else begin
+                        subfragments_litepcietlpheaderinserter4dws0_next_state = 1'd1;
+                    end
+                end
+            end
+        end
+    endcase
 end
-assign litepcieendpoint_sel0 = 1'd1;
-assign litepcieendpoint_ctrl_rst = tlp_ctrl_rst;
 always @(*) begin
-    litepcieendpoint_dispatcher0_sel0 = 2'd0;
-    litepcieendpoint_dispatcher0_sel0[0] = (litepcieendpoint_master_in_source_payload_channel == 1'd1);
-    litepcieendpoint_dispatcher0_sel0[1] = (litepcieendpoint_master_in_source_payload_channel == 2'd3);
+    req_packetizer_req_sink_ready = 1'd0;
+    req_packetizer_tlp_req_valid = 1'd0;
+    if ((~req_packetizer_req_is_cfg)) begin
+        req_packetizer_tlp_req_valid = req_packetizer_req_sink_valid;
+        req_packetizer_req_sink_ready = req_packetizer_tlp_req_ready;
+    end
 end
+assign req_packetizer_tlp_req_first = req_packetizer_req_sink_first;
+assign req_packetizer_tlp_req_last = req_packetizer_req_sink_last;
+assign req_packetizer_tlp_req_payload_type = 1'd0;
 always @(*) begin
-    litepcieendpoint_dispatcher1_sel0 = 2'd0;
-    litepcieendpoint_dispatcher1_sel0[0] = (litepcieendpoint_source_payload_channel == 1'd0);
-    litepcieendpoint_dispatcher1_sel0[1] = (litepcieendpoint_source_payload_channel == 2'd2);
-end
-assign litepcieendpoint_master_out_source_valid = master_source_valid;
-assign master_source_ready = litepcieendpoint_master_out_source_ready;
-assign litepcieendpoint_master_out_source_first = master_source_first;
-assign litepcieendpoint_master_out_source_last = master_source_last;
-assign litepcieendpoint_master_out_source_payload_req_id = master_source_payload_req_id;
-assign litepcieendpoint_master_out_source_payload_cmp_id = master_source_payload_cmp_id;
-assign litepcieendpoint_master_out_source_payload_adr = master_source_payload_adr;
-assign litepcieendpoint_master_out_source_payload_len = master_source_payload_len;
-assign litepcieendpoint_master_out_source_payload_end = master_source_payload_end;
-assign litepcieendpoint_master_out_source_payload_err = master_source_payload_err;
-assign litepcieendpoint_master_out_source_payload_tag = master_source_payload_tag;
-assign litepcieendpoint_master_out_source_payload_dat = master_source_payload_dat;
-assign litepcieendpoint_master_out_source_payload_channel = master_source_payload_channel;
-assign litepcieendpoint_master_out_source_payload_user_id = master_source_payload_user_id;
-always @(*) begin
-    litepcieendpoint_sel1 = 1'd0;
-    if ((~litepcieendpoint_sel_locked)) begin
-        litepcieendpoint_sel1 = litepcieendpoint_sel0;
+    req_packetizer_tlp_req_payload_fmt = 2'd0;
+    if (req_packetizer_req_sink_payload_we) begin
+        req_packetizer_tlp_req_payload_fmt = 2'd2;
     end else begin
-        litepcieendpoint_sel1 = litepcieendpoint_sel_ongoing;
+        req_packetizer_tlp_req_payload_fmt = 1'd0;
+    end
+end
+assign req_packetizer_tlp_req_payload_address = req_packetizer_req_sink_payload_adr;
+assign req_packetizer_tlp_req_payload_tc = 1'd0;
+assign req_packetizer_tlp_req_payload_td = 1'd0;
+assign req_packetizer_tlp_req_payload_ep = 1'd0;
+assign req_packetizer_tlp_req_payload_attr = 1'd0;
+assign req_packetizer_tlp_req_payload_length = req_packetizer_req_sink_payload_len;
+assign req_packetizer_tlp_req_payload_requester_id = req_packetizer_req_sink_payload_req_id;
+assign req_packetizer_tlp_req_payload_tag = req_packetizer_req_sink_payload_tag;
+always @(*) begin
+    req_packetizer_tlp_req_payload_last_be = 4'd0;
+    if ((req_packetizer_req_sink_payload_len > 1'd1)) begin
+        req_packetizer_tlp_req_payload_last_be = 4'd15;
+    end else begin
+        req_packetizer_tlp_req_payload_last_be = 1'd0;
+    end
+end
+assign req_packetizer_tlp_req_payload_first_be = 4'd15;
+assign req_packetizer_tlp_req_payload_dat = req_packetizer_req_sink_payload_dat;
+always @(*) begin
+    req_packetizer_tlp_req_payload_be = 16'd0;
+    if (req_packetizer_req_sink_payload_we) begin
+        if ((req_packetizer_req_sink_payload_len == 1'd1)) begin
+            req_packetizer_tlp_req_payload_be = 4'd15;
+        end else begin
+            req_packetizer_tlp_req_payload_be = 16'hffff;
+        end
+    end else begin
+        req_packetizer_tlp_req_payload_be = 1'd0;
+    end
+end
+assign req_packetizer_tlp_raw_req_valid = req_packetizer_tlp_req_valid;
+assign req_packetizer_tlp_req_ready = req_packetizer_tlp_raw_req_ready;
+assign req_packetizer_tlp_raw_req_first = req_packetizer_tlp_req_first;
+assign req_packetizer_tlp_raw_req_last = req_packetizer_tlp_req_last;
+assign req_packetizer_tlp_raw_req_payload_dat = req_packetizer_tlp_req_payload_dat;
+assign req_packetizer_tlp_raw_req_payload_be = req_packetizer_tlp_req_payload_be;
+assign req_packetizer_tlp_raw_req_payload_fmt = req_packetizer_tlp_req_payload_fmt;
+always @(*) begin
+    req_packetizer_tlp_raw_req_header = 128'd0;
+    req_packetizer_tlp_raw_req_header[127:64] = req_packetizer_tlp_req_payload_address;
+    req_packetizer_tlp_raw_req_header[13:12] = req_packetizer_tlp_req_payload_attr;
+    req_packetizer_tlp_raw_req_header[14] = req_packetizer_tlp_req_payload_ep;
+    req_packetizer_tlp_raw_req_header[35:32] = req_packetizer_tlp_req_payload_first_be;
+    req_packetizer_tlp_raw_req_header[30:29] = req_packetizer_tlp_req_payload_fmt;
+    req_packetizer_tlp_raw_req_header[39:36] = req_packetizer_tlp_req_payload_last_be;
+    req_packetizer_tlp_raw_req_header[9:0] = req_packetizer_tlp_req_payload_length;
+    req_packetizer_tlp_raw_req_header[63:48] = req_packetizer_tlp_req_payload_requester_id;
+    req_packetizer_tlp_raw_req_header[47:40] = req_packetizer_tlp_req_payload_tag;
+    req_packetizer_tlp_raw_req_header[22:20] = req_packetizer_tlp_req_payload_tc;
+    req_packetizer_tlp_raw_req_header[15] = req_packetizer_tlp_req_payload_td;
+    req_packetizer_tlp_raw_req_header[28:24] = req_packetizer_tlp_req_payload_type;
+end
+always @(*) begin
+    req_packetizer_tlp_raw_req_payload_header = 128'd0;
+    req_packetizer_tlp_raw_req_payload_header[31:0] = req_packetizer_tlp_raw_req_header[31:0];
+    req_packetizer_tlp_raw_req_payload_header[63:32] = req_packetizer_tlp_raw_req_header[63:32];
+    req_packetizer_tlp_raw_req_payload_header[95:64] = req_packetizer_tlp_raw_req_header[95:64];
+    req_packetizer_tlp_raw_req_payload_header[127:96] = req_packetizer_tlp_raw_req_header[127:96];
+end
+assign req_packetizer_tlp_raw_req_buf_sink_sink_valid = req_packetizer_tlp_raw_req_valid;
+assign req_packetizer_tlp_raw_req_ready = req_packetizer_tlp_raw_req_buf_sink_sink_ready;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_first = req_packetizer_tlp_raw_req_first;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_last = req_packetizer_tlp_raw_req_last;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_fmt = req_packetizer_tlp_raw_req_payload_fmt;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_header = req_packetizer_tlp_raw_req_payload_header;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_dat = req_packetizer_tlp_raw_req_payload_dat;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_be = req_packetizer_tlp_raw_req_payload_be;
+assign req_packetizer_tlp_raw_req_d_valid = req_packetizer_tlp_raw_req_buf_source_source_valid;
+assign req_packetizer_tlp_raw_req_buf_source_source_ready = req_packetizer_tlp_raw_req_d_ready;
+assign req_packetizer_tlp_raw_req_d_first = req_packetizer_tlp_raw_req_buf_source_source_first;
+assign req_packetizer_tlp_raw_req_d_last = req_packetizer_tlp_raw_req_buf_source_source_last;
+assign req_packetizer_tlp_raw_req_d_payload_fmt = req_packetizer_tlp_raw_req_buf_source_source_payload_fmt;
+assign req_packetizer_tlp_raw_req_d_payload_header = req_packetizer_tlp_raw_req_buf_source_source_payload_header;
+assign req_packetizer_tlp_raw_req_d_payload_dat = req_packetizer_tlp_raw_req_buf_source_source_payload_dat;
+assign req_packetizer_tlp_raw_req_d_payload_be = req_packetizer_tlp_raw_req_buf_source_source_payload_be;
+assign req_packetizer_tlp_raw_buf_sink_sink_valid = req_packetizer_tlp_raw_valid;
+assign req_packetizer_tlp_raw_ready = req_packetizer_tlp_raw_buf_sink_sink_ready;
+assign req_packetizer_tlp_raw_buf_sink_sink_first = req_packetizer_tlp_raw_first;
+assign req_packetizer_tlp_raw_buf_sink_sink_last = req_packetizer_tlp_raw_last;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_fmt = req_packetizer_tlp_raw_payload_fmt;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_header = req_packetizer_tlp_raw_payload_header;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_dat = req_packetizer_tlp_raw_payload_dat;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_be = req_packetizer_tlp_raw_payload_be;
+assign req_packetizer_tlp_raw_d_valid = req_packetizer_tlp_raw_buf_source_source_valid;
+assign req_packetizer_tlp_raw_buf_source_source_ready = req_packetizer_tlp_raw_d_ready;
+assign req_packetizer_tlp_raw_d_first = req_packetizer_tlp_raw_buf_source_source_first;
+assign req_packetizer_tlp_raw_d_last = req_packetizer_tlp_raw_buf_source_source_last;
+assign req_packetizer_tlp_raw_d_payload_fmt = req_packetizer_tlp_raw_buf_source_source_payload_fmt;
+assign req_packetizer_tlp_raw_d_payload_header = req_packetizer_tlp_raw_buf_source_source_payload_header;
+assign req_packetizer_tlp_raw_d_payload_dat = req_packetizer_tlp_raw_buf_source_source_payload_dat;
+assign req_packetizer_tlp_raw_d_payload_be = req_packetizer_tlp_raw_buf_source_source_payload_be;
+assign req_packetizer_header_inserter_sink_sink_valid = req_packetizer_tlp_raw_d_valid;
+assign req_packetizer_tlp_raw_d_ready = req_packetizer_header_inserter_sink_sink_ready;
+assign req_packetizer_header_inserter_sink_sink_first = req_packetizer_tlp_raw_d_first;
+assign req_packetizer_header_inserter_sink_sink_last = req_packetizer_tlp_raw_d_last;
+assign req_packetizer_header_inserter_sink_sink_payload_fmt = req_packetizer_tlp_raw_d_payload_fmt;
+assign req_packetizer_header_inserter_sink_sink_payload_header = req_packetizer_tlp_raw_d_payload_header;
+assign req_packetizer_header_inserter_sink_sink_payload_dat = req_packetizer_tlp_raw_d_payload_dat;
+assign req_packetizer_header_inserter_sink_sink_payload_be = req_packetizer_tlp_raw_d_payload_be;
+assign req_packetizer_source_valid = req_packetizer_header_inserter_source_source_valid;
+assign req_packetizer_header_inserter_source_source_ready = req_packetizer_source_ready;
+assign req_packetizer_source_first = req_packetizer_header_inserter_source_source_first;
+assign req_packetizer_source_last = req_packetizer_header_inserter_source_source_last;
+always @(*) begin
+    req_packetizer_source_payload_dat = 128'd0;
+    req_packetizer_source_payload_dat[31:0] = req_packetizer_header_inserter_source_source_payload_dat[31:0];
+    req_packetizer_source_payload_dat[63:32] = req_packetizer_header_inserter_source_source_payload_dat[63:32];
+    req_packetizer_source_payload_dat[95:64] = req_packetizer_header_inserter_source_source_payload_dat[95:64];
+    req_packetizer_source_payload_dat[127:96] = req_packetizer_header_inserter_source_source_payload_dat[127:96];
+end
+always @(*) begin
+    req_packetizer_source_payload_be = 16'd0;
+    req_packetizer_source_payload_be[3:0] = req_packetizer_header_inserter_source_source_payload_be[3:0];
+    req_packetizer_source_payload_be[7:4] = req_packetizer_header_inserter_source_source_payload_be[7:4];
+    req_packetizer_source_payload_be[11:8] = req_packetizer_header_inserter_source_source_payload_be[11:8];
+    req_packetizer_source_payload_be[15:12] = req_packetizer_header_inserter_source_source_payload_be[15:12];
+end
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_ready = ((~req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready);
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_valid = req_packetizer_tlp_raw_req_buf_sink_sink_valid;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_ready = req_packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_first = req_packetizer_tlp_raw_req_buf_sink_sink_first;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_last = req_packetizer_tlp_raw_req_buf_sink_sink_last;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt = req_packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header = req_packetizer_tlp_raw_req_buf_sink_sink_payload_header;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat = req_packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be = req_packetizer_tlp_raw_req_buf_sink_sink_payload_be;
+assign req_packetizer_tlp_raw_req_buf_source_source_valid = req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready = req_packetizer_tlp_raw_req_buf_source_source_ready;
+assign req_packetizer_tlp_raw_req_buf_source_source_first = req_packetizer_tlp_raw_req_buf_pipe_valid_source_first;
+assign req_packetizer_tlp_raw_req_buf_source_source_last = req_packetizer_tlp_raw_req_buf_pipe_valid_source_last;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_fmt = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_header = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_dat = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_be = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be;
+assign req_packetizer_tlp_raw_valid = req_packetizer_tlp_raw_req_d_valid;
+assign req_packetizer_tlp_raw_req_d_ready = req_packetizer_tlp_raw_ready;
+assign req_packetizer_tlp_raw_first = req_packetizer_tlp_raw_req_d_first;
+assign req_packetizer_tlp_raw_last = req_packetizer_tlp_raw_req_d_last;
+assign req_packetizer_tlp_raw_payload_fmt = req_packetizer_tlp_raw_req_d_payload_fmt;
+assign req_packetizer_tlp_raw_payload_header = req_packetizer_tlp_raw_req_d_payload_header;
+assign req_packetizer_tlp_raw_payload_dat = req_packetizer_tlp_raw_req_d_payload_dat;
+assign req_packetizer_tlp_raw_payload_be = req_packetizer_tlp_raw_req_d_payload_be;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_ready = ((~req_packetizer_tlp_raw_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_buf_pipe_valid_source_ready);
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_valid = req_packetizer_tlp_raw_buf_sink_sink_valid;
+assign req_packetizer_tlp_raw_buf_sink_sink_ready = req_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_first = req_packetizer_tlp_raw_buf_sink_sink_first;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_last = req_packetizer_tlp_raw_buf_sink_sink_last;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt = req_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header = req_packetizer_tlp_raw_buf_sink_sink_payload_header;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat = req_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be = req_packetizer_tlp_raw_buf_sink_sink_payload_be;
+assign req_packetizer_tlp_raw_buf_source_source_valid = req_packetizer_tlp_raw_buf_pipe_valid_source_valid;
+assign req_packetizer_tlp_raw_buf_pipe_valid_source_ready = req_packetizer_tlp_raw_buf_source_source_ready;
+assign req_packetizer_tlp_raw_buf_source_source_first = req_packetizer_tlp_raw_buf_pipe_valid_source_first;
+assign req_packetizer_tlp_raw_buf_source_source_last = req_packetizer_tlp_raw_buf_pipe_valid_source_last;
+assign req_packetizer_tlp_raw_buf_source_source_payload_fmt = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt;
+assign req_packetizer_tlp_raw_buf_source_source_payload_header = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_header;
+assign req_packetizer_tlp_raw_buf_source_source_payload_dat = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat;
+assign req_packetizer_tlp_raw_buf_source_source_payload_be = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_be;
+always @(*) begin
+    req_packetizer_header_inserter_header_sel = 1'd0;
+    case (req_packetizer_tlp_raw_d_payload_fmt)
+        1'd0: begin
+            req_packetizer_header_inserter_header_sel = 1'd0;
+        end
+        1'd1: begin
+            req_packetizer_header_inserter_header_sel = 1'd1;
+        end
+        2'd2: begin
+            req_packetizer_header_inserter_header_sel = 1'd0;
+        end
+        2'd3: begin
+            req_packetizer_header_inserter_header_sel = 1'd1;
+        end
+    endcase
+end
+always @(*) begin
+    req_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 16'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 128'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 16'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 128'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+    req_packetizer_header_inserter_sink_sink_ready = 1'd0;
+    req_packetizer_header_inserter_source_source_first = 1'd0;
+    req_packetizer_header_inserter_source_source_last = 1'd0;
+    req_packetizer_header_inserter_source_source_payload_be = 16'd0;
+    req_packetizer_header_inserter_source_source_payload_dat = 128'd0;
+    req_packetizer_header_inserter_source_source_valid = 1'd0;
+    case (req_packetizer_header_inserter_header_sel)
+        1'd0: begin
+            req_packetizer_header_inserter_header_inserter_3dws_sink_valid = req_packetizer_header_inserter_sink_sink_valid;
+            req_packetizer_header_inserter_sink_sink_ready = req_packetizer_header_inserter_header_inserter_3dws_sink_ready;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_first = req_packetizer_header_inserter_sink_sink_first;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_last = req_packetizer_header_inserter_sink_sink_last;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = req_packetizer_header_inserter_sink_sink_payload_fmt;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = req_packetizer_header_inserter_sink_sink_payload_header;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = req_packetizer_header_inserter_sink_sink_payload_dat;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = req_packetizer_header_inserter_sink_sink_payload_be;
+            req_packetizer_header_inserter_source_source_valid = req_packetizer_header_inserter_header_inserter_3dws_source_valid;
+            req_packetizer_header_inserter_header_inserter_3dws_source_ready = req_packetizer_header_inserter_source_source_ready;
+            req_packetizer_header_inserter_source_source_first = req_packetizer_header_inserter_header_inserter_3dws_source_first;
+            req_packetizer_header_inserter_source_source_last = req_packetizer_header_inserter_header_inserter_3dws_source_last;
+            req_packetizer_header_inserter_source_source_payload_dat = req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat;
+            req_packetizer_header_inserter_source_source_payload_be = req_packetizer_header_inserter_header_inserter_3dws_source_payload_be;
+        end
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_sink_valid = req_packetizer_header_inserter_sink_sink_valid;
+            req_packetizer_header_inserter_sink_sink_ready = req_packetizer_header_inserter_header_inserter_4dws_sink_ready;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_first = req_packetizer_header_inserter_sink_sink_first;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_last = req_packetizer_header_inserter_sink_sink_last;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = req_packetizer_header_inserter_sink_sink_payload_fmt;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = req_packetizer_header_inserter_sink_sink_payload_header;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = req_packetizer_header_inserter_sink_sink_payload_dat;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = req_packetizer_header_inserter_sink_sink_payload_be;
+            req_packetizer_header_inserter_source_source_valid = req_packetizer_header_inserter_header_inserter_4dws_source_valid;
+            req_packetizer_header_inserter_header_inserter_4dws_source_ready = req_packetizer_header_inserter_source_source_ready;
+            req_packetizer_header_inserter_source_source_first = req_packetizer_header_inserter_header_inserter_4dws_source_first;
+            req_packetizer_header_inserter_source_source_last = req_packetizer_header_inserter_header_inserter_4dws_source_last;
+            req_packetizer_header_inserter_source_source_payload_dat = req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat;
+            req_packetizer_header_inserter_source_source_payload_be = req_packetizer_header_inserter_header_inserter_4dws_source_payload_be;
+        end
+    endcase
+end
+always @(*) begin
+    req_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 16'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 128'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+    subfragments_litepcietlpheaderinserter3dws1_next_state = 1'd0;
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_first = req_packetizer_header_inserter_header_inserter_3dws_sink_first;
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_last = req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_last = (req_packetizer_header_inserter_header_inserter_3dws_sink_last & (req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:4] == 1'd0));
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = req_packetizer_header_inserter_header_inserter_3dws_payload_dw[7:4];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = req_packetizer_header_inserter_header_inserter_3dws_payload_dw[11:8];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = req_packetizer_header_inserter_header_inserter_3dws_payload_dw[15:12];
+            if (req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+            end
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_3dws_be_r[63:32];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_3dws_be_r[95:64];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_3dws_be_r[127:96];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[31:0];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[63:32];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[95:64];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_valid = (req_packetizer_header_inserter_header_inserter_3dws_sink_valid | req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_valid = req_packetizer_header_inserter_header_inserter_3dws_sink_valid;
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            if ((req_packetizer_header_inserter_header_inserter_3dws_source_valid & req_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                req_packetizer_header_inserter_header_inserter_3dws_sink_ready = (~req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+            end
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_sink_ready = req_packetizer_header_inserter_header_inserter_3dws_source_ready;
+        end
+    endcase
+    subfragments_litepcietlpheaderinserter3dws1_next_state = subfragments_litepcietlpheaderinserter3dws1_state;
+    case (subfragments_litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            if ((req_packetizer_header_inserter_header_inserter_3dws_source_valid & req_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if (req_packetizer_header_inserter_header_inserter_3dws_source_last) begin
+                    subfragments_litepcietlpheaderinserter3dws1_next_state = 1'd0;
+                end
+            end
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_3dws_source_valid & req_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if ((~req_packetizer_header_inserter_header_inserter_3dws_source_last)) begin
+                    subfragments_litepcietlpheaderinserter3dws1_next_state = 1'd1;
+                end
+            end
+        end
+    endcase
+end
+always @(*) begin
+    req_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 16'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 128'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+    subfragments_litepcietlpheaderinserter4dws1_next_state = 1'd0;
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd1;
+            end
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_last = req_packetizer_header_inserter_header_inserter_4dws_sink_last;
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_last = (req_packetizer_header_inserter_header_inserter_4dws_sink_last & (req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be == 1'd0));
+            end
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = 4'd15;
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = 4'd15;
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = 4'd15;
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = 4'd15;
+            end
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[31:0];
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[63:32];
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[95:64];
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[127:96];
+            end
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_valid = req_packetizer_header_inserter_header_inserter_4dws_sink_valid;
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd1;
+            end
+        end
+    endcase
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_sink_ready = req_packetizer_header_inserter_header_inserter_4dws_source_ready;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                if ((req_packetizer_header_inserter_header_inserter_4dws_source_valid & req_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                    if (req_packetizer_header_inserter_header_inserter_4dws_source_last) begin
+                        req_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd1;
+                    end else begin
+                    end
+                end
+            end
+        end
+    endcase
+    subfragments_litepcietlpheaderinserter4dws1_next_state = subfragments_litepcietlpheaderinserter4dws1_state;
+    case (subfragments_litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            if (((req_packetizer_header_inserter_header_inserter_4dws_source_valid & req_packetizer_header_inserter_header_inserter_4dws_source_ready) & req_packetizer_header_inserter_header_inserter_4dws_source_last)) begin
+                subfragments_litepcietlpheaderinserter4dws1_next_state = 1'd0;
+            end
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_first)) begin
+                if ((req_packetizer_header_inserter_header_inserter_4dws_source_valid & req_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                    if (req_packetizer_header_inserter_header_inserter_4dws_source_last) begin
+                    end else begin
+                        subfragments_litepcietlpheaderinserter4dws1_next_state = 1'd1;
+                    end
+                end
+            end
+        end
+    endcase
+end
+assign subfragments_sel0 = 1'd1;
+assign subfragments_ctrl_rst = tlp_ctrl_rst;
+always @(*) begin
+    subfragments_dispatcher0_sel0 = 2'd0;
+    subfragments_dispatcher0_sel0[0] = (subfragments_master_in_source_payload_channel == 1'd1);
+    subfragments_dispatcher0_sel0[1] = (subfragments_master_in_source_payload_channel == 2'd3);
+end
+always @(*) begin
+    subfragments_dispatcher1_sel0 = 2'd0;
+    subfragments_dispatcher1_sel0[0] = (subfragments_source_payload_channel == 1'd0);
+    subfragments_dispatcher1_sel0[1] = (subfragments_source_payload_channel == 2'd2);
+end
+assign subfragments_master_out_source_valid = master_source_valid;
+assign master_source_ready = subfragments_master_out_source_ready;
+assign subfragments_master_out_source_first = master_source_first;
+assign subfragments_master_out_source_last = master_source_last;
+assign subfragments_master_out_source_payload_req_id = master_source_payload_req_id;
+assign subfragments_master_out_source_payload_cmp_id = master_source_payload_cmp_id;
+assign subfragments_master_out_source_payload_adr = master_source_payload_adr;
+assign subfragments_master_out_source_payload_len = master_source_payload_len;
+assign subfragments_master_out_source_payload_end = master_source_payload_end;
+assign subfragments_master_out_source_payload_err = master_source_payload_err;
+assign subfragments_master_out_source_payload_tag = master_source_payload_tag;
+assign subfragments_master_out_source_payload_dat = master_source_payload_dat;
+assign subfragments_master_out_source_payload_channel = master_source_payload_channel;
+assign subfragments_master_out_source_payload_user_id = master_source_payload_user_id;
+always @(*) begin
+    subfragments_sel1 = 1'd0;
+    if ((~subfragments_sel_locked)) begin
+        subfragments_sel1 = subfragments_sel0;
+    end else begin
+        subfragments_sel1 = subfragments_sel_ongoing;
     end
 end
 always @(*) begin
@@ -4337,7 +5189,7 @@ always @(*) begin
     pcie_wishbone_master_source_payload_we = 1'd0;
     pcie_wishbone_master_source_valid = 1'd0;
     slave_source_ready = 1'd0;
-    case (litepcieendpoint_sel1)
+    case (subfragments_sel1)
         1'd1: begin
             pcie_wishbone_master_source_valid = slave_source_valid;
             slave_source_ready = pcie_wishbone_master_source_ready;
@@ -4357,8 +5209,8 @@ always @(*) begin
         end
     endcase
 end
-assign litepcieendpoint_last = ((slave_source_valid & slave_source_last) & slave_source_ready);
-assign litepcieendpoint_ongoing0 = ((slave_source_valid | litepcieendpoint_ongoing1) & (~litepcieendpoint_last));
+assign subfragments_last = ((slave_source_valid & slave_source_last) & slave_source_ready);
+assign subfragments_ongoing0 = ((slave_source_valid | subfragments_ongoing1) & (~subfragments_last));
 assign slave_sink_valid = pcie_wishbone_master_sink_valid;
 assign pcie_wishbone_master_sink_ready = slave_sink_ready;
 assign slave_sink_first = pcie_wishbone_master_sink_first;
@@ -4373,751 +5225,751 @@ assign slave_sink_payload_tag = pcie_wishbone_master_sink_payload_tag;
 assign slave_sink_payload_dat = pcie_wishbone_master_sink_payload_dat;
 assign slave_sink_payload_channel = pcie_wishbone_master_sink_payload_channel;
 assign slave_sink_payload_user_id = pcie_wishbone_master_sink_payload_user_id;
-assign litepcieendpoint_master_out_sink_first = litepcieendpoint_master_in_sink_first;
-assign litepcieendpoint_master_out_sink_last = litepcieendpoint_master_in_sink_last;
-assign litepcieendpoint_master_out_sink_payload_req_id = litepcieendpoint_master_in_sink_payload_req_id;
-assign litepcieendpoint_master_out_sink_payload_we = litepcieendpoint_master_in_sink_payload_we;
-assign litepcieendpoint_master_out_sink_payload_adr = litepcieendpoint_master_in_sink_payload_adr;
-assign litepcieendpoint_master_out_sink_payload_len = litepcieendpoint_master_in_sink_payload_len;
-assign litepcieendpoint_master_out_sink_payload_dat = litepcieendpoint_master_in_sink_payload_dat;
-assign litepcieendpoint_master_out_sink_payload_channel = litepcieendpoint_master_in_sink_payload_channel;
-assign litepcieendpoint_master_out_sink_payload_user_id = litepcieendpoint_master_in_sink_payload_user_id;
-assign litepcieendpoint_tag_queue_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_req_queue_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_req_fsm_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_syncfifo1_sink_payload_tag = litepcieendpoint_syncfifo0_source_payload_tag;
-assign litepcieendpoint_syncfifo1_sink_payload_channel = litepcieendpoint_master_in_sink_payload_channel;
-assign litepcieendpoint_syncfifo1_sink_payload_user_id = litepcieendpoint_master_in_sink_payload_user_id;
-assign litepcieendpoint_cmp_buf_reset0 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset1 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset2 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset3 = litepcieendpoint_ctrl_rst;
+assign subfragments_master_out_sink_first = subfragments_master_in_sink_first;
+assign subfragments_master_out_sink_last = subfragments_master_in_sink_last;
+assign subfragments_master_out_sink_payload_req_id = subfragments_master_in_sink_payload_req_id;
+assign subfragments_master_out_sink_payload_we = subfragments_master_in_sink_payload_we;
+assign subfragments_master_out_sink_payload_adr = subfragments_master_in_sink_payload_adr;
+assign subfragments_master_out_sink_payload_len = subfragments_master_in_sink_payload_len;
+assign subfragments_master_out_sink_payload_dat = subfragments_master_in_sink_payload_dat;
+assign subfragments_master_out_sink_payload_channel = subfragments_master_in_sink_payload_channel;
+assign subfragments_master_out_sink_payload_user_id = subfragments_master_in_sink_payload_user_id;
+assign subfragments_tag_queue_reset = subfragments_ctrl_rst;
+assign subfragments_req_queue_reset = subfragments_ctrl_rst;
+assign subfragments_req_fsm_reset = subfragments_ctrl_rst;
+assign subfragments_syncfifo1_sink_payload_tag = subfragments_syncfifo0_source_payload_tag;
+assign subfragments_syncfifo1_sink_payload_channel = subfragments_master_in_sink_payload_channel;
+assign subfragments_syncfifo1_sink_payload_user_id = subfragments_master_in_sink_payload_user_id;
+assign subfragments_cmp_buf_reset0 = subfragments_ctrl_rst;
+assign subfragments_cmp_buf_reset1 = subfragments_ctrl_rst;
+assign subfragments_cmp_buf_reset2 = subfragments_ctrl_rst;
+assign subfragments_cmp_buf_reset3 = subfragments_ctrl_rst;
 always @(*) begin
-    litepcieendpoint_cmp_bufs_ready = 1'd0;
-    litepcieendpoint_syncfifo2_sink_first = 1'd0;
-    litepcieendpoint_syncfifo2_sink_last = 1'd0;
-    litepcieendpoint_syncfifo2_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo2_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo2_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo2_sink_payload_dat = 128'd0;
-    litepcieendpoint_syncfifo2_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo2_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo2_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo2_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo2_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo2_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo2_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo3_sink_first = 1'd0;
-    litepcieendpoint_syncfifo3_sink_last = 1'd0;
-    litepcieendpoint_syncfifo3_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo3_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo3_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo3_sink_payload_dat = 128'd0;
-    litepcieendpoint_syncfifo3_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo3_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo3_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo3_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo3_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo3_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo3_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo4_sink_first = 1'd0;
-    litepcieendpoint_syncfifo4_sink_last = 1'd0;
-    litepcieendpoint_syncfifo4_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo4_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo4_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo4_sink_payload_dat = 128'd0;
-    litepcieendpoint_syncfifo4_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo4_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo4_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo4_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo4_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo4_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo4_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo5_sink_first = 1'd0;
-    litepcieendpoint_syncfifo5_sink_last = 1'd0;
-    litepcieendpoint_syncfifo5_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo5_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo5_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo5_sink_payload_dat = 128'd0;
-    litepcieendpoint_syncfifo5_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo5_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo5_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo5_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo5_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo5_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo5_sink_valid = 1'd0;
-    case (litepcieendpoint_cmp_bufs_payload_tag)
+    subfragments_cmp_bufs_ready = 1'd0;
+    subfragments_syncfifo2_sink_first = 1'd0;
+    subfragments_syncfifo2_sink_last = 1'd0;
+    subfragments_syncfifo2_sink_payload_adr = 32'd0;
+    subfragments_syncfifo2_sink_payload_channel = 8'd0;
+    subfragments_syncfifo2_sink_payload_cmp_id = 16'd0;
+    subfragments_syncfifo2_sink_payload_dat = 128'd0;
+    subfragments_syncfifo2_sink_payload_end = 1'd0;
+    subfragments_syncfifo2_sink_payload_err = 1'd0;
+    subfragments_syncfifo2_sink_payload_len = 10'd0;
+    subfragments_syncfifo2_sink_payload_req_id = 16'd0;
+    subfragments_syncfifo2_sink_payload_tag = 8'd0;
+    subfragments_syncfifo2_sink_payload_user_id = 8'd0;
+    subfragments_syncfifo2_sink_valid = 1'd0;
+    subfragments_syncfifo3_sink_first = 1'd0;
+    subfragments_syncfifo3_sink_last = 1'd0;
+    subfragments_syncfifo3_sink_payload_adr = 32'd0;
+    subfragments_syncfifo3_sink_payload_channel = 8'd0;
+    subfragments_syncfifo3_sink_payload_cmp_id = 16'd0;
+    subfragments_syncfifo3_sink_payload_dat = 128'd0;
+    subfragments_syncfifo3_sink_payload_end = 1'd0;
+    subfragments_syncfifo3_sink_payload_err = 1'd0;
+    subfragments_syncfifo3_sink_payload_len = 10'd0;
+    subfragments_syncfifo3_sink_payload_req_id = 16'd0;
+    subfragments_syncfifo3_sink_payload_tag = 8'd0;
+    subfragments_syncfifo3_sink_payload_user_id = 8'd0;
+    subfragments_syncfifo3_sink_valid = 1'd0;
+    subfragments_syncfifo4_sink_first = 1'd0;
+    subfragments_syncfifo4_sink_last = 1'd0;
+    subfragments_syncfifo4_sink_payload_adr = 32'd0;
+    subfragments_syncfifo4_sink_payload_channel = 8'd0;
+    subfragments_syncfifo4_sink_payload_cmp_id = 16'd0;
+    subfragments_syncfifo4_sink_payload_dat = 128'd0;
+    subfragments_syncfifo4_sink_payload_end = 1'd0;
+    subfragments_syncfifo4_sink_payload_err = 1'd0;
+    subfragments_syncfifo4_sink_payload_len = 10'd0;
+    subfragments_syncfifo4_sink_payload_req_id = 16'd0;
+    subfragments_syncfifo4_sink_payload_tag = 8'd0;
+    subfragments_syncfifo4_sink_payload_user_id = 8'd0;
+    subfragments_syncfifo4_sink_valid = 1'd0;
+    subfragments_syncfifo5_sink_first = 1'd0;
+    subfragments_syncfifo5_sink_last = 1'd0;
+    subfragments_syncfifo5_sink_payload_adr = 32'd0;
+    subfragments_syncfifo5_sink_payload_channel = 8'd0;
+    subfragments_syncfifo5_sink_payload_cmp_id = 16'd0;
+    subfragments_syncfifo5_sink_payload_dat = 128'd0;
+    subfragments_syncfifo5_sink_payload_end = 1'd0;
+    subfragments_syncfifo5_sink_payload_err = 1'd0;
+    subfragments_syncfifo5_sink_payload_len = 10'd0;
+    subfragments_syncfifo5_sink_payload_req_id = 16'd0;
+    subfragments_syncfifo5_sink_payload_tag = 8'd0;
+    subfragments_syncfifo5_sink_payload_user_id = 8'd0;
+    subfragments_syncfifo5_sink_valid = 1'd0;
+    case (subfragments_cmp_bufs_payload_tag)
         1'd0: begin
-            litepcieendpoint_syncfifo2_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo2_sink_ready;
-            litepcieendpoint_syncfifo2_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo2_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo2_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo2_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo2_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo2_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo2_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo2_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo2_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo2_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo2_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo2_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            subfragments_syncfifo2_sink_valid = subfragments_cmp_bufs_valid;
+            subfragments_cmp_bufs_ready = subfragments_syncfifo2_sink_ready;
+            subfragments_syncfifo2_sink_first = subfragments_cmp_bufs_first;
+            subfragments_syncfifo2_sink_last = subfragments_cmp_bufs_last;
+            subfragments_syncfifo2_sink_payload_req_id = subfragments_cmp_bufs_payload_req_id;
+            subfragments_syncfifo2_sink_payload_cmp_id = subfragments_cmp_bufs_payload_cmp_id;
+            subfragments_syncfifo2_sink_payload_adr = subfragments_cmp_bufs_payload_adr;
+            subfragments_syncfifo2_sink_payload_len = subfragments_cmp_bufs_payload_len;
+            subfragments_syncfifo2_sink_payload_end = subfragments_cmp_bufs_payload_end;
+            subfragments_syncfifo2_sink_payload_err = subfragments_cmp_bufs_payload_err;
+            subfragments_syncfifo2_sink_payload_tag = subfragments_cmp_bufs_payload_tag;
+            subfragments_syncfifo2_sink_payload_dat = subfragments_cmp_bufs_payload_dat;
+            subfragments_syncfifo2_sink_payload_channel = subfragments_cmp_bufs_payload_channel;
+            subfragments_syncfifo2_sink_payload_user_id = subfragments_cmp_bufs_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_syncfifo3_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo3_sink_ready;
-            litepcieendpoint_syncfifo3_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo3_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo3_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo3_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo3_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo3_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo3_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo3_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo3_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo3_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo3_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo3_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            subfragments_syncfifo3_sink_valid = subfragments_cmp_bufs_valid;
+            subfragments_cmp_bufs_ready = subfragments_syncfifo3_sink_ready;
+            subfragments_syncfifo3_sink_first = subfragments_cmp_bufs_first;
+            subfragments_syncfifo3_sink_last = subfragments_cmp_bufs_last;
+            subfragments_syncfifo3_sink_payload_req_id = subfragments_cmp_bufs_payload_req_id;
+            subfragments_syncfifo3_sink_payload_cmp_id = subfragments_cmp_bufs_payload_cmp_id;
+            subfragments_syncfifo3_sink_payload_adr = subfragments_cmp_bufs_payload_adr;
+            subfragments_syncfifo3_sink_payload_len = subfragments_cmp_bufs_payload_len;
+            subfragments_syncfifo3_sink_payload_end = subfragments_cmp_bufs_payload_end;
+            subfragments_syncfifo3_sink_payload_err = subfragments_cmp_bufs_payload_err;
+            subfragments_syncfifo3_sink_payload_tag = subfragments_cmp_bufs_payload_tag;
+            subfragments_syncfifo3_sink_payload_dat = subfragments_cmp_bufs_payload_dat;
+            subfragments_syncfifo3_sink_payload_channel = subfragments_cmp_bufs_payload_channel;
+            subfragments_syncfifo3_sink_payload_user_id = subfragments_cmp_bufs_payload_user_id;
         end
         2'd2: begin
-            litepcieendpoint_syncfifo4_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo4_sink_ready;
-            litepcieendpoint_syncfifo4_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo4_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo4_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo4_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo4_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo4_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo4_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo4_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo4_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo4_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo4_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo4_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            subfragments_syncfifo4_sink_valid = subfragments_cmp_bufs_valid;
+            subfragments_cmp_bufs_ready = subfragments_syncfifo4_sink_ready;
+            subfragments_syncfifo4_sink_first = subfragments_cmp_bufs_first;
+            subfragments_syncfifo4_sink_last = subfragments_cmp_bufs_last;
+            subfragments_syncfifo4_sink_payload_req_id = subfragments_cmp_bufs_payload_req_id;
+            subfragments_syncfifo4_sink_payload_cmp_id = subfragments_cmp_bufs_payload_cmp_id;
+            subfragments_syncfifo4_sink_payload_adr = subfragments_cmp_bufs_payload_adr;
+            subfragments_syncfifo4_sink_payload_len = subfragments_cmp_bufs_payload_len;
+            subfragments_syncfifo4_sink_payload_end = subfragments_cmp_bufs_payload_end;
+            subfragments_syncfifo4_sink_payload_err = subfragments_cmp_bufs_payload_err;
+            subfragments_syncfifo4_sink_payload_tag = subfragments_cmp_bufs_payload_tag;
+            subfragments_syncfifo4_sink_payload_dat = subfragments_cmp_bufs_payload_dat;
+            subfragments_syncfifo4_sink_payload_channel = subfragments_cmp_bufs_payload_channel;
+            subfragments_syncfifo4_sink_payload_user_id = subfragments_cmp_bufs_payload_user_id;
         end
         2'd3: begin
-            litepcieendpoint_syncfifo5_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo5_sink_ready;
-            litepcieendpoint_syncfifo5_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo5_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo5_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo5_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo5_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo5_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo5_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo5_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo5_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo5_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo5_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo5_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            subfragments_syncfifo5_sink_valid = subfragments_cmp_bufs_valid;
+            subfragments_cmp_bufs_ready = subfragments_syncfifo5_sink_ready;
+            subfragments_syncfifo5_sink_first = subfragments_cmp_bufs_first;
+            subfragments_syncfifo5_sink_last = subfragments_cmp_bufs_last;
+            subfragments_syncfifo5_sink_payload_req_id = subfragments_cmp_bufs_payload_req_id;
+            subfragments_syncfifo5_sink_payload_cmp_id = subfragments_cmp_bufs_payload_cmp_id;
+            subfragments_syncfifo5_sink_payload_adr = subfragments_cmp_bufs_payload_adr;
+            subfragments_syncfifo5_sink_payload_len = subfragments_cmp_bufs_payload_len;
+            subfragments_syncfifo5_sink_payload_end = subfragments_cmp_bufs_payload_end;
+            subfragments_syncfifo5_sink_payload_err = subfragments_cmp_bufs_payload_err;
+            subfragments_syncfifo5_sink_payload_tag = subfragments_cmp_bufs_payload_tag;
+            subfragments_syncfifo5_sink_payload_dat = subfragments_cmp_bufs_payload_dat;
+            subfragments_syncfifo5_sink_payload_channel = subfragments_cmp_bufs_payload_channel;
+            subfragments_syncfifo5_sink_payload_user_id = subfragments_cmp_bufs_payload_user_id;
         end
         default: begin
-            litepcieendpoint_cmp_bufs_ready = 1'd1;
+            subfragments_cmp_bufs_ready = 1'd1;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_syncfifo1_source_ready = 1'd0;
-    if (((litepcieendpoint_master_in_source_valid & litepcieendpoint_master_in_source_last) & (litepcieendpoint_master_in_source_payload_end | litepcieendpoint_master_in_source_payload_err))) begin
-        litepcieendpoint_syncfifo1_source_ready = litepcieendpoint_master_in_source_ready;
+    subfragments_syncfifo1_source_ready = 1'd0;
+    if (((subfragments_master_in_source_valid & subfragments_master_in_source_last) & (subfragments_master_in_source_payload_end | subfragments_master_in_source_payload_err))) begin
+        subfragments_syncfifo1_source_ready = subfragments_master_in_source_ready;
     end
 end
 always @(*) begin
-    litepcieendpoint_master_in_source_first = 1'd0;
-    litepcieendpoint_master_in_source_last = 1'd0;
-    litepcieendpoint_master_in_source_payload_adr = 32'd0;
-    litepcieendpoint_master_in_source_payload_channel = 8'd0;
-    litepcieendpoint_master_in_source_payload_cmp_id = 16'd0;
-    litepcieendpoint_master_in_source_payload_dat = 128'd0;
-    litepcieendpoint_master_in_source_payload_end = 1'd0;
-    litepcieendpoint_master_in_source_payload_err = 1'd0;
-    litepcieendpoint_master_in_source_payload_len = 10'd0;
-    litepcieendpoint_master_in_source_payload_req_id = 16'd0;
-    litepcieendpoint_master_in_source_payload_tag = 8'd0;
-    litepcieendpoint_master_in_source_payload_user_id = 8'd0;
-    litepcieendpoint_master_in_source_valid = 1'd0;
-    litepcieendpoint_syncfifo2_source_ready = 1'd0;
-    litepcieendpoint_syncfifo3_source_ready = 1'd0;
-    litepcieendpoint_syncfifo4_source_ready = 1'd0;
-    litepcieendpoint_syncfifo5_source_ready = 1'd0;
-    case (litepcieendpoint_syncfifo1_source_payload_tag)
+    subfragments_master_in_source_first = 1'd0;
+    subfragments_master_in_source_last = 1'd0;
+    subfragments_master_in_source_payload_adr = 32'd0;
+    subfragments_master_in_source_payload_channel = 8'd0;
+    subfragments_master_in_source_payload_cmp_id = 16'd0;
+    subfragments_master_in_source_payload_dat = 128'd0;
+    subfragments_master_in_source_payload_end = 1'd0;
+    subfragments_master_in_source_payload_err = 1'd0;
+    subfragments_master_in_source_payload_len = 10'd0;
+    subfragments_master_in_source_payload_req_id = 16'd0;
+    subfragments_master_in_source_payload_tag = 8'd0;
+    subfragments_master_in_source_payload_user_id = 8'd0;
+    subfragments_master_in_source_valid = 1'd0;
+    subfragments_syncfifo2_source_ready = 1'd0;
+    subfragments_syncfifo3_source_ready = 1'd0;
+    subfragments_syncfifo4_source_ready = 1'd0;
+    subfragments_syncfifo5_source_ready = 1'd0;
+    case (subfragments_syncfifo1_source_payload_tag)
         1'd0: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo2_source_valid;
-            litepcieendpoint_syncfifo2_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo2_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo2_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo2_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo2_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo2_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo2_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo2_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo2_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo2_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo2_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo2_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo2_source_payload_user_id;
+            subfragments_master_in_source_valid = subfragments_syncfifo2_source_valid;
+            subfragments_syncfifo2_source_ready = subfragments_master_in_source_ready;
+            subfragments_master_in_source_first = subfragments_syncfifo2_source_first;
+            subfragments_master_in_source_last = subfragments_syncfifo2_source_last;
+            subfragments_master_in_source_payload_req_id = subfragments_syncfifo2_source_payload_req_id;
+            subfragments_master_in_source_payload_cmp_id = subfragments_syncfifo2_source_payload_cmp_id;
+            subfragments_master_in_source_payload_adr = subfragments_syncfifo2_source_payload_adr;
+            subfragments_master_in_source_payload_len = subfragments_syncfifo2_source_payload_len;
+            subfragments_master_in_source_payload_end = subfragments_syncfifo2_source_payload_end;
+            subfragments_master_in_source_payload_err = subfragments_syncfifo2_source_payload_err;
+            subfragments_master_in_source_payload_tag = subfragments_syncfifo2_source_payload_tag;
+            subfragments_master_in_source_payload_dat = subfragments_syncfifo2_source_payload_dat;
+            subfragments_master_in_source_payload_channel = subfragments_syncfifo2_source_payload_channel;
+            subfragments_master_in_source_payload_user_id = subfragments_syncfifo2_source_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo3_source_valid;
-            litepcieendpoint_syncfifo3_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo3_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo3_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo3_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo3_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo3_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo3_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo3_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo3_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo3_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo3_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo3_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo3_source_payload_user_id;
+            subfragments_master_in_source_valid = subfragments_syncfifo3_source_valid;
+            subfragments_syncfifo3_source_ready = subfragments_master_in_source_ready;
+            subfragments_master_in_source_first = subfragments_syncfifo3_source_first;
+            subfragments_master_in_source_last = subfragments_syncfifo3_source_last;
+            subfragments_master_in_source_payload_req_id = subfragments_syncfifo3_source_payload_req_id;
+            subfragments_master_in_source_payload_cmp_id = subfragments_syncfifo3_source_payload_cmp_id;
+            subfragments_master_in_source_payload_adr = subfragments_syncfifo3_source_payload_adr;
+            subfragments_master_in_source_payload_len = subfragments_syncfifo3_source_payload_len;
+            subfragments_master_in_source_payload_end = subfragments_syncfifo3_source_payload_end;
+            subfragments_master_in_source_payload_err = subfragments_syncfifo3_source_payload_err;
+            subfragments_master_in_source_payload_tag = subfragments_syncfifo3_source_payload_tag;
+            subfragments_master_in_source_payload_dat = subfragments_syncfifo3_source_payload_dat;
+            subfragments_master_in_source_payload_channel = subfragments_syncfifo3_source_payload_channel;
+            subfragments_master_in_source_payload_user_id = subfragments_syncfifo3_source_payload_user_id;
         end
         2'd2: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo4_source_valid;
-            litepcieendpoint_syncfifo4_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo4_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo4_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo4_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo4_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo4_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo4_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo4_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo4_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo4_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo4_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo4_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo4_source_payload_user_id;
+            subfragments_master_in_source_valid = subfragments_syncfifo4_source_valid;
+            subfragments_syncfifo4_source_ready = subfragments_master_in_source_ready;
+            subfragments_master_in_source_first = subfragments_syncfifo4_source_first;
+            subfragments_master_in_source_last = subfragments_syncfifo4_source_last;
+            subfragments_master_in_source_payload_req_id = subfragments_syncfifo4_source_payload_req_id;
+            subfragments_master_in_source_payload_cmp_id = subfragments_syncfifo4_source_payload_cmp_id;
+            subfragments_master_in_source_payload_adr = subfragments_syncfifo4_source_payload_adr;
+            subfragments_master_in_source_payload_len = subfragments_syncfifo4_source_payload_len;
+            subfragments_master_in_source_payload_end = subfragments_syncfifo4_source_payload_end;
+            subfragments_master_in_source_payload_err = subfragments_syncfifo4_source_payload_err;
+            subfragments_master_in_source_payload_tag = subfragments_syncfifo4_source_payload_tag;
+            subfragments_master_in_source_payload_dat = subfragments_syncfifo4_source_payload_dat;
+            subfragments_master_in_source_payload_channel = subfragments_syncfifo4_source_payload_channel;
+            subfragments_master_in_source_payload_user_id = subfragments_syncfifo4_source_payload_user_id;
         end
         2'd3: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo5_source_valid;
-            litepcieendpoint_syncfifo5_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo5_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo5_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo5_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo5_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo5_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo5_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo5_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo5_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo5_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo5_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo5_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo5_source_payload_user_id;
+            subfragments_master_in_source_valid = subfragments_syncfifo5_source_valid;
+            subfragments_syncfifo5_source_ready = subfragments_master_in_source_ready;
+            subfragments_master_in_source_first = subfragments_syncfifo5_source_first;
+            subfragments_master_in_source_last = subfragments_syncfifo5_source_last;
+            subfragments_master_in_source_payload_req_id = subfragments_syncfifo5_source_payload_req_id;
+            subfragments_master_in_source_payload_cmp_id = subfragments_syncfifo5_source_payload_cmp_id;
+            subfragments_master_in_source_payload_adr = subfragments_syncfifo5_source_payload_adr;
+            subfragments_master_in_source_payload_len = subfragments_syncfifo5_source_payload_len;
+            subfragments_master_in_source_payload_end = subfragments_syncfifo5_source_payload_end;
+            subfragments_master_in_source_payload_err = subfragments_syncfifo5_source_payload_err;
+            subfragments_master_in_source_payload_tag = subfragments_syncfifo5_source_payload_tag;
+            subfragments_master_in_source_payload_dat = subfragments_syncfifo5_source_payload_dat;
+            subfragments_master_in_source_payload_channel = subfragments_syncfifo5_source_payload_channel;
+            subfragments_master_in_source_payload_user_id = subfragments_syncfifo5_source_payload_user_id;
         end
     endcase
-    litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo1_source_payload_channel;
-    litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo1_source_payload_user_id;
+    subfragments_master_in_source_payload_channel = subfragments_syncfifo1_source_payload_channel;
+    subfragments_master_in_source_payload_user_id = subfragments_syncfifo1_source_payload_user_id;
 end
-assign litepcieendpoint_cmp_bufs_first = litepcieendpoint_master_out_source_first;
-assign litepcieendpoint_cmp_bufs_last = litepcieendpoint_master_out_source_last;
-assign litepcieendpoint_cmp_bufs_payload_req_id = litepcieendpoint_master_out_source_payload_req_id;
-assign litepcieendpoint_cmp_bufs_payload_cmp_id = litepcieendpoint_master_out_source_payload_cmp_id;
-assign litepcieendpoint_cmp_bufs_payload_adr = litepcieendpoint_master_out_source_payload_adr;
-assign litepcieendpoint_cmp_bufs_payload_len = litepcieendpoint_master_out_source_payload_len;
-assign litepcieendpoint_cmp_bufs_payload_end = litepcieendpoint_master_out_source_payload_end;
-assign litepcieendpoint_cmp_bufs_payload_err = litepcieendpoint_master_out_source_payload_err;
-assign litepcieendpoint_cmp_bufs_payload_tag = litepcieendpoint_master_out_source_payload_tag;
-assign litepcieendpoint_cmp_bufs_payload_dat = litepcieendpoint_master_out_source_payload_dat;
-assign litepcieendpoint_cmp_bufs_payload_channel = litepcieendpoint_master_out_source_payload_channel;
-assign litepcieendpoint_cmp_bufs_payload_user_id = litepcieendpoint_master_out_source_payload_user_id;
-assign litepcieendpoint_cmp_fsm_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_syncfifo0_syncfifo0_din = {litepcieendpoint_syncfifo0_fifo_in_last, litepcieendpoint_syncfifo0_fifo_in_first, litepcieendpoint_syncfifo0_fifo_in_payload_tag};
-assign {litepcieendpoint_syncfifo0_fifo_out_last, litepcieendpoint_syncfifo0_fifo_out_first, litepcieendpoint_syncfifo0_fifo_out_payload_tag} = litepcieendpoint_syncfifo0_syncfifo0_dout;
-assign litepcieendpoint_syncfifo0_sink_ready = litepcieendpoint_syncfifo0_syncfifo0_writable;
-assign litepcieendpoint_syncfifo0_syncfifo0_we = litepcieendpoint_syncfifo0_sink_valid;
-assign litepcieendpoint_syncfifo0_fifo_in_first = litepcieendpoint_syncfifo0_sink_first;
-assign litepcieendpoint_syncfifo0_fifo_in_last = litepcieendpoint_syncfifo0_sink_last;
-assign litepcieendpoint_syncfifo0_fifo_in_payload_tag = litepcieendpoint_syncfifo0_sink_payload_tag;
-assign litepcieendpoint_syncfifo0_source_valid = litepcieendpoint_syncfifo0_readable;
-assign litepcieendpoint_syncfifo0_source_first = litepcieendpoint_syncfifo0_fifo_out_first;
-assign litepcieendpoint_syncfifo0_source_last = litepcieendpoint_syncfifo0_fifo_out_last;
-assign litepcieendpoint_syncfifo0_source_payload_tag = litepcieendpoint_syncfifo0_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo0_re = litepcieendpoint_syncfifo0_source_ready;
-assign litepcieendpoint_syncfifo0_syncfifo0_re = (litepcieendpoint_syncfifo0_syncfifo0_readable & ((~litepcieendpoint_syncfifo0_readable) | litepcieendpoint_syncfifo0_re));
-assign litepcieendpoint_syncfifo0_level1 = (litepcieendpoint_syncfifo0_level0 + litepcieendpoint_syncfifo0_readable);
+assign subfragments_cmp_bufs_first = subfragments_master_out_source_first;
+assign subfragments_cmp_bufs_last = subfragments_master_out_source_last;
+assign subfragments_cmp_bufs_payload_req_id = subfragments_master_out_source_payload_req_id;
+assign subfragments_cmp_bufs_payload_cmp_id = subfragments_master_out_source_payload_cmp_id;
+assign subfragments_cmp_bufs_payload_adr = subfragments_master_out_source_payload_adr;
+assign subfragments_cmp_bufs_payload_len = subfragments_master_out_source_payload_len;
+assign subfragments_cmp_bufs_payload_end = subfragments_master_out_source_payload_end;
+assign subfragments_cmp_bufs_payload_err = subfragments_master_out_source_payload_err;
+assign subfragments_cmp_bufs_payload_tag = subfragments_master_out_source_payload_tag;
+assign subfragments_cmp_bufs_payload_dat = subfragments_master_out_source_payload_dat;
+assign subfragments_cmp_bufs_payload_channel = subfragments_master_out_source_payload_channel;
+assign subfragments_cmp_bufs_payload_user_id = subfragments_master_out_source_payload_user_id;
+assign subfragments_cmp_fsm_reset = subfragments_ctrl_rst;
+assign subfragments_syncfifo0_syncfifo0_din = {subfragments_syncfifo0_fifo_in_last, subfragments_syncfifo0_fifo_in_first, subfragments_syncfifo0_fifo_in_payload_tag};
+assign {subfragments_syncfifo0_fifo_out_last, subfragments_syncfifo0_fifo_out_first, subfragments_syncfifo0_fifo_out_payload_tag} = subfragments_syncfifo0_syncfifo0_dout;
+assign subfragments_syncfifo0_sink_ready = subfragments_syncfifo0_syncfifo0_writable;
+assign subfragments_syncfifo0_syncfifo0_we = subfragments_syncfifo0_sink_valid;
+assign subfragments_syncfifo0_fifo_in_first = subfragments_syncfifo0_sink_first;
+assign subfragments_syncfifo0_fifo_in_last = subfragments_syncfifo0_sink_last;
+assign subfragments_syncfifo0_fifo_in_payload_tag = subfragments_syncfifo0_sink_payload_tag;
+assign subfragments_syncfifo0_source_valid = subfragments_syncfifo0_readable;
+assign subfragments_syncfifo0_source_first = subfragments_syncfifo0_fifo_out_first;
+assign subfragments_syncfifo0_source_last = subfragments_syncfifo0_fifo_out_last;
+assign subfragments_syncfifo0_source_payload_tag = subfragments_syncfifo0_fifo_out_payload_tag;
+assign subfragments_syncfifo0_re = subfragments_syncfifo0_source_ready;
+assign subfragments_syncfifo0_syncfifo0_re = (subfragments_syncfifo0_syncfifo0_readable & ((~subfragments_syncfifo0_readable) | subfragments_syncfifo0_re));
+assign subfragments_syncfifo0_level1 = (subfragments_syncfifo0_level0 + subfragments_syncfifo0_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo0_wrport_adr = 2'd0;
-    if (litepcieendpoint_syncfifo0_replace) begin
-        litepcieendpoint_syncfifo0_wrport_adr = (litepcieendpoint_syncfifo0_produce - 1'd1);
+    subfragments_syncfifo0_wrport_adr = 2'd0;
+    if (subfragments_syncfifo0_replace) begin
+        subfragments_syncfifo0_wrport_adr = (subfragments_syncfifo0_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo0_wrport_adr = litepcieendpoint_syncfifo0_produce;
+        subfragments_syncfifo0_wrport_adr = subfragments_syncfifo0_produce;
     end
 end
-assign litepcieendpoint_syncfifo0_wrport_dat_w = litepcieendpoint_syncfifo0_syncfifo0_din;
-assign litepcieendpoint_syncfifo0_wrport_we = (litepcieendpoint_syncfifo0_syncfifo0_we & (litepcieendpoint_syncfifo0_syncfifo0_writable | litepcieendpoint_syncfifo0_replace));
-assign litepcieendpoint_syncfifo0_do_read = (litepcieendpoint_syncfifo0_syncfifo0_readable & litepcieendpoint_syncfifo0_syncfifo0_re);
-assign litepcieendpoint_syncfifo0_rdport_adr = litepcieendpoint_syncfifo0_consume;
-assign litepcieendpoint_syncfifo0_syncfifo0_dout = litepcieendpoint_syncfifo0_rdport_dat_r;
-assign litepcieendpoint_syncfifo0_rdport_re = litepcieendpoint_syncfifo0_do_read;
-assign litepcieendpoint_syncfifo0_syncfifo0_writable = (litepcieendpoint_syncfifo0_level0 != 3'd4);
-assign litepcieendpoint_syncfifo0_syncfifo0_readable = (litepcieendpoint_syncfifo0_level0 != 1'd0);
-assign litepcieendpoint_syncfifo1_syncfifo1_din = {litepcieendpoint_syncfifo1_fifo_in_last, litepcieendpoint_syncfifo1_fifo_in_first, litepcieendpoint_syncfifo1_fifo_in_payload_user_id, litepcieendpoint_syncfifo1_fifo_in_payload_channel, litepcieendpoint_syncfifo1_fifo_in_payload_tag};
-assign {litepcieendpoint_syncfifo1_fifo_out_last, litepcieendpoint_syncfifo1_fifo_out_first, litepcieendpoint_syncfifo1_fifo_out_payload_user_id, litepcieendpoint_syncfifo1_fifo_out_payload_channel, litepcieendpoint_syncfifo1_fifo_out_payload_tag} = litepcieendpoint_syncfifo1_syncfifo1_dout;
-assign litepcieendpoint_syncfifo1_sink_ready = litepcieendpoint_syncfifo1_syncfifo1_writable;
-assign litepcieendpoint_syncfifo1_syncfifo1_we = litepcieendpoint_syncfifo1_sink_valid;
-assign litepcieendpoint_syncfifo1_fifo_in_first = litepcieendpoint_syncfifo1_sink_first;
-assign litepcieendpoint_syncfifo1_fifo_in_last = litepcieendpoint_syncfifo1_sink_last;
-assign litepcieendpoint_syncfifo1_fifo_in_payload_tag = litepcieendpoint_syncfifo1_sink_payload_tag;
-assign litepcieendpoint_syncfifo1_fifo_in_payload_channel = litepcieendpoint_syncfifo1_sink_payload_channel;
-assign litepcieendpoint_syncfifo1_fifo_in_payload_user_id = litepcieendpoint_syncfifo1_sink_payload_user_id;
-assign litepcieendpoint_syncfifo1_source_valid = litepcieendpoint_syncfifo1_readable;
-assign litepcieendpoint_syncfifo1_source_first = litepcieendpoint_syncfifo1_fifo_out_first;
-assign litepcieendpoint_syncfifo1_source_last = litepcieendpoint_syncfifo1_fifo_out_last;
-assign litepcieendpoint_syncfifo1_source_payload_tag = litepcieendpoint_syncfifo1_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo1_source_payload_channel = litepcieendpoint_syncfifo1_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo1_source_payload_user_id = litepcieendpoint_syncfifo1_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo1_re = litepcieendpoint_syncfifo1_source_ready;
-assign litepcieendpoint_syncfifo1_syncfifo1_re = (litepcieendpoint_syncfifo1_syncfifo1_readable & ((~litepcieendpoint_syncfifo1_readable) | litepcieendpoint_syncfifo1_re));
-assign litepcieendpoint_syncfifo1_level1 = (litepcieendpoint_syncfifo1_level0 + litepcieendpoint_syncfifo1_readable);
+assign subfragments_syncfifo0_wrport_dat_w = subfragments_syncfifo0_syncfifo0_din;
+assign subfragments_syncfifo0_wrport_we = (subfragments_syncfifo0_syncfifo0_we & (subfragments_syncfifo0_syncfifo0_writable | subfragments_syncfifo0_replace));
+assign subfragments_syncfifo0_do_read = (subfragments_syncfifo0_syncfifo0_readable & subfragments_syncfifo0_syncfifo0_re);
+assign subfragments_syncfifo0_rdport_adr = subfragments_syncfifo0_consume;
+assign subfragments_syncfifo0_syncfifo0_dout = subfragments_syncfifo0_rdport_dat_r;
+assign subfragments_syncfifo0_rdport_re = subfragments_syncfifo0_do_read;
+assign subfragments_syncfifo0_syncfifo0_writable = (subfragments_syncfifo0_level0 != 3'd4);
+assign subfragments_syncfifo0_syncfifo0_readable = (subfragments_syncfifo0_level0 != 1'd0);
+assign subfragments_syncfifo1_syncfifo1_din = {subfragments_syncfifo1_fifo_in_last, subfragments_syncfifo1_fifo_in_first, subfragments_syncfifo1_fifo_in_payload_user_id, subfragments_syncfifo1_fifo_in_payload_channel, subfragments_syncfifo1_fifo_in_payload_tag};
+assign {subfragments_syncfifo1_fifo_out_last, subfragments_syncfifo1_fifo_out_first, subfragments_syncfifo1_fifo_out_payload_user_id, subfragments_syncfifo1_fifo_out_payload_channel, subfragments_syncfifo1_fifo_out_payload_tag} = subfragments_syncfifo1_syncfifo1_dout;
+assign subfragments_syncfifo1_sink_ready = subfragments_syncfifo1_syncfifo1_writable;
+assign subfragments_syncfifo1_syncfifo1_we = subfragments_syncfifo1_sink_valid;
+assign subfragments_syncfifo1_fifo_in_first = subfragments_syncfifo1_sink_first;
+assign subfragments_syncfifo1_fifo_in_last = subfragments_syncfifo1_sink_last;
+assign subfragments_syncfifo1_fifo_in_payload_tag = subfragments_syncfifo1_sink_payload_tag;
+assign subfragments_syncfifo1_fifo_in_payload_channel = subfragments_syncfifo1_sink_payload_channel;
+assign subfragments_syncfifo1_fifo_in_payload_user_id = subfragments_syncfifo1_sink_payload_user_id;
+assign subfragments_syncfifo1_source_valid = subfragments_syncfifo1_readable;
+assign subfragments_syncfifo1_source_first = subfragments_syncfifo1_fifo_out_first;
+assign subfragments_syncfifo1_source_last = subfragments_syncfifo1_fifo_out_last;
+assign subfragments_syncfifo1_source_payload_tag = subfragments_syncfifo1_fifo_out_payload_tag;
+assign subfragments_syncfifo1_source_payload_channel = subfragments_syncfifo1_fifo_out_payload_channel;
+assign subfragments_syncfifo1_source_payload_user_id = subfragments_syncfifo1_fifo_out_payload_user_id;
+assign subfragments_syncfifo1_re = subfragments_syncfifo1_source_ready;
+assign subfragments_syncfifo1_syncfifo1_re = (subfragments_syncfifo1_syncfifo1_readable & ((~subfragments_syncfifo1_readable) | subfragments_syncfifo1_re));
+assign subfragments_syncfifo1_level1 = (subfragments_syncfifo1_level0 + subfragments_syncfifo1_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo1_wrport_adr = 2'd0;
-    if (litepcieendpoint_syncfifo1_replace) begin
-        litepcieendpoint_syncfifo1_wrport_adr = (litepcieendpoint_syncfifo1_produce - 1'd1);
+    subfragments_syncfifo1_wrport_adr = 2'd0;
+    if (subfragments_syncfifo1_replace) begin
+        subfragments_syncfifo1_wrport_adr = (subfragments_syncfifo1_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo1_wrport_adr = litepcieendpoint_syncfifo1_produce;
+        subfragments_syncfifo1_wrport_adr = subfragments_syncfifo1_produce;
     end
 end
-assign litepcieendpoint_syncfifo1_wrport_dat_w = litepcieendpoint_syncfifo1_syncfifo1_din;
-assign litepcieendpoint_syncfifo1_wrport_we = (litepcieendpoint_syncfifo1_syncfifo1_we & (litepcieendpoint_syncfifo1_syncfifo1_writable | litepcieendpoint_syncfifo1_replace));
-assign litepcieendpoint_syncfifo1_do_read = (litepcieendpoint_syncfifo1_syncfifo1_readable & litepcieendpoint_syncfifo1_syncfifo1_re);
-assign litepcieendpoint_syncfifo1_rdport_adr = litepcieendpoint_syncfifo1_consume;
-assign litepcieendpoint_syncfifo1_syncfifo1_dout = litepcieendpoint_syncfifo1_rdport_dat_r;
-assign litepcieendpoint_syncfifo1_rdport_re = litepcieendpoint_syncfifo1_do_read;
-assign litepcieendpoint_syncfifo1_syncfifo1_writable = (litepcieendpoint_syncfifo1_level0 != 3'd4);
-assign litepcieendpoint_syncfifo1_syncfifo1_readable = (litepcieendpoint_syncfifo1_level0 != 1'd0);
+assign subfragments_syncfifo1_wrport_dat_w = subfragments_syncfifo1_syncfifo1_din;
+assign subfragments_syncfifo1_wrport_we = (subfragments_syncfifo1_syncfifo1_we & (subfragments_syncfifo1_syncfifo1_writable | subfragments_syncfifo1_replace));
+assign subfragments_syncfifo1_do_read = (subfragments_syncfifo1_syncfifo1_readable & subfragments_syncfifo1_syncfifo1_re);
+assign subfragments_syncfifo1_rdport_adr = subfragments_syncfifo1_consume;
+assign subfragments_syncfifo1_syncfifo1_dout = subfragments_syncfifo1_rdport_dat_r;
+assign subfragments_syncfifo1_rdport_re = subfragments_syncfifo1_do_read;
+assign subfragments_syncfifo1_syncfifo1_writable = (subfragments_syncfifo1_level0 != 3'd4);
+assign subfragments_syncfifo1_syncfifo1_readable = (subfragments_syncfifo1_level0 != 1'd0);
 always @(*) begin
-    litepcieendpoint_master_in_sink_ready = 1'd0;
-    litepcieendpoint_master_out_sink_payload_tag = 8'd0;
-    litepcieendpoint_master_out_sink_valid = 1'd0;
-    litepcieendpoint_resetinserter0_next_state = 2'd0;
-    litepcieendpoint_syncfifo0_source_ready = 1'd0;
-    litepcieendpoint_syncfifo1_sink_valid = 1'd0;
-    case (litepcieendpoint_resetinserter0_state)
+    subfragments_master_in_sink_ready = 1'd0;
+    subfragments_master_out_sink_payload_tag = 8'd0;
+    subfragments_master_out_sink_valid = 1'd0;
+    subfragments_resetinserter0_next_state0 = 2'd0;
+    subfragments_syncfifo0_source_ready = 1'd0;
+    subfragments_syncfifo1_sink_valid = 1'd0;
+    case (subfragments_resetinserter0_state0)
         1'd1: begin
-            litepcieendpoint_master_in_sink_ready = litepcieendpoint_master_out_sink_ready;
+            subfragments_master_in_sink_ready = subfragments_master_out_sink_ready;
         end
         2'd2: begin
-            litepcieendpoint_master_in_sink_ready = litepcieendpoint_master_out_sink_ready;
+            subfragments_master_in_sink_ready = subfragments_master_out_sink_ready;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (subfragments_resetinserter0_state0)
         1'd1: begin
-            litepcieendpoint_master_out_sink_payload_tag = 6'd32;
+            subfragments_master_out_sink_payload_tag = 6'd32;
         end
         2'd2: begin
-            litepcieendpoint_master_out_sink_payload_tag = litepcieendpoint_syncfifo0_source_payload_tag;
+            subfragments_master_out_sink_payload_tag = subfragments_syncfifo0_source_payload_tag;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (subfragments_resetinserter0_state0)
         1'd1: begin
-            litepcieendpoint_master_out_sink_valid = litepcieendpoint_master_in_sink_valid;
+            subfragments_master_out_sink_valid = subfragments_master_in_sink_valid;
         end
         2'd2: begin
-            litepcieendpoint_master_out_sink_valid = litepcieendpoint_master_in_sink_valid;
+            subfragments_master_out_sink_valid = subfragments_master_in_sink_valid;
         end
         default: begin
         end
     endcase
-    litepcieendpoint_resetinserter0_next_state = litepcieendpoint_resetinserter0_state;
-    case (litepcieendpoint_resetinserter0_state)
+    subfragments_resetinserter0_next_state0 = subfragments_resetinserter0_state0;
+    case (subfragments_resetinserter0_state0)
         1'd1: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_resetinserter0_next_state = 1'd0;
+            if (((subfragments_master_out_sink_valid & subfragments_master_out_sink_ready) & subfragments_master_out_sink_last)) begin
+                subfragments_resetinserter0_next_state0 = 1'd0;
             end
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_resetinserter0_next_state = 1'd0;
+            if (((subfragments_master_out_sink_valid & subfragments_master_out_sink_ready) & subfragments_master_out_sink_last)) begin
+                subfragments_resetinserter0_next_state0 = 1'd0;
             end
         end
         default: begin
-            if ((litepcieendpoint_master_in_sink_valid & litepcieendpoint_master_in_sink_first)) begin
-                if (litepcieendpoint_master_in_sink_payload_we) begin
-                    litepcieendpoint_resetinserter0_next_state = 1'd1;
+            if ((subfragments_master_in_sink_valid & subfragments_master_in_sink_first)) begin
+                if (subfragments_master_in_sink_payload_we) begin
+                    subfragments_resetinserter0_next_state0 = 1'd1;
                 end else begin
-                    if ((litepcieendpoint_syncfifo0_source_valid & litepcieendpoint_syncfifo1_sink_ready)) begin
-                        litepcieendpoint_resetinserter0_next_state = 2'd2;
+                    if ((subfragments_syncfifo0_source_valid & subfragments_syncfifo1_sink_ready)) begin
+                        subfragments_resetinserter0_next_state0 = 2'd2;
                     end
                 end
             end
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (subfragments_resetinserter0_state0)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_syncfifo0_source_ready = 1'd1;
+            if (((subfragments_master_out_sink_valid & subfragments_master_out_sink_ready) & subfragments_master_out_sink_last)) begin
+                subfragments_syncfifo0_source_ready = 1'd1;
             end
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (subfragments_resetinserter0_state0)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_syncfifo1_sink_valid = 1'd1;
+            if (((subfragments_master_out_sink_valid & subfragments_master_out_sink_ready) & subfragments_master_out_sink_last)) begin
+                subfragments_syncfifo1_sink_valid = 1'd1;
             end
         end
         default: begin
         end
     endcase
 end
-assign litepcieendpoint_syncfifo2_syncfifo2_din = {litepcieendpoint_syncfifo2_fifo_in_last, litepcieendpoint_syncfifo2_fifo_in_first, litepcieendpoint_syncfifo2_fifo_in_payload_user_id, litepcieendpoint_syncfifo2_fifo_in_payload_channel, litepcieendpoint_syncfifo2_fifo_in_payload_dat, litepcieendpoint_syncfifo2_fifo_in_payload_tag, litepcieendpoint_syncfifo2_fifo_in_payload_err, litepcieendpoint_syncfifo2_fifo_in_payload_end, litepcieendpoint_syncfifo2_fifo_in_payload_len, litepcieendpoint_syncfifo2_fifo_in_payload_adr, litepcieendpoint_syncfifo2_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo2_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo2_fifo_out_last, litepcieendpoint_syncfifo2_fifo_out_first, litepcieendpoint_syncfifo2_fifo_out_payload_user_id, litepcieendpoint_syncfifo2_fifo_out_payload_channel, litepcieendpoint_syncfifo2_fifo_out_payload_dat, litepcieendpoint_syncfifo2_fifo_out_payload_tag, litepcieendpoint_syncfifo2_fifo_out_payload_err, litepcieendpoint_syncfifo2_fifo_out_payload_end, litepcieendpoint_syncfifo2_fifo_out_payload_len, litepcieendpoint_syncfifo2_fifo_out_payload_adr, litepcieendpoint_syncfifo2_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo2_fifo_out_payload_req_id} = litepcieendpoint_syncfifo2_syncfifo2_dout;
-assign litepcieendpoint_syncfifo2_sink_ready = litepcieendpoint_syncfifo2_syncfifo2_writable;
-assign litepcieendpoint_syncfifo2_syncfifo2_we = litepcieendpoint_syncfifo2_sink_valid;
-assign litepcieendpoint_syncfifo2_fifo_in_first = litepcieendpoint_syncfifo2_sink_first;
-assign litepcieendpoint_syncfifo2_fifo_in_last = litepcieendpoint_syncfifo2_sink_last;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_req_id = litepcieendpoint_syncfifo2_sink_payload_req_id;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo2_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_adr = litepcieendpoint_syncfifo2_sink_payload_adr;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_len = litepcieendpoint_syncfifo2_sink_payload_len;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_end = litepcieendpoint_syncfifo2_sink_payload_end;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_err = litepcieendpoint_syncfifo2_sink_payload_err;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_tag = litepcieendpoint_syncfifo2_sink_payload_tag;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_dat = litepcieendpoint_syncfifo2_sink_payload_dat;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_channel = litepcieendpoint_syncfifo2_sink_payload_channel;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_user_id = litepcieendpoint_syncfifo2_sink_payload_user_id;
-assign litepcieendpoint_syncfifo2_source_valid = litepcieendpoint_syncfifo2_readable;
-assign litepcieendpoint_syncfifo2_source_first = litepcieendpoint_syncfifo2_fifo_out_first;
-assign litepcieendpoint_syncfifo2_source_last = litepcieendpoint_syncfifo2_fifo_out_last;
-assign litepcieendpoint_syncfifo2_source_payload_req_id = litepcieendpoint_syncfifo2_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo2_source_payload_cmp_id = litepcieendpoint_syncfifo2_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo2_source_payload_adr = litepcieendpoint_syncfifo2_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo2_source_payload_len = litepcieendpoint_syncfifo2_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo2_source_payload_end = litepcieendpoint_syncfifo2_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo2_source_payload_err = litepcieendpoint_syncfifo2_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo2_source_payload_tag = litepcieendpoint_syncfifo2_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo2_source_payload_dat = litepcieendpoint_syncfifo2_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo2_source_payload_channel = litepcieendpoint_syncfifo2_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo2_source_payload_user_id = litepcieendpoint_syncfifo2_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo2_re = litepcieendpoint_syncfifo2_source_ready;
-assign litepcieendpoint_syncfifo2_syncfifo2_re = (litepcieendpoint_syncfifo2_syncfifo2_readable & ((~litepcieendpoint_syncfifo2_readable) | litepcieendpoint_syncfifo2_re));
-assign litepcieendpoint_syncfifo2_level1 = (litepcieendpoint_syncfifo2_level0 + litepcieendpoint_syncfifo2_readable);
+assign subfragments_syncfifo2_syncfifo2_din = {subfragments_syncfifo2_fifo_in_last, subfragments_syncfifo2_fifo_in_first, subfragments_syncfifo2_fifo_in_payload_user_id, subfragments_syncfifo2_fifo_in_payload_channel, subfragments_syncfifo2_fifo_in_payload_dat, subfragments_syncfifo2_fifo_in_payload_tag, subfragments_syncfifo2_fifo_in_payload_err, subfragments_syncfifo2_fifo_in_payload_end, subfragments_syncfifo2_fifo_in_payload_len, subfragments_syncfifo2_fifo_in_payload_adr, subfragments_syncfifo2_fifo_in_payload_cmp_id, subfragments_syncfifo2_fifo_in_payload_req_id};
+assign {subfragments_syncfifo2_fifo_out_last, subfragments_syncfifo2_fifo_out_first, subfragments_syncfifo2_fifo_out_payload_user_id, subfragments_syncfifo2_fifo_out_payload_channel, subfragments_syncfifo2_fifo_out_payload_dat, subfragments_syncfifo2_fifo_out_payload_tag, subfragments_syncfifo2_fifo_out_payload_err, subfragments_syncfifo2_fifo_out_payload_end, subfragments_syncfifo2_fifo_out_payload_len, subfragments_syncfifo2_fifo_out_payload_adr, subfragments_syncfifo2_fifo_out_payload_cmp_id, subfragments_syncfifo2_fifo_out_payload_req_id} = subfragments_syncfifo2_syncfifo2_dout;
+assign subfragments_syncfifo2_sink_ready = subfragments_syncfifo2_syncfifo2_writable;
+assign subfragments_syncfifo2_syncfifo2_we = subfragments_syncfifo2_sink_valid;
+assign subfragments_syncfifo2_fifo_in_first = subfragments_syncfifo2_sink_first;
+assign subfragments_syncfifo2_fifo_in_last = subfragments_syncfifo2_sink_last;
+assign subfragments_syncfifo2_fifo_in_payload_req_id = subfragments_syncfifo2_sink_payload_req_id;
+assign subfragments_syncfifo2_fifo_in_payload_cmp_id = subfragments_syncfifo2_sink_payload_cmp_id;
+assign subfragments_syncfifo2_fifo_in_payload_adr = subfragments_syncfifo2_sink_payload_adr;
+assign subfragments_syncfifo2_fifo_in_payload_len = subfragments_syncfifo2_sink_payload_len;
+assign subfragments_syncfifo2_fifo_in_payload_end = subfragments_syncfifo2_sink_payload_end;
+assign subfragments_syncfifo2_fifo_in_payload_err = subfragments_syncfifo2_sink_payload_err;
+assign subfragments_syncfifo2_fifo_in_payload_tag = subfragments_syncfifo2_sink_payload_tag;
+assign subfragments_syncfifo2_fifo_in_payload_dat = subfragments_syncfifo2_sink_payload_dat;
+assign subfragments_syncfifo2_fifo_in_payload_channel = subfragments_syncfifo2_sink_payload_channel;
+assign subfragments_syncfifo2_fifo_in_payload_user_id = subfragments_syncfifo2_sink_payload_user_id;
+assign subfragments_syncfifo2_source_valid = subfragments_syncfifo2_readable;
+assign subfragments_syncfifo2_source_first = subfragments_syncfifo2_fifo_out_first;
+assign subfragments_syncfifo2_source_last = subfragments_syncfifo2_fifo_out_last;
+assign subfragments_syncfifo2_source_payload_req_id = subfragments_syncfifo2_fifo_out_payload_req_id;
+assign subfragments_syncfifo2_source_payload_cmp_id = subfragments_syncfifo2_fifo_out_payload_cmp_id;
+assign subfragments_syncfifo2_source_payload_adr = subfragments_syncfifo2_fifo_out_payload_adr;
+assign subfragments_syncfifo2_source_payload_len = subfragments_syncfifo2_fifo_out_payload_len;
+assign subfragments_syncfifo2_source_payload_end = subfragments_syncfifo2_fifo_out_payload_end;
+assign subfragments_syncfifo2_source_payload_err = subfragments_syncfifo2_fifo_out_payload_err;
+assign subfragments_syncfifo2_source_payload_tag = subfragments_syncfifo2_fifo_out_payload_tag;
+assign subfragments_syncfifo2_source_payload_dat = subfragments_syncfifo2_fifo_out_payload_dat;
+assign subfragments_syncfifo2_source_payload_channel = subfragments_syncfifo2_fifo_out_payload_channel;
+assign subfragments_syncfifo2_source_payload_user_id = subfragments_syncfifo2_fifo_out_payload_user_id;
+assign subfragments_syncfifo2_re = subfragments_syncfifo2_source_ready;
+assign subfragments_syncfifo2_syncfifo2_re = (subfragments_syncfifo2_syncfifo2_readable & ((~subfragments_syncfifo2_readable) | subfragments_syncfifo2_re));
+assign subfragments_syncfifo2_level1 = (subfragments_syncfifo2_level0 + subfragments_syncfifo2_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo2_wrport_adr = 7'd0;
-    if (litepcieendpoint_syncfifo2_replace) begin
-        litepcieendpoint_syncfifo2_wrport_adr = (litepcieendpoint_syncfifo2_produce - 1'd1);
+    subfragments_syncfifo2_wrport_adr = 7'd0;
+    if (subfragments_syncfifo2_replace) begin
+        subfragments_syncfifo2_wrport_adr = (subfragments_syncfifo2_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo2_wrport_adr = litepcieendpoint_syncfifo2_produce;
+        subfragments_syncfifo2_wrport_adr = subfragments_syncfifo2_produce;
     end
 end
-assign litepcieendpoint_syncfifo2_wrport_dat_w = litepcieendpoint_syncfifo2_syncfifo2_din;
-assign litepcieendpoint_syncfifo2_wrport_we = (litepcieendpoint_syncfifo2_syncfifo2_we & (litepcieendpoint_syncfifo2_syncfifo2_writable | litepcieendpoint_syncfifo2_replace));
-assign litepcieendpoint_syncfifo2_do_read = (litepcieendpoint_syncfifo2_syncfifo2_readable & litepcieendpoint_syncfifo2_syncfifo2_re);
-assign litepcieendpoint_syncfifo2_rdport_adr = litepcieendpoint_syncfifo2_consume;
-assign litepcieendpoint_syncfifo2_syncfifo2_dout = litepcieendpoint_syncfifo2_rdport_dat_r;
-assign litepcieendpoint_syncfifo2_rdport_re = litepcieendpoint_syncfifo2_do_read;
-assign litepcieendpoint_syncfifo2_syncfifo2_writable = (litepcieendpoint_syncfifo2_level0 != 8'd128);
-assign litepcieendpoint_syncfifo2_syncfifo2_readable = (litepcieendpoint_syncfifo2_level0 != 1'd0);
-assign litepcieendpoint_syncfifo3_syncfifo3_din = {litepcieendpoint_syncfifo3_fifo_in_last, litepcieendpoint_syncfifo3_fifo_in_first, litepcieendpoint_syncfifo3_fifo_in_payload_user_id, litepcieendpoint_syncfifo3_fifo_in_payload_channel, litepcieendpoint_syncfifo3_fifo_in_payload_dat, litepcieendpoint_syncfifo3_fifo_in_payload_tag, litepcieendpoint_syncfifo3_fifo_in_payload_err, litepcieendpoint_syncfifo3_fifo_in_payload_end, litepcieendpoint_syncfifo3_fifo_in_payload_len, litepcieendpoint_syncfifo3_fifo_in_payload_adr, litepcieendpoint_syncfifo3_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo3_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo3_fifo_out_last, litepcieendpoint_syncfifo3_fifo_out_first, litepcieendpoint_syncfifo3_fifo_out_payload_user_id, litepcieendpoint_syncfifo3_fifo_out_payload_channel, litepcieendpoint_syncfifo3_fifo_out_payload_dat, litepcieendpoint_syncfifo3_fifo_out_payload_tag, litepcieendpoint_syncfifo3_fifo_out_payload_err, litepcieendpoint_syncfifo3_fifo_out_payload_end, litepcieendpoint_syncfifo3_fifo_out_payload_len, litepcieendpoint_syncfifo3_fifo_out_payload_adr, litepcieendpoint_syncfifo3_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo3_fifo_out_payload_req_id} = litepcieendpoint_syncfifo3_syncfifo3_dout;
-assign litepcieendpoint_syncfifo3_sink_ready = litepcieendpoint_syncfifo3_syncfifo3_writable;
-assign litepcieendpoint_syncfifo3_syncfifo3_we = litepcieendpoint_syncfifo3_sink_valid;
-assign litepcieendpoint_syncfifo3_fifo_in_first = litepcieendpoint_syncfifo3_sink_first;
-assign litepcieendpoint_syncfifo3_fifo_in_last = litepcieendpoint_syncfifo3_sink_last;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_req_id = litepcieendpoint_syncfifo3_sink_payload_req_id;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo3_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_adr = litepcieendpoint_syncfifo3_sink_payload_adr;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_len = litepcieendpoint_syncfifo3_sink_payload_len;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_end = litepcieendpoint_syncfifo3_sink_payload_end;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_err = litepcieendpoint_syncfifo3_sink_payload_err;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_tag = litepcieendpoint_syncfifo3_sink_payload_tag;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_dat = litepcieendpoint_syncfifo3_sink_payload_dat;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_channel = litepcieendpoint_syncfifo3_sink_payload_channel;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_user_id = litepcieendpoint_syncfifo3_sink_payload_user_id;
-assign litepcieendpoint_syncfifo3_source_valid = litepcieendpoint_syncfifo3_readable;
-assign litepcieendpoint_syncfifo3_source_first = litepcieendpoint_syncfifo3_fifo_out_first;
-assign litepcieendpoint_syncfifo3_source_last = litepcieendpoint_syncfifo3_fifo_out_last;
-assign litepcieendpoint_syncfifo3_source_payload_req_id = litepcieendpoint_syncfifo3_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo3_source_payload_cmp_id = litepcieendpoint_syncfifo3_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo3_source_payload_adr = litepcieendpoint_syncfifo3_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo3_source_payload_len = litepcieendpoint_syncfifo3_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo3_source_payload_end = litepcieendpoint_syncfifo3_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo3_source_payload_err = litepcieendpoint_syncfifo3_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo3_source_payload_tag = litepcieendpoint_syncfifo3_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo3_source_payload_dat = litepcieendpoint_syncfifo3_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo3_source_payload_channel = litepcieendpoint_syncfifo3_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo3_source_payload_user_id = litepcieendpoint_syncfifo3_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo3_re = litepcieendpoint_syncfifo3_source_ready;
-assign litepcieendpoint_syncfifo3_syncfifo3_re = (litepcieendpoint_syncfifo3_syncfifo3_readable & ((~litepcieendpoint_syncfifo3_readable) | litepcieendpoint_syncfifo3_re));
-assign litepcieendpoint_syncfifo3_level1 = (litepcieendpoint_syncfifo3_level0 + litepcieendpoint_syncfifo3_readable);
+assign subfragments_syncfifo2_wrport_dat_w = subfragments_syncfifo2_syncfifo2_din;
+assign subfragments_syncfifo2_wrport_we = (subfragments_syncfifo2_syncfifo2_we & (subfragments_syncfifo2_syncfifo2_writable | subfragments_syncfifo2_replace));
+assign subfragments_syncfifo2_do_read = (subfragments_syncfifo2_syncfifo2_readable & subfragments_syncfifo2_syncfifo2_re);
+assign subfragments_syncfifo2_rdport_adr = subfragments_syncfifo2_consume;
+assign subfragments_syncfifo2_syncfifo2_dout = subfragments_syncfifo2_rdport_dat_r;
+assign subfragments_syncfifo2_rdport_re = subfragments_syncfifo2_do_read;
+assign subfragments_syncfifo2_syncfifo2_writable = (subfragments_syncfifo2_level0 != 8'd128);
+assign subfragments_syncfifo2_syncfifo2_readable = (subfragments_syncfifo2_level0 != 1'd0);
+assign subfragments_syncfifo3_syncfifo3_din = {subfragments_syncfifo3_fifo_in_last, subfragments_syncfifo3_fifo_in_first, subfragments_syncfifo3_fifo_in_payload_user_id, subfragments_syncfifo3_fifo_in_payload_channel, subfragments_syncfifo3_fifo_in_payload_dat, subfragments_syncfifo3_fifo_in_payload_tag, subfragments_syncfifo3_fifo_in_payload_err, subfragments_syncfifo3_fifo_in_payload_end, subfragments_syncfifo3_fifo_in_payload_len, subfragments_syncfifo3_fifo_in_payload_adr, subfragments_syncfifo3_fifo_in_payload_cmp_id, subfragments_syncfifo3_fifo_in_payload_req_id};
+assign {subfragments_syncfifo3_fifo_out_last, subfragments_syncfifo3_fifo_out_first, subfragments_syncfifo3_fifo_out_payload_user_id, subfragments_syncfifo3_fifo_out_payload_channel, subfragments_syncfifo3_fifo_out_payload_dat, subfragments_syncfifo3_fifo_out_payload_tag, subfragments_syncfifo3_fifo_out_payload_err, subfragments_syncfifo3_fifo_out_payload_end, subfragments_syncfifo3_fifo_out_payload_len, subfragments_syncfifo3_fifo_out_payload_adr, subfragments_syncfifo3_fifo_out_payload_cmp_id, subfragments_syncfifo3_fifo_out_payload_req_id} = subfragments_syncfifo3_syncfifo3_dout;
+assign subfragments_syncfifo3_sink_ready = subfragments_syncfifo3_syncfifo3_writable;
+assign subfragments_syncfifo3_syncfifo3_we = subfragments_syncfifo3_sink_valid;
+assign subfragments_syncfifo3_fifo_in_first = subfragments_syncfifo3_sink_first;
+assign subfragments_syncfifo3_fifo_in_last = subfragments_syncfifo3_sink_last;
+assign subfragments_syncfifo3_fifo_in_payload_req_id = subfragments_syncfifo3_sink_payload_req_id;
+assign subfragments_syncfifo3_fifo_in_payload_cmp_id = subfragments_syncfifo3_sink_payload_cmp_id;
+assign subfragments_syncfifo3_fifo_in_payload_adr = subfragments_syncfifo3_sink_payload_adr;
+assign subfragments_syncfifo3_fifo_in_payload_len = subfragments_syncfifo3_sink_payload_len;
+assign subfragments_syncfifo3_fifo_in_payload_end = subfragments_syncfifo3_sink_payload_end;
+assign subfragments_syncfifo3_fifo_in_payload_err = subfragments_syncfifo3_sink_payload_err;
+assign subfragments_syncfifo3_fifo_in_payload_tag = subfragments_syncfifo3_sink_payload_tag;
+assign subfragments_syncfifo3_fifo_in_payload_dat = subfragments_syncfifo3_sink_payload_dat;
+assign subfragments_syncfifo3_fifo_in_payload_channel = subfragments_syncfifo3_sink_payload_channel;
+assign subfragments_syncfifo3_fifo_in_payload_user_id = subfragments_syncfifo3_sink_payload_user_id;
+assign subfragments_syncfifo3_source_valid = subfragments_syncfifo3_readable;
+assign subfragments_syncfifo3_source_first = subfragments_syncfifo3_fifo_out_first;
+assign subfragments_syncfifo3_source_last = subfragments_syncfifo3_fifo_out_last;
+assign subfragments_syncfifo3_source_payload_req_id = subfragments_syncfifo3_fifo_out_payload_req_id;
+assign subfragments_syncfifo3_source_payload_cmp_id = subfragments_syncfifo3_fifo_out_payload_cmp_id;
+assign subfragments_syncfifo3_source_payload_adr = subfragments_syncfifo3_fifo_out_payload_adr;
+assign subfragments_syncfifo3_source_payload_len = subfragments_syncfifo3_fifo_out_payload_len;
+assign subfragments_syncfifo3_source_payload_end = subfragments_syncfifo3_fifo_out_payload_end;
+assign subfragments_syncfifo3_source_payload_err = subfragments_syncfifo3_fifo_out_payload_err;
+assign subfragments_syncfifo3_source_payload_tag = subfragments_syncfifo3_fifo_out_payload_tag;
+assign subfragments_syncfifo3_source_payload_dat = subfragments_syncfifo3_fifo_out_payload_dat;
+assign subfragments_syncfifo3_source_payload_channel = subfragments_syncfifo3_fifo_out_payload_channel;
+assign subfragments_syncfifo3_source_payload_user_id = subfragments_syncfifo3_fifo_out_payload_user_id;
+assign subfragments_syncfifo3_re = subfragments_syncfifo3_source_ready;
+assign subfragments_syncfifo3_syncfifo3_re = (subfragments_syncfifo3_syncfifo3_readable & ((~subfragments_syncfifo3_readable) | subfragments_syncfifo3_re));
+assign subfragments_syncfifo3_level1 = (subfragments_syncfifo3_level0 + subfragments_syncfifo3_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo3_wrport_adr = 7'd0;
-    if (litepcieendpoint_syncfifo3_replace) begin
-        litepcieendpoint_syncfifo3_wrport_adr = (litepcieendpoint_syncfifo3_produce - 1'd1);
+    subfragments_syncfifo3_wrport_adr = 7'd0;
+    if (subfragments_syncfifo3_replace) begin
+        subfragments_syncfifo3_wrport_adr = (subfragments_syncfifo3_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo3_wrport_adr = litepcieendpoint_syncfifo3_produce;
+        subfragments_syncfifo3_wrport_adr = subfragments_syncfifo3_produce;
     end
 end
-assign litepcieendpoint_syncfifo3_wrport_dat_w = litepcieendpoint_syncfifo3_syncfifo3_din;
-assign litepcieendpoint_syncfifo3_wrport_we = (litepcieendpoint_syncfifo3_syncfifo3_we & (litepcieendpoint_syncfifo3_syncfifo3_writable | litepcieendpoint_syncfifo3_replace));
-assign litepcieendpoint_syncfifo3_do_read = (litepcieendpoint_syncfifo3_syncfifo3_readable & litepcieendpoint_syncfifo3_syncfifo3_re);
-assign litepcieendpoint_syncfifo3_rdport_adr = litepcieendpoint_syncfifo3_consume;
-assign litepcieendpoint_syncfifo3_syncfifo3_dout = litepcieendpoint_syncfifo3_rdport_dat_r;
-assign litepcieendpoint_syncfifo3_rdport_re = litepcieendpoint_syncfifo3_do_read;
-assign litepcieendpoint_syncfifo3_syncfifo3_writable = (litepcieendpoint_syncfifo3_level0 != 8'd128);
-assign litepcieendpoint_syncfifo3_syncfifo3_readable = (litepcieendpoint_syncfifo3_level0 != 1'd0);
-assign litepcieendpoint_syncfifo4_syncfifo4_din = {litepcieendpoint_syncfifo4_fifo_in_last, litepcieendpoint_syncfifo4_fifo_in_first, litepcieendpoint_syncfifo4_fifo_in_payload_user_id, litepcieendpoint_syncfifo4_fifo_in_payload_channel, litepcieendpoint_syncfifo4_fifo_in_payload_dat, litepcieendpoint_syncfifo4_fifo_in_payload_tag, litepcieendpoint_syncfifo4_fifo_in_payload_err, litepcieendpoint_syncfifo4_fifo_in_payload_end, litepcieendpoint_syncfifo4_fifo_in_payload_len, litepcieendpoint_syncfifo4_fifo_in_payload_adr, litepcieendpoint_syncfifo4_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo4_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo4_fifo_out_last, litepcieendpoint_syncfifo4_fifo_out_first, litepcieendpoint_syncfifo4_fifo_out_payload_user_id, litepcieendpoint_syncfifo4_fifo_out_payload_channel, litepcieendpoint_syncfifo4_fifo_out_payload_dat, litepcieendpoint_syncfifo4_fifo_out_payload_tag, litepcieendpoint_syncfifo4_fifo_out_payload_err, litepcieendpoint_syncfifo4_fifo_out_payload_end, litepcieendpoint_syncfifo4_fifo_out_payload_len, litepcieendpoint_syncfifo4_fifo_out_payload_adr, litepcieendpoint_syncfifo4_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo4_fifo_out_payload_req_id} = litepcieendpoint_syncfifo4_syncfifo4_dout;
-assign litepcieendpoint_syncfifo4_sink_ready = litepcieendpoint_syncfifo4_syncfifo4_writable;
-assign litepcieendpoint_syncfifo4_syncfifo4_we = litepcieendpoint_syncfifo4_sink_valid;
-assign litepcieendpoint_syncfifo4_fifo_in_first = litepcieendpoint_syncfifo4_sink_first;
-assign litepcieendpoint_syncfifo4_fifo_in_last = litepcieendpoint_syncfifo4_sink_last;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_req_id = litepcieendpoint_syncfifo4_sink_payload_req_id;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo4_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_adr = litepcieendpoint_syncfifo4_sink_payload_adr;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_len = litepcieendpoint_syncfifo4_sink_payload_len;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_end = litepcieendpoint_syncfifo4_sink_payload_end;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_err = litepcieendpoint_syncfifo4_sink_payload_err;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_tag = litepcieendpoint_syncfifo4_sink_payload_tag;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_dat = litepcieendpoint_syncfifo4_sink_payload_dat;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_channel = litepcieendpoint_syncfifo4_sink_payload_channel;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_user_id = litepcieendpoint_syncfifo4_sink_payload_user_id;
-assign litepcieendpoint_syncfifo4_source_valid = litepcieendpoint_syncfifo4_readable;
-assign litepcieendpoint_syncfifo4_source_first = litepcieendpoint_syncfifo4_fifo_out_first;
-assign litepcieendpoint_syncfifo4_source_last = litepcieendpoint_syncfifo4_fifo_out_last;
-assign litepcieendpoint_syncfifo4_source_payload_req_id = litepcieendpoint_syncfifo4_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo4_source_payload_cmp_id = litepcieendpoint_syncfifo4_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo4_source_payload_adr = litepcieendpoint_syncfifo4_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo4_source_payload_len = litepcieendpoint_syncfifo4_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo4_source_payload_end = litepcieendpoint_syncfifo4_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo4_source_payload_err = litepcieendpoint_syncfifo4_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo4_source_payload_tag = litepcieendpoint_syncfifo4_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo4_source_payload_dat = litepcieendpoint_syncfifo4_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo4_source_payload_channel = litepcieendpoint_syncfifo4_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo4_source_payload_user_id = litepcieendpoint_syncfifo4_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo4_re = litepcieendpoint_syncfifo4_source_ready;
-assign litepcieendpoint_syncfifo4_syncfifo4_re = (litepcieendpoint_syncfifo4_syncfifo4_readable & ((~litepcieendpoint_syncfifo4_readable) | litepcieendpoint_syncfifo4_re));
-assign litepcieendpoint_syncfifo4_level1 = (litepcieendpoint_syncfifo4_level0 + litepcieendpoint_syncfifo4_readable);
+assign subfragments_syncfifo3_wrport_dat_w = subfragments_syncfifo3_syncfifo3_din;
+assign subfragments_syncfifo3_wrport_we = (subfragments_syncfifo3_syncfifo3_we & (subfragments_syncfifo3_syncfifo3_writable | subfragments_syncfifo3_replace));
+assign subfragments_syncfifo3_do_read = (subfragments_syncfifo3_syncfifo3_readable & subfragments_syncfifo3_syncfifo3_re);
+assign subfragments_syncfifo3_rdport_adr = subfragments_syncfifo3_consume;
+assign subfragments_syncfifo3_syncfifo3_dout = subfragments_syncfifo3_rdport_dat_r;
+assign subfragments_syncfifo3_rdport_re = subfragments_syncfifo3_do_read;
+assign subfragments_syncfifo3_syncfifo3_writable = (subfragments_syncfifo3_level0 != 8'd128);
+assign subfragments_syncfifo3_syncfifo3_readable = (subfragments_syncfifo3_level0 != 1'd0);
+assign subfragments_syncfifo4_syncfifo4_din = {subfragments_syncfifo4_fifo_in_last, subfragments_syncfifo4_fifo_in_first, subfragments_syncfifo4_fifo_in_payload_user_id, subfragments_syncfifo4_fifo_in_payload_channel, subfragments_syncfifo4_fifo_in_payload_dat, subfragments_syncfifo4_fifo_in_payload_tag, subfragments_syncfifo4_fifo_in_payload_err, subfragments_syncfifo4_fifo_in_payload_end, subfragments_syncfifo4_fifo_in_payload_len, subfragments_syncfifo4_fifo_in_payload_adr, subfragments_syncfifo4_fifo_in_payload_cmp_id, subfragments_syncfifo4_fifo_in_payload_req_id};
+assign {subfragments_syncfifo4_fifo_out_last, subfragments_syncfifo4_fifo_out_first, subfragments_syncfifo4_fifo_out_payload_user_id, subfragments_syncfifo4_fifo_out_payload_channel, subfragments_syncfifo4_fifo_out_payload_dat, subfragments_syncfifo4_fifo_out_payload_tag, subfragments_syncfifo4_fifo_out_payload_err, subfragments_syncfifo4_fifo_out_payload_end, subfragments_syncfifo4_fifo_out_payload_len, subfragments_syncfifo4_fifo_out_payload_adr, subfragments_syncfifo4_fifo_out_payload_cmp_id, subfragments_syncfifo4_fifo_out_payload_req_id} = subfragments_syncfifo4_syncfifo4_dout;
+assign subfragments_syncfifo4_sink_ready = subfragments_syncfifo4_syncfifo4_writable;
+assign subfragments_syncfifo4_syncfifo4_we = subfragments_syncfifo4_sink_valid;
+assign subfragments_syncfifo4_fifo_in_first = subfragments_syncfifo4_sink_first;
+assign subfragments_syncfifo4_fifo_in_last = subfragments_syncfifo4_sink_last;
+assign subfragments_syncfifo4_fifo_in_payload_req_id = subfragments_syncfifo4_sink_payload_req_id;
+assign subfragments_syncfifo4_fifo_in_payload_cmp_id = subfragments_syncfifo4_sink_payload_cmp_id;
+assign subfragments_syncfifo4_fifo_in_payload_adr = subfragments_syncfifo4_sink_payload_adr;
+assign subfragments_syncfifo4_fifo_in_payload_len = subfragments_syncfifo4_sink_payload_len;
+assign subfragments_syncfifo4_fifo_in_payload_end = subfragments_syncfifo4_sink_payload_end;
+assign subfragments_syncfifo4_fifo_in_payload_err = subfragments_syncfifo4_sink_payload_err;
+assign subfragments_syncfifo4_fifo_in_payload_tag = subfragments_syncfifo4_sink_payload_tag;
+assign subfragments_syncfifo4_fifo_in_payload_dat = subfragments_syncfifo4_sink_payload_dat;
+assign subfragments_syncfifo4_fifo_in_payload_channel = subfragments_syncfifo4_sink_payload_channel;
+assign subfragments_syncfifo4_fifo_in_payload_user_id = subfragments_syncfifo4_sink_payload_user_id;
+assign subfragments_syncfifo4_source_valid = subfragments_syncfifo4_readable;
+assign subfragments_syncfifo4_source_first = subfragments_syncfifo4_fifo_out_first;
+assign subfragments_syncfifo4_source_last = subfragments_syncfifo4_fifo_out_last;
+assign subfragments_syncfifo4_source_payload_req_id = subfragments_syncfifo4_fifo_out_payload_req_id;
+assign subfragments_syncfifo4_source_payload_cmp_id = subfragments_syncfifo4_fifo_out_payload_cmp_id;
+assign subfragments_syncfifo4_source_payload_adr = subfragments_syncfifo4_fifo_out_payload_adr;
+assign subfragments_syncfifo4_source_payload_len = subfragments_syncfifo4_fifo_out_payload_len;
+assign subfragments_syncfifo4_source_payload_end = subfragments_syncfifo4_fifo_out_payload_end;
+assign subfragments_syncfifo4_source_payload_err = subfragments_syncfifo4_fifo_out_payload_err;
+assign subfragments_syncfifo4_source_payload_tag = subfragments_syncfifo4_fifo_out_payload_tag;
+assign subfragments_syncfifo4_source_payload_dat = subfragments_syncfifo4_fifo_out_payload_dat;
+assign subfragments_syncfifo4_source_payload_channel = subfragments_syncfifo4_fifo_out_payload_channel;
+assign subfragments_syncfifo4_source_payload_user_id = subfragments_syncfifo4_fifo_out_payload_user_id;
+assign subfragments_syncfifo4_re = subfragments_syncfifo4_source_ready;
+assign subfragments_syncfifo4_syncfifo4_re = (subfragments_syncfifo4_syncfifo4_readable & ((~subfragments_syncfifo4_readable) | subfragments_syncfifo4_re));
+assign subfragments_syncfifo4_level1 = (subfragments_syncfifo4_level0 + subfragments_syncfifo4_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo4_wrport_adr = 7'd0;
-    if (litepcieendpoint_syncfifo4_replace) begin
-        litepcieendpoint_syncfifo4_wrport_adr = (litepcieendpoint_syncfifo4_produce - 1'd1);
+    subfragments_syncfifo4_wrport_adr = 7'd0;
+    if (subfragments_syncfifo4_replace) begin
+        subfragments_syncfifo4_wrport_adr = (subfragments_syncfifo4_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo4_wrport_adr = litepcieendpoint_syncfifo4_produce;
+        subfragments_syncfifo4_wrport_adr = subfragments_syncfifo4_produce;
     end
 end
-assign litepcieendpoint_syncfifo4_wrport_dat_w = litepcieendpoint_syncfifo4_syncfifo4_din;
-assign litepcieendpoint_syncfifo4_wrport_we = (litepcieendpoint_syncfifo4_syncfifo4_we & (litepcieendpoint_syncfifo4_syncfifo4_writable | litepcieendpoint_syncfifo4_replace));
-assign litepcieendpoint_syncfifo4_do_read = (litepcieendpoint_syncfifo4_syncfifo4_readable & litepcieendpoint_syncfifo4_syncfifo4_re);
-assign litepcieendpoint_syncfifo4_rdport_adr = litepcieendpoint_syncfifo4_consume;
-assign litepcieendpoint_syncfifo4_syncfifo4_dout = litepcieendpoint_syncfifo4_rdport_dat_r;
-assign litepcieendpoint_syncfifo4_rdport_re = litepcieendpoint_syncfifo4_do_read;
-assign litepcieendpoint_syncfifo4_syncfifo4_writable = (litepcieendpoint_syncfifo4_level0 != 8'd128);
-assign litepcieendpoint_syncfifo4_syncfifo4_readable = (litepcieendpoint_syncfifo4_level0 != 1'd0);
-assign litepcieendpoint_syncfifo5_syncfifo5_din = {litepcieendpoint_syncfifo5_fifo_in_last, litepcieendpoint_syncfifo5_fifo_in_first, litepcieendpoint_syncfifo5_fifo_in_payload_user_id, litepcieendpoint_syncfifo5_fifo_in_payload_channel, litepcieendpoint_syncfifo5_fifo_in_payload_dat, litepcieendpoint_syncfifo5_fifo_in_payload_tag, litepcieendpoint_syncfifo5_fifo_in_payload_err, litepcieendpoint_syncfifo5_fifo_in_payload_end, litepcieendpoint_syncfifo5_fifo_in_payload_len, litepcieendpoint_syncfifo5_fifo_in_payload_adr, litepcieendpoint_syncfifo5_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo5_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo5_fifo_out_last, litepcieendpoint_syncfifo5_fifo_out_first, litepcieendpoint_syncfifo5_fifo_out_payload_user_id, litepcieendpoint_syncfifo5_fifo_out_payload_channel, litepcieendpoint_syncfifo5_fifo_out_payload_dat, litepcieendpoint_syncfifo5_fifo_out_payload_tag, litepcieendpoint_syncfifo5_fifo_out_payload_err, litepcieendpoint_syncfifo5_fifo_out_payload_end, litepcieendpoint_syncfifo5_fifo_out_payload_len, litepcieendpoint_syncfifo5_fifo_out_payload_adr, litepcieendpoint_syncfifo5_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo5_fifo_out_payload_req_id} = litepcieendpoint_syncfifo5_syncfifo5_dout;
-assign litepcieendpoint_syncfifo5_sink_ready = litepcieendpoint_syncfifo5_syncfifo5_writable;
-assign litepcieendpoint_syncfifo5_syncfifo5_we = litepcieendpoint_syncfifo5_sink_valid;
-assign litepcieendpoint_syncfifo5_fifo_in_first = litepcieendpoint_syncfifo5_sink_first;
-assign litepcieendpoint_syncfifo5_fifo_in_last = litepcieendpoint_syncfifo5_sink_last;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_req_id = litepcieendpoint_syncfifo5_sink_payload_req_id;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo5_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_adr = litepcieendpoint_syncfifo5_sink_payload_adr;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_len = litepcieendpoint_syncfifo5_sink_payload_len;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_end = litepcieendpoint_syncfifo5_sink_payload_end;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_err = litepcieendpoint_syncfifo5_sink_payload_err;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_tag = litepcieendpoint_syncfifo5_sink_payload_tag;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_dat = litepcieendpoint_syncfifo5_sink_payload_dat;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_channel = litepcieendpoint_syncfifo5_sink_payload_channel;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_user_id = litepcieendpoint_syncfifo5_sink_payload_user_id;
-assign litepcieendpoint_syncfifo5_source_valid = litepcieendpoint_syncfifo5_readable;
-assign litepcieendpoint_syncfifo5_source_first = litepcieendpoint_syncfifo5_fifo_out_first;
-assign litepcieendpoint_syncfifo5_source_last = litepcieendpoint_syncfifo5_fifo_out_last;
-assign litepcieendpoint_syncfifo5_source_payload_req_id = litepcieendpoint_syncfifo5_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo5_source_payload_cmp_id = litepcieendpoint_syncfifo5_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo5_source_payload_adr = litepcieendpoint_syncfifo5_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo5_source_payload_len = litepcieendpoint_syncfifo5_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo5_source_payload_end = litepcieendpoint_syncfifo5_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo5_source_payload_err = litepcieendpoint_syncfifo5_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo5_source_payload_tag = litepcieendpoint_syncfifo5_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo5_source_payload_dat = litepcieendpoint_syncfifo5_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo5_source_payload_channel = litepcieendpoint_syncfifo5_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo5_source_payload_user_id = litepcieendpoint_syncfifo5_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo5_re = litepcieendpoint_syncfifo5_source_ready;
-assign litepcieendpoint_syncfifo5_syncfifo5_re = (litepcieendpoint_syncfifo5_syncfifo5_readable & ((~litepcieendpoint_syncfifo5_readable) | litepcieendpoint_syncfifo5_re));
-assign litepcieendpoint_syncfifo5_level1 = (litepcieendpoint_syncfifo5_level0 + litepcieendpoint_syncfifo5_readable);
+assign subfragments_syncfifo4_wrport_dat_w = subfragments_syncfifo4_syncfifo4_din;
+assign subfragments_syncfifo4_wrport_we = (subfragments_syncfifo4_syncfifo4_we & (subfragments_syncfifo4_syncfifo4_writable | subfragments_syncfifo4_replace));
+assign subfragments_syncfifo4_do_read = (subfragments_syncfifo4_syncfifo4_readable & subfragments_syncfifo4_syncfifo4_re);
+assign subfragments_syncfifo4_rdport_adr = subfragments_syncfifo4_consume;
+assign subfragments_syncfifo4_syncfifo4_dout = subfragments_syncfifo4_rdport_dat_r;
+assign subfragments_syncfifo4_rdport_re = subfragments_syncfifo4_do_read;
+assign subfragments_syncfifo4_syncfifo4_writable = (subfragments_syncfifo4_level0 != 8'd128);
+assign subfragments_syncfifo4_syncfifo4_readable = (subfragments_syncfifo4_level0 != 1'd0);
+assign subfragments_syncfifo5_syncfifo5_din = {subfragments_syncfifo5_fifo_in_last, subfragments_syncfifo5_fifo_in_first, subfragments_syncfifo5_fifo_in_payload_user_id, subfragments_syncfifo5_fifo_in_payload_channel, subfragments_syncfifo5_fifo_in_payload_dat, subfragments_syncfifo5_fifo_in_payload_tag, subfragments_syncfifo5_fifo_in_payload_err, subfragments_syncfifo5_fifo_in_payload_end, subfragments_syncfifo5_fifo_in_payload_len, subfragments_syncfifo5_fifo_in_payload_adr, subfragments_syncfifo5_fifo_in_payload_cmp_id, subfragments_syncfifo5_fifo_in_payload_req_id};
+assign {subfragments_syncfifo5_fifo_out_last, subfragments_syncfifo5_fifo_out_first, subfragments_syncfifo5_fifo_out_payload_user_id, subfragments_syncfifo5_fifo_out_payload_channel, subfragments_syncfifo5_fifo_out_payload_dat, subfragments_syncfifo5_fifo_out_payload_tag, subfragments_syncfifo5_fifo_out_payload_err, subfragments_syncfifo5_fifo_out_payload_end, subfragments_syncfifo5_fifo_out_payload_len, subfragments_syncfifo5_fifo_out_payload_adr, subfragments_syncfifo5_fifo_out_payload_cmp_id, subfragments_syncfifo5_fifo_out_payload_req_id} = subfragments_syncfifo5_syncfifo5_dout;
+assign subfragments_syncfifo5_sink_ready = subfragments_syncfifo5_syncfifo5_writable;
+assign subfragments_syncfifo5_syncfifo5_we = subfragments_syncfifo5_sink_valid;
+assign subfragments_syncfifo5_fifo_in_first = subfragments_syncfifo5_sink_first;
+assign subfragments_syncfifo5_fifo_in_last = subfragments_syncfifo5_sink_last;
+assign subfragments_syncfifo5_fifo_in_payload_req_id = subfragments_syncfifo5_sink_payload_req_id;
+assign subfragments_syncfifo5_fifo_in_payload_cmp_id = subfragments_syncfifo5_sink_payload_cmp_id;
+assign subfragments_syncfifo5_fifo_in_payload_adr = subfragments_syncfifo5_sink_payload_adr;
+assign subfragments_syncfifo5_fifo_in_payload_len = subfragments_syncfifo5_sink_payload_len;
+assign subfragments_syncfifo5_fifo_in_payload_end = subfragments_syncfifo5_sink_payload_end;
+assign subfragments_syncfifo5_fifo_in_payload_err = subfragments_syncfifo5_sink_payload_err;
+assign subfragments_syncfifo5_fifo_in_payload_tag = subfragments_syncfifo5_sink_payload_tag;
+assign subfragments_syncfifo5_fifo_in_payload_dat = subfragments_syncfifo5_sink_payload_dat;
+assign subfragments_syncfifo5_fifo_in_payload_channel = subfragments_syncfifo5_sink_payload_channel;
+assign subfragments_syncfifo5_fifo_in_payload_user_id = subfragments_syncfifo5_sink_payload_user_id;
+assign subfragments_syncfifo5_source_valid = subfragments_syncfifo5_readable;
+assign subfragments_syncfifo5_source_first = subfragments_syncfifo5_fifo_out_first;
+assign subfragments_syncfifo5_source_last = subfragments_syncfifo5_fifo_out_last;
+assign subfragments_syncfifo5_source_payload_req_id = subfragments_syncfifo5_fifo_out_payload_req_id;
+assign subfragments_syncfifo5_source_payload_cmp_id = subfragments_syncfifo5_fifo_out_payload_cmp_id;
+assign subfragments_syncfifo5_source_payload_adr = subfragments_syncfifo5_fifo_out_payload_adr;
+assign subfragments_syncfifo5_source_payload_len = subfragments_syncfifo5_fifo_out_payload_len;
+assign subfragments_syncfifo5_source_payload_end = subfragments_syncfifo5_fifo_out_payload_end;
+assign subfragments_syncfifo5_source_payload_err = subfragments_syncfifo5_fifo_out_payload_err;
+assign subfragments_syncfifo5_source_payload_tag = subfragments_syncfifo5_fifo_out_payload_tag;
+assign subfragments_syncfifo5_source_payload_dat = subfragments_syncfifo5_fifo_out_payload_dat;
+assign subfragments_syncfifo5_source_payload_channel = subfragments_syncfifo5_fifo_out_payload_channel;
+assign subfragments_syncfifo5_source_payload_user_id = subfragments_syncfifo5_fifo_out_payload_user_id;
+assign subfragments_syncfifo5_re = subfragments_syncfifo5_source_ready;
+assign subfragments_syncfifo5_syncfifo5_re = (subfragments_syncfifo5_syncfifo5_readable & ((~subfragments_syncfifo5_readable) | subfragments_syncfifo5_re));
+assign subfragments_syncfifo5_level1 = (subfragments_syncfifo5_level0 + subfragments_syncfifo5_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo5_wrport_adr = 7'd0;
-    if (litepcieendpoint_syncfifo5_replace) begin
-        litepcieendpoint_syncfifo5_wrport_adr = (litepcieendpoint_syncfifo5_produce - 1'd1);
+    subfragments_syncfifo5_wrport_adr = 7'd0;
+    if (subfragments_syncfifo5_replace) begin
+        subfragments_syncfifo5_wrport_adr = (subfragments_syncfifo5_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo5_wrport_adr = litepcieendpoint_syncfifo5_produce;
+        subfragments_syncfifo5_wrport_adr = subfragments_syncfifo5_produce;
     end
 end
-assign litepcieendpoint_syncfifo5_wrport_dat_w = litepcieendpoint_syncfifo5_syncfifo5_din;
-assign litepcieendpoint_syncfifo5_wrport_we = (litepcieendpoint_syncfifo5_syncfifo5_we & (litepcieendpoint_syncfifo5_syncfifo5_writable | litepcieendpoint_syncfifo5_replace));
-assign litepcieendpoint_syncfifo5_do_read = (litepcieendpoint_syncfifo5_syncfifo5_readable & litepcieendpoint_syncfifo5_syncfifo5_re);
-assign litepcieendpoint_syncfifo5_rdport_adr = litepcieendpoint_syncfifo5_consume;
-assign litepcieendpoint_syncfifo5_syncfifo5_dout = litepcieendpoint_syncfifo5_rdport_dat_r;
-assign litepcieendpoint_syncfifo5_rdport_re = litepcieendpoint_syncfifo5_do_read;
-assign litepcieendpoint_syncfifo5_syncfifo5_writable = (litepcieendpoint_syncfifo5_level0 != 8'd128);
-assign litepcieendpoint_syncfifo5_syncfifo5_readable = (litepcieendpoint_syncfifo5_level0 != 1'd0);
+assign subfragments_syncfifo5_wrport_dat_w = subfragments_syncfifo5_syncfifo5_din;
+assign subfragments_syncfifo5_wrport_we = (subfragments_syncfifo5_syncfifo5_we & (subfragments_syncfifo5_syncfifo5_writable | subfragments_syncfifo5_replace));
+assign subfragments_syncfifo5_do_read = (subfragments_syncfifo5_syncfifo5_readable & subfragments_syncfifo5_syncfifo5_re);
+assign subfragments_syncfifo5_rdport_adr = subfragments_syncfifo5_consume;
+assign subfragments_syncfifo5_syncfifo5_dout = subfragments_syncfifo5_rdport_dat_r;
+assign subfragments_syncfifo5_rdport_re = subfragments_syncfifo5_do_read;
+assign subfragments_syncfifo5_syncfifo5_writable = (subfragments_syncfifo5_level0 != 8'd128);
+assign subfragments_syncfifo5_syncfifo5_readable = (subfragments_syncfifo5_level0 != 1'd0);
 always @(*) begin
-    litepcieendpoint_cmp_bufs_valid = 1'd0;
-    litepcieendpoint_fill_tag_litepciecrossbar_next_value = 2'd0;
-    litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce = 1'd0;
-    litepcieendpoint_master_out_source_ready = 1'd0;
-    litepcieendpoint_resetinserter1_next_state = 2'd0;
-    litepcieendpoint_syncfifo0_sink_payload_tag = 2'd0;
-    litepcieendpoint_syncfifo0_sink_valid = 1'd0;
-    case (litepcieendpoint_resetinserter1_state)
+    subfragments_cmp_bufs_valid = 1'd0;
+    subfragments_fill_tag_litepciecrossbar_next_value = 2'd0;
+    subfragments_fill_tag_litepciecrossbar_next_value_ce = 1'd0;
+    subfragments_master_out_source_ready = 1'd0;
+    subfragments_resetinserter1_next_state0 = 2'd0;
+    subfragments_syncfifo0_sink_payload_tag = 2'd0;
+    subfragments_syncfifo0_sink_valid = 1'd0;
+    case (subfragments_resetinserter1_state0)
         1'd1: begin
         end
         2'd2: begin
-            litepcieendpoint_cmp_bufs_valid = litepcieendpoint_master_out_source_valid;
+            subfragments_cmp_bufs_valid = subfragments_master_out_source_valid;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
-        1'd1: begin
-        end
-        2'd2: begin
-        end
-        default: begin
-            litepcieendpoint_fill_tag_litepciecrossbar_next_value = (litepcieendpoint_fill_tag + 1'd1);
-        end
-    endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (subfragments_resetinserter1_state0)
         1'd1: begin
         end
         2'd2: begin
         end
         default: begin
-            litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce = 1'd1;
+            subfragments_fill_tag_litepciecrossbar_next_value = (subfragments_fill_tag + 1'd1);
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (subfragments_resetinserter1_state0)
         1'd1: begin
-            if ((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_first)) begin
+        end
+        2'd2: begin
+        end
+        default: begin
+            subfragments_fill_tag_litepciecrossbar_next_value_ce = 1'd1;
+        end
+    endcase
+    case (subfragments_resetinserter1_state0)
+        1'd1: begin
+            if ((subfragments_master_out_source_valid & subfragments_master_out_source_first)) begin
             end else begin
-                litepcieendpoint_master_out_source_ready = 1'd1;
+                subfragments_master_out_source_ready = 1'd1;
             end
         end
         2'd2: begin
-            litepcieendpoint_master_out_source_ready = litepcieendpoint_cmp_bufs_ready;
+            subfragments_master_out_source_ready = subfragments_cmp_bufs_ready;
         end
         default: begin
         end
     endcase
-    litepcieendpoint_resetinserter1_next_state = litepcieendpoint_resetinserter1_state;
-    case (litepcieendpoint_resetinserter1_state)
+    subfragments_resetinserter1_next_state0 = subfragments_resetinserter1_state0;
+    case (subfragments_resetinserter1_state0)
         1'd1: begin
-            if ((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_first)) begin
-                litepcieendpoint_resetinserter1_next_state = 2'd2;
+            if ((subfragments_master_out_source_valid & subfragments_master_out_source_first)) begin
+                subfragments_resetinserter1_next_state0 = 2'd2;
             end else begin
             end
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_ready) & litepcieendpoint_master_out_source_last)) begin
-                litepcieendpoint_resetinserter1_next_state = 1'd1;
+            if (((subfragments_master_out_source_valid & subfragments_master_out_source_ready) & subfragments_master_out_source_last)) begin
+                subfragments_resetinserter1_next_state0 = 1'd1;
             end
         end
         default: begin
-            if ((litepcieendpoint_fill_tag == 2'd3)) begin
-                litepcieendpoint_resetinserter1_next_state = 1'd1;
+            if ((subfragments_fill_tag == 2'd3)) begin
+                subfragments_resetinserter1_next_state0 = 1'd1;
             end
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (subfragments_resetinserter1_state0)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_ready) & litepcieendpoint_master_out_source_last)) begin
-                if ((litepcieendpoint_master_out_source_payload_end | litepcieendpoint_master_out_source_payload_err)) begin
-                    litepcieendpoint_syncfifo0_sink_payload_tag = litepcieendpoint_master_out_source_payload_tag;
+            if (((subfragments_master_out_source_valid & subfragments_master_out_source_ready) & subfragments_master_out_source_last)) begin
+                if ((subfragments_master_out_source_payload_end | subfragments_master_out_source_payload_err)) begin
+                    subfragments_syncfifo0_sink_payload_tag = subfragments_master_out_source_payload_tag;
                 end
             end
         end
         default: begin
-            litepcieendpoint_syncfifo0_sink_payload_tag = litepcieendpoint_fill_tag;
+            subfragments_syncfifo0_sink_payload_tag = subfragments_fill_tag;
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (subfragments_resetinserter1_state0)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_ready) & litepcieendpoint_master_out_source_last)) begin
-                if ((litepcieendpoint_master_out_source_payload_end | litepcieendpoint_master_out_source_payload_err)) begin
-                    litepcieendpoint_syncfifo0_sink_valid = 1'd1;
+            if (((subfragments_master_out_source_valid & subfragments_master_out_source_ready) & subfragments_master_out_source_last)) begin
+                if ((subfragments_master_out_source_payload_end | subfragments_master_out_source_payload_err)) begin
+                    subfragments_syncfifo0_sink_valid = 1'd1;
                 end
             end
         end
         default: begin
-            litepcieendpoint_syncfifo0_sink_valid = 1'd1;
+            subfragments_syncfifo0_sink_valid = 1'd1;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_arbiter0_request = 2'd0;
-    litepcieendpoint_arbiter0_request[0] = litepcieendpoint_arbiter0_status0_ongoing0;
-    litepcieendpoint_arbiter0_request[1] = litepcieendpoint_arbiter0_status1_ongoing0;
+    subfragments_arbiter0_request = 2'd0;
+    subfragments_arbiter0_request[0] = subfragments_arbiter0_status0_ongoing0;
+    subfragments_arbiter0_request[1] = subfragments_arbiter0_status1_ongoing0;
 end
 always @(*) begin
     litepciedma0_litepciemasterinternalport1_sink_ready = 1'd0;
     litepciedma1_litepciemasterinternalport3_sink_ready = 1'd0;
-    litepcieendpoint_master_in_sink_first = 1'd0;
-    litepcieendpoint_master_in_sink_last = 1'd0;
-    litepcieendpoint_master_in_sink_payload_adr = 32'd0;
-    litepcieendpoint_master_in_sink_payload_channel = 8'd0;
-    litepcieendpoint_master_in_sink_payload_dat = 128'd0;
-    litepcieendpoint_master_in_sink_payload_len = 10'd0;
-    litepcieendpoint_master_in_sink_payload_req_id = 16'd0;
-    litepcieendpoint_master_in_sink_payload_tag = 8'd0;
-    litepcieendpoint_master_in_sink_payload_user_id = 8'd0;
-    litepcieendpoint_master_in_sink_payload_we = 1'd0;
-    litepcieendpoint_master_in_sink_valid = 1'd0;
-    case (litepcieendpoint_arbiter0_grant)
+    subfragments_master_in_sink_first = 1'd0;
+    subfragments_master_in_sink_last = 1'd0;
+    subfragments_master_in_sink_payload_adr = 32'd0;
+    subfragments_master_in_sink_payload_channel = 8'd0;
+    subfragments_master_in_sink_payload_dat = 128'd0;
+    subfragments_master_in_sink_payload_len = 10'd0;
+    subfragments_master_in_sink_payload_req_id = 16'd0;
+    subfragments_master_in_sink_payload_tag = 8'd0;
+    subfragments_master_in_sink_payload_user_id = 8'd0;
+    subfragments_master_in_sink_payload_we = 1'd0;
+    subfragments_master_in_sink_valid = 1'd0;
+    case (subfragments_arbiter0_grant)
         1'd0: begin
-            litepcieendpoint_master_in_sink_valid = litepciedma0_litepciemasterinternalport1_sink_valid;
-            litepciedma0_litepciemasterinternalport1_sink_ready = litepcieendpoint_master_in_sink_ready;
-            litepcieendpoint_master_in_sink_first = litepciedma0_litepciemasterinternalport1_sink_first;
-            litepcieendpoint_master_in_sink_last = litepciedma0_litepciemasterinternalport1_sink_last;
-            litepcieendpoint_master_in_sink_payload_req_id = litepciedma0_litepciemasterinternalport1_sink_payload_req_id;
-            litepcieendpoint_master_in_sink_payload_we = litepciedma0_litepciemasterinternalport1_sink_payload_we;
-            litepcieendpoint_master_in_sink_payload_adr = litepciedma0_litepciemasterinternalport1_sink_payload_adr;
-            litepcieendpoint_master_in_sink_payload_len = litepciedma0_litepciemasterinternalport1_sink_payload_len;
-            litepcieendpoint_master_in_sink_payload_tag = litepciedma0_litepciemasterinternalport1_sink_payload_tag;
-            litepcieendpoint_master_in_sink_payload_dat = litepciedma0_litepciemasterinternalport1_sink_payload_dat;
-            litepcieendpoint_master_in_sink_payload_channel = litepciedma0_litepciemasterinternalport1_sink_payload_channel;
-            litepcieendpoint_master_in_sink_payload_user_id = litepciedma0_litepciemasterinternalport1_sink_payload_user_id;
+            subfragments_master_in_sink_valid = litepciedma0_litepciemasterinternalport1_sink_valid;
+            litepciedma0_litepciemasterinternalport1_sink_ready = subfragments_master_in_sink_ready;
+            subfragments_master_in_sink_first = litepciedma0_litepciemasterinternalport1_sink_first;
+            subfragments_master_in_sink_last = litepciedma0_litepciemasterinternalport1_sink_last;
+            subfragments_master_in_sink_payload_req_id = litepciedma0_litepciemasterinternalport1_sink_payload_req_id;
+            subfragments_master_in_sink_payload_we = litepciedma0_litepciemasterinternalport1_sink_payload_we;
+            subfragments_master_in_sink_payload_adr = litepciedma0_litepciemasterinternalport1_sink_payload_adr;
+            subfragments_master_in_sink_payload_len = litepciedma0_litepciemasterinternalport1_sink_payload_len;
+            subfragments_master_in_sink_payload_tag = litepciedma0_litepciemasterinternalport1_sink_payload_tag;
+            subfragments_master_in_sink_payload_dat = litepciedma0_litepciemasterinternalport1_sink_payload_dat;
+            subfragments_master_in_sink_payload_channel = litepciedma0_litepciemasterinternalport1_sink_payload_channel;
+            subfragments_master_in_sink_payload_user_id = litepciedma0_litepciemasterinternalport1_sink_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_master_in_sink_valid = litepciedma1_litepciemasterinternalport3_sink_valid;
-            litepciedma1_litepciemasterinternalport3_sink_ready = litepcieendpoint_master_in_sink_ready;
-            litepcieendpoint_master_in_sink_first = litepciedma1_litepciemasterinternalport3_sink_first;
-            litepcieendpoint_master_in_sink_last = litepciedma1_litepciemasterinternalport3_sink_last;
-            litepcieendpoint_master_in_sink_payload_req_id = litepciedma1_litepciemasterinternalport3_sink_payload_req_id;
-            litepcieendpoint_master_in_sink_payload_we = litepciedma1_litepciemasterinternalport3_sink_payload_we;
-            litepcieendpoint_master_in_sink_payload_adr = litepciedma1_litepciemasterinternalport3_sink_payload_adr;
-            litepcieendpoint_master_in_sink_payload_len = litepciedma1_litepciemasterinternalport3_sink_payload_len;
-            litepcieendpoint_master_in_sink_payload_tag = litepciedma1_litepciemasterinternalport3_sink_payload_tag;
-            litepcieendpoint_master_in_sink_payload_dat = litepciedma1_litepciemasterinternalport3_sink_payload_dat;
-            litepcieendpoint_master_in_sink_payload_channel = litepciedma1_litepciemasterinternalport3_sink_payload_channel;
-            litepcieendpoint_master_in_sink_payload_user_id = litepciedma1_litepciemasterinternalport3_sink_payload_user_id;
+            subfragments_master_in_sink_valid = litepciedma1_litepciemasterinternalport3_sink_valid;
+            litepciedma1_litepciemasterinternalport3_sink_ready = subfragments_master_in_sink_ready;
+            subfragments_master_in_sink_first = litepciedma1_litepciemasterinternalport3_sink_first;
+            subfragments_master_in_sink_last = litepciedma1_litepciemasterinternalport3_sink_last;
+            subfragments_master_in_sink_payload_req_id = litepciedma1_litepciemasterinternalport3_sink_payload_req_id;
+            subfragments_master_in_sink_payload_we = litepciedma1_litepciemasterinternalport3_sink_payload_we;
+            subfragments_master_in_sink_payload_adr = litepciedma1_litepciemasterinternalport3_sink_payload_adr;
+            subfragments_master_in_sink_payload_len = litepciedma1_litepciemasterinternalport3_sink_payload_len;
+            subfragments_master_in_sink_payload_tag = litepciedma1_litepciemasterinternalport3_sink_payload_tag;
+            subfragments_master_in_sink_payload_dat = litepciedma1_litepciemasterinternalport3_sink_payload_dat;
+            subfragments_master_in_sink_payload_channel = litepciedma1_litepciemasterinternalport3_sink_payload_channel;
+            subfragments_master_in_sink_payload_user_id = litepciedma1_litepciemasterinternalport3_sink_payload_user_id;
         end
     endcase
 end
-assign litepcieendpoint_arbiter0_status0_last = ((litepciedma0_litepciemasterinternalport1_sink_valid & litepciedma0_litepciemasterinternalport1_sink_last) & litepciedma0_litepciemasterinternalport1_sink_ready);
-assign litepcieendpoint_arbiter0_status0_ongoing0 = ((litepciedma0_litepciemasterinternalport1_sink_valid | litepcieendpoint_arbiter0_status0_ongoing1) & (~litepcieendpoint_arbiter0_status0_last));
-assign litepcieendpoint_arbiter0_status1_last = ((litepciedma1_litepciemasterinternalport3_sink_valid & litepciedma1_litepciemasterinternalport3_sink_last) & litepciedma1_litepciemasterinternalport3_sink_ready);
-assign litepcieendpoint_arbiter0_status1_ongoing0 = ((litepciedma1_litepciemasterinternalport3_sink_valid | litepcieendpoint_arbiter0_status1_ongoing1) & (~litepcieendpoint_arbiter0_status1_last));
+assign subfragments_arbiter0_status0_last = ((litepciedma0_litepciemasterinternalport1_sink_valid & litepciedma0_litepciemasterinternalport1_sink_last) & litepciedma0_litepciemasterinternalport1_sink_ready);
+assign subfragments_arbiter0_status0_ongoing0 = ((litepciedma0_litepciemasterinternalport1_sink_valid | subfragments_arbiter0_status0_ongoing1) & (~subfragments_arbiter0_status0_last));
+assign subfragments_arbiter0_status1_last = ((litepciedma1_litepciemasterinternalport3_sink_valid & litepciedma1_litepciemasterinternalport3_sink_last) & litepciedma1_litepciemasterinternalport3_sink_ready);
+assign subfragments_arbiter0_status1_ongoing0 = ((litepciedma1_litepciemasterinternalport3_sink_valid | subfragments_arbiter0_status1_ongoing1) & (~subfragments_arbiter0_status1_last));
 always @(*) begin
-    litepcieendpoint_dispatcher0_sel1 = 2'd0;
-    if ((~litepcieendpoint_dispatcher0_sel_locked)) begin
-        litepcieendpoint_dispatcher0_sel1 = litepcieendpoint_dispatcher0_sel0;
+    subfragments_dispatcher0_sel1 = 2'd0;
+    if ((~subfragments_dispatcher0_sel_locked)) begin
+        subfragments_dispatcher0_sel1 = subfragments_dispatcher0_sel0;
     end else begin
-        litepcieendpoint_dispatcher0_sel1 = litepcieendpoint_dispatcher0_sel_ongoing;
+        subfragments_dispatcher0_sel1 = subfragments_dispatcher0_sel_ongoing;
     end
 end
 always @(*) begin
@@ -5147,107 +5999,107 @@ always @(*) begin
     litepciedma1_litepciemasterinternalport3_source_payload_tag = 8'd0;
     litepciedma1_litepciemasterinternalport3_source_payload_user_id = 8'd0;
     litepciedma1_litepciemasterinternalport3_source_valid = 1'd0;
-    litepcieendpoint_master_in_source_ready = 1'd0;
-    case (litepcieendpoint_dispatcher0_sel1)
+    subfragments_master_in_source_ready = 1'd0;
+    case (subfragments_dispatcher0_sel1)
         1'd1: begin
-            litepciedma0_litepciemasterinternalport1_source_valid = litepcieendpoint_master_in_source_valid;
-            litepcieendpoint_master_in_source_ready = litepciedma0_litepciemasterinternalport1_source_ready;
-            litepciedma0_litepciemasterinternalport1_source_first = litepcieendpoint_master_in_source_first;
-            litepciedma0_litepciemasterinternalport1_source_last = litepcieendpoint_master_in_source_last;
-            litepciedma0_litepciemasterinternalport1_source_payload_req_id = litepcieendpoint_master_in_source_payload_req_id;
-            litepciedma0_litepciemasterinternalport1_source_payload_cmp_id = litepcieendpoint_master_in_source_payload_cmp_id;
-            litepciedma0_litepciemasterinternalport1_source_payload_adr = litepcieendpoint_master_in_source_payload_adr;
-            litepciedma0_litepciemasterinternalport1_source_payload_len = litepcieendpoint_master_in_source_payload_len;
-            litepciedma0_litepciemasterinternalport1_source_payload_end = litepcieendpoint_master_in_source_payload_end;
-            litepciedma0_litepciemasterinternalport1_source_payload_err = litepcieendpoint_master_in_source_payload_err;
-            litepciedma0_litepciemasterinternalport1_source_payload_tag = litepcieendpoint_master_in_source_payload_tag;
-            litepciedma0_litepciemasterinternalport1_source_payload_dat = litepcieendpoint_master_in_source_payload_dat;
-            litepciedma0_litepciemasterinternalport1_source_payload_channel = litepcieendpoint_master_in_source_payload_channel;
-            litepciedma0_litepciemasterinternalport1_source_payload_user_id = litepcieendpoint_master_in_source_payload_user_id;
+            litepciedma0_litepciemasterinternalport1_source_valid = subfragments_master_in_source_valid;
+            subfragments_master_in_source_ready = litepciedma0_litepciemasterinternalport1_source_ready;
+            litepciedma0_litepciemasterinternalport1_source_first = subfragments_master_in_source_first;
+            litepciedma0_litepciemasterinternalport1_source_last = subfragments_master_in_source_last;
+            litepciedma0_litepciemasterinternalport1_source_payload_req_id = subfragments_master_in_source_payload_req_id;
+            litepciedma0_litepciemasterinternalport1_source_payload_cmp_id = subfragments_master_in_source_payload_cmp_id;
+            litepciedma0_litepciemasterinternalport1_source_payload_adr = subfragments_master_in_source_payload_adr;
+            litepciedma0_litepciemasterinternalport1_source_payload_len = subfragments_master_in_source_payload_len;
+            litepciedma0_litepciemasterinternalport1_source_payload_end = subfragments_master_in_source_payload_end;
+            litepciedma0_litepciemasterinternalport1_source_payload_err = subfragments_master_in_source_payload_err;
+            litepciedma0_litepciemasterinternalport1_source_payload_tag = subfragments_master_in_source_payload_tag;
+            litepciedma0_litepciemasterinternalport1_source_payload_dat = subfragments_master_in_source_payload_dat;
+            litepciedma0_litepciemasterinternalport1_source_payload_channel = subfragments_master_in_source_payload_channel;
+            litepciedma0_litepciemasterinternalport1_source_payload_user_id = subfragments_master_in_source_payload_user_id;
         end
         2'd2: begin
-            litepciedma1_litepciemasterinternalport3_source_valid = litepcieendpoint_master_in_source_valid;
-            litepcieendpoint_master_in_source_ready = litepciedma1_litepciemasterinternalport3_source_ready;
-            litepciedma1_litepciemasterinternalport3_source_first = litepcieendpoint_master_in_source_first;
-            litepciedma1_litepciemasterinternalport3_source_last = litepcieendpoint_master_in_source_last;
-            litepciedma1_litepciemasterinternalport3_source_payload_req_id = litepcieendpoint_master_in_source_payload_req_id;
-            litepciedma1_litepciemasterinternalport3_source_payload_cmp_id = litepcieendpoint_master_in_source_payload_cmp_id;
-            litepciedma1_litepciemasterinternalport3_source_payload_adr = litepcieendpoint_master_in_source_payload_adr;
-            litepciedma1_litepciemasterinternalport3_source_payload_len = litepcieendpoint_master_in_source_payload_len;
-            litepciedma1_litepciemasterinternalport3_source_payload_end = litepcieendpoint_master_in_source_payload_end;
-            litepciedma1_litepciemasterinternalport3_source_payload_err = litepcieendpoint_master_in_source_payload_err;
-            litepciedma1_litepciemasterinternalport3_source_payload_tag = litepcieendpoint_master_in_source_payload_tag;
-            litepciedma1_litepciemasterinternalport3_source_payload_dat = litepcieendpoint_master_in_source_payload_dat;
-            litepciedma1_litepciemasterinternalport3_source_payload_channel = litepcieendpoint_master_in_source_payload_channel;
-            litepciedma1_litepciemasterinternalport3_source_payload_user_id = litepcieendpoint_master_in_source_payload_user_id;
+            litepciedma1_litepciemasterinternalport3_source_valid = subfragments_master_in_source_valid;
+            subfragments_master_in_source_ready = litepciedma1_litepciemasterinternalport3_source_ready;
+            litepciedma1_litepciemasterinternalport3_source_first = subfragments_master_in_source_first;
+            litepciedma1_litepciemasterinternalport3_source_last = subfragments_master_in_source_last;
+            litepciedma1_litepciemasterinternalport3_source_payload_req_id = subfragments_master_in_source_payload_req_id;
+            litepciedma1_litepciemasterinternalport3_source_payload_cmp_id = subfragments_master_in_source_payload_cmp_id;
+            litepciedma1_litepciemasterinternalport3_source_payload_adr = subfragments_master_in_source_payload_adr;
+            litepciedma1_litepciemasterinternalport3_source_payload_len = subfragments_master_in_source_payload_len;
+            litepciedma1_litepciemasterinternalport3_source_payload_end = subfragments_master_in_source_payload_end;
+            litepciedma1_litepciemasterinternalport3_source_payload_err = subfragments_master_in_source_payload_err;
+            litepciedma1_litepciemasterinternalport3_source_payload_tag = subfragments_master_in_source_payload_tag;
+            litepciedma1_litepciemasterinternalport3_source_payload_dat = subfragments_master_in_source_payload_dat;
+            litepciedma1_litepciemasterinternalport3_source_payload_channel = subfragments_master_in_source_payload_channel;
+            litepciedma1_litepciemasterinternalport3_source_payload_user_id = subfragments_master_in_source_payload_user_id;
         end
         default: begin
-            litepcieendpoint_master_in_source_ready = 1'd1;
+            subfragments_master_in_source_ready = 1'd1;
         end
     endcase
 end
-assign litepcieendpoint_dispatcher0_last = ((litepcieendpoint_master_in_source_valid & litepcieendpoint_master_in_source_last) & litepcieendpoint_master_in_source_ready);
-assign litepcieendpoint_dispatcher0_ongoing0 = ((litepcieendpoint_master_in_source_valid | litepcieendpoint_dispatcher0_ongoing1) & (~litepcieendpoint_dispatcher0_last));
+assign subfragments_dispatcher0_last = ((subfragments_master_in_source_valid & subfragments_master_in_source_last) & subfragments_master_in_source_ready);
+assign subfragments_dispatcher0_ongoing0 = ((subfragments_master_in_source_valid | subfragments_dispatcher0_ongoing1) & (~subfragments_dispatcher0_last));
 always @(*) begin
-    litepcieendpoint_arbiter1_request = 2'd0;
-    litepcieendpoint_arbiter1_request[0] = litepcieendpoint_arbiter1_status2_ongoing0;
-    litepcieendpoint_arbiter1_request[1] = litepcieendpoint_arbiter1_status3_ongoing0;
+    subfragments_arbiter1_request = 2'd0;
+    subfragments_arbiter1_request[0] = subfragments_arbiter1_status2_ongoing0;
+    subfragments_arbiter1_request[1] = subfragments_arbiter1_status3_ongoing0;
 end
 always @(*) begin
     litepciedma0_litepciemasterinternalport0_sink_ready = 1'd0;
     litepciedma1_litepciemasterinternalport2_sink_ready = 1'd0;
-    litepcieendpoint_sink_first = 1'd0;
-    litepcieendpoint_sink_last = 1'd0;
-    litepcieendpoint_sink_payload_adr = 32'd0;
-    litepcieendpoint_sink_payload_channel = 8'd0;
-    litepcieendpoint_sink_payload_dat = 128'd0;
-    litepcieendpoint_sink_payload_len = 10'd0;
-    litepcieendpoint_sink_payload_req_id = 16'd0;
-    litepcieendpoint_sink_payload_tag = 8'd0;
-    litepcieendpoint_sink_payload_user_id = 8'd0;
-    litepcieendpoint_sink_payload_we = 1'd0;
-    litepcieendpoint_sink_valid = 1'd0;
-    case (litepcieendpoint_arbiter1_grant)
+    subfragments_sink_first = 1'd0;
+    subfragments_sink_last = 1'd0;
+    subfragments_sink_payload_adr = 32'd0;
+    subfragments_sink_payload_channel = 8'd0;
+    subfragments_sink_payload_dat = 128'd0;
+    subfragments_sink_payload_len = 10'd0;
+    subfragments_sink_payload_req_id = 16'd0;
+    subfragments_sink_payload_tag = 8'd0;
+    subfragments_sink_payload_user_id = 8'd0;
+    subfragments_sink_payload_we = 1'd0;
+    subfragments_sink_valid = 1'd0;
+    case (subfragments_arbiter1_grant)
         1'd0: begin
-            litepcieendpoint_sink_valid = litepciedma0_litepciemasterinternalport0_sink_valid;
-            litepciedma0_litepciemasterinternalport0_sink_ready = litepcieendpoint_sink_ready;
-            litepcieendpoint_sink_first = litepciedma0_litepciemasterinternalport0_sink_first;
-            litepcieendpoint_sink_last = litepciedma0_litepciemasterinternalport0_sink_last;
-            litepcieendpoint_sink_payload_req_id = litepciedma0_litepciemasterinternalport0_sink_payload_req_id;
-            litepcieendpoint_sink_payload_we = litepciedma0_litepciemasterinternalport0_sink_payload_we;
-            litepcieendpoint_sink_payload_adr = litepciedma0_litepciemasterinternalport0_sink_payload_adr;
-            litepcieendpoint_sink_payload_len = litepciedma0_litepciemasterinternalport0_sink_payload_len;
-            litepcieendpoint_sink_payload_tag = litepciedma0_litepciemasterinternalport0_sink_payload_tag;
-            litepcieendpoint_sink_payload_dat = litepciedma0_litepciemasterinternalport0_sink_payload_dat;
-            litepcieendpoint_sink_payload_channel = litepciedma0_litepciemasterinternalport0_sink_payload_channel;
-            litepcieendpoint_sink_payload_user_id = litepciedma0_litepciemasterinternalport0_sink_payload_user_id;
+            subfragments_sink_valid = litepciedma0_litepciemasterinternalport0_sink_valid;
+            litepciedma0_litepciemasterinternalport0_sink_ready = subfragments_sink_ready;
+            subfragments_sink_first = litepciedma0_litepciemasterinternalport0_sink_first;
+            subfragments_sink_last = litepciedma0_litepciemasterinternalport0_sink_last;
+            subfragments_sink_payload_req_id = litepciedma0_litepciemasterinternalport0_sink_payload_req_id;
+            subfragments_sink_payload_we = litepciedma0_litepciemasterinternalport0_sink_payload_we;
+            subfragments_sink_payload_adr = litepciedma0_litepciemasterinternalport0_sink_payload_adr;
+            subfragments_sink_payload_len = litepciedma0_litepciemasterinternalport0_sink_payload_len;
+            subfragments_sink_payload_tag = litepciedma0_litepciemasterinternalport0_sink_payload_tag;
+            subfragments_sink_payload_dat = litepciedma0_litepciemasterinternalport0_sink_payload_dat;
+            subfragments_sink_payload_channel = litepciedma0_litepciemasterinternalport0_sink_payload_channel;
+            subfragments_sink_payload_user_id = litepciedma0_litepciemasterinternalport0_sink_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_sink_valid = litepciedma1_litepciemasterinternalport2_sink_valid;
-            litepciedma1_litepciemasterinternalport2_sink_ready = litepcieendpoint_sink_ready;
-            litepcieendpoint_sink_first = litepciedma1_litepciemasterinternalport2_sink_first;
-            litepcieendpoint_sink_last = litepciedma1_litepciemasterinternalport2_sink_last;
-            litepcieendpoint_sink_payload_req_id = litepciedma1_litepciemasterinternalport2_sink_payload_req_id;
-            litepcieendpoint_sink_payload_we = litepciedma1_litepciemasterinternalport2_sink_payload_we;
-            litepcieendpoint_sink_payload_adr = litepciedma1_litepciemasterinternalport2_sink_payload_adr;
-            litepcieendpoint_sink_payload_len = litepciedma1_litepciemasterinternalport2_sink_payload_len;
-            litepcieendpoint_sink_payload_tag = litepciedma1_litepciemasterinternalport2_sink_payload_tag;
-            litepcieendpoint_sink_payload_dat = litepciedma1_litepciemasterinternalport2_sink_payload_dat;
-            litepcieendpoint_sink_payload_channel = litepciedma1_litepciemasterinternalport2_sink_payload_channel;
-            litepcieendpoint_sink_payload_user_id = litepciedma1_litepciemasterinternalport2_sink_payload_user_id;
+            subfragments_sink_valid = litepciedma1_litepciemasterinternalport2_sink_valid;
+            litepciedma1_litepciemasterinternalport2_sink_ready = subfragments_sink_ready;
+            subfragments_sink_first = litepciedma1_litepciemasterinternalport2_sink_first;
+            subfragments_sink_last = litepciedma1_litepciemasterinternalport2_sink_last;
+            subfragments_sink_payload_req_id = litepciedma1_litepciemasterinternalport2_sink_payload_req_id;
+            subfragments_sink_payload_we = litepciedma1_litepciemasterinternalport2_sink_payload_we;
+            subfragments_sink_payload_adr = litepciedma1_litepciemasterinternalport2_sink_payload_adr;
+            subfragments_sink_payload_len = litepciedma1_litepciemasterinternalport2_sink_payload_len;
+            subfragments_sink_payload_tag = litepciedma1_litepciemasterinternalport2_sink_payload_tag;
+            subfragments_sink_payload_dat = litepciedma1_litepciemasterinternalport2_sink_payload_dat;
+            subfragments_sink_payload_channel = litepciedma1_litepciemasterinternalport2_sink_payload_channel;
+            subfragments_sink_payload_user_id = litepciedma1_litepciemasterinternalport2_sink_payload_user_id;
         end
     endcase
 end
-assign litepcieendpoint_arbiter1_status2_last = ((litepciedma0_litepciemasterinternalport0_sink_valid & litepciedma0_litepciemasterinternalport0_sink_last) & litepciedma0_litepciemasterinternalport0_sink_ready);
-assign litepcieendpoint_arbiter1_status2_ongoing0 = ((litepciedma0_litepciemasterinternalport0_sink_valid | litepcieendpoint_arbiter1_status2_ongoing1) & (~litepcieendpoint_arbiter1_status2_last));
-assign litepcieendpoint_arbiter1_status3_last = ((litepciedma1_litepciemasterinternalport2_sink_valid & litepciedma1_litepciemasterinternalport2_sink_last) & litepciedma1_litepciemasterinternalport2_sink_ready);
-assign litepcieendpoint_arbiter1_status3_ongoing0 = ((litepciedma1_litepciemasterinternalport2_sink_valid | litepcieendpoint_arbiter1_status3_ongoing1) & (~litepcieendpoint_arbiter1_status3_last));
+assign subfragments_arbiter1_status2_last = ((litepciedma0_litepciemasterinternalport0_sink_valid & litepciedma0_litepciemasterinternalport0_sink_last) & litepciedma0_litepciemasterinternalport0_sink_ready);
+assign subfragments_arbiter1_status2_ongoing0 = ((litepciedma0_litepciemasterinternalport0_sink_valid | subfragments_arbiter1_status2_ongoing1) & (~subfragments_arbiter1_status2_last));
+assign subfragments_arbiter1_status3_last = ((litepciedma1_litepciemasterinternalport2_sink_valid & litepciedma1_litepciemasterinternalport2_sink_last) & litepciedma1_litepciemasterinternalport2_sink_ready);
+assign subfragments_arbiter1_status3_ongoing0 = ((litepciedma1_litepciemasterinternalport2_sink_valid | subfragments_arbiter1_status3_ongoing1) & (~subfragments_arbiter1_status3_last));
 always @(*) begin
-    litepcieendpoint_dispatcher1_sel1 = 2'd0;
-    if ((~litepcieendpoint_dispatcher1_sel_locked)) begin
-        litepcieendpoint_dispatcher1_sel1 = litepcieendpoint_dispatcher1_sel0;
+    subfragments_dispatcher1_sel1 = 2'd0;
+    if ((~subfragments_dispatcher1_sel_locked)) begin
+        subfragments_dispatcher1_sel1 = subfragments_dispatcher1_sel0;
     end else begin
-        litepcieendpoint_dispatcher1_sel1 = litepcieendpoint_dispatcher1_sel_ongoing;
+        subfragments_dispatcher1_sel1 = subfragments_dispatcher1_sel_ongoing;
     end
 end
 always @(*) begin
@@ -5277,55 +6129,53 @@ always @(*) begin
     litepciedma1_litepciemasterinternalport2_source_payload_tag = 8'd0;
     litepciedma1_litepciemasterinternalport2_source_payload_user_id = 8'd0;
     litepciedma1_litepciemasterinternalport2_source_valid = 1'd0;
-    litepcieendpoint_source_ready = 1'd0;
-    case (litepcieendpoint_dispatcher1_sel1)
+    subfragments_source_ready = 1'd0;
+    case (subfragments_dispatcher1_sel1)
         1'd1: begin
-            litepciedma0_litepciemasterinternalport0_source_valid = litepcieendpoint_source_valid;
-            litepcieendpoint_source_ready = litepciedma0_litepciemasterinternalport0_source_ready;
-            litepciedma0_litepciemasterinternalport0_source_first = litepcieendpoint_source_first;
-            litepciedma0_litepciemasterinternalport0_source_last = litepcieendpoint_source_last;
-            litepciedma0_litepciemasterinternalport0_source_payload_req_id = litepcieendpoint_source_payload_req_id;
-            litepciedma0_litepciemasterinternalport0_source_payload_cmp_id = litepcieendpoint_source_payload_cmp_id;
-            litepciedma0_litepciemasterinternalport0_source_payload_adr = litepcieendpoint_source_payload_adr;
-            litepciedma0_litepciemasterinternalport0_source_payload_len = litepcieendpoint_source_payload_len;
-            litepciedma0_litepciemasterinternalport0_source_payload_end = litepcieendpoint_source_payload_end;
-            litepciedma0_litepciemasterinternalport0_source_payload_err = litepcieendpoint_source_payload_err;
-            litepciedma0_litepciemasterinternalport0_source_payload_tag = litepcieendpoint_source_payload_tag;
-            litepciedma0_litepciemasterinternalport0_source_payload_dat = litepcieendpoint_source_payload_dat;
-            litepciedma0_litepciemasterinternalport0_source_payload_channel = litepcieendpoint_source_payload_channel;
-            litepciedma0_litepciemasterinternalport0_source_payload_user_id = litepcieendpoint_source_payload_user_id;
+            litepciedma0_litepciemasterinternalport0_source_valid = subfragments_source_valid;
+            subfragments_source_ready = litepciedma0_litepciemasterinternalport0_source_ready;
+            litepciedma0_litepciemasterinternalport0_source_first = subfragments_source_first;
+            litepciedma0_litepciemasterinternalport0_source_last = subfragments_source_last;
+            litepciedma0_litepciemasterinternalport0_source_payload_req_id = subfragments_source_payload_req_id;
+            litepciedma0_litepciemasterinternalport0_source_payload_cmp_id = subfragments_source_payload_cmp_id;
+            litepciedma0_litepciemasterinternalport0_source_payload_adr = subfragments_source_payload_adr;
+            litepciedma0_litepciemasterinternalport0_source_payload_len = subfragments_source_payload_len;
+            litepciedma0_litepciemasterinternalport0_source_payload_end = subfragments_source_payload_end;
+            litepciedma0_litepciemasterinternalport0_source_payload_err = subfragments_source_payload_err;
+            litepciedma0_litepciemasterinternalport0_source_payload_tag = subfragments_source_payload_tag;
+            litepciedma0_litepciemasterinternalport0_source_payload_dat = subfragments_source_payload_dat;
+            litepciedma0_litepciemasterinternalport0_source_payload_channel = subfragments_source_payload_channel;
+            litepciedma0_litepciemasterinternalport0_source_payload_user_id = subfragments_source_payload_user_id;
         end
         2'd2: begin
-            litepciedma1_litepciemasterinternalport2_source_valid = litepcieendpoint_source_valid;
-            litepcieendpoint_source_ready = litepciedma1_litepciemasterinternalport2_source_ready;
-            litepciedma1_litepciemasterinternalport2_source_first = litepcieendpoint_source_first;
-            litepciedma1_litepciemasterinternalport2_source_last = litepcieendpoint_source_last;
-            litepciedma1_litepciemasterinternalport2_source_payload_req_id = litepcieendpoint_source_payload_req_id;
-            litepciedma1_litepciemasterinternalport2_source_payload_cmp_id = litepcieendpoint_source_payload_cmp_id;
-            litepciedma1_litepciemasterinternalport2_source_payload_adr = litepcieendpoint_source_payload_adr;
-            litepciedma1_litepciemasterinternalport2_source_payload_len = litepcieendpoint_source_payload_len;
-            litepciedma1_litepciemasterinternalport2_source_payload_end = litepcieendpoint_source_payload_end;
-            litepciedma1_litepciemasterinternalport2_source_payload_err = litepcieendpoint_source_payload_err;
-            litepciedma1_litepciemasterinternalport2_source_payload_tag = litepcieendpoint_source_payload_tag;
-            litepciedma1_litepciemasterinternalport2_source_payload_dat = litepcieendpoint_source_payload_dat;
-            litepciedma1_litepciemasterinternalport2_source_payload_channel = litepcieendpoint_source_payload_channel;
-            litepciedma1_litepciemasterinternalport2_source_payload_user_id = litepcieendpoint_source_payload_user_id;
+            litepciedma1_litepciemasterinternalport2_source_valid = subfragments_source_valid;
+            subfragments_source_ready = litepciedma1_litepciemasterinternalport2_source_ready;
+            litepciedma1_litepciemasterinternalport2_source_first = subfragments_source_first;
+            litepciedma1_litepciemasterinternalport2_source_last = subfragments_source_last;
+            litepciedma1_litepciemasterinternalport2_source_payload_req_id = subfragments_source_payload_req_id;
+            litepciedma1_litepciemasterinternalport2_source_payload_cmp_id = subfragments_source_payload_cmp_id;
+            litepciedma1_litepciemasterinternalport2_source_payload_adr = subfragments_source_payload_adr;
+            litepciedma1_litepciemasterinternalport2_source_payload_len = subfragments_source_payload_len;
+            litepciedma1_litepciemasterinternalport2_source_payload_end = subfragments_source_payload_end;
+            litepciedma1_litepciemasterinternalport2_source_payload_err = subfragments_source_payload_err;
+            litepciedma1_litepciemasterinternalport2_source_payload_tag = subfragments_source_payload_tag;
+            litepciedma1_litepciemasterinternalport2_source_payload_dat = subfragments_source_payload_dat;
+            litepciedma1_litepciemasterinternalport2_source_payload_channel = subfragments_source_payload_channel;
+            litepciedma1_litepciemasterinternalport2_source_payload_user_id = subfragments_source_payload_user_id;
         end
         default: begin
-            litepcieendpoint_source_ready = 1'd1;
+            subfragments_source_ready = 1'd1;
         end
     endcase
 end
-assign litepcieendpoint_dispatcher1_last = ((litepcieendpoint_source_valid & litepcieendpoint_source_last) & litepcieendpoint_source_ready);
-assign litepcieendpoint_dispatcher1_ongoing0 = ((litepcieendpoint_source_valid | litepcieendpoint_dispatcher1_ongoing1) & (~litepcieendpoint_dispatcher1_last));
+assign subfragments_dispatcher1_last = ((subfragments_source_valid & subfragments_source_last) & subfragments_source_ready);
+assign subfragments_dispatcher1_ongoing0 = ((subfragments_source_valid | subfragments_dispatcher1_ongoing1) & (~subfragments_dispatcher1_last));
 always @(*) begin
-    litepcieendpoint_arbiter2_request = 2'd0;
-    litepcieendpoint_arbiter2_request[0] = litepcieendpoint_arbiter2_status4_ongoing0;
-    litepcieendpoint_arbiter2_request[1] = litepcieendpoint_arbiter2_status5_ongoing0;
+    subfragments_arbiter2_request = 2'd0;
+    subfragments_arbiter2_request[0] = subfragments_arbiter2_status4_ongoing0;
+    subfragments_arbiter2_request[1] = subfragments_arbiter2_status5_ongoing0;
 end
 always @(*) begin
-    litepcieendpoint_master_out_sink_ready = 1'd0;
-    litepcieendpoint_sink_ready = 1'd0;
     master_sink_first = 1'd0;
     master_sink_last = 1'd0;
     master_sink_payload_adr = 32'd0;
@@ -5337,58 +6187,60 @@ always @(*) begin
     master_sink_payload_user_id = 8'd0;
     master_sink_payload_we = 1'd0;
     master_sink_valid = 1'd0;
-    case (litepcieendpoint_arbiter2_grant)
+    subfragments_master_out_sink_ready = 1'd0;
+    subfragments_sink_ready = 1'd0;
+    case (subfragments_arbiter2_grant)
         1'd0: begin
-            master_sink_valid = litepcieendpoint_master_out_sink_valid;
-            litepcieendpoint_master_out_sink_ready = master_sink_ready;
-            master_sink_first = litepcieendpoint_master_out_sink_first;
-            master_sink_last = litepcieendpoint_master_out_sink_last;
-            master_sink_payload_req_id = litepcieendpoint_master_out_sink_payload_req_id;
-            master_sink_payload_we = litepcieendpoint_master_out_sink_payload_we;
-            master_sink_payload_adr = litepcieendpoint_master_out_sink_payload_adr;
-            master_sink_payload_len = litepcieendpoint_master_out_sink_payload_len;
-            master_sink_payload_tag = litepcieendpoint_master_out_sink_payload_tag;
-            master_sink_payload_dat = litepcieendpoint_master_out_sink_payload_dat;
-            master_sink_payload_channel = litepcieendpoint_master_out_sink_payload_channel;
-            master_sink_payload_user_id = litepcieendpoint_master_out_sink_payload_user_id;
+            master_sink_valid = subfragments_master_out_sink_valid;
+            subfragments_master_out_sink_ready = master_sink_ready;
+            master_sink_first = subfragments_master_out_sink_first;
+            master_sink_last = subfragments_master_out_sink_last;
+            master_sink_payload_req_id = subfragments_master_out_sink_payload_req_id;
+            master_sink_payload_we = subfragments_master_out_sink_payload_we;
+            master_sink_payload_adr = subfragments_master_out_sink_payload_adr;
+            master_sink_payload_len = subfragments_master_out_sink_payload_len;
+            master_sink_payload_tag = subfragments_master_out_sink_payload_tag;
+            master_sink_payload_dat = subfragments_master_out_sink_payload_dat;
+            master_sink_payload_channel = subfragments_master_out_sink_payload_channel;
+            master_sink_payload_user_id = subfragments_master_out_sink_payload_user_id;
         end
         1'd1: begin
-            master_sink_valid = litepcieendpoint_sink_valid;
-            litepcieendpoint_sink_ready = master_sink_ready;
-            master_sink_first = litepcieendpoint_sink_first;
-            master_sink_last = litepcieendpoint_sink_last;
-            master_sink_payload_req_id = litepcieendpoint_sink_payload_req_id;
-            master_sink_payload_we = litepcieendpoint_sink_payload_we;
-            master_sink_payload_adr = litepcieendpoint_sink_payload_adr;
-            master_sink_payload_len = litepcieendpoint_sink_payload_len;
-            master_sink_payload_tag = litepcieendpoint_sink_payload_tag;
-            master_sink_payload_dat = litepcieendpoint_sink_payload_dat;
-            master_sink_payload_channel = litepcieendpoint_sink_payload_channel;
-            master_sink_payload_user_id = litepcieendpoint_sink_payload_user_id;
+            master_sink_valid = subfragments_sink_valid;
+            subfragments_sink_ready = master_sink_ready;
+            master_sink_first = subfragments_sink_first;
+            master_sink_last = subfragments_sink_last;
+            master_sink_payload_req_id = subfragments_sink_payload_req_id;
+            master_sink_payload_we = subfragments_sink_payload_we;
+            master_sink_payload_adr = subfragments_sink_payload_adr;
+            master_sink_payload_len = subfragments_sink_payload_len;
+            master_sink_payload_tag = subfragments_sink_payload_tag;
+            master_sink_payload_dat = subfragments_sink_payload_dat;
+            master_sink_payload_channel = subfragments_sink_payload_channel;
+            master_sink_payload_user_id = subfragments_sink_payload_user_id;
         end
     endcase
 end
-assign litepcieendpoint_arbiter2_status4_last = ((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_last) & litepcieendpoint_master_out_sink_ready);
-assign litepcieendpoint_arbiter2_status4_ongoing0 = ((litepcieendpoint_master_out_sink_valid | litepcieendpoint_arbiter2_status4_ongoing1) & (~litepcieendpoint_arbiter2_status4_last));
-assign litepcieendpoint_arbiter2_status5_last = ((litepcieendpoint_sink_valid & litepcieendpoint_sink_last) & litepcieendpoint_sink_ready);
-assign litepcieendpoint_arbiter2_status5_ongoing0 = ((litepcieendpoint_sink_valid | litepcieendpoint_arbiter2_status5_ongoing1) & (~litepcieendpoint_arbiter2_status5_last));
+assign subfragments_arbiter2_status4_last = ((subfragments_master_out_sink_valid & subfragments_master_out_sink_last) & subfragments_master_out_sink_ready);
+assign subfragments_arbiter2_status4_ongoing0 = ((subfragments_master_out_sink_valid | subfragments_arbiter2_status4_ongoing1) & (~subfragments_arbiter2_status4_last));
+assign subfragments_arbiter2_status5_last = ((subfragments_sink_valid & subfragments_sink_last) & subfragments_sink_ready);
+assign subfragments_arbiter2_status5_ongoing0 = ((subfragments_sink_valid | subfragments_arbiter2_status5_ongoing1) & (~subfragments_arbiter2_status5_last));
 always @(*) begin
-    litepciewishbonemaster_next_state = 2'd0;
     pcie_wishbone_master_bus_cyc = 1'd0;
     pcie_wishbone_master_bus_stb = 1'd0;
     pcie_wishbone_master_bus_we = 1'd0;
     pcie_wishbone_master_sink_valid = 1'd0;
     pcie_wishbone_master_source_ready = 1'd0;
     pcie_wishbone_master_update_dat = 1'd0;
-    litepciewishbonemaster_next_state = litepciewishbonemaster_state;
-    case (litepciewishbonemaster_state)
+    subfragments_litepciewishbonemaster_next_state = 2'd0;
+    subfragments_litepciewishbonemaster_next_state = subfragments_litepciewishbonemaster_state;
+    case (subfragments_litepciewishbonemaster_state)
         1'd1: begin
             pcie_wishbone_master_bus_stb = 1'd1;
             pcie_wishbone_master_bus_we = 1'd1;
             pcie_wishbone_master_bus_cyc = 1'd1;
             if (pcie_wishbone_master_bus_ack) begin
                 pcie_wishbone_master_source_ready = 1'd1;
-                litepciewishbonemaster_next_state = 1'd0;
+                subfragments_litepciewishbonemaster_next_state = 1'd0;
             end
         end
         2'd2: begin
@@ -5397,22 +6249,22 @@ always @(*) begin
             pcie_wishbone_master_bus_cyc = 1'd1;
             if (pcie_wishbone_master_bus_ack) begin
                 pcie_wishbone_master_update_dat = 1'd1;
-                litepciewishbonemaster_next_state = 2'd3;
+                subfragments_litepciewishbonemaster_next_state = 2'd3;
             end
         end
         2'd3: begin
             pcie_wishbone_master_sink_valid = 1'd1;
             if (pcie_wishbone_master_sink_ready) begin
                 pcie_wishbone_master_source_ready = 1'd1;
-                litepciewishbonemaster_next_state = 1'd0;
+                subfragments_litepciewishbonemaster_next_state = 1'd0;
             end
         end
         default: begin
             if ((pcie_wishbone_master_source_valid & pcie_wishbone_master_source_first)) begin
                 if (pcie_wishbone_master_source_payload_we) begin
-                    litepciewishbonemaster_next_state = 1'd1;
+                    subfragments_litepciewishbonemaster_next_state = 1'd1;
                 end else begin
-                    litepciewishbonemaster_next_state = 2'd2;
+                    subfragments_litepciewishbonemaster_next_state = 2'd2;
                 end
             end else begin
                 pcie_wishbone_master_source_ready = 1'd1;
@@ -5432,14 +6284,14 @@ always @(*) begin
     data_done_wishbone2axilite_next_value1 = 1'd0;
     data_done_wishbone2axilite_next_value_ce1 = 1'd0;
     r_ready = 1'd0;
+    subfragments_wishbone2axilite_next_state = 2'd0;
     w_payload_data = 32'd0;
     w_payload_strb = 4'd0;
     w_valid = 1'd0;
     wb_ack = 1'd0;
     wb_dat_r = 32'd0;
     wb_err = 1'd0;
-    wishbone2axilite_next_state = 2'd0;
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
         end
         2'd2: begin
@@ -5456,7 +6308,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
         end
         2'd2: begin
@@ -5473,7 +6325,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             aw_payload_addr[31:2] = addr;
         end
@@ -5490,7 +6342,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             aw_valid = (~cmd_done);
         end
@@ -5507,7 +6359,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             b_ready = (cmd_done & data_done);
         end
@@ -5518,7 +6370,7 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
         end
         2'd2: begin
@@ -5529,7 +6381,7 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             if ((aw_valid & aw_ready)) begin
                 cmd_done_wishbone2axilite_next_value0 = 1'd1;
@@ -5562,7 +6414,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             if ((aw_valid & aw_ready)) begin
                 cmd_done_wishbone2axilite_next_value_ce0 = 1'd1;
@@ -5595,7 +6447,40 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    subfragments_wishbone2axilite_next_state = subfragments_wishbone2axilite_state;
+    case (subfragments_wishbone2axilite_state)
+        1'd1: begin
+            if ((b_valid & b_ready)) begin
+                if ((b_payload_resp == 1'd0)) begin
+                    subfragments_wishbone2axilite_next_state = 1'd0;
+                end else begin
+                    subfragments_wishbone2axilite_next_state = 2'd3;
+                end
+            end
+        end
+        2'd2: begin
+            if ((r_valid & r_ready)) begin
+                if ((r_payload_resp == 1'd0)) begin
+                    subfragments_wishbone2axilite_next_state = 1'd0;
+                end else begin
+                    subfragments_wishbone2axilite_next_state = 2'd3;
+                end
+            end
+        end
+        2'd3: begin
+            subfragments_wishbone2axilite_next_state = 1'd0;
+        end
+        default: begin
+            if ((wb_stb & wb_cyc)) begin
+                if (wb_we) begin
+                    subfragments_wishbone2axilite_next_state = 1'd1;
+                end else begin
+                    subfragments_wishbone2axilite_next_state = 2'd2;
+                end
+            end
+        end
+    endcase
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             w_payload_data = wb_dat_w;
         end
@@ -5612,7 +6497,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             w_payload_strb = wb_sel;
         end
@@ -5629,7 +6514,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             w_valid = (~data_done);
         end
@@ -5646,7 +6531,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             if ((w_valid & w_ready)) begin
                 data_done_wishbone2axilite_next_value1 = 1'd1;
@@ -5670,7 +6555,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             if ((w_valid & w_ready)) begin
                 data_done_wishbone2axilite_next_value_ce1 = 1'd1;
@@ -5694,7 +6579,7 @@ always @(*) begin
             end
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
             if ((b_valid & b_ready)) begin
                 if ((b_payload_resp == 1'd0)) begin
@@ -5717,7 +6602,7 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
         end
         2'd2: begin
@@ -5733,7 +6618,7 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (wishbone2axilite_state)
+    case (subfragments_wishbone2axilite_state)
         1'd1: begin
         end
         2'd2: begin
@@ -5742,39 +6627,6 @@ always @(*) begin
             wb_err = 1'd1;
         end
         default: begin
-        end
-    endcase
-    wishbone2axilite_next_state = wishbone2axilite_state;
-    case (wishbone2axilite_state)
-        1'd1: begin
-            if ((b_valid & b_ready)) begin
-                if ((b_payload_resp == 1'd0)) begin
-                    wishbone2axilite_next_state = 1'd0;
-                end else begin
-                    wishbone2axilite_next_state = 2'd3;
-                end
-            end
-        end
-        2'd2: begin
-            if ((r_valid & r_ready)) begin
-                if ((r_payload_resp == 1'd0)) begin
-                    wishbone2axilite_next_state = 1'd0;
-                end else begin
-                    wishbone2axilite_next_state = 2'd3;
-                end
-            end
-        end
-        2'd3: begin
-            wishbone2axilite_next_state = 1'd0;
-        end
-        default: begin
-            if ((wb_stb & wb_cyc)) begin
-                if (wb_we) begin
-                    wishbone2axilite_next_state = 1'd1;
-                end else begin
-                    wishbone2axilite_next_state = 2'd2;
-                end
-            end
         end
     endcase
 end
@@ -5918,9 +6770,9 @@ always @(*) begin
     litepciedma0_writer_splitter_source_payload_user_id_bufferizeendpoints0_resetinserter0_next_value5 = 8'd0;
     litepciedma0_writer_splitter_source_payload_user_id_bufferizeendpoints0_resetinserter0_next_value_ce5 = 1'd0;
     litepciedma0_writer_splitter_source_valid = 1'd0;
-    resetinserter0_next_state0 = 1'd0;
-    resetinserter0_next_state0 = resetinserter0_state0;
-    case (resetinserter0_state0)
+    subfragments_resetinserter0_next_state1 = 1'd0;
+    subfragments_resetinserter0_next_state1 = subfragments_resetinserter0_state1;
+    case (subfragments_resetinserter0_state1)
         1'd1: begin
             litepciedma0_writer_splitter_source_valid = 1'd1;
             if (litepciedma0_writer_splitter_source_ready) begin
@@ -5943,7 +6795,7 @@ always @(*) begin
                     litepciedma0_writer_splitter_sink_ready = 1'd1;
                     litepciedma0_writer_splitter_source_payload_user_id_bufferizeendpoints0_resetinserter0_next_value5 = (litepciedma0_writer_splitter_source_payload_user_id + 1'd1);
                     litepciedma0_writer_splitter_source_payload_user_id_bufferizeendpoints0_resetinserter0_next_value_ce5 = 1'd1;
-                    resetinserter0_next_state0 = 1'd0;
+                    subfragments_resetinserter0_next_state1 = 1'd0;
                 end
             end
         end
@@ -5966,7 +6818,7 @@ always @(*) begin
                 litepciedma0_writer_splitter_source_payload_length_bufferizeendpoints0_resetinserter0_next_value_ce4 = 1'd1;
             end
             if (litepciedma0_writer_splitter_sink_valid) begin
-                resetinserter0_next_state0 = 1'd1;
+                subfragments_resetinserter0_next_state1 = 1'd1;
             end
         end
     endcase
@@ -6013,7 +6865,6 @@ assign litepciedma0_writer_data_fifo_rdport_re = litepciedma0_writer_data_fifo_d
 assign litepciedma0_writer_data_fifo_syncfifo0_writable = (litepciedma0_writer_data_fifo_level0 != 8'd128);
 assign litepciedma0_writer_data_fifo_syncfifo0_readable = (litepciedma0_writer_data_fifo_level0 != 1'd0);
 always @(*) begin
-    fsm0_next_state0 = 1'd0;
     litepciedma0_litepciemasterinternalport0_sink_valid = 1'd0;
     litepciedma0_writer_data_fifo_reset = 1'd0;
     litepciedma0_writer_data_fifo_source_ready = 1'd0;
@@ -6022,8 +6873,9 @@ always @(*) begin
     litepciedma0_writer_req_count_bufferizeendpoints0_fsm0_next_value_ce = 1'd0;
     litepciedma0_writer_splitter_reset = 1'd0;
     litepciedma0_writer_splitter_source_ready = 1'd0;
-    fsm0_next_state0 = fsm0_state0;
-    case (fsm0_state0)
+    subfragments_fsm0_next_state0 = 1'd0;
+    subfragments_fsm0_next_state0 = subfragments_fsm0_state0;
+    case (subfragments_fsm0_state0)
         1'd1: begin
             litepciedma0_litepciemasterinternalport0_sink_valid = 1'd1;
             if (litepciedma0_litepciemasterinternalport0_sink_ready) begin
@@ -6033,7 +6885,7 @@ always @(*) begin
                 if (litepciedma0_litepciemasterinternalport0_sink_last) begin
                     litepciedma0_writer_splitter_source_ready = 1'd1;
                     litepciedma0_writer_data_fifo_source_ready = 1'd1;
-                    fsm0_next_state0 = 1'd0;
+                    subfragments_fsm0_next_state0 = 1'd0;
                 end
             end
         end
@@ -6045,7 +6897,7 @@ always @(*) begin
                 litepciedma0_writer_data_fifo_reset = 1'd1;
             end else begin
                 if ((litepciedma0_writer_splitter_source_valid & (litepciedma0_writer_data_fifo_level1 >= litepciedma0_writer_request_words))) begin
-                    fsm0_next_state0 = 1'd1;
+                    subfragments_fsm0_next_state0 = 1'd1;
                 end
             end
             litepciedma0_writer_is_ongoing = 1'd1;
@@ -6174,9 +7026,9 @@ always @(*) begin
     litepciedma0_reader_splitter_source_payload_user_id_bufferizeendpoints0_next_value5 = 8'd0;
     litepciedma0_reader_splitter_source_payload_user_id_bufferizeendpoints0_next_value_ce5 = 1'd0;
     litepciedma0_reader_splitter_source_valid = 1'd0;
-    resetinserter0_next_state1 = 1'd0;
-    resetinserter0_next_state1 = resetinserter0_state1;
-    case (resetinserter0_state1)
+    subfragments_resetinserter0_next_state2 = 1'd0;
+    subfragments_resetinserter0_next_state2 = subfragments_resetinserter0_state2;
+    case (subfragments_resetinserter0_state2)
         1'd1: begin
             litepciedma0_reader_splitter_source_valid = 1'd1;
             if (litepciedma0_reader_splitter_source_ready) begin
@@ -6199,7 +7051,7 @@ always @(*) begin
                     litepciedma0_reader_splitter_sink_ready = 1'd1;
                     litepciedma0_reader_splitter_source_payload_user_id_bufferizeendpoints0_next_value5 = (litepciedma0_reader_splitter_source_payload_user_id + 1'd1);
                     litepciedma0_reader_splitter_source_payload_user_id_bufferizeendpoints0_next_value_ce5 = 1'd1;
-                    resetinserter0_next_state1 = 1'd0;
+                    subfragments_resetinserter0_next_state2 = 1'd0;
                 end
             end
         end
@@ -6222,7 +7074,7 @@ always @(*) begin
                 litepciedma0_reader_splitter_source_payload_length_bufferizeendpoints0_next_value_ce4 = 1'd1;
             end
             if (litepciedma0_reader_splitter_sink_valid) begin
-                resetinserter0_next_state1 = 1'd1;
+                subfragments_resetinserter0_next_state2 = 1'd1;
             end
         end
     endcase
@@ -6269,19 +7121,19 @@ assign litepciedma0_reader_data_fifo_rdport_re = litepciedma0_reader_data_fifo_d
 assign litepciedma0_reader_data_fifo_syncfifo0_writable = (litepciedma0_reader_data_fifo_level0 != 10'h200);
 assign litepciedma0_reader_data_fifo_syncfifo0_readable = (litepciedma0_reader_data_fifo_level0 != 1'd0);
 always @(*) begin
-    fsm0_next_state1 = 1'd0;
     litepciedma0_litepciemasterinternalport1_sink_valid = 1'd0;
     litepciedma0_reader_data_fifo_reset = 1'd0;
     litepciedma0_reader_is_ongoing = 1'd0;
     litepciedma0_reader_splitter_reset = 1'd0;
     litepciedma0_reader_splitter_source_ready = 1'd0;
-    fsm0_next_state1 = fsm0_state1;
-    case (fsm0_state1)
+    subfragments_fsm0_next_state1 = 1'd0;
+    subfragments_fsm0_next_state1 = subfragments_fsm0_state1;
+    case (subfragments_fsm0_state1)
         1'd1: begin
             litepciedma0_litepciemasterinternalport1_sink_valid = 1'd1;
             if (litepciedma0_litepciemasterinternalport1_sink_ready) begin
                 litepciedma0_reader_splitter_source_ready = 1'd1;
-                fsm0_next_state1 = 1'd0;
+                subfragments_fsm0_next_state1 = 1'd0;
             end
         end
         default: begin
@@ -6290,7 +7142,7 @@ always @(*) begin
                 litepciedma0_reader_data_fifo_reset = 1'd1;
             end else begin
                 if ((litepciedma0_reader_splitter_source_valid & (litepciedma0_reader_pending_words < 9'd480))) begin
-                    fsm0_next_state1 = 1'd1;
+                    subfragments_fsm0_next_state1 = 1'd1;
                 end
             end
             litepciedma0_reader_is_ongoing = 1'd1;
@@ -6573,9 +7425,9 @@ always @(*) begin
     litepciedma1_writer_splitter_source_payload_user_id_bufferizeendpoints1_resetinserter1_next_value5 = 8'd0;
     litepciedma1_writer_splitter_source_payload_user_id_bufferizeendpoints1_resetinserter1_next_value_ce5 = 1'd0;
     litepciedma1_writer_splitter_source_valid = 1'd0;
-    resetinserter1_next_state0 = 1'd0;
-    resetinserter1_next_state0 = resetinserter1_state0;
-    case (resetinserter1_state0)
+    subfragments_resetinserter1_next_state1 = 1'd0;
+    subfragments_resetinserter1_next_state1 = subfragments_resetinserter1_state1;
+    case (subfragments_resetinserter1_state1)
         1'd1: begin
             litepciedma1_writer_splitter_source_valid = 1'd1;
             if (litepciedma1_writer_splitter_source_ready) begin
@@ -6598,7 +7450,7 @@ always @(*) begin
                     litepciedma1_writer_splitter_sink_ready = 1'd1;
                     litepciedma1_writer_splitter_source_payload_user_id_bufferizeendpoints1_resetinserter1_next_value5 = (litepciedma1_writer_splitter_source_payload_user_id + 1'd1);
                     litepciedma1_writer_splitter_source_payload_user_id_bufferizeendpoints1_resetinserter1_next_value_ce5 = 1'd1;
-                    resetinserter1_next_state0 = 1'd0;
+                    subfragments_resetinserter1_next_state1 = 1'd0;
                 end
             end
         end
@@ -6621,7 +7473,7 @@ always @(*) begin
                 litepciedma1_writer_splitter_source_payload_length_bufferizeendpoints1_resetinserter1_next_value_ce4 = 1'd1;
             end
             if (litepciedma1_writer_splitter_sink_valid) begin
-                resetinserter1_next_state0 = 1'd1;
+                subfragments_resetinserter1_next_state1 = 1'd1;
             end
         end
     endcase
@@ -6668,7 +7520,6 @@ assign litepciedma1_writer_data_fifo_rdport_re = litepciedma1_writer_data_fifo_d
 assign litepciedma1_writer_data_fifo_syncfifo1_writable = (litepciedma1_writer_data_fifo_level0 != 8'd128);
 assign litepciedma1_writer_data_fifo_syncfifo1_readable = (litepciedma1_writer_data_fifo_level0 != 1'd0);
 always @(*) begin
-    fsm1_next_state0 = 1'd0;
     litepciedma1_litepciemasterinternalport2_sink_valid = 1'd0;
     litepciedma1_writer_data_fifo_reset = 1'd0;
     litepciedma1_writer_data_fifo_source_ready = 1'd0;
@@ -6677,8 +7528,9 @@ always @(*) begin
     litepciedma1_writer_req_count_bufferizeendpoints1_fsm1_next_value_ce = 1'd0;
     litepciedma1_writer_splitter_reset = 1'd0;
     litepciedma1_writer_splitter_source_ready = 1'd0;
-    fsm1_next_state0 = fsm1_state0;
-    case (fsm1_state0)
+    subfragments_fsm1_next_state0 = 1'd0;
+    subfragments_fsm1_next_state0 = subfragments_fsm1_state0;
+    case (subfragments_fsm1_state0)
         1'd1: begin
             litepciedma1_litepciemasterinternalport2_sink_valid = 1'd1;
             if (litepciedma1_litepciemasterinternalport2_sink_ready) begin
@@ -6688,7 +7540,7 @@ always @(*) begin
                 if (litepciedma1_litepciemasterinternalport2_sink_last) begin
                     litepciedma1_writer_splitter_source_ready = 1'd1;
                     litepciedma1_writer_data_fifo_source_ready = 1'd1;
-                    fsm1_next_state0 = 1'd0;
+                    subfragments_fsm1_next_state0 = 1'd0;
                 end
             end
         end
@@ -6700,7 +7552,7 @@ always @(*) begin
                 litepciedma1_writer_data_fifo_reset = 1'd1;
             end else begin
                 if ((litepciedma1_writer_splitter_source_valid & (litepciedma1_writer_data_fifo_level1 >= litepciedma1_writer_request_words))) begin
-                    fsm1_next_state0 = 1'd1;
+                    subfragments_fsm1_next_state0 = 1'd1;
                 end
             end
             litepciedma1_writer_is_ongoing = 1'd1;
@@ -6829,9 +7681,9 @@ always @(*) begin
     litepciedma1_reader_splitter_source_payload_user_id_bufferizeendpoints1_next_value5 = 8'd0;
     litepciedma1_reader_splitter_source_payload_user_id_bufferizeendpoints1_next_value_ce5 = 1'd0;
     litepciedma1_reader_splitter_source_valid = 1'd0;
-    resetinserter1_next_state1 = 1'd0;
-    resetinserter1_next_state1 = resetinserter1_state1;
-    case (resetinserter1_state1)
+    subfragments_resetinserter1_next_state2 = 1'd0;
+    subfragments_resetinserter1_next_state2 = subfragments_resetinserter1_state2;
+    case (subfragments_resetinserter1_state2)
         1'd1: begin
             litepciedma1_reader_splitter_source_valid = 1'd1;
             if (litepciedma1_reader_splitter_source_ready) begin
@@ -6854,7 +7706,7 @@ always @(*) begin
                     litepciedma1_reader_splitter_sink_ready = 1'd1;
                     litepciedma1_reader_splitter_source_payload_user_id_bufferizeendpoints1_next_value5 = (litepciedma1_reader_splitter_source_payload_user_id + 1'd1);
                     litepciedma1_reader_splitter_source_payload_user_id_bufferizeendpoints1_next_value_ce5 = 1'd1;
-                    resetinserter1_next_state1 = 1'd0;
+                    subfragments_resetinserter1_next_state2 = 1'd0;
                 end
             end
         end
@@ -6877,7 +7729,7 @@ always @(*) begin
                 litepciedma1_reader_splitter_source_payload_length_bufferizeendpoints1_next_value_ce4 = 1'd1;
             end
             if (litepciedma1_reader_splitter_sink_valid) begin
-                resetinserter1_next_state1 = 1'd1;
+                subfragments_resetinserter1_next_state2 = 1'd1;
             end
         end
     endcase
@@ -6924,19 +7776,19 @@ assign litepciedma1_reader_data_fifo_rdport_re = litepciedma1_reader_data_fifo_d
 assign litepciedma1_reader_data_fifo_syncfifo1_writable = (litepciedma1_reader_data_fifo_level0 != 10'h200);
 assign litepciedma1_reader_data_fifo_syncfifo1_readable = (litepciedma1_reader_data_fifo_level0 != 1'd0);
 always @(*) begin
-    fsm1_next_state1 = 1'd0;
     litepciedma1_litepciemasterinternalport3_sink_valid = 1'd0;
     litepciedma1_reader_data_fifo_reset = 1'd0;
     litepciedma1_reader_is_ongoing = 1'd0;
     litepciedma1_reader_splitter_reset = 1'd0;
     litepciedma1_reader_splitter_source_ready = 1'd0;
-    fsm1_next_state1 = fsm1_state1;
-    case (fsm1_state1)
+    subfragments_fsm1_next_state1 = 1'd0;
+    subfragments_fsm1_next_state1 = subfragments_fsm1_state1;
+    case (subfragments_fsm1_state1)
         1'd1: begin
             litepciedma1_litepciemasterinternalport3_sink_valid = 1'd1;
             if (litepciedma1_litepciemasterinternalport3_sink_ready) begin
                 litepciedma1_reader_splitter_source_ready = 1'd1;
-                fsm1_next_state1 = 1'd0;
+                subfragments_fsm1_next_state1 = 1'd0;
             end
         end
         default: begin
@@ -6945,7 +7797,7 @@ always @(*) begin
                 litepciedma1_reader_data_fifo_reset = 1'd1;
             end else begin
                 if ((litepciedma1_reader_splitter_source_valid & (litepciedma1_reader_pending_words < 9'd480))) begin
-                    fsm1_next_state1 = 1'd1;
+                    subfragments_fsm1_next_state1 = 1'd1;
                 end
             end
             litepciedma1_reader_is_ongoing = 1'd1;
@@ -7111,9 +7963,9 @@ always @(*) begin
     interface1_dat_w = 32'd0;
     interface1_re = 1'd0;
     interface1_we = 1'd0;
-    wishbone2csr_next_state = 1'd0;
-    wishbone2csr_next_state = wishbone2csr_state;
-    case (wishbone2csr_state)
+    subfragments_wishbone2csr_next_state = 1'd0;
+    subfragments_wishbone2csr_next_state = subfragments_wishbone2csr_state;
+    case (subfragments_wishbone2csr_state)
         1'd1: begin
             interface0_ack = 1'd1;
             interface0_dat_r = 1'd0;
@@ -7122,7 +7974,7 @@ always @(*) begin
                     interface0_dat_r = interface1_dat_r;
                 end
             endcase
-            wishbone2csr_next_state = 1'd0;
+            subfragments_wishbone2csr_next_state = 1'd0;
         end
         default: begin
             interface1_dat_w = cases_self;
@@ -7130,7 +7982,7 @@ always @(*) begin
                 interface1_adr = interface0_adr;
                 interface1_re = ((~interface0_we) & (interface0_sel != 1'd0));
                 interface1_we = (interface0_we & (interface0_sel != 1'd0));
-                wishbone2csr_next_state = 1'd1;
+                subfragments_wishbone2csr_next_state = 1'd1;
             end
         end
     endcase
@@ -8036,432 +8888,460 @@ always @(posedge sys_clk) begin
             bus_errors <= (bus_errors + 1'd1);
         end
     end
-    if ((depacketizer_header_extracter_sink_valid & depacketizer_header_extracter_sink_ready)) begin
-        depacketizer_header_extracter_dat_r <= depacketizer_header_extracter_sink_payload_dat;
-        depacketizer_header_extracter_be_r <= depacketizer_header_extracter_sink_payload_be;
+    if ((cmp_depacketizer_header_extracter_sink_valid & cmp_depacketizer_header_extracter_sink_ready)) begin
+        cmp_depacketizer_header_extracter_dat_r <= cmp_depacketizer_header_extracter_sink_payload_dat;
+        cmp_depacketizer_header_extracter_be_r <= cmp_depacketizer_header_extracter_sink_payload_be;
     end
-    litepcieendpoint_state <= litepcieendpoint_next_state;
-    if (depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0) begin
-        depacketizer_header_extracter_first <= depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0;
+    subfragments_litepcietlpdepacketizer0_state <= subfragments_litepcietlpdepacketizer0_next_state;
+    if (cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0) begin
+        cmp_depacketizer_header_extracter_first <= cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0;
     end
-    if (depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1) begin
-        depacketizer_header_extracter_last <= depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1;
+    if (cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1) begin
+        cmp_depacketizer_header_extracter_last <= cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1;
     end
-    if (litepcieendpoint_next_value_ce0) begin
-        depacketizer_header_extracter_source_payload_header[31:0] <= litepcieendpoint_next_value0;
+    if (subfragments_litepcietlpdepacketizer0_next_value_ce0) begin
+        cmp_depacketizer_header_extracter_source_payload_header[31:0] <= subfragments_litepcietlpdepacketizer0_next_value0;
     end
-    if (litepcieendpoint_next_value_ce1) begin
-        depacketizer_header_extracter_source_payload_header[63:32] <= litepcieendpoint_next_value1;
+    if (subfragments_litepcietlpdepacketizer0_next_value_ce1) begin
+        cmp_depacketizer_header_extracter_source_payload_header[63:32] <= subfragments_litepcietlpdepacketizer0_next_value1;
     end
-    if (litepcieendpoint_next_value_ce2) begin
-        depacketizer_header_extracter_source_payload_header[95:64] <= litepcieendpoint_next_value2;
+    if (subfragments_litepcietlpdepacketizer0_next_value_ce2) begin
+        cmp_depacketizer_header_extracter_source_payload_header[95:64] <= subfragments_litepcietlpdepacketizer0_next_value2;
     end
-    if (litepcieendpoint_next_value_ce3) begin
-        depacketizer_header_extracter_source_payload_header[127:96] <= litepcieendpoint_next_value3;
+    if (subfragments_litepcietlpdepacketizer0_next_value_ce3) begin
+        cmp_depacketizer_header_extracter_source_payload_header[127:96] <= subfragments_litepcietlpdepacketizer0_next_value3;
     end
-    if (depacketizer_dispatcher_last) begin
-        depacketizer_dispatcher_sel_locked <= 1'd0;
+    if (cmp_depacketizer_dispatcher_last) begin
+        cmp_depacketizer_dispatcher_sel_locked <= 1'd0;
     end else begin
-        if (((depacketizer_dispatcher_first & depacketizer_dispatch_sink_valid) & (~depacketizer_dispatcher_sel_locked))) begin
-            depacketizer_dispatcher_sel_ongoing <= depacketizer_dispatcher_sel0;
-            depacketizer_dispatcher_sel_locked <= 1'd1;
+        if (((cmp_depacketizer_dispatcher_first & cmp_depacketizer_dispatch_sink_valid) & (~cmp_depacketizer_dispatcher_sel_locked))) begin
+            cmp_depacketizer_dispatcher_sel_ongoing <= cmp_depacketizer_dispatcher_sel0;
+            cmp_depacketizer_dispatcher_sel_locked <= 1'd1;
         end
     end
-    depacketizer_dispatcher_ongoing1 <= depacketizer_dispatcher_ongoing0;
-    if (depacketizer_dispatcher_last) begin
-        depacketizer_dispatcher_first <= 1'd1;
+    cmp_depacketizer_dispatcher_ongoing1 <= cmp_depacketizer_dispatcher_ongoing0;
+    if (cmp_depacketizer_dispatcher_last) begin
+        cmp_depacketizer_dispatcher_first <= 1'd1;
     end else begin
-        if ((depacketizer_dispatch_sink_valid & depacketizer_dispatch_sink_ready)) begin
-            depacketizer_dispatcher_first <= 1'd0;
+        if ((cmp_depacketizer_dispatch_sink_valid & cmp_depacketizer_dispatch_sink_ready)) begin
+            cmp_depacketizer_dispatcher_first <= 1'd0;
         end
     end
-    if (((~packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | packetizer_tlp_raw_req_buf_pipe_valid_source_ready)) begin
-        packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_first <= packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_last <= packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
+    if ((req_depacketizer_header_extracter_sink_valid & req_depacketizer_header_extracter_sink_ready)) begin
+        req_depacketizer_header_extracter_dat_r <= req_depacketizer_header_extracter_sink_payload_dat;
+        req_depacketizer_header_extracter_be_r <= req_depacketizer_header_extracter_sink_payload_be;
     end
-    case (packetizer_grant)
-        1'd0: begin
-            if ((~packetizer_request[0])) begin
-                if (packetizer_request[1]) begin
-                    packetizer_grant <= 1'd1;
-                end
-            end
-        end
-        1'd1: begin
-            if ((~packetizer_request[1])) begin
-                if (packetizer_request[0]) begin
-                    packetizer_grant <= 1'd0;
-                end
-            end
-        end
-    endcase
-    packetizer_status0_ongoing1 <= packetizer_status0_ongoing0;
-    if (packetizer_status0_last) begin
-        packetizer_status0_first <= 1'd1;
+    subfragments_litepcietlpdepacketizer1_state <= subfragments_litepcietlpdepacketizer1_next_state;
+    if (req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0) begin
+        req_depacketizer_header_extracter_first <= req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0;
+    end
+    if (req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1) begin
+        req_depacketizer_header_extracter_last <= req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1;
+    end
+    if (subfragments_litepcietlpdepacketizer1_next_value_ce0) begin
+        req_depacketizer_header_extracter_source_payload_header[31:0] <= subfragments_litepcietlpdepacketizer1_next_value0;
+    end
+    if (subfragments_litepcietlpdepacketizer1_next_value_ce1) begin
+        req_depacketizer_header_extracter_source_payload_header[63:32] <= subfragments_litepcietlpdepacketizer1_next_value1;
+    end
+    if (subfragments_litepcietlpdepacketizer1_next_value_ce2) begin
+        req_depacketizer_header_extracter_source_payload_header[95:64] <= subfragments_litepcietlpdepacketizer1_next_value2;
+    end
+    if (subfragments_litepcietlpdepacketizer1_next_value_ce3) begin
+        req_depacketizer_header_extracter_source_payload_header[127:96] <= subfragments_litepcietlpdepacketizer1_next_value3;
+    end
+    if (req_depacketizer_dispatcher_last) begin
+        req_depacketizer_dispatcher_sel_locked <= 1'd0;
     end else begin
-        if ((packetizer_tlp_raw_req_d_valid & packetizer_tlp_raw_req_d_ready)) begin
-            packetizer_status0_first <= 1'd0;
+        if (((req_depacketizer_dispatcher_first & req_depacketizer_dispatch_sink_valid) & (~req_depacketizer_dispatcher_sel_locked))) begin
+            req_depacketizer_dispatcher_sel_ongoing <= req_depacketizer_dispatcher_sel0;
+            req_depacketizer_dispatcher_sel_locked <= 1'd1;
         end
     end
-    packetizer_status1_ongoing1 <= packetizer_status1_ongoing0;
-    if (packetizer_status1_last) begin
-        packetizer_status1_first <= 1'd1;
+    req_depacketizer_dispatcher_ongoing1 <= req_depacketizer_dispatcher_ongoing0;
+    if (req_depacketizer_dispatcher_last) begin
+        req_depacketizer_dispatcher_first <= 1'd1;
     end else begin
-        if ((packetizer_tlp_raw_cmp_valid & packetizer_tlp_raw_cmp_ready)) begin
-            packetizer_status1_first <= 1'd0;
+        if ((req_depacketizer_dispatch_sink_valid & req_depacketizer_dispatch_sink_ready)) begin
+            req_depacketizer_dispatcher_first <= 1'd0;
         end
     end
-    if (((~packetizer_tlp_raw_buf_pipe_valid_source_valid) | packetizer_tlp_raw_buf_pipe_valid_source_ready)) begin
-        packetizer_tlp_raw_buf_pipe_valid_source_valid <= packetizer_tlp_raw_buf_pipe_valid_sink_valid;
-        packetizer_tlp_raw_buf_pipe_valid_source_first <= packetizer_tlp_raw_buf_pipe_valid_sink_first;
-        packetizer_tlp_raw_buf_pipe_valid_source_last <= packetizer_tlp_raw_buf_pipe_valid_sink_last;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_header <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_dat <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_be <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+    if (((~cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid) | cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready)) begin
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_first <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_last <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_header <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_be <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
     end
-    if ((packetizer_header_inserter_header_inserter_3dws_sink_valid & packetizer_header_inserter_header_inserter_3dws_sink_ready)) begin
-        packetizer_header_inserter_header_inserter_3dws_be_r <= packetizer_header_inserter_header_inserter_3dws_sink_payload_dat;
-        packetizer_header_inserter_header_inserter_3dws_payload_dw <= packetizer_header_inserter_header_inserter_3dws_sink_payload_be;
-        packetizer_header_inserter_header_inserter_3dws_dws_per_beat <= packetizer_header_inserter_header_inserter_3dws_sink_last;
+    if ((cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready)) begin
+        cmp_packetizer_header_inserter_header_inserter_3dws_be_r <= cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat;
+        cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw <= cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be;
+        cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat <= cmp_packetizer_header_inserter_header_inserter_3dws_sink_last;
     end
-    litepcieendpoint_litepcietlpheaderinserter3dws_state <= litepcieendpoint_litepcietlpheaderinserter3dws_next_state;
-    if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_ready)) begin
-        packetizer_header_inserter_header_inserter_4dws_be_r <= packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
-        packetizer_header_inserter_header_inserter_4dws_payload_dw <= packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
-        packetizer_header_inserter_header_inserter_4dws_dws_per_beat <= packetizer_header_inserter_header_inserter_4dws_sink_last;
+    subfragments_litepcietlpheaderinserter3dws0_state <= subfragments_litepcietlpheaderinserter3dws0_next_state;
+    if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready)) begin
+        cmp_packetizer_header_inserter_header_inserter_4dws_be_r <= cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
+        cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw <= cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
+        cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat <= cmp_packetizer_header_inserter_header_inserter_4dws_sink_last;
     end
-    litepcieendpoint_litepcietlpheaderinserter4dws_state <= litepcieendpoint_litepcietlpheaderinserter4dws_next_state;
-    if (litepcieendpoint_last) begin
-        litepcieendpoint_sel_locked <= 1'd0;
+    subfragments_litepcietlpheaderinserter4dws0_state <= subfragments_litepcietlpheaderinserter4dws0_next_state;
+    if (((~req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready)) begin
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_first <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_last <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
+    end
+    if (((~req_packetizer_tlp_raw_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_buf_pipe_valid_source_ready)) begin
+        req_packetizer_tlp_raw_buf_pipe_valid_source_valid <= req_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_first <= req_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_last <= req_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_header <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_be <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+    end
+    if ((req_packetizer_header_inserter_header_inserter_3dws_sink_valid & req_packetizer_header_inserter_header_inserter_3dws_sink_ready)) begin
+        req_packetizer_header_inserter_header_inserter_3dws_be_r <= req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat;
+        req_packetizer_header_inserter_header_inserter_3dws_payload_dw <= req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be;
+        req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat <= req_packetizer_header_inserter_header_inserter_3dws_sink_last;
+    end
+    subfragments_litepcietlpheaderinserter3dws1_state <= subfragments_litepcietlpheaderinserter3dws1_next_state;
+    if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_ready)) begin
+        req_packetizer_header_inserter_header_inserter_4dws_be_r <= req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
+        req_packetizer_header_inserter_header_inserter_4dws_payload_dw <= req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
+        req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat <= req_packetizer_header_inserter_header_inserter_4dws_sink_last;
+    end
+    subfragments_litepcietlpheaderinserter4dws1_state <= subfragments_litepcietlpheaderinserter4dws1_next_state;
+    if (subfragments_last) begin
+        subfragments_sel_locked <= 1'd0;
     end else begin
-        if (((litepcieendpoint_first & slave_source_valid) & (~litepcieendpoint_sel_locked))) begin
-            litepcieendpoint_sel_ongoing <= litepcieendpoint_sel0;
-            litepcieendpoint_sel_locked <= 1'd1;
+        if (((subfragments_first & slave_source_valid) & (~subfragments_sel_locked))) begin
+            subfragments_sel_ongoing <= subfragments_sel0;
+            subfragments_sel_locked <= 1'd1;
         end
     end
-    litepcieendpoint_ongoing1 <= litepcieendpoint_ongoing0;
-    if (litepcieendpoint_last) begin
-        litepcieendpoint_first <= 1'd1;
+    subfragments_ongoing1 <= subfragments_ongoing0;
+    if (subfragments_last) begin
+        subfragments_first <= 1'd1;
     end else begin
         if ((slave_source_valid & slave_source_ready)) begin
-            litepcieendpoint_first <= 1'd0;
+            subfragments_first <= 1'd0;
         end
     end
-    if (litepcieendpoint_ctrl_rst) begin
-        litepcieendpoint_fill_tag <= 1'd0;
+    if (subfragments_ctrl_rst) begin
+        subfragments_fill_tag <= 1'd0;
     end
-    if (litepcieendpoint_syncfifo0_syncfifo0_re) begin
-        litepcieendpoint_syncfifo0_readable <= 1'd1;
+    if (subfragments_syncfifo0_syncfifo0_re) begin
+        subfragments_syncfifo0_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo0_re) begin
-            litepcieendpoint_syncfifo0_readable <= 1'd0;
+        if (subfragments_syncfifo0_re) begin
+            subfragments_syncfifo0_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo0_syncfifo0_we & litepcieendpoint_syncfifo0_syncfifo0_writable) & (~litepcieendpoint_syncfifo0_replace))) begin
-        litepcieendpoint_syncfifo0_produce <= (litepcieendpoint_syncfifo0_produce + 1'd1);
+    if (((subfragments_syncfifo0_syncfifo0_we & subfragments_syncfifo0_syncfifo0_writable) & (~subfragments_syncfifo0_replace))) begin
+        subfragments_syncfifo0_produce <= (subfragments_syncfifo0_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo0_do_read) begin
-        litepcieendpoint_syncfifo0_consume <= (litepcieendpoint_syncfifo0_consume + 1'd1);
+    if (subfragments_syncfifo0_do_read) begin
+        subfragments_syncfifo0_consume <= (subfragments_syncfifo0_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo0_syncfifo0_we & litepcieendpoint_syncfifo0_syncfifo0_writable) & (~litepcieendpoint_syncfifo0_replace))) begin
-        if ((~litepcieendpoint_syncfifo0_do_read)) begin
-            litepcieendpoint_syncfifo0_level0 <= (litepcieendpoint_syncfifo0_level0 + 1'd1);
-        end
-    end else begin
-        if (litepcieendpoint_syncfifo0_do_read) begin
-            litepcieendpoint_syncfifo0_level0 <= (litepcieendpoint_syncfifo0_level0 - 1'd1);
-        end
-    end
-    if (litepcieendpoint_tag_queue_reset) begin
-        litepcieendpoint_syncfifo0_readable <= 1'd0;
-        litepcieendpoint_syncfifo0_level0 <= 3'd0;
-        litepcieendpoint_syncfifo0_produce <= 2'd0;
-        litepcieendpoint_syncfifo0_consume <= 2'd0;
-    end
-    if (litepcieendpoint_syncfifo1_syncfifo1_re) begin
-        litepcieendpoint_syncfifo1_readable <= 1'd1;
-    end else begin
-        if (litepcieendpoint_syncfifo1_re) begin
-            litepcieendpoint_syncfifo1_readable <= 1'd0;
-        end
-    end
-    if (((litepcieendpoint_syncfifo1_syncfifo1_we & litepcieendpoint_syncfifo1_syncfifo1_writable) & (~litepcieendpoint_syncfifo1_replace))) begin
-        litepcieendpoint_syncfifo1_produce <= (litepcieendpoint_syncfifo1_produce + 1'd1);
-    end
-    if (litepcieendpoint_syncfifo1_do_read) begin
-        litepcieendpoint_syncfifo1_consume <= (litepcieendpoint_syncfifo1_consume + 1'd1);
-    end
-    if (((litepcieendpoint_syncfifo1_syncfifo1_we & litepcieendpoint_syncfifo1_syncfifo1_writable) & (~litepcieendpoint_syncfifo1_replace))) begin
-        if ((~litepcieendpoint_syncfifo1_do_read)) begin
-            litepcieendpoint_syncfifo1_level0 <= (litepcieendpoint_syncfifo1_level0 + 1'd1);
+    if (((subfragments_syncfifo0_syncfifo0_we & subfragments_syncfifo0_syncfifo0_writable) & (~subfragments_syncfifo0_replace))) begin
+        if ((~subfragments_syncfifo0_do_read)) begin
+            subfragments_syncfifo0_level0 <= (subfragments_syncfifo0_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo1_do_read) begin
-            litepcieendpoint_syncfifo1_level0 <= (litepcieendpoint_syncfifo1_level0 - 1'd1);
+        if (subfragments_syncfifo0_do_read) begin
+            subfragments_syncfifo0_level0 <= (subfragments_syncfifo0_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_req_queue_reset) begin
-        litepcieendpoint_syncfifo1_readable <= 1'd0;
-        litepcieendpoint_syncfifo1_level0 <= 3'd0;
-        litepcieendpoint_syncfifo1_produce <= 2'd0;
-        litepcieendpoint_syncfifo1_consume <= 2'd0;
+    if (subfragments_tag_queue_reset) begin
+        subfragments_syncfifo0_readable <= 1'd0;
+        subfragments_syncfifo0_level0 <= 3'd0;
+        subfragments_syncfifo0_produce <= 2'd0;
+        subfragments_syncfifo0_consume <= 2'd0;
     end
-    litepcieendpoint_resetinserter0_state <= litepcieendpoint_resetinserter0_next_state;
-    if (litepcieendpoint_req_fsm_reset) begin
-        litepcieendpoint_resetinserter0_state <= 2'd0;
-    end
-    if (litepcieendpoint_syncfifo2_syncfifo2_re) begin
-        litepcieendpoint_syncfifo2_readable <= 1'd1;
+    if (subfragments_syncfifo1_syncfifo1_re) begin
+        subfragments_syncfifo1_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo2_re) begin
-            litepcieendpoint_syncfifo2_readable <= 1'd0;
+        if (subfragments_syncfifo1_re) begin
+            subfragments_syncfifo1_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo2_syncfifo2_we & litepcieendpoint_syncfifo2_syncfifo2_writable) & (~litepcieendpoint_syncfifo2_replace))) begin
-        litepcieendpoint_syncfifo2_produce <= (litepcieendpoint_syncfifo2_produce + 1'd1);
+    if (((subfragments_syncfifo1_syncfifo1_we & subfragments_syncfifo1_syncfifo1_writable) & (~subfragments_syncfifo1_replace))) begin
+        subfragments_syncfifo1_produce <= (subfragments_syncfifo1_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo2_do_read) begin
-        litepcieendpoint_syncfifo2_consume <= (litepcieendpoint_syncfifo2_consume + 1'd1);
+    if (subfragments_syncfifo1_do_read) begin
+        subfragments_syncfifo1_consume <= (subfragments_syncfifo1_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo2_syncfifo2_we & litepcieendpoint_syncfifo2_syncfifo2_writable) & (~litepcieendpoint_syncfifo2_replace))) begin
-        if ((~litepcieendpoint_syncfifo2_do_read)) begin
-            litepcieendpoint_syncfifo2_level0 <= (litepcieendpoint_syncfifo2_level0 + 1'd1);
+    if (((subfragments_syncfifo1_syncfifo1_we & subfragments_syncfifo1_syncfifo1_writable) & (~subfragments_syncfifo1_replace))) begin
+        if ((~subfragments_syncfifo1_do_read)) begin
+            subfragments_syncfifo1_level0 <= (subfragments_syncfifo1_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo2_do_read) begin
-            litepcieendpoint_syncfifo2_level0 <= (litepcieendpoint_syncfifo2_level0 - 1'd1);
+        if (subfragments_syncfifo1_do_read) begin
+            subfragments_syncfifo1_level0 <= (subfragments_syncfifo1_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset0) begin
-        litepcieendpoint_syncfifo2_readable <= 1'd0;
-        litepcieendpoint_syncfifo2_level0 <= 8'd0;
-        litepcieendpoint_syncfifo2_produce <= 7'd0;
-        litepcieendpoint_syncfifo2_consume <= 7'd0;
+    if (subfragments_req_queue_reset) begin
+        subfragments_syncfifo1_readable <= 1'd0;
+        subfragments_syncfifo1_level0 <= 3'd0;
+        subfragments_syncfifo1_produce <= 2'd0;
+        subfragments_syncfifo1_consume <= 2'd0;
     end
-    if (litepcieendpoint_syncfifo3_syncfifo3_re) begin
-        litepcieendpoint_syncfifo3_readable <= 1'd1;
+    subfragments_resetinserter0_state0 <= subfragments_resetinserter0_next_state0;
+    if (subfragments_req_fsm_reset) begin
+        subfragments_resetinserter0_state0 <= 2'd0;
+    end
+    if (subfragments_syncfifo2_syncfifo2_re) begin
+        subfragments_syncfifo2_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo3_re) begin
-            litepcieendpoint_syncfifo3_readable <= 1'd0;
+        if (subfragments_syncfifo2_re) begin
+            subfragments_syncfifo2_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo3_syncfifo3_we & litepcieendpoint_syncfifo3_syncfifo3_writable) & (~litepcieendpoint_syncfifo3_replace))) begin
-        litepcieendpoint_syncfifo3_produce <= (litepcieendpoint_syncfifo3_produce + 1'd1);
+    if (((subfragments_syncfifo2_syncfifo2_we & subfragments_syncfifo2_syncfifo2_writable) & (~subfragments_syncfifo2_replace))) begin
+        subfragments_syncfifo2_produce <= (subfragments_syncfifo2_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo3_do_read) begin
-        litepcieendpoint_syncfifo3_consume <= (litepcieendpoint_syncfifo3_consume + 1'd1);
+    if (subfragments_syncfifo2_do_read) begin
+        subfragments_syncfifo2_consume <= (subfragments_syncfifo2_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo3_syncfifo3_we & litepcieendpoint_syncfifo3_syncfifo3_writable) & (~litepcieendpoint_syncfifo3_replace))) begin
-        if ((~litepcieendpoint_syncfifo3_do_read)) begin
-            litepcieendpoint_syncfifo3_level0 <= (litepcieendpoint_syncfifo3_level0 + 1'd1);
-        end
-    end else begin
-        if (litepcieendpoint_syncfifo3_do_read) begin
-            litepcieendpoint_syncfifo3_level0 <= (litepcieendpoint_syncfifo3_level0 - 1'd1);
-        end
-    end
-    if (litepcieendpoint_cmp_buf_reset1) begin
-        litepcieendpoint_syncfifo3_readable <= 1'd0;
-        litepcieendpoint_syncfifo3_level0 <= 8'd0;
-        litepcieendpoint_syncfifo3_produce <= 7'd0;
-        litepcieendpoint_syncfifo3_consume <= 7'd0;
-    end
-    if (litepcieendpoint_syncfifo4_syncfifo4_re) begin
-        litepcieendpoint_syncfifo4_readable <= 1'd1;
-    end else begin
-        if (litepcieendpoint_syncfifo4_re) begin
-            litepcieendpoint_syncfifo4_readable <= 1'd0;
-        end
-    end
-    if (((litepcieendpoint_syncfifo4_syncfifo4_we & litepcieendpoint_syncfifo4_syncfifo4_writable) & (~litepcieendpoint_syncfifo4_replace))) begin
-        litepcieendpoint_syncfifo4_produce <= (litepcieendpoint_syncfifo4_produce + 1'd1);
-    end
-    if (litepcieendpoint_syncfifo4_do_read) begin
-        litepcieendpoint_syncfifo4_consume <= (litepcieendpoint_syncfifo4_consume + 1'd1);
-    end
-    if (((litepcieendpoint_syncfifo4_syncfifo4_we & litepcieendpoint_syncfifo4_syncfifo4_writable) & (~litepcieendpoint_syncfifo4_replace))) begin
-        if ((~litepcieendpoint_syncfifo4_do_read)) begin
-            litepcieendpoint_syncfifo4_level0 <= (litepcieendpoint_syncfifo4_level0 + 1'd1);
+    if (((subfragments_syncfifo2_syncfifo2_we & subfragments_syncfifo2_syncfifo2_writable) & (~subfragments_syncfifo2_replace))) begin
+        if ((~subfragments_syncfifo2_do_read)) begin
+            subfragments_syncfifo2_level0 <= (subfragments_syncfifo2_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo4_do_read) begin
-            litepcieendpoint_syncfifo4_level0 <= (litepcieendpoint_syncfifo4_level0 - 1'd1);
+        if (subfragments_syncfifo2_do_read) begin
+            subfragments_syncfifo2_level0 <= (subfragments_syncfifo2_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset2) begin
-        litepcieendpoint_syncfifo4_readable <= 1'd0;
-        litepcieendpoint_syncfifo4_level0 <= 8'd0;
-        litepcieendpoint_syncfifo4_produce <= 7'd0;
-        litepcieendpoint_syncfifo4_consume <= 7'd0;
+    if (subfragments_cmp_buf_reset0) begin
+        subfragments_syncfifo2_readable <= 1'd0;
+        subfragments_syncfifo2_level0 <= 8'd0;
+        subfragments_syncfifo2_produce <= 7'd0;
+        subfragments_syncfifo2_consume <= 7'd0;
     end
-    if (litepcieendpoint_syncfifo5_syncfifo5_re) begin
-        litepcieendpoint_syncfifo5_readable <= 1'd1;
+    if (subfragments_syncfifo3_syncfifo3_re) begin
+        subfragments_syncfifo3_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo5_re) begin
-            litepcieendpoint_syncfifo5_readable <= 1'd0;
+        if (subfragments_syncfifo3_re) begin
+            subfragments_syncfifo3_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo5_syncfifo5_we & litepcieendpoint_syncfifo5_syncfifo5_writable) & (~litepcieendpoint_syncfifo5_replace))) begin
-        litepcieendpoint_syncfifo5_produce <= (litepcieendpoint_syncfifo5_produce + 1'd1);
+    if (((subfragments_syncfifo3_syncfifo3_we & subfragments_syncfifo3_syncfifo3_writable) & (~subfragments_syncfifo3_replace))) begin
+        subfragments_syncfifo3_produce <= (subfragments_syncfifo3_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo5_do_read) begin
-        litepcieendpoint_syncfifo5_consume <= (litepcieendpoint_syncfifo5_consume + 1'd1);
+    if (subfragments_syncfifo3_do_read) begin
+        subfragments_syncfifo3_consume <= (subfragments_syncfifo3_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo5_syncfifo5_we & litepcieendpoint_syncfifo5_syncfifo5_writable) & (~litepcieendpoint_syncfifo5_replace))) begin
-        if ((~litepcieendpoint_syncfifo5_do_read)) begin
-            litepcieendpoint_syncfifo5_level0 <= (litepcieendpoint_syncfifo5_level0 + 1'd1);
+    if (((subfragments_syncfifo3_syncfifo3_we & subfragments_syncfifo3_syncfifo3_writable) & (~subfragments_syncfifo3_replace))) begin
+        if ((~subfragments_syncfifo3_do_read)) begin
+            subfragments_syncfifo3_level0 <= (subfragments_syncfifo3_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo5_do_read) begin
-            litepcieendpoint_syncfifo5_level0 <= (litepcieendpoint_syncfifo5_level0 - 1'd1);
+        if (subfragments_syncfifo3_do_read) begin
+            subfragments_syncfifo3_level0 <= (subfragments_syncfifo3_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset3) begin
-        litepcieendpoint_syncfifo5_readable <= 1'd0;
-        litepcieendpoint_syncfifo5_level0 <= 8'd0;
-        litepcieendpoint_syncfifo5_produce <= 7'd0;
-        litepcieendpoint_syncfifo5_consume <= 7'd0;
+    if (subfragments_cmp_buf_reset1) begin
+        subfragments_syncfifo3_readable <= 1'd0;
+        subfragments_syncfifo3_level0 <= 8'd0;
+        subfragments_syncfifo3_produce <= 7'd0;
+        subfragments_syncfifo3_consume <= 7'd0;
     end
-    litepcieendpoint_resetinserter1_state <= litepcieendpoint_resetinserter1_next_state;
-    if (litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce) begin
-        litepcieendpoint_fill_tag <= litepcieendpoint_fill_tag_litepciecrossbar_next_value;
+    if (subfragments_syncfifo4_syncfifo4_re) begin
+        subfragments_syncfifo4_readable <= 1'd1;
+    end else begin
+        if (subfragments_syncfifo4_re) begin
+            subfragments_syncfifo4_readable <= 1'd0;
+        end
     end
-    if (litepcieendpoint_cmp_fsm_reset) begin
-        litepcieendpoint_fill_tag <= 2'd0;
-        litepcieendpoint_resetinserter1_state <= 2'd0;
+    if (((subfragments_syncfifo4_syncfifo4_we & subfragments_syncfifo4_syncfifo4_writable) & (~subfragments_syncfifo4_replace))) begin
+        subfragments_syncfifo4_produce <= (subfragments_syncfifo4_produce + 1'd1);
     end
-    case (litepcieendpoint_arbiter0_grant)
+    if (subfragments_syncfifo4_do_read) begin
+        subfragments_syncfifo4_consume <= (subfragments_syncfifo4_consume + 1'd1);
+    end
+    if (((subfragments_syncfifo4_syncfifo4_we & subfragments_syncfifo4_syncfifo4_writable) & (~subfragments_syncfifo4_replace))) begin
+        if ((~subfragments_syncfifo4_do_read)) begin
+            subfragments_syncfifo4_level0 <= (subfragments_syncfifo4_level0 + 1'd1);
+        end
+    end else begin
+        if (subfragments_syncfifo4_do_read) begin
+            subfragments_syncfifo4_level0 <= (subfragments_syncfifo4_level0 - 1'd1);
+        end
+    end
+    if (subfragments_cmp_buf_reset2) begin
+        subfragments_syncfifo4_readable <= 1'd0;
+        subfragments_syncfifo4_level0 <= 8'd0;
+        subfragments_syncfifo4_produce <= 7'd0;
+        subfragments_syncfifo4_consume <= 7'd0;
+    end
+    if (subfragments_syncfifo5_syncfifo5_re) begin
+        subfragments_syncfifo5_readable <= 1'd1;
+    end else begin
+        if (subfragments_syncfifo5_re) begin
+            subfragments_syncfifo5_readable <= 1'd0;
+        end
+    end
+    if (((subfragments_syncfifo5_syncfifo5_we & subfragments_syncfifo5_syncfifo5_writable) & (~subfragments_syncfifo5_replace))) begin
+        subfragments_syncfifo5_produce <= (subfragments_syncfifo5_produce + 1'd1);
+    end
+    if (subfragments_syncfifo5_do_read) begin
+        subfragments_syncfifo5_consume <= (subfragments_syncfifo5_consume + 1'd1);
+    end
+    if (((subfragments_syncfifo5_syncfifo5_we & subfragments_syncfifo5_syncfifo5_writable) & (~subfragments_syncfifo5_replace))) begin
+        if ((~subfragments_syncfifo5_do_read)) begin
+            subfragments_syncfifo5_level0 <= (subfragments_syncfifo5_level0 + 1'd1);
+        end
+    end else begin
+        if (subfragments_syncfifo5_do_read) begin
+            subfragments_syncfifo5_level0 <= (subfragments_syncfifo5_level0 - 1'd1);
+        end
+    end
+    if (subfragments_cmp_buf_reset3) begin
+        subfragments_syncfifo5_readable <= 1'd0;
+        subfragments_syncfifo5_level0 <= 8'd0;
+        subfragments_syncfifo5_produce <= 7'd0;
+        subfragments_syncfifo5_consume <= 7'd0;
+    end
+    subfragments_resetinserter1_state0 <= subfragments_resetinserter1_next_state0;
+    if (subfragments_fill_tag_litepciecrossbar_next_value_ce) begin
+        subfragments_fill_tag <= subfragments_fill_tag_litepciecrossbar_next_value;
+    end
+    if (subfragments_cmp_fsm_reset) begin
+        subfragments_fill_tag <= 2'd0;
+        subfragments_resetinserter1_state0 <= 2'd0;
+    end
+    case (subfragments_arbiter0_grant)
         1'd0: begin
-            if ((~litepcieendpoint_arbiter0_request[0])) begin
-                if (litepcieendpoint_arbiter0_request[1]) begin
-                    litepcieendpoint_arbiter0_grant <= 1'd1;
+            if ((~subfragments_arbiter0_request[0])) begin
+                if (subfragments_arbiter0_request[1]) begin
+                    subfragments_arbiter0_grant <= 1'd1;
                 end
             end
         end
         1'd1: begin
-            if ((~litepcieendpoint_arbiter0_request[1])) begin
-                if (litepcieendpoint_arbiter0_request[0]) begin
-                    litepcieendpoint_arbiter0_grant <= 1'd0;
+            if ((~subfragments_arbiter0_request[1])) begin
+                if (subfragments_arbiter0_request[0]) begin
+                    subfragments_arbiter0_grant <= 1'd0;
                 end
             end
         end
     endcase
-    litepcieendpoint_arbiter0_status0_ongoing1 <= litepcieendpoint_arbiter0_status0_ongoing0;
-    if (litepcieendpoint_arbiter0_status0_last) begin
-        litepcieendpoint_arbiter0_status0_first <= 1'd1;
+    subfragments_arbiter0_status0_ongoing1 <= subfragments_arbiter0_status0_ongoing0;
+    if (subfragments_arbiter0_status0_last) begin
+        subfragments_arbiter0_status0_first <= 1'd1;
     end else begin
         if ((litepciedma0_litepciemasterinternalport1_sink_valid & litepciedma0_litepciemasterinternalport1_sink_ready)) begin
-            litepcieendpoint_arbiter0_status0_first <= 1'd0;
+            subfragments_arbiter0_status0_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter0_status1_ongoing1 <= litepcieendpoint_arbiter0_status1_ongoing0;
-    if (litepcieendpoint_arbiter0_status1_last) begin
-        litepcieendpoint_arbiter0_status1_first <= 1'd1;
+    subfragments_arbiter0_status1_ongoing1 <= subfragments_arbiter0_status1_ongoing0;
+    if (subfragments_arbiter0_status1_last) begin
+        subfragments_arbiter0_status1_first <= 1'd1;
     end else begin
         if ((litepciedma1_litepciemasterinternalport3_sink_valid & litepciedma1_litepciemasterinternalport3_sink_ready)) begin
-            litepcieendpoint_arbiter0_status1_first <= 1'd0;
+            subfragments_arbiter0_status1_first <= 1'd0;
         end
     end
-    if (litepcieendpoint_dispatcher0_last) begin
-        litepcieendpoint_dispatcher0_sel_locked <= 1'd0;
+    if (subfragments_dispatcher0_last) begin
+        subfragments_dispatcher0_sel_locked <= 1'd0;
     end else begin
-        if (((litepcieendpoint_dispatcher0_first & litepcieendpoint_master_in_source_valid) & (~litepcieendpoint_dispatcher0_sel_locked))) begin
-            litepcieendpoint_dispatcher0_sel_ongoing <= litepcieendpoint_dispatcher0_sel0;
-            litepcieendpoint_dispatcher0_sel_locked <= 1'd1;
+        if (((subfragments_dispatcher0_first & subfragments_master_in_source_valid) & (~subfragments_dispatcher0_sel_locked))) begin
+            subfragments_dispatcher0_sel_ongoing <= subfragments_dispatcher0_sel0;
+            subfragments_dispatcher0_sel_locked <= 1'd1;
         end
     end
-    litepcieendpoint_dispatcher0_ongoing1 <= litepcieendpoint_dispatcher0_ongoing0;
-    if (litepcieendpoint_dispatcher0_last) begin
-        litepcieendpoint_dispatcher0_first <= 1'd1;
+    subfragments_dispatcher0_ongoing1 <= subfragments_dispatcher0_ongoing0;
+    if (subfragments_dispatcher0_last) begin
+        subfragments_dispatcher0_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_master_in_source_valid & litepcieendpoint_master_in_source_ready)) begin
-            litepcieendpoint_dispatcher0_first <= 1'd0;
+        if ((subfragments_master_in_source_valid & subfragments_master_in_source_ready)) begin
+            subfragments_dispatcher0_first <= 1'd0;
         end
     end
-    case (litepcieendpoint_arbiter1_grant)
+    case (subfragments_arbiter1_grant)
         1'd0: begin
-            if ((~litepcieendpoint_arbiter1_request[0])) begin
-                if (litepcieendpoint_arbiter1_request[1]) begin
-                    litepcieendpoint_arbiter1_grant <= 1'd1;
+            if ((~subfragments_arbiter1_request[0])) begin
+                if (subfragments_arbiter1_request[1]) begin
+                    subfragments_arbiter1_grant <= 1'd1;
                 end
             end
         end
         1'd1: begin
-            if ((~litepcieendpoint_arbiter1_request[1])) begin
-                if (litepcieendpoint_arbiter1_request[0]) begin
-                    litepcieendpoint_arbiter1_grant <= 1'd0;
+            if ((~subfragments_arbiter1_request[1])) begin
+                if (subfragments_arbiter1_request[0]) begin
+                    subfragments_arbiter1_grant <= 1'd0;
                 end
             end
         end
     endcase
-    litepcieendpoint_arbiter1_status2_ongoing1 <= litepcieendpoint_arbiter1_status2_ongoing0;
-    if (litepcieendpoint_arbiter1_status2_last) begin
-        litepcieendpoint_arbiter1_status2_first <= 1'd1;
+    subfragments_arbiter1_status2_ongoing1 <= subfragments_arbiter1_status2_ongoing0;
+    if (subfragments_arbiter1_status2_last) begin
+        subfragments_arbiter1_status2_first <= 1'd1;
     end else begin
         if ((litepciedma0_litepciemasterinternalport0_sink_valid & litepciedma0_litepciemasterinternalport0_sink_ready)) begin
-            litepcieendpoint_arbiter1_status2_first <= 1'd0;
+            subfragments_arbiter1_status2_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter1_status3_ongoing1 <= litepcieendpoint_arbiter1_status3_ongoing0;
-    if (litepcieendpoint_arbiter1_status3_last) begin
-        litepcieendpoint_arbiter1_status3_first <= 1'd1;
+    subfragments_arbiter1_status3_ongoing1 <= subfragments_arbiter1_status3_ongoing0;
+    if (subfragments_arbiter1_status3_last) begin
+        subfragments_arbiter1_status3_first <= 1'd1;
     end else begin
         if ((litepciedma1_litepciemasterinternalport2_sink_valid & litepciedma1_litepciemasterinternalport2_sink_ready)) begin
-            litepcieendpoint_arbiter1_status3_first <= 1'd0;
+            subfragments_arbiter1_status3_first <= 1'd0;
         end
     end
-    if (litepcieendpoint_dispatcher1_last) begin
-        litepcieendpoint_dispatcher1_sel_locked <= 1'd0;
+    if (subfragments_dispatcher1_last) begin
+        subfragments_dispatcher1_sel_locked <= 1'd0;
     end else begin
-        if (((litepcieendpoint_dispatcher1_first & litepcieendpoint_source_valid) & (~litepcieendpoint_dispatcher1_sel_locked))) begin
-            litepcieendpoint_dispatcher1_sel_ongoing <= litepcieendpoint_dispatcher1_sel0;
-            litepcieendpoint_dispatcher1_sel_locked <= 1'd1;
+        if (((subfragments_dispatcher1_first & subfragments_source_valid) & (~subfragments_dispatcher1_sel_locked))) begin
+            subfragments_dispatcher1_sel_ongoing <= subfragments_dispatcher1_sel0;
+            subfragments_dispatcher1_sel_locked <= 1'd1;
         end
     end
-    litepcieendpoint_dispatcher1_ongoing1 <= litepcieendpoint_dispatcher1_ongoing0;
-    if (litepcieendpoint_dispatcher1_last) begin
-        litepcieendpoint_dispatcher1_first <= 1'd1;
+    subfragments_dispatcher1_ongoing1 <= subfragments_dispatcher1_ongoing0;
+    if (subfragments_dispatcher1_last) begin
+        subfragments_dispatcher1_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_source_valid & litepcieendpoint_source_ready)) begin
-            litepcieendpoint_dispatcher1_first <= 1'd0;
+        if ((subfragments_source_valid & subfragments_source_ready)) begin
+            subfragments_dispatcher1_first <= 1'd0;
         end
     end
-    case (litepcieendpoint_arbiter2_grant)
+    case (subfragments_arbiter2_grant)
         1'd0: begin
-            if ((~litepcieendpoint_arbiter2_request[0])) begin
-                if (litepcieendpoint_arbiter2_request[1]) begin
-                    litepcieendpoint_arbiter2_grant <= 1'd1;
+            if ((~subfragments_arbiter2_request[0])) begin
+                if (subfragments_arbiter2_request[1]) begin
+                    subfragments_arbiter2_grant <= 1'd1;
                 end
             end
         end
         1'd1: begin
-            if ((~litepcieendpoint_arbiter2_request[1])) begin
-                if (litepcieendpoint_arbiter2_request[0]) begin
-                    litepcieendpoint_arbiter2_grant <= 1'd0;
+            if ((~subfragments_arbiter2_request[1])) begin
+                if (subfragments_arbiter2_request[0]) begin
+                    subfragments_arbiter2_grant <= 1'd0;
                 end
             end
         end
     endcase
-    litepcieendpoint_arbiter2_status4_ongoing1 <= litepcieendpoint_arbiter2_status4_ongoing0;
-    if (litepcieendpoint_arbiter2_status4_last) begin
-        litepcieendpoint_arbiter2_status4_first <= 1'd1;
+    subfragments_arbiter2_status4_ongoing1 <= subfragments_arbiter2_status4_ongoing0;
+    if (subfragments_arbiter2_status4_last) begin
+        subfragments_arbiter2_status4_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready)) begin
-            litepcieendpoint_arbiter2_status4_first <= 1'd0;
+        if ((subfragments_master_out_sink_valid & subfragments_master_out_sink_ready)) begin
+            subfragments_arbiter2_status4_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter2_status5_ongoing1 <= litepcieendpoint_arbiter2_status5_ongoing0;
-    if (litepcieendpoint_arbiter2_status5_last) begin
-        litepcieendpoint_arbiter2_status5_first <= 1'd1;
+    subfragments_arbiter2_status5_ongoing1 <= subfragments_arbiter2_status5_ongoing0;
+    if (subfragments_arbiter2_status5_last) begin
+        subfragments_arbiter2_status5_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_sink_valid & litepcieendpoint_sink_ready)) begin
-            litepcieendpoint_arbiter2_status5_first <= 1'd0;
+        if ((subfragments_sink_valid & subfragments_sink_ready)) begin
+            subfragments_arbiter2_status5_first <= 1'd0;
         end
     end
     pcie_wishbone_master_bus_sel <= 4'd15;
@@ -8486,8 +9366,8 @@ always @(posedge sys_clk) begin
     if (pcie_wishbone_master_update_dat) begin
         pcie_wishbone_master_sink_payload_dat <= pcie_wishbone_master_bus_dat_r;
     end
-    litepciewishbonemaster_state <= litepciewishbonemaster_next_state;
-    wishbone2axilite_state <= wishbone2axilite_next_state;
+    subfragments_litepciewishbonemaster_state <= subfragments_litepciewishbonemaster_next_state;
+    subfragments_wishbone2axilite_state <= subfragments_wishbone2axilite_next_state;
     if (cmd_done_wishbone2axilite_next_value_ce0) begin
         cmd_done <= cmd_done_wishbone2axilite_next_value0;
     end
@@ -8561,7 +9441,7 @@ always @(posedge sys_clk) begin
         litepciedma0_writer_table_self_produce <= 8'd0;
         litepciedma0_writer_table_self_consume <= 8'd0;
     end
-    resetinserter0_state0 <= resetinserter0_next_state0;
+    subfragments_resetinserter0_state1 <= subfragments_resetinserter0_next_state1;
     if (litepciedma0_writer_splitter_source_first_bufferizeendpoints0_resetinserter0_next_value_ce0) begin
         litepciedma0_writer_splitter_source_first <= litepciedma0_writer_splitter_source_first_bufferizeendpoints0_resetinserter0_next_value0;
     end
@@ -8582,7 +9462,7 @@ always @(posedge sys_clk) begin
     end
     if (litepciedma0_writer_splitter_reset) begin
         litepciedma0_writer_splitter_length <= 24'd0;
-        resetinserter0_state0 <= 1'd0;
+        subfragments_resetinserter0_state1 <= 1'd0;
     end
     if (litepciedma0_writer_data_fifo_syncfifo0_re) begin
         litepciedma0_writer_data_fifo_readable <= 1'd1;
@@ -8612,7 +9492,7 @@ always @(posedge sys_clk) begin
         litepciedma0_writer_data_fifo_produce <= 7'd0;
         litepciedma0_writer_data_fifo_consume <= 7'd0;
     end
-    fsm0_state0 <= fsm0_next_state0;
+    subfragments_fsm0_state0 <= subfragments_fsm0_next_state0;
     if (litepciedma0_writer_req_count_bufferizeendpoints0_fsm0_next_value_ce) begin
         litepciedma0_writer_req_count <= litepciedma0_writer_req_count_bufferizeendpoints0_fsm0_next_value;
     end
@@ -8689,7 +9569,7 @@ always @(posedge sys_clk) begin
         litepciedma0_reader_table_self_produce <= 8'd0;
         litepciedma0_reader_table_self_consume <= 8'd0;
     end
-    resetinserter0_state1 <= resetinserter0_next_state1;
+    subfragments_resetinserter0_state2 <= subfragments_resetinserter0_next_state2;
     if (litepciedma0_reader_splitter_source_first_bufferizeendpoints0_next_value_ce0) begin
         litepciedma0_reader_splitter_source_first <= litepciedma0_reader_splitter_source_first_bufferizeendpoints0_next_value0;
     end
@@ -8710,7 +9590,7 @@ always @(posedge sys_clk) begin
     end
     if (litepciedma0_reader_splitter_reset) begin
         litepciedma0_reader_splitter_length <= 24'd0;
-        resetinserter0_state1 <= 1'd0;
+        subfragments_resetinserter0_state2 <= 1'd0;
     end
     if (litepciedma0_reader_data_fifo_syncfifo0_re) begin
         litepciedma0_reader_data_fifo_readable <= 1'd1;
@@ -8740,7 +9620,7 @@ always @(posedge sys_clk) begin
         litepciedma0_reader_data_fifo_produce <= 9'd0;
         litepciedma0_reader_data_fifo_consume <= 9'd0;
     end
-    fsm0_state1 <= fsm0_next_state1;
+    subfragments_fsm0_state1 <= subfragments_fsm0_next_state1;
     if ((litepciedma0_buffering_syncfifo0_level1 < litepciedma0_buffering_reader_fifo_level_min)) begin
         litepciedma0_buffering_reader_fifo_level_min <= litepciedma0_buffering_syncfifo0_level1;
     end
@@ -8920,7 +9800,7 @@ always @(posedge sys_clk) begin
         litepciedma1_writer_table_self_produce <= 8'd0;
         litepciedma1_writer_table_self_consume <= 8'd0;
     end
-    resetinserter1_state0 <= resetinserter1_next_state0;
+    subfragments_resetinserter1_state1 <= subfragments_resetinserter1_next_state1;
     if (litepciedma1_writer_splitter_source_first_bufferizeendpoints1_resetinserter1_next_value_ce0) begin
         litepciedma1_writer_splitter_source_first <= litepciedma1_writer_splitter_source_first_bufferizeendpoints1_resetinserter1_next_value0;
     end
@@ -8941,7 +9821,7 @@ always @(posedge sys_clk) begin
     end
     if (litepciedma1_writer_splitter_reset) begin
         litepciedma1_writer_splitter_length <= 24'd0;
-        resetinserter1_state0 <= 1'd0;
+        subfragments_resetinserter1_state1 <= 1'd0;
     end
     if (litepciedma1_writer_data_fifo_syncfifo1_re) begin
         litepciedma1_writer_data_fifo_readable <= 1'd1;
@@ -8971,7 +9851,7 @@ always @(posedge sys_clk) begin
         litepciedma1_writer_data_fifo_produce <= 7'd0;
         litepciedma1_writer_data_fifo_consume <= 7'd0;
     end
-    fsm1_state0 <= fsm1_next_state0;
+    subfragments_fsm1_state0 <= subfragments_fsm1_next_state0;
     if (litepciedma1_writer_req_count_bufferizeendpoints1_fsm1_next_value_ce) begin
         litepciedma1_writer_req_count <= litepciedma1_writer_req_count_bufferizeendpoints1_fsm1_next_value;
     end
@@ -9048,7 +9928,7 @@ always @(posedge sys_clk) begin
         litepciedma1_reader_table_self_produce <= 8'd0;
         litepciedma1_reader_table_self_consume <= 8'd0;
     end
-    resetinserter1_state1 <= resetinserter1_next_state1;
+    subfragments_resetinserter1_state2 <= subfragments_resetinserter1_next_state2;
     if (litepciedma1_reader_splitter_source_first_bufferizeendpoints1_next_value_ce0) begin
         litepciedma1_reader_splitter_source_first <= litepciedma1_reader_splitter_source_first_bufferizeendpoints1_next_value0;
     end
@@ -9069,7 +9949,7 @@ always @(posedge sys_clk) begin
     end
     if (litepciedma1_reader_splitter_reset) begin
         litepciedma1_reader_splitter_length <= 24'd0;
-        resetinserter1_state1 <= 1'd0;
+        subfragments_resetinserter1_state2 <= 1'd0;
     end
     if (litepciedma1_reader_data_fifo_syncfifo1_re) begin
         litepciedma1_reader_data_fifo_readable <= 1'd1;
@@ -9099,7 +9979,7 @@ always @(posedge sys_clk) begin
         litepciedma1_reader_data_fifo_produce <= 9'd0;
         litepciedma1_reader_data_fifo_consume <= 9'd0;
     end
-    fsm1_state1 <= fsm1_next_state1;
+    subfragments_fsm1_state1 <= subfragments_fsm1_next_state1;
     if ((litepciedma1_buffering_syncfifo2_level1 < litepciedma1_buffering_reader_fifo_level_min)) begin
         litepciedma1_buffering_reader_fifo_level_min <= litepciedma1_buffering_syncfifo2_level1;
     end
@@ -9217,7 +10097,7 @@ always @(posedge sys_clk) begin
     if (pcie_msi_source_ready) begin
         pcie_msi_msi <= (pcie_msi_irqs & pcie_msi_enable);
     end
-    wishbone2csr_state <= wishbone2csr_next_state;
+    subfragments_wishbone2csr_state <= subfragments_wishbone2csr_next_state;
     csr_bankarray_interface0_bank_bus_dat_r <= 1'd0;
     if (csr_bankarray_csrbank0_sel) begin
         case (csr_bankarray_interface0_bank_bus_adr[8:0])
@@ -9612,19 +10492,21 @@ always @(posedge sys_clk) begin
         pcie_phy_bus_master_enable_wr_stb <= 1'd0;
         pcie_phy_max_request_size_wr_stb <= 1'd0;
         pcie_phy_max_payload_size_wr_stb <= 1'd0;
-        depacketizer_header_extracter_first <= 1'd0;
-        depacketizer_header_extracter_last <= 1'd0;
-        depacketizer_dispatcher_first <= 1'd1;
-        depacketizer_dispatcher_ongoing1 <= 1'd0;
-        depacketizer_dispatcher_sel_ongoing <= 2'd0;
-        depacketizer_dispatcher_sel_locked <= 1'd0;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= 1'd0;
-        packetizer_grant <= 1'd0;
-        packetizer_status0_first <= 1'd1;
-        packetizer_status0_ongoing1 <= 1'd0;
-        packetizer_status1_first <= 1'd1;
-        packetizer_status1_ongoing1 <= 1'd0;
-        packetizer_tlp_raw_buf_pipe_valid_source_valid <= 1'd0;
+        cmp_depacketizer_header_extracter_first <= 1'd0;
+        cmp_depacketizer_header_extracter_last <= 1'd0;
+        cmp_depacketizer_dispatcher_first <= 1'd1;
+        cmp_depacketizer_dispatcher_ongoing1 <= 1'd0;
+        cmp_depacketizer_dispatcher_sel_ongoing <= 1'd0;
+        cmp_depacketizer_dispatcher_sel_locked <= 1'd0;
+        req_depacketizer_header_extracter_first <= 1'd0;
+        req_depacketizer_header_extracter_last <= 1'd0;
+        req_depacketizer_dispatcher_first <= 1'd1;
+        req_depacketizer_dispatcher_ongoing1 <= 1'd0;
+        req_depacketizer_dispatcher_sel_ongoing <= 1'd0;
+        req_depacketizer_dispatcher_sel_locked <= 1'd0;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid <= 1'd0;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= 1'd0;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_valid <= 1'd0;
         cmd_done <= 1'd0;
         data_done <= 1'd0;
         litepciedma0_writer_progress_bytes <= 64'd0;
@@ -9779,74 +10661,77 @@ always @(posedge sys_clk) begin
         slaves <= 2'd0;
         count <= 20'd1000000;
         csr_bankarray_sel_r <= 1'd0;
-        litepcieendpoint_state <= 2'd0;
-        litepcieendpoint_litepcietlpheaderinserter3dws_state <= 1'd0;
-        litepcieendpoint_litepcietlpheaderinserter4dws_state <= 1'd0;
-        litepcieendpoint_first <= 1'd1;
-        litepcieendpoint_ongoing1 <= 1'd0;
-        litepcieendpoint_sel_ongoing <= 1'd0;
-        litepcieendpoint_sel_locked <= 1'd0;
-        litepcieendpoint_syncfifo0_readable <= 1'd0;
-        litepcieendpoint_syncfifo0_level0 <= 3'd0;
-        litepcieendpoint_syncfifo0_produce <= 2'd0;
-        litepcieendpoint_syncfifo0_consume <= 2'd0;
-        litepcieendpoint_syncfifo1_readable <= 1'd0;
-        litepcieendpoint_syncfifo1_level0 <= 3'd0;
-        litepcieendpoint_syncfifo1_produce <= 2'd0;
-        litepcieendpoint_syncfifo1_consume <= 2'd0;
-        litepcieendpoint_syncfifo2_readable <= 1'd0;
-        litepcieendpoint_syncfifo2_level0 <= 8'd0;
-        litepcieendpoint_syncfifo2_produce <= 7'd0;
-        litepcieendpoint_syncfifo2_consume <= 7'd0;
-        litepcieendpoint_syncfifo3_readable <= 1'd0;
-        litepcieendpoint_syncfifo3_level0 <= 8'd0;
-        litepcieendpoint_syncfifo3_produce <= 7'd0;
-        litepcieendpoint_syncfifo3_consume <= 7'd0;
-        litepcieendpoint_syncfifo4_readable <= 1'd0;
-        litepcieendpoint_syncfifo4_level0 <= 8'd0;
-        litepcieendpoint_syncfifo4_produce <= 7'd0;
-        litepcieendpoint_syncfifo4_consume <= 7'd0;
-        litepcieendpoint_syncfifo5_readable <= 1'd0;
-        litepcieendpoint_syncfifo5_level0 <= 8'd0;
-        litepcieendpoint_syncfifo5_produce <= 7'd0;
-        litepcieendpoint_syncfifo5_consume <= 7'd0;
-        litepcieendpoint_fill_tag <= 2'd0;
-        litepcieendpoint_arbiter0_grant <= 1'd0;
-        litepcieendpoint_arbiter0_status0_first <= 1'd1;
-        litepcieendpoint_arbiter0_status0_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter0_status1_first <= 1'd1;
-        litepcieendpoint_arbiter0_status1_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher0_first <= 1'd1;
-        litepcieendpoint_dispatcher0_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher0_sel_ongoing <= 2'd0;
-        litepcieendpoint_dispatcher0_sel_locked <= 1'd0;
-        litepcieendpoint_arbiter1_grant <= 1'd0;
-        litepcieendpoint_arbiter1_status2_first <= 1'd1;
-        litepcieendpoint_arbiter1_status2_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter1_status3_first <= 1'd1;
-        litepcieendpoint_arbiter1_status3_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher1_first <= 1'd1;
-        litepcieendpoint_dispatcher1_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher1_sel_ongoing <= 2'd0;
-        litepcieendpoint_dispatcher1_sel_locked <= 1'd0;
-        litepcieendpoint_arbiter2_grant <= 1'd0;
-        litepcieendpoint_arbiter2_status4_first <= 1'd1;
-        litepcieendpoint_arbiter2_status4_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter2_status5_first <= 1'd1;
-        litepcieendpoint_arbiter2_status5_ongoing1 <= 1'd0;
-        litepcieendpoint_resetinserter0_state <= 2'd0;
-        litepcieendpoint_resetinserter1_state <= 2'd0;
-        litepciewishbonemaster_state <= 2'd0;
-        wishbone2axilite_state <= 2'd0;
-        resetinserter0_state0 <= 1'd0;
-        fsm0_state0 <= 1'd0;
-        resetinserter0_state1 <= 1'd0;
-        fsm0_state1 <= 1'd0;
-        resetinserter1_state0 <= 1'd0;
-        fsm1_state0 <= 1'd0;
-        resetinserter1_state1 <= 1'd0;
-        fsm1_state1 <= 1'd0;
-        wishbone2csr_state <= 1'd0;
+        subfragments_litepcietlpdepacketizer0_state <= 2'd0;
+        subfragments_litepcietlpdepacketizer1_state <= 2'd0;
+        subfragments_litepcietlpheaderinserter3dws0_state <= 1'd0;
+        subfragments_litepcietlpheaderinserter4dws0_state <= 1'd0;
+        subfragments_litepcietlpheaderinserter3dws1_state <= 1'd0;
+        subfragments_litepcietlpheaderinserter4dws1_state <= 1'd0;
+        subfragments_first <= 1'd1;
+        subfragments_ongoing1 <= 1'd0;
+        subfragments_sel_ongoing <= 1'd0;
+        subfragments_sel_locked <= 1'd0;
+        subfragments_syncfifo0_readable <= 1'd0;
+        subfragments_syncfifo0_level0 <= 3'd0;
+        subfragments_syncfifo0_produce <= 2'd0;
+        subfragments_syncfifo0_consume <= 2'd0;
+        subfragments_syncfifo1_readable <= 1'd0;
+        subfragments_syncfifo1_level0 <= 3'd0;
+        subfragments_syncfifo1_produce <= 2'd0;
+        subfragments_syncfifo1_consume <= 2'd0;
+        subfragments_syncfifo2_readable <= 1'd0;
+        subfragments_syncfifo2_level0 <= 8'd0;
+        subfragments_syncfifo2_produce <= 7'd0;
+        subfragments_syncfifo2_consume <= 7'd0;
+        subfragments_syncfifo3_readable <= 1'd0;
+        subfragments_syncfifo3_level0 <= 8'd0;
+        subfragments_syncfifo3_produce <= 7'd0;
+        subfragments_syncfifo3_consume <= 7'd0;
+        subfragments_syncfifo4_readable <= 1'd0;
+        subfragments_syncfifo4_level0 <= 8'd0;
+        subfragments_syncfifo4_produce <= 7'd0;
+        subfragments_syncfifo4_consume <= 7'd0;
+        subfragments_syncfifo5_readable <= 1'd0;
+        subfragments_syncfifo5_level0 <= 8'd0;
+        subfragments_syncfifo5_produce <= 7'd0;
+        subfragments_syncfifo5_consume <= 7'd0;
+        subfragments_fill_tag <= 2'd0;
+        subfragments_arbiter0_grant <= 1'd0;
+        subfragments_arbiter0_status0_first <= 1'd1;
+        subfragments_arbiter0_status0_ongoing1 <= 1'd0;
+        subfragments_arbiter0_status1_first <= 1'd1;
+        subfragments_arbiter0_status1_ongoing1 <= 1'd0;
+        subfragments_dispatcher0_first <= 1'd1;
+        subfragments_dispatcher0_ongoing1 <= 1'd0;
+        subfragments_dispatcher0_sel_ongoing <= 2'd0;
+        subfragments_dispatcher0_sel_locked <= 1'd0;
+        subfragments_arbiter1_grant <= 1'd0;
+        subfragments_arbiter1_status2_first <= 1'd1;
+        subfragments_arbiter1_status2_ongoing1 <= 1'd0;
+        subfragments_arbiter1_status3_first <= 1'd1;
+        subfragments_arbiter1_status3_ongoing1 <= 1'd0;
+        subfragments_dispatcher1_first <= 1'd1;
+        subfragments_dispatcher1_ongoing1 <= 1'd0;
+        subfragments_dispatcher1_sel_ongoing <= 2'd0;
+        subfragments_dispatcher1_sel_locked <= 1'd0;
+        subfragments_arbiter2_grant <= 1'd0;
+        subfragments_arbiter2_status4_first <= 1'd1;
+        subfragments_arbiter2_status4_ongoing1 <= 1'd0;
+        subfragments_arbiter2_status5_first <= 1'd1;
+        subfragments_arbiter2_status5_ongoing1 <= 1'd0;
+        subfragments_resetinserter0_state0 <= 2'd0;
+        subfragments_resetinserter1_state0 <= 2'd0;
+        subfragments_litepciewishbonemaster_state <= 2'd0;
+        subfragments_wishbone2axilite_state <= 2'd0;
+        subfragments_resetinserter0_state1 <= 1'd0;
+        subfragments_fsm0_state0 <= 1'd0;
+        subfragments_resetinserter0_state2 <= 1'd0;
+        subfragments_fsm0_state1 <= 1'd0;
+        subfragments_resetinserter1_state1 <= 1'd0;
+        subfragments_fsm1_state0 <= 1'd0;
+        subfragments_resetinserter1_state2 <= 1'd0;
+        subfragments_fsm1_state1 <= 1'd0;
+        subfragments_wishbone2csr_state <= 1'd0;
     end
     multiregimpl0_regs0 <= litepciedma0_writer_monitor_count_latched;
     multiregimpl0_regs1 <= multiregimpl0_regs0;
@@ -10135,17 +11020,17 @@ reg [3:0] storage_12[0:3];
 reg [3:0] storage_12_dat0;
 reg [3:0] storage_12_dat1;
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo0_wrport_we)
-		storage_12[litepcieendpoint_syncfifo0_wrport_adr] <= litepcieendpoint_syncfifo0_wrport_dat_w;
-	storage_12_dat0 <= storage_12[litepcieendpoint_syncfifo0_wrport_adr];
+	if (subfragments_syncfifo0_wrport_we)
+		storage_12[subfragments_syncfifo0_wrport_adr] <= subfragments_syncfifo0_wrport_dat_w;
+	storage_12_dat0 <= storage_12[subfragments_syncfifo0_wrport_adr];
 end
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo0_rdport_re) begin
-		storage_12_dat1 <= storage_12[litepcieendpoint_syncfifo0_rdport_adr];
+	if (subfragments_syncfifo0_rdport_re) begin
+		storage_12_dat1 <= storage_12[subfragments_syncfifo0_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo0_wrport_dat_r = storage_12_dat0;
-assign litepcieendpoint_syncfifo0_rdport_dat_r = storage_12_dat1;
+assign subfragments_syncfifo0_wrport_dat_r = storage_12_dat0;
+assign subfragments_syncfifo0_rdport_dat_r = storage_12_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -10157,17 +11042,17 @@ reg [19:0] storage_13[0:3];
 reg [19:0] storage_13_dat0;
 reg [19:0] storage_13_dat1;
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo1_wrport_we)
-		storage_13[litepcieendpoint_syncfifo1_wrport_adr] <= litepcieendpoint_syncfifo1_wrport_dat_w;
-	storage_13_dat0 <= storage_13[litepcieendpoint_syncfifo1_wrport_adr];
+	if (subfragments_syncfifo1_wrport_we)
+		storage_13[subfragments_syncfifo1_wrport_adr] <= subfragments_syncfifo1_wrport_dat_w;
+	storage_13_dat0 <= storage_13[subfragments_syncfifo1_wrport_adr];
 end
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo1_rdport_re) begin
-		storage_13_dat1 <= storage_13[litepcieendpoint_syncfifo1_rdport_adr];
+	if (subfragments_syncfifo1_rdport_re) begin
+		storage_13_dat1 <= storage_13[subfragments_syncfifo1_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo1_wrport_dat_r = storage_13_dat0;
-assign litepcieendpoint_syncfifo1_rdport_dat_r = storage_13_dat1;
+assign subfragments_syncfifo1_wrport_dat_r = storage_13_dat0;
+assign subfragments_syncfifo1_rdport_dat_r = storage_13_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -10179,17 +11064,17 @@ reg [229:0] storage_14[0:127];
 reg [229:0] storage_14_dat0;
 reg [229:0] storage_14_dat1;
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo2_wrport_we)
-		storage_14[litepcieendpoint_syncfifo2_wrport_adr] <= litepcieendpoint_syncfifo2_wrport_dat_w;
-	storage_14_dat0 <= storage_14[litepcieendpoint_syncfifo2_wrport_adr];
+	if (subfragments_syncfifo2_wrport_we)
+		storage_14[subfragments_syncfifo2_wrport_adr] <= subfragments_syncfifo2_wrport_dat_w;
+	storage_14_dat0 <= storage_14[subfragments_syncfifo2_wrport_adr];
 end
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo2_rdport_re) begin
-		storage_14_dat1 <= storage_14[litepcieendpoint_syncfifo2_rdport_adr];
+	if (subfragments_syncfifo2_rdport_re) begin
+		storage_14_dat1 <= storage_14[subfragments_syncfifo2_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo2_wrport_dat_r = storage_14_dat0;
-assign litepcieendpoint_syncfifo2_rdport_dat_r = storage_14_dat1;
+assign subfragments_syncfifo2_wrport_dat_r = storage_14_dat0;
+assign subfragments_syncfifo2_rdport_dat_r = storage_14_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -10201,17 +11086,17 @@ reg [229:0] storage_15[0:127];
 reg [229:0] storage_15_dat0;
 reg [229:0] storage_15_dat1;
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo3_wrport_we)
-		storage_15[litepcieendpoint_syncfifo3_wrport_adr] <= litepcieendpoint_syncfifo3_wrport_dat_w;
-	storage_15_dat0 <= storage_15[litepcieendpoint_syncfifo3_wrport_adr];
+	if (subfragments_syncfifo3_wrport_we)
+		storage_15[subfragments_syncfifo3_wrport_adr] <= subfragments_syncfifo3_wrport_dat_w;
+	storage_15_dat0 <= storage_15[subfragments_syncfifo3_wrport_adr];
 end
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo3_rdport_re) begin
-		storage_15_dat1 <= storage_15[litepcieendpoint_syncfifo3_rdport_adr];
+	if (subfragments_syncfifo3_rdport_re) begin
+		storage_15_dat1 <= storage_15[subfragments_syncfifo3_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo3_wrport_dat_r = storage_15_dat0;
-assign litepcieendpoint_syncfifo3_rdport_dat_r = storage_15_dat1;
+assign subfragments_syncfifo3_wrport_dat_r = storage_15_dat0;
+assign subfragments_syncfifo3_rdport_dat_r = storage_15_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -10223,17 +11108,17 @@ reg [229:0] storage_16[0:127];
 reg [229:0] storage_16_dat0;
 reg [229:0] storage_16_dat1;
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo4_wrport_we)
-		storage_16[litepcieendpoint_syncfifo4_wrport_adr] <= litepcieendpoint_syncfifo4_wrport_dat_w;
-	storage_16_dat0 <= storage_16[litepcieendpoint_syncfifo4_wrport_adr];
+	if (subfragments_syncfifo4_wrport_we)
+		storage_16[subfragments_syncfifo4_wrport_adr] <= subfragments_syncfifo4_wrport_dat_w;
+	storage_16_dat0 <= storage_16[subfragments_syncfifo4_wrport_adr];
 end
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo4_rdport_re) begin
-		storage_16_dat1 <= storage_16[litepcieendpoint_syncfifo4_rdport_adr];
+	if (subfragments_syncfifo4_rdport_re) begin
+		storage_16_dat1 <= storage_16[subfragments_syncfifo4_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo4_wrport_dat_r = storage_16_dat0;
-assign litepcieendpoint_syncfifo4_rdport_dat_r = storage_16_dat1;
+assign subfragments_syncfifo4_wrport_dat_r = storage_16_dat0;
+assign subfragments_syncfifo4_rdport_dat_r = storage_16_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -10245,17 +11130,17 @@ reg [229:0] storage_17[0:127];
 reg [229:0] storage_17_dat0;
 reg [229:0] storage_17_dat1;
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo5_wrport_we)
-		storage_17[litepcieendpoint_syncfifo5_wrport_adr] <= litepcieendpoint_syncfifo5_wrport_dat_w;
-	storage_17_dat0 <= storage_17[litepcieendpoint_syncfifo5_wrport_adr];
+	if (subfragments_syncfifo5_wrport_we)
+		storage_17[subfragments_syncfifo5_wrport_adr] <= subfragments_syncfifo5_wrport_dat_w;
+	storage_17_dat0 <= storage_17[subfragments_syncfifo5_wrport_adr];
 end
 always @(posedge sys_clk) begin
-	if (litepcieendpoint_syncfifo5_rdport_re) begin
-		storage_17_dat1 <= storage_17[litepcieendpoint_syncfifo5_rdport_adr];
+	if (subfragments_syncfifo5_rdport_re) begin
+		storage_17_dat1 <= storage_17[subfragments_syncfifo5_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo5_wrport_dat_r = storage_17_dat0;
-assign litepcieendpoint_syncfifo5_rdport_dat_r = storage_17_dat1;
+assign subfragments_syncfifo5_wrport_dat_r = storage_17_dat0;
+assign subfragments_syncfifo5_rdport_dat_r = storage_17_dat1;
 
 
 endmodule

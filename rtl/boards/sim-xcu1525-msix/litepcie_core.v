@@ -8,7 +8,7 @@
 //
 // Filename   : litepcie_core.v
 // Top        : SimulatedSoC
-// Device     : sim
+// Device     : xcvu9p-fsgd2104-2L-e
 // Hierarchy  : disabled
 // LiteX sha1 : --------
 // Date       : 2026-11-21 12:00:00
@@ -28,21 +28,33 @@ module litepcie_core (
     input  wire    [2:0] cfg_max_request_size,
     input  wire          cfg_msi_enable,
     input  wire          cfg_msix_enable,
+    output wire   [31:0] phy_cc_be,
+    output wire  [255:0] phy_cc_dat,
+    output wire          phy_cc_first,
+    output wire          phy_cc_last,
+    input  wire          phy_cc_ready,
+    output wire          phy_cc_valid,
+    input  wire   [31:0] phy_cq_be,
+    input  wire  [255:0] phy_cq_dat,
+    input  wire          phy_cq_first,
+    input  wire          phy_cq_last,
+    output wire          phy_cq_ready,
+    input  wire          phy_cq_valid,
     output wire    [7:0] phy_msi_dat,
     input  wire          phy_msi_ready,
     output wire          phy_msi_valid,
-    input  wire   [31:0] phy_rx_be,
-    input  wire  [255:0] phy_rx_dat,
-    input  wire          phy_rx_first,
-    input  wire          phy_rx_last,
-    output wire          phy_rx_ready,
-    input  wire          phy_rx_valid,
-    output wire   [31:0] phy_tx_be,
-    output wire  [255:0] phy_tx_dat,
-    output wire          phy_tx_first,
-    output wire          phy_tx_last,
-    input  wire          phy_tx_ready,
-    output wire          phy_tx_valid,
+    input  wire   [31:0] phy_rc_be,
+    input  wire  [255:0] phy_rc_dat,
+    input  wire          phy_rc_first,
+    input  wire          phy_rc_last,
+    output wire          phy_rc_ready,
+    input  wire          phy_rc_valid,
+    output wire   [31:0] phy_rq_be,
+    output wire  [255:0] phy_rq_dat,
+    output wire          phy_rq_first,
+    output wire          phy_rq_last,
+    input  wire          phy_rq_ready,
+    output wire          phy_rq_valid,
     input  wire          sys_clk,
     input  wire          sys_rst
 );
@@ -70,20 +82,33 @@ SimulatedSoC
 ├── pcie_phy (SimulationPHY)
 ├── pcie_endpoint (LitePCIeEndpoint)
 │    ├── phy (SimulationPHY)
-│    ├── depacketizer (LitePCIeTLPDepacketizer)
+│    ├── cmp_depacketizer (LitePCIeTLPDepacketizer)
 │    │    ├── header_extracter (LitePCIeTLPHeaderExtracter256b)
 │    │    │    └── impl (_LitePCIeTLPHeaderExtracter)
 │    │    │         └── fsm (FSM)
 │    │    └── dispatcher (Dispatcher)
 │    │         └── status_0 (Status) [Gen]
-│    ├── packetizer (LitePCIeTLPPacketizer)
+│    ├── req_depacketizer (LitePCIeTLPDepacketizer)
+│    │    ├── header_extracter (LitePCIeTLPHeaderExtracter256b)
+│    │    │    └── impl (_LitePCIeTLPHeaderExtracter)
+│    │    │         └── fsm (FSM)
+│    │    └── dispatcher (Dispatcher)
+│    │         └── status_0 (Status) [Gen]
+│    ├── cmp_packetizer (LitePCIeTLPPacketizer)
+│    │    ├── arbitrer (Arbiter)
+│    │    ├── buffer_0 (Buffer) [Gen]
+│    │    │    ├── pipe_valid (PipeValid)
+│    │    │    └── pipeline (Pipeline)
+│    │    └── litepcietlpheaderinserter256b_0 (LitePCIeTLPHeaderInserter256b) [Gen]
+│    │         ├── litepcietlpheaderinserter3dws_0 (LitePCIeTLPHeaderInserter3DWs) [Gen]
+│    │         │    └── fsm (FSM)
+│    │         └── litepcietlpheaderinserter4dws_0 (LitePCIeTLPHeaderInserter4DWs) [Gen]
+│    │              └── fsm (FSM)
+│    ├── req_packetizer (LitePCIeTLPPacketizer)
 │    │    ├── buffer_0 (Buffer) [Gen]
 │    │    │    ├── pipe_valid (PipeValid)
 │    │    │    └── pipeline (Pipeline)
 │    │    ├── arbitrer (Arbiter)
-│    │    │    ├── rr (RoundRobin)
-│    │    │    ├── status_0 (Status) [Gen]
-│    │    │    └── status_1 (Status) [Gen]
 │    │    ├── buffer_1 (Buffer) [Gen]
 │    │    │    ├── pipe_valid (PipeValid)
 │    │    │    └── pipeline (Pipeline)
@@ -318,12 +343,316 @@ Legend:
 //------------------------------------------------------------------------------
 
 wire   [13:0] adr;
+reg     [1:0] arbiter0_grant = 2'd0;
+reg     [2:0] arbiter0_request = 3'd0;
+reg           arbiter0_status0_first = 1'd1;
+wire          arbiter0_status0_last;
+wire          arbiter0_status0_ongoing0;
+reg           arbiter0_status0_ongoing1 = 1'd0;
+reg           arbiter0_status1_first = 1'd1;
+wire          arbiter0_status1_last;
+wire          arbiter0_status1_ongoing0;
+reg           arbiter0_status1_ongoing1 = 1'd0;
+reg           arbiter0_status2_first = 1'd1;
+wire          arbiter0_status2_last;
+wire          arbiter0_status2_ongoing0;
+reg           arbiter0_status2_ongoing1 = 1'd0;
+reg     [1:0] arbiter1_grant = 2'd0;
+reg     [3:0] arbiter1_request = 4'd0;
+reg           arbiter1_status3_first = 1'd1;
+wire          arbiter1_status3_last;
+wire          arbiter1_status3_ongoing0;
+reg           arbiter1_status3_ongoing1 = 1'd0;
+reg           arbiter1_status4_first = 1'd1;
+wire          arbiter1_status4_last;
+wire          arbiter1_status4_ongoing0;
+reg           arbiter1_status4_ongoing1 = 1'd0;
+reg           arbiter1_status5_first = 1'd1;
+wire          arbiter1_status5_last;
+wire          arbiter1_status5_ongoing0;
+reg           arbiter1_status5_ongoing1 = 1'd0;
+reg           arbiter1_status6_first = 1'd1;
+wire          arbiter1_status6_last;
+wire          arbiter1_status6_ongoing0;
+reg           arbiter1_status6_ongoing1 = 1'd0;
+reg           arbiter2_grant = 1'd0;
+reg     [1:0] arbiter2_request = 2'd0;
+reg           arbiter2_status7_first = 1'd1;
+wire          arbiter2_status7_last;
+wire          arbiter2_status7_ongoing0;
+reg           arbiter2_status7_ongoing1 = 1'd0;
+reg           arbiter2_status8_first = 1'd1;
+wire          arbiter2_status8_last;
+wire          arbiter2_status8_ongoing0;
+reg           arbiter2_status8_ongoing1 = 1'd0;
 wire          bus_error;
 reg    [31:0] bus_errors = 32'd0;
 wire          bus_errors_rd_stb;
 wire   [31:0] bus_errors_status;
 reg           bus_errors_wr_stb = 1'd0;
 reg    [31:0] cases_self = 32'd0;
+wire          cmp_buf_reset0;
+wire          cmp_buf_reset1;
+wire          cmp_buf_reset2;
+wire          cmp_buf_reset3;
+wire          cmp_buf_reset4;
+wire          cmp_buf_reset5;
+wire          cmp_buf_reset6;
+wire          cmp_buf_reset7;
+wire          cmp_bufs_first;
+wire          cmp_bufs_last;
+wire   [31:0] cmp_bufs_payload_adr;
+wire    [7:0] cmp_bufs_payload_channel;
+wire   [15:0] cmp_bufs_payload_cmp_id;
+wire  [255:0] cmp_bufs_payload_dat;
+wire          cmp_bufs_payload_end;
+wire          cmp_bufs_payload_err;
+wire    [9:0] cmp_bufs_payload_len;
+wire   [15:0] cmp_bufs_payload_req_id;
+wire    [7:0] cmp_bufs_payload_tag;
+wire    [7:0] cmp_bufs_payload_user_id;
+reg           cmp_bufs_ready = 1'd0;
+reg           cmp_bufs_valid = 1'd0;
+wire          cmp_depacketizer_cmp_source_first;
+wire          cmp_depacketizer_cmp_source_last;
+wire   [31:0] cmp_depacketizer_cmp_source_payload_adr;
+reg     [7:0] cmp_depacketizer_cmp_source_payload_channel = 8'd0;
+wire   [15:0] cmp_depacketizer_cmp_source_payload_cmp_id;
+wire  [255:0] cmp_depacketizer_cmp_source_payload_dat;
+wire          cmp_depacketizer_cmp_source_payload_end;
+wire          cmp_depacketizer_cmp_source_payload_err;
+wire    [9:0] cmp_depacketizer_cmp_source_payload_len;
+wire   [15:0] cmp_depacketizer_cmp_source_payload_req_id;
+wire    [7:0] cmp_depacketizer_cmp_source_payload_tag;
+reg     [7:0] cmp_depacketizer_cmp_source_payload_user_id = 8'd0;
+wire          cmp_depacketizer_cmp_source_ready;
+wire          cmp_depacketizer_cmp_source_valid;
+wire          cmp_depacketizer_dispatch_sink_first;
+wire          cmp_depacketizer_dispatch_sink_last;
+reg    [31:0] cmp_depacketizer_dispatch_sink_payload_be = 32'd0;
+reg   [255:0] cmp_depacketizer_dispatch_sink_payload_dat = 256'd0;
+wire    [1:0] cmp_depacketizer_dispatch_sink_payload_fmt;
+wire    [4:0] cmp_depacketizer_dispatch_sink_payload_type;
+reg           cmp_depacketizer_dispatch_sink_ready = 1'd0;
+wire          cmp_depacketizer_dispatch_sink_valid;
+reg           cmp_depacketizer_dispatcher_first = 1'd1;
+wire          cmp_depacketizer_dispatcher_last;
+wire          cmp_depacketizer_dispatcher_ongoing0;
+reg           cmp_depacketizer_dispatcher_ongoing1 = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel0 = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel1 = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel_locked = 1'd0;
+reg           cmp_depacketizer_dispatcher_sel_ongoing = 1'd0;
+reg           cmp_depacketizer_endpoint0_first = 1'd0;
+reg           cmp_depacketizer_endpoint0_last = 1'd0;
+reg    [31:0] cmp_depacketizer_endpoint0_payload_be = 32'd0;
+reg   [255:0] cmp_depacketizer_endpoint0_payload_dat = 256'd0;
+reg     [1:0] cmp_depacketizer_endpoint0_payload_fmt = 2'd0;
+reg     [4:0] cmp_depacketizer_endpoint0_payload_type = 5'd0;
+wire          cmp_depacketizer_endpoint0_ready;
+reg           cmp_depacketizer_endpoint0_valid = 1'd0;
+reg           cmp_depacketizer_endpoint1_first = 1'd0;
+reg           cmp_depacketizer_endpoint1_last = 1'd0;
+reg    [31:0] cmp_depacketizer_endpoint1_payload_be = 32'd0;
+reg   [255:0] cmp_depacketizer_endpoint1_payload_dat = 256'd0;
+reg     [1:0] cmp_depacketizer_endpoint1_payload_fmt = 2'd0;
+reg     [4:0] cmp_depacketizer_endpoint1_payload_type = 5'd0;
+wire          cmp_depacketizer_endpoint1_ready;
+reg           cmp_depacketizer_endpoint1_valid = 1'd0;
+reg    [31:0] cmp_depacketizer_header_extracter_be_r = 32'd0;
+reg   [255:0] cmp_depacketizer_header_extracter_dat_r = 256'd0;
+reg           cmp_depacketizer_header_extracter_first = 1'd0;
+reg           cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd0;
+reg           cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+reg           cmp_depacketizer_header_extracter_last = 1'd0;
+reg           cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd0;
+reg           cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+wire          cmp_depacketizer_header_extracter_sink_first;
+wire          cmp_depacketizer_header_extracter_sink_last;
+wire   [31:0] cmp_depacketizer_header_extracter_sink_payload_be;
+wire  [255:0] cmp_depacketizer_header_extracter_sink_payload_dat;
+reg           cmp_depacketizer_header_extracter_sink_ready = 1'd0;
+wire          cmp_depacketizer_header_extracter_sink_valid;
+reg           cmp_depacketizer_header_extracter_source_first = 1'd0;
+reg           cmp_depacketizer_header_extracter_source_last = 1'd0;
+reg    [31:0] cmp_depacketizer_header_extracter_source_payload_be = 32'd0;
+reg   [255:0] cmp_depacketizer_header_extracter_source_payload_dat = 256'd0;
+reg   [127:0] cmp_depacketizer_header_extracter_source_payload_header = 128'd0;
+wire          cmp_depacketizer_header_extracter_source_ready;
+reg           cmp_depacketizer_header_extracter_source_valid = 1'd0;
+wire          cmp_depacketizer_sink_sink_first;
+wire          cmp_depacketizer_sink_sink_last;
+wire   [31:0] cmp_depacketizer_sink_sink_payload_be;
+wire  [255:0] cmp_depacketizer_sink_sink_payload_dat;
+wire          cmp_depacketizer_sink_sink_ready;
+wire          cmp_depacketizer_sink_sink_valid;
+wire          cmp_depacketizer_tlp_cmp_first;
+wire          cmp_depacketizer_tlp_cmp_last;
+wire    [1:0] cmp_depacketizer_tlp_cmp_payload_attr;
+wire          cmp_depacketizer_tlp_cmp_payload_bcm;
+wire   [31:0] cmp_depacketizer_tlp_cmp_payload_be;
+wire   [11:0] cmp_depacketizer_tlp_cmp_payload_byte_count;
+wire   [15:0] cmp_depacketizer_tlp_cmp_payload_completer_id;
+wire  [255:0] cmp_depacketizer_tlp_cmp_payload_dat;
+wire          cmp_depacketizer_tlp_cmp_payload_ep;
+reg     [1:0] cmp_depacketizer_tlp_cmp_payload_fmt = 2'd0;
+wire    [9:0] cmp_depacketizer_tlp_cmp_payload_length;
+wire    [6:0] cmp_depacketizer_tlp_cmp_payload_lower_address;
+wire   [15:0] cmp_depacketizer_tlp_cmp_payload_requester_id;
+wire    [2:0] cmp_depacketizer_tlp_cmp_payload_status;
+wire    [7:0] cmp_depacketizer_tlp_cmp_payload_tag;
+wire    [2:0] cmp_depacketizer_tlp_cmp_payload_tc;
+wire          cmp_depacketizer_tlp_cmp_payload_td;
+reg     [4:0] cmp_depacketizer_tlp_cmp_payload_type = 5'd0;
+wire          cmp_depacketizer_tlp_cmp_ready;
+wire          cmp_depacketizer_tlp_cmp_valid;
+wire          cmp_fsm_reset;
+wire          cmp_packetizer_cmp_sink_first;
+wire          cmp_packetizer_cmp_sink_last;
+wire   [31:0] cmp_packetizer_cmp_sink_payload_adr;
+wire    [7:0] cmp_packetizer_cmp_sink_payload_channel;
+wire   [15:0] cmp_packetizer_cmp_sink_payload_cmp_id;
+wire  [255:0] cmp_packetizer_cmp_sink_payload_dat;
+wire          cmp_packetizer_cmp_sink_payload_end;
+wire          cmp_packetizer_cmp_sink_payload_err;
+wire    [9:0] cmp_packetizer_cmp_sink_payload_len;
+wire   [15:0] cmp_packetizer_cmp_sink_payload_req_id;
+wire    [7:0] cmp_packetizer_cmp_sink_payload_tag;
+wire    [7:0] cmp_packetizer_cmp_sink_payload_user_id;
+wire          cmp_packetizer_cmp_sink_ready;
+wire          cmp_packetizer_cmp_sink_valid;
+reg   [255:0] cmp_packetizer_header_inserter_header_inserter_3dws_be_r = 256'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw = 32'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 256'd0;
+reg     [1:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 256'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+reg   [255:0] cmp_packetizer_header_inserter_header_inserter_4dws_be_r = 256'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw = 32'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 256'd0;
+reg     [1:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+reg   [127:0] cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 256'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+reg           cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+reg           cmp_packetizer_header_inserter_header_sel = 1'd0;
+wire          cmp_packetizer_header_inserter_sink_sink_first;
+wire          cmp_packetizer_header_inserter_sink_sink_last;
+wire   [31:0] cmp_packetizer_header_inserter_sink_sink_payload_be;
+wire  [255:0] cmp_packetizer_header_inserter_sink_sink_payload_dat;
+wire    [1:0] cmp_packetizer_header_inserter_sink_sink_payload_fmt;
+wire  [127:0] cmp_packetizer_header_inserter_sink_sink_payload_header;
+reg           cmp_packetizer_header_inserter_sink_sink_ready = 1'd0;
+wire          cmp_packetizer_header_inserter_sink_sink_valid;
+reg           cmp_packetizer_header_inserter_source_source_first = 1'd0;
+reg           cmp_packetizer_header_inserter_source_source_last = 1'd0;
+reg    [31:0] cmp_packetizer_header_inserter_source_source_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_header_inserter_source_source_payload_dat = 256'd0;
+wire          cmp_packetizer_header_inserter_source_source_ready;
+reg           cmp_packetizer_header_inserter_source_source_valid = 1'd0;
+wire          cmp_packetizer_source_first;
+wire          cmp_packetizer_source_last;
+reg    [31:0] cmp_packetizer_source_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_source_payload_dat = 256'd0;
+wire          cmp_packetizer_source_ready;
+wire          cmp_packetizer_source_valid;
+wire          cmp_packetizer_tlp_cmp_first;
+wire          cmp_packetizer_tlp_cmp_last;
+wire    [1:0] cmp_packetizer_tlp_cmp_payload_attr;
+wire          cmp_packetizer_tlp_cmp_payload_bcm;
+reg    [31:0] cmp_packetizer_tlp_cmp_payload_be = 32'd0;
+wire   [11:0] cmp_packetizer_tlp_cmp_payload_byte_count;
+wire   [15:0] cmp_packetizer_tlp_cmp_payload_completer_id;
+wire  [255:0] cmp_packetizer_tlp_cmp_payload_dat;
+wire          cmp_packetizer_tlp_cmp_payload_ep;
+reg     [1:0] cmp_packetizer_tlp_cmp_payload_fmt = 2'd0;
+wire    [9:0] cmp_packetizer_tlp_cmp_payload_length;
+wire    [6:0] cmp_packetizer_tlp_cmp_payload_lower_address;
+wire   [15:0] cmp_packetizer_tlp_cmp_payload_requester_id;
+reg     [2:0] cmp_packetizer_tlp_cmp_payload_status = 3'd0;
+wire    [7:0] cmp_packetizer_tlp_cmp_payload_tag;
+wire    [2:0] cmp_packetizer_tlp_cmp_payload_tc;
+wire          cmp_packetizer_tlp_cmp_payload_td;
+reg     [4:0] cmp_packetizer_tlp_cmp_payload_type = 5'd0;
+wire          cmp_packetizer_tlp_cmp_ready;
+wire          cmp_packetizer_tlp_cmp_valid;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+wire   [31:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+wire  [255:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+reg           cmp_packetizer_tlp_raw_buf_pipe_valid_source_first = 1'd0;
+reg           cmp_packetizer_tlp_raw_buf_pipe_valid_source_last = 1'd0;
+reg    [31:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_be = 32'd0;
+reg   [255:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat = 256'd0;
+reg     [1:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt = 2'd0;
+reg   [127:0] cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_header = 128'd0;
+wire          cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready;
+reg           cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid = 1'd0;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_first;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_last;
+wire   [31:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_be;
+wire  [255:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_sink_sink_payload_header;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_ready;
+wire          cmp_packetizer_tlp_raw_buf_sink_sink_valid;
+wire          cmp_packetizer_tlp_raw_buf_source_source_first;
+wire          cmp_packetizer_tlp_raw_buf_source_source_last;
+wire   [31:0] cmp_packetizer_tlp_raw_buf_source_source_payload_be;
+wire  [255:0] cmp_packetizer_tlp_raw_buf_source_source_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_buf_source_source_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_buf_source_source_payload_header;
+wire          cmp_packetizer_tlp_raw_buf_source_source_ready;
+wire          cmp_packetizer_tlp_raw_buf_source_source_valid;
+wire          cmp_packetizer_tlp_raw_cmp_first;
+reg   [127:0] cmp_packetizer_tlp_raw_cmp_header = 128'd0;
+wire          cmp_packetizer_tlp_raw_cmp_last;
+wire   [31:0] cmp_packetizer_tlp_raw_cmp_payload_be;
+wire  [255:0] cmp_packetizer_tlp_raw_cmp_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_cmp_payload_fmt;
+reg   [127:0] cmp_packetizer_tlp_raw_cmp_payload_header = 128'd0;
+wire          cmp_packetizer_tlp_raw_cmp_ready;
+wire          cmp_packetizer_tlp_raw_cmp_valid;
+wire          cmp_packetizer_tlp_raw_d_first;
+wire          cmp_packetizer_tlp_raw_d_last;
+wire   [31:0] cmp_packetizer_tlp_raw_d_payload_be;
+wire  [255:0] cmp_packetizer_tlp_raw_d_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_d_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_d_payload_header;
+wire          cmp_packetizer_tlp_raw_d_ready;
+wire          cmp_packetizer_tlp_raw_d_valid;
+wire          cmp_packetizer_tlp_raw_first;
+wire          cmp_packetizer_tlp_raw_last;
+wire   [31:0] cmp_packetizer_tlp_raw_payload_be;
+wire  [255:0] cmp_packetizer_tlp_raw_payload_dat;
+wire    [1:0] cmp_packetizer_tlp_raw_payload_fmt;
+wire  [127:0] cmp_packetizer_tlp_raw_payload_header;
+wire          cmp_packetizer_tlp_raw_ready;
+wire          cmp_packetizer_tlp_raw_valid;
 reg    [19:0] count = 20'd1000000;
 wire          cpu_rst;
 reg           crg_rst0 = 1'd0;
@@ -590,141 +919,31 @@ wire          csrbank4_reserved1_w;
 reg           csrbank4_reserved1_we = 1'd0;
 wire          csrbank4_sel;
 wire          csrbank5_sel;
+wire          ctrl_rst;
 wire   [31:0] dat_r;
 wire   [31:0] dat_w;
-wire          depacketizer_cmp_source_first;
-wire          depacketizer_cmp_source_last;
-wire   [31:0] depacketizer_cmp_source_payload_adr;
-reg     [7:0] depacketizer_cmp_source_payload_channel = 8'd0;
-wire   [15:0] depacketizer_cmp_source_payload_cmp_id;
-wire  [255:0] depacketizer_cmp_source_payload_dat;
-wire          depacketizer_cmp_source_payload_end;
-wire          depacketizer_cmp_source_payload_err;
-wire    [9:0] depacketizer_cmp_source_payload_len;
-wire   [15:0] depacketizer_cmp_source_payload_req_id;
-wire    [7:0] depacketizer_cmp_source_payload_tag;
-reg     [7:0] depacketizer_cmp_source_payload_user_id = 8'd0;
-wire          depacketizer_cmp_source_ready;
-wire          depacketizer_cmp_source_valid;
-wire          depacketizer_dispatch_sink_first;
-wire          depacketizer_dispatch_sink_last;
-reg    [31:0] depacketizer_dispatch_sink_payload_be = 32'd0;
-reg   [255:0] depacketizer_dispatch_sink_payload_dat = 256'd0;
-wire    [1:0] depacketizer_dispatch_sink_payload_fmt;
-wire    [4:0] depacketizer_dispatch_sink_payload_type;
-reg           depacketizer_dispatch_sink_ready = 1'd0;
-wire          depacketizer_dispatch_sink_valid;
-reg           depacketizer_dispatcher_first = 1'd1;
-wire          depacketizer_dispatcher_last;
-wire          depacketizer_dispatcher_ongoing0;
-reg           depacketizer_dispatcher_ongoing1 = 1'd0;
-reg     [1:0] depacketizer_dispatcher_sel0 = 2'd0;
-reg     [1:0] depacketizer_dispatcher_sel1 = 2'd0;
-reg           depacketizer_dispatcher_sel_locked = 1'd0;
-reg     [1:0] depacketizer_dispatcher_sel_ongoing = 2'd0;
-reg           depacketizer_endpoint0_first = 1'd0;
-reg           depacketizer_endpoint0_last = 1'd0;
-reg    [31:0] depacketizer_endpoint0_payload_be = 32'd0;
-reg   [255:0] depacketizer_endpoint0_payload_dat = 256'd0;
-reg     [1:0] depacketizer_endpoint0_payload_fmt = 2'd0;
-reg     [4:0] depacketizer_endpoint0_payload_type = 5'd0;
-wire          depacketizer_endpoint0_ready;
-reg           depacketizer_endpoint0_valid = 1'd0;
-reg           depacketizer_endpoint1_first = 1'd0;
-reg           depacketizer_endpoint1_last = 1'd0;
-reg    [31:0] depacketizer_endpoint1_payload_be = 32'd0;
-reg   [255:0] depacketizer_endpoint1_payload_dat = 256'd0;
-reg     [1:0] depacketizer_endpoint1_payload_fmt = 2'd0;
-reg     [4:0] depacketizer_endpoint1_payload_type = 5'd0;
-wire          depacketizer_endpoint1_ready;
-reg           depacketizer_endpoint1_valid = 1'd0;
-reg           depacketizer_endpoint2_first = 1'd0;
-reg           depacketizer_endpoint2_last = 1'd0;
-reg    [31:0] depacketizer_endpoint2_payload_be = 32'd0;
-reg   [255:0] depacketizer_endpoint2_payload_dat = 256'd0;
-reg     [1:0] depacketizer_endpoint2_payload_fmt = 2'd0;
-reg     [4:0] depacketizer_endpoint2_payload_type = 5'd0;
-wire          depacketizer_endpoint2_ready;
-reg           depacketizer_endpoint2_valid = 1'd0;
-reg    [31:0] depacketizer_header_extracter_be_r = 32'd0;
-reg   [255:0] depacketizer_header_extracter_dat_r = 256'd0;
-reg           depacketizer_header_extracter_first = 1'd0;
-reg           depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd0;
-reg           depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd0;
-reg           depacketizer_header_extracter_last = 1'd0;
-reg           depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd0;
-reg           depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd0;
-wire          depacketizer_header_extracter_sink_first;
-wire          depacketizer_header_extracter_sink_last;
-wire   [31:0] depacketizer_header_extracter_sink_payload_be;
-wire  [255:0] depacketizer_header_extracter_sink_payload_dat;
-reg           depacketizer_header_extracter_sink_ready = 1'd0;
-wire          depacketizer_header_extracter_sink_valid;
-reg           depacketizer_header_extracter_source_first = 1'd0;
-reg           depacketizer_header_extracter_source_last = 1'd0;
-reg    [31:0] depacketizer_header_extracter_source_payload_be = 32'd0;
-reg   [255:0] depacketizer_header_extracter_source_payload_dat = 256'd0;
-reg   [127:0] depacketizer_header_extracter_source_payload_header = 128'd0;
-wire          depacketizer_header_extracter_source_ready;
-reg           depacketizer_header_extracter_source_valid = 1'd0;
-wire          depacketizer_req_source_first;
-wire          depacketizer_req_source_last;
-wire   [31:0] depacketizer_req_source_payload_adr;
-reg     [7:0] depacketizer_req_source_payload_channel = 8'd0;
-wire  [255:0] depacketizer_req_source_payload_dat;
-wire    [9:0] depacketizer_req_source_payload_len;
-wire   [15:0] depacketizer_req_source_payload_req_id;
-wire    [7:0] depacketizer_req_source_payload_tag;
-reg     [7:0] depacketizer_req_source_payload_user_id = 8'd0;
-wire          depacketizer_req_source_payload_we;
-wire          depacketizer_req_source_ready;
-wire          depacketizer_req_source_valid;
-wire          depacketizer_sink_sink_first;
-wire          depacketizer_sink_sink_last;
-wire   [31:0] depacketizer_sink_sink_payload_be;
-wire  [255:0] depacketizer_sink_sink_payload_dat;
-wire          depacketizer_sink_sink_ready;
-wire          depacketizer_sink_sink_valid;
-wire          depacketizer_tlp_cmp_first;
-wire          depacketizer_tlp_cmp_last;
-wire    [1:0] depacketizer_tlp_cmp_payload_attr;
-wire          depacketizer_tlp_cmp_payload_bcm;
-wire   [31:0] depacketizer_tlp_cmp_payload_be;
-wire   [11:0] depacketizer_tlp_cmp_payload_byte_count;
-wire   [15:0] depacketizer_tlp_cmp_payload_completer_id;
-wire  [255:0] depacketizer_tlp_cmp_payload_dat;
-wire          depacketizer_tlp_cmp_payload_ep;
-reg     [1:0] depacketizer_tlp_cmp_payload_fmt = 2'd0;
-wire    [9:0] depacketizer_tlp_cmp_payload_length;
-wire    [6:0] depacketizer_tlp_cmp_payload_lower_address;
-wire   [15:0] depacketizer_tlp_cmp_payload_requester_id;
-wire    [2:0] depacketizer_tlp_cmp_payload_status;
-wire    [7:0] depacketizer_tlp_cmp_payload_tag;
-wire    [2:0] depacketizer_tlp_cmp_payload_tc;
-wire          depacketizer_tlp_cmp_payload_td;
-reg     [4:0] depacketizer_tlp_cmp_payload_type = 5'd0;
-wire          depacketizer_tlp_cmp_ready;
-wire          depacketizer_tlp_cmp_valid;
-wire          depacketizer_tlp_req_first;
-wire          depacketizer_tlp_req_last;
-wire   [63:0] depacketizer_tlp_req_payload_address;
-wire    [1:0] depacketizer_tlp_req_payload_attr;
-wire   [31:0] depacketizer_tlp_req_payload_be;
-wire  [255:0] depacketizer_tlp_req_payload_dat;
-wire          depacketizer_tlp_req_payload_ep;
-wire    [3:0] depacketizer_tlp_req_payload_first_be;
-reg     [1:0] depacketizer_tlp_req_payload_fmt = 2'd0;
-wire    [3:0] depacketizer_tlp_req_payload_last_be;
-wire    [9:0] depacketizer_tlp_req_payload_length;
-wire   [15:0] depacketizer_tlp_req_payload_requester_id;
-wire    [7:0] depacketizer_tlp_req_payload_tag;
-wire    [2:0] depacketizer_tlp_req_payload_tc;
-wire          depacketizer_tlp_req_payload_td;
-reg     [4:0] depacketizer_tlp_req_payload_type = 5'd0;
-wire          depacketizer_tlp_req_ready;
-wire          depacketizer_tlp_req_valid;
+reg           dispatcher0_first = 1'd1;
+wire          dispatcher0_last;
+wire          dispatcher0_ongoing0;
+reg           dispatcher0_ongoing1 = 1'd0;
+reg     [2:0] dispatcher0_sel0 = 3'd0;
+reg     [2:0] dispatcher0_sel1 = 3'd0;
+reg           dispatcher0_sel_locked = 1'd0;
+reg     [2:0] dispatcher0_sel_ongoing = 3'd0;
+reg           dispatcher1_first = 1'd1;
+wire          dispatcher1_last;
+wire          dispatcher1_ongoing0;
+reg           dispatcher1_ongoing1 = 1'd0;
+reg     [3:0] dispatcher1_sel0 = 4'd0;
+reg     [3:0] dispatcher1_sel1 = 4'd0;
+reg           dispatcher1_sel_locked = 1'd0;
+reg     [3:0] dispatcher1_sel_ongoing = 4'd0;
 wire          done;
 reg           error = 1'd0;
+reg     [2:0] fill_tag = 3'd0;
+reg     [2:0] fill_tag_litepciecrossbar_next_value = 3'd0;
+reg           fill_tag_litepciecrossbar_next_value_ce = 1'd0;
+reg           first = 1'd1;
 wire          grant;
 reg           interface0_ack = 1'd0;
 wire   [29:0] interface0_adr;
@@ -782,6 +1001,7 @@ reg    [31:0] interface5_bank_bus_dat_r = 32'd0;
 wire   [31:0] interface5_bank_bus_dat_w;
 wire          interface5_bank_bus_re;
 wire          interface5_bank_bus_we;
+wire          last;
 wire   [23:0] litepciedma0_buffering_csrfield_depth0;
 wire   [23:0] litepciedma0_buffering_csrfield_depth1;
 reg    [23:0] litepciedma0_buffering_csrfield_level0 = 24'd0;
@@ -2218,869 +2438,91 @@ reg           litepciedma1_writer_table_value_wr_stb = 1'd0;
 reg    [31:0] litepciedma1_writer_table_we_storage = 32'd0;
 reg           litepciedma1_writer_table_we_wr_stb = 1'd0;
 reg           litepciedma1_writer_wr_stb = 1'd0;
-reg     [1:0] litepcieendpoint_arbiter0_grant = 2'd0;
-reg     [2:0] litepcieendpoint_arbiter0_request = 3'd0;
-reg           litepcieendpoint_arbiter0_status0_first = 1'd1;
-wire          litepcieendpoint_arbiter0_status0_last;
-wire          litepcieendpoint_arbiter0_status0_ongoing0;
-reg           litepcieendpoint_arbiter0_status0_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter0_status1_first = 1'd1;
-wire          litepcieendpoint_arbiter0_status1_last;
-wire          litepcieendpoint_arbiter0_status1_ongoing0;
-reg           litepcieendpoint_arbiter0_status1_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter0_status2_first = 1'd1;
-wire          litepcieendpoint_arbiter0_status2_last;
-wire          litepcieendpoint_arbiter0_status2_ongoing0;
-reg           litepcieendpoint_arbiter0_status2_ongoing1 = 1'd0;
-reg     [1:0] litepcieendpoint_arbiter1_grant = 2'd0;
-reg     [3:0] litepcieendpoint_arbiter1_request = 4'd0;
-reg           litepcieendpoint_arbiter1_status3_first = 1'd1;
-wire          litepcieendpoint_arbiter1_status3_last;
-wire          litepcieendpoint_arbiter1_status3_ongoing0;
-reg           litepcieendpoint_arbiter1_status3_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter1_status4_first = 1'd1;
-wire          litepcieendpoint_arbiter1_status4_last;
-wire          litepcieendpoint_arbiter1_status4_ongoing0;
-reg           litepcieendpoint_arbiter1_status4_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter1_status5_first = 1'd1;
-wire          litepcieendpoint_arbiter1_status5_last;
-wire          litepcieendpoint_arbiter1_status5_ongoing0;
-reg           litepcieendpoint_arbiter1_status5_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter1_status6_first = 1'd1;
-wire          litepcieendpoint_arbiter1_status6_last;
-wire          litepcieendpoint_arbiter1_status6_ongoing0;
-reg           litepcieendpoint_arbiter1_status6_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter2_grant = 1'd0;
-reg     [1:0] litepcieendpoint_arbiter2_request = 2'd0;
-reg           litepcieendpoint_arbiter2_status7_first = 1'd1;
-wire          litepcieendpoint_arbiter2_status7_last;
-wire          litepcieendpoint_arbiter2_status7_ongoing0;
-reg           litepcieendpoint_arbiter2_status7_ongoing1 = 1'd0;
-reg           litepcieendpoint_arbiter2_status8_first = 1'd1;
-wire          litepcieendpoint_arbiter2_status8_last;
-wire          litepcieendpoint_arbiter2_status8_ongoing0;
-reg           litepcieendpoint_arbiter2_status8_ongoing1 = 1'd0;
-wire          litepcieendpoint_cmp_buf_reset0;
-wire          litepcieendpoint_cmp_buf_reset1;
-wire          litepcieendpoint_cmp_buf_reset2;
-wire          litepcieendpoint_cmp_buf_reset3;
-wire          litepcieendpoint_cmp_buf_reset4;
-wire          litepcieendpoint_cmp_buf_reset5;
-wire          litepcieendpoint_cmp_buf_reset6;
-wire          litepcieendpoint_cmp_buf_reset7;
-wire          litepcieendpoint_cmp_bufs_first;
-wire          litepcieendpoint_cmp_bufs_last;
-wire   [31:0] litepcieendpoint_cmp_bufs_payload_adr;
-wire    [7:0] litepcieendpoint_cmp_bufs_payload_channel;
-wire   [15:0] litepcieendpoint_cmp_bufs_payload_cmp_id;
-wire  [255:0] litepcieendpoint_cmp_bufs_payload_dat;
-wire          litepcieendpoint_cmp_bufs_payload_end;
-wire          litepcieendpoint_cmp_bufs_payload_err;
-wire    [9:0] litepcieendpoint_cmp_bufs_payload_len;
-wire   [15:0] litepcieendpoint_cmp_bufs_payload_req_id;
-wire    [7:0] litepcieendpoint_cmp_bufs_payload_tag;
-wire    [7:0] litepcieendpoint_cmp_bufs_payload_user_id;
-reg           litepcieendpoint_cmp_bufs_ready = 1'd0;
-reg           litepcieendpoint_cmp_bufs_valid = 1'd0;
-wire          litepcieendpoint_cmp_fsm_reset;
-wire          litepcieendpoint_ctrl_rst;
-reg           litepcieendpoint_dispatcher0_first = 1'd1;
-wire          litepcieendpoint_dispatcher0_last;
-wire          litepcieendpoint_dispatcher0_ongoing0;
-reg           litepcieendpoint_dispatcher0_ongoing1 = 1'd0;
-reg     [2:0] litepcieendpoint_dispatcher0_sel0 = 3'd0;
-reg     [2:0] litepcieendpoint_dispatcher0_sel1 = 3'd0;
-reg           litepcieendpoint_dispatcher0_sel_locked = 1'd0;
-reg     [2:0] litepcieendpoint_dispatcher0_sel_ongoing = 3'd0;
-reg           litepcieendpoint_dispatcher1_first = 1'd1;
-wire          litepcieendpoint_dispatcher1_last;
-wire          litepcieendpoint_dispatcher1_ongoing0;
-reg           litepcieendpoint_dispatcher1_ongoing1 = 1'd0;
-reg     [3:0] litepcieendpoint_dispatcher1_sel0 = 4'd0;
-reg     [3:0] litepcieendpoint_dispatcher1_sel1 = 4'd0;
-reg           litepcieendpoint_dispatcher1_sel_locked = 1'd0;
-reg     [3:0] litepcieendpoint_dispatcher1_sel_ongoing = 4'd0;
-reg     [2:0] litepcieendpoint_fill_tag = 3'd0;
-reg     [2:0] litepcieendpoint_fill_tag_litepciecrossbar_next_value = 3'd0;
-reg           litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce = 1'd0;
-reg           litepcieendpoint_first = 1'd1;
-wire          litepcieendpoint_last;
-reg           litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd0;
-reg           litepcieendpoint_litepcietlpheaderinserter3dws_state = 1'd0;
-reg           litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd0;
-reg           litepcieendpoint_litepcietlpheaderinserter4dws_state = 1'd0;
-reg           litepcieendpoint_master_in_sink_first = 1'd0;
-reg           litepcieendpoint_master_in_sink_last = 1'd0;
-reg    [63:0] litepcieendpoint_master_in_sink_payload_adr = 64'd0;
-reg     [7:0] litepcieendpoint_master_in_sink_payload_channel = 8'd0;
-reg   [255:0] litepcieendpoint_master_in_sink_payload_dat = 256'd0;
-reg     [9:0] litepcieendpoint_master_in_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_master_in_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_master_in_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_master_in_sink_payload_user_id = 8'd0;
-reg           litepcieendpoint_master_in_sink_payload_we = 1'd0;
-reg           litepcieendpoint_master_in_sink_ready = 1'd0;
-reg           litepcieendpoint_master_in_sink_valid = 1'd0;
-reg           litepcieendpoint_master_in_source_first = 1'd0;
-reg           litepcieendpoint_master_in_source_last = 1'd0;
-reg    [31:0] litepcieendpoint_master_in_source_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_master_in_source_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_master_in_source_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_master_in_source_payload_dat = 256'd0;
-reg           litepcieendpoint_master_in_source_payload_end = 1'd0;
-reg           litepcieendpoint_master_in_source_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_master_in_source_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_master_in_source_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_master_in_source_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_master_in_source_payload_user_id = 8'd0;
-reg           litepcieendpoint_master_in_source_ready = 1'd0;
-reg           litepcieendpoint_master_in_source_valid = 1'd0;
-wire          litepcieendpoint_master_out_sink_first;
-wire          litepcieendpoint_master_out_sink_last;
-wire   [63:0] litepcieendpoint_master_out_sink_payload_adr;
-wire    [7:0] litepcieendpoint_master_out_sink_payload_channel;
-wire  [255:0] litepcieendpoint_master_out_sink_payload_dat;
-wire    [9:0] litepcieendpoint_master_out_sink_payload_len;
-wire   [15:0] litepcieendpoint_master_out_sink_payload_req_id;
-reg     [7:0] litepcieendpoint_master_out_sink_payload_tag = 8'd0;
-wire    [7:0] litepcieendpoint_master_out_sink_payload_user_id;
-wire          litepcieendpoint_master_out_sink_payload_we;
-reg           litepcieendpoint_master_out_sink_ready = 1'd0;
-reg           litepcieendpoint_master_out_sink_valid = 1'd0;
-wire          litepcieendpoint_master_out_source_first;
-wire          litepcieendpoint_master_out_source_last;
-wire   [31:0] litepcieendpoint_master_out_source_payload_adr;
-wire    [7:0] litepcieendpoint_master_out_source_payload_channel;
-wire   [15:0] litepcieendpoint_master_out_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_master_out_source_payload_dat;
-wire          litepcieendpoint_master_out_source_payload_end;
-wire          litepcieendpoint_master_out_source_payload_err;
-wire    [9:0] litepcieendpoint_master_out_source_payload_len;
-wire   [15:0] litepcieendpoint_master_out_source_payload_req_id;
-wire    [7:0] litepcieendpoint_master_out_source_payload_tag;
-wire    [7:0] litepcieendpoint_master_out_source_payload_user_id;
-reg           litepcieendpoint_master_out_source_ready = 1'd0;
-wire          litepcieendpoint_master_out_source_valid;
-reg     [1:0] litepcieendpoint_next_state = 2'd0;
-reg    [31:0] litepcieendpoint_next_value0 = 32'd0;
-reg    [31:0] litepcieendpoint_next_value1 = 32'd0;
-reg    [31:0] litepcieendpoint_next_value2 = 32'd0;
-reg    [31:0] litepcieendpoint_next_value3 = 32'd0;
-reg           litepcieendpoint_next_value_ce0 = 1'd0;
-reg           litepcieendpoint_next_value_ce1 = 1'd0;
-reg           litepcieendpoint_next_value_ce2 = 1'd0;
-reg           litepcieendpoint_next_value_ce3 = 1'd0;
-wire          litepcieendpoint_ongoing0;
-reg           litepcieendpoint_ongoing1 = 1'd0;
-wire          litepcieendpoint_req_fsm_reset;
-wire          litepcieendpoint_req_queue_reset;
-reg     [1:0] litepcieendpoint_resetinserter0_next_state = 2'd0;
-reg     [1:0] litepcieendpoint_resetinserter0_state = 2'd0;
-reg     [1:0] litepcieendpoint_resetinserter1_next_state = 2'd0;
-reg     [1:0] litepcieendpoint_resetinserter1_state = 2'd0;
-wire          litepcieendpoint_sel0;
-reg           litepcieendpoint_sel1 = 1'd0;
-reg           litepcieendpoint_sel_locked = 1'd0;
-reg           litepcieendpoint_sel_ongoing = 1'd0;
-reg           litepcieendpoint_sink_first = 1'd0;
-reg           litepcieendpoint_sink_last = 1'd0;
-reg    [63:0] litepcieendpoint_sink_payload_adr = 64'd0;
-reg     [7:0] litepcieendpoint_sink_payload_channel = 8'd0;
-reg   [255:0] litepcieendpoint_sink_payload_dat = 256'd0;
-reg     [9:0] litepcieendpoint_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_sink_payload_user_id = 8'd0;
-reg           litepcieendpoint_sink_payload_we = 1'd0;
-reg           litepcieendpoint_sink_ready = 1'd0;
-reg           litepcieendpoint_sink_valid = 1'd0;
-reg           litepcieendpoint_source_first = 1'd0;
-reg           litepcieendpoint_source_last = 1'd0;
-reg    [31:0] litepcieendpoint_source_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_source_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_source_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_source_payload_dat = 256'd0;
-reg           litepcieendpoint_source_payload_end = 1'd0;
-reg           litepcieendpoint_source_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_source_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_source_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_source_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_source_payload_user_id = 8'd0;
-reg           litepcieendpoint_source_ready = 1'd0;
-reg           litepcieendpoint_source_valid = 1'd0;
-reg     [1:0] litepcieendpoint_state = 2'd0;
-reg     [2:0] litepcieendpoint_syncfifo0_consume = 3'd0;
-wire          litepcieendpoint_syncfifo0_do_read;
-wire          litepcieendpoint_syncfifo0_fifo_in_first;
-wire          litepcieendpoint_syncfifo0_fifo_in_last;
-wire    [2:0] litepcieendpoint_syncfifo0_fifo_in_payload_tag;
-wire          litepcieendpoint_syncfifo0_fifo_out_first;
-wire          litepcieendpoint_syncfifo0_fifo_out_last;
-wire    [2:0] litepcieendpoint_syncfifo0_fifo_out_payload_tag;
-reg     [3:0] litepcieendpoint_syncfifo0_level0 = 4'd0;
-wire    [3:0] litepcieendpoint_syncfifo0_level1;
-reg     [2:0] litepcieendpoint_syncfifo0_produce = 3'd0;
-wire    [2:0] litepcieendpoint_syncfifo0_rdport_adr;
-wire    [4:0] litepcieendpoint_syncfifo0_rdport_dat_r;
-wire          litepcieendpoint_syncfifo0_rdport_re;
-wire          litepcieendpoint_syncfifo0_re;
-reg           litepcieendpoint_syncfifo0_readable = 1'd0;
-reg           litepcieendpoint_syncfifo0_replace = 1'd0;
-reg           litepcieendpoint_syncfifo0_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo0_sink_last = 1'd0;
-reg     [2:0] litepcieendpoint_syncfifo0_sink_payload_tag = 3'd0;
-wire          litepcieendpoint_syncfifo0_sink_ready;
-reg           litepcieendpoint_syncfifo0_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo0_source_first;
-wire          litepcieendpoint_syncfifo0_source_last;
-wire    [2:0] litepcieendpoint_syncfifo0_source_payload_tag;
-reg           litepcieendpoint_syncfifo0_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo0_source_valid;
-wire    [4:0] litepcieendpoint_syncfifo0_syncfifo0_din;
-wire    [4:0] litepcieendpoint_syncfifo0_syncfifo0_dout;
-wire          litepcieendpoint_syncfifo0_syncfifo0_re;
-wire          litepcieendpoint_syncfifo0_syncfifo0_readable;
-wire          litepcieendpoint_syncfifo0_syncfifo0_we;
-wire          litepcieendpoint_syncfifo0_syncfifo0_writable;
-reg     [2:0] litepcieendpoint_syncfifo0_wrport_adr = 3'd0;
-wire    [4:0] litepcieendpoint_syncfifo0_wrport_dat_r;
-wire    [4:0] litepcieendpoint_syncfifo0_wrport_dat_w;
-wire          litepcieendpoint_syncfifo0_wrport_we;
-reg     [2:0] litepcieendpoint_syncfifo1_consume = 3'd0;
-wire          litepcieendpoint_syncfifo1_do_read;
-wire          litepcieendpoint_syncfifo1_fifo_in_first;
-wire          litepcieendpoint_syncfifo1_fifo_in_last;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_in_payload_channel;
-wire    [2:0] litepcieendpoint_syncfifo1_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo1_fifo_out_first;
-wire          litepcieendpoint_syncfifo1_fifo_out_last;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_out_payload_channel;
-wire    [2:0] litepcieendpoint_syncfifo1_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_fifo_out_payload_user_id;
-reg     [3:0] litepcieendpoint_syncfifo1_level0 = 4'd0;
-wire    [3:0] litepcieendpoint_syncfifo1_level1;
-reg     [2:0] litepcieendpoint_syncfifo1_produce = 3'd0;
-wire    [2:0] litepcieendpoint_syncfifo1_rdport_adr;
-wire   [20:0] litepcieendpoint_syncfifo1_rdport_dat_r;
-wire          litepcieendpoint_syncfifo1_rdport_re;
-wire          litepcieendpoint_syncfifo1_re;
-reg           litepcieendpoint_syncfifo1_readable = 1'd0;
-reg           litepcieendpoint_syncfifo1_replace = 1'd0;
-reg           litepcieendpoint_syncfifo1_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo1_sink_last = 1'd0;
-wire    [7:0] litepcieendpoint_syncfifo1_sink_payload_channel;
-wire    [2:0] litepcieendpoint_syncfifo1_sink_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_sink_payload_user_id;
-wire          litepcieendpoint_syncfifo1_sink_ready;
-reg           litepcieendpoint_syncfifo1_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo1_source_first;
-wire          litepcieendpoint_syncfifo1_source_last;
-wire    [7:0] litepcieendpoint_syncfifo1_source_payload_channel;
-wire    [2:0] litepcieendpoint_syncfifo1_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo1_source_payload_user_id;
-reg           litepcieendpoint_syncfifo1_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo1_source_valid;
-wire   [20:0] litepcieendpoint_syncfifo1_syncfifo1_din;
-wire   [20:0] litepcieendpoint_syncfifo1_syncfifo1_dout;
-wire          litepcieendpoint_syncfifo1_syncfifo1_re;
-wire          litepcieendpoint_syncfifo1_syncfifo1_readable;
-wire          litepcieendpoint_syncfifo1_syncfifo1_we;
-wire          litepcieendpoint_syncfifo1_syncfifo1_writable;
-reg     [2:0] litepcieendpoint_syncfifo1_wrport_adr = 3'd0;
-wire   [20:0] litepcieendpoint_syncfifo1_wrport_dat_r;
-wire   [20:0] litepcieendpoint_syncfifo1_wrport_dat_w;
-wire          litepcieendpoint_syncfifo1_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo2_consume = 6'd0;
-wire          litepcieendpoint_syncfifo2_do_read;
-wire          litepcieendpoint_syncfifo2_fifo_in_first;
-wire          litepcieendpoint_syncfifo2_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo2_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo2_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo2_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo2_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo2_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo2_fifo_out_first;
-wire          litepcieendpoint_syncfifo2_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo2_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo2_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo2_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo2_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo2_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo2_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo2_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo2_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo2_level1;
-reg     [5:0] litepcieendpoint_syncfifo2_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo2_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo2_rdport_dat_r;
-wire          litepcieendpoint_syncfifo2_rdport_re;
-wire          litepcieendpoint_syncfifo2_re;
-reg           litepcieendpoint_syncfifo2_readable = 1'd0;
-reg           litepcieendpoint_syncfifo2_replace = 1'd0;
-reg           litepcieendpoint_syncfifo2_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo2_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo2_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo2_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo2_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo2_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo2_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo2_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo2_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo2_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo2_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo2_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo2_sink_ready;
-reg           litepcieendpoint_syncfifo2_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo2_source_first;
-wire          litepcieendpoint_syncfifo2_source_last;
-wire   [31:0] litepcieendpoint_syncfifo2_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo2_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo2_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo2_source_payload_dat;
-wire          litepcieendpoint_syncfifo2_source_payload_end;
-wire          litepcieendpoint_syncfifo2_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo2_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo2_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo2_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo2_source_payload_user_id;
-reg           litepcieendpoint_syncfifo2_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo2_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo2_syncfifo2_din;
-wire  [357:0] litepcieendpoint_syncfifo2_syncfifo2_dout;
-wire          litepcieendpoint_syncfifo2_syncfifo2_re;
-wire          litepcieendpoint_syncfifo2_syncfifo2_readable;
-wire          litepcieendpoint_syncfifo2_syncfifo2_we;
-wire          litepcieendpoint_syncfifo2_syncfifo2_writable;
-reg     [5:0] litepcieendpoint_syncfifo2_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo2_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo2_wrport_dat_w;
-wire          litepcieendpoint_syncfifo2_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo3_consume = 6'd0;
-wire          litepcieendpoint_syncfifo3_do_read;
-wire          litepcieendpoint_syncfifo3_fifo_in_first;
-wire          litepcieendpoint_syncfifo3_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo3_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo3_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo3_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo3_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo3_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo3_fifo_out_first;
-wire          litepcieendpoint_syncfifo3_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo3_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo3_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo3_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo3_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo3_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo3_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo3_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo3_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo3_level1;
-reg     [5:0] litepcieendpoint_syncfifo3_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo3_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo3_rdport_dat_r;
-wire          litepcieendpoint_syncfifo3_rdport_re;
-wire          litepcieendpoint_syncfifo3_re;
-reg           litepcieendpoint_syncfifo3_readable = 1'd0;
-reg           litepcieendpoint_syncfifo3_replace = 1'd0;
-reg           litepcieendpoint_syncfifo3_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo3_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo3_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo3_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo3_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo3_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo3_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo3_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo3_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo3_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo3_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo3_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo3_sink_ready;
-reg           litepcieendpoint_syncfifo3_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo3_source_first;
-wire          litepcieendpoint_syncfifo3_source_last;
-wire   [31:0] litepcieendpoint_syncfifo3_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo3_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo3_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo3_source_payload_dat;
-wire          litepcieendpoint_syncfifo3_source_payload_end;
-wire          litepcieendpoint_syncfifo3_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo3_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo3_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo3_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo3_source_payload_user_id;
-reg           litepcieendpoint_syncfifo3_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo3_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo3_syncfifo3_din;
-wire  [357:0] litepcieendpoint_syncfifo3_syncfifo3_dout;
-wire          litepcieendpoint_syncfifo3_syncfifo3_re;
-wire          litepcieendpoint_syncfifo3_syncfifo3_readable;
-wire          litepcieendpoint_syncfifo3_syncfifo3_we;
-wire          litepcieendpoint_syncfifo3_syncfifo3_writable;
-reg     [5:0] litepcieendpoint_syncfifo3_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo3_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo3_wrport_dat_w;
-wire          litepcieendpoint_syncfifo3_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo4_consume = 6'd0;
-wire          litepcieendpoint_syncfifo4_do_read;
-wire          litepcieendpoint_syncfifo4_fifo_in_first;
-wire          litepcieendpoint_syncfifo4_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo4_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo4_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo4_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo4_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo4_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo4_fifo_out_first;
-wire          litepcieendpoint_syncfifo4_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo4_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo4_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo4_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo4_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo4_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo4_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo4_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo4_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo4_level1;
-reg     [5:0] litepcieendpoint_syncfifo4_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo4_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo4_rdport_dat_r;
-wire          litepcieendpoint_syncfifo4_rdport_re;
-wire          litepcieendpoint_syncfifo4_re;
-reg           litepcieendpoint_syncfifo4_readable = 1'd0;
-reg           litepcieendpoint_syncfifo4_replace = 1'd0;
-reg           litepcieendpoint_syncfifo4_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo4_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo4_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo4_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo4_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo4_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo4_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo4_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo4_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo4_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo4_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo4_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo4_sink_ready;
-reg           litepcieendpoint_syncfifo4_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo4_source_first;
-wire          litepcieendpoint_syncfifo4_source_last;
-wire   [31:0] litepcieendpoint_syncfifo4_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo4_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo4_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo4_source_payload_dat;
-wire          litepcieendpoint_syncfifo4_source_payload_end;
-wire          litepcieendpoint_syncfifo4_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo4_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo4_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo4_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo4_source_payload_user_id;
-reg           litepcieendpoint_syncfifo4_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo4_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo4_syncfifo4_din;
-wire  [357:0] litepcieendpoint_syncfifo4_syncfifo4_dout;
-wire          litepcieendpoint_syncfifo4_syncfifo4_re;
-wire          litepcieendpoint_syncfifo4_syncfifo4_readable;
-wire          litepcieendpoint_syncfifo4_syncfifo4_we;
-wire          litepcieendpoint_syncfifo4_syncfifo4_writable;
-reg     [5:0] litepcieendpoint_syncfifo4_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo4_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo4_wrport_dat_w;
-wire          litepcieendpoint_syncfifo4_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo5_consume = 6'd0;
-wire          litepcieendpoint_syncfifo5_do_read;
-wire          litepcieendpoint_syncfifo5_fifo_in_first;
-wire          litepcieendpoint_syncfifo5_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo5_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo5_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo5_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo5_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo5_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo5_fifo_out_first;
-wire          litepcieendpoint_syncfifo5_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo5_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo5_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo5_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo5_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo5_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo5_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo5_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo5_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo5_level1;
-reg     [5:0] litepcieendpoint_syncfifo5_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo5_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo5_rdport_dat_r;
-wire          litepcieendpoint_syncfifo5_rdport_re;
-wire          litepcieendpoint_syncfifo5_re;
-reg           litepcieendpoint_syncfifo5_readable = 1'd0;
-reg           litepcieendpoint_syncfifo5_replace = 1'd0;
-reg           litepcieendpoint_syncfifo5_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo5_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo5_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo5_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo5_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo5_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo5_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo5_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo5_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo5_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo5_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo5_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo5_sink_ready;
-reg           litepcieendpoint_syncfifo5_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo5_source_first;
-wire          litepcieendpoint_syncfifo5_source_last;
-wire   [31:0] litepcieendpoint_syncfifo5_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo5_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo5_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo5_source_payload_dat;
-wire          litepcieendpoint_syncfifo5_source_payload_end;
-wire          litepcieendpoint_syncfifo5_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo5_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo5_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo5_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo5_source_payload_user_id;
-reg           litepcieendpoint_syncfifo5_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo5_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo5_syncfifo5_din;
-wire  [357:0] litepcieendpoint_syncfifo5_syncfifo5_dout;
-wire          litepcieendpoint_syncfifo5_syncfifo5_re;
-wire          litepcieendpoint_syncfifo5_syncfifo5_readable;
-wire          litepcieendpoint_syncfifo5_syncfifo5_we;
-wire          litepcieendpoint_syncfifo5_syncfifo5_writable;
-reg     [5:0] litepcieendpoint_syncfifo5_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo5_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo5_wrport_dat_w;
-wire          litepcieendpoint_syncfifo5_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo6_consume = 6'd0;
-wire          litepcieendpoint_syncfifo6_do_read;
-wire          litepcieendpoint_syncfifo6_fifo_in_first;
-wire          litepcieendpoint_syncfifo6_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo6_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo6_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo6_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo6_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo6_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo6_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo6_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo6_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo6_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo6_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo6_fifo_out_first;
-wire          litepcieendpoint_syncfifo6_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo6_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo6_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo6_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo6_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo6_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo6_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo6_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo6_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo6_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo6_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo6_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo6_level1;
-reg     [5:0] litepcieendpoint_syncfifo6_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo6_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo6_rdport_dat_r;
-wire          litepcieendpoint_syncfifo6_rdport_re;
-wire          litepcieendpoint_syncfifo6_re;
-reg           litepcieendpoint_syncfifo6_readable = 1'd0;
-reg           litepcieendpoint_syncfifo6_replace = 1'd0;
-reg           litepcieendpoint_syncfifo6_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo6_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo6_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo6_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo6_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo6_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo6_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo6_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo6_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo6_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo6_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo6_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo6_sink_ready;
-reg           litepcieendpoint_syncfifo6_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo6_source_first;
-wire          litepcieendpoint_syncfifo6_source_last;
-wire   [31:0] litepcieendpoint_syncfifo6_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo6_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo6_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo6_source_payload_dat;
-wire          litepcieendpoint_syncfifo6_source_payload_end;
-wire          litepcieendpoint_syncfifo6_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo6_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo6_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo6_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo6_source_payload_user_id;
-reg           litepcieendpoint_syncfifo6_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo6_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo6_syncfifo6_din;
-wire  [357:0] litepcieendpoint_syncfifo6_syncfifo6_dout;
-wire          litepcieendpoint_syncfifo6_syncfifo6_re;
-wire          litepcieendpoint_syncfifo6_syncfifo6_readable;
-wire          litepcieendpoint_syncfifo6_syncfifo6_we;
-wire          litepcieendpoint_syncfifo6_syncfifo6_writable;
-reg     [5:0] litepcieendpoint_syncfifo6_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo6_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo6_wrport_dat_w;
-wire          litepcieendpoint_syncfifo6_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo7_consume = 6'd0;
-wire          litepcieendpoint_syncfifo7_do_read;
-wire          litepcieendpoint_syncfifo7_fifo_in_first;
-wire          litepcieendpoint_syncfifo7_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo7_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo7_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo7_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo7_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo7_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo7_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo7_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo7_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo7_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo7_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo7_fifo_out_first;
-wire          litepcieendpoint_syncfifo7_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo7_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo7_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo7_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo7_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo7_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo7_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo7_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo7_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo7_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo7_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo7_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo7_level1;
-reg     [5:0] litepcieendpoint_syncfifo7_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo7_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo7_rdport_dat_r;
-wire          litepcieendpoint_syncfifo7_rdport_re;
-wire          litepcieendpoint_syncfifo7_re;
-reg           litepcieendpoint_syncfifo7_readable = 1'd0;
-reg           litepcieendpoint_syncfifo7_replace = 1'd0;
-reg           litepcieendpoint_syncfifo7_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo7_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo7_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo7_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo7_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo7_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo7_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo7_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo7_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo7_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo7_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo7_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo7_sink_ready;
-reg           litepcieendpoint_syncfifo7_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo7_source_first;
-wire          litepcieendpoint_syncfifo7_source_last;
-wire   [31:0] litepcieendpoint_syncfifo7_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo7_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo7_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo7_source_payload_dat;
-wire          litepcieendpoint_syncfifo7_source_payload_end;
-wire          litepcieendpoint_syncfifo7_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo7_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo7_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo7_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo7_source_payload_user_id;
-reg           litepcieendpoint_syncfifo7_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo7_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo7_syncfifo7_din;
-wire  [357:0] litepcieendpoint_syncfifo7_syncfifo7_dout;
-wire          litepcieendpoint_syncfifo7_syncfifo7_re;
-wire          litepcieendpoint_syncfifo7_syncfifo7_readable;
-wire          litepcieendpoint_syncfifo7_syncfifo7_we;
-wire          litepcieendpoint_syncfifo7_syncfifo7_writable;
-reg     [5:0] litepcieendpoint_syncfifo7_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo7_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo7_wrport_dat_w;
-wire          litepcieendpoint_syncfifo7_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo8_consume = 6'd0;
-wire          litepcieendpoint_syncfifo8_do_read;
-wire          litepcieendpoint_syncfifo8_fifo_in_first;
-wire          litepcieendpoint_syncfifo8_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo8_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo8_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo8_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo8_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo8_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo8_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo8_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo8_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo8_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo8_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo8_fifo_out_first;
-wire          litepcieendpoint_syncfifo8_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo8_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo8_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo8_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo8_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo8_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo8_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo8_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo8_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo8_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo8_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo8_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo8_level1;
-reg     [5:0] litepcieendpoint_syncfifo8_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo8_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo8_rdport_dat_r;
-wire          litepcieendpoint_syncfifo8_rdport_re;
-wire          litepcieendpoint_syncfifo8_re;
-reg           litepcieendpoint_syncfifo8_readable = 1'd0;
-reg           litepcieendpoint_syncfifo8_replace = 1'd0;
-reg           litepcieendpoint_syncfifo8_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo8_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo8_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo8_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo8_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo8_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo8_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo8_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo8_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo8_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo8_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo8_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo8_sink_ready;
-reg           litepcieendpoint_syncfifo8_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo8_source_first;
-wire          litepcieendpoint_syncfifo8_source_last;
-wire   [31:0] litepcieendpoint_syncfifo8_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo8_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo8_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo8_source_payload_dat;
-wire          litepcieendpoint_syncfifo8_source_payload_end;
-wire          litepcieendpoint_syncfifo8_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo8_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo8_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo8_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo8_source_payload_user_id;
-reg           litepcieendpoint_syncfifo8_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo8_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo8_syncfifo8_din;
-wire  [357:0] litepcieendpoint_syncfifo8_syncfifo8_dout;
-wire          litepcieendpoint_syncfifo8_syncfifo8_re;
-wire          litepcieendpoint_syncfifo8_syncfifo8_readable;
-wire          litepcieendpoint_syncfifo8_syncfifo8_we;
-wire          litepcieendpoint_syncfifo8_syncfifo8_writable;
-reg     [5:0] litepcieendpoint_syncfifo8_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo8_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo8_wrport_dat_w;
-wire          litepcieendpoint_syncfifo8_wrport_we;
-reg     [5:0] litepcieendpoint_syncfifo9_consume = 6'd0;
-wire          litepcieendpoint_syncfifo9_do_read;
-wire          litepcieendpoint_syncfifo9_fifo_in_first;
-wire          litepcieendpoint_syncfifo9_fifo_in_last;
-wire   [31:0] litepcieendpoint_syncfifo9_fifo_in_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo9_fifo_in_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo9_fifo_in_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo9_fifo_in_payload_dat;
-wire          litepcieendpoint_syncfifo9_fifo_in_payload_end;
-wire          litepcieendpoint_syncfifo9_fifo_in_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo9_fifo_in_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo9_fifo_in_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo9_fifo_in_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo9_fifo_in_payload_user_id;
-wire          litepcieendpoint_syncfifo9_fifo_out_first;
-wire          litepcieendpoint_syncfifo9_fifo_out_last;
-wire   [31:0] litepcieendpoint_syncfifo9_fifo_out_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo9_fifo_out_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo9_fifo_out_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo9_fifo_out_payload_dat;
-wire          litepcieendpoint_syncfifo9_fifo_out_payload_end;
-wire          litepcieendpoint_syncfifo9_fifo_out_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo9_fifo_out_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo9_fifo_out_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo9_fifo_out_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo9_fifo_out_payload_user_id;
-reg     [6:0] litepcieendpoint_syncfifo9_level0 = 7'd0;
-wire    [6:0] litepcieendpoint_syncfifo9_level1;
-reg     [5:0] litepcieendpoint_syncfifo9_produce = 6'd0;
-wire    [5:0] litepcieendpoint_syncfifo9_rdport_adr;
-wire  [357:0] litepcieendpoint_syncfifo9_rdport_dat_r;
-wire          litepcieendpoint_syncfifo9_rdport_re;
-wire          litepcieendpoint_syncfifo9_re;
-reg           litepcieendpoint_syncfifo9_readable = 1'd0;
-reg           litepcieendpoint_syncfifo9_replace = 1'd0;
-reg           litepcieendpoint_syncfifo9_sink_first = 1'd0;
-reg           litepcieendpoint_syncfifo9_sink_last = 1'd0;
-reg    [31:0] litepcieendpoint_syncfifo9_sink_payload_adr = 32'd0;
-reg     [7:0] litepcieendpoint_syncfifo9_sink_payload_channel = 8'd0;
-reg    [15:0] litepcieendpoint_syncfifo9_sink_payload_cmp_id = 16'd0;
-reg   [255:0] litepcieendpoint_syncfifo9_sink_payload_dat = 256'd0;
-reg           litepcieendpoint_syncfifo9_sink_payload_end = 1'd0;
-reg           litepcieendpoint_syncfifo9_sink_payload_err = 1'd0;
-reg     [9:0] litepcieendpoint_syncfifo9_sink_payload_len = 10'd0;
-reg    [15:0] litepcieendpoint_syncfifo9_sink_payload_req_id = 16'd0;
-reg     [7:0] litepcieendpoint_syncfifo9_sink_payload_tag = 8'd0;
-reg     [7:0] litepcieendpoint_syncfifo9_sink_payload_user_id = 8'd0;
-wire          litepcieendpoint_syncfifo9_sink_ready;
-reg           litepcieendpoint_syncfifo9_sink_valid = 1'd0;
-wire          litepcieendpoint_syncfifo9_source_first;
-wire          litepcieendpoint_syncfifo9_source_last;
-wire   [31:0] litepcieendpoint_syncfifo9_source_payload_adr;
-wire    [7:0] litepcieendpoint_syncfifo9_source_payload_channel;
-wire   [15:0] litepcieendpoint_syncfifo9_source_payload_cmp_id;
-wire  [255:0] litepcieendpoint_syncfifo9_source_payload_dat;
-wire          litepcieendpoint_syncfifo9_source_payload_end;
-wire          litepcieendpoint_syncfifo9_source_payload_err;
-wire    [9:0] litepcieendpoint_syncfifo9_source_payload_len;
-wire   [15:0] litepcieendpoint_syncfifo9_source_payload_req_id;
-wire    [7:0] litepcieendpoint_syncfifo9_source_payload_tag;
-wire    [7:0] litepcieendpoint_syncfifo9_source_payload_user_id;
-reg           litepcieendpoint_syncfifo9_source_ready = 1'd0;
-wire          litepcieendpoint_syncfifo9_source_valid;
-wire  [357:0] litepcieendpoint_syncfifo9_syncfifo9_din;
-wire  [357:0] litepcieendpoint_syncfifo9_syncfifo9_dout;
-wire          litepcieendpoint_syncfifo9_syncfifo9_re;
-wire          litepcieendpoint_syncfifo9_syncfifo9_readable;
-wire          litepcieendpoint_syncfifo9_syncfifo9_we;
-wire          litepcieendpoint_syncfifo9_syncfifo9_writable;
-reg     [5:0] litepcieendpoint_syncfifo9_wrport_adr = 6'd0;
-wire  [357:0] litepcieendpoint_syncfifo9_wrport_dat_r;
-wire  [357:0] litepcieendpoint_syncfifo9_wrport_dat_w;
-wire          litepcieendpoint_syncfifo9_wrport_we;
-wire          litepcieendpoint_tag_queue_reset;
 reg           litepciemsix_next_state = 1'd0;
 reg           litepciemsix_state = 1'd0;
+reg     [1:0] litepcietlpdepacketizer0_next_state = 2'd0;
+reg    [31:0] litepcietlpdepacketizer0_next_value0 = 32'd0;
+reg    [31:0] litepcietlpdepacketizer0_next_value1 = 32'd0;
+reg    [31:0] litepcietlpdepacketizer0_next_value2 = 32'd0;
+reg    [31:0] litepcietlpdepacketizer0_next_value3 = 32'd0;
+reg           litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+reg           litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+reg           litepcietlpdepacketizer0_next_value_ce2 = 1'd0;
+reg           litepcietlpdepacketizer0_next_value_ce3 = 1'd0;
+reg     [1:0] litepcietlpdepacketizer0_state = 2'd0;
+reg     [1:0] litepcietlpdepacketizer1_next_state = 2'd0;
+reg    [31:0] litepcietlpdepacketizer1_next_value0 = 32'd0;
+reg    [31:0] litepcietlpdepacketizer1_next_value1 = 32'd0;
+reg    [31:0] litepcietlpdepacketizer1_next_value2 = 32'd0;
+reg    [31:0] litepcietlpdepacketizer1_next_value3 = 32'd0;
+reg           litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+reg           litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+reg           litepcietlpdepacketizer1_next_value_ce2 = 1'd0;
+reg           litepcietlpdepacketizer1_next_value_ce3 = 1'd0;
+reg     [1:0] litepcietlpdepacketizer1_state = 2'd0;
+reg           litepcietlpheaderinserter3dws0_next_state = 1'd0;
+reg           litepcietlpheaderinserter3dws0_state = 1'd0;
+reg           litepcietlpheaderinserter3dws1_next_state = 1'd0;
+reg           litepcietlpheaderinserter3dws1_state = 1'd0;
+reg           litepcietlpheaderinserter4dws0_next_state = 1'd0;
+reg           litepcietlpheaderinserter4dws0_state = 1'd0;
+reg           litepcietlpheaderinserter4dws1_next_state = 1'd0;
+reg           litepcietlpheaderinserter4dws1_state = 1'd0;
 reg     [1:0] litepciewishbonemaster_next_state = 2'd0;
 reg     [1:0] litepciewishbonemaster_state = 2'd0;
 wire          master;
+reg           master_in_sink_first = 1'd0;
+reg           master_in_sink_last = 1'd0;
+reg    [63:0] master_in_sink_payload_adr = 64'd0;
+reg     [7:0] master_in_sink_payload_channel = 8'd0;
+reg   [255:0] master_in_sink_payload_dat = 256'd0;
+reg     [9:0] master_in_sink_payload_len = 10'd0;
+reg    [15:0] master_in_sink_payload_req_id = 16'd0;
+reg     [7:0] master_in_sink_payload_tag = 8'd0;
+reg     [7:0] master_in_sink_payload_user_id = 8'd0;
+reg           master_in_sink_payload_we = 1'd0;
+reg           master_in_sink_ready = 1'd0;
+reg           master_in_sink_valid = 1'd0;
+reg           master_in_source_first = 1'd0;
+reg           master_in_source_last = 1'd0;
+reg    [31:0] master_in_source_payload_adr = 32'd0;
+reg     [7:0] master_in_source_payload_channel = 8'd0;
+reg    [15:0] master_in_source_payload_cmp_id = 16'd0;
+reg   [255:0] master_in_source_payload_dat = 256'd0;
+reg           master_in_source_payload_end = 1'd0;
+reg           master_in_source_payload_err = 1'd0;
+reg     [9:0] master_in_source_payload_len = 10'd0;
+reg    [15:0] master_in_source_payload_req_id = 16'd0;
+reg     [7:0] master_in_source_payload_tag = 8'd0;
+reg     [7:0] master_in_source_payload_user_id = 8'd0;
+reg           master_in_source_ready = 1'd0;
+reg           master_in_source_valid = 1'd0;
+wire          master_out_sink_first;
+wire          master_out_sink_last;
+wire   [63:0] master_out_sink_payload_adr;
+wire    [7:0] master_out_sink_payload_channel;
+wire  [255:0] master_out_sink_payload_dat;
+wire    [9:0] master_out_sink_payload_len;
+wire   [15:0] master_out_sink_payload_req_id;
+reg     [7:0] master_out_sink_payload_tag = 8'd0;
+wire    [7:0] master_out_sink_payload_user_id;
+wire          master_out_sink_payload_we;
+reg           master_out_sink_ready = 1'd0;
+reg           master_out_sink_valid = 1'd0;
+wire          master_out_source_first;
+wire          master_out_source_last;
+wire   [31:0] master_out_source_payload_adr;
+wire    [7:0] master_out_source_payload_channel;
+wire   [15:0] master_out_source_payload_cmp_id;
+wire  [255:0] master_out_source_payload_dat;
+wire          master_out_source_payload_end;
+wire          master_out_source_payload_err;
+wire    [9:0] master_out_source_payload_len;
+wire   [15:0] master_out_source_payload_req_id;
+wire    [7:0] master_out_source_payload_tag;
+wire    [7:0] master_out_source_payload_user_id;
+reg           master_out_source_ready = 1'd0;
+wire          master_out_source_valid;
 reg           master_sink_first = 1'd0;
 reg           master_sink_last = 1'd0;
 reg    [63:0] master_sink_payload_adr = 64'd0;
@@ -3201,246 +2643,24 @@ reg    [15:0] multiregimpl2_regs0 = 16'd0;
 reg    [15:0] multiregimpl2_regs1 = 16'd0;
 reg    [15:0] multiregimpl3_regs0 = 16'd0;
 reg    [15:0] multiregimpl3_regs1 = 16'd0;
-wire          packetizer_cmp_sink_first;
-wire          packetizer_cmp_sink_last;
-wire   [31:0] packetizer_cmp_sink_payload_adr;
-wire    [7:0] packetizer_cmp_sink_payload_channel;
-wire   [15:0] packetizer_cmp_sink_payload_cmp_id;
-wire  [255:0] packetizer_cmp_sink_payload_dat;
-wire          packetizer_cmp_sink_payload_end;
-wire          packetizer_cmp_sink_payload_err;
-wire    [9:0] packetizer_cmp_sink_payload_len;
-wire   [15:0] packetizer_cmp_sink_payload_req_id;
-wire    [7:0] packetizer_cmp_sink_payload_tag;
-wire    [7:0] packetizer_cmp_sink_payload_user_id;
-wire          packetizer_cmp_sink_ready;
-wire          packetizer_cmp_sink_valid;
-reg           packetizer_grant = 1'd0;
-reg   [255:0] packetizer_header_inserter_header_inserter_3dws_be_r = 256'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_dws_per_beat = 1'd0;
-reg    [31:0] packetizer_header_inserter_header_inserter_3dws_payload_dw = 32'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
-reg    [31:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 32'd0;
-reg   [255:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 256'd0;
-reg     [1:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
-reg    [31:0] packetizer_header_inserter_header_inserter_3dws_source_payload_be = 32'd0;
-reg   [255:0] packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 256'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
-reg   [255:0] packetizer_header_inserter_header_inserter_4dws_be_r = 256'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_dws_per_beat = 1'd0;
-reg    [31:0] packetizer_header_inserter_header_inserter_4dws_payload_dw = 32'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
-reg    [31:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 32'd0;
-reg   [255:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 256'd0;
-reg     [1:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
-reg   [127:0] packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
-reg    [31:0] packetizer_header_inserter_header_inserter_4dws_source_payload_be = 32'd0;
-reg   [255:0] packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 256'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
-reg           packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
-reg           packetizer_header_inserter_header_sel = 1'd0;
-wire          packetizer_header_inserter_sink_sink_first;
-wire          packetizer_header_inserter_sink_sink_last;
-wire   [31:0] packetizer_header_inserter_sink_sink_payload_be;
-wire  [255:0] packetizer_header_inserter_sink_sink_payload_dat;
-wire    [1:0] packetizer_header_inserter_sink_sink_payload_fmt;
-wire  [127:0] packetizer_header_inserter_sink_sink_payload_header;
-reg           packetizer_header_inserter_sink_sink_ready = 1'd0;
-wire          packetizer_header_inserter_sink_sink_valid;
-reg           packetizer_header_inserter_source_source_first = 1'd0;
-reg           packetizer_header_inserter_source_source_last = 1'd0;
-reg    [31:0] packetizer_header_inserter_source_source_payload_be = 32'd0;
-reg   [255:0] packetizer_header_inserter_source_source_payload_dat = 256'd0;
-wire          packetizer_header_inserter_source_source_ready;
-reg           packetizer_header_inserter_source_source_valid = 1'd0;
-reg           packetizer_req_is_cfg = 1'd0;
-wire          packetizer_req_sink_first;
-wire          packetizer_req_sink_last;
-wire   [63:0] packetizer_req_sink_payload_adr;
-wire    [7:0] packetizer_req_sink_payload_channel;
-wire  [255:0] packetizer_req_sink_payload_dat;
-wire    [9:0] packetizer_req_sink_payload_len;
-wire   [15:0] packetizer_req_sink_payload_req_id;
-wire    [7:0] packetizer_req_sink_payload_tag;
-wire    [7:0] packetizer_req_sink_payload_user_id;
-wire          packetizer_req_sink_payload_we;
-reg           packetizer_req_sink_ready = 1'd0;
-wire          packetizer_req_sink_valid;
-reg     [1:0] packetizer_request = 2'd0;
-wire          packetizer_source_first;
-wire          packetizer_source_last;
-reg    [31:0] packetizer_source_payload_be = 32'd0;
-reg   [255:0] packetizer_source_payload_dat = 256'd0;
-wire          packetizer_source_ready;
-wire          packetizer_source_valid;
-reg           packetizer_status0_first = 1'd1;
-wire          packetizer_status0_last;
-wire          packetizer_status0_ongoing0;
-reg           packetizer_status0_ongoing1 = 1'd0;
-reg           packetizer_status1_first = 1'd1;
-wire          packetizer_status1_last;
-wire          packetizer_status1_ongoing0;
-reg           packetizer_status1_ongoing1 = 1'd0;
-wire          packetizer_tlp_cmp_first;
-wire          packetizer_tlp_cmp_last;
-wire    [1:0] packetizer_tlp_cmp_payload_attr;
-wire          packetizer_tlp_cmp_payload_bcm;
-reg    [31:0] packetizer_tlp_cmp_payload_be = 32'd0;
-wire   [11:0] packetizer_tlp_cmp_payload_byte_count;
-wire   [15:0] packetizer_tlp_cmp_payload_completer_id;
-wire  [255:0] packetizer_tlp_cmp_payload_dat;
-wire          packetizer_tlp_cmp_payload_ep;
-reg     [1:0] packetizer_tlp_cmp_payload_fmt = 2'd0;
-wire    [9:0] packetizer_tlp_cmp_payload_length;
-wire    [6:0] packetizer_tlp_cmp_payload_lower_address;
-wire   [15:0] packetizer_tlp_cmp_payload_requester_id;
-reg     [2:0] packetizer_tlp_cmp_payload_status = 3'd0;
-wire    [7:0] packetizer_tlp_cmp_payload_tag;
-wire    [2:0] packetizer_tlp_cmp_payload_tc;
-wire          packetizer_tlp_cmp_payload_td;
-reg     [4:0] packetizer_tlp_cmp_payload_type = 5'd0;
-wire          packetizer_tlp_cmp_ready;
-wire          packetizer_tlp_cmp_valid;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_first;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_last;
-wire   [31:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
-wire  [255:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_ready;
-wire          packetizer_tlp_raw_buf_pipe_valid_sink_valid;
-reg           packetizer_tlp_raw_buf_pipe_valid_source_first = 1'd0;
-reg           packetizer_tlp_raw_buf_pipe_valid_source_last = 1'd0;
-reg    [31:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_be = 32'd0;
-reg   [255:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_dat = 256'd0;
-reg     [1:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt = 2'd0;
-reg   [127:0] packetizer_tlp_raw_buf_pipe_valid_source_payload_header = 128'd0;
-wire          packetizer_tlp_raw_buf_pipe_valid_source_ready;
-reg           packetizer_tlp_raw_buf_pipe_valid_source_valid = 1'd0;
-wire          packetizer_tlp_raw_buf_sink_sink_first;
-wire          packetizer_tlp_raw_buf_sink_sink_last;
-wire   [31:0] packetizer_tlp_raw_buf_sink_sink_payload_be;
-wire  [255:0] packetizer_tlp_raw_buf_sink_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_buf_sink_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_buf_sink_sink_payload_header;
-wire          packetizer_tlp_raw_buf_sink_sink_ready;
-wire          packetizer_tlp_raw_buf_sink_sink_valid;
-wire          packetizer_tlp_raw_buf_source_source_first;
-wire          packetizer_tlp_raw_buf_source_source_last;
-wire   [31:0] packetizer_tlp_raw_buf_source_source_payload_be;
-wire  [255:0] packetizer_tlp_raw_buf_source_source_payload_dat;
-wire    [1:0] packetizer_tlp_raw_buf_source_source_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_buf_source_source_payload_header;
-wire          packetizer_tlp_raw_buf_source_source_ready;
-wire          packetizer_tlp_raw_buf_source_source_valid;
-wire          packetizer_tlp_raw_cmp_first;
-reg   [127:0] packetizer_tlp_raw_cmp_header = 128'd0;
-wire          packetizer_tlp_raw_cmp_last;
-wire   [31:0] packetizer_tlp_raw_cmp_payload_be;
-wire  [255:0] packetizer_tlp_raw_cmp_payload_dat;
-wire    [1:0] packetizer_tlp_raw_cmp_payload_fmt;
-reg   [127:0] packetizer_tlp_raw_cmp_payload_header = 128'd0;
-reg           packetizer_tlp_raw_cmp_ready = 1'd0;
-wire          packetizer_tlp_raw_cmp_valid;
-wire          packetizer_tlp_raw_d_first;
-wire          packetizer_tlp_raw_d_last;
-wire   [31:0] packetizer_tlp_raw_d_payload_be;
-wire  [255:0] packetizer_tlp_raw_d_payload_dat;
-wire    [1:0] packetizer_tlp_raw_d_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_d_payload_header;
-wire          packetizer_tlp_raw_d_ready;
-wire          packetizer_tlp_raw_d_valid;
-reg           packetizer_tlp_raw_first = 1'd0;
-reg           packetizer_tlp_raw_last = 1'd0;
-reg    [31:0] packetizer_tlp_raw_payload_be = 32'd0;
-reg   [255:0] packetizer_tlp_raw_payload_dat = 256'd0;
-reg     [1:0] packetizer_tlp_raw_payload_fmt = 2'd0;
-reg   [127:0] packetizer_tlp_raw_payload_header = 128'd0;
-wire          packetizer_tlp_raw_ready;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
-wire   [31:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
-wire  [255:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
-reg           packetizer_tlp_raw_req_buf_pipe_valid_source_first = 1'd0;
-reg           packetizer_tlp_raw_req_buf_pipe_valid_source_last = 1'd0;
-reg    [31:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be = 32'd0;
-reg   [255:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat = 256'd0;
-reg     [1:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt = 2'd0;
-reg   [127:0] packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header = 128'd0;
-wire          packetizer_tlp_raw_req_buf_pipe_valid_source_ready;
-reg           packetizer_tlp_raw_req_buf_pipe_valid_source_valid = 1'd0;
-wire          packetizer_tlp_raw_req_buf_sink_sink_first;
-wire          packetizer_tlp_raw_req_buf_sink_sink_last;
-wire   [31:0] packetizer_tlp_raw_req_buf_sink_sink_payload_be;
-wire  [255:0] packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_buf_sink_sink_payload_header;
-wire          packetizer_tlp_raw_req_buf_sink_sink_ready;
-wire          packetizer_tlp_raw_req_buf_sink_sink_valid;
-wire          packetizer_tlp_raw_req_buf_source_source_first;
-wire          packetizer_tlp_raw_req_buf_source_source_last;
-wire   [31:0] packetizer_tlp_raw_req_buf_source_source_payload_be;
-wire  [255:0] packetizer_tlp_raw_req_buf_source_source_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_buf_source_source_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_buf_source_source_payload_header;
-wire          packetizer_tlp_raw_req_buf_source_source_ready;
-wire          packetizer_tlp_raw_req_buf_source_source_valid;
-wire          packetizer_tlp_raw_req_d_first;
-wire          packetizer_tlp_raw_req_d_last;
-wire   [31:0] packetizer_tlp_raw_req_d_payload_be;
-wire  [255:0] packetizer_tlp_raw_req_d_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_d_payload_fmt;
-wire  [127:0] packetizer_tlp_raw_req_d_payload_header;
-reg           packetizer_tlp_raw_req_d_ready = 1'd0;
-wire          packetizer_tlp_raw_req_d_valid;
-wire          packetizer_tlp_raw_req_first;
-reg   [127:0] packetizer_tlp_raw_req_header = 128'd0;
-wire          packetizer_tlp_raw_req_last;
-wire   [31:0] packetizer_tlp_raw_req_payload_be;
-wire  [255:0] packetizer_tlp_raw_req_payload_dat;
-wire    [1:0] packetizer_tlp_raw_req_payload_fmt;
-reg   [127:0] packetizer_tlp_raw_req_payload_header = 128'd0;
-wire          packetizer_tlp_raw_req_ready;
-wire          packetizer_tlp_raw_req_valid;
-reg           packetizer_tlp_raw_valid = 1'd0;
-wire          packetizer_tlp_req_first;
-wire          packetizer_tlp_req_last;
-reg    [63:0] packetizer_tlp_req_payload_address = 64'd0;
-wire    [1:0] packetizer_tlp_req_payload_attr;
-reg    [31:0] packetizer_tlp_req_payload_be = 32'd0;
-wire  [255:0] packetizer_tlp_req_payload_dat;
-wire          packetizer_tlp_req_payload_ep;
-wire    [3:0] packetizer_tlp_req_payload_first_be;
-reg     [1:0] packetizer_tlp_req_payload_fmt = 2'd0;
-reg     [3:0] packetizer_tlp_req_payload_last_be = 4'd0;
-wire    [9:0] packetizer_tlp_req_payload_length;
-wire   [15:0] packetizer_tlp_req_payload_requester_id;
-wire    [7:0] packetizer_tlp_req_payload_tag;
-wire    [2:0] packetizer_tlp_req_payload_tc;
-wire          packetizer_tlp_req_payload_td;
-wire    [4:0] packetizer_tlp_req_payload_type;
-wire          packetizer_tlp_req_ready;
-reg           packetizer_tlp_req_valid = 1'd0;
+wire          ongoing0;
+reg           ongoing1 = 1'd0;
 wire          pcie_clk;
 wire          pcie_phy_bus_master_enable_rd_stb;
 wire          pcie_phy_bus_master_enable_status;
 reg           pcie_phy_bus_master_enable_wr_stb = 1'd0;
+wire          pcie_phy_cmp_sink_first;
+wire          pcie_phy_cmp_sink_last;
+wire   [31:0] pcie_phy_cmp_sink_payload_be;
+wire  [255:0] pcie_phy_cmp_sink_payload_dat;
+wire          pcie_phy_cmp_sink_ready;
+wire          pcie_phy_cmp_sink_valid;
+wire          pcie_phy_cmp_source_first;
+wire          pcie_phy_cmp_source_last;
+wire   [31:0] pcie_phy_cmp_source_payload_be;
+wire  [255:0] pcie_phy_cmp_source_payload_dat;
+wire          pcie_phy_cmp_source_ready;
+wire          pcie_phy_cmp_source_valid;
 wire    [5:0] pcie_phy_csrfield_ltssm;
 wire          pcie_phy_csrfield_phy_down;
 wire    [1:0] pcie_phy_csrfield_phy_status;
@@ -3465,22 +2685,300 @@ reg           pcie_phy_msi_enable_wr_stb = 1'd0;
 reg     [7:0] pcie_phy_msi_payload_dat = 8'd0;
 wire          pcie_phy_msi_ready;
 reg           pcie_phy_msi_valid = 1'd0;
-wire          pcie_phy_sink_first;
-wire          pcie_phy_sink_last;
-wire   [31:0] pcie_phy_sink_payload_be;
-wire  [255:0] pcie_phy_sink_payload_dat;
-wire          pcie_phy_sink_ready;
-wire          pcie_phy_sink_valid;
-wire          pcie_phy_source_first;
-wire          pcie_phy_source_last;
-wire   [31:0] pcie_phy_source_payload_be;
-wire  [255:0] pcie_phy_source_payload_dat;
-wire          pcie_phy_source_ready;
-wire          pcie_phy_source_valid;
+wire          pcie_phy_req_sink_first;
+wire          pcie_phy_req_sink_last;
+wire   [31:0] pcie_phy_req_sink_payload_be;
+wire  [255:0] pcie_phy_req_sink_payload_dat;
+wire          pcie_phy_req_sink_ready;
+wire          pcie_phy_req_sink_valid;
+wire          pcie_phy_req_source_first;
+wire          pcie_phy_req_source_last;
+wire   [31:0] pcie_phy_req_source_payload_be;
+wire  [255:0] pcie_phy_req_source_payload_dat;
+wire          pcie_phy_req_source_ready;
+wire          pcie_phy_req_source_valid;
 wire          re;
+wire          req_depacketizer_dispatch_sink_first;
+wire          req_depacketizer_dispatch_sink_last;
+reg    [31:0] req_depacketizer_dispatch_sink_payload_be = 32'd0;
+reg   [255:0] req_depacketizer_dispatch_sink_payload_dat = 256'd0;
+wire    [1:0] req_depacketizer_dispatch_sink_payload_fmt;
+wire    [4:0] req_depacketizer_dispatch_sink_payload_type;
+reg           req_depacketizer_dispatch_sink_ready = 1'd0;
+wire          req_depacketizer_dispatch_sink_valid;
+reg           req_depacketizer_dispatcher_first = 1'd1;
+wire          req_depacketizer_dispatcher_last;
+wire          req_depacketizer_dispatcher_ongoing0;
+reg           req_depacketizer_dispatcher_ongoing1 = 1'd0;
+reg           req_depacketizer_dispatcher_sel0 = 1'd0;
+reg           req_depacketizer_dispatcher_sel1 = 1'd0;
+reg           req_depacketizer_dispatcher_sel_locked = 1'd0;
+reg           req_depacketizer_dispatcher_sel_ongoing = 1'd0;
+reg           req_depacketizer_endpoint0_first = 1'd0;
+reg           req_depacketizer_endpoint0_last = 1'd0;
+reg    [31:0] req_depacketizer_endpoint0_payload_be = 32'd0;
+reg   [255:0] req_depacketizer_endpoint0_payload_dat = 256'd0;
+reg     [1:0] req_depacketizer_endpoint0_payload_fmt = 2'd0;
+reg     [4:0] req_depacketizer_endpoint0_payload_type = 5'd0;
+wire          req_depacketizer_endpoint0_ready;
+reg           req_depacketizer_endpoint0_valid = 1'd0;
+reg           req_depacketizer_endpoint1_first = 1'd0;
+reg           req_depacketizer_endpoint1_last = 1'd0;
+reg    [31:0] req_depacketizer_endpoint1_payload_be = 32'd0;
+reg   [255:0] req_depacketizer_endpoint1_payload_dat = 256'd0;
+reg     [1:0] req_depacketizer_endpoint1_payload_fmt = 2'd0;
+reg     [4:0] req_depacketizer_endpoint1_payload_type = 5'd0;
+wire          req_depacketizer_endpoint1_ready;
+reg           req_depacketizer_endpoint1_valid = 1'd0;
+reg    [31:0] req_depacketizer_header_extracter_be_r = 32'd0;
+reg   [255:0] req_depacketizer_header_extracter_dat_r = 256'd0;
+reg           req_depacketizer_header_extracter_first = 1'd0;
+reg           req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd0;
+reg           req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+reg           req_depacketizer_header_extracter_last = 1'd0;
+reg           req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd0;
+reg           req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+wire          req_depacketizer_header_extracter_sink_first;
+wire          req_depacketizer_header_extracter_sink_last;
+wire   [31:0] req_depacketizer_header_extracter_sink_payload_be;
+wire  [255:0] req_depacketizer_header_extracter_sink_payload_dat;
+reg           req_depacketizer_header_extracter_sink_ready = 1'd0;
+wire          req_depacketizer_header_extracter_sink_valid;
+reg           req_depacketizer_header_extracter_source_first = 1'd0;
+reg           req_depacketizer_header_extracter_source_last = 1'd0;
+reg    [31:0] req_depacketizer_header_extracter_source_payload_be = 32'd0;
+reg   [255:0] req_depacketizer_header_extracter_source_payload_dat = 256'd0;
+reg   [127:0] req_depacketizer_header_extracter_source_payload_header = 128'd0;
+wire          req_depacketizer_header_extracter_source_ready;
+reg           req_depacketizer_header_extracter_source_valid = 1'd0;
+wire          req_depacketizer_req_source_first;
+wire          req_depacketizer_req_source_last;
+wire   [31:0] req_depacketizer_req_source_payload_adr;
+reg     [7:0] req_depacketizer_req_source_payload_channel = 8'd0;
+wire  [255:0] req_depacketizer_req_source_payload_dat;
+wire    [9:0] req_depacketizer_req_source_payload_len;
+wire   [15:0] req_depacketizer_req_source_payload_req_id;
+wire    [7:0] req_depacketizer_req_source_payload_tag;
+reg     [7:0] req_depacketizer_req_source_payload_user_id = 8'd0;
+wire          req_depacketizer_req_source_payload_we;
+wire          req_depacketizer_req_source_ready;
+wire          req_depacketizer_req_source_valid;
+wire          req_depacketizer_sink_sink_first;
+wire          req_depacketizer_sink_sink_last;
+wire   [31:0] req_depacketizer_sink_sink_payload_be;
+wire  [255:0] req_depacketizer_sink_sink_payload_dat;
+wire          req_depacketizer_sink_sink_ready;
+wire          req_depacketizer_sink_sink_valid;
+wire          req_depacketizer_tlp_req_first;
+wire          req_depacketizer_tlp_req_last;
+wire   [63:0] req_depacketizer_tlp_req_payload_address;
+wire    [1:0] req_depacketizer_tlp_req_payload_attr;
+wire   [31:0] req_depacketizer_tlp_req_payload_be;
+wire  [255:0] req_depacketizer_tlp_req_payload_dat;
+wire          req_depacketizer_tlp_req_payload_ep;
+wire    [3:0] req_depacketizer_tlp_req_payload_first_be;
+reg     [1:0] req_depacketizer_tlp_req_payload_fmt = 2'd0;
+wire    [3:0] req_depacketizer_tlp_req_payload_last_be;
+wire    [9:0] req_depacketizer_tlp_req_payload_length;
+wire   [15:0] req_depacketizer_tlp_req_payload_requester_id;
+wire    [7:0] req_depacketizer_tlp_req_payload_tag;
+wire    [2:0] req_depacketizer_tlp_req_payload_tc;
+wire          req_depacketizer_tlp_req_payload_td;
+reg     [4:0] req_depacketizer_tlp_req_payload_type = 5'd0;
+wire          req_depacketizer_tlp_req_ready;
+wire          req_depacketizer_tlp_req_valid;
+wire          req_fsm_reset;
+reg   [255:0] req_packetizer_header_inserter_header_inserter_3dws_be_r = 256'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_header_inserter_3dws_payload_dw = 32'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 32'd0;
+reg   [255:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 256'd0;
+reg     [1:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 32'd0;
+reg   [255:0] req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 256'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+reg   [255:0] req_packetizer_header_inserter_header_inserter_4dws_be_r = 256'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_header_inserter_4dws_payload_dw = 32'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 32'd0;
+reg   [255:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 256'd0;
+reg     [1:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 32'd0;
+reg   [255:0] req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 256'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+reg           req_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+reg           req_packetizer_header_inserter_header_sel = 1'd0;
+wire          req_packetizer_header_inserter_sink_sink_first;
+wire          req_packetizer_header_inserter_sink_sink_last;
+wire   [31:0] req_packetizer_header_inserter_sink_sink_payload_be;
+wire  [255:0] req_packetizer_header_inserter_sink_sink_payload_dat;
+wire    [1:0] req_packetizer_header_inserter_sink_sink_payload_fmt;
+wire  [127:0] req_packetizer_header_inserter_sink_sink_payload_header;
+reg           req_packetizer_header_inserter_sink_sink_ready = 1'd0;
+wire          req_packetizer_header_inserter_sink_sink_valid;
+reg           req_packetizer_header_inserter_source_source_first = 1'd0;
+reg           req_packetizer_header_inserter_source_source_last = 1'd0;
+reg    [31:0] req_packetizer_header_inserter_source_source_payload_be = 32'd0;
+reg   [255:0] req_packetizer_header_inserter_source_source_payload_dat = 256'd0;
+wire          req_packetizer_header_inserter_source_source_ready;
+reg           req_packetizer_header_inserter_source_source_valid = 1'd0;
+reg           req_packetizer_req_is_cfg = 1'd0;
+wire          req_packetizer_req_sink_first;
+wire          req_packetizer_req_sink_last;
+wire   [63:0] req_packetizer_req_sink_payload_adr;
+wire    [7:0] req_packetizer_req_sink_payload_channel;
+wire  [255:0] req_packetizer_req_sink_payload_dat;
+wire    [9:0] req_packetizer_req_sink_payload_len;
+wire   [15:0] req_packetizer_req_sink_payload_req_id;
+wire    [7:0] req_packetizer_req_sink_payload_tag;
+wire    [7:0] req_packetizer_req_sink_payload_user_id;
+wire          req_packetizer_req_sink_payload_we;
+reg           req_packetizer_req_sink_ready = 1'd0;
+wire          req_packetizer_req_sink_valid;
+wire          req_packetizer_source_first;
+wire          req_packetizer_source_last;
+reg    [31:0] req_packetizer_source_payload_be = 32'd0;
+reg   [255:0] req_packetizer_source_payload_dat = 256'd0;
+wire          req_packetizer_source_ready;
+wire          req_packetizer_source_valid;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+wire   [31:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+reg           req_packetizer_tlp_raw_buf_pipe_valid_source_first = 1'd0;
+reg           req_packetizer_tlp_raw_buf_pipe_valid_source_last = 1'd0;
+reg    [31:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_be = 32'd0;
+reg   [255:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat = 256'd0;
+reg     [1:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_tlp_raw_buf_pipe_valid_source_payload_header = 128'd0;
+wire          req_packetizer_tlp_raw_buf_pipe_valid_source_ready;
+reg           req_packetizer_tlp_raw_buf_pipe_valid_source_valid = 1'd0;
+wire          req_packetizer_tlp_raw_buf_sink_sink_first;
+wire          req_packetizer_tlp_raw_buf_sink_sink_last;
+wire   [31:0] req_packetizer_tlp_raw_buf_sink_sink_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_buf_sink_sink_payload_header;
+wire          req_packetizer_tlp_raw_buf_sink_sink_ready;
+wire          req_packetizer_tlp_raw_buf_sink_sink_valid;
+wire          req_packetizer_tlp_raw_buf_source_source_first;
+wire          req_packetizer_tlp_raw_buf_source_source_last;
+wire   [31:0] req_packetizer_tlp_raw_buf_source_source_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_buf_source_source_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_buf_source_source_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_buf_source_source_payload_header;
+wire          req_packetizer_tlp_raw_buf_source_source_ready;
+wire          req_packetizer_tlp_raw_buf_source_source_valid;
+wire          req_packetizer_tlp_raw_d_first;
+wire          req_packetizer_tlp_raw_d_last;
+wire   [31:0] req_packetizer_tlp_raw_d_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_d_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_d_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_d_payload_header;
+wire          req_packetizer_tlp_raw_d_ready;
+wire          req_packetizer_tlp_raw_d_valid;
+wire          req_packetizer_tlp_raw_first;
+wire          req_packetizer_tlp_raw_last;
+wire   [31:0] req_packetizer_tlp_raw_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_payload_header;
+wire          req_packetizer_tlp_raw_ready;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
+wire   [31:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
+reg           req_packetizer_tlp_raw_req_buf_pipe_valid_source_first = 1'd0;
+reg           req_packetizer_tlp_raw_req_buf_pipe_valid_source_last = 1'd0;
+reg    [31:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be = 32'd0;
+reg   [255:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat = 256'd0;
+reg     [1:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt = 2'd0;
+reg   [127:0] req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header = 128'd0;
+wire          req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready;
+reg           req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid = 1'd0;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_first;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_last;
+wire   [31:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_sink_sink_payload_header;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_ready;
+wire          req_packetizer_tlp_raw_req_buf_sink_sink_valid;
+wire          req_packetizer_tlp_raw_req_buf_source_source_first;
+wire          req_packetizer_tlp_raw_req_buf_source_source_last;
+wire   [31:0] req_packetizer_tlp_raw_req_buf_source_source_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_req_buf_source_source_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_buf_source_source_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_buf_source_source_payload_header;
+wire          req_packetizer_tlp_raw_req_buf_source_source_ready;
+wire          req_packetizer_tlp_raw_req_buf_source_source_valid;
+wire          req_packetizer_tlp_raw_req_d_first;
+wire          req_packetizer_tlp_raw_req_d_last;
+wire   [31:0] req_packetizer_tlp_raw_req_d_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_req_d_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_d_payload_fmt;
+wire  [127:0] req_packetizer_tlp_raw_req_d_payload_header;
+wire          req_packetizer_tlp_raw_req_d_ready;
+wire          req_packetizer_tlp_raw_req_d_valid;
+wire          req_packetizer_tlp_raw_req_first;
+reg   [127:0] req_packetizer_tlp_raw_req_header = 128'd0;
+wire          req_packetizer_tlp_raw_req_last;
+wire   [31:0] req_packetizer_tlp_raw_req_payload_be;
+wire  [255:0] req_packetizer_tlp_raw_req_payload_dat;
+wire    [1:0] req_packetizer_tlp_raw_req_payload_fmt;
+reg   [127:0] req_packetizer_tlp_raw_req_payload_header = 128'd0;
+wire          req_packetizer_tlp_raw_req_ready;
+wire          req_packetizer_tlp_raw_req_valid;
+wire          req_packetizer_tlp_raw_valid;
+wire          req_packetizer_tlp_req_first;
+wire          req_packetizer_tlp_req_last;
+reg    [63:0] req_packetizer_tlp_req_payload_address = 64'd0;
+wire    [1:0] req_packetizer_tlp_req_payload_attr;
+reg    [31:0] req_packetizer_tlp_req_payload_be = 32'd0;
+wire  [255:0] req_packetizer_tlp_req_payload_dat;
+wire          req_packetizer_tlp_req_payload_ep;
+wire    [3:0] req_packetizer_tlp_req_payload_first_be;
+reg     [1:0] req_packetizer_tlp_req_payload_fmt = 2'd0;
+reg     [3:0] req_packetizer_tlp_req_payload_last_be = 4'd0;
+wire    [9:0] req_packetizer_tlp_req_payload_length;
+wire   [15:0] req_packetizer_tlp_req_payload_requester_id;
+wire    [7:0] req_packetizer_tlp_req_payload_tag;
+wire    [2:0] req_packetizer_tlp_req_payload_tc;
+wire          req_packetizer_tlp_req_payload_td;
+wire    [4:0] req_packetizer_tlp_req_payload_type;
+wire          req_packetizer_tlp_req_ready;
+reg           req_packetizer_tlp_req_valid = 1'd0;
+wire          req_queue_reset;
 wire          request;
 reg     [1:0] reset_storage = 2'd0;
 reg           reset_wr_stb = 1'd0;
+reg     [1:0] resetinserter0_next_state = 2'd0;
+reg     [1:0] resetinserter0_state = 2'd0;
+reg     [1:0] resetinserter1_next_state = 2'd0;
+reg     [1:0] resetinserter1_state = 2'd0;
 reg    [29:0] rhs_self0 = 30'd0;
 reg    [31:0] rhs_self1 = 32'd0;
 reg    [31:0] rhs_self10 = 32'd0;
@@ -3507,6 +3005,10 @@ reg    [31:0] rhs_self8 = 32'd0;
 reg    [31:0] rhs_self9 = 32'd0;
 reg    [31:0] scratch_storage = 32'd305419896;
 reg           scratch_wr_stb = 1'd0;
+wire          sel0;
+reg           sel1 = 1'd0;
+reg           sel_locked = 1'd0;
+reg           sel_ongoing = 1'd0;
 reg           shared_ack = 1'd0;
 wire   [29:0] shared_adr;
 wire    [1:0] shared_bte;
@@ -3518,6 +3020,18 @@ wire          shared_err;
 wire    [3:0] shared_sel;
 wire          shared_stb;
 wire          shared_we;
+reg           sink_first = 1'd0;
+reg           sink_last = 1'd0;
+reg    [63:0] sink_payload_adr = 64'd0;
+reg     [7:0] sink_payload_channel = 8'd0;
+reg   [255:0] sink_payload_dat = 256'd0;
+reg     [9:0] sink_payload_len = 10'd0;
+reg    [15:0] sink_payload_req_id = 16'd0;
+reg     [7:0] sink_payload_tag = 8'd0;
+reg     [7:0] sink_payload_user_id = 8'd0;
+reg           sink_payload_we = 1'd0;
+reg           sink_ready = 1'd0;
+reg           sink_valid = 1'd0;
 wire          slave_sink_first;
 wire          slave_sink_last;
 wire   [31:0] slave_sink_payload_adr;
@@ -3546,6 +3060,20 @@ reg           slave_source_ready = 1'd0;
 wire          slave_source_valid;
 reg           slaves = 1'd0;
 reg           soc_rst = 1'd0;
+reg           source_first = 1'd0;
+reg           source_last = 1'd0;
+reg    [31:0] source_payload_adr = 32'd0;
+reg     [7:0] source_payload_channel = 8'd0;
+reg    [15:0] source_payload_cmp_id = 16'd0;
+reg   [255:0] source_payload_dat = 256'd0;
+reg           source_payload_end = 1'd0;
+reg           source_payload_err = 1'd0;
+reg     [9:0] source_payload_len = 10'd0;
+reg    [15:0] source_payload_req_id = 16'd0;
+reg     [7:0] source_payload_tag = 8'd0;
+reg     [7:0] source_payload_user_id = 8'd0;
+reg           source_ready = 1'd0;
+reg           source_valid = 1'd0;
 wire    [5:0] sram0_adr;
 wire    [7:0] sram0_dat_r;
 wire          sram0_sel;
@@ -3561,8 +3089,675 @@ reg     [1:0] sram1_word_index = 2'd0;
 reg    [31:0] sram1_wreg0 = 32'd0;
 reg    [31:0] sram1_wreg1 = 32'd0;
 reg    [31:0] sram1_wreg2 = 32'd0;
+reg     [2:0] syncfifo0_consume = 3'd0;
+wire          syncfifo0_do_read;
+wire          syncfifo0_fifo_in_first;
+wire          syncfifo0_fifo_in_last;
+wire    [2:0] syncfifo0_fifo_in_payload_tag;
+wire          syncfifo0_fifo_out_first;
+wire          syncfifo0_fifo_out_last;
+wire    [2:0] syncfifo0_fifo_out_payload_tag;
+reg     [3:0] syncfifo0_level0 = 4'd0;
+wire    [3:0] syncfifo0_level1;
+reg     [2:0] syncfifo0_produce = 3'd0;
+wire    [2:0] syncfifo0_rdport_adr;
+wire    [4:0] syncfifo0_rdport_dat_r;
+wire          syncfifo0_rdport_re;
+wire          syncfifo0_re;
+reg           syncfifo0_readable = 1'd0;
+reg           syncfifo0_replace = 1'd0;
+reg           syncfifo0_sink_first = 1'd0;
+reg           syncfifo0_sink_last = 1'd0;
+reg     [2:0] syncfifo0_sink_payload_tag = 3'd0;
+wire          syncfifo0_sink_ready;
+reg           syncfifo0_sink_valid = 1'd0;
+wire          syncfifo0_source_first;
+wire          syncfifo0_source_last;
+wire    [2:0] syncfifo0_source_payload_tag;
+reg           syncfifo0_source_ready = 1'd0;
+wire          syncfifo0_source_valid;
+wire    [4:0] syncfifo0_syncfifo0_din;
+wire    [4:0] syncfifo0_syncfifo0_dout;
+wire          syncfifo0_syncfifo0_re;
+wire          syncfifo0_syncfifo0_readable;
+wire          syncfifo0_syncfifo0_we;
+wire          syncfifo0_syncfifo0_writable;
+reg     [2:0] syncfifo0_wrport_adr = 3'd0;
+wire    [4:0] syncfifo0_wrport_dat_r;
+wire    [4:0] syncfifo0_wrport_dat_w;
+wire          syncfifo0_wrport_we;
+reg     [2:0] syncfifo1_consume = 3'd0;
+wire          syncfifo1_do_read;
+wire          syncfifo1_fifo_in_first;
+wire          syncfifo1_fifo_in_last;
+wire    [7:0] syncfifo1_fifo_in_payload_channel;
+wire    [2:0] syncfifo1_fifo_in_payload_tag;
+wire    [7:0] syncfifo1_fifo_in_payload_user_id;
+wire          syncfifo1_fifo_out_first;
+wire          syncfifo1_fifo_out_last;
+wire    [7:0] syncfifo1_fifo_out_payload_channel;
+wire    [2:0] syncfifo1_fifo_out_payload_tag;
+wire    [7:0] syncfifo1_fifo_out_payload_user_id;
+reg     [3:0] syncfifo1_level0 = 4'd0;
+wire    [3:0] syncfifo1_level1;
+reg     [2:0] syncfifo1_produce = 3'd0;
+wire    [2:0] syncfifo1_rdport_adr;
+wire   [20:0] syncfifo1_rdport_dat_r;
+wire          syncfifo1_rdport_re;
+wire          syncfifo1_re;
+reg           syncfifo1_readable = 1'd0;
+reg           syncfifo1_replace = 1'd0;
+reg           syncfifo1_sink_first = 1'd0;
+reg           syncfifo1_sink_last = 1'd0;
+wire    [7:0] syncfifo1_sink_payload_channel;
+wire    [2:0] syncfifo1_sink_payload_tag;
+wire    [7:0] syncfifo1_sink_payload_user_id;
+wire          syncfifo1_sink_ready;
+reg           syncfifo1_sink_valid = 1'd0;
+wire          syncfifo1_source_first;
+wire          syncfifo1_source_last;
+wire    [7:0] syncfifo1_source_payload_channel;
+wire    [2:0] syncfifo1_source_payload_tag;
+wire    [7:0] syncfifo1_source_payload_user_id;
+reg           syncfifo1_source_ready = 1'd0;
+wire          syncfifo1_source_valid;
+wire   [20:0] syncfifo1_syncfifo1_din;
+wire   [20:0] syncfifo1_syncfifo1_dout;
+wire          syncfifo1_syncfifo1_re;
+wire          syncfifo1_syncfifo1_readable;
+wire          syncfifo1_syncfifo1_we;
+wire          syncfifo1_syncfifo1_writable;
+reg     [2:0] syncfifo1_wrport_adr = 3'd0;
+wire   [20:0] syncfifo1_wrport_dat_r;
+wire   [20:0] syncfifo1_wrport_dat_w;
+wire          syncfifo1_wrport_we;
+reg     [5:0] syncfifo2_consume = 6'd0;
+wire          syncfifo2_do_read;
+wire          syncfifo2_fifo_in_first;
+wire          syncfifo2_fifo_in_last;
+wire   [31:0] syncfifo2_fifo_in_payload_adr;
+wire    [7:0] syncfifo2_fifo_in_payload_channel;
+wire   [15:0] syncfifo2_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo2_fifo_in_payload_dat;
+wire          syncfifo2_fifo_in_payload_end;
+wire          syncfifo2_fifo_in_payload_err;
+wire    [9:0] syncfifo2_fifo_in_payload_len;
+wire   [15:0] syncfifo2_fifo_in_payload_req_id;
+wire    [7:0] syncfifo2_fifo_in_payload_tag;
+wire    [7:0] syncfifo2_fifo_in_payload_user_id;
+wire          syncfifo2_fifo_out_first;
+wire          syncfifo2_fifo_out_last;
+wire   [31:0] syncfifo2_fifo_out_payload_adr;
+wire    [7:0] syncfifo2_fifo_out_payload_channel;
+wire   [15:0] syncfifo2_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo2_fifo_out_payload_dat;
+wire          syncfifo2_fifo_out_payload_end;
+wire          syncfifo2_fifo_out_payload_err;
+wire    [9:0] syncfifo2_fifo_out_payload_len;
+wire   [15:0] syncfifo2_fifo_out_payload_req_id;
+wire    [7:0] syncfifo2_fifo_out_payload_tag;
+wire    [7:0] syncfifo2_fifo_out_payload_user_id;
+reg     [6:0] syncfifo2_level0 = 7'd0;
+wire    [6:0] syncfifo2_level1;
+reg     [5:0] syncfifo2_produce = 6'd0;
+wire    [5:0] syncfifo2_rdport_adr;
+wire  [357:0] syncfifo2_rdport_dat_r;
+wire          syncfifo2_rdport_re;
+wire          syncfifo2_re;
+reg           syncfifo2_readable = 1'd0;
+reg           syncfifo2_replace = 1'd0;
+reg           syncfifo2_sink_first = 1'd0;
+reg           syncfifo2_sink_last = 1'd0;
+reg    [31:0] syncfifo2_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo2_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo2_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo2_sink_payload_dat = 256'd0;
+reg           syncfifo2_sink_payload_end = 1'd0;
+reg           syncfifo2_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo2_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo2_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo2_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo2_sink_payload_user_id = 8'd0;
+wire          syncfifo2_sink_ready;
+reg           syncfifo2_sink_valid = 1'd0;
+wire          syncfifo2_source_first;
+wire          syncfifo2_source_last;
+wire   [31:0] syncfifo2_source_payload_adr;
+wire    [7:0] syncfifo2_source_payload_channel;
+wire   [15:0] syncfifo2_source_payload_cmp_id;
+wire  [255:0] syncfifo2_source_payload_dat;
+wire          syncfifo2_source_payload_end;
+wire          syncfifo2_source_payload_err;
+wire    [9:0] syncfifo2_source_payload_len;
+wire   [15:0] syncfifo2_source_payload_req_id;
+wire    [7:0] syncfifo2_source_payload_tag;
+wire    [7:0] syncfifo2_source_payload_user_id;
+reg           syncfifo2_source_ready = 1'd0;
+wire          syncfifo2_source_valid;
+wire  [357:0] syncfifo2_syncfifo2_din;
+wire  [357:0] syncfifo2_syncfifo2_dout;
+wire          syncfifo2_syncfifo2_re;
+wire          syncfifo2_syncfifo2_readable;
+wire          syncfifo2_syncfifo2_we;
+wire          syncfifo2_syncfifo2_writable;
+reg     [5:0] syncfifo2_wrport_adr = 6'd0;
+wire  [357:0] syncfifo2_wrport_dat_r;
+wire  [357:0] syncfifo2_wrport_dat_w;
+wire          syncfifo2_wrport_we;
+reg     [5:0] syncfifo3_consume = 6'd0;
+wire          syncfifo3_do_read;
+wire          syncfifo3_fifo_in_first;
+wire          syncfifo3_fifo_in_last;
+wire   [31:0] syncfifo3_fifo_in_payload_adr;
+wire    [7:0] syncfifo3_fifo_in_payload_channel;
+wire   [15:0] syncfifo3_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo3_fifo_in_payload_dat;
+wire          syncfifo3_fifo_in_payload_end;
+wire          syncfifo3_fifo_in_payload_err;
+wire    [9:0] syncfifo3_fifo_in_payload_len;
+wire   [15:0] syncfifo3_fifo_in_payload_req_id;
+wire    [7:0] syncfifo3_fifo_in_payload_tag;
+wire    [7:0] syncfifo3_fifo_in_payload_user_id;
+wire          syncfifo3_fifo_out_first;
+wire          syncfifo3_fifo_out_last;
+wire   [31:0] syncfifo3_fifo_out_payload_adr;
+wire    [7:0] syncfifo3_fifo_out_payload_channel;
+wire   [15:0] syncfifo3_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo3_fifo_out_payload_dat;
+wire          syncfifo3_fifo_out_payload_end;
+wire          syncfifo3_fifo_out_payload_err;
+wire    [9:0] syncfifo3_fifo_out_payload_len;
+wire   [15:0] syncfifo3_fifo_out_payload_req_id;
+wire    [7:0] syncfifo3_fifo_out_payload_tag;
+wire    [7:0] syncfifo3_fifo_out_payload_user_id;
+reg     [6:0] syncfifo3_level0 = 7'd0;
+wire    [6:0] syncfifo3_level1;
+reg     [5:0] syncfifo3_produce = 6'd0;
+wire    [5:0] syncfifo3_rdport_adr;
+wire  [357:0] syncfifo3_rdport_dat_r;
+wire          syncfifo3_rdport_re;
+wire          syncfifo3_re;
+reg           syncfifo3_readable = 1'd0;
+reg           syncfifo3_replace = 1'd0;
+reg           syncfifo3_sink_first = 1'd0;
+reg           syncfifo3_sink_last = 1'd0;
+reg    [31:0] syncfifo3_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo3_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo3_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo3_sink_payload_dat = 256'd0;
+reg           syncfifo3_sink_payload_end = 1'd0;
+reg           syncfifo3_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo3_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo3_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo3_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo3_sink_payload_user_id = 8'd0;
+wire          syncfifo3_sink_ready;
+reg           syncfifo3_sink_valid = 1'd0;
+wire          syncfifo3_source_first;
+wire          syncfifo3_source_last;
+wire   [31:0] syncfifo3_source_payload_adr;
+wire    [7:0] syncfifo3_source_payload_channel;
+wire   [15:0] syncfifo3_source_payload_cmp_id;
+wire  [255:0] syncfifo3_source_payload_dat;
+wire          syncfifo3_source_payload_end;
+wire          syncfifo3_source_payload_err;
+wire    [9:0] syncfifo3_source_payload_len;
+wire   [15:0] syncfifo3_source_payload_req_id;
+wire    [7:0] syncfifo3_source_payload_tag;
+wire    [7:0] syncfifo3_source_payload_user_id;
+reg           syncfifo3_source_ready = 1'd0;
+wire          syncfifo3_source_valid;
+wire  [357:0] syncfifo3_syncfifo3_din;
+wire  [357:0] syncfifo3_syncfifo3_dout;
+wire          syncfifo3_syncfifo3_re;
+wire          syncfifo3_syncfifo3_readable;
+wire          syncfifo3_syncfifo3_we;
+wire          syncfifo3_syncfifo3_writable;
+reg     [5:0] syncfifo3_wrport_adr = 6'd0;
+wire  [357:0] syncfifo3_wrport_dat_r;
+wire  [357:0] syncfifo3_wrport_dat_w;
+wire          syncfifo3_wrport_we;
+reg     [5:0] syncfifo4_consume = 6'd0;
+wire          syncfifo4_do_read;
+wire          syncfifo4_fifo_in_first;
+wire          syncfifo4_fifo_in_last;
+wire   [31:0] syncfifo4_fifo_in_payload_adr;
+wire    [7:0] syncfifo4_fifo_in_payload_channel;
+wire   [15:0] syncfifo4_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo4_fifo_in_payload_dat;
+wire          syncfifo4_fifo_in_payload_end;
+wire          syncfifo4_fifo_in_payload_err;
+wire    [9:0] syncfifo4_fifo_in_payload_len;
+wire   [15:0] syncfifo4_fifo_in_payload_req_id;
+wire    [7:0] syncfifo4_fifo_in_payload_tag;
+wire    [7:0] syncfifo4_fifo_in_payload_user_id;
+wire          syncfifo4_fifo_out_first;
+wire          syncfifo4_fifo_out_last;
+wire   [31:0] syncfifo4_fifo_out_payload_adr;
+wire    [7:0] syncfifo4_fifo_out_payload_channel;
+wire   [15:0] syncfifo4_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo4_fifo_out_payload_dat;
+wire          syncfifo4_fifo_out_payload_end;
+wire          syncfifo4_fifo_out_payload_err;
+wire    [9:0] syncfifo4_fifo_out_payload_len;
+wire   [15:0] syncfifo4_fifo_out_payload_req_id;
+wire    [7:0] syncfifo4_fifo_out_payload_tag;
+wire    [7:0] syncfifo4_fifo_out_payload_user_id;
+reg     [6:0] syncfifo4_level0 = 7'd0;
+wire    [6:0] syncfifo4_level1;
+reg     [5:0] syncfifo4_produce = 6'd0;
+wire    [5:0] syncfifo4_rdport_adr;
+wire  [357:0] syncfifo4_rdport_dat_r;
+wire          syncfifo4_rdport_re;
+wire          syncfifo4_re;
+reg           syncfifo4_readable = 1'd0;
+reg           syncfifo4_replace = 1'd0;
+reg           syncfifo4_sink_first = 1'd0;
+reg           syncfifo4_sink_last = 1'd0;
+reg    [31:0] syncfifo4_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo4_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo4_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo4_sink_payload_dat = 256'd0;
+reg           syncfifo4_sink_payload_end = 1'd0;
+reg           syncfifo4_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo4_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo4_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo4_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo4_sink_payload_user_id = 8'd0;
+wire          syncfifo4_sink_ready;
+reg           syncfifo4_sink_valid = 1'd0;
+wire          syncfifo4_source_first;
+wire          syncfifo4_source_last;
+wire   [31:0] syncfifo4_source_payload_adr;
+wire    [7:0] syncfifo4_source_payload_channel;
+wire   [15:0] syncfifo4_source_payload_cmp_id;
+wire  [255:0] syncfifo4_source_payload_dat;
+wire          syncfifo4_source_payload_end;
+wire          syncfifo4_source_payload_err;
+wire    [9:0] syncfifo4_source_payload_len;
+wire   [15:0] syncfifo4_source_payload_req_id;
+wire    [7:0] syncfifo4_source_payload_tag;
+wire    [7:0] syncfifo4_source_payload_user_id;
+reg           syncfifo4_source_ready = 1'd0;
+wire          syncfifo4_source_valid;
+wire  [357:0] syncfifo4_syncfifo4_din;
+wire  [357:0] syncfifo4_syncfifo4_dout;
+wire          syncfifo4_syncfifo4_re;
+wire          syncfifo4_syncfifo4_readable;
+wire          syncfifo4_syncfifo4_we;
+wire          syncfifo4_syncfifo4_writable;
+reg     [5:0] syncfifo4_wrport_adr = 6'd0;
+wire  [357:0] syncfifo4_wrport_dat_r;
+wire  [357:0] syncfifo4_wrport_dat_w;
+wire          syncfifo4_wrport_we;
+reg     [5:0] syncfifo5_consume = 6'd0;
+wire          syncfifo5_do_read;
+wire          syncfifo5_fifo_in_first;
+wire          syncfifo5_fifo_in_last;
+wire   [31:0] syncfifo5_fifo_in_payload_adr;
+wire    [7:0] syncfifo5_fifo_in_payload_channel;
+wire   [15:0] syncfifo5_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo5_fifo_in_payload_dat;
+wire          syncfifo5_fifo_in_payload_end;
+wire          syncfifo5_fifo_in_payload_err;
+wire    [9:0] syncfifo5_fifo_in_payload_len;
+wire   [15:0] syncfifo5_fifo_in_payload_req_id;
+wire    [7:0] syncfifo5_fifo_in_payload_tag;
+wire    [7:0] syncfifo5_fifo_in_payload_user_id;
+wire          syncfifo5_fifo_out_first;
+wire          syncfifo5_fifo_out_last;
+wire   [31:0] syncfifo5_fifo_out_payload_adr;
+wire    [7:0] syncfifo5_fifo_out_payload_channel;
+wire   [15:0] syncfifo5_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo5_fifo_out_payload_dat;
+wire          syncfifo5_fifo_out_payload_end;
+wire          syncfifo5_fifo_out_payload_err;
+wire    [9:0] syncfifo5_fifo_out_payload_len;
+wire   [15:0] syncfifo5_fifo_out_payload_req_id;
+wire    [7:0] syncfifo5_fifo_out_payload_tag;
+wire    [7:0] syncfifo5_fifo_out_payload_user_id;
+reg     [6:0] syncfifo5_level0 = 7'd0;
+wire    [6:0] syncfifo5_level1;
+reg     [5:0] syncfifo5_produce = 6'd0;
+wire    [5:0] syncfifo5_rdport_adr;
+wire  [357:0] syncfifo5_rdport_dat_r;
+wire          syncfifo5_rdport_re;
+wire          syncfifo5_re;
+reg           syncfifo5_readable = 1'd0;
+reg           syncfifo5_replace = 1'd0;
+reg           syncfifo5_sink_first = 1'd0;
+reg           syncfifo5_sink_last = 1'd0;
+reg    [31:0] syncfifo5_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo5_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo5_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo5_sink_payload_dat = 256'd0;
+reg           syncfifo5_sink_payload_end = 1'd0;
+reg           syncfifo5_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo5_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo5_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo5_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo5_sink_payload_user_id = 8'd0;
+wire          syncfifo5_sink_ready;
+reg           syncfifo5_sink_valid = 1'd0;
+wire          syncfifo5_source_first;
+wire          syncfifo5_source_last;
+wire   [31:0] syncfifo5_source_payload_adr;
+wire    [7:0] syncfifo5_source_payload_channel;
+wire   [15:0] syncfifo5_source_payload_cmp_id;
+wire  [255:0] syncfifo5_source_payload_dat;
+wire          syncfifo5_source_payload_end;
+wire          syncfifo5_source_payload_err;
+wire    [9:0] syncfifo5_source_payload_len;
+wire   [15:0] syncfifo5_source_payload_req_id;
+wire    [7:0] syncfifo5_source_payload_tag;
+wire    [7:0] syncfifo5_source_payload_user_id;
+reg           syncfifo5_source_ready = 1'd0;
+wire          syncfifo5_source_valid;
+wire  [357:0] syncfifo5_syncfifo5_din;
+wire  [357:0] syncfifo5_syncfifo5_dout;
+wire          syncfifo5_syncfifo5_re;
+wire          syncfifo5_syncfifo5_readable;
+wire          syncfifo5_syncfifo5_we;
+wire          syncfifo5_syncfifo5_writable;
+reg     [5:0] syncfifo5_wrport_adr = 6'd0;
+wire  [357:0] syncfifo5_wrport_dat_r;
+wire  [357:0] syncfifo5_wrport_dat_w;
+wire          syncfifo5_wrport_we;
+reg     [5:0] syncfifo6_consume = 6'd0;
+wire          syncfifo6_do_read;
+wire          syncfifo6_fifo_in_first;
+wire          syncfifo6_fifo_in_last;
+wire   [31:0] syncfifo6_fifo_in_payload_adr;
+wire    [7:0] syncfifo6_fifo_in_payload_channel;
+wire   [15:0] syncfifo6_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo6_fifo_in_payload_dat;
+wire          syncfifo6_fifo_in_payload_end;
+wire          syncfifo6_fifo_in_payload_err;
+wire    [9:0] syncfifo6_fifo_in_payload_len;
+wire   [15:0] syncfifo6_fifo_in_payload_req_id;
+wire    [7:0] syncfifo6_fifo_in_payload_tag;
+wire    [7:0] syncfifo6_fifo_in_payload_user_id;
+wire          syncfifo6_fifo_out_first;
+wire          syncfifo6_fifo_out_last;
+wire   [31:0] syncfifo6_fifo_out_payload_adr;
+wire    [7:0] syncfifo6_fifo_out_payload_channel;
+wire   [15:0] syncfifo6_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo6_fifo_out_payload_dat;
+wire          syncfifo6_fifo_out_payload_end;
+wire          syncfifo6_fifo_out_payload_err;
+wire    [9:0] syncfifo6_fifo_out_payload_len;
+wire   [15:0] syncfifo6_fifo_out_payload_req_id;
+wire    [7:0] syncfifo6_fifo_out_payload_tag;
+wire    [7:0] syncfifo6_fifo_out_payload_user_id;
+reg     [6:0] syncfifo6_level0 = 7'd0;
+wire    [6:0] syncfifo6_level1;
+reg     [5:0] syncfifo6_produce = 6'd0;
+wire    [5:0] syncfifo6_rdport_adr;
+wire  [357:0] syncfifo6_rdport_dat_r;
+wire          syncfifo6_rdport_re;
+wire          syncfifo6_re;
+reg           syncfifo6_readable = 1'd0;
+reg           syncfifo6_replace = 1'd0;
+reg           syncfifo6_sink_first = 1'd0;
+reg           syncfifo6_sink_last = 1'd0;
+reg    [31:0] syncfifo6_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo6_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo6_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo6_sink_payload_dat = 256'd0;
+reg           syncfifo6_sink_payload_end = 1'd0;
+reg           syncfifo6_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo6_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo6_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo6_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo6_sink_payload_user_id = 8'd0;
+wire          syncfifo6_sink_ready;
+reg           syncfifo6_sink_valid = 1'd0;
+wire          syncfifo6_source_first;
+wire          syncfifo6_source_last;
+wire   [31:0] syncfifo6_source_payload_adr;
+wire    [7:0] syncfifo6_source_payload_channel;
+wire   [15:0] syncfifo6_source_payload_cmp_id;
+wire  [255:0] syncfifo6_source_payload_dat;
+wire          syncfifo6_source_payload_end;
+wire          syncfifo6_source_payload_err;
+wire    [9:0] syncfifo6_source_payload_len;
+wire   [15:0] syncfifo6_source_payload_req_id;
+wire    [7:0] syncfifo6_source_payload_tag;
+wire    [7:0] syncfifo6_source_payload_user_id;
+reg           syncfifo6_source_ready = 1'd0;
+wire          syncfifo6_source_valid;
+wire  [357:0] syncfifo6_syncfifo6_din;
+wire  [357:0] syncfifo6_syncfifo6_dout;
+wire          syncfifo6_syncfifo6_re;
+wire          syncfifo6_syncfifo6_readable;
+wire          syncfifo6_syncfifo6_we;
+wire          syncfifo6_syncfifo6_writable;
+reg     [5:0] syncfifo6_wrport_adr = 6'd0;
+wire  [357:0] syncfifo6_wrport_dat_r;
+wire  [357:0] syncfifo6_wrport_dat_w;
+wire          syncfifo6_wrport_we;
+reg     [5:0] syncfifo7_consume = 6'd0;
+wire          syncfifo7_do_read;
+wire          syncfifo7_fifo_in_first;
+wire          syncfifo7_fifo_in_last;
+wire   [31:0] syncfifo7_fifo_in_payload_adr;
+wire    [7:0] syncfifo7_fifo_in_payload_channel;
+wire   [15:0] syncfifo7_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo7_fifo_in_payload_dat;
+wire          syncfifo7_fifo_in_payload_end;
+wire          syncfifo7_fifo_in_payload_err;
+wire    [9:0] syncfifo7_fifo_in_payload_len;
+wire   [15:0] syncfifo7_fifo_in_payload_req_id;
+wire    [7:0] syncfifo7_fifo_in_payload_tag;
+wire    [7:0] syncfifo7_fifo_in_payload_user_id;
+wire          syncfifo7_fifo_out_first;
+wire          syncfifo7_fifo_out_last;
+wire   [31:0] syncfifo7_fifo_out_payload_adr;
+wire    [7:0] syncfifo7_fifo_out_payload_channel;
+wire   [15:0] syncfifo7_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo7_fifo_out_payload_dat;
+wire          syncfifo7_fifo_out_payload_end;
+wire          syncfifo7_fifo_out_payload_err;
+wire    [9:0] syncfifo7_fifo_out_payload_len;
+wire   [15:0] syncfifo7_fifo_out_payload_req_id;
+wire    [7:0] syncfifo7_fifo_out_payload_tag;
+wire    [7:0] syncfifo7_fifo_out_payload_user_id;
+reg     [6:0] syncfifo7_level0 = 7'd0;
+wire    [6:0] syncfifo7_level1;
+reg     [5:0] syncfifo7_produce = 6'd0;
+wire    [5:0] syncfifo7_rdport_adr;
+wire  [357:0] syncfifo7_rdport_dat_r;
+wire          syncfifo7_rdport_re;
+wire          syncfifo7_re;
+reg           syncfifo7_readable = 1'd0;
+reg           syncfifo7_replace = 1'd0;
+reg           syncfifo7_sink_first = 1'd0;
+reg           syncfifo7_sink_last = 1'd0;
+reg    [31:0] syncfifo7_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo7_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo7_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo7_sink_payload_dat = 256'd0;
+reg           syncfifo7_sink_payload_end = 1'd0;
+reg           syncfifo7_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo7_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo7_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo7_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo7_sink_payload_user_id = 8'd0;
+wire          syncfifo7_sink_ready;
+reg           syncfifo7_sink_valid = 1'd0;
+wire          syncfifo7_source_first;
+wire          syncfifo7_source_last;
+wire   [31:0] syncfifo7_source_payload_adr;
+wire    [7:0] syncfifo7_source_payload_channel;
+wire   [15:0] syncfifo7_source_payload_cmp_id;
+wire  [255:0] syncfifo7_source_payload_dat;
+wire          syncfifo7_source_payload_end;
+wire          syncfifo7_source_payload_err;
+wire    [9:0] syncfifo7_source_payload_len;
+wire   [15:0] syncfifo7_source_payload_req_id;
+wire    [7:0] syncfifo7_source_payload_tag;
+wire    [7:0] syncfifo7_source_payload_user_id;
+reg           syncfifo7_source_ready = 1'd0;
+wire          syncfifo7_source_valid;
+wire  [357:0] syncfifo7_syncfifo7_din;
+wire  [357:0] syncfifo7_syncfifo7_dout;
+wire          syncfifo7_syncfifo7_re;
+wire          syncfifo7_syncfifo7_readable;
+wire          syncfifo7_syncfifo7_we;
+wire          syncfifo7_syncfifo7_writable;
+reg     [5:0] syncfifo7_wrport_adr = 6'd0;
+wire  [357:0] syncfifo7_wrport_dat_r;
+wire  [357:0] syncfifo7_wrport_dat_w;
+wire          syncfifo7_wrport_we;
+reg     [5:0] syncfifo8_consume = 6'd0;
+wire          syncfifo8_do_read;
+wire          syncfifo8_fifo_in_first;
+wire          syncfifo8_fifo_in_last;
+wire   [31:0] syncfifo8_fifo_in_payload_adr;
+wire    [7:0] syncfifo8_fifo_in_payload_channel;
+wire   [15:0] syncfifo8_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo8_fifo_in_payload_dat;
+wire          syncfifo8_fifo_in_payload_end;
+wire          syncfifo8_fifo_in_payload_err;
+wire    [9:0] syncfifo8_fifo_in_payload_len;
+wire   [15:0] syncfifo8_fifo_in_payload_req_id;
+wire    [7:0] syncfifo8_fifo_in_payload_tag;
+wire    [7:0] syncfifo8_fifo_in_payload_user_id;
+wire          syncfifo8_fifo_out_first;
+wire          syncfifo8_fifo_out_last;
+wire   [31:0] syncfifo8_fifo_out_payload_adr;
+wire    [7:0] syncfifo8_fifo_out_payload_channel;
+wire   [15:0] syncfifo8_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo8_fifo_out_payload_dat;
+wire          syncfifo8_fifo_out_payload_end;
+wire          syncfifo8_fifo_out_payload_err;
+wire    [9:0] syncfifo8_fifo_out_payload_len;
+wire   [15:0] syncfifo8_fifo_out_payload_req_id;
+wire    [7:0] syncfifo8_fifo_out_payload_tag;
+wire    [7:0] syncfifo8_fifo_out_payload_user_id;
+reg     [6:0] syncfifo8_level0 = 7'd0;
+wire    [6:0] syncfifo8_level1;
+reg     [5:0] syncfifo8_produce = 6'd0;
+wire    [5:0] syncfifo8_rdport_adr;
+wire  [357:0] syncfifo8_rdport_dat_r;
+wire          syncfifo8_rdport_re;
+wire          syncfifo8_re;
+reg           syncfifo8_readable = 1'd0;
+reg           syncfifo8_replace = 1'd0;
+reg           syncfifo8_sink_first = 1'd0;
+reg           syncfifo8_sink_last = 1'd0;
+reg    [31:0] syncfifo8_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo8_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo8_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo8_sink_payload_dat = 256'd0;
+reg           syncfifo8_sink_payload_end = 1'd0;
+reg           syncfifo8_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo8_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo8_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo8_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo8_sink_payload_user_id = 8'd0;
+wire          syncfifo8_sink_ready;
+reg           syncfifo8_sink_valid = 1'd0;
+wire          syncfifo8_source_first;
+wire          syncfifo8_source_last;
+wire   [31:0] syncfifo8_source_payload_adr;
+wire    [7:0] syncfifo8_source_payload_channel;
+wire   [15:0] syncfifo8_source_payload_cmp_id;
+wire  [255:0] syncfifo8_source_payload_dat;
+wire          syncfifo8_source_payload_end;
+wire          syncfifo8_source_payload_err;
+wire    [9:0] syncfifo8_source_payload_len;
+wire   [15:0] syncfifo8_source_payload_req_id;
+wire    [7:0] syncfifo8_source_payload_tag;
+wire    [7:0] syncfifo8_source_payload_user_id;
+reg           syncfifo8_source_ready = 1'd0;
+wire          syncfifo8_source_valid;
+wire  [357:0] syncfifo8_syncfifo8_din;
+wire  [357:0] syncfifo8_syncfifo8_dout;
+wire          syncfifo8_syncfifo8_re;
+wire          syncfifo8_syncfifo8_readable;
+wire          syncfifo8_syncfifo8_we;
+wire          syncfifo8_syncfifo8_writable;
+reg     [5:0] syncfifo8_wrport_adr = 6'd0;
+wire  [357:0] syncfifo8_wrport_dat_r;
+wire  [357:0] syncfifo8_wrport_dat_w;
+wire          syncfifo8_wrport_we;
+reg     [5:0] syncfifo9_consume = 6'd0;
+wire          syncfifo9_do_read;
+wire          syncfifo9_fifo_in_first;
+wire          syncfifo9_fifo_in_last;
+wire   [31:0] syncfifo9_fifo_in_payload_adr;
+wire    [7:0] syncfifo9_fifo_in_payload_channel;
+wire   [15:0] syncfifo9_fifo_in_payload_cmp_id;
+wire  [255:0] syncfifo9_fifo_in_payload_dat;
+wire          syncfifo9_fifo_in_payload_end;
+wire          syncfifo9_fifo_in_payload_err;
+wire    [9:0] syncfifo9_fifo_in_payload_len;
+wire   [15:0] syncfifo9_fifo_in_payload_req_id;
+wire    [7:0] syncfifo9_fifo_in_payload_tag;
+wire    [7:0] syncfifo9_fifo_in_payload_user_id;
+wire          syncfifo9_fifo_out_first;
+wire          syncfifo9_fifo_out_last;
+wire   [31:0] syncfifo9_fifo_out_payload_adr;
+wire    [7:0] syncfifo9_fifo_out_payload_channel;
+wire   [15:0] syncfifo9_fifo_out_payload_cmp_id;
+wire  [255:0] syncfifo9_fifo_out_payload_dat;
+wire          syncfifo9_fifo_out_payload_end;
+wire          syncfifo9_fifo_out_payload_err;
+wire    [9:0] syncfifo9_fifo_out_payload_len;
+wire   [15:0] syncfifo9_fifo_out_payload_req_id;
+wire    [7:0] syncfifo9_fifo_out_payload_tag;
+wire    [7:0] syncfifo9_fifo_out_payload_user_id;
+reg     [6:0] syncfifo9_level0 = 7'd0;
+wire    [6:0] syncfifo9_level1;
+reg     [5:0] syncfifo9_produce = 6'd0;
+wire    [5:0] syncfifo9_rdport_adr;
+wire  [357:0] syncfifo9_rdport_dat_r;
+wire          syncfifo9_rdport_re;
+wire          syncfifo9_re;
+reg           syncfifo9_readable = 1'd0;
+reg           syncfifo9_replace = 1'd0;
+reg           syncfifo9_sink_first = 1'd0;
+reg           syncfifo9_sink_last = 1'd0;
+reg    [31:0] syncfifo9_sink_payload_adr = 32'd0;
+reg     [7:0] syncfifo9_sink_payload_channel = 8'd0;
+reg    [15:0] syncfifo9_sink_payload_cmp_id = 16'd0;
+reg   [255:0] syncfifo9_sink_payload_dat = 256'd0;
+reg           syncfifo9_sink_payload_end = 1'd0;
+reg           syncfifo9_sink_payload_err = 1'd0;
+reg     [9:0] syncfifo9_sink_payload_len = 10'd0;
+reg    [15:0] syncfifo9_sink_payload_req_id = 16'd0;
+reg     [7:0] syncfifo9_sink_payload_tag = 8'd0;
+reg     [7:0] syncfifo9_sink_payload_user_id = 8'd0;
+wire          syncfifo9_sink_ready;
+reg           syncfifo9_sink_valid = 1'd0;
+wire          syncfifo9_source_first;
+wire          syncfifo9_source_last;
+wire   [31:0] syncfifo9_source_payload_adr;
+wire    [7:0] syncfifo9_source_payload_channel;
+wire   [15:0] syncfifo9_source_payload_cmp_id;
+wire  [255:0] syncfifo9_source_payload_dat;
+wire          syncfifo9_source_payload_end;
+wire          syncfifo9_source_payload_err;
+wire    [9:0] syncfifo9_source_payload_len;
+wire   [15:0] syncfifo9_source_payload_req_id;
+wire    [7:0] syncfifo9_source_payload_tag;
+wire    [7:0] syncfifo9_source_payload_user_id;
+reg           syncfifo9_source_ready = 1'd0;
+wire          syncfifo9_source_valid;
+wire  [357:0] syncfifo9_syncfifo9_din;
+wire  [357:0] syncfifo9_syncfifo9_dout;
+wire          syncfifo9_syncfifo9_re;
+wire          syncfifo9_syncfifo9_readable;
+wire          syncfifo9_syncfifo9_we;
+wire          syncfifo9_syncfifo9_writable;
+reg     [5:0] syncfifo9_wrport_adr = 6'd0;
+wire  [357:0] syncfifo9_wrport_dat_r;
+wire  [357:0] syncfifo9_wrport_dat_w;
+wire          syncfifo9_wrport_we;
 wire          sys_clk_1;
 wire          sys_rst_1;
+wire          tag_queue_reset;
 reg           tlp_ctrl_rst = 1'd0;
 wire          wait_1;
 wire          we;
@@ -3628,18 +3823,30 @@ assign done = (count == 1'd0);
 assign bus_errors_status = bus_errors;
 assign sys_clk_1 = sys_clk;
 assign sys_rst_1 = (sys_rst | crg_rst0);
-assign pcie_phy_source_valid = phy_rx_valid;
-assign phy_rx_ready = pcie_phy_source_ready;
-assign pcie_phy_source_first = phy_rx_first;
-assign pcie_phy_source_last = phy_rx_last;
-assign pcie_phy_source_payload_dat = phy_rx_dat;
-assign pcie_phy_source_payload_be = phy_rx_be;
-assign phy_tx_valid = pcie_phy_sink_valid;
-assign pcie_phy_sink_ready = phy_tx_ready;
-assign phy_tx_first = pcie_phy_sink_first;
-assign phy_tx_last = pcie_phy_sink_last;
-assign phy_tx_dat = pcie_phy_sink_payload_dat;
-assign phy_tx_be = pcie_phy_sink_payload_be;
+assign pcie_phy_req_source_valid = phy_cq_valid;
+assign phy_cq_ready = pcie_phy_req_source_ready;
+assign pcie_phy_req_source_first = phy_cq_first;
+assign pcie_phy_req_source_last = phy_cq_last;
+assign pcie_phy_req_source_payload_dat = phy_cq_dat;
+assign pcie_phy_req_source_payload_be = phy_cq_be;
+assign pcie_phy_cmp_source_valid = phy_rc_valid;
+assign phy_rc_ready = pcie_phy_cmp_source_ready;
+assign pcie_phy_cmp_source_first = phy_rc_first;
+assign pcie_phy_cmp_source_last = phy_rc_last;
+assign pcie_phy_cmp_source_payload_dat = phy_rc_dat;
+assign pcie_phy_cmp_source_payload_be = phy_rc_be;
+assign phy_rq_valid = pcie_phy_req_sink_valid;
+assign pcie_phy_req_sink_ready = phy_rq_ready;
+assign phy_rq_first = pcie_phy_req_sink_first;
+assign phy_rq_last = pcie_phy_req_sink_last;
+assign phy_rq_dat = pcie_phy_req_sink_payload_dat;
+assign phy_rq_be = pcie_phy_req_sink_payload_be;
+assign phy_cc_valid = pcie_phy_cmp_sink_valid;
+assign pcie_phy_cmp_sink_ready = phy_cc_ready;
+assign phy_cc_first = pcie_phy_cmp_sink_first;
+assign phy_cc_last = pcie_phy_cmp_sink_last;
+assign phy_cc_dat = pcie_phy_cmp_sink_payload_dat;
+assign phy_cc_be = pcie_phy_cmp_sink_payload_be;
 assign phy_msi_valid = pcie_phy_msi_valid;
 assign pcie_phy_msi_ready = phy_msi_ready;
 assign phy_msi_dat = pcie_phy_msi_payload_dat;
@@ -3700,393 +3907,355 @@ assign pcie_phy_csrfield_phy_status = cfg_link_status[3:2];
 assign pcie_phy_csrfield_rate = cfg_link_status[6:4];
 assign pcie_phy_csrfield_width = cfg_link_status[10:7];
 assign pcie_phy_csrfield_ltssm = cfg_link_status[16:11];
-assign depacketizer_sink_sink_valid = pcie_phy_source_valid;
-assign pcie_phy_source_ready = depacketizer_sink_sink_ready;
-assign depacketizer_sink_sink_first = pcie_phy_source_first;
-assign depacketizer_sink_sink_last = pcie_phy_source_last;
-assign depacketizer_sink_sink_payload_dat = pcie_phy_source_payload_dat;
-assign depacketizer_sink_sink_payload_be = pcie_phy_source_payload_be;
-assign pcie_phy_sink_valid = packetizer_source_valid;
-assign packetizer_source_ready = pcie_phy_sink_ready;
-assign pcie_phy_sink_first = packetizer_source_first;
-assign pcie_phy_sink_last = packetizer_source_last;
-assign pcie_phy_sink_payload_dat = packetizer_source_payload_dat;
-assign pcie_phy_sink_payload_be = packetizer_source_payload_be;
-assign slave_source_valid = depacketizer_req_source_valid;
-assign depacketizer_req_source_ready = slave_source_ready;
-assign slave_source_first = depacketizer_req_source_first;
-assign slave_source_last = depacketizer_req_source_last;
-assign slave_source_payload_req_id = depacketizer_req_source_payload_req_id;
-assign slave_source_payload_we = depacketizer_req_source_payload_we;
-assign slave_source_payload_adr = depacketizer_req_source_payload_adr;
-assign slave_source_payload_len = depacketizer_req_source_payload_len;
-assign slave_source_payload_tag = depacketizer_req_source_payload_tag;
-assign slave_source_payload_dat = depacketizer_req_source_payload_dat;
-assign slave_source_payload_channel = depacketizer_req_source_payload_channel;
-assign slave_source_payload_user_id = depacketizer_req_source_payload_user_id;
-assign packetizer_cmp_sink_valid = slave_sink_valid;
-assign slave_sink_ready = packetizer_cmp_sink_ready;
-assign packetizer_cmp_sink_first = slave_sink_first;
-assign packetizer_cmp_sink_last = slave_sink_last;
-assign packetizer_cmp_sink_payload_req_id = slave_sink_payload_req_id;
-assign packetizer_cmp_sink_payload_cmp_id = slave_sink_payload_cmp_id;
-assign packetizer_cmp_sink_payload_adr = slave_sink_payload_adr;
-assign packetizer_cmp_sink_payload_len = slave_sink_payload_len;
-assign packetizer_cmp_sink_payload_end = slave_sink_payload_end;
-assign packetizer_cmp_sink_payload_err = slave_sink_payload_err;
-assign packetizer_cmp_sink_payload_tag = slave_sink_payload_tag;
-assign packetizer_cmp_sink_payload_dat = slave_sink_payload_dat;
-assign packetizer_cmp_sink_payload_channel = slave_sink_payload_channel;
-assign packetizer_cmp_sink_payload_user_id = slave_sink_payload_user_id;
-assign packetizer_req_sink_valid = master_sink_valid;
-assign master_sink_ready = packetizer_req_sink_ready;
-assign packetizer_req_sink_first = master_sink_first;
-assign packetizer_req_sink_last = master_sink_last;
-assign packetizer_req_sink_payload_req_id = master_sink_payload_req_id;
-assign packetizer_req_sink_payload_we = master_sink_payload_we;
-assign packetizer_req_sink_payload_adr = master_sink_payload_adr;
-assign packetizer_req_sink_payload_len = master_sink_payload_len;
-assign packetizer_req_sink_payload_tag = master_sink_payload_tag;
-assign packetizer_req_sink_payload_dat = master_sink_payload_dat;
-assign packetizer_req_sink_payload_channel = master_sink_payload_channel;
-assign packetizer_req_sink_payload_user_id = master_sink_payload_user_id;
-assign master_source_valid = depacketizer_cmp_source_valid;
-assign depacketizer_cmp_source_ready = master_source_ready;
-assign master_source_first = depacketizer_cmp_source_first;
-assign master_source_last = depacketizer_cmp_source_last;
-assign master_source_payload_req_id = depacketizer_cmp_source_payload_req_id;
-assign master_source_payload_cmp_id = depacketizer_cmp_source_payload_cmp_id;
-assign master_source_payload_adr = depacketizer_cmp_source_payload_adr;
-assign master_source_payload_len = depacketizer_cmp_source_payload_len;
-assign master_source_payload_end = depacketizer_cmp_source_payload_end;
-assign master_source_payload_err = depacketizer_cmp_source_payload_err;
-assign master_source_payload_tag = depacketizer_cmp_source_payload_tag;
-assign master_source_payload_dat = depacketizer_cmp_source_payload_dat;
-assign master_source_payload_channel = depacketizer_cmp_source_payload_channel;
-assign master_source_payload_user_id = depacketizer_cmp_source_payload_user_id;
-assign depacketizer_header_extracter_sink_valid = depacketizer_sink_sink_valid;
-assign depacketizer_sink_sink_ready = depacketizer_header_extracter_sink_ready;
-assign depacketizer_header_extracter_sink_first = depacketizer_sink_sink_first;
-assign depacketizer_header_extracter_sink_last = depacketizer_sink_sink_last;
-assign depacketizer_header_extracter_sink_payload_dat = depacketizer_sink_sink_payload_dat;
-assign depacketizer_header_extracter_sink_payload_be = depacketizer_sink_sink_payload_be;
-assign depacketizer_endpoint0_ready = 1'd1;
-assign depacketizer_dispatch_sink_valid = depacketizer_header_extracter_source_valid;
-assign depacketizer_header_extracter_source_ready = depacketizer_dispatch_sink_ready;
-assign depacketizer_dispatch_sink_first = depacketizer_header_extracter_source_first;
-assign depacketizer_dispatch_sink_last = depacketizer_header_extracter_source_last;
-assign depacketizer_dispatch_sink_payload_fmt = depacketizer_header_extracter_source_payload_header[30:29];
-assign depacketizer_dispatch_sink_payload_type = depacketizer_header_extracter_source_payload_header[28:24];
+assign cmp_depacketizer_sink_sink_valid = pcie_phy_cmp_source_valid;
+assign pcie_phy_cmp_source_ready = cmp_depacketizer_sink_sink_ready;
+assign cmp_depacketizer_sink_sink_first = pcie_phy_cmp_source_first;
+assign cmp_depacketizer_sink_sink_last = pcie_phy_cmp_source_last;
+assign cmp_depacketizer_sink_sink_payload_dat = pcie_phy_cmp_source_payload_dat;
+assign cmp_depacketizer_sink_sink_payload_be = pcie_phy_cmp_source_payload_be;
+assign req_depacketizer_sink_sink_valid = pcie_phy_req_source_valid;
+assign pcie_phy_req_source_ready = req_depacketizer_sink_sink_ready;
+assign req_depacketizer_sink_sink_first = pcie_phy_req_source_first;
+assign req_depacketizer_sink_sink_last = pcie_phy_req_source_last;
+assign req_depacketizer_sink_sink_payload_dat = pcie_phy_req_source_payload_dat;
+assign req_depacketizer_sink_sink_payload_be = pcie_phy_req_source_payload_be;
+assign pcie_phy_cmp_sink_valid = cmp_packetizer_source_valid;
+assign cmp_packetizer_source_ready = pcie_phy_cmp_sink_ready;
+assign pcie_phy_cmp_sink_first = cmp_packetizer_source_first;
+assign pcie_phy_cmp_sink_last = cmp_packetizer_source_last;
+assign pcie_phy_cmp_sink_payload_dat = cmp_packetizer_source_payload_dat;
+assign pcie_phy_cmp_sink_payload_be = cmp_packetizer_source_payload_be;
+assign pcie_phy_req_sink_valid = req_packetizer_source_valid;
+assign req_packetizer_source_ready = pcie_phy_req_sink_ready;
+assign pcie_phy_req_sink_first = req_packetizer_source_first;
+assign pcie_phy_req_sink_last = req_packetizer_source_last;
+assign pcie_phy_req_sink_payload_dat = req_packetizer_source_payload_dat;
+assign pcie_phy_req_sink_payload_be = req_packetizer_source_payload_be;
+assign slave_source_valid = req_depacketizer_req_source_valid;
+assign req_depacketizer_req_source_ready = slave_source_ready;
+assign slave_source_first = req_depacketizer_req_source_first;
+assign slave_source_last = req_depacketizer_req_source_last;
+assign slave_source_payload_req_id = req_depacketizer_req_source_payload_req_id;
+assign slave_source_payload_we = req_depacketizer_req_source_payload_we;
+assign slave_source_payload_adr = req_depacketizer_req_source_payload_adr;
+assign slave_source_payload_len = req_depacketizer_req_source_payload_len;
+assign slave_source_payload_tag = req_depacketizer_req_source_payload_tag;
+assign slave_source_payload_dat = req_depacketizer_req_source_payload_dat;
+assign slave_source_payload_channel = req_depacketizer_req_source_payload_channel;
+assign slave_source_payload_user_id = req_depacketizer_req_source_payload_user_id;
+assign cmp_packetizer_cmp_sink_valid = slave_sink_valid;
+assign slave_sink_ready = cmp_packetizer_cmp_sink_ready;
+assign cmp_packetizer_cmp_sink_first = slave_sink_first;
+assign cmp_packetizer_cmp_sink_last = slave_sink_last;
+assign cmp_packetizer_cmp_sink_payload_req_id = slave_sink_payload_req_id;
+assign cmp_packetizer_cmp_sink_payload_cmp_id = slave_sink_payload_cmp_id;
+assign cmp_packetizer_cmp_sink_payload_adr = slave_sink_payload_adr;
+assign cmp_packetizer_cmp_sink_payload_len = slave_sink_payload_len;
+assign cmp_packetizer_cmp_sink_payload_end = slave_sink_payload_end;
+assign cmp_packetizer_cmp_sink_payload_err = slave_sink_payload_err;
+assign cmp_packetizer_cmp_sink_payload_tag = slave_sink_payload_tag;
+assign cmp_packetizer_cmp_sink_payload_dat = slave_sink_payload_dat;
+assign cmp_packetizer_cmp_sink_payload_channel = slave_sink_payload_channel;
+assign cmp_packetizer_cmp_sink_payload_user_id = slave_sink_payload_user_id;
+assign req_packetizer_req_sink_valid = master_sink_valid;
+assign master_sink_ready = req_packetizer_req_sink_ready;
+assign req_packetizer_req_sink_first = master_sink_first;
+assign req_packetizer_req_sink_last = master_sink_last;
+assign req_packetizer_req_sink_payload_req_id = master_sink_payload_req_id;
+assign req_packetizer_req_sink_payload_we = master_sink_payload_we;
+assign req_packetizer_req_sink_payload_adr = master_sink_payload_adr;
+assign req_packetizer_req_sink_payload_len = master_sink_payload_len;
+assign req_packetizer_req_sink_payload_tag = master_sink_payload_tag;
+assign req_packetizer_req_sink_payload_dat = master_sink_payload_dat;
+assign req_packetizer_req_sink_payload_channel = master_sink_payload_channel;
+assign req_packetizer_req_sink_payload_user_id = master_sink_payload_user_id;
+assign master_source_valid = cmp_depacketizer_cmp_source_valid;
+assign cmp_depacketizer_cmp_source_ready = master_source_ready;
+assign master_source_first = cmp_depacketizer_cmp_source_first;
+assign master_source_last = cmp_depacketizer_cmp_source_last;
+assign master_source_payload_req_id = cmp_depacketizer_cmp_source_payload_req_id;
+assign master_source_payload_cmp_id = cmp_depacketizer_cmp_source_payload_cmp_id;
+assign master_source_payload_adr = cmp_depacketizer_cmp_source_payload_adr;
+assign master_source_payload_len = cmp_depacketizer_cmp_source_payload_len;
+assign master_source_payload_end = cmp_depacketizer_cmp_source_payload_end;
+assign master_source_payload_err = cmp_depacketizer_cmp_source_payload_err;
+assign master_source_payload_tag = cmp_depacketizer_cmp_source_payload_tag;
+assign master_source_payload_dat = cmp_depacketizer_cmp_source_payload_dat;
+assign master_source_payload_channel = cmp_depacketizer_cmp_source_payload_channel;
+assign master_source_payload_user_id = cmp_depacketizer_cmp_source_payload_user_id;
+assign cmp_depacketizer_header_extracter_sink_valid = cmp_depacketizer_sink_sink_valid;
+assign cmp_depacketizer_sink_sink_ready = cmp_depacketizer_header_extracter_sink_ready;
+assign cmp_depacketizer_header_extracter_sink_first = cmp_depacketizer_sink_sink_first;
+assign cmp_depacketizer_header_extracter_sink_last = cmp_depacketizer_sink_sink_last;
+assign cmp_depacketizer_header_extracter_sink_payload_dat = cmp_depacketizer_sink_sink_payload_dat;
+assign cmp_depacketizer_header_extracter_sink_payload_be = cmp_depacketizer_sink_sink_payload_be;
+assign cmp_depacketizer_endpoint0_ready = 1'd1;
+assign cmp_depacketizer_dispatch_sink_valid = cmp_depacketizer_header_extracter_source_valid;
+assign cmp_depacketizer_header_extracter_source_ready = cmp_depacketizer_dispatch_sink_ready;
+assign cmp_depacketizer_dispatch_sink_first = cmp_depacketizer_header_extracter_source_first;
+assign cmp_depacketizer_dispatch_sink_last = cmp_depacketizer_header_extracter_source_last;
+assign cmp_depacketizer_dispatch_sink_payload_fmt = cmp_depacketizer_header_extracter_source_payload_header[30:29];
+assign cmp_depacketizer_dispatch_sink_payload_type = cmp_depacketizer_header_extracter_source_payload_header[28:24];
 always @(*) begin
-    depacketizer_dispatch_sink_payload_dat = 256'd0;
-    depacketizer_dispatch_sink_payload_dat[31:0] = depacketizer_header_extracter_source_payload_dat[31:0];
-    depacketizer_dispatch_sink_payload_dat[63:32] = depacketizer_header_extracter_source_payload_dat[63:32];
-    depacketizer_dispatch_sink_payload_dat[95:64] = depacketizer_header_extracter_source_payload_dat[95:64];
-    depacketizer_dispatch_sink_payload_dat[127:96] = depacketizer_header_extracter_source_payload_dat[127:96];
-    depacketizer_dispatch_sink_payload_dat[159:128] = depacketizer_header_extracter_source_payload_dat[159:128];
-    depacketizer_dispatch_sink_payload_dat[191:160] = depacketizer_header_extracter_source_payload_dat[191:160];
-    depacketizer_dispatch_sink_payload_dat[223:192] = depacketizer_header_extracter_source_payload_dat[223:192];
-    depacketizer_dispatch_sink_payload_dat[255:224] = depacketizer_header_extracter_source_payload_dat[255:224];
+    cmp_depacketizer_dispatch_sink_payload_dat = 256'd0;
+    cmp_depacketizer_dispatch_sink_payload_dat[31:0] = cmp_depacketizer_header_extracter_source_payload_dat[31:0];
+    cmp_depacketizer_dispatch_sink_payload_dat[63:32] = cmp_depacketizer_header_extracter_source_payload_dat[63:32];
+    cmp_depacketizer_dispatch_sink_payload_dat[95:64] = cmp_depacketizer_header_extracter_source_payload_dat[95:64];
+    cmp_depacketizer_dispatch_sink_payload_dat[127:96] = cmp_depacketizer_header_extracter_source_payload_dat[127:96];
+    cmp_depacketizer_dispatch_sink_payload_dat[159:128] = cmp_depacketizer_header_extracter_source_payload_dat[159:128];
+    cmp_depacketizer_dispatch_sink_payload_dat[191:160] = cmp_depacketizer_header_extracter_source_payload_dat[191:160];
+    cmp_depacketizer_dispatch_sink_payload_dat[223:192] = cmp_depacketizer_header_extracter_source_payload_dat[223:192];
+    cmp_depacketizer_dispatch_sink_payload_dat[255:224] = cmp_depacketizer_header_extracter_source_payload_dat[255:224];
 end
 always @(*) begin
-    depacketizer_dispatch_sink_payload_be = 32'd0;
-    depacketizer_dispatch_sink_payload_be[3:0] = depacketizer_header_extracter_source_payload_be[3:0];
-    depacketizer_dispatch_sink_payload_be[7:4] = depacketizer_header_extracter_source_payload_be[7:4];
-    depacketizer_dispatch_sink_payload_be[11:8] = depacketizer_header_extracter_source_payload_be[11:8];
-    depacketizer_dispatch_sink_payload_be[15:12] = depacketizer_header_extracter_source_payload_be[15:12];
-    depacketizer_dispatch_sink_payload_be[19:16] = depacketizer_header_extracter_source_payload_be[19:16];
-    depacketizer_dispatch_sink_payload_be[23:20] = depacketizer_header_extracter_source_payload_be[23:20];
-    depacketizer_dispatch_sink_payload_be[27:24] = depacketizer_header_extracter_source_payload_be[27:24];
-    depacketizer_dispatch_sink_payload_be[31:28] = depacketizer_header_extracter_source_payload_be[31:28];
+    cmp_depacketizer_dispatch_sink_payload_be = 32'd0;
+    cmp_depacketizer_dispatch_sink_payload_be[3:0] = cmp_depacketizer_header_extracter_source_payload_be[3:0];
+    cmp_depacketizer_dispatch_sink_payload_be[7:4] = cmp_depacketizer_header_extracter_source_payload_be[7:4];
+    cmp_depacketizer_dispatch_sink_payload_be[11:8] = cmp_depacketizer_header_extracter_source_payload_be[11:8];
+    cmp_depacketizer_dispatch_sink_payload_be[15:12] = cmp_depacketizer_header_extracter_source_payload_be[15:12];
+    cmp_depacketizer_dispatch_sink_payload_be[19:16] = cmp_depacketizer_header_extracter_source_payload_be[19:16];
+    cmp_depacketizer_dispatch_sink_payload_be[23:20] = cmp_depacketizer_header_extracter_source_payload_be[23:20];
+    cmp_depacketizer_dispatch_sink_payload_be[27:24] = cmp_depacketizer_header_extracter_source_payload_be[27:24];
+    cmp_depacketizer_dispatch_sink_payload_be[31:28] = cmp_depacketizer_header_extracter_source_payload_be[31:28];
 end
-assign depacketizer_tlp_req_valid = depacketizer_endpoint1_valid;
-assign depacketizer_endpoint1_ready = depacketizer_tlp_req_ready;
-assign depacketizer_tlp_req_first = depacketizer_endpoint1_first;
-assign depacketizer_tlp_req_last = depacketizer_endpoint1_last;
-assign depacketizer_tlp_req_payload_dat = depacketizer_endpoint1_payload_dat;
-assign depacketizer_tlp_req_payload_be = depacketizer_endpoint1_payload_be;
-assign depacketizer_tlp_req_payload_address = depacketizer_header_extracter_source_payload_header[127:64];
-assign depacketizer_tlp_req_payload_attr = depacketizer_header_extracter_source_payload_header[13:12];
-assign depacketizer_tlp_req_payload_ep = depacketizer_header_extracter_source_payload_header[14];
-assign depacketizer_tlp_req_payload_first_be = depacketizer_header_extracter_source_payload_header[35:32];
 always @(*) begin
-    depacketizer_tlp_req_payload_fmt = 2'd0;
-    depacketizer_tlp_req_payload_fmt = depacketizer_endpoint1_payload_fmt;
-    depacketizer_tlp_req_payload_fmt = depacketizer_header_extracter_source_payload_header[30:29];
-end
-assign depacketizer_tlp_req_payload_last_be = depacketizer_header_extracter_source_payload_header[39:36];
-assign depacketizer_tlp_req_payload_length = depacketizer_header_extracter_source_payload_header[9:0];
-assign depacketizer_tlp_req_payload_requester_id = depacketizer_header_extracter_source_payload_header[63:48];
-assign depacketizer_tlp_req_payload_tag = depacketizer_header_extracter_source_payload_header[47:40];
-assign depacketizer_tlp_req_payload_tc = depacketizer_header_extracter_source_payload_header[22:20];
-assign depacketizer_tlp_req_payload_td = depacketizer_header_extracter_source_payload_header[15];
-always @(*) begin
-    depacketizer_tlp_req_payload_type = 5'd0;
-    depacketizer_tlp_req_payload_type = depacketizer_endpoint1_payload_type;
-    depacketizer_tlp_req_payload_type = depacketizer_header_extracter_source_payload_header[28:24];
-end
-assign depacketizer_req_source_valid = depacketizer_tlp_req_valid;
-assign depacketizer_req_source_payload_we = (depacketizer_tlp_req_valid & ({depacketizer_tlp_req_payload_fmt, depacketizer_tlp_req_payload_type} == 7'd64));
-assign depacketizer_tlp_req_ready = depacketizer_req_source_ready;
-assign depacketizer_req_source_first = depacketizer_tlp_req_first;
-assign depacketizer_req_source_last = depacketizer_tlp_req_last;
-assign depacketizer_req_source_payload_adr = ($signed({1'd0, depacketizer_tlp_req_payload_address}) & $signed(33'h1000fffff));
-assign depacketizer_req_source_payload_len = depacketizer_tlp_req_payload_length;
-assign depacketizer_req_source_payload_req_id = depacketizer_tlp_req_payload_requester_id;
-assign depacketizer_req_source_payload_tag = depacketizer_tlp_req_payload_tag;
-assign depacketizer_req_source_payload_dat = depacketizer_tlp_req_payload_dat;
-always @(*) begin
-    depacketizer_dispatcher_sel0 = 2'd0;
-    depacketizer_dispatcher_sel0 = 1'd0;
-    if ((({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 1'd0) | ({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 7'd64))) begin
-        depacketizer_dispatcher_sel0 = 1'd1;
-    end
-    if ((({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 7'd74) | ({depacketizer_dispatch_sink_payload_fmt, depacketizer_dispatch_sink_payload_type} == 4'd10))) begin
-        depacketizer_dispatcher_sel0 = 2'd2;
+    cmp_depacketizer_dispatcher_sel0 = 1'd0;
+    cmp_depacketizer_dispatcher_sel0 = 1'd0;
+    if ((({cmp_depacketizer_dispatch_sink_payload_fmt, cmp_depacketizer_dispatch_sink_payload_type} == 7'd74) | ({cmp_depacketizer_dispatch_sink_payload_fmt, cmp_depacketizer_dispatch_sink_payload_type} == 4'd10))) begin
+        cmp_depacketizer_dispatcher_sel0 = 1'd1;
     end
 end
-assign depacketizer_tlp_cmp_valid = depacketizer_endpoint2_valid;
-assign depacketizer_endpoint2_ready = depacketizer_tlp_cmp_ready;
-assign depacketizer_tlp_cmp_first = depacketizer_endpoint2_first;
-assign depacketizer_tlp_cmp_last = depacketizer_endpoint2_last;
-assign depacketizer_tlp_cmp_payload_dat = depacketizer_endpoint2_payload_dat;
-assign depacketizer_tlp_cmp_payload_be = depacketizer_endpoint2_payload_be;
-assign depacketizer_tlp_cmp_payload_attr = depacketizer_header_extracter_source_payload_header[13:12];
-assign depacketizer_tlp_cmp_payload_bcm = depacketizer_header_extracter_source_payload_header[44];
-assign depacketizer_tlp_cmp_payload_byte_count = depacketizer_header_extracter_source_payload_header[43:32];
-assign depacketizer_tlp_cmp_payload_completer_id = depacketizer_header_extracter_source_payload_header[63:48];
-assign depacketizer_tlp_cmp_payload_ep = depacketizer_header_extracter_source_payload_header[14];
+assign cmp_depacketizer_tlp_cmp_valid = cmp_depacketizer_endpoint1_valid;
+assign cmp_depacketizer_endpoint1_ready = cmp_depacketizer_tlp_cmp_ready;
+assign cmp_depacketizer_tlp_cmp_first = cmp_depacketizer_endpoint1_first;
+assign cmp_depacketizer_tlp_cmp_last = cmp_depacketizer_endpoint1_last;
+assign cmp_depacketizer_tlp_cmp_payload_dat = cmp_depacketizer_endpoint1_payload_dat;
+assign cmp_depacketizer_tlp_cmp_payload_be = cmp_depacketizer_endpoint1_payload_be;
+assign cmp_depacketizer_tlp_cmp_payload_attr = cmp_depacketizer_header_extracter_source_payload_header[13:12];
+assign cmp_depacketizer_tlp_cmp_payload_bcm = cmp_depacketizer_header_extracter_source_payload_header[44];
+assign cmp_depacketizer_tlp_cmp_payload_byte_count = cmp_depacketizer_header_extracter_source_payload_header[43:32];
+assign cmp_depacketizer_tlp_cmp_payload_completer_id = cmp_depacketizer_header_extracter_source_payload_header[63:48];
+assign cmp_depacketizer_tlp_cmp_payload_ep = cmp_depacketizer_header_extracter_source_payload_header[14];
 always @(*) begin
-    depacketizer_tlp_cmp_payload_fmt = 2'd0;
-    depacketizer_tlp_cmp_payload_fmt = depacketizer_endpoint2_payload_fmt;
-    depacketizer_tlp_cmp_payload_fmt = depacketizer_header_extracter_source_payload_header[30:29];
+    cmp_depacketizer_tlp_cmp_payload_fmt = 2'd0;
+    cmp_depacketizer_tlp_cmp_payload_fmt = cmp_depacketizer_endpoint1_payload_fmt;
+    cmp_depacketizer_tlp_cmp_payload_fmt = cmp_depacketizer_header_extracter_source_payload_header[30:29];
 end
-assign depacketizer_tlp_cmp_payload_length = depacketizer_header_extracter_source_payload_header[9:0];
-assign depacketizer_tlp_cmp_payload_lower_address = depacketizer_header_extracter_source_payload_header[70:64];
-assign depacketizer_tlp_cmp_payload_requester_id = depacketizer_header_extracter_source_payload_header[95:80];
-assign depacketizer_tlp_cmp_payload_status = depacketizer_header_extracter_source_payload_header[47:45];
-assign depacketizer_tlp_cmp_payload_tag = depacketizer_header_extracter_source_payload_header[79:72];
-assign depacketizer_tlp_cmp_payload_tc = depacketizer_header_extracter_source_payload_header[22:20];
-assign depacketizer_tlp_cmp_payload_td = depacketizer_header_extracter_source_payload_header[15];
+assign cmp_depacketizer_tlp_cmp_payload_length = cmp_depacketizer_header_extracter_source_payload_header[9:0];
+assign cmp_depacketizer_tlp_cmp_payload_lower_address = cmp_depacketizer_header_extracter_source_payload_header[70:64];
+assign cmp_depacketizer_tlp_cmp_payload_requester_id = cmp_depacketizer_header_extracter_source_payload_header[95:80];
+assign cmp_depacketizer_tlp_cmp_payload_status = cmp_depacketizer_header_extracter_source_payload_header[47:45];
+assign cmp_depacketizer_tlp_cmp_payload_tag = cmp_depacketizer_header_extracter_source_payload_header[79:72];
+assign cmp_depacketizer_tlp_cmp_payload_tc = cmp_depacketizer_header_extracter_source_payload_header[22:20];
+assign cmp_depacketizer_tlp_cmp_payload_td = cmp_depacketizer_header_extracter_source_payload_header[15];
 always @(*) begin
-    depacketizer_tlp_cmp_payload_type = 5'd0;
-    depacketizer_tlp_cmp_payload_type = depacketizer_endpoint2_payload_type;
-    depacketizer_tlp_cmp_payload_type = depacketizer_header_extracter_source_payload_header[28:24];
+    cmp_depacketizer_tlp_cmp_payload_type = 5'd0;
+    cmp_depacketizer_tlp_cmp_payload_type = cmp_depacketizer_endpoint1_payload_type;
+    cmp_depacketizer_tlp_cmp_payload_type = cmp_depacketizer_header_extracter_source_payload_header[28:24];
 end
-assign depacketizer_cmp_source_valid = depacketizer_tlp_cmp_valid;
-assign depacketizer_tlp_cmp_ready = depacketizer_cmp_source_ready;
-assign depacketizer_cmp_source_first = depacketizer_tlp_cmp_first;
-assign depacketizer_cmp_source_last = depacketizer_tlp_cmp_last;
-assign depacketizer_cmp_source_payload_len = depacketizer_tlp_cmp_payload_length;
-assign depacketizer_cmp_source_payload_end = (depacketizer_tlp_cmp_payload_length == depacketizer_tlp_cmp_payload_byte_count[11:2]);
-assign depacketizer_cmp_source_payload_adr = depacketizer_tlp_cmp_payload_lower_address;
-assign depacketizer_cmp_source_payload_req_id = depacketizer_tlp_cmp_payload_requester_id;
-assign depacketizer_cmp_source_payload_cmp_id = depacketizer_tlp_cmp_payload_completer_id;
-assign depacketizer_cmp_source_payload_err = (depacketizer_tlp_cmp_payload_status != 1'd0);
-assign depacketizer_cmp_source_payload_tag = depacketizer_tlp_cmp_payload_tag;
-assign depacketizer_cmp_source_payload_dat = depacketizer_tlp_cmp_payload_dat;
+assign cmp_depacketizer_cmp_source_valid = cmp_depacketizer_tlp_cmp_valid;
+assign cmp_depacketizer_tlp_cmp_ready = cmp_depacketizer_cmp_source_ready;
+assign cmp_depacketizer_cmp_source_first = cmp_depacketizer_tlp_cmp_first;
+assign cmp_depacketizer_cmp_source_last = cmp_depacketizer_tlp_cmp_last;
+assign cmp_depacketizer_cmp_source_payload_len = cmp_depacketizer_tlp_cmp_payload_length;
+assign cmp_depacketizer_cmp_source_payload_end = (cmp_depacketizer_tlp_cmp_payload_length == cmp_depacketizer_tlp_cmp_payload_byte_count[11:2]);
+assign cmp_depacketizer_cmp_source_payload_adr = cmp_depacketizer_tlp_cmp_payload_lower_address;
+assign cmp_depacketizer_cmp_source_payload_req_id = cmp_depacketizer_tlp_cmp_payload_requester_id;
+assign cmp_depacketizer_cmp_source_payload_cmp_id = cmp_depacketizer_tlp_cmp_payload_completer_id;
+assign cmp_depacketizer_cmp_source_payload_err = (cmp_depacketizer_tlp_cmp_payload_status != 1'd0);
+assign cmp_depacketizer_cmp_source_payload_tag = cmp_depacketizer_tlp_cmp_payload_tag;
+assign cmp_depacketizer_cmp_source_payload_dat = cmp_depacketizer_tlp_cmp_payload_dat;
 always @(*) begin
-    depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd0;
-    depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd0;
-    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd0;
-    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd0;
-    depacketizer_header_extracter_sink_ready = 1'd0;
-    depacketizer_header_extracter_source_first = 1'd0;
-    depacketizer_header_extracter_source_last = 1'd0;
-    depacketizer_header_extracter_source_payload_be = 32'd0;
-    depacketizer_header_extracter_source_payload_dat = 256'd0;
-    depacketizer_header_extracter_source_valid = 1'd0;
-    litepcieendpoint_next_state = 2'd0;
-    litepcieendpoint_next_value0 = 32'd0;
-    litepcieendpoint_next_value1 = 32'd0;
-    litepcieendpoint_next_value2 = 32'd0;
-    litepcieendpoint_next_value3 = 32'd0;
-    litepcieendpoint_next_value_ce0 = 1'd0;
-    litepcieendpoint_next_value_ce1 = 1'd0;
-    litepcieendpoint_next_value_ce2 = 1'd0;
-    litepcieendpoint_next_value_ce3 = 1'd0;
-    case (litepcieendpoint_state)
+    cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd0;
+    cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd0;
+    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+    cmp_depacketizer_header_extracter_sink_ready = 1'd0;
+    cmp_depacketizer_header_extracter_source_first = 1'd0;
+    cmp_depacketizer_header_extracter_source_last = 1'd0;
+    cmp_depacketizer_header_extracter_source_payload_be = 32'd0;
+    cmp_depacketizer_header_extracter_source_payload_dat = 256'd0;
+    cmp_depacketizer_header_extracter_source_valid = 1'd0;
+    litepcietlpdepacketizer0_next_state = 2'd0;
+    litepcietlpdepacketizer0_next_value0 = 32'd0;
+    litepcietlpdepacketizer0_next_value1 = 32'd0;
+    litepcietlpdepacketizer0_next_value2 = 32'd0;
+    litepcietlpdepacketizer0_next_value3 = 32'd0;
+    litepcietlpdepacketizer0_next_value_ce0 = 1'd0;
+    litepcietlpdepacketizer0_next_value_ce1 = 1'd0;
+    litepcietlpdepacketizer0_next_value_ce2 = 1'd0;
+    litepcietlpdepacketizer0_next_value_ce3 = 1'd0;
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                if (depacketizer_header_extracter_sink_last) begin
-                    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                if (cmp_depacketizer_header_extracter_sink_last) begin
+                    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd1;
                 end
             end
         end
         2'd2: begin
         end
         default: begin
-            depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1 = 1'd0;
+            cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1 = 1'd0;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                if (depacketizer_header_extracter_sink_last) begin
-                    depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                if (cmp_depacketizer_header_extracter_sink_last) begin
+                    cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd1;
                 end
             end
         end
         2'd2: begin
         end
         default: begin
-            depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1 = 1'd1;
+            cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1 = 1'd1;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_first = depacketizer_header_extracter_first;
+            cmp_depacketizer_header_extracter_source_first = cmp_depacketizer_header_extracter_first;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_last = (depacketizer_header_extracter_sink_last | depacketizer_header_extracter_last);
+            cmp_depacketizer_header_extracter_source_last = (cmp_depacketizer_header_extracter_sink_last | cmp_depacketizer_header_extracter_last);
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_payload_be[3:0] = depacketizer_header_extracter_be_r[15:12];
-            depacketizer_header_extracter_source_payload_be[7:4] = depacketizer_header_extracter_be_r[19:16];
-            depacketizer_header_extracter_source_payload_be[11:8] = depacketizer_header_extracter_be_r[23:20];
-            depacketizer_header_extracter_source_payload_be[15:12] = depacketizer_header_extracter_be_r[27:24];
-            depacketizer_header_extracter_source_payload_be[19:16] = depacketizer_header_extracter_be_r[31:28];
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_be[23:20] = 1'd0;
+            cmp_depacketizer_header_extracter_source_payload_be[3:0] = cmp_depacketizer_header_extracter_be_r[15:12];
+            cmp_depacketizer_header_extracter_source_payload_be[7:4] = cmp_depacketizer_header_extracter_be_r[19:16];
+            cmp_depacketizer_header_extracter_source_payload_be[11:8] = cmp_depacketizer_header_extracter_be_r[23:20];
+            cmp_depacketizer_header_extracter_source_payload_be[15:12] = cmp_depacketizer_header_extracter_be_r[27:24];
+            cmp_depacketizer_header_extracter_source_payload_be[19:16] = cmp_depacketizer_header_extracter_be_r[31:28];
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_be[23:20] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_be[23:20] = depacketizer_header_extracter_sink_payload_be[3:0];
+                cmp_depacketizer_header_extracter_source_payload_be[23:20] = cmp_depacketizer_header_extracter_sink_payload_be[3:0];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_be[27:24] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_be[27:24] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_be[27:24] = depacketizer_header_extracter_sink_payload_be[7:4];
+                cmp_depacketizer_header_extracter_source_payload_be[27:24] = cmp_depacketizer_header_extracter_sink_payload_be[7:4];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_be[31:28] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_be[31:28] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_be[31:28] = depacketizer_header_extracter_sink_payload_be[11:8];
+                cmp_depacketizer_header_extracter_source_payload_be[31:28] = cmp_depacketizer_header_extracter_sink_payload_be[11:8];
             end
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_payload_dat[31:0] = depacketizer_header_extracter_dat_r[127:96];
-            depacketizer_header_extracter_source_payload_dat[63:32] = depacketizer_header_extracter_dat_r[159:128];
-            depacketizer_header_extracter_source_payload_dat[95:64] = depacketizer_header_extracter_dat_r[191:160];
-            depacketizer_header_extracter_source_payload_dat[127:96] = depacketizer_header_extracter_dat_r[223:192];
-            depacketizer_header_extracter_source_payload_dat[159:128] = depacketizer_header_extracter_dat_r[255:224];
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_dat[191:160] = 1'd0;
+            cmp_depacketizer_header_extracter_source_payload_dat[31:0] = cmp_depacketizer_header_extracter_dat_r[127:96];
+            cmp_depacketizer_header_extracter_source_payload_dat[63:32] = cmp_depacketizer_header_extracter_dat_r[159:128];
+            cmp_depacketizer_header_extracter_source_payload_dat[95:64] = cmp_depacketizer_header_extracter_dat_r[191:160];
+            cmp_depacketizer_header_extracter_source_payload_dat[127:96] = cmp_depacketizer_header_extracter_dat_r[223:192];
+            cmp_depacketizer_header_extracter_source_payload_dat[159:128] = cmp_depacketizer_header_extracter_dat_r[255:224];
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_dat[191:160] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_dat[191:160] = depacketizer_header_extracter_sink_payload_dat[31:0];
+                cmp_depacketizer_header_extracter_source_payload_dat[191:160] = cmp_depacketizer_header_extracter_sink_payload_dat[31:0];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_dat[223:192] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_dat[223:192] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_dat[223:192] = depacketizer_header_extracter_sink_payload_dat[63:32];
+                cmp_depacketizer_header_extracter_source_payload_dat[223:192] = cmp_depacketizer_header_extracter_sink_payload_dat[63:32];
             end
-            if (depacketizer_header_extracter_last) begin
-                depacketizer_header_extracter_source_payload_dat[255:224] = 1'd0;
+            if (cmp_depacketizer_header_extracter_last) begin
+                cmp_depacketizer_header_extracter_source_payload_dat[255:224] = 1'd0;
             end else begin
-                depacketizer_header_extracter_source_payload_dat[255:224] = depacketizer_header_extracter_sink_payload_dat[95:64];
+                cmp_depacketizer_header_extracter_source_payload_dat[255:224] = cmp_depacketizer_header_extracter_sink_payload_dat[95:64];
             end
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            depacketizer_header_extracter_source_valid = (depacketizer_header_extracter_sink_valid | depacketizer_header_extracter_last);
+            cmp_depacketizer_header_extracter_source_valid = (cmp_depacketizer_header_extracter_sink_valid | cmp_depacketizer_header_extracter_last);
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd0;
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd0;
             end
         end
         default: begin
-            depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0 = 1'd1;
+            cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0 = 1'd1;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd1;
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd1;
             end
         end
         default: begin
-            depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0 = 1'd1;
+            cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0 = 1'd1;
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            depacketizer_header_extracter_sink_ready = 1'd1;
+            cmp_depacketizer_header_extracter_sink_ready = 1'd1;
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                depacketizer_header_extracter_sink_ready = (~depacketizer_header_extracter_last);
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                cmp_depacketizer_header_extracter_sink_ready = (~cmp_depacketizer_header_extracter_last);
             end
         end
         default: begin
         end
     endcase
-    litepcieendpoint_next_state = litepcieendpoint_state;
-    case (litepcieendpoint_state)
+    litepcietlpdepacketizer0_next_state = litepcietlpdepacketizer0_state;
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_state = 2'd2;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_state = 2'd2;
             end
         end
         2'd2: begin
-            if ((depacketizer_header_extracter_source_valid & depacketizer_header_extracter_source_ready)) begin
-                if (depacketizer_header_extracter_source_last) begin
-                    litepcieendpoint_next_state = 1'd0;
+            if ((cmp_depacketizer_header_extracter_source_valid & cmp_depacketizer_header_extracter_source_ready)) begin
+                if (cmp_depacketizer_header_extracter_source_last) begin
+                    litepcietlpdepacketizer0_next_state = 1'd0;
                 end
             end
         end
         default: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_state = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_state = 1'd1;
             end
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value0 = depacketizer_header_extracter_sink_payload_dat[31:0];
-            end
-        end
-        2'd2: begin
-        end
-        default: begin
-        end
-    endcase
-    case (litepcieendpoint_state)
-        1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value1 = depacketizer_header_extracter_sink_payload_dat[63:32];
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value0 = cmp_depacketizer_header_extracter_sink_payload_dat[31:0];
             end
         end
         2'd2: begin
@@ -4094,10 +4263,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value2 = depacketizer_header_extracter_sink_payload_dat[95:64];
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value1 = cmp_depacketizer_header_extracter_sink_payload_dat[63:32];
             end
         end
         2'd2: begin
@@ -4105,10 +4274,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value3 = depacketizer_header_extracter_sink_payload_dat[127:96];
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value2 = cmp_depacketizer_header_extracter_sink_payload_dat[95:64];
             end
         end
         2'd2: begin
@@ -4116,10 +4285,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce0 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value3 = cmp_depacketizer_header_extracter_sink_payload_dat[127:96];
             end
         end
         2'd2: begin
@@ -4127,10 +4296,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce1 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value_ce0 = 1'd1;
             end
         end
         2'd2: begin
@@ -4138,10 +4307,10 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce2 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value_ce1 = 1'd1;
             end
         end
         2'd2: begin
@@ -4149,10 +4318,21 @@ always @(*) begin
         default: begin
         end
     endcase
-    case (litepcieendpoint_state)
+    case (litepcietlpdepacketizer0_state)
         1'd1: begin
-            if (depacketizer_header_extracter_sink_valid) begin
-                litepcieendpoint_next_value_ce3 = 1'd1;
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value_ce2 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer0_state)
+        1'd1: begin
+            if (cmp_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer0_next_value_ce3 = 1'd1;
             end
         end
         2'd2: begin
@@ -4162,727 +4342,1476 @@ always @(*) begin
     endcase
 end
 always @(*) begin
-    depacketizer_dispatcher_sel1 = 2'd0;
-    if ((~depacketizer_dispatcher_sel_locked)) begin
-        depacketizer_dispatcher_sel1 = depacketizer_dispatcher_sel0;
+    cmp_depacketizer_dispatcher_sel1 = 1'd0;
+    if ((~cmp_depacketizer_dispatcher_sel_locked)) begin
+        cmp_depacketizer_dispatcher_sel1 = cmp_depacketizer_dispatcher_sel0;
     end else begin
-        depacketizer_dispatcher_sel1 = depacketizer_dispatcher_sel_ongoing;
+        cmp_depacketizer_dispatcher_sel1 = cmp_depacketizer_dispatcher_sel_ongoing;
     end
 end
 always @(*) begin
-    depacketizer_dispatch_sink_ready = 1'd0;
-    depacketizer_endpoint0_first = 1'd0;
-    depacketizer_endpoint0_last = 1'd0;
-    depacketizer_endpoint0_payload_be = 32'd0;
-    depacketizer_endpoint0_payload_dat = 256'd0;
-    depacketizer_endpoint0_payload_fmt = 2'd0;
-    depacketizer_endpoint0_payload_type = 5'd0;
-    depacketizer_endpoint0_valid = 1'd0;
-    depacketizer_endpoint1_first = 1'd0;
-    depacketizer_endpoint1_last = 1'd0;
-    depacketizer_endpoint1_payload_be = 32'd0;
-    depacketizer_endpoint1_payload_dat = 256'd0;
-    depacketizer_endpoint1_payload_fmt = 2'd0;
-    depacketizer_endpoint1_payload_type = 5'd0;
-    depacketizer_endpoint1_valid = 1'd0;
-    depacketizer_endpoint2_first = 1'd0;
-    depacketizer_endpoint2_last = 1'd0;
-    depacketizer_endpoint2_payload_be = 32'd0;
-    depacketizer_endpoint2_payload_dat = 256'd0;
-    depacketizer_endpoint2_payload_fmt = 2'd0;
-    depacketizer_endpoint2_payload_type = 5'd0;
-    depacketizer_endpoint2_valid = 1'd0;
-    case (depacketizer_dispatcher_sel1)
+    cmp_depacketizer_dispatch_sink_ready = 1'd0;
+    cmp_depacketizer_endpoint0_first = 1'd0;
+    cmp_depacketizer_endpoint0_last = 1'd0;
+    cmp_depacketizer_endpoint0_payload_be = 32'd0;
+    cmp_depacketizer_endpoint0_payload_dat = 256'd0;
+    cmp_depacketizer_endpoint0_payload_fmt = 2'd0;
+    cmp_depacketizer_endpoint0_payload_type = 5'd0;
+    cmp_depacketizer_endpoint0_valid = 1'd0;
+    cmp_depacketizer_endpoint1_first = 1'd0;
+    cmp_depacketizer_endpoint1_last = 1'd0;
+    cmp_depacketizer_endpoint1_payload_be = 32'd0;
+    cmp_depacketizer_endpoint1_payload_dat = 256'd0;
+    cmp_depacketizer_endpoint1_payload_fmt = 2'd0;
+    cmp_depacketizer_endpoint1_payload_type = 5'd0;
+    cmp_depacketizer_endpoint1_valid = 1'd0;
+    case (cmp_depacketizer_dispatcher_sel1)
         1'd0: begin
-            depacketizer_endpoint0_valid = depacketizer_dispatch_sink_valid;
-            depacketizer_dispatch_sink_ready = depacketizer_endpoint0_ready;
-            depacketizer_endpoint0_first = depacketizer_dispatch_sink_first;
-            depacketizer_endpoint0_last = depacketizer_dispatch_sink_last;
-            depacketizer_endpoint0_payload_fmt = depacketizer_dispatch_sink_payload_fmt;
-            depacketizer_endpoint0_payload_type = depacketizer_dispatch_sink_payload_type;
-            depacketizer_endpoint0_payload_dat = depacketizer_dispatch_sink_payload_dat;
-            depacketizer_endpoint0_payload_be = depacketizer_dispatch_sink_payload_be;
+            cmp_depacketizer_endpoint0_valid = cmp_depacketizer_dispatch_sink_valid;
+            cmp_depacketizer_dispatch_sink_ready = cmp_depacketizer_endpoint0_ready;
+            cmp_depacketizer_endpoint0_first = cmp_depacketizer_dispatch_sink_first;
+            cmp_depacketizer_endpoint0_last = cmp_depacketizer_dispatch_sink_last;
+            cmp_depacketizer_endpoint0_payload_fmt = cmp_depacketizer_dispatch_sink_payload_fmt;
+            cmp_depacketizer_endpoint0_payload_type = cmp_depacketizer_dispatch_sink_payload_type;
+            cmp_depacketizer_endpoint0_payload_dat = cmp_depacketizer_dispatch_sink_payload_dat;
+            cmp_depacketizer_endpoint0_payload_be = cmp_depacketizer_dispatch_sink_payload_be;
         end
         1'd1: begin
-            depacketizer_endpoint1_valid = depacketizer_dispatch_sink_valid;
-            depacketizer_dispatch_sink_ready = depacketizer_endpoint1_ready;
-            depacketizer_endpoint1_first = depacketizer_dispatch_sink_first;
-            depacketizer_endpoint1_last = depacketizer_dispatch_sink_last;
-            depacketizer_endpoint1_payload_fmt = depacketizer_dispatch_sink_payload_fmt;
-            depacketizer_endpoint1_payload_type = depacketizer_dispatch_sink_payload_type;
-            depacketizer_endpoint1_payload_dat = depacketizer_dispatch_sink_payload_dat;
-            depacketizer_endpoint1_payload_be = depacketizer_dispatch_sink_payload_be;
-        end
-        2'd2: begin
-            depacketizer_endpoint2_valid = depacketizer_dispatch_sink_valid;
-            depacketizer_dispatch_sink_ready = depacketizer_endpoint2_ready;
-            depacketizer_endpoint2_first = depacketizer_dispatch_sink_first;
-            depacketizer_endpoint2_last = depacketizer_dispatch_sink_last;
-            depacketizer_endpoint2_payload_fmt = depacketizer_dispatch_sink_payload_fmt;
-            depacketizer_endpoint2_payload_type = depacketizer_dispatch_sink_payload_type;
-            depacketizer_endpoint2_payload_dat = depacketizer_dispatch_sink_payload_dat;
-            depacketizer_endpoint2_payload_be = depacketizer_dispatch_sink_payload_be;
+            cmp_depacketizer_endpoint1_valid = cmp_depacketizer_dispatch_sink_valid;
+            cmp_depacketizer_dispatch_sink_ready = cmp_depacketizer_endpoint1_ready;
+            cmp_depacketizer_endpoint1_first = cmp_depacketizer_dispatch_sink_first;
+            cmp_depacketizer_endpoint1_last = cmp_depacketizer_dispatch_sink_last;
+            cmp_depacketizer_endpoint1_payload_fmt = cmp_depacketizer_dispatch_sink_payload_fmt;
+            cmp_depacketizer_endpoint1_payload_type = cmp_depacketizer_dispatch_sink_payload_type;
+            cmp_depacketizer_endpoint1_payload_dat = cmp_depacketizer_dispatch_sink_payload_dat;
+            cmp_depacketizer_endpoint1_payload_be = cmp_depacketizer_dispatch_sink_payload_be;
         end
         default: begin
-            depacketizer_dispatch_sink_ready = 1'd1;
+            cmp_depacketizer_dispatch_sink_ready = 1'd1;
         end
     endcase
 end
-assign depacketizer_dispatcher_last = ((depacketizer_dispatch_sink_valid & depacketizer_dispatch_sink_last) & depacketizer_dispatch_sink_ready);
-assign depacketizer_dispatcher_ongoing0 = ((depacketizer_dispatch_sink_valid | depacketizer_dispatcher_ongoing1) & (~depacketizer_dispatcher_last));
+assign cmp_depacketizer_dispatcher_last = ((cmp_depacketizer_dispatch_sink_valid & cmp_depacketizer_dispatch_sink_last) & cmp_depacketizer_dispatch_sink_ready);
+assign cmp_depacketizer_dispatcher_ongoing0 = ((cmp_depacketizer_dispatch_sink_valid | cmp_depacketizer_dispatcher_ongoing1) & (~cmp_depacketizer_dispatcher_last));
+assign req_depacketizer_header_extracter_sink_valid = req_depacketizer_sink_sink_valid;
+assign req_depacketizer_sink_sink_ready = req_depacketizer_header_extracter_sink_ready;
+assign req_depacketizer_header_extracter_sink_first = req_depacketizer_sink_sink_first;
+assign req_depacketizer_header_extracter_sink_last = req_depacketizer_sink_sink_last;
+assign req_depacketizer_header_extracter_sink_payload_dat = req_depacketizer_sink_sink_payload_dat;
+assign req_depacketizer_header_extracter_sink_payload_be = req_depacketizer_sink_sink_payload_be;
+assign req_depacketizer_endpoint0_ready = 1'd1;
+assign req_depacketizer_dispatch_sink_valid = req_depacketizer_header_extracter_source_valid;
+assign req_depacketizer_header_extracter_source_ready = req_depacketizer_dispatch_sink_ready;
+assign req_depacketizer_dispatch_sink_first = req_depacketizer_header_extracter_source_first;
+assign req_depacketizer_dispatch_sink_last = req_depacketizer_header_extracter_source_last;
+assign req_depacketizer_dispatch_sink_payload_fmt = req_depacketizer_header_extracter_source_payload_header[30:29];
+assign req_depacketizer_dispatch_sink_payload_type = req_depacketizer_header_extracter_source_payload_header[28:24];
 always @(*) begin
-    packetizer_req_sink_ready = 1'd0;
-    packetizer_tlp_req_valid = 1'd0;
-    if ((~packetizer_req_is_cfg)) begin
-        packetizer_tlp_req_valid = packetizer_req_sink_valid;
-        packetizer_req_sink_ready = packetizer_tlp_req_ready;
+    req_depacketizer_dispatch_sink_payload_dat = 256'd0;
+    req_depacketizer_dispatch_sink_payload_dat[31:0] = req_depacketizer_header_extracter_source_payload_dat[31:0];
+    req_depacketizer_dispatch_sink_payload_dat[63:32] = req_depacketizer_header_extracter_source_payload_dat[63:32];
+    req_depacketizer_dispatch_sink_payload_dat[95:64] = req_depacketizer_header_extracter_source_payload_dat[95:64];
+    req_depacketizer_dispatch_sink_payload_dat[127:96] = req_depacketizer_header_extracter_source_payload_dat[127:96];
+    req_depacketizer_dispatch_sink_payload_dat[159:128] = req_depacketizer_header_extracter_source_payload_dat[159:128];
+    req_depacketizer_dispatch_sink_payload_dat[191:160] = req_depacketizer_header_extracter_source_payload_dat[191:160];
+    req_depacketizer_dispatch_sink_payload_dat[223:192] = req_depacketizer_header_extracter_source_payload_dat[223:192];
+    req_depacketizer_dispatch_sink_payload_dat[255:224] = req_depacketizer_header_extracter_source_payload_dat[255:224];
+end
+always @(*) begin
+    req_depacketizer_dispatch_sink_payload_be = 32'd0;
+    req_depacketizer_dispatch_sink_payload_be[3:0] = req_depacketizer_header_extracter_source_payload_be[3:0];
+    req_depacketizer_dispatch_sink_payload_be[7:4] = req_depacketizer_header_extracter_source_payload_be[7:4];
+    req_depacketizer_dispatch_sink_payload_be[11:8] = req_depacketizer_header_extracter_source_payload_be[11:8];
+    req_depacketizer_dispatch_sink_payload_be[15:12] = req_depacketizer_header_extracter_source_payload_be[15:12];
+    req_depacketizer_dispatch_sink_payload_be[19:16] = req_depacketizer_header_extracter_source_payload_be[19:16];
+    req_depacketizer_dispatch_sink_payload_be[23:20] = req_depacketizer_header_extracter_source_payload_be[23:20];
+    req_depacketizer_dispatch_sink_payload_be[27:24] = req_depacketizer_header_extracter_source_payload_be[27:24];
+    req_depacketizer_dispatch_sink_payload_be[31:28] = req_depacketizer_header_extracter_source_payload_be[31:28];
+end
+always @(*) begin
+    req_depacketizer_dispatcher_sel0 = 1'd0;
+    req_depacketizer_dispatcher_sel0 = 1'd0;
+    if ((({req_depacketizer_dispatch_sink_payload_fmt, req_depacketizer_dispatch_sink_payload_type} == 1'd0) | ({req_depacketizer_dispatch_sink_payload_fmt, req_depacketizer_dispatch_sink_payload_type} == 7'd64))) begin
+        req_depacketizer_dispatcher_sel0 = 1'd1;
     end
 end
-assign packetizer_tlp_req_first = packetizer_req_sink_first;
-assign packetizer_tlp_req_last = packetizer_req_sink_last;
-assign packetizer_tlp_req_payload_type = 1'd0;
+assign req_depacketizer_tlp_req_valid = req_depacketizer_endpoint1_valid;
+assign req_depacketizer_endpoint1_ready = req_depacketizer_tlp_req_ready;
+assign req_depacketizer_tlp_req_first = req_depacketizer_endpoint1_first;
+assign req_depacketizer_tlp_req_last = req_depacketizer_endpoint1_last;
+assign req_depacketizer_tlp_req_payload_dat = req_depacketizer_endpoint1_payload_dat;
+assign req_depacketizer_tlp_req_payload_be = req_depacketizer_endpoint1_payload_be;
+assign req_depacketizer_tlp_req_payload_address = req_depacketizer_header_extracter_source_payload_header[127:64];
+assign req_depacketizer_tlp_req_payload_attr = req_depacketizer_header_extracter_source_payload_header[13:12];
+assign req_depacketizer_tlp_req_payload_ep = req_depacketizer_header_extracter_source_payload_header[14];
+assign req_depacketizer_tlp_req_payload_first_be = req_depacketizer_header_extracter_source_payload_header[35:32];
 always @(*) begin
-    packetizer_tlp_req_payload_address = 64'd0;
-    packetizer_tlp_req_payload_fmt = 2'd0;
-    if (packetizer_req_sink_payload_we) begin
-        packetizer_tlp_req_payload_fmt = 2'd2;
-    end else begin
-        packetizer_tlp_req_payload_fmt = 1'd0;
-    end
-    packetizer_tlp_req_payload_address = packetizer_req_sink_payload_adr;
-    if (((packetizer_req_sink_payload_adr[63:32] != 1'd0) | 1'd0)) begin
-        packetizer_tlp_req_payload_address[31:0] = packetizer_req_sink_payload_adr[63:32];
-        packetizer_tlp_req_payload_address[63:32] = packetizer_req_sink_payload_adr[31:0];
-        if (packetizer_req_sink_payload_we) begin
-            packetizer_tlp_req_payload_fmt = 2'd3;
-        end else begin
-            packetizer_tlp_req_payload_fmt = 1'd1;
-        end
-    end
+    req_depacketizer_tlp_req_payload_fmt = 2'd0;
+    req_depacketizer_tlp_req_payload_fmt = req_depacketizer_endpoint1_payload_fmt;
+    req_depacketizer_tlp_req_payload_fmt = req_depacketizer_header_extracter_source_payload_header[30:29];
 end
-assign packetizer_tlp_req_payload_tc = 1'd0;
-assign packetizer_tlp_req_payload_td = 1'd0;
-assign packetizer_tlp_req_payload_ep = 1'd0;
-assign packetizer_tlp_req_payload_attr = 1'd0;
-assign packetizer_tlp_req_payload_length = packetizer_req_sink_payload_len;
-assign packetizer_tlp_req_payload_requester_id = packetizer_req_sink_payload_req_id;
-assign packetizer_tlp_req_payload_tag = packetizer_req_sink_payload_tag;
+assign req_depacketizer_tlp_req_payload_last_be = req_depacketizer_header_extracter_source_payload_header[39:36];
+assign req_depacketizer_tlp_req_payload_length = req_depacketizer_header_extracter_source_payload_header[9:0];
+assign req_depacketizer_tlp_req_payload_requester_id = req_depacketizer_header_extracter_source_payload_header[63:48];
+assign req_depacketizer_tlp_req_payload_tag = req_depacketizer_header_extracter_source_payload_header[47:40];
+assign req_depacketizer_tlp_req_payload_tc = req_depacketizer_header_extracter_source_payload_header[22:20];
+assign req_depacketizer_tlp_req_payload_td = req_depacketizer_header_extracter_source_payload_header[15];
 always @(*) begin
-    packetizer_tlp_req_payload_last_be = 4'd0;
-    if ((packetizer_req_sink_payload_len > 1'd1)) begin
-        packetizer_tlp_req_payload_last_be = 4'd15;
-    end else begin
-        packetizer_tlp_req_payload_last_be = 1'd0;
-    end
+    req_depacketizer_tlp_req_payload_type = 5'd0;
+    req_depacketizer_tlp_req_payload_type = req_depacketizer_endpoint1_payload_type;
+    req_depacketizer_tlp_req_payload_type = req_depacketizer_header_extracter_source_payload_header[28:24];
 end
-assign packetizer_tlp_req_payload_first_be = 4'd15;
-assign packetizer_tlp_req_payload_dat = packetizer_req_sink_payload_dat;
+assign req_depacketizer_req_source_valid = req_depacketizer_tlp_req_valid;
+assign req_depacketizer_req_source_payload_we = (req_depacketizer_tlp_req_valid & ({req_depacketizer_tlp_req_payload_fmt, req_depacketizer_tlp_req_payload_type} == 7'd64));
+assign req_depacketizer_tlp_req_ready = req_depacketizer_req_source_ready;
+assign req_depacketizer_req_source_first = req_depacketizer_tlp_req_first;
+assign req_depacketizer_req_source_last = req_depacketizer_tlp_req_last;
+assign req_depacketizer_req_source_payload_adr = ($signed({1'd0, req_depacketizer_tlp_req_payload_address}) & $signed(33'h1000fffff));
+assign req_depacketizer_req_source_payload_len = req_depacketizer_tlp_req_payload_length;
+assign req_depacketizer_req_source_payload_req_id = req_depacketizer_tlp_req_payload_requester_id;
+assign req_depacketizer_req_source_payload_tag = req_depacketizer_tlp_req_payload_tag;
+assign req_depacketizer_req_source_payload_dat = req_depacketizer_tlp_req_payload_dat;
 always @(*) begin
-    packetizer_tlp_req_payload_be = 32'd0;
-    if (packetizer_req_sink_payload_we) begin
-        if ((packetizer_req_sink_payload_len == 1'd1)) begin
-            packetizer_tlp_req_payload_be = 4'd15;
-        end else begin
-            packetizer_tlp_req_payload_be = 32'hffffffff;
-        end
-    end else begin
-        packetizer_tlp_req_payload_be = 1'd0;
-    end
-end
-assign packetizer_tlp_raw_req_valid = packetizer_tlp_req_valid;
-assign packetizer_tlp_req_ready = packetizer_tlp_raw_req_ready;
-assign packetizer_tlp_raw_req_first = packetizer_tlp_req_first;
-assign packetizer_tlp_raw_req_last = packetizer_tlp_req_last;
-assign packetizer_tlp_raw_req_payload_dat = packetizer_tlp_req_payload_dat;
-assign packetizer_tlp_raw_req_payload_be = packetizer_tlp_req_payload_be;
-assign packetizer_tlp_raw_req_payload_fmt = packetizer_tlp_req_payload_fmt;
-always @(*) begin
-    packetizer_tlp_raw_req_header = 128'd0;
-    packetizer_tlp_raw_req_header[127:64] = packetizer_tlp_req_payload_address;
-    packetizer_tlp_raw_req_header[13:12] = packetizer_tlp_req_payload_attr;
-    packetizer_tlp_raw_req_header[14] = packetizer_tlp_req_payload_ep;
-    packetizer_tlp_raw_req_header[35:32] = packetizer_tlp_req_payload_first_be;
-    packetizer_tlp_raw_req_header[30:29] = packetizer_tlp_req_payload_fmt;
-    packetizer_tlp_raw_req_header[39:36] = packetizer_tlp_req_payload_last_be;
-    packetizer_tlp_raw_req_header[9:0] = packetizer_tlp_req_payload_length;
-    packetizer_tlp_raw_req_header[63:48] = packetizer_tlp_req_payload_requester_id;
-    packetizer_tlp_raw_req_header[47:40] = packetizer_tlp_req_payload_tag;
-    packetizer_tlp_raw_req_header[22:20] = packetizer_tlp_req_payload_tc;
-    packetizer_tlp_raw_req_header[15] = packetizer_tlp_req_payload_td;
-    packetizer_tlp_raw_req_header[28:24] = packetizer_tlp_req_payload_type;
-end
-always @(*) begin
-    packetizer_tlp_raw_req_payload_header = 128'd0;
-    packetizer_tlp_raw_req_payload_header[31:0] = packetizer_tlp_raw_req_header[31:0];
-    packetizer_tlp_raw_req_payload_header[63:32] = packetizer_tlp_raw_req_header[63:32];
-    packetizer_tlp_raw_req_payload_header[95:64] = packetizer_tlp_raw_req_header[95:64];
-    packetizer_tlp_raw_req_payload_header[127:96] = packetizer_tlp_raw_req_header[127:96];
-end
-assign packetizer_tlp_raw_req_buf_sink_sink_valid = packetizer_tlp_raw_req_valid;
-assign packetizer_tlp_raw_req_ready = packetizer_tlp_raw_req_buf_sink_sink_ready;
-assign packetizer_tlp_raw_req_buf_sink_sink_first = packetizer_tlp_raw_req_first;
-assign packetizer_tlp_raw_req_buf_sink_sink_last = packetizer_tlp_raw_req_last;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_fmt = packetizer_tlp_raw_req_payload_fmt;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_header = packetizer_tlp_raw_req_payload_header;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_dat = packetizer_tlp_raw_req_payload_dat;
-assign packetizer_tlp_raw_req_buf_sink_sink_payload_be = packetizer_tlp_raw_req_payload_be;
-assign packetizer_tlp_raw_req_d_valid = packetizer_tlp_raw_req_buf_source_source_valid;
-assign packetizer_tlp_raw_req_buf_source_source_ready = packetizer_tlp_raw_req_d_ready;
-assign packetizer_tlp_raw_req_d_first = packetizer_tlp_raw_req_buf_source_source_first;
-assign packetizer_tlp_raw_req_d_last = packetizer_tlp_raw_req_buf_source_source_last;
-assign packetizer_tlp_raw_req_d_payload_fmt = packetizer_tlp_raw_req_buf_source_source_payload_fmt;
-assign packetizer_tlp_raw_req_d_payload_header = packetizer_tlp_raw_req_buf_source_source_payload_header;
-assign packetizer_tlp_raw_req_d_payload_dat = packetizer_tlp_raw_req_buf_source_source_payload_dat;
-assign packetizer_tlp_raw_req_d_payload_be = packetizer_tlp_raw_req_buf_source_source_payload_be;
-assign packetizer_tlp_cmp_valid = packetizer_cmp_sink_valid;
-assign packetizer_cmp_sink_ready = packetizer_tlp_cmp_ready;
-assign packetizer_tlp_cmp_first = packetizer_cmp_sink_first;
-assign packetizer_tlp_cmp_last = packetizer_cmp_sink_last;
-assign packetizer_tlp_cmp_payload_tc = 1'd0;
-assign packetizer_tlp_cmp_payload_td = 1'd0;
-assign packetizer_tlp_cmp_payload_ep = 1'd0;
-assign packetizer_tlp_cmp_payload_attr = 1'd0;
-assign packetizer_tlp_cmp_payload_length = packetizer_cmp_sink_payload_len;
-assign packetizer_tlp_cmp_payload_completer_id = packetizer_cmp_sink_payload_cmp_id;
-always @(*) begin
-    packetizer_tlp_cmp_payload_fmt = 2'd0;
-    packetizer_tlp_cmp_payload_status = 3'd0;
-    packetizer_tlp_cmp_payload_type = 5'd0;
-    if (packetizer_cmp_sink_payload_err) begin
-        packetizer_tlp_cmp_payload_type = 4'd10;
-        packetizer_tlp_cmp_payload_fmt = 1'd0;
-        packetizer_tlp_cmp_payload_status = 1'd1;
-    end else begin
-        packetizer_tlp_cmp_payload_type = 4'd10;
-        packetizer_tlp_cmp_payload_fmt = 2'd2;
-        packetizer_tlp_cmp_payload_status = 1'd0;
-    end
-end
-assign packetizer_tlp_cmp_payload_bcm = 1'd0;
-assign packetizer_tlp_cmp_payload_byte_count = (packetizer_cmp_sink_payload_len * 3'd4);
-assign packetizer_tlp_cmp_payload_requester_id = packetizer_cmp_sink_payload_req_id;
-assign packetizer_tlp_cmp_payload_tag = packetizer_cmp_sink_payload_tag;
-assign packetizer_tlp_cmp_payload_lower_address = packetizer_cmp_sink_payload_adr;
-assign packetizer_tlp_cmp_payload_dat = packetizer_cmp_sink_payload_dat;
-always @(*) begin
-    packetizer_tlp_cmp_payload_be = 32'd0;
-    if ((packetizer_cmp_sink_last & packetizer_cmp_sink_first)) begin
-        packetizer_tlp_cmp_payload_be = 4'd15;
-    end else begin
-        packetizer_tlp_cmp_payload_be = 32'hffffffff;
-    end
-end
-assign packetizer_tlp_raw_cmp_valid = packetizer_tlp_cmp_valid;
-assign packetizer_tlp_cmp_ready = packetizer_tlp_raw_cmp_ready;
-assign packetizer_tlp_raw_cmp_first = packetizer_tlp_cmp_first;
-assign packetizer_tlp_raw_cmp_last = packetizer_tlp_cmp_last;
-assign packetizer_tlp_raw_cmp_payload_dat = packetizer_tlp_cmp_payload_dat;
-assign packetizer_tlp_raw_cmp_payload_be = packetizer_tlp_cmp_payload_be;
-assign packetizer_tlp_raw_cmp_payload_fmt = packetizer_tlp_cmp_payload_fmt;
-always @(*) begin
-    packetizer_tlp_raw_cmp_header = 128'd0;
-    packetizer_tlp_raw_cmp_header[13:12] = packetizer_tlp_cmp_payload_attr;
-    packetizer_tlp_raw_cmp_header[44] = packetizer_tlp_cmp_payload_bcm;
-    packetizer_tlp_raw_cmp_header[43:32] = packetizer_tlp_cmp_payload_byte_count;
-    packetizer_tlp_raw_cmp_header[63:48] = packetizer_tlp_cmp_payload_completer_id;
-    packetizer_tlp_raw_cmp_header[14] = packetizer_tlp_cmp_payload_ep;
-    packetizer_tlp_raw_cmp_header[30:29] = packetizer_tlp_cmp_payload_fmt;
-    packetizer_tlp_raw_cmp_header[9:0] = packetizer_tlp_cmp_payload_length;
-    packetizer_tlp_raw_cmp_header[70:64] = packetizer_tlp_cmp_payload_lower_address;
-    packetizer_tlp_raw_cmp_header[95:80] = packetizer_tlp_cmp_payload_requester_id;
-    packetizer_tlp_raw_cmp_header[47:45] = packetizer_tlp_cmp_payload_status;
-    packetizer_tlp_raw_cmp_header[79:72] = packetizer_tlp_cmp_payload_tag;
-    packetizer_tlp_raw_cmp_header[22:20] = packetizer_tlp_cmp_payload_tc;
-    packetizer_tlp_raw_cmp_header[15] = packetizer_tlp_cmp_payload_td;
-    packetizer_tlp_raw_cmp_header[28:24] = packetizer_tlp_cmp_payload_type;
-end
-always @(*) begin
-    packetizer_tlp_raw_cmp_payload_header = 128'd0;
-    packetizer_tlp_raw_cmp_payload_header[31:0] = packetizer_tlp_raw_cmp_header[31:0];
-    packetizer_tlp_raw_cmp_payload_header[63:32] = packetizer_tlp_raw_cmp_header[63:32];
-    packetizer_tlp_raw_cmp_payload_header[95:64] = packetizer_tlp_raw_cmp_header[95:64];
-    packetizer_tlp_raw_cmp_payload_header[127:96] = packetizer_tlp_raw_cmp_header[127:96];
-end
-assign packetizer_tlp_raw_buf_sink_sink_valid = packetizer_tlp_raw_valid;
-assign packetizer_tlp_raw_ready = packetizer_tlp_raw_buf_sink_sink_ready;
-assign packetizer_tlp_raw_buf_sink_sink_first = packetizer_tlp_raw_first;
-assign packetizer_tlp_raw_buf_sink_sink_last = packetizer_tlp_raw_last;
-assign packetizer_tlp_raw_buf_sink_sink_payload_fmt = packetizer_tlp_raw_payload_fmt;
-assign packetizer_tlp_raw_buf_sink_sink_payload_header = packetizer_tlp_raw_payload_header;
-assign packetizer_tlp_raw_buf_sink_sink_payload_dat = packetizer_tlp_raw_payload_dat;
-assign packetizer_tlp_raw_buf_sink_sink_payload_be = packetizer_tlp_raw_payload_be;
-assign packetizer_tlp_raw_d_valid = packetizer_tlp_raw_buf_source_source_valid;
-assign packetizer_tlp_raw_buf_source_source_ready = packetizer_tlp_raw_d_ready;
-assign packetizer_tlp_raw_d_first = packetizer_tlp_raw_buf_source_source_first;
-assign packetizer_tlp_raw_d_last = packetizer_tlp_raw_buf_source_source_last;
-assign packetizer_tlp_raw_d_payload_fmt = packetizer_tlp_raw_buf_source_source_payload_fmt;
-assign packetizer_tlp_raw_d_payload_header = packetizer_tlp_raw_buf_source_source_payload_header;
-assign packetizer_tlp_raw_d_payload_dat = packetizer_tlp_raw_buf_source_source_payload_dat;
-assign packetizer_tlp_raw_d_payload_be = packetizer_tlp_raw_buf_source_source_payload_be;
-assign packetizer_header_inserter_sink_sink_valid = packetizer_tlp_raw_d_valid;
-assign packetizer_tlp_raw_d_ready = packetizer_header_inserter_sink_sink_ready;
-assign packetizer_header_inserter_sink_sink_first = packetizer_tlp_raw_d_first;
-assign packetizer_header_inserter_sink_sink_last = packetizer_tlp_raw_d_last;
-assign packetizer_header_inserter_sink_sink_payload_fmt = packetizer_tlp_raw_d_payload_fmt;
-assign packetizer_header_inserter_sink_sink_payload_header = packetizer_tlp_raw_d_payload_header;
-assign packetizer_header_inserter_sink_sink_payload_dat = packetizer_tlp_raw_d_payload_dat;
-assign packetizer_header_inserter_sink_sink_payload_be = packetizer_tlp_raw_d_payload_be;
-assign packetizer_source_valid = packetizer_header_inserter_source_source_valid;
-assign packetizer_header_inserter_source_source_ready = packetizer_source_ready;
-assign packetizer_source_first = packetizer_header_inserter_source_source_first;
-assign packetizer_source_last = packetizer_header_inserter_source_source_last;
-always @(*) begin
-    packetizer_source_payload_dat = 256'd0;
-    packetizer_source_payload_dat[31:0] = packetizer_header_inserter_source_source_payload_dat[31:0];
-    packetizer_source_payload_dat[63:32] = packetizer_header_inserter_source_source_payload_dat[63:32];
-    packetizer_source_payload_dat[95:64] = packetizer_header_inserter_source_source_payload_dat[95:64];
-    packetizer_source_payload_dat[127:96] = packetizer_header_inserter_source_source_payload_dat[127:96];
-    packetizer_source_payload_dat[159:128] = packetizer_header_inserter_source_source_payload_dat[159:128];
-    packetizer_source_payload_dat[191:160] = packetizer_header_inserter_source_source_payload_dat[191:160];
-    packetizer_source_payload_dat[223:192] = packetizer_header_inserter_source_source_payload_dat[223:192];
-    packetizer_source_payload_dat[255:224] = packetizer_header_inserter_source_source_payload_dat[255:224];
-end
-always @(*) begin
-    packetizer_source_payload_be = 32'd0;
-    packetizer_source_payload_be[3:0] = packetizer_header_inserter_source_source_payload_be[3:0];
-    packetizer_source_payload_be[7:4] = packetizer_header_inserter_source_source_payload_be[7:4];
-    packetizer_source_payload_be[11:8] = packetizer_header_inserter_source_source_payload_be[11:8];
-    packetizer_source_payload_be[15:12] = packetizer_header_inserter_source_source_payload_be[15:12];
-    packetizer_source_payload_be[19:16] = packetizer_header_inserter_source_source_payload_be[19:16];
-    packetizer_source_payload_be[23:20] = packetizer_header_inserter_source_source_payload_be[23:20];
-    packetizer_source_payload_be[27:24] = packetizer_header_inserter_source_source_payload_be[27:24];
-    packetizer_source_payload_be[31:28] = packetizer_header_inserter_source_source_payload_be[31:28];
-end
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_ready = ((~packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | packetizer_tlp_raw_req_buf_pipe_valid_source_ready);
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_valid = packetizer_tlp_raw_req_buf_sink_sink_valid;
-assign packetizer_tlp_raw_req_buf_sink_sink_ready = packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_first = packetizer_tlp_raw_req_buf_sink_sink_first;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_last = packetizer_tlp_raw_req_buf_sink_sink_last;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt = packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header = packetizer_tlp_raw_req_buf_sink_sink_payload_header;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat = packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
-assign packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be = packetizer_tlp_raw_req_buf_sink_sink_payload_be;
-assign packetizer_tlp_raw_req_buf_source_source_valid = packetizer_tlp_raw_req_buf_pipe_valid_source_valid;
-assign packetizer_tlp_raw_req_buf_pipe_valid_source_ready = packetizer_tlp_raw_req_buf_source_source_ready;
-assign packetizer_tlp_raw_req_buf_source_source_first = packetizer_tlp_raw_req_buf_pipe_valid_source_first;
-assign packetizer_tlp_raw_req_buf_source_source_last = packetizer_tlp_raw_req_buf_pipe_valid_source_last;
-assign packetizer_tlp_raw_req_buf_source_source_payload_fmt = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt;
-assign packetizer_tlp_raw_req_buf_source_source_payload_header = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header;
-assign packetizer_tlp_raw_req_buf_source_source_payload_dat = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat;
-assign packetizer_tlp_raw_req_buf_source_source_payload_be = packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be;
-always @(*) begin
-    packetizer_request = 2'd0;
-    packetizer_request[0] = packetizer_status0_ongoing0;
-    packetizer_request[1] = packetizer_status1_ongoing0;
-end
-always @(*) begin
-    packetizer_tlp_raw_cmp_ready = 1'd0;
-    packetizer_tlp_raw_first = 1'd0;
-    packetizer_tlp_raw_last = 1'd0;
-    packetizer_tlp_raw_payload_be = 32'd0;
-    packetizer_tlp_raw_payload_dat = 256'd0;
-    packetizer_tlp_raw_payload_fmt = 2'd0;
-    packetizer_tlp_raw_payload_header = 128'd0;
-    packetizer_tlp_raw_req_d_ready = 1'd0;
-    packetizer_tlp_raw_valid = 1'd0;
-    case (packetizer_grant)
-        1'd0: begin
-            packetizer_tlp_raw_valid = packetizer_tlp_raw_req_d_valid;
-            packetizer_tlp_raw_req_d_ready = packetizer_tlp_raw_ready;
-            packetizer_tlp_raw_first = packetizer_tlp_raw_req_d_first;
-            packetizer_tlp_raw_last = packetizer_tlp_raw_req_d_last;
-            packetizer_tlp_raw_payload_fmt = packetizer_tlp_raw_req_d_payload_fmt;
-            packetizer_tlp_raw_payload_header = packetizer_tlp_raw_req_d_payload_header;
-            packetizer_tlp_raw_payload_dat = packetizer_tlp_raw_req_d_payload_dat;
-            packetizer_tlp_raw_payload_be = packetizer_tlp_raw_req_d_payload_be;
-        end
+    litepcietlpdepacketizer1_next_state = 2'd0;
+    litepcietlpdepacketizer1_next_value0 = 32'd0;
+    litepcietlpdepacketizer1_next_value1 = 32'd0;
+    litepcietlpdepacketizer1_next_value2 = 32'd0;
+    litepcietlpdepacketizer1_next_value3 = 32'd0;
+    litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+    litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+    litepcietlpdepacketizer1_next_value_ce2 = 1'd0;
+    litepcietlpdepacketizer1_next_value_ce3 = 1'd0;
+    req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd0;
+    req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd0;
+    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd0;
+    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd0;
+    req_depacketizer_header_extracter_sink_ready = 1'd0;
+    req_depacketizer_header_extracter_source_first = 1'd0;
+    req_depacketizer_header_extracter_source_last = 1'd0;
+    req_depacketizer_header_extracter_source_payload_be = 32'd0;
+    req_depacketizer_header_extracter_source_payload_dat = 256'd0;
+    req_depacketizer_header_extracter_source_valid = 1'd0;
+    case (litepcietlpdepacketizer1_state)
         1'd1: begin
-            packetizer_tlp_raw_valid = packetizer_tlp_raw_cmp_valid;
-            packetizer_tlp_raw_cmp_ready = packetizer_tlp_raw_ready;
-            packetizer_tlp_raw_first = packetizer_tlp_raw_cmp_first;
-            packetizer_tlp_raw_last = packetizer_tlp_raw_cmp_last;
-            packetizer_tlp_raw_payload_fmt = packetizer_tlp_raw_cmp_payload_fmt;
-            packetizer_tlp_raw_payload_header = packetizer_tlp_raw_cmp_payload_header;
-            packetizer_tlp_raw_payload_dat = packetizer_tlp_raw_cmp_payload_dat;
-            packetizer_tlp_raw_payload_be = packetizer_tlp_raw_cmp_payload_be;
-        end
-    endcase
-end
-assign packetizer_status0_last = ((packetizer_tlp_raw_req_d_valid & packetizer_tlp_raw_req_d_last) & packetizer_tlp_raw_req_d_ready);
-assign packetizer_status0_ongoing0 = ((packetizer_tlp_raw_req_d_valid | packetizer_status0_ongoing1) & (~packetizer_status0_last));
-assign packetizer_status1_last = ((packetizer_tlp_raw_cmp_valid & packetizer_tlp_raw_cmp_last) & packetizer_tlp_raw_cmp_ready);
-assign packetizer_status1_ongoing0 = ((packetizer_tlp_raw_cmp_valid | packetizer_status1_ongoing1) & (~packetizer_status1_last));
-assign packetizer_tlp_raw_buf_pipe_valid_sink_ready = ((~packetizer_tlp_raw_buf_pipe_valid_source_valid) | packetizer_tlp_raw_buf_pipe_valid_source_ready);
-assign packetizer_tlp_raw_buf_pipe_valid_sink_valid = packetizer_tlp_raw_buf_sink_sink_valid;
-assign packetizer_tlp_raw_buf_sink_sink_ready = packetizer_tlp_raw_buf_pipe_valid_sink_ready;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_first = packetizer_tlp_raw_buf_sink_sink_first;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_last = packetizer_tlp_raw_buf_sink_sink_last;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt = packetizer_tlp_raw_buf_sink_sink_payload_fmt;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_header = packetizer_tlp_raw_buf_sink_sink_payload_header;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat = packetizer_tlp_raw_buf_sink_sink_payload_dat;
-assign packetizer_tlp_raw_buf_pipe_valid_sink_payload_be = packetizer_tlp_raw_buf_sink_sink_payload_be;
-assign packetizer_tlp_raw_buf_source_source_valid = packetizer_tlp_raw_buf_pipe_valid_source_valid;
-assign packetizer_tlp_raw_buf_pipe_valid_source_ready = packetizer_tlp_raw_buf_source_source_ready;
-assign packetizer_tlp_raw_buf_source_source_first = packetizer_tlp_raw_buf_pipe_valid_source_first;
-assign packetizer_tlp_raw_buf_source_source_last = packetizer_tlp_raw_buf_pipe_valid_source_last;
-assign packetizer_tlp_raw_buf_source_source_payload_fmt = packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt;
-assign packetizer_tlp_raw_buf_source_source_payload_header = packetizer_tlp_raw_buf_pipe_valid_source_payload_header;
-assign packetizer_tlp_raw_buf_source_source_payload_dat = packetizer_tlp_raw_buf_pipe_valid_source_payload_dat;
-assign packetizer_tlp_raw_buf_source_source_payload_be = packetizer_tlp_raw_buf_pipe_valid_source_payload_be;
-always @(*) begin
-    packetizer_header_inserter_header_sel = 1'd0;
-    case (packetizer_tlp_raw_d_payload_fmt)
-        1'd0: begin
-            packetizer_header_inserter_header_sel = 1'd0;
-        end
-        1'd1: begin
-            packetizer_header_inserter_header_sel = 1'd1;
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value0 = req_depacketizer_header_extracter_sink_payload_dat[31:0];
+            end
         end
         2'd2: begin
-            packetizer_header_inserter_header_sel = 1'd0;
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value1 = req_depacketizer_header_extracter_sink_payload_dat[63:32];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value2 = req_depacketizer_header_extracter_sink_payload_dat[95:64];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value3 = req_depacketizer_header_extracter_sink_payload_dat[127:96];
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value_ce0 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value_ce1 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value_ce2 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_value_ce3 = 1'd1;
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                if (req_depacketizer_header_extracter_sink_last) begin
+                    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd1;
+                end
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+            req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1 = 1'd0;
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                if (req_depacketizer_header_extracter_sink_last) begin
+                    req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd1;
+                end
+            end
+        end
+        2'd2: begin
+        end
+        default: begin
+            req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1 = 1'd1;
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_first = req_depacketizer_header_extracter_first;
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_last = (req_depacketizer_header_extracter_sink_last | req_depacketizer_header_extracter_last);
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_payload_be[3:0] = req_depacketizer_header_extracter_be_r[15:12];
+            req_depacketizer_header_extracter_source_payload_be[7:4] = req_depacketizer_header_extracter_be_r[19:16];
+            req_depacketizer_header_extracter_source_payload_be[11:8] = req_depacketizer_header_extracter_be_r[23:20];
+            req_depacketizer_header_extracter_source_payload_be[15:12] = req_depacketizer_header_extracter_be_r[27:24];
+            req_depacketizer_header_extracter_source_payload_be[19:16] = req_depacketizer_header_extracter_be_r[31:28];
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_be[23:20] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_be[23:20] = req_depacketizer_header_extracter_sink_payload_be[3:0];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_be[27:24] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_be[27:24] = req_depacketizer_header_extracter_sink_payload_be[7:4];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_be[31:28] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_be[31:28] = req_depacketizer_header_extracter_sink_payload_be[11:8];
+            end
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_payload_dat[31:0] = req_depacketizer_header_extracter_dat_r[127:96];
+            req_depacketizer_header_extracter_source_payload_dat[63:32] = req_depacketizer_header_extracter_dat_r[159:128];
+            req_depacketizer_header_extracter_source_payload_dat[95:64] = req_depacketizer_header_extracter_dat_r[191:160];
+            req_depacketizer_header_extracter_source_payload_dat[127:96] = req_depacketizer_header_extracter_dat_r[223:192];
+            req_depacketizer_header_extracter_source_payload_dat[159:128] = req_depacketizer_header_extracter_dat_r[255:224];
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_dat[191:160] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_dat[191:160] = req_depacketizer_header_extracter_sink_payload_dat[31:0];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_dat[223:192] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_dat[223:192] = req_depacketizer_header_extracter_sink_payload_dat[63:32];
+            end
+            if (req_depacketizer_header_extracter_last) begin
+                req_depacketizer_header_extracter_source_payload_dat[255:224] = 1'd0;
+            end else begin
+                req_depacketizer_header_extracter_source_payload_dat[255:224] = req_depacketizer_header_extracter_sink_payload_dat[95:64];
+            end
+        end
+        default: begin
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            req_depacketizer_header_extracter_source_valid = (req_depacketizer_header_extracter_sink_valid | req_depacketizer_header_extracter_last);
+        end
+        default: begin
+        end
+    endcase
+    litepcietlpdepacketizer1_next_state = litepcietlpdepacketizer1_state;
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_state = 2'd2;
+            end
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                if (req_depacketizer_header_extracter_source_last) begin
+                    litepcietlpdepacketizer1_next_state = 1'd0;
+                end
+            end
+        end
+        default: begin
+            if (req_depacketizer_header_extracter_sink_valid) begin
+                litepcietlpdepacketizer1_next_state = 1'd1;
+            end
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd0;
+            end
+        end
+        default: begin
+            req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0 = 1'd1;
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd1;
+            end
+        end
+        default: begin
+            req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0 = 1'd1;
+        end
+    endcase
+    case (litepcietlpdepacketizer1_state)
+        1'd1: begin
+            req_depacketizer_header_extracter_sink_ready = 1'd1;
+        end
+        2'd2: begin
+            if ((req_depacketizer_header_extracter_source_valid & req_depacketizer_header_extracter_source_ready)) begin
+                req_depacketizer_header_extracter_sink_ready = (~req_depacketizer_header_extracter_last);
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+always @(*) begin
+    req_depacketizer_dispatcher_sel1 = 1'd0;
+    if ((~req_depacketizer_dispatcher_sel_locked)) begin
+        req_depacketizer_dispatcher_sel1 = req_depacketizer_dispatcher_sel0;
+    end else begin
+        req_depacketizer_dispatcher_sel1 = req_depacketizer_dispatcher_sel_ongoing;
+    end
+end
+always @(*) begin
+    req_depacketizer_dispatch_sink_ready = 1'd0;
+    req_depacketizer_endpoint0_first = 1'd0;
+    req_depacketizer_endpoint0_last = 1'd0;
+    req_depacketizer_endpoint0_payload_be = 32'd0;
+    req_depacketizer_endpoint0_payload_dat = 256'd0;
+    req_depacketizer_endpoint0_payload_fmt = 2'd0;
+    req_depacketizer_endpoint0_payload_type = 5'd0;
+    req_depacketizer_endpoint0_valid = 1'd0;
+    req_depacketizer_endpoint1_first = 1'd0;
+    req_depacketizer_endpoint1_last = 1'd0;
+    req_depacketizer_endpoint1_payload_be = 32'd0;
+    req_depacketizer_endpoint1_payload_dat = 256'd0;
+    req_depacketizer_endpoint1_payload_fmt = 2'd0;
+    req_depacketizer_endpoint1_payload_type = 5'd0;
+    req_depacketizer_endpoint1_valid = 1'd0;
+    case (req_depacketizer_dispatcher_sel1)
+        1'd0: begin
+            req_depacketizer_endpoint0_valid = req_depacketizer_dispatch_sink_valid;
+            req_depacketizer_dispatch_sink_ready = req_depacketizer_endpoint0_ready;
+            req_depacketizer_endpoint0_first = req_depacketizer_dispatch_sink_first;
+            req_depacketizer_endpoint0_last = req_depacketizer_dispatch_sink_last;
+            req_depacketizer_endpoint0_payload_fmt = req_depacketizer_dispatch_sink_payload_fmt;
+            req_depacketizer_endpoint0_payload_type = req_depacketizer_dispatch_sink_payload_type;
+            req_depacketizer_endpoint0_payload_dat = req_depacketizer_dispatch_sink_payload_dat;
+            req_depacketizer_endpoint0_payload_be = req_depacketizer_dispatch_sink_payload_be;
+        end
+        1'd1: begin
+            req_depacketizer_endpoint1_valid = req_depacketizer_dispatch_sink_valid;
+            req_depacketizer_dispatch_sink_ready = req_depacketizer_endpoint1_ready;
+            req_depacketizer_endpoint1_first = req_depacketizer_dispatch_sink_first;
+            req_depacketizer_endpoint1_last = req_depacketizer_dispatch_sink_last;
+            req_depacketizer_endpoint1_payload_fmt = req_depacketizer_dispatch_sink_payload_fmt;
+            req_depacketizer_endpoint1_payload_type = req_depacketizer_dispatch_sink_payload_type;
+            req_depacketizer_endpoint1_payload_dat = req_depacketizer_dispatch_sink_payload_dat;
+            req_depacketizer_endpoint1_payload_be = req_depacketizer_dispatch_sink_payload_be;
+        end
+        default: begin
+            req_depacketizer_dispatch_sink_ready = 1'd1;
+        end
+    endcase
+end
+assign req_depacketizer_dispatcher_last = ((req_depacketizer_dispatch_sink_valid & req_depacketizer_dispatch_sink_last) & req_depacketizer_dispatch_sink_ready);
+assign req_depacketizer_dispatcher_ongoing0 = ((req_depacketizer_dispatch_sink_valid | req_depacketizer_dispatcher_ongoing1) & (~req_depacketizer_dispatcher_last));
+assign cmp_packetizer_tlp_cmp_valid = cmp_packetizer_cmp_sink_valid;
+assign cmp_packetizer_cmp_sink_ready = cmp_packetizer_tlp_cmp_ready;
+assign cmp_packetizer_tlp_cmp_first = cmp_packetizer_cmp_sink_first;
+assign cmp_packetizer_tlp_cmp_last = cmp_packetizer_cmp_sink_last;
+assign cmp_packetizer_tlp_cmp_payload_tc = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_td = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_ep = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_attr = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_length = cmp_packetizer_cmp_sink_payload_len;
+assign cmp_packetizer_tlp_cmp_payload_completer_id = cmp_packetizer_cmp_sink_payload_cmp_id;
+always @(*) begin
+    cmp_packetizer_tlp_cmp_payload_fmt = 2'd0;
+    cmp_packetizer_tlp_cmp_payload_status = 3'd0;
+    cmp_packetizer_tlp_cmp_payload_type = 5'd0;
+    if (cmp_packetizer_cmp_sink_payload_err) begin
+        cmp_packetizer_tlp_cmp_payload_type = 4'd10;
+        cmp_packetizer_tlp_cmp_payload_fmt = 1'd0;
+        cmp_packetizer_tlp_cmp_payload_status = 1'd1;
+    end else begin
+        cmp_packetizer_tlp_cmp_payload_type = 4'd10;
+        cmp_packetizer_tlp_cmp_payload_fmt = 2'd2;
+        cmp_packetizer_tlp_cmp_payload_status = 1'd0;
+    end
+end
+assign cmp_packetizer_tlp_cmp_payload_bcm = 1'd0;
+assign cmp_packetizer_tlp_cmp_payload_byte_count = (cmp_packetizer_cmp_sink_payload_len * 3'd4);
+assign cmp_packetizer_tlp_cmp_payload_requester_id = cmp_packetizer_cmp_sink_payload_req_id;
+assign cmp_packetizer_tlp_cmp_payload_tag = cmp_packetizer_cmp_sink_payload_tag;
+assign cmp_packetizer_tlp_cmp_payload_lower_address = cmp_packetizer_cmp_sink_payload_adr;
+assign cmp_packetizer_tlp_cmp_payload_dat = cmp_packetizer_cmp_sink_payload_dat;
+always @(*) begin
+    cmp_packetizer_tlp_cmp_payload_be = 32'd0;
+    if ((cmp_packetizer_cmp_sink_last & cmp_packetizer_cmp_sink_first)) begin
+        cmp_packetizer_tlp_cmp_payload_be = 4'd15;
+    end else begin
+        cmp_packetizer_tlp_cmp_payload_be = 32'hffffffff;
+    end
+end
+assign cmp_packetizer_tlp_raw_cmp_valid = cmp_packetizer_tlp_cmp_valid;
+assign cmp_packetizer_tlp_cmp_ready = cmp_packetizer_tlp_raw_cmp_ready;
+assign cmp_packetizer_tlp_raw_cmp_first = cmp_packetizer_tlp_cmp_first;
+assign cmp_packetizer_tlp_raw_cmp_last = cmp_packetizer_tlp_cmp_last;
+assign cmp_packetizer_tlp_raw_cmp_payload_dat = cmp_packetizer_tlp_cmp_payload_dat;
+assign cmp_packetizer_tlp_raw_cmp_payload_be = cmp_packetizer_tlp_cmp_payload_be;
+assign cmp_packetizer_tlp_raw_cmp_payload_fmt = cmp_packetizer_tlp_cmp_payload_fmt;
+always @(*) begin
+    cmp_packetizer_tlp_raw_cmp_header = 128'd0;
+    cmp_packetizer_tlp_raw_cmp_header[13:12] = cmp_packetizer_tlp_cmp_payload_attr;
+    cmp_packetizer_tlp_raw_cmp_header[44] = cmp_packetizer_tlp_cmp_payload_bcm;
+    cmp_packetizer_tlp_raw_cmp_header[43:32] = cmp_packetizer_tlp_cmp_payload_byte_count;
+    cmp_packetizer_tlp_raw_cmp_header[63:48] = cmp_packetizer_tlp_cmp_payload_completer_id;
+    cmp_packetizer_tlp_raw_cmp_header[14] = cmp_packetizer_tlp_cmp_payload_ep;
+    cmp_packetizer_tlp_raw_cmp_header[30:29] = cmp_packetizer_tlp_cmp_payload_fmt;
+    cmp_packetizer_tlp_raw_cmp_header[9:0] = cmp_packetizer_tlp_cmp_payload_length;
+    cmp_packetizer_tlp_raw_cmp_header[70:64] = cmp_packetizer_tlp_cmp_payload_lower_address;
+    cmp_packetizer_tlp_raw_cmp_header[95:80] = cmp_packetizer_tlp_cmp_payload_requester_id;
+    cmp_packetizer_tlp_raw_cmp_header[47:45] = cmp_packetizer_tlp_cmp_payload_status;
+    cmp_packetizer_tlp_raw_cmp_header[79:72] = cmp_packetizer_tlp_cmp_payload_tag;
+    cmp_packetizer_tlp_raw_cmp_header[22:20] = cmp_packetizer_tlp_cmp_payload_tc;
+    cmp_packetizer_tlp_raw_cmp_header[15] = cmp_packetizer_tlp_cmp_payload_td;
+    cmp_packetizer_tlp_raw_cmp_header[28:24] = cmp_packetizer_tlp_cmp_payload_type;
+end
+always @(*) begin
+    cmp_packetizer_tlp_raw_cmp_payload_header = 128'd0;
+    cmp_packetizer_tlp_raw_cmp_payload_header[31:0] = cmp_packetizer_tlp_raw_cmp_header[31:0];
+    cmp_packetizer_tlp_raw_cmp_payload_header[63:32] = cmp_packetizer_tlp_raw_cmp_header[63:32];
+    cmp_packetizer_tlp_raw_cmp_payload_header[95:64] = cmp_packetizer_tlp_raw_cmp_header[95:64];
+    cmp_packetizer_tlp_raw_cmp_payload_header[127:96] = cmp_packetizer_tlp_raw_cmp_header[127:96];
+end
+assign cmp_packetizer_tlp_raw_buf_sink_sink_valid = cmp_packetizer_tlp_raw_valid;
+assign cmp_packetizer_tlp_raw_ready = cmp_packetizer_tlp_raw_buf_sink_sink_ready;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_first = cmp_packetizer_tlp_raw_first;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_last = cmp_packetizer_tlp_raw_last;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_fmt = cmp_packetizer_tlp_raw_payload_fmt;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_header = cmp_packetizer_tlp_raw_payload_header;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_dat = cmp_packetizer_tlp_raw_payload_dat;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_payload_be = cmp_packetizer_tlp_raw_payload_be;
+assign cmp_packetizer_tlp_raw_d_valid = cmp_packetizer_tlp_raw_buf_source_source_valid;
+assign cmp_packetizer_tlp_raw_buf_source_source_ready = cmp_packetizer_tlp_raw_d_ready;
+assign cmp_packetizer_tlp_raw_d_first = cmp_packetizer_tlp_raw_buf_source_source_first;
+assign cmp_packetizer_tlp_raw_d_last = cmp_packetizer_tlp_raw_buf_source_source_last;
+assign cmp_packetizer_tlp_raw_d_payload_fmt = cmp_packetizer_tlp_raw_buf_source_source_payload_fmt;
+assign cmp_packetizer_tlp_raw_d_payload_header = cmp_packetizer_tlp_raw_buf_source_source_payload_header;
+assign cmp_packetizer_tlp_raw_d_payload_dat = cmp_packetizer_tlp_raw_buf_source_source_payload_dat;
+assign cmp_packetizer_tlp_raw_d_payload_be = cmp_packetizer_tlp_raw_buf_source_source_payload_be;
+assign cmp_packetizer_header_inserter_sink_sink_valid = cmp_packetizer_tlp_raw_d_valid;
+assign cmp_packetizer_tlp_raw_d_ready = cmp_packetizer_header_inserter_sink_sink_ready;
+assign cmp_packetizer_header_inserter_sink_sink_first = cmp_packetizer_tlp_raw_d_first;
+assign cmp_packetizer_header_inserter_sink_sink_last = cmp_packetizer_tlp_raw_d_last;
+assign cmp_packetizer_header_inserter_sink_sink_payload_fmt = cmp_packetizer_tlp_raw_d_payload_fmt;
+assign cmp_packetizer_header_inserter_sink_sink_payload_header = cmp_packetizer_tlp_raw_d_payload_header;
+assign cmp_packetizer_header_inserter_sink_sink_payload_dat = cmp_packetizer_tlp_raw_d_payload_dat;
+assign cmp_packetizer_header_inserter_sink_sink_payload_be = cmp_packetizer_tlp_raw_d_payload_be;
+assign cmp_packetizer_source_valid = cmp_packetizer_header_inserter_source_source_valid;
+assign cmp_packetizer_header_inserter_source_source_ready = cmp_packetizer_source_ready;
+assign cmp_packetizer_source_first = cmp_packetizer_header_inserter_source_source_first;
+assign cmp_packetizer_source_last = cmp_packetizer_header_inserter_source_source_last;
+always @(*) begin
+    cmp_packetizer_source_payload_dat = 256'd0;
+    cmp_packetizer_source_payload_dat[31:0] = cmp_packetizer_header_inserter_source_source_payload_dat[31:0];
+    cmp_packetizer_source_payload_dat[63:32] = cmp_packetizer_header_inserter_source_source_payload_dat[63:32];
+    cmp_packetizer_source_payload_dat[95:64] = cmp_packetizer_header_inserter_source_source_payload_dat[95:64];
+    cmp_packetizer_source_payload_dat[127:96] = cmp_packetizer_header_inserter_source_source_payload_dat[127:96];
+    cmp_packetizer_source_payload_dat[159:128] = cmp_packetizer_header_inserter_source_source_payload_dat[159:128];
+    cmp_packetizer_source_payload_dat[191:160] = cmp_packetizer_header_inserter_source_source_payload_dat[191:160];
+    cmp_packetizer_source_payload_dat[223:192] = cmp_packetizer_header_inserter_source_source_payload_dat[223:192];
+    cmp_packetizer_source_payload_dat[255:224] = cmp_packetizer_header_inserter_source_source_payload_dat[255:224];
+end
+always @(*) begin
+    cmp_packetizer_source_payload_be = 32'd0;
+    cmp_packetizer_source_payload_be[3:0] = cmp_packetizer_header_inserter_source_source_payload_be[3:0];
+    cmp_packetizer_source_payload_be[7:4] = cmp_packetizer_header_inserter_source_source_payload_be[7:4];
+    cmp_packetizer_source_payload_be[11:8] = cmp_packetizer_header_inserter_source_source_payload_be[11:8];
+    cmp_packetizer_source_payload_be[15:12] = cmp_packetizer_header_inserter_source_source_payload_be[15:12];
+    cmp_packetizer_source_payload_be[19:16] = cmp_packetizer_header_inserter_source_source_payload_be[19:16];
+    cmp_packetizer_source_payload_be[23:20] = cmp_packetizer_header_inserter_source_source_payload_be[23:20];
+    cmp_packetizer_source_payload_be[27:24] = cmp_packetizer_header_inserter_source_source_payload_be[27:24];
+    cmp_packetizer_source_payload_be[31:28] = cmp_packetizer_header_inserter_source_source_payload_be[31:28];
+end
+assign cmp_packetizer_tlp_raw_valid = cmp_packetizer_tlp_raw_cmp_valid;
+assign cmp_packetizer_tlp_raw_cmp_ready = cmp_packetizer_tlp_raw_ready;
+assign cmp_packetizer_tlp_raw_first = cmp_packetizer_tlp_raw_cmp_first;
+assign cmp_packetizer_tlp_raw_last = cmp_packetizer_tlp_raw_cmp_last;
+assign cmp_packetizer_tlp_raw_payload_fmt = cmp_packetizer_tlp_raw_cmp_payload_fmt;
+assign cmp_packetizer_tlp_raw_payload_header = cmp_packetizer_tlp_raw_cmp_payload_header;
+assign cmp_packetizer_tlp_raw_payload_dat = cmp_packetizer_tlp_raw_cmp_payload_dat;
+assign cmp_packetizer_tlp_raw_payload_be = cmp_packetizer_tlp_raw_cmp_payload_be;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_ready = ((~cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid) | cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready);
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_valid = cmp_packetizer_tlp_raw_buf_sink_sink_valid;
+assign cmp_packetizer_tlp_raw_buf_sink_sink_ready = cmp_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_first = cmp_packetizer_tlp_raw_buf_sink_sink_first;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_last = cmp_packetizer_tlp_raw_buf_sink_sink_last;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt = cmp_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header = cmp_packetizer_tlp_raw_buf_sink_sink_payload_header;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat = cmp_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be = cmp_packetizer_tlp_raw_buf_sink_sink_payload_be;
+assign cmp_packetizer_tlp_raw_buf_source_source_valid = cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid;
+assign cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready = cmp_packetizer_tlp_raw_buf_source_source_ready;
+assign cmp_packetizer_tlp_raw_buf_source_source_first = cmp_packetizer_tlp_raw_buf_pipe_valid_source_first;
+assign cmp_packetizer_tlp_raw_buf_source_source_last = cmp_packetizer_tlp_raw_buf_pipe_valid_source_last;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_fmt = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_header = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_header;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_dat = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat;
+assign cmp_packetizer_tlp_raw_buf_source_source_payload_be = cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_be;
+always @(*) begin
+    cmp_packetizer_header_inserter_header_sel = 1'd0;
+    case (cmp_packetizer_tlp_raw_d_payload_fmt)
+        1'd0: begin
+            cmp_packetizer_header_inserter_header_sel = 1'd0;
+        end
+        1'd1: begin
+            cmp_packetizer_header_inserter_header_sel = 1'd1;
+        end
+        2'd2: begin
+            cmp_packetizer_header_inserter_header_sel = 1'd0;
         end
         2'd3: begin
-            packetizer_header_inserter_header_sel = 1'd1;
+            cmp_packetizer_header_inserter_header_sel = 1'd1;
         end
     endcase
 end
 always @(*) begin
-    packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 32'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 256'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 32'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 256'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
-    packetizer_header_inserter_sink_sink_ready = 1'd0;
-    packetizer_header_inserter_source_source_first = 1'd0;
-    packetizer_header_inserter_source_source_last = 1'd0;
-    packetizer_header_inserter_source_source_payload_be = 32'd0;
-    packetizer_header_inserter_source_source_payload_dat = 256'd0;
-    packetizer_header_inserter_source_source_valid = 1'd0;
-    case (packetizer_header_inserter_header_sel)
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 32'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 256'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 32'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 256'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+    cmp_packetizer_header_inserter_sink_sink_ready = 1'd0;
+    cmp_packetizer_header_inserter_source_source_first = 1'd0;
+    cmp_packetizer_header_inserter_source_source_last = 1'd0;
+    cmp_packetizer_header_inserter_source_source_payload_be = 32'd0;
+    cmp_packetizer_header_inserter_source_source_payload_dat = 256'd0;
+    cmp_packetizer_header_inserter_source_source_valid = 1'd0;
+    case (cmp_packetizer_header_inserter_header_sel)
         1'd0: begin
-            packetizer_header_inserter_header_inserter_3dws_sink_valid = packetizer_header_inserter_sink_sink_valid;
-            packetizer_header_inserter_sink_sink_ready = packetizer_header_inserter_header_inserter_3dws_sink_ready;
-            packetizer_header_inserter_header_inserter_3dws_sink_first = packetizer_header_inserter_sink_sink_first;
-            packetizer_header_inserter_header_inserter_3dws_sink_last = packetizer_header_inserter_sink_sink_last;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = packetizer_header_inserter_sink_sink_payload_fmt;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_header = packetizer_header_inserter_sink_sink_payload_header;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = packetizer_header_inserter_sink_sink_payload_dat;
-            packetizer_header_inserter_header_inserter_3dws_sink_payload_be = packetizer_header_inserter_sink_sink_payload_be;
-            packetizer_header_inserter_source_source_valid = packetizer_header_inserter_header_inserter_3dws_source_valid;
-            packetizer_header_inserter_header_inserter_3dws_source_ready = packetizer_header_inserter_source_source_ready;
-            packetizer_header_inserter_source_source_first = packetizer_header_inserter_header_inserter_3dws_source_first;
-            packetizer_header_inserter_source_source_last = packetizer_header_inserter_header_inserter_3dws_source_last;
-            packetizer_header_inserter_source_source_payload_dat = packetizer_header_inserter_header_inserter_3dws_source_payload_dat;
-            packetizer_header_inserter_source_source_payload_be = packetizer_header_inserter_header_inserter_3dws_source_payload_be;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid = cmp_packetizer_header_inserter_sink_sink_valid;
+            cmp_packetizer_header_inserter_sink_sink_ready = cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_first = cmp_packetizer_header_inserter_sink_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_last = cmp_packetizer_header_inserter_sink_sink_last;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = cmp_packetizer_header_inserter_sink_sink_payload_fmt;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = cmp_packetizer_header_inserter_sink_sink_payload_header;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = cmp_packetizer_header_inserter_sink_sink_payload_dat;
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = cmp_packetizer_header_inserter_sink_sink_payload_be;
+            cmp_packetizer_header_inserter_source_source_valid = cmp_packetizer_header_inserter_header_inserter_3dws_source_valid;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_ready = cmp_packetizer_header_inserter_source_source_ready;
+            cmp_packetizer_header_inserter_source_source_first = cmp_packetizer_header_inserter_header_inserter_3dws_source_first;
+            cmp_packetizer_header_inserter_source_source_last = cmp_packetizer_header_inserter_header_inserter_3dws_source_last;
+            cmp_packetizer_header_inserter_source_source_payload_dat = cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat;
+            cmp_packetizer_header_inserter_source_source_payload_be = cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be;
         end
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_sink_valid = packetizer_header_inserter_sink_sink_valid;
-            packetizer_header_inserter_sink_sink_ready = packetizer_header_inserter_header_inserter_4dws_sink_ready;
-            packetizer_header_inserter_header_inserter_4dws_sink_first = packetizer_header_inserter_sink_sink_first;
-            packetizer_header_inserter_header_inserter_4dws_sink_last = packetizer_header_inserter_sink_sink_last;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = packetizer_header_inserter_sink_sink_payload_fmt;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_header = packetizer_header_inserter_sink_sink_payload_header;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = packetizer_header_inserter_sink_sink_payload_dat;
-            packetizer_header_inserter_header_inserter_4dws_sink_payload_be = packetizer_header_inserter_sink_sink_payload_be;
-            packetizer_header_inserter_source_source_valid = packetizer_header_inserter_header_inserter_4dws_source_valid;
-            packetizer_header_inserter_header_inserter_4dws_source_ready = packetizer_header_inserter_source_source_ready;
-            packetizer_header_inserter_source_source_first = packetizer_header_inserter_header_inserter_4dws_source_first;
-            packetizer_header_inserter_source_source_last = packetizer_header_inserter_header_inserter_4dws_source_last;
-            packetizer_header_inserter_source_source_payload_dat = packetizer_header_inserter_header_inserter_4dws_source_payload_dat;
-            packetizer_header_inserter_source_source_payload_be = packetizer_header_inserter_header_inserter_4dws_source_payload_be;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid = cmp_packetizer_header_inserter_sink_sink_valid;
+            cmp_packetizer_header_inserter_sink_sink_ready = cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_first = cmp_packetizer_header_inserter_sink_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_last = cmp_packetizer_header_inserter_sink_sink_last;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = cmp_packetizer_header_inserter_sink_sink_payload_fmt;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = cmp_packetizer_header_inserter_sink_sink_payload_header;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = cmp_packetizer_header_inserter_sink_sink_payload_dat;
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = cmp_packetizer_header_inserter_sink_sink_payload_be;
+            cmp_packetizer_header_inserter_source_source_valid = cmp_packetizer_header_inserter_header_inserter_4dws_source_valid;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_ready = cmp_packetizer_header_inserter_source_source_ready;
+            cmp_packetizer_header_inserter_source_source_first = cmp_packetizer_header_inserter_header_inserter_4dws_source_first;
+            cmp_packetizer_header_inserter_source_source_last = cmp_packetizer_header_inserter_header_inserter_4dws_source_last;
+            cmp_packetizer_header_inserter_source_source_payload_dat = cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat;
+            cmp_packetizer_header_inserter_source_source_payload_be = cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_payload_be = 32'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 256'd0;
-    packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 32'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 256'd0;
+    cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+    litepcietlpheaderinserter3dws0_next_state = 1'd0;
+    case (litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_first = packetizer_header_inserter_header_inserter_3dws_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_first = cmp_packetizer_header_inserter_header_inserter_3dws_sink_first;
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_last = packetizer_header_inserter_header_inserter_3dws_dws_per_beat;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_last = cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat;
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_last = (packetizer_header_inserter_header_inserter_3dws_sink_last & (packetizer_header_inserter_header_inserter_3dws_sink_payload_be[31:20] == 1'd0));
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_last = (cmp_packetizer_header_inserter_header_inserter_3dws_sink_last & (cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[31:20] == 1'd0));
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = packetizer_header_inserter_header_inserter_3dws_payload_dw[23:20];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = packetizer_header_inserter_header_inserter_3dws_payload_dw[27:24];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = packetizer_header_inserter_header_inserter_3dws_payload_dw[31:28];
-            if (packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw[23:20];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw[27:24];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw[31:28];
+            if (cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
             end
-            if (packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[7:4];
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[7:4];
             end
-            if (packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[11:8];
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[11:8];
             end
-            if (packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:12];
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:12];
             end
-            if (packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[19:16];
+                cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[19:16];
             end
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = 4'd15;
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = 4'd15;
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = 4'd15;
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[7:4];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[11:8];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:12];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = packetizer_header_inserter_header_inserter_3dws_sink_payload_be[19:16];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[7:4];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[11:8];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:12];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[19:16];
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_3dws_be_r[191:160];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_3dws_be_r[223:192];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_3dws_be_r[255:224];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[159:128] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[63:32];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[191:160] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[95:64];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[223:192] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[127:96];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[255:224] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[159:128];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_3dws_be_r[191:160];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_3dws_be_r[223:192];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_3dws_be_r[255:224];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[159:128] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[63:32];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[191:160] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[95:64];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[223:192] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[127:96];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[255:224] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[159:128];
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_3dws_sink_payload_header[31:0];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_3dws_sink_payload_header[63:32];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_3dws_sink_payload_header[95:64];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[159:128] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[63:32];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[191:160] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[95:64];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[223:192] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[127:96];
-            packetizer_header_inserter_header_inserter_3dws_source_payload_dat[255:224] = packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[159:128];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[31:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[63:32];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[95:64];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[159:128] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[63:32];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[191:160] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[95:64];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[223:192] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[127:96];
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[255:224] = cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[159:128];
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_3dws_source_valid = (packetizer_header_inserter_header_inserter_3dws_sink_valid | packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = (cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid | cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
         end
         default: begin
-            packetizer_header_inserter_header_inserter_3dws_source_valid = packetizer_header_inserter_header_inserter_3dws_sink_valid;
+            cmp_packetizer_header_inserter_header_inserter_3dws_source_valid = cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid;
         end
     endcase
-    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = litepcieendpoint_litepcietlpheaderinserter3dws_state;
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
+    case (litepcietlpheaderinserter3dws0_state)
         1'd1: begin
-            if ((packetizer_header_inserter_header_inserter_3dws_source_valid & packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
-                if (packetizer_header_inserter_header_inserter_3dws_source_last) begin
-                    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd0;
+            if ((cmp_packetizer_header_inserter_header_inserter_3dws_source_valid & cmp_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = (~cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+            end
+        end
+        default: begin
+            cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready = cmp_packetizer_header_inserter_header_inserter_3dws_source_ready;
+        end
+    endcase
+    litepcietlpheaderinserter3dws0_next_state = litepcietlpheaderinserter3dws0_state;
+    case (litepcietlpheaderinserter3dws0_state)
+        1'd1: begin
+            if ((cmp_packetizer_header_inserter_header_inserter_3dws_source_valid & cmp_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if (cmp_packetizer_header_inserter_header_inserter_3dws_source_last) begin
+                    litepcietlpheaderinserter3dws0_next_state = 1'd0;
                 end
             end
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_3dws_source_valid & packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
-                if ((~packetizer_header_inserter_header_inserter_3dws_source_last)) begin
-                    litepcieendpoint_litepcietlpheaderinserter3dws_next_state = 1'd1;
+            if ((cmp_packetizer_header_inserter_header_inserter_3dws_source_valid & cmp_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if ((~cmp_packetizer_header_inserter_header_inserter_3dws_source_last)) begin
+                    litepcietlpheaderinserter3dws0_next_state = 1'd1;
                 end
             end
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter3dws_state)
-        1'd1: begin
-            if ((packetizer_header_inserter_header_inserter_3dws_source_valid & packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
-                packetizer_header_inserter_header_inserter_3dws_sink_ready = (~packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
-            end
-        end
-        default: begin
-            packetizer_header_inserter_header_inserter_3dws_sink_ready = packetizer_header_inserter_header_inserter_3dws_source_ready;
-        end
-    endcase
 end
 always @(*) begin
-    litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_payload_be = 32'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 256'd0;
-    packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 32'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 256'd0;
+    cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+    litepcietlpheaderinserter4dws0_next_state = 1'd0;
+    case (litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
         end
         default: begin
-            packetizer_header_inserter_header_inserter_4dws_source_first = packetizer_header_inserter_header_inserter_4dws_sink_first;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_first = cmp_packetizer_header_inserter_header_inserter_4dws_sink_first;
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_last = packetizer_header_inserter_header_inserter_4dws_dws_per_beat;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_last = cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat;
         end
         default: begin
-            packetizer_header_inserter_header_inserter_4dws_source_last = (packetizer_header_inserter_header_inserter_4dws_sink_last & (packetizer_header_inserter_header_inserter_4dws_sink_payload_be[31:16] == 1'd0));
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_last = (cmp_packetizer_header_inserter_header_inserter_4dws_sink_last & (cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[31:16] == 1'd0));
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = packetizer_header_inserter_header_inserter_4dws_payload_dw[19:16];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = packetizer_header_inserter_header_inserter_4dws_payload_dw[23:20];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = packetizer_header_inserter_header_inserter_4dws_payload_dw[27:24];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = packetizer_header_inserter_header_inserter_4dws_payload_dw[31:28];
-            if (packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = 1'd0;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw[19:16];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw[23:20];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw[27:24];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw[31:28];
+            if (cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[3:0];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[3:0];
             end
-            if (packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[7:4];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[7:4];
             end
-            if (packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[11:8];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[11:8];
             end
-            if (packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = 1'd0;
+            if (cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = 1'd0;
             end else begin
-                packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[15:12];
+                cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[15:12];
             end
         end
         default: begin
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = 4'd15;
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = 4'd15;
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = 4'd15;
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = 4'd15;
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[3:0];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[7:4];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[11:8];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = packetizer_header_inserter_header_inserter_4dws_sink_payload_be[15:12];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = 4'd15;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[3:0];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[7:4];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[11:8];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[15:12];
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_4dws_be_r[159:128];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_4dws_be_r[191:160];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_4dws_be_r[223:192];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_4dws_be_r[255:224];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[159:128] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[31:0];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[191:160] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[63:32];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[223:192] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[95:64];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[255:224] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[127:96];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_4dws_be_r[159:128];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_4dws_be_r[191:160];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_4dws_be_r[223:192];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_4dws_be_r[255:224];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[159:128] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[31:0];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[191:160] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[63:32];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[223:192] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[95:64];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[255:224] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[127:96];
         end
         default: begin
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[31:0];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[63:32];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[95:64];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = packetizer_header_inserter_header_inserter_4dws_sink_payload_header[127:96];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[159:128] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[31:0];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[191:160] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[63:32];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[223:192] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[95:64];
-            packetizer_header_inserter_header_inserter_4dws_source_payload_dat[255:224] = packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[127:96];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[31:0];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[63:32];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[95:64];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[127:96];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[159:128] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[31:0];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[191:160] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[63:32];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[223:192] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[95:64];
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[255:224] = cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[127:96];
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            packetizer_header_inserter_header_inserter_4dws_source_valid = (packetizer_header_inserter_header_inserter_4dws_sink_valid | packetizer_header_inserter_header_inserter_4dws_dws_per_beat);
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = (cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid | cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat);
         end
         default: begin
-            packetizer_header_inserter_header_inserter_4dws_source_valid = packetizer_header_inserter_header_inserter_4dws_sink_valid;
+            cmp_packetizer_header_inserter_header_inserter_4dws_source_valid = cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid;
         end
     endcase
-    litepcieendpoint_litepcietlpheaderinserter4dws_next_state = litepcieendpoint_litepcietlpheaderinserter4dws_state;
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
+    case (litepcietlpheaderinserter4dws0_state)
         1'd1: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_source_valid & packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
-                if (packetizer_header_inserter_header_inserter_4dws_source_last) begin
-                    litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd0;
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_source_valid & cmp_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = (~cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat);
+            end
+        end
+        default: begin
+            cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready = cmp_packetizer_header_inserter_header_inserter_4dws_source_ready;
+        end
+    endcase
+    litepcietlpheaderinserter4dws0_next_state = litepcietlpheaderinserter4dws0_state;
+    case (litepcietlpheaderinserter4dws0_state)
+        1'd1: begin
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_source_valid & cmp_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                if (cmp_packetizer_header_inserter_header_inserter_4dws_source_last) begin
+                    litepcietlpheaderinserter4dws0_next_state = 1'd0;
                 end
             end
         end
         default: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_source_valid & packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
-                if ((~packetizer_header_inserter_header_inserter_4dws_source_last)) begin
-                    litepcieendpoint_litepcietlpheaderinserter4dws_next_state = 1'd1;
+            if ((cmp_packetizer_header_inserter_header_inserter_4dws_source_valid & cmp_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                if ((~cmp_packetizer_header_inserter_header_inserter_4dws_source_last)) begin
+                    litepcietlpheaderinserter4dws0_next_state = 1'd1;
                 end
             end
         end
     endcase
-    case (litepcieendpoint_litepcietlpheaderinserter4dws_state)
-        1'd1: begin
-            if ((packetizer_header_inserter_header_inserter_4dws_source_valid & packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
-                packetizer_header_inserter_header_inserter_4dws_sink_ready = (~packetizer_header_inserter_header_inserter_4dws_dws_per_beat);
-            end
-        end
-        default: begin
-            packetizer_header_inserter_header_inserter_4dws_sink_ready = packetizer_header_inserter_header_inserter_4dws_source_ready;
-        end
-    endcase
-end
-assign litepcieendpoint_sel0 = 1'd1;
-assign litepcieendpoint_ctrl_rst = tlp_ctrl_rst;
-always @(*) begin
-    litepcieendpoint_dispatcher0_sel0 = 3'd0;
-    litepcieendpoint_dispatcher0_sel0[0] = (litepcieendpoint_master_in_source_payload_channel == 2'd2);
-    litepcieendpoint_dispatcher0_sel0[1] = (litepcieendpoint_master_in_source_payload_channel == 3'd5);
-    litepcieendpoint_dispatcher0_sel0[2] = (litepcieendpoint_master_in_source_payload_channel == 1'd0);
 end
 always @(*) begin
-    litepcieendpoint_dispatcher1_sel0 = 4'd0;
-    litepcieendpoint_dispatcher1_sel0[0] = (litepcieendpoint_source_payload_channel == 1'd1);
-    litepcieendpoint_dispatcher1_sel0[1] = (litepcieendpoint_source_payload_channel == 2'd3);
-    litepcieendpoint_dispatcher1_sel0[2] = (litepcieendpoint_source_payload_channel == 3'd4);
-    litepcieendpoint_dispatcher1_sel0[3] = (litepcieendpoint_source_payload_channel == 3'd6);
+    req_packetizer_req_sink_ready = 1'd0;
+    req_packetizer_tlp_req_valid = 1'd0;
+    if ((~req_packetizer_req_is_cfg)) begin
+        req_packetizer_tlp_req_valid = req_packetizer_req_sink_valid;
+        req_packetizer_req_sink_ready = req_packetizer_tlp_req_ready;
+    end
 end
-assign litepcieendpoint_master_out_source_valid = master_source_valid;
-assign master_source_ready = litepcieendpoint_master_out_source_ready;
-assign litepcieendpoint_master_out_source_first = master_source_first;
-assign litepcieendpoint_master_out_source_last = master_source_last;
-assign litepcieendpoint_master_out_source_payload_req_id = master_source_payload_req_id;
-assign litepcieendpoint_master_out_source_payload_cmp_id = master_source_payload_cmp_id;
-assign litepcieendpoint_master_out_source_payload_adr = master_source_payload_adr;
-assign litepcieendpoint_master_out_source_payload_len = master_source_payload_len;
-assign litepcieendpoint_master_out_source_payload_end = master_source_payload_end;
-assign litepcieendpoint_master_out_source_payload_err = master_source_payload_err;
-assign litepcieendpoint_master_out_source_payload_tag = master_source_payload_tag;
-assign litepcieendpoint_master_out_source_payload_dat = master_source_payload_dat;
-assign litepcieendpoint_master_out_source_payload_channel = master_source_payload_channel;
-assign litepcieendpoint_master_out_source_payload_user_id = master_source_payload_user_id;
+assign req_packetizer_tlp_req_first = req_packetizer_req_sink_first;
+assign req_packetizer_tlp_req_last = req_packetizer_req_sink_last;
+assign req_packetizer_tlp_req_payload_type = 1'd0;
 always @(*) begin
-    litepcieendpoint_sel1 = 1'd0;
-    if ((~litepcieendpoint_sel_locked)) begin
-        litepcieendpoint_sel1 = litepcieendpoint_sel0;
+    req_packetizer_tlp_req_payload_address = 64'd0;
+    req_packetizer_tlp_req_payload_fmt = 2'd0;
+    if (req_packetizer_req_sink_payload_we) begin
+        req_packetizer_tlp_req_payload_fmt = 2'd2;
     end else begin
-        litepcieendpoint_sel1 = litepcieendpoint_sel_ongoing;
+        req_packetizer_tlp_req_payload_fmt = 1'd0;
+    end
+    req_packetizer_tlp_req_payload_address = req_packetizer_req_sink_payload_adr;
+    if (((req_packetizer_req_sink_payload_adr[63:32] != 1'd0) | 1'd1)) begin
+        req_packetizer_tlp_req_payload_address[31:0] = req_packetizer_req_sink_payload_adr[63:32];
+        req_packetizer_tlp_req_payload_address[63:32] = req_packetizer_req_sink_payload_adr[31:0];
+        if (req_packetizer_req_sink_payload_we) begin
+            req_packetizer_tlp_req_payload_fmt = 2'd3;
+        end else begin
+            req_packetizer_tlp_req_payload_fmt = 1'd1;
+        end
+    end
+end
+assign req_packetizer_tlp_req_payload_tc = 1'd0;
+assign req_packetizer_tlp_req_payload_td = 1'd0;
+assign req_packetizer_tlp_req_payload_ep = 1'd0;
+assign req_packetizer_tlp_req_payload_attr = 1'd0;
+assign req_packetizer_tlp_req_payload_length = req_packetizer_req_sink_payload_len;
+assign req_packetizer_tlp_req_payload_requester_id = req_packetizer_req_sink_payload_req_id;
+assign req_packetizer_tlp_req_payload_tag = req_packetizer_req_sink_payload_tag;
+always @(*) begin
+    req_packetizer_tlp_req_payload_last_be = 4'd0;
+    if ((req_packetizer_req_sink_payload_len > 1'd1)) begin
+        req_packetizer_tlp_req_payload_last_be = 4'd15;
+    end else begin
+        req_packetizer_tlp_req_payload_last_be = 1'd0;
+    end
+end
+assign req_packetizer_tlp_req_payload_first_be = 4'd15;
+assign req_packetizer_tlp_req_payload_dat = req_packetizer_req_sink_payload_dat;
+always @(*) begin
+    req_packetizer_tlp_req_payload_be = 32'd0;
+    if (req_packetizer_req_sink_payload_we) begin
+        if ((req_packetizer_req_sink_payload_len == 1'd1)) begin
+            req_packetizer_tlp_req_payload_be = 4'd15;
+        end else begin
+            req_packetizer_tlp_req_payload_be = 32'hffffffff;
+        end
+    end else begin
+        req_packetizer_tlp_req_payload_be = 1'd0;
+    end
+end
+assign req_packetizer_tlp_raw_req_valid = req_packetizer_tlp_req_valid;
+assign req_packetizer_tlp_req_ready = req_packetizer_tlp_raw_req_ready;
+assign req_packetizer_tlp_raw_req_first = req_packetizer_tlp_req_first;
+assign req_packetizer_tlp_raw_req_last = req_packetizer_tlp_req_last;
+assign req_packetizer_tlp_raw_req_payload_dat = req_packetizer_tlp_req_payload_dat;
+assign req_packetizer_tlp_raw_req_payload_be = req_packetizer_tlp_req_payload_be;
+assign req_packetizer_tlp_raw_req_payload_fmt = req_packetizer_tlp_req_payload_fmt;
+always @(*) begin
+    req_packetizer_tlp_raw_req_header = 128'd0;
+    req_packetizer_tlp_raw_req_header[127:64] = req_packetizer_tlp_req_payload_address;
+    req_packetizer_tlp_raw_req_header[13:12] = req_packetizer_tlp_req_payload_attr;
+    req_packetizer_tlp_raw_req_header[14] = req_packetizer_tlp_req_payload_ep;
+    req_packetizer_tlp_raw_req_header[35:32] = req_packetizer_tlp_req_payload_first_be;
+    req_packetizer_tlp_raw_req_header[30:29] = req_packetizer_tlp_req_payload_fmt;
+    req_packetizer_tlp_raw_req_header[39:36] = req_packetizer_tlp_req_payload_last_be;
+    req_packetizer_tlp_raw_req_header[9:0] = req_packetizer_tlp_req_payload_length;
+    req_packetizer_tlp_raw_req_header[63:48] = req_packetizer_tlp_req_payload_requester_id;
+    req_packetizer_tlp_raw_req_header[47:40] = req_packetizer_tlp_req_payload_tag;
+    req_packetizer_tlp_raw_req_header[22:20] = req_packetizer_tlp_req_payload_tc;
+    req_packetizer_tlp_raw_req_header[15] = req_packetizer_tlp_req_payload_td;
+    req_packetizer_tlp_raw_req_header[28:24] = req_packetizer_tlp_req_payload_type;
+end
+always @(*) begin
+    req_packetizer_tlp_raw_req_payload_header = 128'd0;
+    req_packetizer_tlp_raw_req_payload_header[31:0] = req_packetizer_tlp_raw_req_header[31:0];
+    req_packetizer_tlp_raw_req_payload_header[63:32] = req_packetizer_tlp_raw_req_header[63:32];
+    req_packetizer_tlp_raw_req_payload_header[95:64] = req_packetizer_tlp_raw_req_header[95:64];
+    req_packetizer_tlp_raw_req_payload_header[127:96] = req_packetizer_tlp_raw_req_header[127:96];
+end
+assign req_packetizer_tlp_raw_req_buf_sink_sink_valid = req_packetizer_tlp_raw_req_valid;
+assign req_packetizer_tlp_raw_req_ready = req_packetizer_tlp_raw_req_buf_sink_sink_ready;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_first = req_packetizer_tlp_raw_req_first;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_last = req_packetizer_tlp_raw_req_last;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_fmt = req_packetizer_tlp_raw_req_payload_fmt;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_header = req_packetizer_tlp_raw_req_payload_header;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_dat = req_packetizer_tlp_raw_req_payload_dat;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_payload_be = req_packetizer_tlp_raw_req_payload_be;
+assign req_packetizer_tlp_raw_req_d_valid = req_packetizer_tlp_raw_req_buf_source_source_valid;
+assign req_packetizer_tlp_raw_req_buf_source_source_ready = req_packetizer_tlp_raw_req_d_ready;
+assign req_packetizer_tlp_raw_req_d_first = req_packetizer_tlp_raw_req_buf_source_source_first;
+assign req_packetizer_tlp_raw_req_d_last = req_packetizer_tlp_raw_req_buf_source_source_last;
+assign req_packetizer_tlp_raw_req_d_payload_fmt = req_packetizer_tlp_raw_req_buf_source_source_payload_fmt;
+assign req_packetizer_tlp_raw_req_d_payload_header = req_packetizer_tlp_raw_req_buf_source_source_payload_header;
+assign req_packetizer_tlp_raw_req_d_payload_dat = req_packetizer_tlp_raw_req_buf_source_source_payload_dat;
+assign req_packetizer_tlp_raw_req_d_payload_be = req_packetizer_tlp_raw_req_buf_source_source_payload_be;
+assign req_packetizer_tlp_raw_buf_sink_sink_valid = req_packetizer_tlp_raw_valid;
+assign req_packetizer_tlp_raw_ready = req_packetizer_tlp_raw_buf_sink_sink_ready;
+assign req_packetizer_tlp_raw_buf_sink_sink_first = req_packetizer_tlp_raw_first;
+assign req_packetizer_tlp_raw_buf_sink_sink_last = req_packetizer_tlp_raw_last;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_fmt = req_packetizer_tlp_raw_payload_fmt;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_header = req_packetizer_tlp_raw_payload_header;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_dat = req_packetizer_tlp_raw_payload_dat;
+assign req_packetizer_tlp_raw_buf_sink_sink_payload_be = req_packetizer_tlp_raw_payload_be;
+assign req_packetizer_tlp_raw_d_valid = req_packetizer_tlp_raw_buf_source_source_valid;
+assign req_packetizer_tlp_raw_buf_source_source_ready = req_packetizer_tlp_raw_d_ready;
+assign req_packetizer_tlp_raw_d_first = req_packetizer_tlp_raw_buf_source_source_first;
+assign req_packetizer_tlp_raw_d_last = req_packetizer_tlp_raw_buf_source_source_last;
+assign req_packetizer_tlp_raw_d_payload_fmt = req_packetizer_tlp_raw_buf_source_source_payload_fmt;
+assign req_packetizer_tlp_raw_d_payload_header = req_packetizer_tlp_raw_buf_source_source_payload_header;
+assign req_packetizer_tlp_raw_d_payload_dat = req_packetizer_tlp_raw_buf_source_source_payload_dat;
+assign req_packetizer_tlp_raw_d_payload_be = req_packetizer_tlp_raw_buf_source_source_payload_be;
+assign req_packetizer_header_inserter_sink_sink_valid = req_packetizer_tlp_raw_d_valid;
+assign req_packetizer_tlp_raw_d_ready = req_packetizer_header_inserter_sink_sink_ready;
+assign req_packetizer_header_inserter_sink_sink_first = req_packetizer_tlp_raw_d_first;
+assign req_packetizer_header_inserter_sink_sink_last = req_packetizer_tlp_raw_d_last;
+assign req_packetizer_header_inserter_sink_sink_payload_fmt = req_packetizer_tlp_raw_d_payload_fmt;
+assign req_packetizer_header_inserter_sink_sink_payload_header = req_packetizer_tlp_raw_d_payload_header;
+assign req_packetizer_header_inserter_sink_sink_payload_dat = req_packetizer_tlp_raw_d_payload_dat;
+assign req_packetizer_header_inserter_sink_sink_payload_be = req_packetizer_tlp_raw_d_payload_be;
+assign req_packetizer_source_valid = req_packetizer_header_inserter_source_source_valid;
+assign req_packetizer_header_inserter_source_source_ready = req_packetizer_source_ready;
+assign req_packetizer_source_first = req_packetizer_header_inserter_source_source_first;
+assign req_packetizer_source_last = req_packetizer_header_inserter_source_source_last;
+always @(*) begin
+    req_packetizer_source_payload_dat = 256'd0;
+    req_packetizer_source_payload_dat[31:0] = req_packetizer_header_inserter_source_source_payload_dat[31:0];
+    req_packetizer_source_payload_dat[63:32] = req_packetizer_header_inserter_source_source_payload_dat[63:32];
+    req_packetizer_source_payload_dat[95:64] = req_packetizer_header_inserter_source_source_payload_dat[95:64];
+    req_packetizer_source_payload_dat[127:96] = req_packetizer_header_inserter_source_source_payload_dat[127:96];
+    req_packetizer_source_payload_dat[159:128] = req_packetizer_header_inserter_source_source_payload_dat[159:128];
+    req_packetizer_source_payload_dat[191:160] = req_packetizer_header_inserter_source_source_payload_dat[191:160];
+    req_packetizer_source_payload_dat[223:192] = req_packetizer_header_inserter_source_source_payload_dat[223:192];
+    req_packetizer_source_payload_dat[255:224] = req_packetizer_header_inserter_source_source_payload_dat[255:224];
+end
+always @(*) begin
+    req_packetizer_source_payload_be = 32'd0;
+    req_packetizer_source_payload_be[3:0] = req_packetizer_header_inserter_source_source_payload_be[3:0];
+    req_packetizer_source_payload_be[7:4] = req_packetizer_header_inserter_source_source_payload_be[7:4];
+    req_packetizer_source_payload_be[11:8] = req_packetizer_header_inserter_source_source_payload_be[11:8];
+    req_packetizer_source_payload_be[15:12] = req_packetizer_header_inserter_source_source_payload_be[15:12];
+    req_packetizer_source_payload_be[19:16] = req_packetizer_header_inserter_source_source_payload_be[19:16];
+    req_packetizer_source_payload_be[23:20] = req_packetizer_header_inserter_source_source_payload_be[23:20];
+    req_packetizer_source_payload_be[27:24] = req_packetizer_header_inserter_source_source_payload_be[27:24];
+    req_packetizer_source_payload_be[31:28] = req_packetizer_header_inserter_source_source_payload_be[31:28];
+end
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_ready = ((~req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready);
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_valid = req_packetizer_tlp_raw_req_buf_sink_sink_valid;
+assign req_packetizer_tlp_raw_req_buf_sink_sink_ready = req_packetizer_tlp_raw_req_buf_pipe_valid_sink_ready;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_first = req_packetizer_tlp_raw_req_buf_sink_sink_first;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_last = req_packetizer_tlp_raw_req_buf_sink_sink_last;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt = req_packetizer_tlp_raw_req_buf_sink_sink_payload_fmt;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header = req_packetizer_tlp_raw_req_buf_sink_sink_payload_header;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat = req_packetizer_tlp_raw_req_buf_sink_sink_payload_dat;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be = req_packetizer_tlp_raw_req_buf_sink_sink_payload_be;
+assign req_packetizer_tlp_raw_req_buf_source_source_valid = req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid;
+assign req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready = req_packetizer_tlp_raw_req_buf_source_source_ready;
+assign req_packetizer_tlp_raw_req_buf_source_source_first = req_packetizer_tlp_raw_req_buf_pipe_valid_source_first;
+assign req_packetizer_tlp_raw_req_buf_source_source_last = req_packetizer_tlp_raw_req_buf_pipe_valid_source_last;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_fmt = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_header = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_dat = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat;
+assign req_packetizer_tlp_raw_req_buf_source_source_payload_be = req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be;
+assign req_packetizer_tlp_raw_valid = req_packetizer_tlp_raw_req_d_valid;
+assign req_packetizer_tlp_raw_req_d_ready = req_packetizer_tlp_raw_ready;
+assign req_packetizer_tlp_raw_first = req_packetizer_tlp_raw_req_d_first;
+assign req_packetizer_tlp_raw_last = req_packetizer_tlp_raw_req_d_last;
+assign req_packetizer_tlp_raw_payload_fmt = req_packetizer_tlp_raw_req_d_payload_fmt;
+assign req_packetizer_tlp_raw_payload_header = req_packetizer_tlp_raw_req_d_payload_header;
+assign req_packetizer_tlp_raw_payload_dat = req_packetizer_tlp_raw_req_d_payload_dat;
+assign req_packetizer_tlp_raw_payload_be = req_packetizer_tlp_raw_req_d_payload_be;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_ready = ((~req_packetizer_tlp_raw_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_buf_pipe_valid_source_ready);
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_valid = req_packetizer_tlp_raw_buf_sink_sink_valid;
+assign req_packetizer_tlp_raw_buf_sink_sink_ready = req_packetizer_tlp_raw_buf_pipe_valid_sink_ready;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_first = req_packetizer_tlp_raw_buf_sink_sink_first;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_last = req_packetizer_tlp_raw_buf_sink_sink_last;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt = req_packetizer_tlp_raw_buf_sink_sink_payload_fmt;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header = req_packetizer_tlp_raw_buf_sink_sink_payload_header;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat = req_packetizer_tlp_raw_buf_sink_sink_payload_dat;
+assign req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be = req_packetizer_tlp_raw_buf_sink_sink_payload_be;
+assign req_packetizer_tlp_raw_buf_source_source_valid = req_packetizer_tlp_raw_buf_pipe_valid_source_valid;
+assign req_packetizer_tlp_raw_buf_pipe_valid_source_ready = req_packetizer_tlp_raw_buf_source_source_ready;
+assign req_packetizer_tlp_raw_buf_source_source_first = req_packetizer_tlp_raw_buf_pipe_valid_source_first;
+assign req_packetizer_tlp_raw_buf_source_source_last = req_packetizer_tlp_raw_buf_pipe_valid_source_last;
+assign req_packetizer_tlp_raw_buf_source_source_payload_fmt = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt;
+assign req_packetizer_tlp_raw_buf_source_source_payload_header = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_header;
+assign req_packetizer_tlp_raw_buf_source_source_payload_dat = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat;
+assign req_packetizer_tlp_raw_buf_source_source_payload_be = req_packetizer_tlp_raw_buf_pipe_valid_source_payload_be;
+always @(*) begin
+    req_packetizer_header_inserter_header_sel = 1'd0;
+    case (req_packetizer_tlp_raw_d_payload_fmt)
+        1'd0: begin
+            req_packetizer_header_inserter_header_sel = 1'd0;
+        end
+        1'd1: begin
+            req_packetizer_header_inserter_header_sel = 1'd1;
+        end
+        2'd2: begin
+            req_packetizer_header_inserter_header_sel = 1'd0;
+        end
+        2'd3: begin
+            req_packetizer_header_inserter_header_sel = 1'd1;
+        end
+    endcase
+end
+always @(*) begin
+    req_packetizer_header_inserter_header_inserter_3dws_sink_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = 32'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = 256'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = 2'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = 128'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_valid = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_ready = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = 32'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = 256'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = 2'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = 128'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_valid = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_ready = 1'd0;
+    req_packetizer_header_inserter_sink_sink_ready = 1'd0;
+    req_packetizer_header_inserter_source_source_first = 1'd0;
+    req_packetizer_header_inserter_source_source_last = 1'd0;
+    req_packetizer_header_inserter_source_source_payload_be = 32'd0;
+    req_packetizer_header_inserter_source_source_payload_dat = 256'd0;
+    req_packetizer_header_inserter_source_source_valid = 1'd0;
+    case (req_packetizer_header_inserter_header_sel)
+        1'd0: begin
+            req_packetizer_header_inserter_header_inserter_3dws_sink_valid = req_packetizer_header_inserter_sink_sink_valid;
+            req_packetizer_header_inserter_sink_sink_ready = req_packetizer_header_inserter_header_inserter_3dws_sink_ready;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_first = req_packetizer_header_inserter_sink_sink_first;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_last = req_packetizer_header_inserter_sink_sink_last;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_fmt = req_packetizer_header_inserter_sink_sink_payload_fmt;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header = req_packetizer_header_inserter_sink_sink_payload_header;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat = req_packetizer_header_inserter_sink_sink_payload_dat;
+            req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be = req_packetizer_header_inserter_sink_sink_payload_be;
+            req_packetizer_header_inserter_source_source_valid = req_packetizer_header_inserter_header_inserter_3dws_source_valid;
+            req_packetizer_header_inserter_header_inserter_3dws_source_ready = req_packetizer_header_inserter_source_source_ready;
+            req_packetizer_header_inserter_source_source_first = req_packetizer_header_inserter_header_inserter_3dws_source_first;
+            req_packetizer_header_inserter_source_source_last = req_packetizer_header_inserter_header_inserter_3dws_source_last;
+            req_packetizer_header_inserter_source_source_payload_dat = req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat;
+            req_packetizer_header_inserter_source_source_payload_be = req_packetizer_header_inserter_header_inserter_3dws_source_payload_be;
+        end
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_sink_valid = req_packetizer_header_inserter_sink_sink_valid;
+            req_packetizer_header_inserter_sink_sink_ready = req_packetizer_header_inserter_header_inserter_4dws_sink_ready;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_first = req_packetizer_header_inserter_sink_sink_first;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_last = req_packetizer_header_inserter_sink_sink_last;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_fmt = req_packetizer_header_inserter_sink_sink_payload_fmt;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header = req_packetizer_header_inserter_sink_sink_payload_header;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat = req_packetizer_header_inserter_sink_sink_payload_dat;
+            req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be = req_packetizer_header_inserter_sink_sink_payload_be;
+            req_packetizer_header_inserter_source_source_valid = req_packetizer_header_inserter_header_inserter_4dws_source_valid;
+            req_packetizer_header_inserter_header_inserter_4dws_source_ready = req_packetizer_header_inserter_source_source_ready;
+            req_packetizer_header_inserter_source_source_first = req_packetizer_header_inserter_header_inserter_4dws_source_first;
+            req_packetizer_header_inserter_source_source_last = req_packetizer_header_inserter_header_inserter_4dws_source_last;
+            req_packetizer_header_inserter_source_source_payload_dat = req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat;
+            req_packetizer_header_inserter_source_source_payload_be = req_packetizer_header_inserter_header_inserter_4dws_source_payload_be;
+        end
+    endcase
+end
+always @(*) begin
+    litepcietlpheaderinserter3dws1_next_state = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_sink_ready = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_payload_be = 32'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat = 256'd0;
+    req_packetizer_header_inserter_header_inserter_3dws_source_valid = 1'd0;
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_first = 1'd0;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_first = req_packetizer_header_inserter_header_inserter_3dws_sink_first;
+        end
+    endcase
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_last = req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_last = (req_packetizer_header_inserter_header_inserter_3dws_sink_last & (req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[31:20] == 1'd0));
+        end
+    endcase
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = req_packetizer_header_inserter_header_inserter_3dws_payload_dw[23:20];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = req_packetizer_header_inserter_header_inserter_3dws_payload_dw[27:24];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = req_packetizer_header_inserter_header_inserter_3dws_payload_dw[31:28];
+            if (req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+            end
+            if (req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[7:4];
+            end
+            if (req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[11:8];
+            end
+            if (req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:12];
+            end
+            if (req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[19:16];
+            end
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[3:0] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[7:4] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[11:8] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[15:12] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[3:0];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[19:16] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[7:4];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[23:20] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[11:8];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[27:24] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[15:12];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_be[31:28] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be[19:16];
+        end
+    endcase
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_3dws_be_r[191:160];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_3dws_be_r[223:192];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_3dws_be_r[255:224];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[159:128] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[63:32];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[191:160] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[95:64];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[223:192] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[127:96];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[255:224] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[159:128];
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[31:0];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[63:32];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_header[95:64];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[31:0];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[159:128] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[63:32];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[191:160] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[95:64];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[223:192] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[127:96];
+            req_packetizer_header_inserter_header_inserter_3dws_source_payload_dat[255:224] = req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat[159:128];
+        end
+    endcase
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_valid = (req_packetizer_header_inserter_header_inserter_3dws_sink_valid | req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_source_valid = req_packetizer_header_inserter_header_inserter_3dws_sink_valid;
+        end
+    endcase
+    litepcietlpheaderinserter3dws1_next_state = litepcietlpheaderinserter3dws1_state;
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            if ((req_packetizer_header_inserter_header_inserter_3dws_source_valid & req_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if (req_packetizer_header_inserter_header_inserter_3dws_source_last) begin
+                    litepcietlpheaderinserter3dws1_next_state = 1'd0;
+                end
+            end
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_3dws_source_valid & req_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                if ((~req_packetizer_header_inserter_header_inserter_3dws_source_last)) begin
+                    litepcietlpheaderinserter3dws1_next_state = 1'd1;
+                end
+            end
+        end
+    endcase
+    case (litepcietlpheaderinserter3dws1_state)
+        1'd1: begin
+            if ((req_packetizer_header_inserter_header_inserter_3dws_source_valid & req_packetizer_header_inserter_header_inserter_3dws_source_ready)) begin
+                req_packetizer_header_inserter_header_inserter_3dws_sink_ready = (~req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat);
+            end
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_3dws_sink_ready = req_packetizer_header_inserter_header_inserter_3dws_source_ready;
+        end
+    endcase
+end
+always @(*) begin
+    litepcietlpheaderinserter4dws1_next_state = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_sink_ready = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_last = 1'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_payload_be = 32'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat = 256'd0;
+    req_packetizer_header_inserter_header_inserter_4dws_source_valid = 1'd0;
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_first = 1'd0;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_first = req_packetizer_header_inserter_header_inserter_4dws_sink_first;
+        end
+    endcase
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_last = req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat;
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_last = (req_packetizer_header_inserter_header_inserter_4dws_sink_last & (req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[31:16] == 1'd0));
+        end
+    endcase
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = req_packetizer_header_inserter_header_inserter_4dws_payload_dw[19:16];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = req_packetizer_header_inserter_header_inserter_4dws_payload_dw[23:20];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = req_packetizer_header_inserter_header_inserter_4dws_payload_dw[27:24];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = req_packetizer_header_inserter_header_inserter_4dws_payload_dw[31:28];
+            if (req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[3:0];
+            end
+            if (req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[7:4];
+            end
+            if (req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[11:8];
+            end
+            if (req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat) begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = 1'd0;
+            end else begin
+                req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[15:12];
+            end
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[3:0] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[7:4] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[11:8] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[15:12] = 4'd15;
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[19:16] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[3:0];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[23:20] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[7:4];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[27:24] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[11:8];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_be[31:28] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be[15:12];
+        end
+    endcase
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_4dws_be_r[159:128];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_4dws_be_r[191:160];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_4dws_be_r[223:192];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_4dws_be_r[255:224];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[159:128] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[31:0];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[191:160] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[63:32];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[223:192] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[95:64];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[255:224] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[127:96];
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[31:0] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[31:0];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[63:32] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[63:32];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[95:64] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[95:64];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[127:96] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_header[127:96];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[159:128] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[31:0];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[191:160] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[63:32];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[223:192] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[95:64];
+            req_packetizer_header_inserter_header_inserter_4dws_source_payload_dat[255:224] = req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat[127:96];
+        end
+    endcase
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_valid = (req_packetizer_header_inserter_header_inserter_4dws_sink_valid | req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat);
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_source_valid = req_packetizer_header_inserter_header_inserter_4dws_sink_valid;
+        end
+    endcase
+    litepcietlpheaderinserter4dws1_next_state = litepcietlpheaderinserter4dws1_state;
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_source_valid & req_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                if (req_packetizer_header_inserter_header_inserter_4dws_source_last) begin
+                    litepcietlpheaderinserter4dws1_next_state = 1'd0;
+                end
+            end
+        end
+        default: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_source_valid & req_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                if ((~req_packetizer_header_inserter_header_inserter_4dws_source_last)) begin
+                    litepcietlpheaderinserter4dws1_next_state = 1'd1;
+                end
+            end
+        end
+    endcase
+    case (litepcietlpheaderinserter4dws1_state)
+        1'd1: begin
+            if ((req_packetizer_header_inserter_header_inserter_4dws_source_valid & req_packetizer_header_inserter_header_inserter_4dws_source_ready)) begin
+                req_packetizer_header_inserter_header_inserter_4dws_sink_ready = (~req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat);
+            end
+        end
+        default: begin
+            req_packetizer_header_inserter_header_inserter_4dws_sink_ready = req_packetizer_header_inserter_header_inserter_4dws_source_ready;
+        end
+    endcase
+end
+assign sel0 = 1'd1;
+assign ctrl_rst = tlp_ctrl_rst;
+always @(*) begin
+    dispatcher0_sel0 = 3'd0;
+    dispatcher0_sel0[0] = (master_in_source_payload_channel == 2'd2);
+    dispatcher0_sel0[1] = (master_in_source_payload_channel == 3'd5);
+    dispatcher0_sel0[2] = (master_in_source_payload_channel == 1'd0);
+end
+always @(*) begin
+    dispatcher1_sel0 = 4'd0;
+    dispatcher1_sel0[0] = (source_payload_channel == 1'd1);
+    dispatcher1_sel0[1] = (source_payload_channel == 2'd3);
+    dispatcher1_sel0[2] = (source_payload_channel == 3'd4);
+    dispatcher1_sel0[3] = (source_payload_channel == 3'd6);
+end
+assign master_out_source_valid = master_source_valid;
+assign master_source_ready = master_out_source_ready;
+assign master_out_source_first = master_source_first;
+assign master_out_source_last = master_source_last;
+assign master_out_source_payload_req_id = master_source_payload_req_id;
+assign master_out_source_payload_cmp_id = master_source_payload_cmp_id;
+assign master_out_source_payload_adr = master_source_payload_adr;
+assign master_out_source_payload_len = master_source_payload_len;
+assign master_out_source_payload_end = master_source_payload_end;
+assign master_out_source_payload_err = master_source_payload_err;
+assign master_out_source_payload_tag = master_source_payload_tag;
+assign master_out_source_payload_dat = master_source_payload_dat;
+assign master_out_source_payload_channel = master_source_payload_channel;
+assign master_out_source_payload_user_id = master_source_payload_user_id;
+always @(*) begin
+    sel1 = 1'd0;
+    if ((~sel_locked)) begin
+        sel1 = sel0;
+    end else begin
+        sel1 = sel_ongoing;
     end
 end
 always @(*) begin
@@ -4898,7 +5827,7 @@ always @(*) begin
     mmap_source_payload_we = 1'd0;
     mmap_source_valid = 1'd0;
     slave_source_ready = 1'd0;
-    case (litepcieendpoint_sel1)
+    case (sel1)
         1'd1: begin
             mmap_source_valid = slave_source_valid;
             slave_source_ready = mmap_source_ready;
@@ -4918,8 +5847,8 @@ always @(*) begin
         end
     endcase
 end
-assign litepcieendpoint_last = ((slave_source_valid & slave_source_last) & slave_source_ready);
-assign litepcieendpoint_ongoing0 = ((slave_source_valid | litepcieendpoint_ongoing1) & (~litepcieendpoint_last));
+assign last = ((slave_source_valid & slave_source_last) & slave_source_ready);
+assign ongoing0 = ((slave_source_valid | ongoing1) & (~last));
 assign slave_sink_valid = mmap_sink_valid;
 assign mmap_sink_ready = slave_sink_ready;
 assign slave_sink_first = mmap_sink_first;
@@ -4934,1149 +5863,1149 @@ assign slave_sink_payload_tag = mmap_sink_payload_tag;
 assign slave_sink_payload_dat = mmap_sink_payload_dat;
 assign slave_sink_payload_channel = mmap_sink_payload_channel;
 assign slave_sink_payload_user_id = mmap_sink_payload_user_id;
-assign litepcieendpoint_master_out_sink_first = litepcieendpoint_master_in_sink_first;
-assign litepcieendpoint_master_out_sink_last = litepcieendpoint_master_in_sink_last;
-assign litepcieendpoint_master_out_sink_payload_req_id = litepcieendpoint_master_in_sink_payload_req_id;
-assign litepcieendpoint_master_out_sink_payload_we = litepcieendpoint_master_in_sink_payload_we;
-assign litepcieendpoint_master_out_sink_payload_adr = litepcieendpoint_master_in_sink_payload_adr;
-assign litepcieendpoint_master_out_sink_payload_len = litepcieendpoint_master_in_sink_payload_len;
-assign litepcieendpoint_master_out_sink_payload_dat = litepcieendpoint_master_in_sink_payload_dat;
-assign litepcieendpoint_master_out_sink_payload_channel = litepcieendpoint_master_in_sink_payload_channel;
-assign litepcieendpoint_master_out_sink_payload_user_id = litepcieendpoint_master_in_sink_payload_user_id;
-assign litepcieendpoint_tag_queue_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_req_queue_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_req_fsm_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_syncfifo1_sink_payload_tag = litepcieendpoint_syncfifo0_source_payload_tag;
-assign litepcieendpoint_syncfifo1_sink_payload_channel = litepcieendpoint_master_in_sink_payload_channel;
-assign litepcieendpoint_syncfifo1_sink_payload_user_id = litepcieendpoint_master_in_sink_payload_user_id;
-assign litepcieendpoint_cmp_buf_reset0 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset1 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset2 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset3 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset4 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset5 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset6 = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_cmp_buf_reset7 = litepcieendpoint_ctrl_rst;
+assign master_out_sink_first = master_in_sink_first;
+assign master_out_sink_last = master_in_sink_last;
+assign master_out_sink_payload_req_id = master_in_sink_payload_req_id;
+assign master_out_sink_payload_we = master_in_sink_payload_we;
+assign master_out_sink_payload_adr = master_in_sink_payload_adr;
+assign master_out_sink_payload_len = master_in_sink_payload_len;
+assign master_out_sink_payload_dat = master_in_sink_payload_dat;
+assign master_out_sink_payload_channel = master_in_sink_payload_channel;
+assign master_out_sink_payload_user_id = master_in_sink_payload_user_id;
+assign tag_queue_reset = ctrl_rst;
+assign req_queue_reset = ctrl_rst;
+assign req_fsm_reset = ctrl_rst;
+assign syncfifo1_sink_payload_tag = syncfifo0_source_payload_tag;
+assign syncfifo1_sink_payload_channel = master_in_sink_payload_channel;
+assign syncfifo1_sink_payload_user_id = master_in_sink_payload_user_id;
+assign cmp_buf_reset0 = ctrl_rst;
+assign cmp_buf_reset1 = ctrl_rst;
+assign cmp_buf_reset2 = ctrl_rst;
+assign cmp_buf_reset3 = ctrl_rst;
+assign cmp_buf_reset4 = ctrl_rst;
+assign cmp_buf_reset5 = ctrl_rst;
+assign cmp_buf_reset6 = ctrl_rst;
+assign cmp_buf_reset7 = ctrl_rst;
 always @(*) begin
-    litepcieendpoint_cmp_bufs_ready = 1'd0;
-    litepcieendpoint_syncfifo2_sink_first = 1'd0;
-    litepcieendpoint_syncfifo2_sink_last = 1'd0;
-    litepcieendpoint_syncfifo2_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo2_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo2_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo2_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo2_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo2_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo2_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo2_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo2_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo2_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo2_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo3_sink_first = 1'd0;
-    litepcieendpoint_syncfifo3_sink_last = 1'd0;
-    litepcieendpoint_syncfifo3_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo3_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo3_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo3_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo3_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo3_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo3_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo3_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo3_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo3_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo3_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo4_sink_first = 1'd0;
-    litepcieendpoint_syncfifo4_sink_last = 1'd0;
-    litepcieendpoint_syncfifo4_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo4_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo4_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo4_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo4_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo4_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo4_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo4_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo4_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo4_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo4_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo5_sink_first = 1'd0;
-    litepcieendpoint_syncfifo5_sink_last = 1'd0;
-    litepcieendpoint_syncfifo5_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo5_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo5_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo5_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo5_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo5_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo5_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo5_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo5_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo5_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo5_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo6_sink_first = 1'd0;
-    litepcieendpoint_syncfifo6_sink_last = 1'd0;
-    litepcieendpoint_syncfifo6_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo6_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo6_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo6_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo6_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo6_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo6_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo6_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo6_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo6_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo6_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo7_sink_first = 1'd0;
-    litepcieendpoint_syncfifo7_sink_last = 1'd0;
-    litepcieendpoint_syncfifo7_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo7_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo7_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo7_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo7_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo7_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo7_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo7_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo7_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo7_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo7_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo8_sink_first = 1'd0;
-    litepcieendpoint_syncfifo8_sink_last = 1'd0;
-    litepcieendpoint_syncfifo8_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo8_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo8_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo8_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo8_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo8_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo8_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo8_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo8_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo8_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo8_sink_valid = 1'd0;
-    litepcieendpoint_syncfifo9_sink_first = 1'd0;
-    litepcieendpoint_syncfifo9_sink_last = 1'd0;
-    litepcieendpoint_syncfifo9_sink_payload_adr = 32'd0;
-    litepcieendpoint_syncfifo9_sink_payload_channel = 8'd0;
-    litepcieendpoint_syncfifo9_sink_payload_cmp_id = 16'd0;
-    litepcieendpoint_syncfifo9_sink_payload_dat = 256'd0;
-    litepcieendpoint_syncfifo9_sink_payload_end = 1'd0;
-    litepcieendpoint_syncfifo9_sink_payload_err = 1'd0;
-    litepcieendpoint_syncfifo9_sink_payload_len = 10'd0;
-    litepcieendpoint_syncfifo9_sink_payload_req_id = 16'd0;
-    litepcieendpoint_syncfifo9_sink_payload_tag = 8'd0;
-    litepcieendpoint_syncfifo9_sink_payload_user_id = 8'd0;
-    litepcieendpoint_syncfifo9_sink_valid = 1'd0;
-    case (litepcieendpoint_cmp_bufs_payload_tag)
+    cmp_bufs_ready = 1'd0;
+    syncfifo2_sink_first = 1'd0;
+    syncfifo2_sink_last = 1'd0;
+    syncfifo2_sink_payload_adr = 32'd0;
+    syncfifo2_sink_payload_channel = 8'd0;
+    syncfifo2_sink_payload_cmp_id = 16'd0;
+    syncfifo2_sink_payload_dat = 256'd0;
+    syncfifo2_sink_payload_end = 1'd0;
+    syncfifo2_sink_payload_err = 1'd0;
+    syncfifo2_sink_payload_len = 10'd0;
+    syncfifo2_sink_payload_req_id = 16'd0;
+    syncfifo2_sink_payload_tag = 8'd0;
+    syncfifo2_sink_payload_user_id = 8'd0;
+    syncfifo2_sink_valid = 1'd0;
+    syncfifo3_sink_first = 1'd0;
+    syncfifo3_sink_last = 1'd0;
+    syncfifo3_sink_payload_adr = 32'd0;
+    syncfifo3_sink_payload_channel = 8'd0;
+    syncfifo3_sink_payload_cmp_id = 16'd0;
+    syncfifo3_sink_payload_dat = 256'd0;
+    syncfifo3_sink_payload_end = 1'd0;
+    syncfifo3_sink_payload_err = 1'd0;
+    syncfifo3_sink_payload_len = 10'd0;
+    syncfifo3_sink_payload_req_id = 16'd0;
+    syncfifo3_sink_payload_tag = 8'd0;
+    syncfifo3_sink_payload_user_id = 8'd0;
+    syncfifo3_sink_valid = 1'd0;
+    syncfifo4_sink_first = 1'd0;
+    syncfifo4_sink_last = 1'd0;
+    syncfifo4_sink_payload_adr = 32'd0;
+    syncfifo4_sink_payload_channel = 8'd0;
+    syncfifo4_sink_payload_cmp_id = 16'd0;
+    syncfifo4_sink_payload_dat = 256'd0;
+    syncfifo4_sink_payload_end = 1'd0;
+    syncfifo4_sink_payload_err = 1'd0;
+    syncfifo4_sink_payload_len = 10'd0;
+    syncfifo4_sink_payload_req_id = 16'd0;
+    syncfifo4_sink_payload_tag = 8'd0;
+    syncfifo4_sink_payload_user_id = 8'd0;
+    syncfifo4_sink_valid = 1'd0;
+    syncfifo5_sink_first = 1'd0;
+    syncfifo5_sink_last = 1'd0;
+    syncfifo5_sink_payload_adr = 32'd0;
+    syncfifo5_sink_payload_channel = 8'd0;
+    syncfifo5_sink_payload_cmp_id = 16'd0;
+    syncfifo5_sink_payload_dat = 256'd0;
+    syncfifo5_sink_payload_end = 1'd0;
+    syncfifo5_sink_payload_err = 1'd0;
+    syncfifo5_sink_payload_len = 10'd0;
+    syncfifo5_sink_payload_req_id = 16'd0;
+    syncfifo5_sink_payload_tag = 8'd0;
+    syncfifo5_sink_payload_user_id = 8'd0;
+    syncfifo5_sink_valid = 1'd0;
+    syncfifo6_sink_first = 1'd0;
+    syncfifo6_sink_last = 1'd0;
+    syncfifo6_sink_payload_adr = 32'd0;
+    syncfifo6_sink_payload_channel = 8'd0;
+    syncfifo6_sink_payload_cmp_id = 16'd0;
+    syncfifo6_sink_payload_dat = 256'd0;
+    syncfifo6_sink_payload_end = 1'd0;
+    syncfifo6_sink_payload_err = 1'd0;
+    syncfifo6_sink_payload_len = 10'd0;
+    syncfifo6_sink_payload_req_id = 16'd0;
+    syncfifo6_sink_payload_tag = 8'd0;
+    syncfifo6_sink_payload_user_id = 8'd0;
+    syncfifo6_sink_valid = 1'd0;
+    syncfifo7_sink_first = 1'd0;
+    syncfifo7_sink_last = 1'd0;
+    syncfifo7_sink_payload_adr = 32'd0;
+    syncfifo7_sink_payload_channel = 8'd0;
+    syncfifo7_sink_payload_cmp_id = 16'd0;
+    syncfifo7_sink_payload_dat = 256'd0;
+    syncfifo7_sink_payload_end = 1'd0;
+    syncfifo7_sink_payload_err = 1'd0;
+    syncfifo7_sink_payload_len = 10'd0;
+    syncfifo7_sink_payload_req_id = 16'd0;
+    syncfifo7_sink_payload_tag = 8'd0;
+    syncfifo7_sink_payload_user_id = 8'd0;
+    syncfifo7_sink_valid = 1'd0;
+    syncfifo8_sink_first = 1'd0;
+    syncfifo8_sink_last = 1'd0;
+    syncfifo8_sink_payload_adr = 32'd0;
+    syncfifo8_sink_payload_channel = 8'd0;
+    syncfifo8_sink_payload_cmp_id = 16'd0;
+    syncfifo8_sink_payload_dat = 256'd0;
+    syncfifo8_sink_payload_end = 1'd0;
+    syncfifo8_sink_payload_err = 1'd0;
+    syncfifo8_sink_payload_len = 10'd0;
+    syncfifo8_sink_payload_req_id = 16'd0;
+    syncfifo8_sink_payload_tag = 8'd0;
+    syncfifo8_sink_payload_user_id = 8'd0;
+    syncfifo8_sink_valid = 1'd0;
+    syncfifo9_sink_first = 1'd0;
+    syncfifo9_sink_last = 1'd0;
+    syncfifo9_sink_payload_adr = 32'd0;
+    syncfifo9_sink_payload_channel = 8'd0;
+    syncfifo9_sink_payload_cmp_id = 16'd0;
+    syncfifo9_sink_payload_dat = 256'd0;
+    syncfifo9_sink_payload_end = 1'd0;
+    syncfifo9_sink_payload_err = 1'd0;
+    syncfifo9_sink_payload_len = 10'd0;
+    syncfifo9_sink_payload_req_id = 16'd0;
+    syncfifo9_sink_payload_tag = 8'd0;
+    syncfifo9_sink_payload_user_id = 8'd0;
+    syncfifo9_sink_valid = 1'd0;
+    case (cmp_bufs_payload_tag)
         1'd0: begin
-            litepcieendpoint_syncfifo2_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo2_sink_ready;
-            litepcieendpoint_syncfifo2_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo2_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo2_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo2_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo2_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo2_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo2_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo2_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo2_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo2_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo2_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo2_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo2_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo2_sink_ready;
+            syncfifo2_sink_first = cmp_bufs_first;
+            syncfifo2_sink_last = cmp_bufs_last;
+            syncfifo2_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo2_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo2_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo2_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo2_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo2_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo2_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo2_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo2_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo2_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_syncfifo3_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo3_sink_ready;
-            litepcieendpoint_syncfifo3_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo3_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo3_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo3_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo3_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo3_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo3_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo3_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo3_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo3_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo3_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo3_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo3_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo3_sink_ready;
+            syncfifo3_sink_first = cmp_bufs_first;
+            syncfifo3_sink_last = cmp_bufs_last;
+            syncfifo3_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo3_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo3_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo3_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo3_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo3_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo3_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo3_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo3_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo3_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         2'd2: begin
-            litepcieendpoint_syncfifo4_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo4_sink_ready;
-            litepcieendpoint_syncfifo4_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo4_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo4_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo4_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo4_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo4_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo4_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo4_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo4_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo4_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo4_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo4_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo4_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo4_sink_ready;
+            syncfifo4_sink_first = cmp_bufs_first;
+            syncfifo4_sink_last = cmp_bufs_last;
+            syncfifo4_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo4_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo4_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo4_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo4_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo4_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo4_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo4_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo4_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo4_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         2'd3: begin
-            litepcieendpoint_syncfifo5_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo5_sink_ready;
-            litepcieendpoint_syncfifo5_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo5_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo5_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo5_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo5_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo5_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo5_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo5_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo5_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo5_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo5_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo5_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo5_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo5_sink_ready;
+            syncfifo5_sink_first = cmp_bufs_first;
+            syncfifo5_sink_last = cmp_bufs_last;
+            syncfifo5_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo5_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo5_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo5_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo5_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo5_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo5_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo5_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo5_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo5_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         3'd4: begin
-            litepcieendpoint_syncfifo6_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo6_sink_ready;
-            litepcieendpoint_syncfifo6_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo6_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo6_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo6_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo6_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo6_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo6_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo6_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo6_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo6_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo6_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo6_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo6_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo6_sink_ready;
+            syncfifo6_sink_first = cmp_bufs_first;
+            syncfifo6_sink_last = cmp_bufs_last;
+            syncfifo6_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo6_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo6_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo6_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo6_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo6_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo6_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo6_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo6_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo6_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         3'd5: begin
-            litepcieendpoint_syncfifo7_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo7_sink_ready;
-            litepcieendpoint_syncfifo7_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo7_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo7_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo7_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo7_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo7_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo7_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo7_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo7_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo7_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo7_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo7_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo7_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo7_sink_ready;
+            syncfifo7_sink_first = cmp_bufs_first;
+            syncfifo7_sink_last = cmp_bufs_last;
+            syncfifo7_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo7_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo7_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo7_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo7_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo7_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo7_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo7_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo7_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo7_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         3'd6: begin
-            litepcieendpoint_syncfifo8_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo8_sink_ready;
-            litepcieendpoint_syncfifo8_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo8_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo8_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo8_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo8_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo8_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo8_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo8_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo8_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo8_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo8_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo8_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo8_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo8_sink_ready;
+            syncfifo8_sink_first = cmp_bufs_first;
+            syncfifo8_sink_last = cmp_bufs_last;
+            syncfifo8_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo8_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo8_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo8_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo8_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo8_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo8_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo8_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo8_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo8_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         3'd7: begin
-            litepcieendpoint_syncfifo9_sink_valid = litepcieendpoint_cmp_bufs_valid;
-            litepcieendpoint_cmp_bufs_ready = litepcieendpoint_syncfifo9_sink_ready;
-            litepcieendpoint_syncfifo9_sink_first = litepcieendpoint_cmp_bufs_first;
-            litepcieendpoint_syncfifo9_sink_last = litepcieendpoint_cmp_bufs_last;
-            litepcieendpoint_syncfifo9_sink_payload_req_id = litepcieendpoint_cmp_bufs_payload_req_id;
-            litepcieendpoint_syncfifo9_sink_payload_cmp_id = litepcieendpoint_cmp_bufs_payload_cmp_id;
-            litepcieendpoint_syncfifo9_sink_payload_adr = litepcieendpoint_cmp_bufs_payload_adr;
-            litepcieendpoint_syncfifo9_sink_payload_len = litepcieendpoint_cmp_bufs_payload_len;
-            litepcieendpoint_syncfifo9_sink_payload_end = litepcieendpoint_cmp_bufs_payload_end;
-            litepcieendpoint_syncfifo9_sink_payload_err = litepcieendpoint_cmp_bufs_payload_err;
-            litepcieendpoint_syncfifo9_sink_payload_tag = litepcieendpoint_cmp_bufs_payload_tag;
-            litepcieendpoint_syncfifo9_sink_payload_dat = litepcieendpoint_cmp_bufs_payload_dat;
-            litepcieendpoint_syncfifo9_sink_payload_channel = litepcieendpoint_cmp_bufs_payload_channel;
-            litepcieendpoint_syncfifo9_sink_payload_user_id = litepcieendpoint_cmp_bufs_payload_user_id;
+            syncfifo9_sink_valid = cmp_bufs_valid;
+            cmp_bufs_ready = syncfifo9_sink_ready;
+            syncfifo9_sink_first = cmp_bufs_first;
+            syncfifo9_sink_last = cmp_bufs_last;
+            syncfifo9_sink_payload_req_id = cmp_bufs_payload_req_id;
+            syncfifo9_sink_payload_cmp_id = cmp_bufs_payload_cmp_id;
+            syncfifo9_sink_payload_adr = cmp_bufs_payload_adr;
+            syncfifo9_sink_payload_len = cmp_bufs_payload_len;
+            syncfifo9_sink_payload_end = cmp_bufs_payload_end;
+            syncfifo9_sink_payload_err = cmp_bufs_payload_err;
+            syncfifo9_sink_payload_tag = cmp_bufs_payload_tag;
+            syncfifo9_sink_payload_dat = cmp_bufs_payload_dat;
+            syncfifo9_sink_payload_channel = cmp_bufs_payload_channel;
+            syncfifo9_sink_payload_user_id = cmp_bufs_payload_user_id;
         end
         default: begin
-            litepcieendpoint_cmp_bufs_ready = 1'd1;
+            cmp_bufs_ready = 1'd1;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_syncfifo1_source_ready = 1'd0;
-    if (((litepcieendpoint_master_in_source_valid & litepcieendpoint_master_in_source_last) & (litepcieendpoint_master_in_source_payload_end | litepcieendpoint_master_in_source_payload_err))) begin
-        litepcieendpoint_syncfifo1_source_ready = litepcieendpoint_master_in_source_ready;
+    syncfifo1_source_ready = 1'd0;
+    if (((master_in_source_valid & master_in_source_last) & (master_in_source_payload_end | master_in_source_payload_err))) begin
+        syncfifo1_source_ready = master_in_source_ready;
     end
 end
 always @(*) begin
-    litepcieendpoint_master_in_source_first = 1'd0;
-    litepcieendpoint_master_in_source_last = 1'd0;
-    litepcieendpoint_master_in_source_payload_adr = 32'd0;
-    litepcieendpoint_master_in_source_payload_channel = 8'd0;
-    litepcieendpoint_master_in_source_payload_cmp_id = 16'd0;
-    litepcieendpoint_master_in_source_payload_dat = 256'd0;
-    litepcieendpoint_master_in_source_payload_end = 1'd0;
-    litepcieendpoint_master_in_source_payload_err = 1'd0;
-    litepcieendpoint_master_in_source_payload_len = 10'd0;
-    litepcieendpoint_master_in_source_payload_req_id = 16'd0;
-    litepcieendpoint_master_in_source_payload_tag = 8'd0;
-    litepcieendpoint_master_in_source_payload_user_id = 8'd0;
-    litepcieendpoint_master_in_source_valid = 1'd0;
-    litepcieendpoint_syncfifo2_source_ready = 1'd0;
-    litepcieendpoint_syncfifo3_source_ready = 1'd0;
-    litepcieendpoint_syncfifo4_source_ready = 1'd0;
-    litepcieendpoint_syncfifo5_source_ready = 1'd0;
-    litepcieendpoint_syncfifo6_source_ready = 1'd0;
-    litepcieendpoint_syncfifo7_source_ready = 1'd0;
-    litepcieendpoint_syncfifo8_source_ready = 1'd0;
-    litepcieendpoint_syncfifo9_source_ready = 1'd0;
-    case (litepcieendpoint_syncfifo1_source_payload_tag)
+    master_in_source_first = 1'd0;
+    master_in_source_last = 1'd0;
+    master_in_source_payload_adr = 32'd0;
+    master_in_source_payload_channel = 8'd0;
+    master_in_source_payload_cmp_id = 16'd0;
+    master_in_source_payload_dat = 256'd0;
+    master_in_source_payload_end = 1'd0;
+    master_in_source_payload_err = 1'd0;
+    master_in_source_payload_len = 10'd0;
+    master_in_source_payload_req_id = 16'd0;
+    master_in_source_payload_tag = 8'd0;
+    master_in_source_payload_user_id = 8'd0;
+    master_in_source_valid = 1'd0;
+    syncfifo2_source_ready = 1'd0;
+    syncfifo3_source_ready = 1'd0;
+    syncfifo4_source_ready = 1'd0;
+    syncfifo5_source_ready = 1'd0;
+    syncfifo6_source_ready = 1'd0;
+    syncfifo7_source_ready = 1'd0;
+    syncfifo8_source_ready = 1'd0;
+    syncfifo9_source_ready = 1'd0;
+    case (syncfifo1_source_payload_tag)
         1'd0: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo2_source_valid;
-            litepcieendpoint_syncfifo2_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo2_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo2_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo2_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo2_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo2_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo2_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo2_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo2_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo2_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo2_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo2_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo2_source_payload_user_id;
+            master_in_source_valid = syncfifo2_source_valid;
+            syncfifo2_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo2_source_first;
+            master_in_source_last = syncfifo2_source_last;
+            master_in_source_payload_req_id = syncfifo2_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo2_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo2_source_payload_adr;
+            master_in_source_payload_len = syncfifo2_source_payload_len;
+            master_in_source_payload_end = syncfifo2_source_payload_end;
+            master_in_source_payload_err = syncfifo2_source_payload_err;
+            master_in_source_payload_tag = syncfifo2_source_payload_tag;
+            master_in_source_payload_dat = syncfifo2_source_payload_dat;
+            master_in_source_payload_channel = syncfifo2_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo2_source_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo3_source_valid;
-            litepcieendpoint_syncfifo3_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo3_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo3_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo3_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo3_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo3_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo3_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo3_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo3_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo3_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo3_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo3_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo3_source_payload_user_id;
+            master_in_source_valid = syncfifo3_source_valid;
+            syncfifo3_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo3_source_first;
+            master_in_source_last = syncfifo3_source_last;
+            master_in_source_payload_req_id = syncfifo3_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo3_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo3_source_payload_adr;
+            master_in_source_payload_len = syncfifo3_source_payload_len;
+            master_in_source_payload_end = syncfifo3_source_payload_end;
+            master_in_source_payload_err = syncfifo3_source_payload_err;
+            master_in_source_payload_tag = syncfifo3_source_payload_tag;
+            master_in_source_payload_dat = syncfifo3_source_payload_dat;
+            master_in_source_payload_channel = syncfifo3_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo3_source_payload_user_id;
         end
         2'd2: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo4_source_valid;
-            litepcieendpoint_syncfifo4_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo4_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo4_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo4_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo4_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo4_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo4_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo4_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo4_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo4_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo4_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo4_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo4_source_payload_user_id;
+            master_in_source_valid = syncfifo4_source_valid;
+            syncfifo4_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo4_source_first;
+            master_in_source_last = syncfifo4_source_last;
+            master_in_source_payload_req_id = syncfifo4_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo4_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo4_source_payload_adr;
+            master_in_source_payload_len = syncfifo4_source_payload_len;
+            master_in_source_payload_end = syncfifo4_source_payload_end;
+            master_in_source_payload_err = syncfifo4_source_payload_err;
+            master_in_source_payload_tag = syncfifo4_source_payload_tag;
+            master_in_source_payload_dat = syncfifo4_source_payload_dat;
+            master_in_source_payload_channel = syncfifo4_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo4_source_payload_user_id;
         end
         2'd3: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo5_source_valid;
-            litepcieendpoint_syncfifo5_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo5_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo5_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo5_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo5_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo5_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo5_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo5_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo5_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo5_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo5_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo5_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo5_source_payload_user_id;
+            master_in_source_valid = syncfifo5_source_valid;
+            syncfifo5_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo5_source_first;
+            master_in_source_last = syncfifo5_source_last;
+            master_in_source_payload_req_id = syncfifo5_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo5_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo5_source_payload_adr;
+            master_in_source_payload_len = syncfifo5_source_payload_len;
+            master_in_source_payload_end = syncfifo5_source_payload_end;
+            master_in_source_payload_err = syncfifo5_source_payload_err;
+            master_in_source_payload_tag = syncfifo5_source_payload_tag;
+            master_in_source_payload_dat = syncfifo5_source_payload_dat;
+            master_in_source_payload_channel = syncfifo5_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo5_source_payload_user_id;
         end
         3'd4: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo6_source_valid;
-            litepcieendpoint_syncfifo6_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo6_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo6_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo6_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo6_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo6_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo6_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo6_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo6_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo6_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo6_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo6_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo6_source_payload_user_id;
+            master_in_source_valid = syncfifo6_source_valid;
+            syncfifo6_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo6_source_first;
+            master_in_source_last = syncfifo6_source_last;
+            master_in_source_payload_req_id = syncfifo6_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo6_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo6_source_payload_adr;
+            master_in_source_payload_len = syncfifo6_source_payload_len;
+            master_in_source_payload_end = syncfifo6_source_payload_end;
+            master_in_source_payload_err = syncfifo6_source_payload_err;
+            master_in_source_payload_tag = syncfifo6_source_payload_tag;
+            master_in_source_payload_dat = syncfifo6_source_payload_dat;
+            master_in_source_payload_channel = syncfifo6_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo6_source_payload_user_id;
         end
         3'd5: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo7_source_valid;
-            litepcieendpoint_syncfifo7_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo7_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo7_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo7_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo7_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo7_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo7_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo7_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo7_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo7_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo7_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo7_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo7_source_payload_user_id;
+            master_in_source_valid = syncfifo7_source_valid;
+            syncfifo7_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo7_source_first;
+            master_in_source_last = syncfifo7_source_last;
+            master_in_source_payload_req_id = syncfifo7_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo7_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo7_source_payload_adr;
+            master_in_source_payload_len = syncfifo7_source_payload_len;
+            master_in_source_payload_end = syncfifo7_source_payload_end;
+            master_in_source_payload_err = syncfifo7_source_payload_err;
+            master_in_source_payload_tag = syncfifo7_source_payload_tag;
+            master_in_source_payload_dat = syncfifo7_source_payload_dat;
+            master_in_source_payload_channel = syncfifo7_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo7_source_payload_user_id;
         end
         3'd6: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo8_source_valid;
-            litepcieendpoint_syncfifo8_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo8_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo8_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo8_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo8_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo8_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo8_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo8_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo8_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo8_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo8_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo8_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo8_source_payload_user_id;
+            master_in_source_valid = syncfifo8_source_valid;
+            syncfifo8_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo8_source_first;
+            master_in_source_last = syncfifo8_source_last;
+            master_in_source_payload_req_id = syncfifo8_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo8_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo8_source_payload_adr;
+            master_in_source_payload_len = syncfifo8_source_payload_len;
+            master_in_source_payload_end = syncfifo8_source_payload_end;
+            master_in_source_payload_err = syncfifo8_source_payload_err;
+            master_in_source_payload_tag = syncfifo8_source_payload_tag;
+            master_in_source_payload_dat = syncfifo8_source_payload_dat;
+            master_in_source_payload_channel = syncfifo8_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo8_source_payload_user_id;
         end
         3'd7: begin
-            litepcieendpoint_master_in_source_valid = litepcieendpoint_syncfifo9_source_valid;
-            litepcieendpoint_syncfifo9_source_ready = litepcieendpoint_master_in_source_ready;
-            litepcieendpoint_master_in_source_first = litepcieendpoint_syncfifo9_source_first;
-            litepcieendpoint_master_in_source_last = litepcieendpoint_syncfifo9_source_last;
-            litepcieendpoint_master_in_source_payload_req_id = litepcieendpoint_syncfifo9_source_payload_req_id;
-            litepcieendpoint_master_in_source_payload_cmp_id = litepcieendpoint_syncfifo9_source_payload_cmp_id;
-            litepcieendpoint_master_in_source_payload_adr = litepcieendpoint_syncfifo9_source_payload_adr;
-            litepcieendpoint_master_in_source_payload_len = litepcieendpoint_syncfifo9_source_payload_len;
-            litepcieendpoint_master_in_source_payload_end = litepcieendpoint_syncfifo9_source_payload_end;
-            litepcieendpoint_master_in_source_payload_err = litepcieendpoint_syncfifo9_source_payload_err;
-            litepcieendpoint_master_in_source_payload_tag = litepcieendpoint_syncfifo9_source_payload_tag;
-            litepcieendpoint_master_in_source_payload_dat = litepcieendpoint_syncfifo9_source_payload_dat;
-            litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo9_source_payload_channel;
-            litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo9_source_payload_user_id;
+            master_in_source_valid = syncfifo9_source_valid;
+            syncfifo9_source_ready = master_in_source_ready;
+            master_in_source_first = syncfifo9_source_first;
+            master_in_source_last = syncfifo9_source_last;
+            master_in_source_payload_req_id = syncfifo9_source_payload_req_id;
+            master_in_source_payload_cmp_id = syncfifo9_source_payload_cmp_id;
+            master_in_source_payload_adr = syncfifo9_source_payload_adr;
+            master_in_source_payload_len = syncfifo9_source_payload_len;
+            master_in_source_payload_end = syncfifo9_source_payload_end;
+            master_in_source_payload_err = syncfifo9_source_payload_err;
+            master_in_source_payload_tag = syncfifo9_source_payload_tag;
+            master_in_source_payload_dat = syncfifo9_source_payload_dat;
+            master_in_source_payload_channel = syncfifo9_source_payload_channel;
+            master_in_source_payload_user_id = syncfifo9_source_payload_user_id;
         end
     endcase
-    litepcieendpoint_master_in_source_payload_channel = litepcieendpoint_syncfifo1_source_payload_channel;
-    litepcieendpoint_master_in_source_payload_user_id = litepcieendpoint_syncfifo1_source_payload_user_id;
+    master_in_source_payload_channel = syncfifo1_source_payload_channel;
+    master_in_source_payload_user_id = syncfifo1_source_payload_user_id;
 end
-assign litepcieendpoint_cmp_bufs_first = litepcieendpoint_master_out_source_first;
-assign litepcieendpoint_cmp_bufs_last = litepcieendpoint_master_out_source_last;
-assign litepcieendpoint_cmp_bufs_payload_req_id = litepcieendpoint_master_out_source_payload_req_id;
-assign litepcieendpoint_cmp_bufs_payload_cmp_id = litepcieendpoint_master_out_source_payload_cmp_id;
-assign litepcieendpoint_cmp_bufs_payload_adr = litepcieendpoint_master_out_source_payload_adr;
-assign litepcieendpoint_cmp_bufs_payload_len = litepcieendpoint_master_out_source_payload_len;
-assign litepcieendpoint_cmp_bufs_payload_end = litepcieendpoint_master_out_source_payload_end;
-assign litepcieendpoint_cmp_bufs_payload_err = litepcieendpoint_master_out_source_payload_err;
-assign litepcieendpoint_cmp_bufs_payload_tag = litepcieendpoint_master_out_source_payload_tag;
-assign litepcieendpoint_cmp_bufs_payload_dat = litepcieendpoint_master_out_source_payload_dat;
-assign litepcieendpoint_cmp_bufs_payload_channel = litepcieendpoint_master_out_source_payload_channel;
-assign litepcieendpoint_cmp_bufs_payload_user_id = litepcieendpoint_master_out_source_payload_user_id;
-assign litepcieendpoint_cmp_fsm_reset = litepcieendpoint_ctrl_rst;
-assign litepcieendpoint_syncfifo0_syncfifo0_din = {litepcieendpoint_syncfifo0_fifo_in_last, litepcieendpoint_syncfifo0_fifo_in_first, litepcieendpoint_syncfifo0_fifo_in_payload_tag};
-assign {litepcieendpoint_syncfifo0_fifo_out_last, litepcieendpoint_syncfifo0_fifo_out_first, litepcieendpoint_syncfifo0_fifo_out_payload_tag} = litepcieendpoint_syncfifo0_syncfifo0_dout;
-assign litepcieendpoint_syncfifo0_sink_ready = litepcieendpoint_syncfifo0_syncfifo0_writable;
-assign litepcieendpoint_syncfifo0_syncfifo0_we = litepcieendpoint_syncfifo0_sink_valid;
-assign litepcieendpoint_syncfifo0_fifo_in_first = litepcieendpoint_syncfifo0_sink_first;
-assign litepcieendpoint_syncfifo0_fifo_in_last = litepcieendpoint_syncfifo0_sink_last;
-assign litepcieendpoint_syncfifo0_fifo_in_payload_tag = litepcieendpoint_syncfifo0_sink_payload_tag;
-assign litepcieendpoint_syncfifo0_source_valid = litepcieendpoint_syncfifo0_readable;
-assign litepcieendpoint_syncfifo0_source_first = litepcieendpoint_syncfifo0_fifo_out_first;
-assign litepcieendpoint_syncfifo0_source_last = litepcieendpoint_syncfifo0_fifo_out_last;
-assign litepcieendpoint_syncfifo0_source_payload_tag = litepcieendpoint_syncfifo0_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo0_re = litepcieendpoint_syncfifo0_source_ready;
-assign litepcieendpoint_syncfifo0_syncfifo0_re = (litepcieendpoint_syncfifo0_syncfifo0_readable & ((~litepcieendpoint_syncfifo0_readable) | litepcieendpoint_syncfifo0_re));
-assign litepcieendpoint_syncfifo0_level1 = (litepcieendpoint_syncfifo0_level0 + litepcieendpoint_syncfifo0_readable);
+assign cmp_bufs_first = master_out_source_first;
+assign cmp_bufs_last = master_out_source_last;
+assign cmp_bufs_payload_req_id = master_out_source_payload_req_id;
+assign cmp_bufs_payload_cmp_id = master_out_source_payload_cmp_id;
+assign cmp_bufs_payload_adr = master_out_source_payload_adr;
+assign cmp_bufs_payload_len = master_out_source_payload_len;
+assign cmp_bufs_payload_end = master_out_source_payload_end;
+assign cmp_bufs_payload_err = master_out_source_payload_err;
+assign cmp_bufs_payload_tag = master_out_source_payload_tag;
+assign cmp_bufs_payload_dat = master_out_source_payload_dat;
+assign cmp_bufs_payload_channel = master_out_source_payload_channel;
+assign cmp_bufs_payload_user_id = master_out_source_payload_user_id;
+assign cmp_fsm_reset = ctrl_rst;
+assign syncfifo0_syncfifo0_din = {syncfifo0_fifo_in_last, syncfifo0_fifo_in_first, syncfifo0_fifo_in_payload_tag};
+assign {syncfifo0_fifo_out_last, syncfifo0_fifo_out_first, syncfifo0_fifo_out_payload_tag} = syncfifo0_syncfifo0_dout;
+assign syncfifo0_sink_ready = syncfifo0_syncfifo0_writable;
+assign syncfifo0_syncfifo0_we = syncfifo0_sink_valid;
+assign syncfifo0_fifo_in_first = syncfifo0_sink_first;
+assign syncfifo0_fifo_in_last = syncfifo0_sink_last;
+assign syncfifo0_fifo_in_payload_tag = syncfifo0_sink_payload_tag;
+assign syncfifo0_source_valid = syncfifo0_readable;
+assign syncfifo0_source_first = syncfifo0_fifo_out_first;
+assign syncfifo0_source_last = syncfifo0_fifo_out_last;
+assign syncfifo0_source_payload_tag = syncfifo0_fifo_out_payload_tag;
+assign syncfifo0_re = syncfifo0_source_ready;
+assign syncfifo0_syncfifo0_re = (syncfifo0_syncfifo0_readable & ((~syncfifo0_readable) | syncfifo0_re));
+assign syncfifo0_level1 = (syncfifo0_level0 + syncfifo0_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo0_wrport_adr = 3'd0;
-    if (litepcieendpoint_syncfifo0_replace) begin
-        litepcieendpoint_syncfifo0_wrport_adr = (litepcieendpoint_syncfifo0_produce - 1'd1);
+    syncfifo0_wrport_adr = 3'd0;
+    if (syncfifo0_replace) begin
+        syncfifo0_wrport_adr = (syncfifo0_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo0_wrport_adr = litepcieendpoint_syncfifo0_produce;
+        syncfifo0_wrport_adr = syncfifo0_produce;
     end
 end
-assign litepcieendpoint_syncfifo0_wrport_dat_w = litepcieendpoint_syncfifo0_syncfifo0_din;
-assign litepcieendpoint_syncfifo0_wrport_we = (litepcieendpoint_syncfifo0_syncfifo0_we & (litepcieendpoint_syncfifo0_syncfifo0_writable | litepcieendpoint_syncfifo0_replace));
-assign litepcieendpoint_syncfifo0_do_read = (litepcieendpoint_syncfifo0_syncfifo0_readable & litepcieendpoint_syncfifo0_syncfifo0_re);
-assign litepcieendpoint_syncfifo0_rdport_adr = litepcieendpoint_syncfifo0_consume;
-assign litepcieendpoint_syncfifo0_syncfifo0_dout = litepcieendpoint_syncfifo0_rdport_dat_r;
-assign litepcieendpoint_syncfifo0_rdport_re = litepcieendpoint_syncfifo0_do_read;
-assign litepcieendpoint_syncfifo0_syncfifo0_writable = (litepcieendpoint_syncfifo0_level0 != 4'd8);
-assign litepcieendpoint_syncfifo0_syncfifo0_readable = (litepcieendpoint_syncfifo0_level0 != 1'd0);
-assign litepcieendpoint_syncfifo1_syncfifo1_din = {litepcieendpoint_syncfifo1_fifo_in_last, litepcieendpoint_syncfifo1_fifo_in_first, litepcieendpoint_syncfifo1_fifo_in_payload_user_id, litepcieendpoint_syncfifo1_fifo_in_payload_channel, litepcieendpoint_syncfifo1_fifo_in_payload_tag};
-assign {litepcieendpoint_syncfifo1_fifo_out_last, litepcieendpoint_syncfifo1_fifo_out_first, litepcieendpoint_syncfifo1_fifo_out_payload_user_id, litepcieendpoint_syncfifo1_fifo_out_payload_channel, litepcieendpoint_syncfifo1_fifo_out_payload_tag} = litepcieendpoint_syncfifo1_syncfifo1_dout;
-assign litepcieendpoint_syncfifo1_sink_ready = litepcieendpoint_syncfifo1_syncfifo1_writable;
-assign litepcieendpoint_syncfifo1_syncfifo1_we = litepcieendpoint_syncfifo1_sink_valid;
-assign litepcieendpoint_syncfifo1_fifo_in_first = litepcieendpoint_syncfifo1_sink_first;
-assign litepcieendpoint_syncfifo1_fifo_in_last = litepcieendpoint_syncfifo1_sink_last;
-assign litepcieendpoint_syncfifo1_fifo_in_payload_tag = litepcieendpoint_syncfifo1_sink_payload_tag;
-assign litepcieendpoint_syncfifo1_fifo_in_payload_channel = litepcieendpoint_syncfifo1_sink_payload_channel;
-assign litepcieendpoint_syncfifo1_fifo_in_payload_user_id = litepcieendpoint_syncfifo1_sink_payload_user_id;
-assign litepcieendpoint_syncfifo1_source_valid = litepcieendpoint_syncfifo1_readable;
-assign litepcieendpoint_syncfifo1_source_first = litepcieendpoint_syncfifo1_fifo_out_first;
-assign litepcieendpoint_syncfifo1_source_last = litepcieendpoint_syncfifo1_fifo_out_last;
-assign litepcieendpoint_syncfifo1_source_payload_tag = litepcieendpoint_syncfifo1_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo1_source_payload_channel = litepcieendpoint_syncfifo1_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo1_source_payload_user_id = litepcieendpoint_syncfifo1_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo1_re = litepcieendpoint_syncfifo1_source_ready;
-assign litepcieendpoint_syncfifo1_syncfifo1_re = (litepcieendpoint_syncfifo1_syncfifo1_readable & ((~litepcieendpoint_syncfifo1_readable) | litepcieendpoint_syncfifo1_re));
-assign litepcieendpoint_syncfifo1_level1 = (litepcieendpoint_syncfifo1_level0 + litepcieendpoint_syncfifo1_readable);
+assign syncfifo0_wrport_dat_w = syncfifo0_syncfifo0_din;
+assign syncfifo0_wrport_we = (syncfifo0_syncfifo0_we & (syncfifo0_syncfifo0_writable | syncfifo0_replace));
+assign syncfifo0_do_read = (syncfifo0_syncfifo0_readable & syncfifo0_syncfifo0_re);
+assign syncfifo0_rdport_adr = syncfifo0_consume;
+assign syncfifo0_syncfifo0_dout = syncfifo0_rdport_dat_r;
+assign syncfifo0_rdport_re = syncfifo0_do_read;
+assign syncfifo0_syncfifo0_writable = (syncfifo0_level0 != 4'd8);
+assign syncfifo0_syncfifo0_readable = (syncfifo0_level0 != 1'd0);
+assign syncfifo1_syncfifo1_din = {syncfifo1_fifo_in_last, syncfifo1_fifo_in_first, syncfifo1_fifo_in_payload_user_id, syncfifo1_fifo_in_payload_channel, syncfifo1_fifo_in_payload_tag};
+assign {syncfifo1_fifo_out_last, syncfifo1_fifo_out_first, syncfifo1_fifo_out_payload_user_id, syncfifo1_fifo_out_payload_channel, syncfifo1_fifo_out_payload_tag} = syncfifo1_syncfifo1_dout;
+assign syncfifo1_sink_ready = syncfifo1_syncfifo1_writable;
+assign syncfifo1_syncfifo1_we = syncfifo1_sink_valid;
+assign syncfifo1_fifo_in_first = syncfifo1_sink_first;
+assign syncfifo1_fifo_in_last = syncfifo1_sink_last;
+assign syncfifo1_fifo_in_payload_tag = syncfifo1_sink_payload_tag;
+assign syncfifo1_fifo_in_payload_channel = syncfifo1_sink_payload_channel;
+assign syncfifo1_fifo_in_payload_user_id = syncfifo1_sink_payload_user_id;
+assign syncfifo1_source_valid = syncfifo1_readable;
+assign syncfifo1_source_first = syncfifo1_fifo_out_first;
+assign syncfifo1_source_last = syncfifo1_fifo_out_last;
+assign syncfifo1_source_payload_tag = syncfifo1_fifo_out_payload_tag;
+assign syncfifo1_source_payload_channel = syncfifo1_fifo_out_payload_channel;
+assign syncfifo1_source_payload_user_id = syncfifo1_fifo_out_payload_user_id;
+assign syncfifo1_re = syncfifo1_source_ready;
+assign syncfifo1_syncfifo1_re = (syncfifo1_syncfifo1_readable & ((~syncfifo1_readable) | syncfifo1_re));
+assign syncfifo1_level1 = (syncfifo1_level0 + syncfifo1_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo1_wrport_adr = 3'd0;
-    if (litepcieendpoint_syncfifo1_replace) begin
-        litepcieendpoint_syncfifo1_wrport_adr = (litepcieendpoint_syncfifo1_produce - 1'd1);
+    syncfifo1_wrport_adr = 3'd0;
+    if (syncfifo1_replace) begin
+        syncfifo1_wrport_adr = (syncfifo1_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo1_wrport_adr = litepcieendpoint_syncfifo1_produce;
+        syncfifo1_wrport_adr = syncfifo1_produce;
     end
 end
-assign litepcieendpoint_syncfifo1_wrport_dat_w = litepcieendpoint_syncfifo1_syncfifo1_din;
-assign litepcieendpoint_syncfifo1_wrport_we = (litepcieendpoint_syncfifo1_syncfifo1_we & (litepcieendpoint_syncfifo1_syncfifo1_writable | litepcieendpoint_syncfifo1_replace));
-assign litepcieendpoint_syncfifo1_do_read = (litepcieendpoint_syncfifo1_syncfifo1_readable & litepcieendpoint_syncfifo1_syncfifo1_re);
-assign litepcieendpoint_syncfifo1_rdport_adr = litepcieendpoint_syncfifo1_consume;
-assign litepcieendpoint_syncfifo1_syncfifo1_dout = litepcieendpoint_syncfifo1_rdport_dat_r;
-assign litepcieendpoint_syncfifo1_rdport_re = litepcieendpoint_syncfifo1_do_read;
-assign litepcieendpoint_syncfifo1_syncfifo1_writable = (litepcieendpoint_syncfifo1_level0 != 4'd8);
-assign litepcieendpoint_syncfifo1_syncfifo1_readable = (litepcieendpoint_syncfifo1_level0 != 1'd0);
+assign syncfifo1_wrport_dat_w = syncfifo1_syncfifo1_din;
+assign syncfifo1_wrport_we = (syncfifo1_syncfifo1_we & (syncfifo1_syncfifo1_writable | syncfifo1_replace));
+assign syncfifo1_do_read = (syncfifo1_syncfifo1_readable & syncfifo1_syncfifo1_re);
+assign syncfifo1_rdport_adr = syncfifo1_consume;
+assign syncfifo1_syncfifo1_dout = syncfifo1_rdport_dat_r;
+assign syncfifo1_rdport_re = syncfifo1_do_read;
+assign syncfifo1_syncfifo1_writable = (syncfifo1_level0 != 4'd8);
+assign syncfifo1_syncfifo1_readable = (syncfifo1_level0 != 1'd0);
 always @(*) begin
-    litepcieendpoint_master_in_sink_ready = 1'd0;
-    litepcieendpoint_master_out_sink_payload_tag = 8'd0;
-    litepcieendpoint_master_out_sink_valid = 1'd0;
-    litepcieendpoint_resetinserter0_next_state = 2'd0;
-    litepcieendpoint_syncfifo0_source_ready = 1'd0;
-    litepcieendpoint_syncfifo1_sink_valid = 1'd0;
-    case (litepcieendpoint_resetinserter0_state)
+    master_in_sink_ready = 1'd0;
+    master_out_sink_payload_tag = 8'd0;
+    master_out_sink_valid = 1'd0;
+    resetinserter0_next_state = 2'd0;
+    syncfifo0_source_ready = 1'd0;
+    syncfifo1_sink_valid = 1'd0;
+    case (resetinserter0_state)
         1'd1: begin
-            litepcieendpoint_master_in_sink_ready = litepcieendpoint_master_out_sink_ready;
+            master_in_sink_ready = master_out_sink_ready;
         end
         2'd2: begin
-            litepcieendpoint_master_in_sink_ready = litepcieendpoint_master_out_sink_ready;
+            master_in_sink_ready = master_out_sink_ready;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (resetinserter0_state)
         1'd1: begin
-            litepcieendpoint_master_out_sink_payload_tag = 6'd32;
+            master_out_sink_payload_tag = 6'd32;
         end
         2'd2: begin
-            litepcieendpoint_master_out_sink_payload_tag = litepcieendpoint_syncfifo0_source_payload_tag;
+            master_out_sink_payload_tag = syncfifo0_source_payload_tag;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (resetinserter0_state)
         1'd1: begin
-            litepcieendpoint_master_out_sink_valid = litepcieendpoint_master_in_sink_valid;
+            master_out_sink_valid = master_in_sink_valid;
         end
         2'd2: begin
-            litepcieendpoint_master_out_sink_valid = litepcieendpoint_master_in_sink_valid;
+            master_out_sink_valid = master_in_sink_valid;
         end
         default: begin
         end
     endcase
-    litepcieendpoint_resetinserter0_next_state = litepcieendpoint_resetinserter0_state;
-    case (litepcieendpoint_resetinserter0_state)
+    resetinserter0_next_state = resetinserter0_state;
+    case (resetinserter0_state)
         1'd1: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_resetinserter0_next_state = 1'd0;
+            if (((master_out_sink_valid & master_out_sink_ready) & master_out_sink_last)) begin
+                resetinserter0_next_state = 1'd0;
             end
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_resetinserter0_next_state = 1'd0;
+            if (((master_out_sink_valid & master_out_sink_ready) & master_out_sink_last)) begin
+                resetinserter0_next_state = 1'd0;
             end
         end
         default: begin
-            if ((litepcieendpoint_master_in_sink_valid & litepcieendpoint_master_in_sink_first)) begin
-                if (litepcieendpoint_master_in_sink_payload_we) begin
-                    litepcieendpoint_resetinserter0_next_state = 1'd1;
+            if ((master_in_sink_valid & master_in_sink_first)) begin
+                if (master_in_sink_payload_we) begin
+                    resetinserter0_next_state = 1'd1;
                 end else begin
-                    if ((litepcieendpoint_syncfifo0_source_valid & litepcieendpoint_syncfifo1_sink_ready)) begin
-                        litepcieendpoint_resetinserter0_next_state = 2'd2;
+                    if ((syncfifo0_source_valid & syncfifo1_sink_ready)) begin
+                        resetinserter0_next_state = 2'd2;
                     end
                 end
             end
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (resetinserter0_state)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_syncfifo0_source_ready = 1'd1;
+            if (((master_out_sink_valid & master_out_sink_ready) & master_out_sink_last)) begin
+                syncfifo0_source_ready = 1'd1;
             end
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter0_state)
+    case (resetinserter0_state)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready) & litepcieendpoint_master_out_sink_last)) begin
-                litepcieendpoint_syncfifo1_sink_valid = 1'd1;
+            if (((master_out_sink_valid & master_out_sink_ready) & master_out_sink_last)) begin
+                syncfifo1_sink_valid = 1'd1;
             end
         end
         default: begin
         end
     endcase
 end
-assign litepcieendpoint_syncfifo2_syncfifo2_din = {litepcieendpoint_syncfifo2_fifo_in_last, litepcieendpoint_syncfifo2_fifo_in_first, litepcieendpoint_syncfifo2_fifo_in_payload_user_id, litepcieendpoint_syncfifo2_fifo_in_payload_channel, litepcieendpoint_syncfifo2_fifo_in_payload_dat, litepcieendpoint_syncfifo2_fifo_in_payload_tag, litepcieendpoint_syncfifo2_fifo_in_payload_err, litepcieendpoint_syncfifo2_fifo_in_payload_end, litepcieendpoint_syncfifo2_fifo_in_payload_len, litepcieendpoint_syncfifo2_fifo_in_payload_adr, litepcieendpoint_syncfifo2_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo2_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo2_fifo_out_last, litepcieendpoint_syncfifo2_fifo_out_first, litepcieendpoint_syncfifo2_fifo_out_payload_user_id, litepcieendpoint_syncfifo2_fifo_out_payload_channel, litepcieendpoint_syncfifo2_fifo_out_payload_dat, litepcieendpoint_syncfifo2_fifo_out_payload_tag, litepcieendpoint_syncfifo2_fifo_out_payload_err, litepcieendpoint_syncfifo2_fifo_out_payload_end, litepcieendpoint_syncfifo2_fifo_out_payload_len, litepcieendpoint_syncfifo2_fifo_out_payload_adr, litepcieendpoint_syncfifo2_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo2_fifo_out_payload_req_id} = litepcieendpoint_syncfifo2_syncfifo2_dout;
-assign litepcieendpoint_syncfifo2_sink_ready = litepcieendpoint_syncfifo2_syncfifo2_writable;
-assign litepcieendpoint_syncfifo2_syncfifo2_we = litepcieendpoint_syncfifo2_sink_valid;
-assign litepcieendpoint_syncfifo2_fifo_in_first = litepcieendpoint_syncfifo2_sink_first;
-assign litepcieendpoint_syncfifo2_fifo_in_last = litepcieendpoint_syncfifo2_sink_last;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_req_id = litepcieendpoint_syncfifo2_sink_payload_req_id;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo2_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_adr = litepcieendpoint_syncfifo2_sink_payload_adr;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_len = litepcieendpoint_syncfifo2_sink_payload_len;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_end = litepcieendpoint_syncfifo2_sink_payload_end;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_err = litepcieendpoint_syncfifo2_sink_payload_err;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_tag = litepcieendpoint_syncfifo2_sink_payload_tag;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_dat = litepcieendpoint_syncfifo2_sink_payload_dat;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_channel = litepcieendpoint_syncfifo2_sink_payload_channel;
-assign litepcieendpoint_syncfifo2_fifo_in_payload_user_id = litepcieendpoint_syncfifo2_sink_payload_user_id;
-assign litepcieendpoint_syncfifo2_source_valid = litepcieendpoint_syncfifo2_readable;
-assign litepcieendpoint_syncfifo2_source_first = litepcieendpoint_syncfifo2_fifo_out_first;
-assign litepcieendpoint_syncfifo2_source_last = litepcieendpoint_syncfifo2_fifo_out_last;
-assign litepcieendpoint_syncfifo2_source_payload_req_id = litepcieendpoint_syncfifo2_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo2_source_payload_cmp_id = litepcieendpoint_syncfifo2_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo2_source_payload_adr = litepcieendpoint_syncfifo2_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo2_source_payload_len = litepcieendpoint_syncfifo2_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo2_source_payload_end = litepcieendpoint_syncfifo2_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo2_source_payload_err = litepcieendpoint_syncfifo2_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo2_source_payload_tag = litepcieendpoint_syncfifo2_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo2_source_payload_dat = litepcieendpoint_syncfifo2_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo2_source_payload_channel = litepcieendpoint_syncfifo2_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo2_source_payload_user_id = litepcieendpoint_syncfifo2_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo2_re = litepcieendpoint_syncfifo2_source_ready;
-assign litepcieendpoint_syncfifo2_syncfifo2_re = (litepcieendpoint_syncfifo2_syncfifo2_readable & ((~litepcieendpoint_syncfifo2_readable) | litepcieendpoint_syncfifo2_re));
-assign litepcieendpoint_syncfifo2_level1 = (litepcieendpoint_syncfifo2_level0 + litepcieendpoint_syncfifo2_readable);
+assign syncfifo2_syncfifo2_din = {syncfifo2_fifo_in_last, syncfifo2_fifo_in_first, syncfifo2_fifo_in_payload_user_id, syncfifo2_fifo_in_payload_channel, syncfifo2_fifo_in_payload_dat, syncfifo2_fifo_in_payload_tag, syncfifo2_fifo_in_payload_err, syncfifo2_fifo_in_payload_end, syncfifo2_fifo_in_payload_len, syncfifo2_fifo_in_payload_adr, syncfifo2_fifo_in_payload_cmp_id, syncfifo2_fifo_in_payload_req_id};
+assign {syncfifo2_fifo_out_last, syncfifo2_fifo_out_first, syncfifo2_fifo_out_payload_user_id, syncfifo2_fifo_out_payload_channel, syncfifo2_fifo_out_payload_dat, syncfifo2_fifo_out_payload_tag, syncfifo2_fifo_out_payload_err, syncfifo2_fifo_out_payload_end, syncfifo2_fifo_out_payload_len, syncfifo2_fifo_out_payload_adr, syncfifo2_fifo_out_payload_cmp_id, syncfifo2_fifo_out_payload_req_id} = syncfifo2_syncfifo2_dout;
+assign syncfifo2_sink_ready = syncfifo2_syncfifo2_writable;
+assign syncfifo2_syncfifo2_we = syncfifo2_sink_valid;
+assign syncfifo2_fifo_in_first = syncfifo2_sink_first;
+assign syncfifo2_fifo_in_last = syncfifo2_sink_last;
+assign syncfifo2_fifo_in_payload_req_id = syncfifo2_sink_payload_req_id;
+assign syncfifo2_fifo_in_payload_cmp_id = syncfifo2_sink_payload_cmp_id;
+assign syncfifo2_fifo_in_payload_adr = syncfifo2_sink_payload_adr;
+assign syncfifo2_fifo_in_payload_len = syncfifo2_sink_payload_len;
+assign syncfifo2_fifo_in_payload_end = syncfifo2_sink_payload_end;
+assign syncfifo2_fifo_in_payload_err = syncfifo2_sink_payload_err;
+assign syncfifo2_fifo_in_payload_tag = syncfifo2_sink_payload_tag;
+assign syncfifo2_fifo_in_payload_dat = syncfifo2_sink_payload_dat;
+assign syncfifo2_fifo_in_payload_channel = syncfifo2_sink_payload_channel;
+assign syncfifo2_fifo_in_payload_user_id = syncfifo2_sink_payload_user_id;
+assign syncfifo2_source_valid = syncfifo2_readable;
+assign syncfifo2_source_first = syncfifo2_fifo_out_first;
+assign syncfifo2_source_last = syncfifo2_fifo_out_last;
+assign syncfifo2_source_payload_req_id = syncfifo2_fifo_out_payload_req_id;
+assign syncfifo2_source_payload_cmp_id = syncfifo2_fifo_out_payload_cmp_id;
+assign syncfifo2_source_payload_adr = syncfifo2_fifo_out_payload_adr;
+assign syncfifo2_source_payload_len = syncfifo2_fifo_out_payload_len;
+assign syncfifo2_source_payload_end = syncfifo2_fifo_out_payload_end;
+assign syncfifo2_source_payload_err = syncfifo2_fifo_out_payload_err;
+assign syncfifo2_source_payload_tag = syncfifo2_fifo_out_payload_tag;
+assign syncfifo2_source_payload_dat = syncfifo2_fifo_out_payload_dat;
+assign syncfifo2_source_payload_channel = syncfifo2_fifo_out_payload_channel;
+assign syncfifo2_source_payload_user_id = syncfifo2_fifo_out_payload_user_id;
+assign syncfifo2_re = syncfifo2_source_ready;
+assign syncfifo2_syncfifo2_re = (syncfifo2_syncfifo2_readable & ((~syncfifo2_readable) | syncfifo2_re));
+assign syncfifo2_level1 = (syncfifo2_level0 + syncfifo2_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo2_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo2_replace) begin
-        litepcieendpoint_syncfifo2_wrport_adr = (litepcieendpoint_syncfifo2_produce - 1'd1);
+    syncfifo2_wrport_adr = 6'd0;
+    if (syncfifo2_replace) begin
+        syncfifo2_wrport_adr = (syncfifo2_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo2_wrport_adr = litepcieendpoint_syncfifo2_produce;
+        syncfifo2_wrport_adr = syncfifo2_produce;
     end
 end
-assign litepcieendpoint_syncfifo2_wrport_dat_w = litepcieendpoint_syncfifo2_syncfifo2_din;
-assign litepcieendpoint_syncfifo2_wrport_we = (litepcieendpoint_syncfifo2_syncfifo2_we & (litepcieendpoint_syncfifo2_syncfifo2_writable | litepcieendpoint_syncfifo2_replace));
-assign litepcieendpoint_syncfifo2_do_read = (litepcieendpoint_syncfifo2_syncfifo2_readable & litepcieendpoint_syncfifo2_syncfifo2_re);
-assign litepcieendpoint_syncfifo2_rdport_adr = litepcieendpoint_syncfifo2_consume;
-assign litepcieendpoint_syncfifo2_syncfifo2_dout = litepcieendpoint_syncfifo2_rdport_dat_r;
-assign litepcieendpoint_syncfifo2_rdport_re = litepcieendpoint_syncfifo2_do_read;
-assign litepcieendpoint_syncfifo2_syncfifo2_writable = (litepcieendpoint_syncfifo2_level0 != 7'd64);
-assign litepcieendpoint_syncfifo2_syncfifo2_readable = (litepcieendpoint_syncfifo2_level0 != 1'd0);
-assign litepcieendpoint_syncfifo3_syncfifo3_din = {litepcieendpoint_syncfifo3_fifo_in_last, litepcieendpoint_syncfifo3_fifo_in_first, litepcieendpoint_syncfifo3_fifo_in_payload_user_id, litepcieendpoint_syncfifo3_fifo_in_payload_channel, litepcieendpoint_syncfifo3_fifo_in_payload_dat, litepcieendpoint_syncfifo3_fifo_in_payload_tag, litepcieendpoint_syncfifo3_fifo_in_payload_err, litepcieendpoint_syncfifo3_fifo_in_payload_end, litepcieendpoint_syncfifo3_fifo_in_payload_len, litepcieendpoint_syncfifo3_fifo_in_payload_adr, litepcieendpoint_syncfifo3_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo3_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo3_fifo_out_last, litepcieendpoint_syncfifo3_fifo_out_first, litepcieendpoint_syncfifo3_fifo_out_payload_user_id, litepcieendpoint_syncfifo3_fifo_out_payload_channel, litepcieendpoint_syncfifo3_fifo_out_payload_dat, litepcieendpoint_syncfifo3_fifo_out_payload_tag, litepcieendpoint_syncfifo3_fifo_out_payload_err, litepcieendpoint_syncfifo3_fifo_out_payload_end, litepcieendpoint_syncfifo3_fifo_out_payload_len, litepcieendpoint_syncfifo3_fifo_out_payload_adr, litepcieendpoint_syncfifo3_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo3_fifo_out_payload_req_id} = litepcieendpoint_syncfifo3_syncfifo3_dout;
-assign litepcieendpoint_syncfifo3_sink_ready = litepcieendpoint_syncfifo3_syncfifo3_writable;
-assign litepcieendpoint_syncfifo3_syncfifo3_we = litepcieendpoint_syncfifo3_sink_valid;
-assign litepcieendpoint_syncfifo3_fifo_in_first = litepcieendpoint_syncfifo3_sink_first;
-assign litepcieendpoint_syncfifo3_fifo_in_last = litepcieendpoint_syncfifo3_sink_last;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_req_id = litepcieendpoint_syncfifo3_sink_payload_req_id;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo3_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_adr = litepcieendpoint_syncfifo3_sink_payload_adr;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_len = litepcieendpoint_syncfifo3_sink_payload_len;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_end = litepcieendpoint_syncfifo3_sink_payload_end;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_err = litepcieendpoint_syncfifo3_sink_payload_err;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_tag = litepcieendpoint_syncfifo3_sink_payload_tag;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_dat = litepcieendpoint_syncfifo3_sink_payload_dat;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_channel = litepcieendpoint_syncfifo3_sink_payload_channel;
-assign litepcieendpoint_syncfifo3_fifo_in_payload_user_id = litepcieendpoint_syncfifo3_sink_payload_user_id;
-assign litepcieendpoint_syncfifo3_source_valid = litepcieendpoint_syncfifo3_readable;
-assign litepcieendpoint_syncfifo3_source_first = litepcieendpoint_syncfifo3_fifo_out_first;
-assign litepcieendpoint_syncfifo3_source_last = litepcieendpoint_syncfifo3_fifo_out_last;
-assign litepcieendpoint_syncfifo3_source_payload_req_id = litepcieendpoint_syncfifo3_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo3_source_payload_cmp_id = litepcieendpoint_syncfifo3_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo3_source_payload_adr = litepcieendpoint_syncfifo3_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo3_source_payload_len = litepcieendpoint_syncfifo3_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo3_source_payload_end = litepcieendpoint_syncfifo3_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo3_source_payload_err = litepcieendpoint_syncfifo3_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo3_source_payload_tag = litepcieendpoint_syncfifo3_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo3_source_payload_dat = litepcieendpoint_syncfifo3_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo3_source_payload_channel = litepcieendpoint_syncfifo3_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo3_source_payload_user_id = litepcieendpoint_syncfifo3_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo3_re = litepcieendpoint_syncfifo3_source_ready;
-assign litepcieendpoint_syncfifo3_syncfifo3_re = (litepcieendpoint_syncfifo3_syncfifo3_readable & ((~litepcieendpoint_syncfifo3_readable) | litepcieendpoint_syncfifo3_re));
-assign litepcieendpoint_syncfifo3_level1 = (litepcieendpoint_syncfifo3_level0 + litepcieendpoint_syncfifo3_readable);
+assign syncfifo2_wrport_dat_w = syncfifo2_syncfifo2_din;
+assign syncfifo2_wrport_we = (syncfifo2_syncfifo2_we & (syncfifo2_syncfifo2_writable | syncfifo2_replace));
+assign syncfifo2_do_read = (syncfifo2_syncfifo2_readable & syncfifo2_syncfifo2_re);
+assign syncfifo2_rdport_adr = syncfifo2_consume;
+assign syncfifo2_syncfifo2_dout = syncfifo2_rdport_dat_r;
+assign syncfifo2_rdport_re = syncfifo2_do_read;
+assign syncfifo2_syncfifo2_writable = (syncfifo2_level0 != 7'd64);
+assign syncfifo2_syncfifo2_readable = (syncfifo2_level0 != 1'd0);
+assign syncfifo3_syncfifo3_din = {syncfifo3_fifo_in_last, syncfifo3_fifo_in_first, syncfifo3_fifo_in_payload_user_id, syncfifo3_fifo_in_payload_channel, syncfifo3_fifo_in_payload_dat, syncfifo3_fifo_in_payload_tag, syncfifo3_fifo_in_payload_err, syncfifo3_fifo_in_payload_end, syncfifo3_fifo_in_payload_len, syncfifo3_fifo_in_payload_adr, syncfifo3_fifo_in_payload_cmp_id, syncfifo3_fifo_in_payload_req_id};
+assign {syncfifo3_fifo_out_last, syncfifo3_fifo_out_first, syncfifo3_fifo_out_payload_user_id, syncfifo3_fifo_out_payload_channel, syncfifo3_fifo_out_payload_dat, syncfifo3_fifo_out_payload_tag, syncfifo3_fifo_out_payload_err, syncfifo3_fifo_out_payload_end, syncfifo3_fifo_out_payload_len, syncfifo3_fifo_out_payload_adr, syncfifo3_fifo_out_payload_cmp_id, syncfifo3_fifo_out_payload_req_id} = syncfifo3_syncfifo3_dout;
+assign syncfifo3_sink_ready = syncfifo3_syncfifo3_writable;
+assign syncfifo3_syncfifo3_we = syncfifo3_sink_valid;
+assign syncfifo3_fifo_in_first = syncfifo3_sink_first;
+assign syncfifo3_fifo_in_last = syncfifo3_sink_last;
+assign syncfifo3_fifo_in_payload_req_id = syncfifo3_sink_payload_req_id;
+assign syncfifo3_fifo_in_payload_cmp_id = syncfifo3_sink_payload_cmp_id;
+assign syncfifo3_fifo_in_payload_adr = syncfifo3_sink_payload_adr;
+assign syncfifo3_fifo_in_payload_len = syncfifo3_sink_payload_len;
+assign syncfifo3_fifo_in_payload_end = syncfifo3_sink_payload_end;
+assign syncfifo3_fifo_in_payload_err = syncfifo3_sink_payload_err;
+assign syncfifo3_fifo_in_payload_tag = syncfifo3_sink_payload_tag;
+assign syncfifo3_fifo_in_payload_dat = syncfifo3_sink_payload_dat;
+assign syncfifo3_fifo_in_payload_channel = syncfifo3_sink_payload_channel;
+assign syncfifo3_fifo_in_payload_user_id = syncfifo3_sink_payload_user_id;
+assign syncfifo3_source_valid = syncfifo3_readable;
+assign syncfifo3_source_first = syncfifo3_fifo_out_first;
+assign syncfifo3_source_last = syncfifo3_fifo_out_last;
+assign syncfifo3_source_payload_req_id = syncfifo3_fifo_out_payload_req_id;
+assign syncfifo3_source_payload_cmp_id = syncfifo3_fifo_out_payload_cmp_id;
+assign syncfifo3_source_payload_adr = syncfifo3_fifo_out_payload_adr;
+assign syncfifo3_source_payload_len = syncfifo3_fifo_out_payload_len;
+assign syncfifo3_source_payload_end = syncfifo3_fifo_out_payload_end;
+assign syncfifo3_source_payload_err = syncfifo3_fifo_out_payload_err;
+assign syncfifo3_source_payload_tag = syncfifo3_fifo_out_payload_tag;
+assign syncfifo3_source_payload_dat = syncfifo3_fifo_out_payload_dat;
+assign syncfifo3_source_payload_channel = syncfifo3_fifo_out_payload_channel;
+assign syncfifo3_source_payload_user_id = syncfifo3_fifo_out_payload_user_id;
+assign syncfifo3_re = syncfifo3_source_ready;
+assign syncfifo3_syncfifo3_re = (syncfifo3_syncfifo3_readable & ((~syncfifo3_readable) | syncfifo3_re));
+assign syncfifo3_level1 = (syncfifo3_level0 + syncfifo3_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo3_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo3_replace) begin
-        litepcieendpoint_syncfifo3_wrport_adr = (litepcieendpoint_syncfifo3_produce - 1'd1);
+    syncfifo3_wrport_adr = 6'd0;
+    if (syncfifo3_replace) begin
+        syncfifo3_wrport_adr = (syncfifo3_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo3_wrport_adr = litepcieendpoint_syncfifo3_produce;
+        syncfifo3_wrport_adr = syncfifo3_produce;
     end
 end
-assign litepcieendpoint_syncfifo3_wrport_dat_w = litepcieendpoint_syncfifo3_syncfifo3_din;
-assign litepcieendpoint_syncfifo3_wrport_we = (litepcieendpoint_syncfifo3_syncfifo3_we & (litepcieendpoint_syncfifo3_syncfifo3_writable | litepcieendpoint_syncfifo3_replace));
-assign litepcieendpoint_syncfifo3_do_read = (litepcieendpoint_syncfifo3_syncfifo3_readable & litepcieendpoint_syncfifo3_syncfifo3_re);
-assign litepcieendpoint_syncfifo3_rdport_adr = litepcieendpoint_syncfifo3_consume;
-assign litepcieendpoint_syncfifo3_syncfifo3_dout = litepcieendpoint_syncfifo3_rdport_dat_r;
-assign litepcieendpoint_syncfifo3_rdport_re = litepcieendpoint_syncfifo3_do_read;
-assign litepcieendpoint_syncfifo3_syncfifo3_writable = (litepcieendpoint_syncfifo3_level0 != 7'd64);
-assign litepcieendpoint_syncfifo3_syncfifo3_readable = (litepcieendpoint_syncfifo3_level0 != 1'd0);
-assign litepcieendpoint_syncfifo4_syncfifo4_din = {litepcieendpoint_syncfifo4_fifo_in_last, litepcieendpoint_syncfifo4_fifo_in_first, litepcieendpoint_syncfifo4_fifo_in_payload_user_id, litepcieendpoint_syncfifo4_fifo_in_payload_channel, litepcieendpoint_syncfifo4_fifo_in_payload_dat, litepcieendpoint_syncfifo4_fifo_in_payload_tag, litepcieendpoint_syncfifo4_fifo_in_payload_err, litepcieendpoint_syncfifo4_fifo_in_payload_end, litepcieendpoint_syncfifo4_fifo_in_payload_len, litepcieendpoint_syncfifo4_fifo_in_payload_adr, litepcieendpoint_syncfifo4_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo4_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo4_fifo_out_last, litepcieendpoint_syncfifo4_fifo_out_first, litepcieendpoint_syncfifo4_fifo_out_payload_user_id, litepcieendpoint_syncfifo4_fifo_out_payload_channel, litepcieendpoint_syncfifo4_fifo_out_payload_dat, litepcieendpoint_syncfifo4_fifo_out_payload_tag, litepcieendpoint_syncfifo4_fifo_out_payload_err, litepcieendpoint_syncfifo4_fifo_out_payload_end, litepcieendpoint_syncfifo4_fifo_out_payload_len, litepcieendpoint_syncfifo4_fifo_out_payload_adr, litepcieendpoint_syncfifo4_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo4_fifo_out_payload_req_id} = litepcieendpoint_syncfifo4_syncfifo4_dout;
-assign litepcieendpoint_syncfifo4_sink_ready = litepcieendpoint_syncfifo4_syncfifo4_writable;
-assign litepcieendpoint_syncfifo4_syncfifo4_we = litepcieendpoint_syncfifo4_sink_valid;
-assign litepcieendpoint_syncfifo4_fifo_in_first = litepcieendpoint_syncfifo4_sink_first;
-assign litepcieendpoint_syncfifo4_fifo_in_last = litepcieendpoint_syncfifo4_sink_last;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_req_id = litepcieendpoint_syncfifo4_sink_payload_req_id;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo4_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_adr = litepcieendpoint_syncfifo4_sink_payload_adr;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_len = litepcieendpoint_syncfifo4_sink_payload_len;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_end = litepcieendpoint_syncfifo4_sink_payload_end;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_err = litepcieendpoint_syncfifo4_sink_payload_err;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_tag = litepcieendpoint_syncfifo4_sink_payload_tag;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_dat = litepcieendpoint_syncfifo4_sink_payload_dat;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_channel = litepcieendpoint_syncfifo4_sink_payload_channel;
-assign litepcieendpoint_syncfifo4_fifo_in_payload_user_id = litepcieendpoint_syncfifo4_sink_payload_user_id;
-assign litepcieendpoint_syncfifo4_source_valid = litepcieendpoint_syncfifo4_readable;
-assign litepcieendpoint_syncfifo4_source_first = litepcieendpoint_syncfifo4_fifo_out_first;
-assign litepcieendpoint_syncfifo4_source_last = litepcieendpoint_syncfifo4_fifo_out_last;
-assign litepcieendpoint_syncfifo4_source_payload_req_id = litepcieendpoint_syncfifo4_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo4_source_payload_cmp_id = litepcieendpoint_syncfifo4_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo4_source_payload_adr = litepcieendpoint_syncfifo4_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo4_source_payload_len = litepcieendpoint_syncfifo4_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo4_source_payload_end = litepcieendpoint_syncfifo4_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo4_source_payload_err = litepcieendpoint_syncfifo4_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo4_source_payload_tag = litepcieendpoint_syncfifo4_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo4_source_payload_dat = litepcieendpoint_syncfifo4_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo4_source_payload_channel = litepcieendpoint_syncfifo4_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo4_source_payload_user_id = litepcieendpoint_syncfifo4_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo4_re = litepcieendpoint_syncfifo4_source_ready;
-assign litepcieendpoint_syncfifo4_syncfifo4_re = (litepcieendpoint_syncfifo4_syncfifo4_readable & ((~litepcieendpoint_syncfifo4_readable) | litepcieendpoint_syncfifo4_re));
-assign litepcieendpoint_syncfifo4_level1 = (litepcieendpoint_syncfifo4_level0 + litepcieendpoint_syncfifo4_readable);
+assign syncfifo3_wrport_dat_w = syncfifo3_syncfifo3_din;
+assign syncfifo3_wrport_we = (syncfifo3_syncfifo3_we & (syncfifo3_syncfifo3_writable | syncfifo3_replace));
+assign syncfifo3_do_read = (syncfifo3_syncfifo3_readable & syncfifo3_syncfifo3_re);
+assign syncfifo3_rdport_adr = syncfifo3_consume;
+assign syncfifo3_syncfifo3_dout = syncfifo3_rdport_dat_r;
+assign syncfifo3_rdport_re = syncfifo3_do_read;
+assign syncfifo3_syncfifo3_writable = (syncfifo3_level0 != 7'd64);
+assign syncfifo3_syncfifo3_readable = (syncfifo3_level0 != 1'd0);
+assign syncfifo4_syncfifo4_din = {syncfifo4_fifo_in_last, syncfifo4_fifo_in_first, syncfifo4_fifo_in_payload_user_id, syncfifo4_fifo_in_payload_channel, syncfifo4_fifo_in_payload_dat, syncfifo4_fifo_in_payload_tag, syncfifo4_fifo_in_payload_err, syncfifo4_fifo_in_payload_end, syncfifo4_fifo_in_payload_len, syncfifo4_fifo_in_payload_adr, syncfifo4_fifo_in_payload_cmp_id, syncfifo4_fifo_in_payload_req_id};
+assign {syncfifo4_fifo_out_last, syncfifo4_fifo_out_first, syncfifo4_fifo_out_payload_user_id, syncfifo4_fifo_out_payload_channel, syncfifo4_fifo_out_payload_dat, syncfifo4_fifo_out_payload_tag, syncfifo4_fifo_out_payload_err, syncfifo4_fifo_out_payload_end, syncfifo4_fifo_out_payload_len, syncfifo4_fifo_out_payload_adr, syncfifo4_fifo_out_payload_cmp_id, syncfifo4_fifo_out_payload_req_id} = syncfifo4_syncfifo4_dout;
+assign syncfifo4_sink_ready = syncfifo4_syncfifo4_writable;
+assign syncfifo4_syncfifo4_we = syncfifo4_sink_valid;
+assign syncfifo4_fifo_in_first = syncfifo4_sink_first;
+assign syncfifo4_fifo_in_last = syncfifo4_sink_last;
+assign syncfifo4_fifo_in_payload_req_id = syncfifo4_sink_payload_req_id;
+assign syncfifo4_fifo_in_payload_cmp_id = syncfifo4_sink_payload_cmp_id;
+assign syncfifo4_fifo_in_payload_adr = syncfifo4_sink_payload_adr;
+assign syncfifo4_fifo_in_payload_len = syncfifo4_sink_payload_len;
+assign syncfifo4_fifo_in_payload_end = syncfifo4_sink_payload_end;
+assign syncfifo4_fifo_in_payload_err = syncfifo4_sink_payload_err;
+assign syncfifo4_fifo_in_payload_tag = syncfifo4_sink_payload_tag;
+assign syncfifo4_fifo_in_payload_dat = syncfifo4_sink_payload_dat;
+assign syncfifo4_fifo_in_payload_channel = syncfifo4_sink_payload_channel;
+assign syncfifo4_fifo_in_payload_user_id = syncfifo4_sink_payload_user_id;
+assign syncfifo4_source_valid = syncfifo4_readable;
+assign syncfifo4_source_first = syncfifo4_fifo_out_first;
+assign syncfifo4_source_last = syncfifo4_fifo_out_last;
+assign syncfifo4_source_payload_req_id = syncfifo4_fifo_out_payload_req_id;
+assign syncfifo4_source_payload_cmp_id = syncfifo4_fifo_out_payload_cmp_id;
+assign syncfifo4_source_payload_adr = syncfifo4_fifo_out_payload_adr;
+assign syncfifo4_source_payload_len = syncfifo4_fifo_out_payload_len;
+assign syncfifo4_source_payload_end = syncfifo4_fifo_out_payload_end;
+assign syncfifo4_source_payload_err = syncfifo4_fifo_out_payload_err;
+assign syncfifo4_source_payload_tag = syncfifo4_fifo_out_payload_tag;
+assign syncfifo4_source_payload_dat = syncfifo4_fifo_out_payload_dat;
+assign syncfifo4_source_payload_channel = syncfifo4_fifo_out_payload_channel;
+assign syncfifo4_source_payload_user_id = syncfifo4_fifo_out_payload_user_id;
+assign syncfifo4_re = syncfifo4_source_ready;
+assign syncfifo4_syncfifo4_re = (syncfifo4_syncfifo4_readable & ((~syncfifo4_readable) | syncfifo4_re));
+assign syncfifo4_level1 = (syncfifo4_level0 + syncfifo4_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo4_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo4_replace) begin
-        litepcieendpoint_syncfifo4_wrport_adr = (litepcieendpoint_syncfifo4_produce - 1'd1);
+    syncfifo4_wrport_adr = 6'd0;
+    if (syncfifo4_replace) begin
+        syncfifo4_wrport_adr = (syncfifo4_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo4_wrport_adr = litepcieendpoint_syncfifo4_produce;
+        syncfifo4_wrport_adr = syncfifo4_produce;
     end
 end
-assign litepcieendpoint_syncfifo4_wrport_dat_w = litepcieendpoint_syncfifo4_syncfifo4_din;
-assign litepcieendpoint_syncfifo4_wrport_we = (litepcieendpoint_syncfifo4_syncfifo4_we & (litepcieendpoint_syncfifo4_syncfifo4_writable | litepcieendpoint_syncfifo4_replace));
-assign litepcieendpoint_syncfifo4_do_read = (litepcieendpoint_syncfifo4_syncfifo4_readable & litepcieendpoint_syncfifo4_syncfifo4_re);
-assign litepcieendpoint_syncfifo4_rdport_adr = litepcieendpoint_syncfifo4_consume;
-assign litepcieendpoint_syncfifo4_syncfifo4_dout = litepcieendpoint_syncfifo4_rdport_dat_r;
-assign litepcieendpoint_syncfifo4_rdport_re = litepcieendpoint_syncfifo4_do_read;
-assign litepcieendpoint_syncfifo4_syncfifo4_writable = (litepcieendpoint_syncfifo4_level0 != 7'd64);
-assign litepcieendpoint_syncfifo4_syncfifo4_readable = (litepcieendpoint_syncfifo4_level0 != 1'd0);
-assign litepcieendpoint_syncfifo5_syncfifo5_din = {litepcieendpoint_syncfifo5_fifo_in_last, litepcieendpoint_syncfifo5_fifo_in_first, litepcieendpoint_syncfifo5_fifo_in_payload_user_id, litepcieendpoint_syncfifo5_fifo_in_payload_channel, litepcieendpoint_syncfifo5_fifo_in_payload_dat, litepcieendpoint_syncfifo5_fifo_in_payload_tag, litepcieendpoint_syncfifo5_fifo_in_payload_err, litepcieendpoint_syncfifo5_fifo_in_payload_end, litepcieendpoint_syncfifo5_fifo_in_payload_len, litepcieendpoint_syncfifo5_fifo_in_payload_adr, litepcieendpoint_syncfifo5_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo5_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo5_fifo_out_last, litepcieendpoint_syncfifo5_fifo_out_first, litepcieendpoint_syncfifo5_fifo_out_payload_user_id, litepcieendpoint_syncfifo5_fifo_out_payload_channel, litepcieendpoint_syncfifo5_fifo_out_payload_dat, litepcieendpoint_syncfifo5_fifo_out_payload_tag, litepcieendpoint_syncfifo5_fifo_out_payload_err, litepcieendpoint_syncfifo5_fifo_out_payload_end, litepcieendpoint_syncfifo5_fifo_out_payload_len, litepcieendpoint_syncfifo5_fifo_out_payload_adr, litepcieendpoint_syncfifo5_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo5_fifo_out_payload_req_id} = litepcieendpoint_syncfifo5_syncfifo5_dout;
-assign litepcieendpoint_syncfifo5_sink_ready = litepcieendpoint_syncfifo5_syncfifo5_writable;
-assign litepcieendpoint_syncfifo5_syncfifo5_we = litepcieendpoint_syncfifo5_sink_valid;
-assign litepcieendpoint_syncfifo5_fifo_in_first = litepcieendpoint_syncfifo5_sink_first;
-assign litepcieendpoint_syncfifo5_fifo_in_last = litepcieendpoint_syncfifo5_sink_last;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_req_id = litepcieendpoint_syncfifo5_sink_payload_req_id;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo5_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_adr = litepcieendpoint_syncfifo5_sink_payload_adr;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_len = litepcieendpoint_syncfifo5_sink_payload_len;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_end = litepcieendpoint_syncfifo5_sink_payload_end;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_err = litepcieendpoint_syncfifo5_sink_payload_err;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_tag = litepcieendpoint_syncfifo5_sink_payload_tag;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_dat = litepcieendpoint_syncfifo5_sink_payload_dat;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_channel = litepcieendpoint_syncfifo5_sink_payload_channel;
-assign litepcieendpoint_syncfifo5_fifo_in_payload_user_id = litepcieendpoint_syncfifo5_sink_payload_user_id;
-assign litepcieendpoint_syncfifo5_source_valid = litepcieendpoint_syncfifo5_readable;
-assign litepcieendpoint_syncfifo5_source_first = litepcieendpoint_syncfifo5_fifo_out_first;
-assign litepcieendpoint_syncfifo5_source_last = litepcieendpoint_syncfifo5_fifo_out_last;
-assign litepcieendpoint_syncfifo5_source_payload_req_id = litepcieendpoint_syncfifo5_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo5_source_payload_cmp_id = litepcieendpoint_syncfifo5_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo5_source_payload_adr = litepcieendpoint_syncfifo5_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo5_source_payload_len = litepcieendpoint_syncfifo5_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo5_source_payload_end = litepcieendpoint_syncfifo5_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo5_source_payload_err = litepcieendpoint_syncfifo5_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo5_source_payload_tag = litepcieendpoint_syncfifo5_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo5_source_payload_dat = litepcieendpoint_syncfifo5_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo5_source_payload_channel = litepcieendpoint_syncfifo5_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo5_source_payload_user_id = litepcieendpoint_syncfifo5_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo5_re = litepcieendpoint_syncfifo5_source_ready;
-assign litepcieendpoint_syncfifo5_syncfifo5_re = (litepcieendpoint_syncfifo5_syncfifo5_readable & ((~litepcieendpoint_syncfifo5_readable) | litepcieendpoint_syncfifo5_re));
-assign litepcieendpoint_syncfifo5_level1 = (litepcieendpoint_syncfifo5_level0 + litepcieendpoint_syncfifo5_readable);
+assign syncfifo4_wrport_dat_w = syncfifo4_syncfifo4_din;
+assign syncfifo4_wrport_we = (syncfifo4_syncfifo4_we & (syncfifo4_syncfifo4_writable | syncfifo4_replace));
+assign syncfifo4_do_read = (syncfifo4_syncfifo4_readable & syncfifo4_syncfifo4_re);
+assign syncfifo4_rdport_adr = syncfifo4_consume;
+assign syncfifo4_syncfifo4_dout = syncfifo4_rdport_dat_r;
+assign syncfifo4_rdport_re = syncfifo4_do_read;
+assign syncfifo4_syncfifo4_writable = (syncfifo4_level0 != 7'd64);
+assign syncfifo4_syncfifo4_readable = (syncfifo4_level0 != 1'd0);
+assign syncfifo5_syncfifo5_din = {syncfifo5_fifo_in_last, syncfifo5_fifo_in_first, syncfifo5_fifo_in_payload_user_id, syncfifo5_fifo_in_payload_channel, syncfifo5_fifo_in_payload_dat, syncfifo5_fifo_in_payload_tag, syncfifo5_fifo_in_payload_err, syncfifo5_fifo_in_payload_end, syncfifo5_fifo_in_payload_len, syncfifo5_fifo_in_payload_adr, syncfifo5_fifo_in_payload_cmp_id, syncfifo5_fifo_in_payload_req_id};
+assign {syncfifo5_fifo_out_last, syncfifo5_fifo_out_first, syncfifo5_fifo_out_payload_user_id, syncfifo5_fifo_out_payload_channel, syncfifo5_fifo_out_payload_dat, syncfifo5_fifo_out_payload_tag, syncfifo5_fifo_out_payload_err, syncfifo5_fifo_out_payload_end, syncfifo5_fifo_out_payload_len, syncfifo5_fifo_out_payload_adr, syncfifo5_fifo_out_payload_cmp_id, syncfifo5_fifo_out_payload_req_id} = syncfifo5_syncfifo5_dout;
+assign syncfifo5_sink_ready = syncfifo5_syncfifo5_writable;
+assign syncfifo5_syncfifo5_we = syncfifo5_sink_valid;
+assign syncfifo5_fifo_in_first = syncfifo5_sink_first;
+assign syncfifo5_fifo_in_last = syncfifo5_sink_last;
+assign syncfifo5_fifo_in_payload_req_id = syncfifo5_sink_payload_req_id;
+assign syncfifo5_fifo_in_payload_cmp_id = syncfifo5_sink_payload_cmp_id;
+assign syncfifo5_fifo_in_payload_adr = syncfifo5_sink_payload_adr;
+assign syncfifo5_fifo_in_payload_len = syncfifo5_sink_payload_len;
+assign syncfifo5_fifo_in_payload_end = syncfifo5_sink_payload_end;
+assign syncfifo5_fifo_in_payload_err = syncfifo5_sink_payload_err;
+assign syncfifo5_fifo_in_payload_tag = syncfifo5_sink_payload_tag;
+assign syncfifo5_fifo_in_payload_dat = syncfifo5_sink_payload_dat;
+assign syncfifo5_fifo_in_payload_channel = syncfifo5_sink_payload_channel;
+assign syncfifo5_fifo_in_payload_user_id = syncfifo5_sink_payload_user_id;
+assign syncfifo5_source_valid = syncfifo5_readable;
+assign syncfifo5_source_first = syncfifo5_fifo_out_first;
+assign syncfifo5_source_last = syncfifo5_fifo_out_last;
+assign syncfifo5_source_payload_req_id = syncfifo5_fifo_out_payload_req_id;
+assign syncfifo5_source_payload_cmp_id = syncfifo5_fifo_out_payload_cmp_id;
+assign syncfifo5_source_payload_adr = syncfifo5_fifo_out_payload_adr;
+assign syncfifo5_source_payload_len = syncfifo5_fifo_out_payload_len;
+assign syncfifo5_source_payload_end = syncfifo5_fifo_out_payload_end;
+assign syncfifo5_source_payload_err = syncfifo5_fifo_out_payload_err;
+assign syncfifo5_source_payload_tag = syncfifo5_fifo_out_payload_tag;
+assign syncfifo5_source_payload_dat = syncfifo5_fifo_out_payload_dat;
+assign syncfifo5_source_payload_channel = syncfifo5_fifo_out_payload_channel;
+assign syncfifo5_source_payload_user_id = syncfifo5_fifo_out_payload_user_id;
+assign syncfifo5_re = syncfifo5_source_ready;
+assign syncfifo5_syncfifo5_re = (syncfifo5_syncfifo5_readable & ((~syncfifo5_readable) | syncfifo5_re));
+assign syncfifo5_level1 = (syncfifo5_level0 + syncfifo5_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo5_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo5_replace) begin
-        litepcieendpoint_syncfifo5_wrport_adr = (litepcieendpoint_syncfifo5_produce - 1'd1);
+    syncfifo5_wrport_adr = 6'd0;
+    if (syncfifo5_replace) begin
+        syncfifo5_wrport_adr = (syncfifo5_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo5_wrport_adr = litepcieendpoint_syncfifo5_produce;
+        syncfifo5_wrport_adr = syncfifo5_produce;
     end
 end
-assign litepcieendpoint_syncfifo5_wrport_dat_w = litepcieendpoint_syncfifo5_syncfifo5_din;
-assign litepcieendpoint_syncfifo5_wrport_we = (litepcieendpoint_syncfifo5_syncfifo5_we & (litepcieendpoint_syncfifo5_syncfifo5_writable | litepcieendpoint_syncfifo5_replace));
-assign litepcieendpoint_syncfifo5_do_read = (litepcieendpoint_syncfifo5_syncfifo5_readable & litepcieendpoint_syncfifo5_syncfifo5_re);
-assign litepcieendpoint_syncfifo5_rdport_adr = litepcieendpoint_syncfifo5_consume;
-assign litepcieendpoint_syncfifo5_syncfifo5_dout = litepcieendpoint_syncfifo5_rdport_dat_r;
-assign litepcieendpoint_syncfifo5_rdport_re = litepcieendpoint_syncfifo5_do_read;
-assign litepcieendpoint_syncfifo5_syncfifo5_writable = (litepcieendpoint_syncfifo5_level0 != 7'd64);
-assign litepcieendpoint_syncfifo5_syncfifo5_readable = (litepcieendpoint_syncfifo5_level0 != 1'd0);
-assign litepcieendpoint_syncfifo6_syncfifo6_din = {litepcieendpoint_syncfifo6_fifo_in_last, litepcieendpoint_syncfifo6_fifo_in_first, litepcieendpoint_syncfifo6_fifo_in_payload_user_id, litepcieendpoint_syncfifo6_fifo_in_payload_channel, litepcieendpoint_syncfifo6_fifo_in_payload_dat, litepcieendpoint_syncfifo6_fifo_in_payload_tag, litepcieendpoint_syncfifo6_fifo_in_payload_err, litepcieendpoint_syncfifo6_fifo_in_payload_end, litepcieendpoint_syncfifo6_fifo_in_payload_len, litepcieendpoint_syncfifo6_fifo_in_payload_adr, litepcieendpoint_syncfifo6_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo6_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo6_fifo_out_last, litepcieendpoint_syncfifo6_fifo_out_first, litepcieendpoint_syncfifo6_fifo_out_payload_user_id, litepcieendpoint_syncfifo6_fifo_out_payload_channel, litepcieendpoint_syncfifo6_fifo_out_payload_dat, litepcieendpoint_syncfifo6_fifo_out_payload_tag, litepcieendpoint_syncfifo6_fifo_out_payload_err, litepcieendpoint_syncfifo6_fifo_out_payload_end, litepcieendpoint_syncfifo6_fifo_out_payload_len, litepcieendpoint_syncfifo6_fifo_out_payload_adr, litepcieendpoint_syncfifo6_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo6_fifo_out_payload_req_id} = litepcieendpoint_syncfifo6_syncfifo6_dout;
-assign litepcieendpoint_syncfifo6_sink_ready = litepcieendpoint_syncfifo6_syncfifo6_writable;
-assign litepcieendpoint_syncfifo6_syncfifo6_we = litepcieendpoint_syncfifo6_sink_valid;
-assign litepcieendpoint_syncfifo6_fifo_in_first = litepcieendpoint_syncfifo6_sink_first;
-assign litepcieendpoint_syncfifo6_fifo_in_last = litepcieendpoint_syncfifo6_sink_last;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_req_id = litepcieendpoint_syncfifo6_sink_payload_req_id;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo6_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_adr = litepcieendpoint_syncfifo6_sink_payload_adr;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_len = litepcieendpoint_syncfifo6_sink_payload_len;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_end = litepcieendpoint_syncfifo6_sink_payload_end;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_err = litepcieendpoint_syncfifo6_sink_payload_err;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_tag = litepcieendpoint_syncfifo6_sink_payload_tag;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_dat = litepcieendpoint_syncfifo6_sink_payload_dat;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_channel = litepcieendpoint_syncfifo6_sink_payload_channel;
-assign litepcieendpoint_syncfifo6_fifo_in_payload_user_id = litepcieendpoint_syncfifo6_sink_payload_user_id;
-assign litepcieendpoint_syncfifo6_source_valid = litepcieendpoint_syncfifo6_readable;
-assign litepcieendpoint_syncfifo6_source_first = litepcieendpoint_syncfifo6_fifo_out_first;
-assign litepcieendpoint_syncfifo6_source_last = litepcieendpoint_syncfifo6_fifo_out_last;
-assign litepcieendpoint_syncfifo6_source_payload_req_id = litepcieendpoint_syncfifo6_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo6_source_payload_cmp_id = litepcieendpoint_syncfifo6_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo6_source_payload_adr = litepcieendpoint_syncfifo6_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo6_source_payload_len = litepcieendpoint_syncfifo6_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo6_source_payload_end = litepcieendpoint_syncfifo6_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo6_source_payload_err = litepcieendpoint_syncfifo6_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo6_source_payload_tag = litepcieendpoint_syncfifo6_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo6_source_payload_dat = litepcieendpoint_syncfifo6_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo6_source_payload_channel = litepcieendpoint_syncfifo6_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo6_source_payload_user_id = litepcieendpoint_syncfifo6_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo6_re = litepcieendpoint_syncfifo6_source_ready;
-assign litepcieendpoint_syncfifo6_syncfifo6_re = (litepcieendpoint_syncfifo6_syncfifo6_readable & ((~litepcieendpoint_syncfifo6_readable) | litepcieendpoint_syncfifo6_re));
-assign litepcieendpoint_syncfifo6_level1 = (litepcieendpoint_syncfifo6_level0 + litepcieendpoint_syncfifo6_readable);
+assign syncfifo5_wrport_dat_w = syncfifo5_syncfifo5_din;
+assign syncfifo5_wrport_we = (syncfifo5_syncfifo5_we & (syncfifo5_syncfifo5_writable | syncfifo5_replace));
+assign syncfifo5_do_read = (syncfifo5_syncfifo5_readable & syncfifo5_syncfifo5_re);
+assign syncfifo5_rdport_adr = syncfifo5_consume;
+assign syncfifo5_syncfifo5_dout = syncfifo5_rdport_dat_r;
+assign syncfifo5_rdport_re = syncfifo5_do_read;
+assign syncfifo5_syncfifo5_writable = (syncfifo5_level0 != 7'd64);
+assign syncfifo5_syncfifo5_readable = (syncfifo5_level0 != 1'd0);
+assign syncfifo6_syncfifo6_din = {syncfifo6_fifo_in_last, syncfifo6_fifo_in_first, syncfifo6_fifo_in_payload_user_id, syncfifo6_fifo_in_payload_channel, syncfifo6_fifo_in_payload_dat, syncfifo6_fifo_in_payload_tag, syncfifo6_fifo_in_payload_err, syncfifo6_fifo_in_payload_end, syncfifo6_fifo_in_payload_len, syncfifo6_fifo_in_payload_adr, syncfifo6_fifo_in_payload_cmp_id, syncfifo6_fifo_in_payload_req_id};
+assign {syncfifo6_fifo_out_last, syncfifo6_fifo_out_first, syncfifo6_fifo_out_payload_user_id, syncfifo6_fifo_out_payload_channel, syncfifo6_fifo_out_payload_dat, syncfifo6_fifo_out_payload_tag, syncfifo6_fifo_out_payload_err, syncfifo6_fifo_out_payload_end, syncfifo6_fifo_out_payload_len, syncfifo6_fifo_out_payload_adr, syncfifo6_fifo_out_payload_cmp_id, syncfifo6_fifo_out_payload_req_id} = syncfifo6_syncfifo6_dout;
+assign syncfifo6_sink_ready = syncfifo6_syncfifo6_writable;
+assign syncfifo6_syncfifo6_we = syncfifo6_sink_valid;
+assign syncfifo6_fifo_in_first = syncfifo6_sink_first;
+assign syncfifo6_fifo_in_last = syncfifo6_sink_last;
+assign syncfifo6_fifo_in_payload_req_id = syncfifo6_sink_payload_req_id;
+assign syncfifo6_fifo_in_payload_cmp_id = syncfifo6_sink_payload_cmp_id;
+assign syncfifo6_fifo_in_payload_adr = syncfifo6_sink_payload_adr;
+assign syncfifo6_fifo_in_payload_len = syncfifo6_sink_payload_len;
+assign syncfifo6_fifo_in_payload_end = syncfifo6_sink_payload_end;
+assign syncfifo6_fifo_in_payload_err = syncfifo6_sink_payload_err;
+assign syncfifo6_fifo_in_payload_tag = syncfifo6_sink_payload_tag;
+assign syncfifo6_fifo_in_payload_dat = syncfifo6_sink_payload_dat;
+assign syncfifo6_fifo_in_payload_channel = syncfifo6_sink_payload_channel;
+assign syncfifo6_fifo_in_payload_user_id = syncfifo6_sink_payload_user_id;
+assign syncfifo6_source_valid = syncfifo6_readable;
+assign syncfifo6_source_first = syncfifo6_fifo_out_first;
+assign syncfifo6_source_last = syncfifo6_fifo_out_last;
+assign syncfifo6_source_payload_req_id = syncfifo6_fifo_out_payload_req_id;
+assign syncfifo6_source_payload_cmp_id = syncfifo6_fifo_out_payload_cmp_id;
+assign syncfifo6_source_payload_adr = syncfifo6_fifo_out_payload_adr;
+assign syncfifo6_source_payload_len = syncfifo6_fifo_out_payload_len;
+assign syncfifo6_source_payload_end = syncfifo6_fifo_out_payload_end;
+assign syncfifo6_source_payload_err = syncfifo6_fifo_out_payload_err;
+assign syncfifo6_source_payload_tag = syncfifo6_fifo_out_payload_tag;
+assign syncfifo6_source_payload_dat = syncfifo6_fifo_out_payload_dat;
+assign syncfifo6_source_payload_channel = syncfifo6_fifo_out_payload_channel;
+assign syncfifo6_source_payload_user_id = syncfifo6_fifo_out_payload_user_id;
+assign syncfifo6_re = syncfifo6_source_ready;
+assign syncfifo6_syncfifo6_re = (syncfifo6_syncfifo6_readable & ((~syncfifo6_readable) | syncfifo6_re));
+assign syncfifo6_level1 = (syncfifo6_level0 + syncfifo6_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo6_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo6_replace) begin
-        litepcieendpoint_syncfifo6_wrport_adr = (litepcieendpoint_syncfifo6_produce - 1'd1);
+    syncfifo6_wrport_adr = 6'd0;
+    if (syncfifo6_replace) begin
+        syncfifo6_wrport_adr = (syncfifo6_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo6_wrport_adr = litepcieendpoint_syncfifo6_produce;
+        syncfifo6_wrport_adr = syncfifo6_produce;
     end
 end
-assign litepcieendpoint_syncfifo6_wrport_dat_w = litepcieendpoint_syncfifo6_syncfifo6_din;
-assign litepcieendpoint_syncfifo6_wrport_we = (litepcieendpoint_syncfifo6_syncfifo6_we & (litepcieendpoint_syncfifo6_syncfifo6_writable | litepcieendpoint_syncfifo6_replace));
-assign litepcieendpoint_syncfifo6_do_read = (litepcieendpoint_syncfifo6_syncfifo6_readable & litepcieendpoint_syncfifo6_syncfifo6_re);
-assign litepcieendpoint_syncfifo6_rdport_adr = litepcieendpoint_syncfifo6_consume;
-assign litepcieendpoint_syncfifo6_syncfifo6_dout = litepcieendpoint_syncfifo6_rdport_dat_r;
-assign litepcieendpoint_syncfifo6_rdport_re = litepcieendpoint_syncfifo6_do_read;
-assign litepcieendpoint_syncfifo6_syncfifo6_writable = (litepcieendpoint_syncfifo6_level0 != 7'd64);
-assign litepcieendpoint_syncfifo6_syncfifo6_readable = (litepcieendpoint_syncfifo6_level0 != 1'd0);
-assign litepcieendpoint_syncfifo7_syncfifo7_din = {litepcieendpoint_syncfifo7_fifo_in_last, litepcieendpoint_syncfifo7_fifo_in_first, litepcieendpoint_syncfifo7_fifo_in_payload_user_id, litepcieendpoint_syncfifo7_fifo_in_payload_channel, litepcieendpoint_syncfifo7_fifo_in_payload_dat, litepcieendpoint_syncfifo7_fifo_in_payload_tag, litepcieendpoint_syncfifo7_fifo_in_payload_err, litepcieendpoint_syncfifo7_fifo_in_payload_end, litepcieendpoint_syncfifo7_fifo_in_payload_len, litepcieendpoint_syncfifo7_fifo_in_payload_adr, litepcieendpoint_syncfifo7_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo7_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo7_fifo_out_last, litepcieendpoint_syncfifo7_fifo_out_first, litepcieendpoint_syncfifo7_fifo_out_payload_user_id, litepcieendpoint_syncfifo7_fifo_out_payload_channel, litepcieendpoint_syncfifo7_fifo_out_payload_dat, litepcieendpoint_syncfifo7_fifo_out_payload_tag, litepcieendpoint_syncfifo7_fifo_out_payload_err, litepcieendpoint_syncfifo7_fifo_out_payload_end, litepcieendpoint_syncfifo7_fifo_out_payload_len, litepcieendpoint_syncfifo7_fifo_out_payload_adr, litepcieendpoint_syncfifo7_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo7_fifo_out_payload_req_id} = litepcieendpoint_syncfifo7_syncfifo7_dout;
-assign litepcieendpoint_syncfifo7_sink_ready = litepcieendpoint_syncfifo7_syncfifo7_writable;
-assign litepcieendpoint_syncfifo7_syncfifo7_we = litepcieendpoint_syncfifo7_sink_valid;
-assign litepcieendpoint_syncfifo7_fifo_in_first = litepcieendpoint_syncfifo7_sink_first;
-assign litepcieendpoint_syncfifo7_fifo_in_last = litepcieendpoint_syncfifo7_sink_last;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_req_id = litepcieendpoint_syncfifo7_sink_payload_req_id;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo7_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_adr = litepcieendpoint_syncfifo7_sink_payload_adr;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_len = litepcieendpoint_syncfifo7_sink_payload_len;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_end = litepcieendpoint_syncfifo7_sink_payload_end;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_err = litepcieendpoint_syncfifo7_sink_payload_err;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_tag = litepcieendpoint_syncfifo7_sink_payload_tag;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_dat = litepcieendpoint_syncfifo7_sink_payload_dat;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_channel = litepcieendpoint_syncfifo7_sink_payload_channel;
-assign litepcieendpoint_syncfifo7_fifo_in_payload_user_id = litepcieendpoint_syncfifo7_sink_payload_user_id;
-assign litepcieendpoint_syncfifo7_source_valid = litepcieendpoint_syncfifo7_readable;
-assign litepcieendpoint_syncfifo7_source_first = litepcieendpoint_syncfifo7_fifo_out_first;
-assign litepcieendpoint_syncfifo7_source_last = litepcieendpoint_syncfifo7_fifo_out_last;
-assign litepcieendpoint_syncfifo7_source_payload_req_id = litepcieendpoint_syncfifo7_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo7_source_payload_cmp_id = litepcieendpoint_syncfifo7_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo7_source_payload_adr = litepcieendpoint_syncfifo7_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo7_source_payload_len = litepcieendpoint_syncfifo7_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo7_source_payload_end = litepcieendpoint_syncfifo7_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo7_source_payload_err = litepcieendpoint_syncfifo7_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo7_source_payload_tag = litepcieendpoint_syncfifo7_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo7_source_payload_dat = litepcieendpoint_syncfifo7_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo7_source_payload_channel = litepcieendpoint_syncfifo7_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo7_source_payload_user_id = litepcieendpoint_syncfifo7_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo7_re = litepcieendpoint_syncfifo7_source_ready;
-assign litepcieendpoint_syncfifo7_syncfifo7_re = (litepcieendpoint_syncfifo7_syncfifo7_readable & ((~litepcieendpoint_syncfifo7_readable) | litepcieendpoint_syncfifo7_re));
-assign litepcieendpoint_syncfifo7_level1 = (litepcieendpoint_syncfifo7_level0 + litepcieendpoint_syncfifo7_readable);
+assign syncfifo6_wrport_dat_w = syncfifo6_syncfifo6_din;
+assign syncfifo6_wrport_we = (syncfifo6_syncfifo6_we & (syncfifo6_syncfifo6_writable | syncfifo6_replace));
+assign syncfifo6_do_read = (syncfifo6_syncfifo6_readable & syncfifo6_syncfifo6_re);
+assign syncfifo6_rdport_adr = syncfifo6_consume;
+assign syncfifo6_syncfifo6_dout = syncfifo6_rdport_dat_r;
+assign syncfifo6_rdport_re = syncfifo6_do_read;
+assign syncfifo6_syncfifo6_writable = (syncfifo6_level0 != 7'd64);
+assign syncfifo6_syncfifo6_readable = (syncfifo6_level0 != 1'd0);
+assign syncfifo7_syncfifo7_din = {syncfifo7_fifo_in_last, syncfifo7_fifo_in_first, syncfifo7_fifo_in_payload_user_id, syncfifo7_fifo_in_payload_channel, syncfifo7_fifo_in_payload_dat, syncfifo7_fifo_in_payload_tag, syncfifo7_fifo_in_payload_err, syncfifo7_fifo_in_payload_end, syncfifo7_fifo_in_payload_len, syncfifo7_fifo_in_payload_adr, syncfifo7_fifo_in_payload_cmp_id, syncfifo7_fifo_in_payload_req_id};
+assign {syncfifo7_fifo_out_last, syncfifo7_fifo_out_first, syncfifo7_fifo_out_payload_user_id, syncfifo7_fifo_out_payload_channel, syncfifo7_fifo_out_payload_dat, syncfifo7_fifo_out_payload_tag, syncfifo7_fifo_out_payload_err, syncfifo7_fifo_out_payload_end, syncfifo7_fifo_out_payload_len, syncfifo7_fifo_out_payload_adr, syncfifo7_fifo_out_payload_cmp_id, syncfifo7_fifo_out_payload_req_id} = syncfifo7_syncfifo7_dout;
+assign syncfifo7_sink_ready = syncfifo7_syncfifo7_writable;
+assign syncfifo7_syncfifo7_we = syncfifo7_sink_valid;
+assign syncfifo7_fifo_in_first = syncfifo7_sink_first;
+assign syncfifo7_fifo_in_last = syncfifo7_sink_last;
+assign syncfifo7_fifo_in_payload_req_id = syncfifo7_sink_payload_req_id;
+assign syncfifo7_fifo_in_payload_cmp_id = syncfifo7_sink_payload_cmp_id;
+assign syncfifo7_fifo_in_payload_adr = syncfifo7_sink_payload_adr;
+assign syncfifo7_fifo_in_payload_len = syncfifo7_sink_payload_len;
+assign syncfifo7_fifo_in_payload_end = syncfifo7_sink_payload_end;
+assign syncfifo7_fifo_in_payload_err = syncfifo7_sink_payload_err;
+assign syncfifo7_fifo_in_payload_tag = syncfifo7_sink_payload_tag;
+assign syncfifo7_fifo_in_payload_dat = syncfifo7_sink_payload_dat;
+assign syncfifo7_fifo_in_payload_channel = syncfifo7_sink_payload_channel;
+assign syncfifo7_fifo_in_payload_user_id = syncfifo7_sink_payload_user_id;
+assign syncfifo7_source_valid = syncfifo7_readable;
+assign syncfifo7_source_first = syncfifo7_fifo_out_first;
+assign syncfifo7_source_last = syncfifo7_fifo_out_last;
+assign syncfifo7_source_payload_req_id = syncfifo7_fifo_out_payload_req_id;
+assign syncfifo7_source_payload_cmp_id = syncfifo7_fifo_out_payload_cmp_id;
+assign syncfifo7_source_payload_adr = syncfifo7_fifo_out_payload_adr;
+assign syncfifo7_source_payload_len = syncfifo7_fifo_out_payload_len;
+assign syncfifo7_source_payload_end = syncfifo7_fifo_out_payload_end;
+assign syncfifo7_source_payload_err = syncfifo7_fifo_out_payload_err;
+assign syncfifo7_source_payload_tag = syncfifo7_fifo_out_payload_tag;
+assign syncfifo7_source_payload_dat = syncfifo7_fifo_out_payload_dat;
+assign syncfifo7_source_payload_channel = syncfifo7_fifo_out_payload_channel;
+assign syncfifo7_source_payload_user_id = syncfifo7_fifo_out_payload_user_id;
+assign syncfifo7_re = syncfifo7_source_ready;
+assign syncfifo7_syncfifo7_re = (syncfifo7_syncfifo7_readable & ((~syncfifo7_readable) | syncfifo7_re));
+assign syncfifo7_level1 = (syncfifo7_level0 + syncfifo7_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo7_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo7_replace) begin
-        litepcieendpoint_syncfifo7_wrport_adr = (litepcieendpoint_syncfifo7_produce - 1'd1);
+    syncfifo7_wrport_adr = 6'd0;
+    if (syncfifo7_replace) begin
+        syncfifo7_wrport_adr = (syncfifo7_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo7_wrport_adr = litepcieendpoint_syncfifo7_produce;
+        syncfifo7_wrport_adr = syncfifo7_produce;
     end
 end
-assign litepcieendpoint_syncfifo7_wrport_dat_w = litepcieendpoint_syncfifo7_syncfifo7_din;
-assign litepcieendpoint_syncfifo7_wrport_we = (litepcieendpoint_syncfifo7_syncfifo7_we & (litepcieendpoint_syncfifo7_syncfifo7_writable | litepcieendpoint_syncfifo7_replace));
-assign litepcieendpoint_syncfifo7_do_read = (litepcieendpoint_syncfifo7_syncfifo7_readable & litepcieendpoint_syncfifo7_syncfifo7_re);
-assign litepcieendpoint_syncfifo7_rdport_adr = litepcieendpoint_syncfifo7_consume;
-assign litepcieendpoint_syncfifo7_syncfifo7_dout = litepcieendpoint_syncfifo7_rdport_dat_r;
-assign litepcieendpoint_syncfifo7_rdport_re = litepcieendpoint_syncfifo7_do_read;
-assign litepcieendpoint_syncfifo7_syncfifo7_writable = (litepcieendpoint_syncfifo7_level0 != 7'd64);
-assign litepcieendpoint_syncfifo7_syncfifo7_readable = (litepcieendpoint_syncfifo7_level0 != 1'd0);
-assign litepcieendpoint_syncfifo8_syncfifo8_din = {litepcieendpoint_syncfifo8_fifo_in_last, litepcieendpoint_syncfifo8_fifo_in_first, litepcieendpoint_syncfifo8_fifo_in_payload_user_id, litepcieendpoint_syncfifo8_fifo_in_payload_channel, litepcieendpoint_syncfifo8_fifo_in_payload_dat, litepcieendpoint_syncfifo8_fifo_in_payload_tag, litepcieendpoint_syncfifo8_fifo_in_payload_err, litepcieendpoint_syncfifo8_fifo_in_payload_end, litepcieendpoint_syncfifo8_fifo_in_payload_len, litepcieendpoint_syncfifo8_fifo_in_payload_adr, litepcieendpoint_syncfifo8_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo8_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo8_fifo_out_last, litepcieendpoint_syncfifo8_fifo_out_first, litepcieendpoint_syncfifo8_fifo_out_payload_user_id, litepcieendpoint_syncfifo8_fifo_out_payload_channel, litepcieendpoint_syncfifo8_fifo_out_payload_dat, litepcieendpoint_syncfifo8_fifo_out_payload_tag, litepcieendpoint_syncfifo8_fifo_out_payload_err, litepcieendpoint_syncfifo8_fifo_out_payload_end, litepcieendpoint_syncfifo8_fifo_out_payload_len, litepcieendpoint_syncfifo8_fifo_out_payload_adr, litepcieendpoint_syncfifo8_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo8_fifo_out_payload_req_id} = litepcieendpoint_syncfifo8_syncfifo8_dout;
-assign litepcieendpoint_syncfifo8_sink_ready = litepcieendpoint_syncfifo8_syncfifo8_writable;
-assign litepcieendpoint_syncfifo8_syncfifo8_we = litepcieendpoint_syncfifo8_sink_valid;
-assign litepcieendpoint_syncfifo8_fifo_in_first = litepcieendpoint_syncfifo8_sink_first;
-assign litepcieendpoint_syncfifo8_fifo_in_last = litepcieendpoint_syncfifo8_sink_last;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_req_id = litepcieendpoint_syncfifo8_sink_payload_req_id;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo8_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_adr = litepcieendpoint_syncfifo8_sink_payload_adr;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_len = litepcieendpoint_syncfifo8_sink_payload_len;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_end = litepcieendpoint_syncfifo8_sink_payload_end;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_err = litepcieendpoint_syncfifo8_sink_payload_err;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_tag = litepcieendpoint_syncfifo8_sink_payload_tag;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_dat = litepcieendpoint_syncfifo8_sink_payload_dat;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_channel = litepcieendpoint_syncfifo8_sink_payload_channel;
-assign litepcieendpoint_syncfifo8_fifo_in_payload_user_id = litepcieendpoint_syncfifo8_sink_payload_user_id;
-assign litepcieendpoint_syncfifo8_source_valid = litepcieendpoint_syncfifo8_readable;
-assign litepcieendpoint_syncfifo8_source_first = litepcieendpoint_syncfifo8_fifo_out_first;
-assign litepcieendpoint_syncfifo8_source_last = litepcieendpoint_syncfifo8_fifo_out_last;
-assign litepcieendpoint_syncfifo8_source_payload_req_id = litepcieendpoint_syncfifo8_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo8_source_payload_cmp_id = litepcieendpoint_syncfifo8_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo8_source_payload_adr = litepcieendpoint_syncfifo8_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo8_source_payload_len = litepcieendpoint_syncfifo8_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo8_source_payload_end = litepcieendpoint_syncfifo8_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo8_source_payload_err = litepcieendpoint_syncfifo8_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo8_source_payload_tag = litepcieendpoint_syncfifo8_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo8_source_payload_dat = litepcieendpoint_syncfifo8_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo8_source_payload_channel = litepcieendpoint_syncfifo8_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo8_source_payload_user_id = litepcieendpoint_syncfifo8_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo8_re = litepcieendpoint_syncfifo8_source_ready;
-assign litepcieendpoint_syncfifo8_syncfifo8_re = (litepcieendpoint_syncfifo8_syncfifo8_readable & ((~litepcieendpoint_syncfifo8_readable) | litepcieendpoint_syncfifo8_re));
-assign litepcieendpoint_syncfifo8_level1 = (litepcieendpoint_syncfifo8_level0 + litepcieendpoint_syncfifo8_readable);
+assign syncfifo7_wrport_dat_w = syncfifo7_syncfifo7_din;
+assign syncfifo7_wrport_we = (syncfifo7_syncfifo7_we & (syncfifo7_syncfifo7_writable | syncfifo7_replace));
+assign syncfifo7_do_read = (syncfifo7_syncfifo7_readable & syncfifo7_syncfifo7_re);
+assign syncfifo7_rdport_adr = syncfifo7_consume;
+assign syncfifo7_syncfifo7_dout = syncfifo7_rdport_dat_r;
+assign syncfifo7_rdport_re = syncfifo7_do_read;
+assign syncfifo7_syncfifo7_writable = (syncfifo7_level0 != 7'd64);
+assign syncfifo7_syncfifo7_readable = (syncfifo7_level0 != 1'd0);
+assign syncfifo8_syncfifo8_din = {syncfifo8_fifo_in_last, syncfifo8_fifo_in_first, syncfifo8_fifo_in_payload_user_id, syncfifo8_fifo_in_payload_channel, syncfifo8_fifo_in_payload_dat, syncfifo8_fifo_in_payload_tag, syncfifo8_fifo_in_payload_err, syncfifo8_fifo_in_payload_end, syncfifo8_fifo_in_payload_len, syncfifo8_fifo_in_payload_adr, syncfifo8_fifo_in_payload_cmp_id, syncfifo8_fifo_in_payload_req_id};
+assign {syncfifo8_fifo_out_last, syncfifo8_fifo_out_first, syncfifo8_fifo_out_payload_user_id, syncfifo8_fifo_out_payload_channel, syncfifo8_fifo_out_payload_dat, syncfifo8_fifo_out_payload_tag, syncfifo8_fifo_out_payload_err, syncfifo8_fifo_out_payload_end, syncfifo8_fifo_out_payload_len, syncfifo8_fifo_out_payload_adr, syncfifo8_fifo_out_payload_cmp_id, syncfifo8_fifo_out_payload_req_id} = syncfifo8_syncfifo8_dout;
+assign syncfifo8_sink_ready = syncfifo8_syncfifo8_writable;
+assign syncfifo8_syncfifo8_we = syncfifo8_sink_valid;
+assign syncfifo8_fifo_in_first = syncfifo8_sink_first;
+assign syncfifo8_fifo_in_last = syncfifo8_sink_last;
+assign syncfifo8_fifo_in_payload_req_id = syncfifo8_sink_payload_req_id;
+assign syncfifo8_fifo_in_payload_cmp_id = syncfifo8_sink_payload_cmp_id;
+assign syncfifo8_fifo_in_payload_adr = syncfifo8_sink_payload_adr;
+assign syncfifo8_fifo_in_payload_len = syncfifo8_sink_payload_len;
+assign syncfifo8_fifo_in_payload_end = syncfifo8_sink_payload_end;
+assign syncfifo8_fifo_in_payload_err = syncfifo8_sink_payload_err;
+assign syncfifo8_fifo_in_payload_tag = syncfifo8_sink_payload_tag;
+assign syncfifo8_fifo_in_payload_dat = syncfifo8_sink_payload_dat;
+assign syncfifo8_fifo_in_payload_channel = syncfifo8_sink_payload_channel;
+assign syncfifo8_fifo_in_payload_user_id = syncfifo8_sink_payload_user_id;
+assign syncfifo8_source_valid = syncfifo8_readable;
+assign syncfifo8_source_first = syncfifo8_fifo_out_first;
+assign syncfifo8_source_last = syncfifo8_fifo_out_last;
+assign syncfifo8_source_payload_req_id = syncfifo8_fifo_out_payload_req_id;
+assign syncfifo8_source_payload_cmp_id = syncfifo8_fifo_out_payload_cmp_id;
+assign syncfifo8_source_payload_adr = syncfifo8_fifo_out_payload_adr;
+assign syncfifo8_source_payload_len = syncfifo8_fifo_out_payload_len;
+assign syncfifo8_source_payload_end = syncfifo8_fifo_out_payload_end;
+assign syncfifo8_source_payload_err = syncfifo8_fifo_out_payload_err;
+assign syncfifo8_source_payload_tag = syncfifo8_fifo_out_payload_tag;
+assign syncfifo8_source_payload_dat = syncfifo8_fifo_out_payload_dat;
+assign syncfifo8_source_payload_channel = syncfifo8_fifo_out_payload_channel;
+assign syncfifo8_source_payload_user_id = syncfifo8_fifo_out_payload_user_id;
+assign syncfifo8_re = syncfifo8_source_ready;
+assign syncfifo8_syncfifo8_re = (syncfifo8_syncfifo8_readable & ((~syncfifo8_readable) | syncfifo8_re));
+assign syncfifo8_level1 = (syncfifo8_level0 + syncfifo8_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo8_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo8_replace) begin
-        litepcieendpoint_syncfifo8_wrport_adr = (litepcieendpoint_syncfifo8_produce - 1'd1);
+    syncfifo8_wrport_adr = 6'd0;
+    if (syncfifo8_replace) begin
+        syncfifo8_wrport_adr = (syncfifo8_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo8_wrport_adr = litepcieendpoint_syncfifo8_produce;
+        syncfifo8_wrport_adr = syncfifo8_produce;
     end
 end
-assign litepcieendpoint_syncfifo8_wrport_dat_w = litepcieendpoint_syncfifo8_syncfifo8_din;
-assign litepcieendpoint_syncfifo8_wrport_we = (litepcieendpoint_syncfifo8_syncfifo8_we & (litepcieendpoint_syncfifo8_syncfifo8_writable | litepcieendpoint_syncfifo8_replace));
-assign litepcieendpoint_syncfifo8_do_read = (litepcieendpoint_syncfifo8_syncfifo8_readable & litepcieendpoint_syncfifo8_syncfifo8_re);
-assign litepcieendpoint_syncfifo8_rdport_adr = litepcieendpoint_syncfifo8_consume;
-assign litepcieendpoint_syncfifo8_syncfifo8_dout = litepcieendpoint_syncfifo8_rdport_dat_r;
-assign litepcieendpoint_syncfifo8_rdport_re = litepcieendpoint_syncfifo8_do_read;
-assign litepcieendpoint_syncfifo8_syncfifo8_writable = (litepcieendpoint_syncfifo8_level0 != 7'd64);
-assign litepcieendpoint_syncfifo8_syncfifo8_readable = (litepcieendpoint_syncfifo8_level0 != 1'd0);
-assign litepcieendpoint_syncfifo9_syncfifo9_din = {litepcieendpoint_syncfifo9_fifo_in_last, litepcieendpoint_syncfifo9_fifo_in_first, litepcieendpoint_syncfifo9_fifo_in_payload_user_id, litepcieendpoint_syncfifo9_fifo_in_payload_channel, litepcieendpoint_syncfifo9_fifo_in_payload_dat, litepcieendpoint_syncfifo9_fifo_in_payload_tag, litepcieendpoint_syncfifo9_fifo_in_payload_err, litepcieendpoint_syncfifo9_fifo_in_payload_end, litepcieendpoint_syncfifo9_fifo_in_payload_len, litepcieendpoint_syncfifo9_fifo_in_payload_adr, litepcieendpoint_syncfifo9_fifo_in_payload_cmp_id, litepcieendpoint_syncfifo9_fifo_in_payload_req_id};
-assign {litepcieendpoint_syncfifo9_fifo_out_last, litepcieendpoint_syncfifo9_fifo_out_first, litepcieendpoint_syncfifo9_fifo_out_payload_user_id, litepcieendpoint_syncfifo9_fifo_out_payload_channel, litepcieendpoint_syncfifo9_fifo_out_payload_dat, litepcieendpoint_syncfifo9_fifo_out_payload_tag, litepcieendpoint_syncfifo9_fifo_out_payload_err, litepcieendpoint_syncfifo9_fifo_out_payload_end, litepcieendpoint_syncfifo9_fifo_out_payload_len, litepcieendpoint_syncfifo9_fifo_out_payload_adr, litepcieendpoint_syncfifo9_fifo_out_payload_cmp_id, litepcieendpoint_syncfifo9_fifo_out_payload_req_id} = litepcieendpoint_syncfifo9_syncfifo9_dout;
-assign litepcieendpoint_syncfifo9_sink_ready = litepcieendpoint_syncfifo9_syncfifo9_writable;
-assign litepcieendpoint_syncfifo9_syncfifo9_we = litepcieendpoint_syncfifo9_sink_valid;
-assign litepcieendpoint_syncfifo9_fifo_in_first = litepcieendpoint_syncfifo9_sink_first;
-assign litepcieendpoint_syncfifo9_fifo_in_last = litepcieendpoint_syncfifo9_sink_last;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_req_id = litepcieendpoint_syncfifo9_sink_payload_req_id;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_cmp_id = litepcieendpoint_syncfifo9_sink_payload_cmp_id;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_adr = litepcieendpoint_syncfifo9_sink_payload_adr;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_len = litepcieendpoint_syncfifo9_sink_payload_len;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_end = litepcieendpoint_syncfifo9_sink_payload_end;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_err = litepcieendpoint_syncfifo9_sink_payload_err;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_tag = litepcieendpoint_syncfifo9_sink_payload_tag;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_dat = litepcieendpoint_syncfifo9_sink_payload_dat;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_channel = litepcieendpoint_syncfifo9_sink_payload_channel;
-assign litepcieendpoint_syncfifo9_fifo_in_payload_user_id = litepcieendpoint_syncfifo9_sink_payload_user_id;
-assign litepcieendpoint_syncfifo9_source_valid = litepcieendpoint_syncfifo9_readable;
-assign litepcieendpoint_syncfifo9_source_first = litepcieendpoint_syncfifo9_fifo_out_first;
-assign litepcieendpoint_syncfifo9_source_last = litepcieendpoint_syncfifo9_fifo_out_last;
-assign litepcieendpoint_syncfifo9_source_payload_req_id = litepcieendpoint_syncfifo9_fifo_out_payload_req_id;
-assign litepcieendpoint_syncfifo9_source_payload_cmp_id = litepcieendpoint_syncfifo9_fifo_out_payload_cmp_id;
-assign litepcieendpoint_syncfifo9_source_payload_adr = litepcieendpoint_syncfifo9_fifo_out_payload_adr;
-assign litepcieendpoint_syncfifo9_source_payload_len = litepcieendpoint_syncfifo9_fifo_out_payload_len;
-assign litepcieendpoint_syncfifo9_source_payload_end = litepcieendpoint_syncfifo9_fifo_out_payload_end;
-assign litepcieendpoint_syncfifo9_source_payload_err = litepcieendpoint_syncfifo9_fifo_out_payload_err;
-assign litepcieendpoint_syncfifo9_source_payload_tag = litepcieendpoint_syncfifo9_fifo_out_payload_tag;
-assign litepcieendpoint_syncfifo9_source_payload_dat = litepcieendpoint_syncfifo9_fifo_out_payload_dat;
-assign litepcieendpoint_syncfifo9_source_payload_channel = litepcieendpoint_syncfifo9_fifo_out_payload_channel;
-assign litepcieendpoint_syncfifo9_source_payload_user_id = litepcieendpoint_syncfifo9_fifo_out_payload_user_id;
-assign litepcieendpoint_syncfifo9_re = litepcieendpoint_syncfifo9_source_ready;
-assign litepcieendpoint_syncfifo9_syncfifo9_re = (litepcieendpoint_syncfifo9_syncfifo9_readable & ((~litepcieendpoint_syncfifo9_readable) | litepcieendpoint_syncfifo9_re));
-assign litepcieendpoint_syncfifo9_level1 = (litepcieendpoint_syncfifo9_level0 + litepcieendpoint_syncfifo9_readable);
+assign syncfifo8_wrport_dat_w = syncfifo8_syncfifo8_din;
+assign syncfifo8_wrport_we = (syncfifo8_syncfifo8_we & (syncfifo8_syncfifo8_writable | syncfifo8_replace));
+assign syncfifo8_do_read = (syncfifo8_syncfifo8_readable & syncfifo8_syncfifo8_re);
+assign syncfifo8_rdport_adr = syncfifo8_consume;
+assign syncfifo8_syncfifo8_dout = syncfifo8_rdport_dat_r;
+assign syncfifo8_rdport_re = syncfifo8_do_read;
+assign syncfifo8_syncfifo8_writable = (syncfifo8_level0 != 7'd64);
+assign syncfifo8_syncfifo8_readable = (syncfifo8_level0 != 1'd0);
+assign syncfifo9_syncfifo9_din = {syncfifo9_fifo_in_last, syncfifo9_fifo_in_first, syncfifo9_fifo_in_payload_user_id, syncfifo9_fifo_in_payload_channel, syncfifo9_fifo_in_payload_dat, syncfifo9_fifo_in_payload_tag, syncfifo9_fifo_in_payload_err, syncfifo9_fifo_in_payload_end, syncfifo9_fifo_in_payload_len, syncfifo9_fifo_in_payload_adr, syncfifo9_fifo_in_payload_cmp_id, syncfifo9_fifo_in_payload_req_id};
+assign {syncfifo9_fifo_out_last, syncfifo9_fifo_out_first, syncfifo9_fifo_out_payload_user_id, syncfifo9_fifo_out_payload_channel, syncfifo9_fifo_out_payload_dat, syncfifo9_fifo_out_payload_tag, syncfifo9_fifo_out_payload_err, syncfifo9_fifo_out_payload_end, syncfifo9_fifo_out_payload_len, syncfifo9_fifo_out_payload_adr, syncfifo9_fifo_out_payload_cmp_id, syncfifo9_fifo_out_payload_req_id} = syncfifo9_syncfifo9_dout;
+assign syncfifo9_sink_ready = syncfifo9_syncfifo9_writable;
+assign syncfifo9_syncfifo9_we = syncfifo9_sink_valid;
+assign syncfifo9_fifo_in_first = syncfifo9_sink_first;
+assign syncfifo9_fifo_in_last = syncfifo9_sink_last;
+assign syncfifo9_fifo_in_payload_req_id = syncfifo9_sink_payload_req_id;
+assign syncfifo9_fifo_in_payload_cmp_id = syncfifo9_sink_payload_cmp_id;
+assign syncfifo9_fifo_in_payload_adr = syncfifo9_sink_payload_adr;
+assign syncfifo9_fifo_in_payload_len = syncfifo9_sink_payload_len;
+assign syncfifo9_fifo_in_payload_end = syncfifo9_sink_payload_end;
+assign syncfifo9_fifo_in_payload_err = syncfifo9_sink_payload_err;
+assign syncfifo9_fifo_in_payload_tag = syncfifo9_sink_payload_tag;
+assign syncfifo9_fifo_in_payload_dat = syncfifo9_sink_payload_dat;
+assign syncfifo9_fifo_in_payload_channel = syncfifo9_sink_payload_channel;
+assign syncfifo9_fifo_in_payload_user_id = syncfifo9_sink_payload_user_id;
+assign syncfifo9_source_valid = syncfifo9_readable;
+assign syncfifo9_source_first = syncfifo9_fifo_out_first;
+assign syncfifo9_source_last = syncfifo9_fifo_out_last;
+assign syncfifo9_source_payload_req_id = syncfifo9_fifo_out_payload_req_id;
+assign syncfifo9_source_payload_cmp_id = syncfifo9_fifo_out_payload_cmp_id;
+assign syncfifo9_source_payload_adr = syncfifo9_fifo_out_payload_adr;
+assign syncfifo9_source_payload_len = syncfifo9_fifo_out_payload_len;
+assign syncfifo9_source_payload_end = syncfifo9_fifo_out_payload_end;
+assign syncfifo9_source_payload_err = syncfifo9_fifo_out_payload_err;
+assign syncfifo9_source_payload_tag = syncfifo9_fifo_out_payload_tag;
+assign syncfifo9_source_payload_dat = syncfifo9_fifo_out_payload_dat;
+assign syncfifo9_source_payload_channel = syncfifo9_fifo_out_payload_channel;
+assign syncfifo9_source_payload_user_id = syncfifo9_fifo_out_payload_user_id;
+assign syncfifo9_re = syncfifo9_source_ready;
+assign syncfifo9_syncfifo9_re = (syncfifo9_syncfifo9_readable & ((~syncfifo9_readable) | syncfifo9_re));
+assign syncfifo9_level1 = (syncfifo9_level0 + syncfifo9_readable);
 always @(*) begin
-    litepcieendpoint_syncfifo9_wrport_adr = 6'd0;
-    if (litepcieendpoint_syncfifo9_replace) begin
-        litepcieendpoint_syncfifo9_wrport_adr = (litepcieendpoint_syncfifo9_produce - 1'd1);
+    syncfifo9_wrport_adr = 6'd0;
+    if (syncfifo9_replace) begin
+        syncfifo9_wrport_adr = (syncfifo9_produce - 1'd1);
     end else begin
-        litepcieendpoint_syncfifo9_wrport_adr = litepcieendpoint_syncfifo9_produce;
+        syncfifo9_wrport_adr = syncfifo9_produce;
     end
 end
-assign litepcieendpoint_syncfifo9_wrport_dat_w = litepcieendpoint_syncfifo9_syncfifo9_din;
-assign litepcieendpoint_syncfifo9_wrport_we = (litepcieendpoint_syncfifo9_syncfifo9_we & (litepcieendpoint_syncfifo9_syncfifo9_writable | litepcieendpoint_syncfifo9_replace));
-assign litepcieendpoint_syncfifo9_do_read = (litepcieendpoint_syncfifo9_syncfifo9_readable & litepcieendpoint_syncfifo9_syncfifo9_re);
-assign litepcieendpoint_syncfifo9_rdport_adr = litepcieendpoint_syncfifo9_consume;
-assign litepcieendpoint_syncfifo9_syncfifo9_dout = litepcieendpoint_syncfifo9_rdport_dat_r;
-assign litepcieendpoint_syncfifo9_rdport_re = litepcieendpoint_syncfifo9_do_read;
-assign litepcieendpoint_syncfifo9_syncfifo9_writable = (litepcieendpoint_syncfifo9_level0 != 7'd64);
-assign litepcieendpoint_syncfifo9_syncfifo9_readable = (litepcieendpoint_syncfifo9_level0 != 1'd0);
+assign syncfifo9_wrport_dat_w = syncfifo9_syncfifo9_din;
+assign syncfifo9_wrport_we = (syncfifo9_syncfifo9_we & (syncfifo9_syncfifo9_writable | syncfifo9_replace));
+assign syncfifo9_do_read = (syncfifo9_syncfifo9_readable & syncfifo9_syncfifo9_re);
+assign syncfifo9_rdport_adr = syncfifo9_consume;
+assign syncfifo9_syncfifo9_dout = syncfifo9_rdport_dat_r;
+assign syncfifo9_rdport_re = syncfifo9_do_read;
+assign syncfifo9_syncfifo9_writable = (syncfifo9_level0 != 7'd64);
+assign syncfifo9_syncfifo9_readable = (syncfifo9_level0 != 1'd0);
 always @(*) begin
-    litepcieendpoint_cmp_bufs_valid = 1'd0;
-    litepcieendpoint_fill_tag_litepciecrossbar_next_value = 3'd0;
-    litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce = 1'd0;
-    litepcieendpoint_master_out_source_ready = 1'd0;
-    litepcieendpoint_resetinserter1_next_state = 2'd0;
-    litepcieendpoint_syncfifo0_sink_payload_tag = 3'd0;
-    litepcieendpoint_syncfifo0_sink_valid = 1'd0;
-    case (litepcieendpoint_resetinserter1_state)
+    cmp_bufs_valid = 1'd0;
+    fill_tag_litepciecrossbar_next_value = 3'd0;
+    fill_tag_litepciecrossbar_next_value_ce = 1'd0;
+    master_out_source_ready = 1'd0;
+    resetinserter1_next_state = 2'd0;
+    syncfifo0_sink_payload_tag = 3'd0;
+    syncfifo0_sink_valid = 1'd0;
+    case (resetinserter1_state)
         1'd1: begin
         end
         2'd2: begin
-            litepcieendpoint_cmp_bufs_valid = litepcieendpoint_master_out_source_valid;
+            cmp_bufs_valid = master_out_source_valid;
         end
         default: begin
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
-        1'd1: begin
-        end
-        2'd2: begin
-        end
-        default: begin
-            litepcieendpoint_fill_tag_litepciecrossbar_next_value = (litepcieendpoint_fill_tag + 1'd1);
-        end
-    endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (resetinserter1_state)
         1'd1: begin
         end
         2'd2: begin
         end
         default: begin
-            litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce = 1'd1;
+            fill_tag_litepciecrossbar_next_value = (fill_tag + 1'd1);
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (resetinserter1_state)
         1'd1: begin
-            if ((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_first)) begin
+        end
+        2'd2: begin
+        end
+        default: begin
+            fill_tag_litepciecrossbar_next_value_ce = 1'd1;
+        end
+    endcase
+    case (resetinserter1_state)
+        1'd1: begin
+            if ((master_out_source_valid & master_out_source_first)) begin
             end else begin
-                litepcieendpoint_master_out_source_ready = 1'd1;
+                master_out_source_ready = 1'd1;
             end
         end
         2'd2: begin
-            litepcieendpoint_master_out_source_ready = litepcieendpoint_cmp_bufs_ready;
+            master_out_source_ready = cmp_bufs_ready;
         end
         default: begin
         end
     endcase
-    litepcieendpoint_resetinserter1_next_state = litepcieendpoint_resetinserter1_state;
-    case (litepcieendpoint_resetinserter1_state)
+    resetinserter1_next_state = resetinserter1_state;
+    case (resetinserter1_state)
         1'd1: begin
-            if ((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_first)) begin
-                litepcieendpoint_resetinserter1_next_state = 2'd2;
+            if ((master_out_source_valid & master_out_source_first)) begin
+                resetinserter1_next_state = 2'd2;
             end else begin
             end
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_ready) & litepcieendpoint_master_out_source_last)) begin
-                litepcieendpoint_resetinserter1_next_state = 1'd1;
+            if (((master_out_source_valid & master_out_source_ready) & master_out_source_last)) begin
+                resetinserter1_next_state = 1'd1;
             end
         end
         default: begin
-            if ((litepcieendpoint_fill_tag == 3'd7)) begin
-                litepcieendpoint_resetinserter1_next_state = 1'd1;
+            if ((fill_tag == 3'd7)) begin
+                resetinserter1_next_state = 1'd1;
             end
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (resetinserter1_state)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_ready) & litepcieendpoint_master_out_source_last)) begin
-                if ((litepcieendpoint_master_out_source_payload_end | litepcieendpoint_master_out_source_payload_err)) begin
-                    litepcieendpoint_syncfifo0_sink_payload_tag = litepcieendpoint_master_out_source_payload_tag;
+            if (((master_out_source_valid & master_out_source_ready) & master_out_source_last)) begin
+                if ((master_out_source_payload_end | master_out_source_payload_err)) begin
+                    syncfifo0_sink_payload_tag = master_out_source_payload_tag;
                 end
             end
         end
         default: begin
-            litepcieendpoint_syncfifo0_sink_payload_tag = litepcieendpoint_fill_tag;
+            syncfifo0_sink_payload_tag = fill_tag;
         end
     endcase
-    case (litepcieendpoint_resetinserter1_state)
+    case (resetinserter1_state)
         1'd1: begin
         end
         2'd2: begin
-            if (((litepcieendpoint_master_out_source_valid & litepcieendpoint_master_out_source_ready) & litepcieendpoint_master_out_source_last)) begin
-                if ((litepcieendpoint_master_out_source_payload_end | litepcieendpoint_master_out_source_payload_err)) begin
-                    litepcieendpoint_syncfifo0_sink_valid = 1'd1;
+            if (((master_out_source_valid & master_out_source_ready) & master_out_source_last)) begin
+                if ((master_out_source_payload_end | master_out_source_payload_err)) begin
+                    syncfifo0_sink_valid = 1'd1;
                 end
             end
         end
         default: begin
-            litepcieendpoint_syncfifo0_sink_valid = 1'd1;
+            syncfifo0_sink_valid = 1'd1;
         end
     endcase
 end
 always @(*) begin
-    litepcieendpoint_arbiter0_request = 3'd0;
-    litepcieendpoint_arbiter0_request[0] = litepcieendpoint_arbiter0_status0_ongoing0;
-    litepcieendpoint_arbiter0_request[1] = litepcieendpoint_arbiter0_status1_ongoing0;
-    litepcieendpoint_arbiter0_request[2] = litepcieendpoint_arbiter0_status2_ongoing0;
+    arbiter0_request = 3'd0;
+    arbiter0_request[0] = arbiter0_status0_ongoing0;
+    arbiter0_request[1] = arbiter0_status1_ongoing0;
+    arbiter0_request[2] = arbiter0_status2_ongoing0;
 end
 always @(*) begin
     litepciedma0_litepciemasterinternalport1_sink_ready = 1'd0;
     litepciedma1_litepciemasterinternalport3_sink_ready = 1'd0;
-    litepcieendpoint_master_in_sink_first = 1'd0;
-    litepcieendpoint_master_in_sink_last = 1'd0;
-    litepcieendpoint_master_in_sink_payload_adr = 64'd0;
-    litepcieendpoint_master_in_sink_payload_channel = 8'd0;
-    litepcieendpoint_master_in_sink_payload_dat = 256'd0;
-    litepcieendpoint_master_in_sink_payload_len = 10'd0;
-    litepcieendpoint_master_in_sink_payload_req_id = 16'd0;
-    litepcieendpoint_master_in_sink_payload_tag = 8'd0;
-    litepcieendpoint_master_in_sink_payload_user_id = 8'd0;
-    litepcieendpoint_master_in_sink_payload_we = 1'd0;
-    litepcieendpoint_master_in_sink_valid = 1'd0;
+    master_in_sink_first = 1'd0;
+    master_in_sink_last = 1'd0;
+    master_in_sink_payload_adr = 64'd0;
+    master_in_sink_payload_channel = 8'd0;
+    master_in_sink_payload_dat = 256'd0;
+    master_in_sink_payload_len = 10'd0;
+    master_in_sink_payload_req_id = 16'd0;
+    master_in_sink_payload_tag = 8'd0;
+    master_in_sink_payload_user_id = 8'd0;
+    master_in_sink_payload_we = 1'd0;
+    master_in_sink_valid = 1'd0;
     msi_sink_ready = 1'd0;
-    case (litepcieendpoint_arbiter0_grant)
+    case (arbiter0_grant)
         1'd0: begin
-            litepcieendpoint_master_in_sink_valid = litepciedma0_litepciemasterinternalport1_sink_valid;
-            litepciedma0_litepciemasterinternalport1_sink_ready = litepcieendpoint_master_in_sink_ready;
-            litepcieendpoint_master_in_sink_first = litepciedma0_litepciemasterinternalport1_sink_first;
-            litepcieendpoint_master_in_sink_last = litepciedma0_litepciemasterinternalport1_sink_last;
-            litepcieendpoint_master_in_sink_payload_req_id = litepciedma0_litepciemasterinternalport1_sink_payload_req_id;
-            litepcieendpoint_master_in_sink_payload_we = litepciedma0_litepciemasterinternalport1_sink_payload_we;
-            litepcieendpoint_master_in_sink_payload_adr = litepciedma0_litepciemasterinternalport1_sink_payload_adr;
-            litepcieendpoint_master_in_sink_payload_len = litepciedma0_litepciemasterinternalport1_sink_payload_len;
-            litepcieendpoint_master_in_sink_payload_tag = litepciedma0_litepciemasterinternalport1_sink_payload_tag;
-            litepcieendpoint_master_in_sink_payload_dat = litepciedma0_litepciemasterinternalport1_sink_payload_dat;
-            litepcieendpoint_master_in_sink_payload_channel = litepciedma0_litepciemasterinternalport1_sink_payload_channel;
-            litepcieendpoint_master_in_sink_payload_user_id = litepciedma0_litepciemasterinternalport1_sink_payload_user_id;
+            master_in_sink_valid = litepciedma0_litepciemasterinternalport1_sink_valid;
+            litepciedma0_litepciemasterinternalport1_sink_ready = master_in_sink_ready;
+            master_in_sink_first = litepciedma0_litepciemasterinternalport1_sink_first;
+            master_in_sink_last = litepciedma0_litepciemasterinternalport1_sink_last;
+            master_in_sink_payload_req_id = litepciedma0_litepciemasterinternalport1_sink_payload_req_id;
+            master_in_sink_payload_we = litepciedma0_litepciemasterinternalport1_sink_payload_we;
+            master_in_sink_payload_adr = litepciedma0_litepciemasterinternalport1_sink_payload_adr;
+            master_in_sink_payload_len = litepciedma0_litepciemasterinternalport1_sink_payload_len;
+            master_in_sink_payload_tag = litepciedma0_litepciemasterinternalport1_sink_payload_tag;
+            master_in_sink_payload_dat = litepciedma0_litepciemasterinternalport1_sink_payload_dat;
+            master_in_sink_payload_channel = litepciedma0_litepciemasterinternalport1_sink_payload_channel;
+            master_in_sink_payload_user_id = litepciedma0_litepciemasterinternalport1_sink_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_master_in_sink_valid = litepciedma1_litepciemasterinternalport3_sink_valid;
-            litepciedma1_litepciemasterinternalport3_sink_ready = litepcieendpoint_master_in_sink_ready;
-            litepcieendpoint_master_in_sink_first = litepciedma1_litepciemasterinternalport3_sink_first;
-            litepcieendpoint_master_in_sink_last = litepciedma1_litepciemasterinternalport3_sink_last;
-            litepcieendpoint_master_in_sink_payload_req_id = litepciedma1_litepciemasterinternalport3_sink_payload_req_id;
-            litepcieendpoint_master_in_sink_payload_we = litepciedma1_litepciemasterinternalport3_sink_payload_we;
-            litepcieendpoint_master_in_sink_payload_adr = litepciedma1_litepciemasterinternalport3_sink_payload_adr;
-            litepcieendpoint_master_in_sink_payload_len = litepciedma1_litepciemasterinternalport3_sink_payload_len;
-            litepcieendpoint_master_in_sink_payload_tag = litepciedma1_litepciemasterinternalport3_sink_payload_tag;
-            litepcieendpoint_master_in_sink_payload_dat = litepciedma1_litepciemasterinternalport3_sink_payload_dat;
-            litepcieendpoint_master_in_sink_payload_channel = litepciedma1_litepciemasterinternalport3_sink_payload_channel;
-            litepcieendpoint_master_in_sink_payload_user_id = litepciedma1_litepciemasterinternalport3_sink_payload_user_id;
+            master_in_sink_valid = litepciedma1_litepciemasterinternalport3_sink_valid;
+            litepciedma1_litepciemasterinternalport3_sink_ready = master_in_sink_ready;
+            master_in_sink_first = litepciedma1_litepciemasterinternalport3_sink_first;
+            master_in_sink_last = litepciedma1_litepciemasterinternalport3_sink_last;
+            master_in_sink_payload_req_id = litepciedma1_litepciemasterinternalport3_sink_payload_req_id;
+            master_in_sink_payload_we = litepciedma1_litepciemasterinternalport3_sink_payload_we;
+            master_in_sink_payload_adr = litepciedma1_litepciemasterinternalport3_sink_payload_adr;
+            master_in_sink_payload_len = litepciedma1_litepciemasterinternalport3_sink_payload_len;
+            master_in_sink_payload_tag = litepciedma1_litepciemasterinternalport3_sink_payload_tag;
+            master_in_sink_payload_dat = litepciedma1_litepciemasterinternalport3_sink_payload_dat;
+            master_in_sink_payload_channel = litepciedma1_litepciemasterinternalport3_sink_payload_channel;
+            master_in_sink_payload_user_id = litepciedma1_litepciemasterinternalport3_sink_payload_user_id;
         end
         2'd2: begin
-            litepcieendpoint_master_in_sink_valid = msi_sink_valid;
-            msi_sink_ready = litepcieendpoint_master_in_sink_ready;
-            litepcieendpoint_master_in_sink_first = msi_sink_first;
-            litepcieendpoint_master_in_sink_last = msi_sink_last;
-            litepcieendpoint_master_in_sink_payload_req_id = msi_sink_payload_req_id;
-            litepcieendpoint_master_in_sink_payload_we = msi_sink_payload_we;
-            litepcieendpoint_master_in_sink_payload_adr = msi_sink_payload_adr;
-            litepcieendpoint_master_in_sink_payload_len = msi_sink_payload_len;
-            litepcieendpoint_master_in_sink_payload_tag = msi_sink_payload_tag;
-            litepcieendpoint_master_in_sink_payload_dat = msi_sink_payload_dat;
-            litepcieendpoint_master_in_sink_payload_channel = msi_sink_payload_channel;
-            litepcieendpoint_master_in_sink_payload_user_id = msi_sink_payload_user_id;
+            master_in_sink_valid = msi_sink_valid;
+            msi_sink_ready = master_in_sink_ready;
+            master_in_sink_first = msi_sink_first;
+            master_in_sink_last = msi_sink_last;
+            master_in_sink_payload_req_id = msi_sink_payload_req_id;
+            master_in_sink_payload_we = msi_sink_payload_we;
+            master_in_sink_payload_adr = msi_sink_payload_adr;
+            master_in_sink_payload_len = msi_sink_payload_len;
+            master_in_sink_payload_tag = msi_sink_payload_tag;
+            master_in_sink_payload_dat = msi_sink_payload_dat;
+            master_in_sink_payload_channel = msi_sink_payload_channel;
+            master_in_sink_payload_user_id = msi_sink_payload_user_id;
         end
     endcase
 end
-assign litepcieendpoint_arbiter0_status0_last = ((litepciedma0_litepciemasterinternalport1_sink_valid & litepciedma0_litepciemasterinternalport1_sink_last) & litepciedma0_litepciemasterinternalport1_sink_ready);
-assign litepcieendpoint_arbiter0_status0_ongoing0 = ((litepciedma0_litepciemasterinternalport1_sink_valid | litepcieendpoint_arbiter0_status0_ongoing1) & (~litepcieendpoint_arbiter0_status0_last));
-assign litepcieendpoint_arbiter0_status1_last = ((litepciedma1_litepciemasterinternalport3_sink_valid & litepciedma1_litepciemasterinternalport3_sink_last) & litepciedma1_litepciemasterinternalport3_sink_ready);
-assign litepcieendpoint_arbiter0_status1_ongoing0 = ((litepciedma1_litepciemasterinternalport3_sink_valid | litepcieendpoint_arbiter0_status1_ongoing1) & (~litepcieendpoint_arbiter0_status1_last));
-assign litepcieendpoint_arbiter0_status2_last = ((msi_sink_valid & msi_sink_last) & msi_sink_ready);
-assign litepcieendpoint_arbiter0_status2_ongoing0 = ((msi_sink_valid | litepcieendpoint_arbiter0_status2_ongoing1) & (~litepcieendpoint_arbiter0_status2_last));
+assign arbiter0_status0_last = ((litepciedma0_litepciemasterinternalport1_sink_valid & litepciedma0_litepciemasterinternalport1_sink_last) & litepciedma0_litepciemasterinternalport1_sink_ready);
+assign arbiter0_status0_ongoing0 = ((litepciedma0_litepciemasterinternalport1_sink_valid | arbiter0_status0_ongoing1) & (~arbiter0_status0_last));
+assign arbiter0_status1_last = ((litepciedma1_litepciemasterinternalport3_sink_valid & litepciedma1_litepciemasterinternalport3_sink_last) & litepciedma1_litepciemasterinternalport3_sink_ready);
+assign arbiter0_status1_ongoing0 = ((litepciedma1_litepciemasterinternalport3_sink_valid | arbiter0_status1_ongoing1) & (~arbiter0_status1_last));
+assign arbiter0_status2_last = ((msi_sink_valid & msi_sink_last) & msi_sink_ready);
+assign arbiter0_status2_ongoing0 = ((msi_sink_valid | arbiter0_status2_ongoing1) & (~arbiter0_status2_last));
 always @(*) begin
-    litepcieendpoint_dispatcher0_sel1 = 3'd0;
-    if ((~litepcieendpoint_dispatcher0_sel_locked)) begin
-        litepcieendpoint_dispatcher0_sel1 = litepcieendpoint_dispatcher0_sel0;
+    dispatcher0_sel1 = 3'd0;
+    if ((~dispatcher0_sel_locked)) begin
+        dispatcher0_sel1 = dispatcher0_sel0;
     end else begin
-        litepcieendpoint_dispatcher0_sel1 = litepcieendpoint_dispatcher0_sel_ongoing;
+        dispatcher0_sel1 = dispatcher0_sel_ongoing;
     end
 end
 always @(*) begin
@@ -6106,7 +7035,7 @@ always @(*) begin
     litepciedma1_litepciemasterinternalport3_source_payload_tag = 8'd0;
     litepciedma1_litepciemasterinternalport3_source_payload_user_id = 8'd0;
     litepciedma1_litepciemasterinternalport3_source_valid = 1'd0;
-    litepcieendpoint_master_in_source_ready = 1'd0;
+    master_in_source_ready = 1'd0;
     msi_source_first = 1'd0;
     msi_source_last = 1'd0;
     msi_source_payload_adr = 32'd0;
@@ -6120,158 +7049,158 @@ always @(*) begin
     msi_source_payload_tag = 8'd0;
     msi_source_payload_user_id = 8'd0;
     msi_source_valid = 1'd0;
-    case (litepcieendpoint_dispatcher0_sel1)
+    case (dispatcher0_sel1)
         1'd1: begin
-            litepciedma0_litepciemasterinternalport1_source_valid = litepcieendpoint_master_in_source_valid;
-            litepcieendpoint_master_in_source_ready = litepciedma0_litepciemasterinternalport1_source_ready;
-            litepciedma0_litepciemasterinternalport1_source_first = litepcieendpoint_master_in_source_first;
-            litepciedma0_litepciemasterinternalport1_source_last = litepcieendpoint_master_in_source_last;
-            litepciedma0_litepciemasterinternalport1_source_payload_req_id = litepcieendpoint_master_in_source_payload_req_id;
-            litepciedma0_litepciemasterinternalport1_source_payload_cmp_id = litepcieendpoint_master_in_source_payload_cmp_id;
-            litepciedma0_litepciemasterinternalport1_source_payload_adr = litepcieendpoint_master_in_source_payload_adr;
-            litepciedma0_litepciemasterinternalport1_source_payload_len = litepcieendpoint_master_in_source_payload_len;
-            litepciedma0_litepciemasterinternalport1_source_payload_end = litepcieendpoint_master_in_source_payload_end;
-            litepciedma0_litepciemasterinternalport1_source_payload_err = litepcieendpoint_master_in_source_payload_err;
-            litepciedma0_litepciemasterinternalport1_source_payload_tag = litepcieendpoint_master_in_source_payload_tag;
-            litepciedma0_litepciemasterinternalport1_source_payload_dat = litepcieendpoint_master_in_source_payload_dat;
-            litepciedma0_litepciemasterinternalport1_source_payload_channel = litepcieendpoint_master_in_source_payload_channel;
-            litepciedma0_litepciemasterinternalport1_source_payload_user_id = litepcieendpoint_master_in_source_payload_user_id;
+            litepciedma0_litepciemasterinternalport1_source_valid = master_in_source_valid;
+            master_in_source_ready = litepciedma0_litepciemasterinternalport1_source_ready;
+            litepciedma0_litepciemasterinternalport1_source_first = master_in_source_first;
+            litepciedma0_litepciemasterinternalport1_source_last = master_in_source_last;
+            litepciedma0_litepciemasterinternalport1_source_payload_req_id = master_in_source_payload_req_id;
+            litepciedma0_litepciemasterinternalport1_source_payload_cmp_id = master_in_source_payload_cmp_id;
+            litepciedma0_litepciemasterinternalport1_source_payload_adr = master_in_source_payload_adr;
+            litepciedma0_litepciemasterinternalport1_source_payload_len = master_in_source_payload_len;
+            litepciedma0_litepciemasterinternalport1_source_payload_end = master_in_source_payload_end;
+            litepciedma0_litepciemasterinternalport1_source_payload_err = master_in_source_payload_err;
+            litepciedma0_litepciemasterinternalport1_source_payload_tag = master_in_source_payload_tag;
+            litepciedma0_litepciemasterinternalport1_source_payload_dat = master_in_source_payload_dat;
+            litepciedma0_litepciemasterinternalport1_source_payload_channel = master_in_source_payload_channel;
+            litepciedma0_litepciemasterinternalport1_source_payload_user_id = master_in_source_payload_user_id;
         end
         2'd2: begin
-            litepciedma1_litepciemasterinternalport3_source_valid = litepcieendpoint_master_in_source_valid;
-            litepcieendpoint_master_in_source_ready = litepciedma1_litepciemasterinternalport3_source_ready;
-            litepciedma1_litepciemasterinternalport3_source_first = litepcieendpoint_master_in_source_first;
-            litepciedma1_litepciemasterinternalport3_source_last = litepcieendpoint_master_in_source_last;
-            litepciedma1_litepciemasterinternalport3_source_payload_req_id = litepcieendpoint_master_in_source_payload_req_id;
-            litepciedma1_litepciemasterinternalport3_source_payload_cmp_id = litepcieendpoint_master_in_source_payload_cmp_id;
-            litepciedma1_litepciemasterinternalport3_source_payload_adr = litepcieendpoint_master_in_source_payload_adr;
-            litepciedma1_litepciemasterinternalport3_source_payload_len = litepcieendpoint_master_in_source_payload_len;
-            litepciedma1_litepciemasterinternalport3_source_payload_end = litepcieendpoint_master_in_source_payload_end;
-            litepciedma1_litepciemasterinternalport3_source_payload_err = litepcieendpoint_master_in_source_payload_err;
-            litepciedma1_litepciemasterinternalport3_source_payload_tag = litepcieendpoint_master_in_source_payload_tag;
-            litepciedma1_litepciemasterinternalport3_source_payload_dat = litepcieendpoint_master_in_source_payload_dat;
-            litepciedma1_litepciemasterinternalport3_source_payload_channel = litepcieendpoint_master_in_source_payload_channel;
-            litepciedma1_litepciemasterinternalport3_source_payload_user_id = litepcieendpoint_master_in_source_payload_user_id;
+            litepciedma1_litepciemasterinternalport3_source_valid = master_in_source_valid;
+            master_in_source_ready = litepciedma1_litepciemasterinternalport3_source_ready;
+            litepciedma1_litepciemasterinternalport3_source_first = master_in_source_first;
+            litepciedma1_litepciemasterinternalport3_source_last = master_in_source_last;
+            litepciedma1_litepciemasterinternalport3_source_payload_req_id = master_in_source_payload_req_id;
+            litepciedma1_litepciemasterinternalport3_source_payload_cmp_id = master_in_source_payload_cmp_id;
+            litepciedma1_litepciemasterinternalport3_source_payload_adr = master_in_source_payload_adr;
+            litepciedma1_litepciemasterinternalport3_source_payload_len = master_in_source_payload_len;
+            litepciedma1_litepciemasterinternalport3_source_payload_end = master_in_source_payload_end;
+            litepciedma1_litepciemasterinternalport3_source_payload_err = master_in_source_payload_err;
+            litepciedma1_litepciemasterinternalport3_source_payload_tag = master_in_source_payload_tag;
+            litepciedma1_litepciemasterinternalport3_source_payload_dat = master_in_source_payload_dat;
+            litepciedma1_litepciemasterinternalport3_source_payload_channel = master_in_source_payload_channel;
+            litepciedma1_litepciemasterinternalport3_source_payload_user_id = master_in_source_payload_user_id;
         end
         3'd4: begin
-            msi_source_valid = litepcieendpoint_master_in_source_valid;
-            litepcieendpoint_master_in_source_ready = msi_source_ready;
-            msi_source_first = litepcieendpoint_master_in_source_first;
-            msi_source_last = litepcieendpoint_master_in_source_last;
-            msi_source_payload_req_id = litepcieendpoint_master_in_source_payload_req_id;
-            msi_source_payload_cmp_id = litepcieendpoint_master_in_source_payload_cmp_id;
-            msi_source_payload_adr = litepcieendpoint_master_in_source_payload_adr;
-            msi_source_payload_len = litepcieendpoint_master_in_source_payload_len;
-            msi_source_payload_end = litepcieendpoint_master_in_source_payload_end;
-            msi_source_payload_err = litepcieendpoint_master_in_source_payload_err;
-            msi_source_payload_tag = litepcieendpoint_master_in_source_payload_tag;
-            msi_source_payload_dat = litepcieendpoint_master_in_source_payload_dat;
-            msi_source_payload_channel = litepcieendpoint_master_in_source_payload_channel;
-            msi_source_payload_user_id = litepcieendpoint_master_in_source_payload_user_id;
+            msi_source_valid = master_in_source_valid;
+            master_in_source_ready = msi_source_ready;
+            msi_source_first = master_in_source_first;
+            msi_source_last = master_in_source_last;
+            msi_source_payload_req_id = master_in_source_payload_req_id;
+            msi_source_payload_cmp_id = master_in_source_payload_cmp_id;
+            msi_source_payload_adr = master_in_source_payload_adr;
+            msi_source_payload_len = master_in_source_payload_len;
+            msi_source_payload_end = master_in_source_payload_end;
+            msi_source_payload_err = master_in_source_payload_err;
+            msi_source_payload_tag = master_in_source_payload_tag;
+            msi_source_payload_dat = master_in_source_payload_dat;
+            msi_source_payload_channel = master_in_source_payload_channel;
+            msi_source_payload_user_id = master_in_source_payload_user_id;
         end
         default: begin
-            litepcieendpoint_master_in_source_ready = 1'd1;
+            master_in_source_ready = 1'd1;
         end
     endcase
 end
-assign litepcieendpoint_dispatcher0_last = ((litepcieendpoint_master_in_source_valid & litepcieendpoint_master_in_source_last) & litepcieendpoint_master_in_source_ready);
-assign litepcieendpoint_dispatcher0_ongoing0 = ((litepcieendpoint_master_in_source_valid | litepcieendpoint_dispatcher0_ongoing1) & (~litepcieendpoint_dispatcher0_last));
+assign dispatcher0_last = ((master_in_source_valid & master_in_source_last) & master_in_source_ready);
+assign dispatcher0_ongoing0 = ((master_in_source_valid | dispatcher0_ongoing1) & (~dispatcher0_last));
 always @(*) begin
-    litepcieendpoint_arbiter1_request = 4'd0;
-    litepcieendpoint_arbiter1_request[0] = litepcieendpoint_arbiter1_status3_ongoing0;
-    litepcieendpoint_arbiter1_request[1] = litepcieendpoint_arbiter1_status4_ongoing0;
-    litepcieendpoint_arbiter1_request[2] = litepcieendpoint_arbiter1_status5_ongoing0;
-    litepcieendpoint_arbiter1_request[3] = litepcieendpoint_arbiter1_status6_ongoing0;
+    arbiter1_request = 4'd0;
+    arbiter1_request[0] = arbiter1_status3_ongoing0;
+    arbiter1_request[1] = arbiter1_status4_ongoing0;
+    arbiter1_request[2] = arbiter1_status5_ongoing0;
+    arbiter1_request[3] = arbiter1_status6_ongoing0;
 end
 always @(*) begin
     litepciedma0_litepciedmastatus0_sink_ready = 1'd0;
     litepciedma0_litepciemasterinternalport0_sink_ready = 1'd0;
     litepciedma1_litepciedmastatus1_sink_ready = 1'd0;
     litepciedma1_litepciemasterinternalport2_sink_ready = 1'd0;
-    litepcieendpoint_sink_first = 1'd0;
-    litepcieendpoint_sink_last = 1'd0;
-    litepcieendpoint_sink_payload_adr = 64'd0;
-    litepcieendpoint_sink_payload_channel = 8'd0;
-    litepcieendpoint_sink_payload_dat = 256'd0;
-    litepcieendpoint_sink_payload_len = 10'd0;
-    litepcieendpoint_sink_payload_req_id = 16'd0;
-    litepcieendpoint_sink_payload_tag = 8'd0;
-    litepcieendpoint_sink_payload_user_id = 8'd0;
-    litepcieendpoint_sink_payload_we = 1'd0;
-    litepcieendpoint_sink_valid = 1'd0;
-    case (litepcieendpoint_arbiter1_grant)
+    sink_first = 1'd0;
+    sink_last = 1'd0;
+    sink_payload_adr = 64'd0;
+    sink_payload_channel = 8'd0;
+    sink_payload_dat = 256'd0;
+    sink_payload_len = 10'd0;
+    sink_payload_req_id = 16'd0;
+    sink_payload_tag = 8'd0;
+    sink_payload_user_id = 8'd0;
+    sink_payload_we = 1'd0;
+    sink_valid = 1'd0;
+    case (arbiter1_grant)
         1'd0: begin
-            litepcieendpoint_sink_valid = litepciedma0_litepciemasterinternalport0_sink_valid;
-            litepciedma0_litepciemasterinternalport0_sink_ready = litepcieendpoint_sink_ready;
-            litepcieendpoint_sink_first = litepciedma0_litepciemasterinternalport0_sink_first;
-            litepcieendpoint_sink_last = litepciedma0_litepciemasterinternalport0_sink_last;
-            litepcieendpoint_sink_payload_req_id = litepciedma0_litepciemasterinternalport0_sink_payload_req_id;
-            litepcieendpoint_sink_payload_we = litepciedma0_litepciemasterinternalport0_sink_payload_we;
-            litepcieendpoint_sink_payload_adr = litepciedma0_litepciemasterinternalport0_sink_payload_adr;
-            litepcieendpoint_sink_payload_len = litepciedma0_litepciemasterinternalport0_sink_payload_len;
-            litepcieendpoint_sink_payload_tag = litepciedma0_litepciemasterinternalport0_sink_payload_tag;
-            litepcieendpoint_sink_payload_dat = litepciedma0_litepciemasterinternalport0_sink_payload_dat;
-            litepcieendpoint_sink_payload_channel = litepciedma0_litepciemasterinternalport0_sink_payload_channel;
-            litepcieendpoint_sink_payload_user_id = litepciedma0_litepciemasterinternalport0_sink_payload_user_id;
+            sink_valid = litepciedma0_litepciemasterinternalport0_sink_valid;
+            litepciedma0_litepciemasterinternalport0_sink_ready = sink_ready;
+            sink_first = litepciedma0_litepciemasterinternalport0_sink_first;
+            sink_last = litepciedma0_litepciemasterinternalport0_sink_last;
+            sink_payload_req_id = litepciedma0_litepciemasterinternalport0_sink_payload_req_id;
+            sink_payload_we = litepciedma0_litepciemasterinternalport0_sink_payload_we;
+            sink_payload_adr = litepciedma0_litepciemasterinternalport0_sink_payload_adr;
+            sink_payload_len = litepciedma0_litepciemasterinternalport0_sink_payload_len;
+            sink_payload_tag = litepciedma0_litepciemasterinternalport0_sink_payload_tag;
+            sink_payload_dat = litepciedma0_litepciemasterinternalport0_sink_payload_dat;
+            sink_payload_channel = litepciedma0_litepciemasterinternalport0_sink_payload_channel;
+            sink_payload_user_id = litepciedma0_litepciemasterinternalport0_sink_payload_user_id;
         end
         1'd1: begin
-            litepcieendpoint_sink_valid = litepciedma0_litepciedmastatus0_sink_valid;
-            litepciedma0_litepciedmastatus0_sink_ready = litepcieendpoint_sink_ready;
-            litepcieendpoint_sink_first = litepciedma0_litepciedmastatus0_sink_first;
-            litepcieendpoint_sink_last = litepciedma0_litepciedmastatus0_sink_last;
-            litepcieendpoint_sink_payload_req_id = litepciedma0_litepciedmastatus0_sink_payload_req_id;
-            litepcieendpoint_sink_payload_we = litepciedma0_litepciedmastatus0_sink_payload_we;
-            litepcieendpoint_sink_payload_adr = litepciedma0_litepciedmastatus0_sink_payload_adr;
-            litepcieendpoint_sink_payload_len = litepciedma0_litepciedmastatus0_sink_payload_len;
-            litepcieendpoint_sink_payload_tag = litepciedma0_litepciedmastatus0_sink_payload_tag;
-            litepcieendpoint_sink_payload_dat = litepciedma0_litepciedmastatus0_sink_payload_dat;
-            litepcieendpoint_sink_payload_channel = litepciedma0_litepciedmastatus0_sink_payload_channel;
-            litepcieendpoint_sink_payload_user_id = litepciedma0_litepciedmastatus0_sink_payload_user_id;
+            sink_valid = litepciedma0_litepciedmastatus0_sink_valid;
+            litepciedma0_litepciedmastatus0_sink_ready = sink_ready;
+            sink_first = litepciedma0_litepciedmastatus0_sink_first;
+            sink_last = litepciedma0_litepciedmastatus0_sink_last;
+            sink_payload_req_id = litepciedma0_litepciedmastatus0_sink_payload_req_id;
+            sink_payload_we = litepciedma0_litepciedmastatus0_sink_payload_we;
+            sink_payload_adr = litepciedma0_litepciedmastatus0_sink_payload_adr;
+            sink_payload_len = litepciedma0_litepciedmastatus0_sink_payload_len;
+            sink_payload_tag = litepciedma0_litepciedmastatus0_sink_payload_tag;
+            sink_payload_dat = litepciedma0_litepciedmastatus0_sink_payload_dat;
+            sink_payload_channel = litepciedma0_litepciedmastatus0_sink_payload_channel;
+            sink_payload_user_id = litepciedma0_litepciedmastatus0_sink_payload_user_id;
         end
         2'd2: begin
-            litepcieendpoint_sink_valid = litepciedma1_litepciemasterinternalport2_sink_valid;
-            litepciedma1_litepciemasterinternalport2_sink_ready = litepcieendpoint_sink_ready;
-            litepcieendpoint_sink_first = litepciedma1_litepciemasterinternalport2_sink_first;
-            litepcieendpoint_sink_last = litepciedma1_litepciemasterinternalport2_sink_last;
-            litepcieendpoint_sink_payload_req_id = litepciedma1_litepciemasterinternalport2_sink_payload_req_id;
-            litepcieendpoint_sink_payload_we = litepciedma1_litepciemasterinternalport2_sink_payload_we;
-            litepcieendpoint_sink_payload_adr = litepciedma1_litepciemasterinternalport2_sink_payload_adr;
-            litepcieendpoint_sink_payload_len = litepciedma1_litepciemasterinternalport2_sink_payload_len;
-            litepcieendpoint_sink_payload_tag = litepciedma1_litepciemasterinternalport2_sink_payload_tag;
-            litepcieendpoint_sink_payload_dat = litepciedma1_litepciemasterinternalport2_sink_payload_dat;
-            litepcieendpoint_sink_payload_channel = litepciedma1_litepciemasterinternalport2_sink_payload_channel;
-            litepcieendpoint_sink_payload_user_id = litepciedma1_litepciemasterinternalport2_sink_payload_user_id;
+            sink_valid = litepciedma1_litepciemasterinternalport2_sink_valid;
+            litepciedma1_litepciemasterinternalport2_sink_ready = sink_ready;
+            sink_first = litepciedma1_litepciemasterinternalport2_sink_first;
+            sink_last = litepciedma1_litepciemasterinternalport2_sink_last;
+            sink_payload_req_id = litepciedma1_litepciemasterinternalport2_sink_payload_req_id;
+            sink_payload_we = litepciedma1_litepciemasterinternalport2_sink_payload_we;
+            sink_payload_adr = litepciedma1_litepciemasterinternalport2_sink_payload_adr;
+            sink_payload_len = litepciedma1_litepciemasterinternalport2_sink_payload_len;
+            sink_payload_tag = litepciedma1_litepciemasterinternalport2_sink_payload_tag;
+            sink_payload_dat = litepciedma1_litepciemasterinternalport2_sink_payload_dat;
+            sink_payload_channel = litepciedma1_litepciemasterinternalport2_sink_payload_channel;
+            sink_payload_user_id = litepciedma1_litepciemasterinternalport2_sink_payload_user_id;
         end
         2'd3: begin
-            litepcieendpoint_sink_valid = litepciedma1_litepciedmastatus1_sink_valid;
-            litepciedma1_litepciedmastatus1_sink_ready = litepcieendpoint_sink_ready;
-            litepcieendpoint_sink_first = litepciedma1_litepciedmastatus1_sink_first;
-            litepcieendpoint_sink_last = litepciedma1_litepciedmastatus1_sink_last;
-            litepcieendpoint_sink_payload_req_id = litepciedma1_litepciedmastatus1_sink_payload_req_id;
-            litepcieendpoint_sink_payload_we = litepciedma1_litepciedmastatus1_sink_payload_we;
-            litepcieendpoint_sink_payload_adr = litepciedma1_litepciedmastatus1_sink_payload_adr;
-            litepcieendpoint_sink_payload_len = litepciedma1_litepciedmastatus1_sink_payload_len;
-            litepcieendpoint_sink_payload_tag = litepciedma1_litepciedmastatus1_sink_payload_tag;
-            litepcieendpoint_sink_payload_dat = litepciedma1_litepciedmastatus1_sink_payload_dat;
-            litepcieendpoint_sink_payload_channel = litepciedma1_litepciedmastatus1_sink_payload_channel;
-            litepcieendpoint_sink_payload_user_id = litepciedma1_litepciedmastatus1_sink_payload_user_id;
+            sink_valid = litepciedma1_litepciedmastatus1_sink_valid;
+            litepciedma1_litepciedmastatus1_sink_ready = sink_ready;
+            sink_first = litepciedma1_litepciedmastatus1_sink_first;
+            sink_last = litepciedma1_litepciedmastatus1_sink_last;
+            sink_payload_req_id = litepciedma1_litepciedmastatus1_sink_payload_req_id;
+            sink_payload_we = litepciedma1_litepciedmastatus1_sink_payload_we;
+            sink_payload_adr = litepciedma1_litepciedmastatus1_sink_payload_adr;
+            sink_payload_len = litepciedma1_litepciedmastatus1_sink_payload_len;
+            sink_payload_tag = litepciedma1_litepciedmastatus1_sink_payload_tag;
+            sink_payload_dat = litepciedma1_litepciedmastatus1_sink_payload_dat;
+            sink_payload_channel = litepciedma1_litepciedmastatus1_sink_payload_channel;
+            sink_payload_user_id = litepciedma1_litepciedmastatus1_sink_payload_user_id;
         end
     endcase
 end
-assign litepcieendpoint_arbiter1_status3_last = ((litepciedma0_litepciemasterinternalport0_sink_valid & litepciedma0_litepciemasterinternalport0_sink_last) & litepciedma0_litepciemasterinternalport0_sink_ready);
-assign litepcieendpoint_arbiter1_status3_ongoing0 = ((litepciedma0_litepciemasterinternalport0_sink_valid | litepcieendpoint_arbiter1_status3_ongoing1) & (~litepcieendpoint_arbiter1_status3_last));
-assign litepcieendpoint_arbiter1_status4_last = ((litepciedma0_litepciedmastatus0_sink_valid & litepciedma0_litepciedmastatus0_sink_last) & litepciedma0_litepciedmastatus0_sink_ready);
-assign litepcieendpoint_arbiter1_status4_ongoing0 = ((litepciedma0_litepciedmastatus0_sink_valid | litepcieendpoint_arbiter1_status4_ongoing1) & (~litepcieendpoint_arbiter1_status4_last));
-assign litepcieendpoint_arbiter1_status5_last = ((litepciedma1_litepciemasterinternalport2_sink_valid & litepciedma1_litepciemasterinternalport2_sink_last) & litepciedma1_litepciemasterinternalport2_sink_ready);
-assign litepcieendpoint_arbiter1_status5_ongoing0 = ((litepciedma1_litepciemasterinternalport2_sink_valid | litepcieendpoint_arbiter1_status5_ongoing1) & (~litepcieendpoint_arbiter1_status5_last));
-assign litepcieendpoint_arbiter1_status6_last = ((litepciedma1_litepciedmastatus1_sink_valid & litepciedma1_litepciedmastatus1_sink_last) & litepciedma1_litepciedmastatus1_sink_ready);
-assign litepcieendpoint_arbiter1_status6_ongoing0 = ((litepciedma1_litepciedmastatus1_sink_valid | litepcieendpoint_arbiter1_status6_ongoing1) & (~litepcieendpoint_arbiter1_status6_last));
+assign arbiter1_status3_last = ((litepciedma0_litepciemasterinternalport0_sink_valid & litepciedma0_litepciemasterinternalport0_sink_last) & litepciedma0_litepciemasterinternalport0_sink_ready);
+assign arbiter1_status3_ongoing0 = ((litepciedma0_litepciemasterinternalport0_sink_valid | arbiter1_status3_ongoing1) & (~arbiter1_status3_last));
+assign arbiter1_status4_last = ((litepciedma0_litepciedmastatus0_sink_valid & litepciedma0_litepciedmastatus0_sink_last) & litepciedma0_litepciedmastatus0_sink_ready);
+assign arbiter1_status4_ongoing0 = ((litepciedma0_litepciedmastatus0_sink_valid | arbiter1_status4_ongoing1) & (~arbiter1_status4_last));
+assign arbiter1_status5_last = ((litepciedma1_litepciemasterinternalport2_sink_valid & litepciedma1_litepciemasterinternalport2_sink_last) & litepciedma1_litepciemasterinternalport2_sink_ready);
+assign arbiter1_status5_ongoing0 = ((litepciedma1_litepciemasterinternalport2_sink_valid | arbiter1_status5_ongoing1) & (~arbiter1_status5_last));
+assign arbiter1_status6_last = ((litepciedma1_litepciedmastatus1_sink_valid & litepciedma1_litepciedmastatus1_sink_last) & litepciedma1_litepciedmastatus1_sink_ready);
+assign arbiter1_status6_ongoing0 = ((litepciedma1_litepciedmastatus1_sink_valid | arbiter1_status6_ongoing1) & (~arbiter1_status6_last));
 always @(*) begin
-    litepcieendpoint_dispatcher1_sel1 = 4'd0;
-    if ((~litepcieendpoint_dispatcher1_sel_locked)) begin
-        litepcieendpoint_dispatcher1_sel1 = litepcieendpoint_dispatcher1_sel0;
+    dispatcher1_sel1 = 4'd0;
+    if ((~dispatcher1_sel_locked)) begin
+        dispatcher1_sel1 = dispatcher1_sel0;
     end else begin
-        litepcieendpoint_dispatcher1_sel1 = litepcieendpoint_dispatcher1_sel_ongoing;
+        dispatcher1_sel1 = dispatcher1_sel_ongoing;
     end
 end
 always @(*) begin
@@ -6327,87 +7256,86 @@ always @(*) begin
     litepciedma1_litepciemasterinternalport2_source_payload_tag = 8'd0;
     litepciedma1_litepciemasterinternalport2_source_payload_user_id = 8'd0;
     litepciedma1_litepciemasterinternalport2_source_valid = 1'd0;
-    litepcieendpoint_source_ready = 1'd0;
-    case (litepcieendpoint_dispatcher1_sel1)
+    source_ready = 1'd0;
+    case (dispatcher1_sel1)
         1'd1: begin
-            litepciedma0_litepciemasterinternalport0_source_valid = litepcieendpoint_source_valid;
-            litepcieendpoint_source_ready = litepciedma0_litepciemasterinternalport0_source_ready;
-            litepciedma0_litepciemasterinternalport0_source_first = litepcieendpoint_source_first;
-            litepciedma0_litepciemasterinternalport0_source_last = litepcieendpoint_source_last;
-            litepciedma0_litepciemasterinternalport0_source_payload_req_id = litepcieendpoint_source_payload_req_id;
-            litepciedma0_litepciemasterinternalport0_source_payload_cmp_id = litepcieendpoint_source_payload_cmp_id;
-            litepciedma0_litepciemasterinternalport0_source_payload_adr = litepcieendpoint_source_payload_adr;
-            litepciedma0_litepciemasterinternalport0_source_payload_len = litepcieendpoint_source_payload_len;
-            litepciedma0_litepciemasterinternalport0_source_payload_end = litepcieendpoint_source_payload_end;
-            litepciedma0_litepciemasterinternalport0_source_payload_err = litepcieendpoint_source_payload_err;
-            litepciedma0_litepciemasterinternalport0_source_payload_tag = litepcieendpoint_source_payload_tag;
-            litepciedma0_litepciemasterinternalport0_source_payload_dat = litepcieendpoint_source_payload_dat;
-            litepciedma0_litepciemasterinternalport0_source_payload_channel = litepcieendpoint_source_payload_channel;
-            litepciedma0_litepciemasterinternalport0_source_payload_user_id = litepcieendpoint_source_payload_user_id;
+            litepciedma0_litepciemasterinternalport0_source_valid = source_valid;
+            source_ready = litepciedma0_litepciemasterinternalport0_source_ready;
+            litepciedma0_litepciemasterinternalport0_source_first = source_first;
+            litepciedma0_litepciemasterinternalport0_source_last = source_last;
+            litepciedma0_litepciemasterinternalport0_source_payload_req_id = source_payload_req_id;
+            litepciedma0_litepciemasterinternalport0_source_payload_cmp_id = source_payload_cmp_id;
+            litepciedma0_litepciemasterinternalport0_source_payload_adr = source_payload_adr;
+            litepciedma0_litepciemasterinternalport0_source_payload_len = source_payload_len;
+            litepciedma0_litepciemasterinternalport0_source_payload_end = source_payload_end;
+            litepciedma0_litepciemasterinternalport0_source_payload_err = source_payload_err;
+            litepciedma0_litepciemasterinternalport0_source_payload_tag = source_payload_tag;
+            litepciedma0_litepciemasterinternalport0_source_payload_dat = source_payload_dat;
+            litepciedma0_litepciemasterinternalport0_source_payload_channel = source_payload_channel;
+            litepciedma0_litepciemasterinternalport0_source_payload_user_id = source_payload_user_id;
         end
         2'd2: begin
-            litepciedma0_litepciedmastatus0_source_valid = litepcieendpoint_source_valid;
-            litepcieendpoint_source_ready = litepciedma0_litepciedmastatus0_source_ready;
-            litepciedma0_litepciedmastatus0_source_first = litepcieendpoint_source_first;
-            litepciedma0_litepciedmastatus0_source_last = litepcieendpoint_source_last;
-            litepciedma0_litepciedmastatus0_source_payload_req_id = litepcieendpoint_source_payload_req_id;
-            litepciedma0_litepciedmastatus0_source_payload_cmp_id = litepcieendpoint_source_payload_cmp_id;
-            litepciedma0_litepciedmastatus0_source_payload_adr = litepcieendpoint_source_payload_adr;
-            litepciedma0_litepciedmastatus0_source_payload_len = litepcieendpoint_source_payload_len;
-            litepciedma0_litepciedmastatus0_source_payload_end = litepcieendpoint_source_payload_end;
-            litepciedma0_litepciedmastatus0_source_payload_err = litepcieendpoint_source_payload_err;
-            litepciedma0_litepciedmastatus0_source_payload_tag = litepcieendpoint_source_payload_tag;
-            litepciedma0_litepciedmastatus0_source_payload_dat = litepcieendpoint_source_payload_dat;
-            litepciedma0_litepciedmastatus0_source_payload_channel = litepcieendpoint_source_payload_channel;
-            litepciedma0_litepciedmastatus0_source_payload_user_id = litepcieendpoint_source_payload_user_id;
+            litepciedma0_litepciedmastatus0_source_valid = source_valid;
+            source_ready = litepciedma0_litepciedmastatus0_source_ready;
+            litepciedma0_litepciedmastatus0_source_first = source_first;
+            litepciedma0_litepciedmastatus0_source_last = source_last;
+            litepciedma0_litepciedmastatus0_source_payload_req_id = source_payload_req_id;
+            litepciedma0_litepciedmastatus0_source_payload_cmp_id = source_payload_cmp_id;
+            litepciedma0_litepciedmastatus0_source_payload_adr = source_payload_adr;
+            litepciedma0_litepciedmastatus0_source_payload_len = source_payload_len;
+            litepciedma0_litepciedmastatus0_source_payload_end = source_payload_end;
+            litepciedma0_litepciedmastatus0_source_payload_err = source_payload_err;
+            litepciedma0_litepciedmastatus0_source_payload_tag = source_payload_tag;
+            litepciedma0_litepciedmastatus0_source_payload_dat = source_payload_dat;
+            litepciedma0_litepciedmastatus0_source_payload_channel = source_payload_channel;
+            litepciedma0_litepciedmastatus0_source_payload_user_id = source_payload_user_id;
         end
         3'd4: begin
-            litepciedma1_litepciemasterinternalport2_source_valid = litepcieendpoint_source_valid;
-            litepcieendpoint_source_ready = litepciedma1_litepciemasterinternalport2_source_ready;
-            litepciedma1_litepciemasterinternalport2_source_first = litepcieendpoint_source_first;
-            litepciedma1_litepciemasterinternalport2_source_last = litepcieendpoint_source_last;
-            litepciedma1_litepciemasterinternalport2_source_payload_req_id = litepcieendpoint_source_payload_req_id;
-            litepciedma1_litepciemasterinternalport2_source_payload_cmp_id = litepcieendpoint_source_payload_cmp_id;
-            litepciedma1_litepciemasterinternalport2_source_payload_adr = litepcieendpoint_source_payload_adr;
-            litepciedma1_litepciemasterinternalport2_source_payload_len = litepcieendpoint_source_payload_len;
-            litepciedma1_litepciemasterinternalport2_source_payload_end = litepcieendpoint_source_payload_end;
-            litepciedma1_litepciemasterinternalport2_source_payload_err = litepcieendpoint_source_payload_err;
-            litepciedma1_litepciemasterinternalport2_source_payload_tag = litepcieendpoint_source_payload_tag;
-            litepciedma1_litepciemasterinternalport2_source_payload_dat = litepcieendpoint_source_payload_dat;
-            litepciedma1_litepciemasterinternalport2_source_payload_channel = litepcieendpoint_source_payload_channel;
-            litepciedma1_litepciemasterinternalport2_source_payload_user_id = litepcieendpoint_source_payload_user_id;
+            litepciedma1_litepciemasterinternalport2_source_valid = source_valid;
+            source_ready = litepciedma1_litepciemasterinternalport2_source_ready;
+            litepciedma1_litepciemasterinternalport2_source_first = source_first;
+            litepciedma1_litepciemasterinternalport2_source_last = source_last;
+            litepciedma1_litepciemasterinternalport2_source_payload_req_id = source_payload_req_id;
+            litepciedma1_litepciemasterinternalport2_source_payload_cmp_id = source_payload_cmp_id;
+            litepciedma1_litepciemasterinternalport2_source_payload_adr = source_payload_adr;
+            litepciedma1_litepciemasterinternalport2_source_payload_len = source_payload_len;
+            litepciedma1_litepciemasterinternalport2_source_payload_end = source_payload_end;
+            litepciedma1_litepciemasterinternalport2_source_payload_err = source_payload_err;
+            litepciedma1_litepciemasterinternalport2_source_payload_tag = source_payload_tag;
+            litepciedma1_litepciemasterinternalport2_source_payload_dat = source_payload_dat;
+            litepciedma1_litepciemasterinternalport2_source_payload_channel = source_payload_channel;
+            litepciedma1_litepciemasterinternalport2_source_payload_user_id = source_payload_user_id;
         end
         4'd8: begin
-            litepciedma1_litepciedmastatus1_source_valid = litepcieendpoint_source_valid;
-            litepcieendpoint_source_ready = litepciedma1_litepciedmastatus1_source_ready;
-            litepciedma1_litepciedmastatus1_source_first = litepcieendpoint_source_first;
-            litepciedma1_litepciedmastatus1_source_last = litepcieendpoint_source_last;
-            litepciedma1_litepciedmastatus1_source_payload_req_id = litepcieendpoint_source_payload_req_id;
-            litepciedma1_litepciedmastatus1_source_payload_cmp_id = litepcieendpoint_source_payload_cmp_id;
-            litepciedma1_litepciedmastatus1_source_payload_adr = litepcieendpoint_source_payload_adr;
-            litepciedma1_litepciedmastatus1_source_payload_len = litepcieendpoint_source_payload_len;
-            litepciedma1_litepciedmastatus1_source_payload_end = litepcieendpoint_source_payload_end;
-            litepciedma1_litepciedmastatus1_source_payload_err = litepcieendpoint_source_payload_err;
-            litepciedma1_litepciedmastatus1_source_payload_tag = litepcieendpoint_source_payload_tag;
-            litepciedma1_litepciedmastatus1_source_payload_dat = litepcieendpoint_source_payload_dat;
-            litepciedma1_litepciedmastatus1_source_payload_channel = litepcieendpoint_source_payload_channel;
-            litepciedma1_litepciedmastatus1_source_payload_user_id = litepcieendpoint_source_payload_user_id;
+            litepciedma1_litepciedmastatus1_source_valid = source_valid;
+            source_ready = litepciedma1_litepciedmastatus1_source_ready;
+            litepciedma1_litepciedmastatus1_source_first = source_first;
+            litepciedma1_litepciedmastatus1_source_last = source_last;
+            litepciedma1_litepciedmastatus1_source_payload_req_id = source_payload_req_id;
+            litepciedma1_litepciedmastatus1_source_payload_cmp_id = source_payload_cmp_id;
+            litepciedma1_litepciedmastatus1_source_payload_adr = source_payload_adr;
+            litepciedma1_litepciedmastatus1_source_payload_len = source_payload_len;
+            litepciedma1_litepciedmastatus1_source_payload_end = source_payload_end;
+            litepciedma1_litepciedmastatus1_source_payload_err = source_payload_err;
+            litepciedma1_litepciedmastatus1_source_payload_tag = source_payload_tag;
+            litepciedma1_litepciedmastatus1_source_payload_dat = source_payload_dat;
+            litepciedma1_litepciedmastatus1_source_payload_channel = source_payload_channel;
+            litepciedma1_litepciedmastatus1_source_payload_user_id = source_payload_user_id;
         end
         default: begin
-            litepcieendpoint_source_ready = 1'd1;
+            source_ready = 1'd1;
         end
     endcase
 end
-assign litepcieendpoint_dispatcher1_last = ((litepcieendpoint_source_valid & litepcieendpoint_source_last) & litepcieendpoint_source_ready);
-assign litepcieendpoint_dispatcher1_ongoing0 = ((litepcieendpoint_source_valid | litepcieendpoint_dispatcher1_ongoing1) & (~litepcieendpoint_dispatcher1_last));
+assign dispatcher1_last = ((source_valid & source_last) & source_ready);
+assign dispatcher1_ongoing0 = ((source_valid | dispatcher1_ongoing1) & (~dispatcher1_last));
 always @(*) begin
-    litepcieendpoint_arbiter2_request = 2'd0;
-    litepcieendpoint_arbiter2_request[0] = litepcieendpoint_arbiter2_status7_ongoing0;
-    litepcieendpoint_arbiter2_request[1] = litepcieendpoint_arbiter2_status8_ongoing0;
+    arbiter2_request = 2'd0;
+    arbiter2_request[0] = arbiter2_status7_ongoing0;
+    arbiter2_request[1] = arbiter2_status8_ongoing0;
 end
 always @(*) begin
-    litepcieendpoint_master_out_sink_ready = 1'd0;
-    litepcieendpoint_sink_ready = 1'd0;
+    master_out_sink_ready = 1'd0;
     master_sink_first = 1'd0;
     master_sink_last = 1'd0;
     master_sink_payload_adr = 64'd0;
@@ -6419,41 +7347,42 @@ always @(*) begin
     master_sink_payload_user_id = 8'd0;
     master_sink_payload_we = 1'd0;
     master_sink_valid = 1'd0;
-    case (litepcieendpoint_arbiter2_grant)
+    sink_ready = 1'd0;
+    case (arbiter2_grant)
         1'd0: begin
-            master_sink_valid = litepcieendpoint_master_out_sink_valid;
-            litepcieendpoint_master_out_sink_ready = master_sink_ready;
-            master_sink_first = litepcieendpoint_master_out_sink_first;
-            master_sink_last = litepcieendpoint_master_out_sink_last;
-            master_sink_payload_req_id = litepcieendpoint_master_out_sink_payload_req_id;
-            master_sink_payload_we = litepcieendpoint_master_out_sink_payload_we;
-            master_sink_payload_adr = litepcieendpoint_master_out_sink_payload_adr;
-            master_sink_payload_len = litepcieendpoint_master_out_sink_payload_len;
-            master_sink_payload_tag = litepcieendpoint_master_out_sink_payload_tag;
-            master_sink_payload_dat = litepcieendpoint_master_out_sink_payload_dat;
-            master_sink_payload_channel = litepcieendpoint_master_out_sink_payload_channel;
-            master_sink_payload_user_id = litepcieendpoint_master_out_sink_payload_user_id;
+            master_sink_valid = master_out_sink_valid;
+            master_out_sink_ready = master_sink_ready;
+            master_sink_first = master_out_sink_first;
+            master_sink_last = master_out_sink_last;
+            master_sink_payload_req_id = master_out_sink_payload_req_id;
+            master_sink_payload_we = master_out_sink_payload_we;
+            master_sink_payload_adr = master_out_sink_payload_adr;
+            master_sink_payload_len = master_out_sink_payload_len;
+            master_sink_payload_tag = master_out_sink_payload_tag;
+            master_sink_payload_dat = master_out_sink_payload_dat;
+            master_sink_payload_channel = master_out_sink_payload_channel;
+            master_sink_payload_user_id = master_out_sink_payload_user_id;
         end
         1'd1: begin
-            master_sink_valid = litepcieendpoint_sink_valid;
-            litepcieendpoint_sink_ready = master_sink_ready;
-            master_sink_first = litepcieendpoint_sink_first;
-            master_sink_last = litepcieendpoint_sink_last;
-            master_sink_payload_req_id = litepcieendpoint_sink_payload_req_id;
-            master_sink_payload_we = litepcieendpoint_sink_payload_we;
-            master_sink_payload_adr = litepcieendpoint_sink_payload_adr;
-            master_sink_payload_len = litepcieendpoint_sink_payload_len;
-            master_sink_payload_tag = litepcieendpoint_sink_payload_tag;
-            master_sink_payload_dat = litepcieendpoint_sink_payload_dat;
-            master_sink_payload_channel = litepcieendpoint_sink_payload_channel;
-            master_sink_payload_user_id = litepcieendpoint_sink_payload_user_id;
+            master_sink_valid = sink_valid;
+            sink_ready = master_sink_ready;
+            master_sink_first = sink_first;
+            master_sink_last = sink_last;
+            master_sink_payload_req_id = sink_payload_req_id;
+            master_sink_payload_we = sink_payload_we;
+            master_sink_payload_adr = sink_payload_adr;
+            master_sink_payload_len = sink_payload_len;
+            master_sink_payload_tag = sink_payload_tag;
+            master_sink_payload_dat = sink_payload_dat;
+            master_sink_payload_channel = sink_payload_channel;
+            master_sink_payload_user_id = sink_payload_user_id;
         end
     endcase
 end
-assign litepcieendpoint_arbiter2_status7_last = ((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_last) & litepcieendpoint_master_out_sink_ready);
-assign litepcieendpoint_arbiter2_status7_ongoing0 = ((litepcieendpoint_master_out_sink_valid | litepcieendpoint_arbiter2_status7_ongoing1) & (~litepcieendpoint_arbiter2_status7_last));
-assign litepcieendpoint_arbiter2_status8_last = ((litepcieendpoint_sink_valid & litepcieendpoint_sink_last) & litepcieendpoint_sink_ready);
-assign litepcieendpoint_arbiter2_status8_ongoing0 = ((litepcieendpoint_sink_valid | litepcieendpoint_arbiter2_status8_ongoing1) & (~litepcieendpoint_arbiter2_status8_last));
+assign arbiter2_status7_last = ((master_out_sink_valid & master_out_sink_last) & master_out_sink_ready);
+assign arbiter2_status7_ongoing0 = ((master_out_sink_valid | arbiter2_status7_ongoing1) & (~arbiter2_status7_last));
+assign arbiter2_status8_last = ((sink_valid & sink_last) & sink_ready);
+assign arbiter2_status8_ongoing0 = ((sink_valid | arbiter2_status8_ongoing1) & (~arbiter2_status8_last));
 always @(*) begin
     litepciewishbonemaster_next_state = 2'd0;
     mmap_bus_cyc = 1'd0;
@@ -10250,633 +11179,661 @@ always @(posedge sys_clk_1) begin
             bus_errors <= (bus_errors + 1'd1);
         end
     end
-    if ((depacketizer_header_extracter_sink_valid & depacketizer_header_extracter_sink_ready)) begin
-        depacketizer_header_extracter_dat_r <= depacketizer_header_extracter_sink_payload_dat;
-        depacketizer_header_extracter_be_r <= depacketizer_header_extracter_sink_payload_be;
+    if ((cmp_depacketizer_header_extracter_sink_valid & cmp_depacketizer_header_extracter_sink_ready)) begin
+        cmp_depacketizer_header_extracter_dat_r <= cmp_depacketizer_header_extracter_sink_payload_dat;
+        cmp_depacketizer_header_extracter_be_r <= cmp_depacketizer_header_extracter_sink_payload_be;
     end
-    litepcieendpoint_state <= litepcieendpoint_next_state;
-    if (depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value_ce0) begin
-        depacketizer_header_extracter_first <= depacketizer_header_extracter_first_litepcietlpdepacketizer_next_value0;
+    litepcietlpdepacketizer0_state <= litepcietlpdepacketizer0_next_state;
+    if (cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value_ce0) begin
+        cmp_depacketizer_header_extracter_first <= cmp_depacketizer_header_extracter_first_litepcietlpdepacketizer0_next_value0;
     end
-    if (depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value_ce1) begin
-        depacketizer_header_extracter_last <= depacketizer_header_extracter_last_litepcietlpdepacketizer_next_value1;
+    if (cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value_ce1) begin
+        cmp_depacketizer_header_extracter_last <= cmp_depacketizer_header_extracter_last_litepcietlpdepacketizer0_next_value1;
     end
-    if (litepcieendpoint_next_value_ce0) begin
-        depacketizer_header_extracter_source_payload_header[31:0] <= litepcieendpoint_next_value0;
+    if (litepcietlpdepacketizer0_next_value_ce0) begin
+        cmp_depacketizer_header_extracter_source_payload_header[31:0] <= litepcietlpdepacketizer0_next_value0;
     end
-    if (litepcieendpoint_next_value_ce1) begin
-        depacketizer_header_extracter_source_payload_header[63:32] <= litepcieendpoint_next_value1;
+    if (litepcietlpdepacketizer0_next_value_ce1) begin
+        cmp_depacketizer_header_extracter_source_payload_header[63:32] <= litepcietlpdepacketizer0_next_value1;
     end
-    if (litepcieendpoint_next_value_ce2) begin
-        depacketizer_header_extracter_source_payload_header[95:64] <= litepcieendpoint_next_value2;
+    if (litepcietlpdepacketizer0_next_value_ce2) begin
+        cmp_depacketizer_header_extracter_source_payload_header[95:64] <= litepcietlpdepacketizer0_next_value2;
     end
-    if (litepcieendpoint_next_value_ce3) begin
-        depacketizer_header_extracter_source_payload_header[127:96] <= litepcieendpoint_next_value3;
+    if (litepcietlpdepacketizer0_next_value_ce3) begin
+        cmp_depacketizer_header_extracter_source_payload_header[127:96] <= litepcietlpdepacketizer0_next_value3;
     end
-    if (depacketizer_dispatcher_last) begin
-        depacketizer_dispatcher_sel_locked <= 1'd0;
+    if (cmp_depacketizer_dispatcher_last) begin
+        cmp_depacketizer_dispatcher_sel_locked <= 1'd0;
     end else begin
-        if (((depacketizer_dispatcher_first & depacketizer_dispatch_sink_valid) & (~depacketizer_dispatcher_sel_locked))) begin
-            depacketizer_dispatcher_sel_ongoing <= depacketizer_dispatcher_sel0;
-            depacketizer_dispatcher_sel_locked <= 1'd1;
+        if (((cmp_depacketizer_dispatcher_first & cmp_depacketizer_dispatch_sink_valid) & (~cmp_depacketizer_dispatcher_sel_locked))) begin
+            cmp_depacketizer_dispatcher_sel_ongoing <= cmp_depacketizer_dispatcher_sel0;
+            cmp_depacketizer_dispatcher_sel_locked <= 1'd1;
         end
     end
-    depacketizer_dispatcher_ongoing1 <= depacketizer_dispatcher_ongoing0;
-    if (depacketizer_dispatcher_last) begin
-        depacketizer_dispatcher_first <= 1'd1;
+    cmp_depacketizer_dispatcher_ongoing1 <= cmp_depacketizer_dispatcher_ongoing0;
+    if (cmp_depacketizer_dispatcher_last) begin
+        cmp_depacketizer_dispatcher_first <= 1'd1;
     end else begin
-        if ((depacketizer_dispatch_sink_valid & depacketizer_dispatch_sink_ready)) begin
-            depacketizer_dispatcher_first <= 1'd0;
+        if ((cmp_depacketizer_dispatch_sink_valid & cmp_depacketizer_dispatch_sink_ready)) begin
+            cmp_depacketizer_dispatcher_first <= 1'd0;
         end
     end
-    if (((~packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | packetizer_tlp_raw_req_buf_pipe_valid_source_ready)) begin
-        packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_first <= packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_last <= packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be <= packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
+    if ((req_depacketizer_header_extracter_sink_valid & req_depacketizer_header_extracter_sink_ready)) begin
+        req_depacketizer_header_extracter_dat_r <= req_depacketizer_header_extracter_sink_payload_dat;
+        req_depacketizer_header_extracter_be_r <= req_depacketizer_header_extracter_sink_payload_be;
     end
-    case (packetizer_grant)
-        1'd0: begin
-            if ((~packetizer_request[0])) begin
-                if (packetizer_request[1]) begin
-                    packetizer_grant <= 1'd1;
-                end
-            end
-        end
-        1'd1: begin
-            if ((~packetizer_request[1])) begin
-                if (packetizer_request[0]) begin
-                    packetizer_grant <= 1'd0;
-                end
-            end
-        end
-    endcase
-    packetizer_status0_ongoing1 <= packetizer_status0_ongoing0;
-    if (packetizer_status0_last) begin
-        packetizer_status0_first <= 1'd1;
+    litepcietlpdepacketizer1_state <= litepcietlpdepacketizer1_next_state;
+    if (req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value_ce0) begin
+        req_depacketizer_header_extracter_first <= req_depacketizer_header_extracter_first_litepcietlpdepacketizer1_next_value0;
+    end
+    if (req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value_ce1) begin
+        req_depacketizer_header_extracter_last <= req_depacketizer_header_extracter_last_litepcietlpdepacketizer1_next_value1;
+    end
+    if (litepcietlpdepacketizer1_next_value_ce0) begin
+        req_depacketizer_header_extracter_source_payload_header[31:0] <= litepcietlpdepacketizer1_next_value0;
+    end
+    if (litepcietlpdepacketizer1_next_value_ce1) begin
+        req_depacketizer_header_extracter_source_payload_header[63:32] <= litepcietlpdepacketizer1_next_value1;
+    end
+    if (litepcietlpdepacketizer1_next_value_ce2) begin
+        req_depacketizer_header_extracter_source_payload_header[95:64] <= litepcietlpdepacketizer1_next_value2;
+    end
+    if (litepcietlpdepacketizer1_next_value_ce3) begin
+        req_depacketizer_header_extracter_source_payload_header[127:96] <= litepcietlpdepacketizer1_next_value3;
+    end
+    if (req_depacketizer_dispatcher_last) begin
+        req_depacketizer_dispatcher_sel_locked <= 1'd0;
     end else begin
-        if ((packetizer_tlp_raw_req_d_valid & packetizer_tlp_raw_req_d_ready)) begin
-            packetizer_status0_first <= 1'd0;
+        if (((req_depacketizer_dispatcher_first & req_depacketizer_dispatch_sink_valid) & (~req_depacketizer_dispatcher_sel_locked))) begin
+            req_depacketizer_dispatcher_sel_ongoing <= req_depacketizer_dispatcher_sel0;
+            req_depacketizer_dispatcher_sel_locked <= 1'd1;
         end
     end
-    packetizer_status1_ongoing1 <= packetizer_status1_ongoing0;
-    if (packetizer_status1_last) begin
-        packetizer_status1_first <= 1'd1;
+    req_depacketizer_dispatcher_ongoing1 <= req_depacketizer_dispatcher_ongoing0;
+    if (req_depacketizer_dispatcher_last) begin
+        req_depacketizer_dispatcher_first <= 1'd1;
     end else begin
-        if ((packetizer_tlp_raw_cmp_valid & packetizer_tlp_raw_cmp_ready)) begin
-            packetizer_status1_first <= 1'd0;
+        if ((req_depacketizer_dispatch_sink_valid & req_depacketizer_dispatch_sink_ready)) begin
+            req_depacketizer_dispatcher_first <= 1'd0;
         end
     end
-    if (((~packetizer_tlp_raw_buf_pipe_valid_source_valid) | packetizer_tlp_raw_buf_pipe_valid_source_ready)) begin
-        packetizer_tlp_raw_buf_pipe_valid_source_valid <= packetizer_tlp_raw_buf_pipe_valid_sink_valid;
-        packetizer_tlp_raw_buf_pipe_valid_source_first <= packetizer_tlp_raw_buf_pipe_valid_sink_first;
-        packetizer_tlp_raw_buf_pipe_valid_source_last <= packetizer_tlp_raw_buf_pipe_valid_sink_last;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_header <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_dat <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
-        packetizer_tlp_raw_buf_pipe_valid_source_payload_be <= packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+    if (((~cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid) | cmp_packetizer_tlp_raw_buf_pipe_valid_source_ready)) begin
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_first <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_last <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_header <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_payload_be <= cmp_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
     end
-    if ((packetizer_header_inserter_header_inserter_3dws_sink_valid & packetizer_header_inserter_header_inserter_3dws_sink_ready)) begin
-        packetizer_header_inserter_header_inserter_3dws_be_r <= packetizer_header_inserter_header_inserter_3dws_sink_payload_dat;
-        packetizer_header_inserter_header_inserter_3dws_payload_dw <= packetizer_header_inserter_header_inserter_3dws_sink_payload_be;
-        packetizer_header_inserter_header_inserter_3dws_dws_per_beat <= packetizer_header_inserter_header_inserter_3dws_sink_last;
+    if ((cmp_packetizer_header_inserter_header_inserter_3dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_3dws_sink_ready)) begin
+        cmp_packetizer_header_inserter_header_inserter_3dws_be_r <= cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat;
+        cmp_packetizer_header_inserter_header_inserter_3dws_payload_dw <= cmp_packetizer_header_inserter_header_inserter_3dws_sink_payload_be;
+        cmp_packetizer_header_inserter_header_inserter_3dws_dws_per_beat <= cmp_packetizer_header_inserter_header_inserter_3dws_sink_last;
     end
-    litepcieendpoint_litepcietlpheaderinserter3dws_state <= litepcieendpoint_litepcietlpheaderinserter3dws_next_state;
-    if ((packetizer_header_inserter_header_inserter_4dws_sink_valid & packetizer_header_inserter_header_inserter_4dws_sink_ready)) begin
-        packetizer_header_inserter_header_inserter_4dws_be_r <= packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
-        packetizer_header_inserter_header_inserter_4dws_payload_dw <= packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
-        packetizer_header_inserter_header_inserter_4dws_dws_per_beat <= packetizer_header_inserter_header_inserter_4dws_sink_last;
+    litepcietlpheaderinserter3dws0_state <= litepcietlpheaderinserter3dws0_next_state;
+    if ((cmp_packetizer_header_inserter_header_inserter_4dws_sink_valid & cmp_packetizer_header_inserter_header_inserter_4dws_sink_ready)) begin
+        cmp_packetizer_header_inserter_header_inserter_4dws_be_r <= cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
+        cmp_packetizer_header_inserter_header_inserter_4dws_payload_dw <= cmp_packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
+        cmp_packetizer_header_inserter_header_inserter_4dws_dws_per_beat <= cmp_packetizer_header_inserter_header_inserter_4dws_sink_last;
     end
-    litepcieendpoint_litepcietlpheaderinserter4dws_state <= litepcieendpoint_litepcietlpheaderinserter4dws_next_state;
-    if (litepcieendpoint_last) begin
-        litepcieendpoint_sel_locked <= 1'd0;
+    litepcietlpheaderinserter4dws0_state <= litepcietlpheaderinserter4dws0_next_state;
+    if (((~req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_req_buf_pipe_valid_source_ready)) begin
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_valid;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_first <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_first;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_last <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_last;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_fmt <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_fmt;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_header <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_header;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_dat <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_dat;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_payload_be <= req_packetizer_tlp_raw_req_buf_pipe_valid_sink_payload_be;
+    end
+    if (((~req_packetizer_tlp_raw_buf_pipe_valid_source_valid) | req_packetizer_tlp_raw_buf_pipe_valid_source_ready)) begin
+        req_packetizer_tlp_raw_buf_pipe_valid_source_valid <= req_packetizer_tlp_raw_buf_pipe_valid_sink_valid;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_first <= req_packetizer_tlp_raw_buf_pipe_valid_sink_first;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_last <= req_packetizer_tlp_raw_buf_pipe_valid_sink_last;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_fmt <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_fmt;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_header <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_header;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_dat <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_dat;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_payload_be <= req_packetizer_tlp_raw_buf_pipe_valid_sink_payload_be;
+    end
+    if ((req_packetizer_header_inserter_header_inserter_3dws_sink_valid & req_packetizer_header_inserter_header_inserter_3dws_sink_ready)) begin
+        req_packetizer_header_inserter_header_inserter_3dws_be_r <= req_packetizer_header_inserter_header_inserter_3dws_sink_payload_dat;
+        req_packetizer_header_inserter_header_inserter_3dws_payload_dw <= req_packetizer_header_inserter_header_inserter_3dws_sink_payload_be;
+        req_packetizer_header_inserter_header_inserter_3dws_dws_per_beat <= req_packetizer_header_inserter_header_inserter_3dws_sink_last;
+    end
+    litepcietlpheaderinserter3dws1_state <= litepcietlpheaderinserter3dws1_next_state;
+    if ((req_packetizer_header_inserter_header_inserter_4dws_sink_valid & req_packetizer_header_inserter_header_inserter_4dws_sink_ready)) begin
+        req_packetizer_header_inserter_header_inserter_4dws_be_r <= req_packetizer_header_inserter_header_inserter_4dws_sink_payload_dat;
+        req_packetizer_header_inserter_header_inserter_4dws_payload_dw <= req_packetizer_header_inserter_header_inserter_4dws_sink_payload_be;
+        req_packetizer_header_inserter_header_inserter_4dws_dws_per_beat <= req_packetizer_header_inserter_header_inserter_4dws_sink_last;
+    end
+    litepcietlpheaderinserter4dws1_state <= litepcietlpheaderinserter4dws1_next_state;
+    if (last) begin
+        sel_locked <= 1'd0;
     end else begin
-        if (((litepcieendpoint_first & slave_source_valid) & (~litepcieendpoint_sel_locked))) begin
-            litepcieendpoint_sel_ongoing <= litepcieendpoint_sel0;
-            litepcieendpoint_sel_locked <= 1'd1;
+        if (((first & slave_source_valid) & (~sel_locked))) begin
+            sel_ongoing <= sel0;
+            sel_locked <= 1'd1;
         end
     end
-    litepcieendpoint_ongoing1 <= litepcieendpoint_ongoing0;
-    if (litepcieendpoint_last) begin
-        litepcieendpoint_first <= 1'd1;
+    ongoing1 <= ongoing0;
+    if (last) begin
+        first <= 1'd1;
     end else begin
         if ((slave_source_valid & slave_source_ready)) begin
-            litepcieendpoint_first <= 1'd0;
+            first <= 1'd0;
         end
     end
-    if (litepcieendpoint_ctrl_rst) begin
-        litepcieendpoint_fill_tag <= 1'd0;
+    if (ctrl_rst) begin
+        fill_tag <= 1'd0;
     end
-    if (litepcieendpoint_syncfifo0_syncfifo0_re) begin
-        litepcieendpoint_syncfifo0_readable <= 1'd1;
+    if (syncfifo0_syncfifo0_re) begin
+        syncfifo0_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo0_re) begin
-            litepcieendpoint_syncfifo0_readable <= 1'd0;
+        if (syncfifo0_re) begin
+            syncfifo0_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo0_syncfifo0_we & litepcieendpoint_syncfifo0_syncfifo0_writable) & (~litepcieendpoint_syncfifo0_replace))) begin
-        litepcieendpoint_syncfifo0_produce <= (litepcieendpoint_syncfifo0_produce + 1'd1);
+    if (((syncfifo0_syncfifo0_we & syncfifo0_syncfifo0_writable) & (~syncfifo0_replace))) begin
+        syncfifo0_produce <= (syncfifo0_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo0_do_read) begin
-        litepcieendpoint_syncfifo0_consume <= (litepcieendpoint_syncfifo0_consume + 1'd1);
+    if (syncfifo0_do_read) begin
+        syncfifo0_consume <= (syncfifo0_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo0_syncfifo0_we & litepcieendpoint_syncfifo0_syncfifo0_writable) & (~litepcieendpoint_syncfifo0_replace))) begin
-        if ((~litepcieendpoint_syncfifo0_do_read)) begin
-            litepcieendpoint_syncfifo0_level0 <= (litepcieendpoint_syncfifo0_level0 + 1'd1);
-        end
-    end else begin
-        if (litepcieendpoint_syncfifo0_do_read) begin
-            litepcieendpoint_syncfifo0_level0 <= (litepcieendpoint_syncfifo0_level0 - 1'd1);
-        end
-    end
-    if (litepcieendpoint_tag_queue_reset) begin
-        litepcieendpoint_syncfifo0_readable <= 1'd0;
-        litepcieendpoint_syncfifo0_level0 <= 4'd0;
-        litepcieendpoint_syncfifo0_produce <= 3'd0;
-        litepcieendpoint_syncfifo0_consume <= 3'd0;
-    end
-    if (litepcieendpoint_syncfifo1_syncfifo1_re) begin
-        litepcieendpoint_syncfifo1_readable <= 1'd1;
-    end else begin
-        if (litepcieendpoint_syncfifo1_re) begin
-            litepcieendpoint_syncfifo1_readable <= 1'd0;
-        end
-    end
-    if (((litepcieendpoint_syncfifo1_syncfifo1_we & litepcieendpoint_syncfifo1_syncfifo1_writable) & (~litepcieendpoint_syncfifo1_replace))) begin
-        litepcieendpoint_syncfifo1_produce <= (litepcieendpoint_syncfifo1_produce + 1'd1);
-    end
-    if (litepcieendpoint_syncfifo1_do_read) begin
-        litepcieendpoint_syncfifo1_consume <= (litepcieendpoint_syncfifo1_consume + 1'd1);
-    end
-    if (((litepcieendpoint_syncfifo1_syncfifo1_we & litepcieendpoint_syncfifo1_syncfifo1_writable) & (~litepcieendpoint_syncfifo1_replace))) begin
-        if ((~litepcieendpoint_syncfifo1_do_read)) begin
-            litepcieendpoint_syncfifo1_level0 <= (litepcieendpoint_syncfifo1_level0 + 1'd1);
+    if (((syncfifo0_syncfifo0_we & syncfifo0_syncfifo0_writable) & (~syncfifo0_replace))) begin
+        if ((~syncfifo0_do_read)) begin
+            syncfifo0_level0 <= (syncfifo0_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo1_do_read) begin
-            litepcieendpoint_syncfifo1_level0 <= (litepcieendpoint_syncfifo1_level0 - 1'd1);
+        if (syncfifo0_do_read) begin
+            syncfifo0_level0 <= (syncfifo0_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_req_queue_reset) begin
-        litepcieendpoint_syncfifo1_readable <= 1'd0;
-        litepcieendpoint_syncfifo1_level0 <= 4'd0;
-        litepcieendpoint_syncfifo1_produce <= 3'd0;
-        litepcieendpoint_syncfifo1_consume <= 3'd0;
+    if (tag_queue_reset) begin
+        syncfifo0_readable <= 1'd0;
+        syncfifo0_level0 <= 4'd0;
+        syncfifo0_produce <= 3'd0;
+        syncfifo0_consume <= 3'd0;
     end
-    litepcieendpoint_resetinserter0_state <= litepcieendpoint_resetinserter0_next_state;
-    if (litepcieendpoint_req_fsm_reset) begin
-        litepcieendpoint_resetinserter0_state <= 2'd0;
-    end
-    if (litepcieendpoint_syncfifo2_syncfifo2_re) begin
-        litepcieendpoint_syncfifo2_readable <= 1'd1;
+    if (syncfifo1_syncfifo1_re) begin
+        syncfifo1_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo2_re) begin
-            litepcieendpoint_syncfifo2_readable <= 1'd0;
+        if (syncfifo1_re) begin
+            syncfifo1_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo2_syncfifo2_we & litepcieendpoint_syncfifo2_syncfifo2_writable) & (~litepcieendpoint_syncfifo2_replace))) begin
-        litepcieendpoint_syncfifo2_produce <= (litepcieendpoint_syncfifo2_produce + 1'd1);
+    if (((syncfifo1_syncfifo1_we & syncfifo1_syncfifo1_writable) & (~syncfifo1_replace))) begin
+        syncfifo1_produce <= (syncfifo1_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo2_do_read) begin
-        litepcieendpoint_syncfifo2_consume <= (litepcieendpoint_syncfifo2_consume + 1'd1);
+    if (syncfifo1_do_read) begin
+        syncfifo1_consume <= (syncfifo1_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo2_syncfifo2_we & litepcieendpoint_syncfifo2_syncfifo2_writable) & (~litepcieendpoint_syncfifo2_replace))) begin
-        if ((~litepcieendpoint_syncfifo2_do_read)) begin
-            litepcieendpoint_syncfifo2_level0 <= (litepcieendpoint_syncfifo2_level0 + 1'd1);
+    if (((syncfifo1_syncfifo1_we & syncfifo1_syncfifo1_writable) & (~syncfifo1_replace))) begin
+        if ((~syncfifo1_do_read)) begin
+            syncfifo1_level0 <= (syncfifo1_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo2_do_read) begin
-            litepcieendpoint_syncfifo2_level0 <= (litepcieendpoint_syncfifo2_level0 - 1'd1);
+        if (syncfifo1_do_read) begin
+            syncfifo1_level0 <= (syncfifo1_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset0) begin
-        litepcieendpoint_syncfifo2_readable <= 1'd0;
-        litepcieendpoint_syncfifo2_level0 <= 7'd0;
-        litepcieendpoint_syncfifo2_produce <= 6'd0;
-        litepcieendpoint_syncfifo2_consume <= 6'd0;
+    if (req_queue_reset) begin
+        syncfifo1_readable <= 1'd0;
+        syncfifo1_level0 <= 4'd0;
+        syncfifo1_produce <= 3'd0;
+        syncfifo1_consume <= 3'd0;
     end
-    if (litepcieendpoint_syncfifo3_syncfifo3_re) begin
-        litepcieendpoint_syncfifo3_readable <= 1'd1;
+    resetinserter0_state <= resetinserter0_next_state;
+    if (req_fsm_reset) begin
+        resetinserter0_state <= 2'd0;
+    end
+    if (syncfifo2_syncfifo2_re) begin
+        syncfifo2_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo3_re) begin
-            litepcieendpoint_syncfifo3_readable <= 1'd0;
+        if (syncfifo2_re) begin
+            syncfifo2_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo3_syncfifo3_we & litepcieendpoint_syncfifo3_syncfifo3_writable) & (~litepcieendpoint_syncfifo3_replace))) begin
-        litepcieendpoint_syncfifo3_produce <= (litepcieendpoint_syncfifo3_produce + 1'd1);
+    if (((syncfifo2_syncfifo2_we & syncfifo2_syncfifo2_writable) & (~syncfifo2_replace))) begin
+        syncfifo2_produce <= (syncfifo2_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo3_do_read) begin
-        litepcieendpoint_syncfifo3_consume <= (litepcieendpoint_syncfifo3_consume + 1'd1);
+    if (syncfifo2_do_read) begin
+        syncfifo2_consume <= (syncfifo2_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo3_syncfifo3_we & litepcieendpoint_syncfifo3_syncfifo3_writable) & (~litepcieendpoint_syncfifo3_replace))) begin
-        if ((~litepcieendpoint_syncfifo3_do_read)) begin
-            litepcieendpoint_syncfifo3_level0 <= (litepcieendpoint_syncfifo3_level0 + 1'd1);
-        end
-    end else begin
-        if (litepcieendpoint_syncfifo3_do_read) begin
-            litepcieendpoint_syncfifo3_level0 <= (litepcieendpoint_syncfifo3_level0 - 1'd1);
-        end
-    end
-    if (litepcieendpoint_cmp_buf_reset1) begin
-        litepcieendpoint_syncfifo3_readable <= 1'd0;
-        litepcieendpoint_syncfifo3_level0 <= 7'd0;
-        litepcieendpoint_syncfifo3_produce <= 6'd0;
-        litepcieendpoint_syncfifo3_consume <= 6'd0;
-    end
-    if (litepcieendpoint_syncfifo4_syncfifo4_re) begin
-        litepcieendpoint_syncfifo4_readable <= 1'd1;
-    end else begin
-        if (litepcieendpoint_syncfifo4_re) begin
-            litepcieendpoint_syncfifo4_readable <= 1'd0;
-        end
-    end
-    if (((litepcieendpoint_syncfifo4_syncfifo4_we & litepcieendpoint_syncfifo4_syncfifo4_writable) & (~litepcieendpoint_syncfifo4_replace))) begin
-        litepcieendpoint_syncfifo4_produce <= (litepcieendpoint_syncfifo4_produce + 1'd1);
-    end
-    if (litepcieendpoint_syncfifo4_do_read) begin
-        litepcieendpoint_syncfifo4_consume <= (litepcieendpoint_syncfifo4_consume + 1'd1);
-    end
-    if (((litepcieendpoint_syncfifo4_syncfifo4_we & litepcieendpoint_syncfifo4_syncfifo4_writable) & (~litepcieendpoint_syncfifo4_replace))) begin
-        if ((~litepcieendpoint_syncfifo4_do_read)) begin
-            litepcieendpoint_syncfifo4_level0 <= (litepcieendpoint_syncfifo4_level0 + 1'd1);
+    if (((syncfifo2_syncfifo2_we & syncfifo2_syncfifo2_writable) & (~syncfifo2_replace))) begin
+        if ((~syncfifo2_do_read)) begin
+            syncfifo2_level0 <= (syncfifo2_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo4_do_read) begin
-            litepcieendpoint_syncfifo4_level0 <= (litepcieendpoint_syncfifo4_level0 - 1'd1);
+        if (syncfifo2_do_read) begin
+            syncfifo2_level0 <= (syncfifo2_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset2) begin
-        litepcieendpoint_syncfifo4_readable <= 1'd0;
-        litepcieendpoint_syncfifo4_level0 <= 7'd0;
-        litepcieendpoint_syncfifo4_produce <= 6'd0;
-        litepcieendpoint_syncfifo4_consume <= 6'd0;
+    if (cmp_buf_reset0) begin
+        syncfifo2_readable <= 1'd0;
+        syncfifo2_level0 <= 7'd0;
+        syncfifo2_produce <= 6'd0;
+        syncfifo2_consume <= 6'd0;
     end
-    if (litepcieendpoint_syncfifo5_syncfifo5_re) begin
-        litepcieendpoint_syncfifo5_readable <= 1'd1;
+    if (syncfifo3_syncfifo3_re) begin
+        syncfifo3_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo5_re) begin
-            litepcieendpoint_syncfifo5_readable <= 1'd0;
+        if (syncfifo3_re) begin
+            syncfifo3_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo5_syncfifo5_we & litepcieendpoint_syncfifo5_syncfifo5_writable) & (~litepcieendpoint_syncfifo5_replace))) begin
-        litepcieendpoint_syncfifo5_produce <= (litepcieendpoint_syncfifo5_produce + 1'd1);
+    if (((syncfifo3_syncfifo3_we & syncfifo3_syncfifo3_writable) & (~syncfifo3_replace))) begin
+        syncfifo3_produce <= (syncfifo3_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo5_do_read) begin
-        litepcieendpoint_syncfifo5_consume <= (litepcieendpoint_syncfifo5_consume + 1'd1);
+    if (syncfifo3_do_read) begin
+        syncfifo3_consume <= (syncfifo3_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo5_syncfifo5_we & litepcieendpoint_syncfifo5_syncfifo5_writable) & (~litepcieendpoint_syncfifo5_replace))) begin
-        if ((~litepcieendpoint_syncfifo5_do_read)) begin
-            litepcieendpoint_syncfifo5_level0 <= (litepcieendpoint_syncfifo5_level0 + 1'd1);
-        end
-    end else begin
-        if (litepcieendpoint_syncfifo5_do_read) begin
-            litepcieendpoint_syncfifo5_level0 <= (litepcieendpoint_syncfifo5_level0 - 1'd1);
-        end
-    end
-    if (litepcieendpoint_cmp_buf_reset3) begin
-        litepcieendpoint_syncfifo5_readable <= 1'd0;
-        litepcieendpoint_syncfifo5_level0 <= 7'd0;
-        litepcieendpoint_syncfifo5_produce <= 6'd0;
-        litepcieendpoint_syncfifo5_consume <= 6'd0;
-    end
-    if (litepcieendpoint_syncfifo6_syncfifo6_re) begin
-        litepcieendpoint_syncfifo6_readable <= 1'd1;
-    end else begin
-        if (litepcieendpoint_syncfifo6_re) begin
-            litepcieendpoint_syncfifo6_readable <= 1'd0;
-        end
-    end
-    if (((litepcieendpoint_syncfifo6_syncfifo6_we & litepcieendpoint_syncfifo6_syncfifo6_writable) & (~litepcieendpoint_syncfifo6_replace))) begin
-        litepcieendpoint_syncfifo6_produce <= (litepcieendpoint_syncfifo6_produce + 1'd1);
-    end
-    if (litepcieendpoint_syncfifo6_do_read) begin
-        litepcieendpoint_syncfifo6_consume <= (litepcieendpoint_syncfifo6_consume + 1'd1);
-    end
-    if (((litepcieendpoint_syncfifo6_syncfifo6_we & litepcieendpoint_syncfifo6_syncfifo6_writable) & (~litepcieendpoint_syncfifo6_replace))) begin
-        if ((~litepcieendpoint_syncfifo6_do_read)) begin
-            litepcieendpoint_syncfifo6_level0 <= (litepcieendpoint_syncfifo6_level0 + 1'd1);
+    if (((syncfifo3_syncfifo3_we & syncfifo3_syncfifo3_writable) & (~syncfifo3_replace))) begin
+        if ((~syncfifo3_do_read)) begin
+            syncfifo3_level0 <= (syncfifo3_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo6_do_read) begin
-            litepcieendpoint_syncfifo6_level0 <= (litepcieendpoint_syncfifo6_level0 - 1'd1);
+        if (syncfifo3_do_read) begin
+            syncfifo3_level0 <= (syncfifo3_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset4) begin
-        litepcieendpoint_syncfifo6_readable <= 1'd0;
-        litepcieendpoint_syncfifo6_level0 <= 7'd0;
-        litepcieendpoint_syncfifo6_produce <= 6'd0;
-        litepcieendpoint_syncfifo6_consume <= 6'd0;
+    if (cmp_buf_reset1) begin
+        syncfifo3_readable <= 1'd0;
+        syncfifo3_level0 <= 7'd0;
+        syncfifo3_produce <= 6'd0;
+        syncfifo3_consume <= 6'd0;
     end
-    if (litepcieendpoint_syncfifo7_syncfifo7_re) begin
-        litepcieendpoint_syncfifo7_readable <= 1'd1;
+    if (syncfifo4_syncfifo4_re) begin
+        syncfifo4_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo7_re) begin
-            litepcieendpoint_syncfifo7_readable <= 1'd0;
+        if (syncfifo4_re) begin
+            syncfifo4_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo7_syncfifo7_we & litepcieendpoint_syncfifo7_syncfifo7_writable) & (~litepcieendpoint_syncfifo7_replace))) begin
-        litepcieendpoint_syncfifo7_produce <= (litepcieendpoint_syncfifo7_produce + 1'd1);
+    if (((syncfifo4_syncfifo4_we & syncfifo4_syncfifo4_writable) & (~syncfifo4_replace))) begin
+        syncfifo4_produce <= (syncfifo4_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo7_do_read) begin
-        litepcieendpoint_syncfifo7_consume <= (litepcieendpoint_syncfifo7_consume + 1'd1);
+    if (syncfifo4_do_read) begin
+        syncfifo4_consume <= (syncfifo4_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo7_syncfifo7_we & litepcieendpoint_syncfifo7_syncfifo7_writable) & (~litepcieendpoint_syncfifo7_replace))) begin
-        if ((~litepcieendpoint_syncfifo7_do_read)) begin
-            litepcieendpoint_syncfifo7_level0 <= (litepcieendpoint_syncfifo7_level0 + 1'd1);
-        end
-    end else begin
-        if (litepcieendpoint_syncfifo7_do_read) begin
-            litepcieendpoint_syncfifo7_level0 <= (litepcieendpoint_syncfifo7_level0 - 1'd1);
-        end
-    end
-    if (litepcieendpoint_cmp_buf_reset5) begin
-        litepcieendpoint_syncfifo7_readable <= 1'd0;
-        litepcieendpoint_syncfifo7_level0 <= 7'd0;
-        litepcieendpoint_syncfifo7_produce <= 6'd0;
-        litepcieendpoint_syncfifo7_consume <= 6'd0;
-    end
-    if (litepcieendpoint_syncfifo8_syncfifo8_re) begin
-        litepcieendpoint_syncfifo8_readable <= 1'd1;
-    end else begin
-        if (litepcieendpoint_syncfifo8_re) begin
-            litepcieendpoint_syncfifo8_readable <= 1'd0;
-        end
-    end
-    if (((litepcieendpoint_syncfifo8_syncfifo8_we & litepcieendpoint_syncfifo8_syncfifo8_writable) & (~litepcieendpoint_syncfifo8_replace))) begin
-        litepcieendpoint_syncfifo8_produce <= (litepcieendpoint_syncfifo8_produce + 1'd1);
-    end
-    if (litepcieendpoint_syncfifo8_do_read) begin
-        litepcieendpoint_syncfifo8_consume <= (litepcieendpoint_syncfifo8_consume + 1'd1);
-    end
-    if (((litepcieendpoint_syncfifo8_syncfifo8_we & litepcieendpoint_syncfifo8_syncfifo8_writable) & (~litepcieendpoint_syncfifo8_replace))) begin
-        if ((~litepcieendpoint_syncfifo8_do_read)) begin
-            litepcieendpoint_syncfifo8_level0 <= (litepcieendpoint_syncfifo8_level0 + 1'd1);
+    if (((syncfifo4_syncfifo4_we & syncfifo4_syncfifo4_writable) & (~syncfifo4_replace))) begin
+        if ((~syncfifo4_do_read)) begin
+            syncfifo4_level0 <= (syncfifo4_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo8_do_read) begin
-            litepcieendpoint_syncfifo8_level0 <= (litepcieendpoint_syncfifo8_level0 - 1'd1);
+        if (syncfifo4_do_read) begin
+            syncfifo4_level0 <= (syncfifo4_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset6) begin
-        litepcieendpoint_syncfifo8_readable <= 1'd0;
-        litepcieendpoint_syncfifo8_level0 <= 7'd0;
-        litepcieendpoint_syncfifo8_produce <= 6'd0;
-        litepcieendpoint_syncfifo8_consume <= 6'd0;
+    if (cmp_buf_reset2) begin
+        syncfifo4_readable <= 1'd0;
+        syncfifo4_level0 <= 7'd0;
+        syncfifo4_produce <= 6'd0;
+        syncfifo4_consume <= 6'd0;
     end
-    if (litepcieendpoint_syncfifo9_syncfifo9_re) begin
-        litepcieendpoint_syncfifo9_readable <= 1'd1;
+    if (syncfifo5_syncfifo5_re) begin
+        syncfifo5_readable <= 1'd1;
     end else begin
-        if (litepcieendpoint_syncfifo9_re) begin
-            litepcieendpoint_syncfifo9_readable <= 1'd0;
+        if (syncfifo5_re) begin
+            syncfifo5_readable <= 1'd0;
         end
     end
-    if (((litepcieendpoint_syncfifo9_syncfifo9_we & litepcieendpoint_syncfifo9_syncfifo9_writable) & (~litepcieendpoint_syncfifo9_replace))) begin
-        litepcieendpoint_syncfifo9_produce <= (litepcieendpoint_syncfifo9_produce + 1'd1);
+    if (((syncfifo5_syncfifo5_we & syncfifo5_syncfifo5_writable) & (~syncfifo5_replace))) begin
+        syncfifo5_produce <= (syncfifo5_produce + 1'd1);
     end
-    if (litepcieendpoint_syncfifo9_do_read) begin
-        litepcieendpoint_syncfifo9_consume <= (litepcieendpoint_syncfifo9_consume + 1'd1);
+    if (syncfifo5_do_read) begin
+        syncfifo5_consume <= (syncfifo5_consume + 1'd1);
     end
-    if (((litepcieendpoint_syncfifo9_syncfifo9_we & litepcieendpoint_syncfifo9_syncfifo9_writable) & (~litepcieendpoint_syncfifo9_replace))) begin
-        if ((~litepcieendpoint_syncfifo9_do_read)) begin
-            litepcieendpoint_syncfifo9_level0 <= (litepcieendpoint_syncfifo9_level0 + 1'd1);
+    if (((syncfifo5_syncfifo5_we & syncfifo5_syncfifo5_writable) & (~syncfifo5_replace))) begin
+        if ((~syncfifo5_do_read)) begin
+            syncfifo5_level0 <= (syncfifo5_level0 + 1'd1);
         end
     end else begin
-        if (litepcieendpoint_syncfifo9_do_read) begin
-            litepcieendpoint_syncfifo9_level0 <= (litepcieendpoint_syncfifo9_level0 - 1'd1);
+        if (syncfifo5_do_read) begin
+            syncfifo5_level0 <= (syncfifo5_level0 - 1'd1);
         end
     end
-    if (litepcieendpoint_cmp_buf_reset7) begin
-        litepcieendpoint_syncfifo9_readable <= 1'd0;
-        litepcieendpoint_syncfifo9_level0 <= 7'd0;
-        litepcieendpoint_syncfifo9_produce <= 6'd0;
-        litepcieendpoint_syncfifo9_consume <= 6'd0;
+    if (cmp_buf_reset3) begin
+        syncfifo5_readable <= 1'd0;
+        syncfifo5_level0 <= 7'd0;
+        syncfifo5_produce <= 6'd0;
+        syncfifo5_consume <= 6'd0;
     end
-    litepcieendpoint_resetinserter1_state <= litepcieendpoint_resetinserter1_next_state;
-    if (litepcieendpoint_fill_tag_litepciecrossbar_next_value_ce) begin
-        litepcieendpoint_fill_tag <= litepcieendpoint_fill_tag_litepciecrossbar_next_value;
+    if (syncfifo6_syncfifo6_re) begin
+        syncfifo6_readable <= 1'd1;
+    end else begin
+        if (syncfifo6_re) begin
+            syncfifo6_readable <= 1'd0;
+        end
     end
-    if (litepcieendpoint_cmp_fsm_reset) begin
-        litepcieendpoint_fill_tag <= 3'd0;
-        litepcieendpoint_resetinserter1_state <= 2'd0;
+    if (((syncfifo6_syncfifo6_we & syncfifo6_syncfifo6_writable) & (~syncfifo6_replace))) begin
+        syncfifo6_produce <= (syncfifo6_produce + 1'd1);
     end
-    case (litepcieendpoint_arbiter0_grant)
+    if (syncfifo6_do_read) begin
+        syncfifo6_consume <= (syncfifo6_consume + 1'd1);
+    end
+    if (((syncfifo6_syncfifo6_we & syncfifo6_syncfifo6_writable) & (~syncfifo6_replace))) begin
+        if ((~syncfifo6_do_read)) begin
+            syncfifo6_level0 <= (syncfifo6_level0 + 1'd1);
+        end
+    end else begin
+        if (syncfifo6_do_read) begin
+            syncfifo6_level0 <= (syncfifo6_level0 - 1'd1);
+        end
+    end
+    if (cmp_buf_reset4) begin
+        syncfifo6_readable <= 1'd0;
+        syncfifo6_level0 <= 7'd0;
+        syncfifo6_produce <= 6'd0;
+        syncfifo6_consume <= 6'd0;
+    end
+    if (syncfifo7_syncfifo7_re) begin
+        syncfifo7_readable <= 1'd1;
+    end else begin
+        if (syncfifo7_re) begin
+            syncfifo7_readable <= 1'd0;
+        end
+    end
+    if (((syncfifo7_syncfifo7_we & syncfifo7_syncfifo7_writable) & (~syncfifo7_replace))) begin
+        syncfifo7_produce <= (syncfifo7_produce + 1'd1);
+    end
+    if (syncfifo7_do_read) begin
+        syncfifo7_consume <= (syncfifo7_consume + 1'd1);
+    end
+    if (((syncfifo7_syncfifo7_we & syncfifo7_syncfifo7_writable) & (~syncfifo7_replace))) begin
+        if ((~syncfifo7_do_read)) begin
+            syncfifo7_level0 <= (syncfifo7_level0 + 1'd1);
+        end
+    end else begin
+        if (syncfifo7_do_read) begin
+            syncfifo7_level0 <= (syncfifo7_level0 - 1'd1);
+        end
+    end
+    if (cmp_buf_reset5) begin
+        syncfifo7_readable <= 1'd0;
+        syncfifo7_level0 <= 7'd0;
+        syncfifo7_produce <= 6'd0;
+        syncfifo7_consume <= 6'd0;
+    end
+    if (syncfifo8_syncfifo8_re) begin
+        syncfifo8_readable <= 1'd1;
+    end else begin
+        if (syncfifo8_re) begin
+            syncfifo8_readable <= 1'd0;
+        end
+    end
+    if (((syncfifo8_syncfifo8_we & syncfifo8_syncfifo8_writable) & (~syncfifo8_replace))) begin
+        syncfifo8_produce <= (syncfifo8_produce + 1'd1);
+    end
+    if (syncfifo8_do_read) begin
+        syncfifo8_consume <= (syncfifo8_consume + 1'd1);
+    end
+    if (((syncfifo8_syncfifo8_we & syncfifo8_syncfifo8_writable) & (~syncfifo8_replace))) begin
+        if ((~syncfifo8_do_read)) begin
+            syncfifo8_level0 <= (syncfifo8_level0 + 1'd1);
+        end
+    end else begin
+        if (syncfifo8_do_read) begin
+            syncfifo8_level0 <= (syncfifo8_level0 - 1'd1);
+        end
+    end
+    if (cmp_buf_reset6) begin
+        syncfifo8_readable <= 1'd0;
+        syncfifo8_level0 <= 7'd0;
+        syncfifo8_produce <= 6'd0;
+        syncfifo8_consume <= 6'd0;
+    end
+    if (syncfifo9_syncfifo9_re) begin
+        syncfifo9_readable <= 1'd1;
+    end else begin
+        if (syncfifo9_re) begin
+            syncfifo9_readable <= 1'd0;
+        end
+    end
+    if (((syncfifo9_syncfifo9_we & syncfifo9_syncfifo9_writable) & (~syncfifo9_replace))) begin
+        syncfifo9_produce <= (syncfifo9_produce + 1'd1);
+    end
+    if (syncfifo9_do_read) begin
+        syncfifo9_consume <= (syncfifo9_consume + 1'd1);
+    end
+    if (((syncfifo9_syncfifo9_we & syncfifo9_syncfifo9_writable) & (~syncfifo9_replace))) begin
+        if ((~syncfifo9_do_read)) begin
+            syncfifo9_level0 <= (syncfifo9_level0 + 1'd1);
+        end
+    end else begin
+        if (syncfifo9_do_read) begin
+            syncfifo9_level0 <= (syncfifo9_level0 - 1'd1);
+        end
+    end
+    if (cmp_buf_reset7) begin
+        syncfifo9_readable <= 1'd0;
+        syncfifo9_level0 <= 7'd0;
+        syncfifo9_produce <= 6'd0;
+        syncfifo9_consume <= 6'd0;
+    end
+    resetinserter1_state <= resetinserter1_next_state;
+    if (fill_tag_litepciecrossbar_next_value_ce) begin
+        fill_tag <= fill_tag_litepciecrossbar_next_value;
+    end
+    if (cmp_fsm_reset) begin
+        fill_tag <= 3'd0;
+        resetinserter1_state <= 2'd0;
+    end
+    case (arbiter0_grant)
         1'd0: begin
-            if ((~litepcieendpoint_arbiter0_request[0])) begin
-                if (litepcieendpoint_arbiter0_request[1]) begin
-                    litepcieendpoint_arbiter0_grant <= 1'd1;
+            if ((~arbiter0_request[0])) begin
+                if (arbiter0_request[1]) begin
+                    arbiter0_grant <= 1'd1;
                 end else begin
-                    if (litepcieendpoint_arbiter0_request[2]) begin
-                        litepcieendpoint_arbiter0_grant <= 2'd2;
+                    if (arbiter0_request[2]) begin
+                        arbiter0_grant <= 2'd2;
                     end
                 end
             end
         end
         1'd1: begin
-            if ((~litepcieendpoint_arbiter0_request[1])) begin
-                if (litepcieendpoint_arbiter0_request[2]) begin
-                    litepcieendpoint_arbiter0_grant <= 2'd2;
+            if ((~arbiter0_request[1])) begin
+                if (arbiter0_request[2]) begin
+                    arbiter0_grant <= 2'd2;
                 end else begin
-                    if (litepcieendpoint_arbiter0_request[0]) begin
-                        litepcieendpoint_arbiter0_grant <= 1'd0;
+                    if (arbiter0_request[0]) begin
+                        arbiter0_grant <= 1'd0;
                     end
                 end
             end
         end
         2'd2: begin
-            if ((~litepcieendpoint_arbiter0_request[2])) begin
-                if (litepcieendpoint_arbiter0_request[0]) begin
-                    litepcieendpoint_arbiter0_grant <= 1'd0;
+            if ((~arbiter0_request[2])) begin
+                if (arbiter0_request[0]) begin
+                    arbiter0_grant <= 1'd0;
                 end else begin
-                    if (litepcieendpoint_arbiter0_request[1]) begin
-                        litepcieendpoint_arbiter0_grant <= 1'd1;
+                    if (arbiter0_request[1]) begin
+                        arbiter0_grant <= 1'd1;
                     end
                 end
             end
         end
     endcase
-    litepcieendpoint_arbiter0_status0_ongoing1 <= litepcieendpoint_arbiter0_status0_ongoing0;
-    if (litepcieendpoint_arbiter0_status0_last) begin
-        litepcieendpoint_arbiter0_status0_first <= 1'd1;
+    arbiter0_status0_ongoing1 <= arbiter0_status0_ongoing0;
+    if (arbiter0_status0_last) begin
+        arbiter0_status0_first <= 1'd1;
     end else begin
         if ((litepciedma0_litepciemasterinternalport1_sink_valid & litepciedma0_litepciemasterinternalport1_sink_ready)) begin
-            litepcieendpoint_arbiter0_status0_first <= 1'd0;
+            arbiter0_status0_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter0_status1_ongoing1 <= litepcieendpoint_arbiter0_status1_ongoing0;
-    if (litepcieendpoint_arbiter0_status1_last) begin
-        litepcieendpoint_arbiter0_status1_first <= 1'd1;
+    arbiter0_status1_ongoing1 <= arbiter0_status1_ongoing0;
+    if (arbiter0_status1_last) begin
+        arbiter0_status1_first <= 1'd1;
     end else begin
         if ((litepciedma1_litepciemasterinternalport3_sink_valid & litepciedma1_litepciemasterinternalport3_sink_ready)) begin
-            litepcieendpoint_arbiter0_status1_first <= 1'd0;
+            arbiter0_status1_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter0_status2_ongoing1 <= litepcieendpoint_arbiter0_status2_ongoing0;
-    if (litepcieendpoint_arbiter0_status2_last) begin
-        litepcieendpoint_arbiter0_status2_first <= 1'd1;
+    arbiter0_status2_ongoing1 <= arbiter0_status2_ongoing0;
+    if (arbiter0_status2_last) begin
+        arbiter0_status2_first <= 1'd1;
     end else begin
         if ((msi_sink_valid & msi_sink_ready)) begin
-            litepcieendpoint_arbiter0_status2_first <= 1'd0;
+            arbiter0_status2_first <= 1'd0;
         end
     end
-    if (litepcieendpoint_dispatcher0_last) begin
-        litepcieendpoint_dispatcher0_sel_locked <= 1'd0;
+    if (dispatcher0_last) begin
+        dispatcher0_sel_locked <= 1'd0;
     end else begin
-        if (((litepcieendpoint_dispatcher0_first & litepcieendpoint_master_in_source_valid) & (~litepcieendpoint_dispatcher0_sel_locked))) begin
-            litepcieendpoint_dispatcher0_sel_ongoing <= litepcieendpoint_dispatcher0_sel0;
-            litepcieendpoint_dispatcher0_sel_locked <= 1'd1;
+        if (((dispatcher0_first & master_in_source_valid) & (~dispatcher0_sel_locked))) begin
+            dispatcher0_sel_ongoing <= dispatcher0_sel0;
+            dispatcher0_sel_locked <= 1'd1;
         end
     end
-    litepcieendpoint_dispatcher0_ongoing1 <= litepcieendpoint_dispatcher0_ongoing0;
-    if (litepcieendpoint_dispatcher0_last) begin
-        litepcieendpoint_dispatcher0_first <= 1'd1;
+    dispatcher0_ongoing1 <= dispatcher0_ongoing0;
+    if (dispatcher0_last) begin
+        dispatcher0_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_master_in_source_valid & litepcieendpoint_master_in_source_ready)) begin
-            litepcieendpoint_dispatcher0_first <= 1'd0;
+        if ((master_in_source_valid & master_in_source_ready)) begin
+            dispatcher0_first <= 1'd0;
         end
     end
-    case (litepcieendpoint_arbiter1_grant)
+    case (arbiter1_grant)
         1'd0: begin
-            if ((~litepcieendpoint_arbiter1_request[0])) begin
-                if (litepcieendpoint_arbiter1_request[1]) begin
-                    litepcieendpoint_arbiter1_grant <= 1'd1;
+            if ((~arbiter1_request[0])) begin
+                if (arbiter1_request[1]) begin
+                    arbiter1_grant <= 1'd1;
                 end else begin
-                    if (litepcieendpoint_arbiter1_request[2]) begin
-                        litepcieendpoint_arbiter1_grant <= 2'd2;
+                    if (arbiter1_request[2]) begin
+                        arbiter1_grant <= 2'd2;
                     end else begin
-                        if (litepcieendpoint_arbiter1_request[3]) begin
-                            litepcieendpoint_arbiter1_grant <= 2'd3;
+                        if (arbiter1_request[3]) begin
+                            arbiter1_grant <= 2'd3;
                         end
                     end
                 end
             end
         end
         1'd1: begin
-            if ((~litepcieendpoint_arbiter1_request[1])) begin
-                if (litepcieendpoint_arbiter1_request[2]) begin
-                    litepcieendpoint_arbiter1_grant <= 2'd2;
+            if ((~arbiter1_request[1])) begin
+                if (arbiter1_request[2]) begin
+                    arbiter1_grant <= 2'd2;
                 end else begin
-                    if (litepcieendpoint_arbiter1_request[3]) begin
-                        litepcieendpoint_arbiter1_grant <= 2'd3;
+                    if (arbiter1_request[3]) begin
+                        arbiter1_grant <= 2'd3;
                     end else begin
-                        if (litepcieendpoint_arbiter1_request[0]) begin
-                            litepcieendpoint_arbiter1_grant <= 1'd0;
+                        if (arbiter1_request[0]) begin
+                            arbiter1_grant <= 1'd0;
                         end
                     end
                 end
             end
         end
         2'd2: begin
-            if ((~litepcieendpoint_arbiter1_request[2])) begin
-                if (litepcieendpoint_arbiter1_request[3]) begin
-                    litepcieendpoint_arbiter1_grant <= 2'd3;
+            if ((~arbiter1_request[2])) begin
+                if (arbiter1_request[3]) begin
+                    arbiter1_grant <= 2'd3;
                 end else begin
-                    if (litepcieendpoint_arbiter1_request[0]) begin
-                        litepcieendpoint_arbiter1_grant <= 1'd0;
+                    if (arbiter1_request[0]) begin
+                        arbiter1_grant <= 1'd0;
                     end else begin
-                        if (litepcieendpoint_arbiter1_request[1]) begin
-                            litepcieendpoint_arbiter1_grant <= 1'd1;
+                        if (arbiter1_request[1]) begin
+                            arbiter1_grant <= 1'd1;
                         end
                     end
                 end
             end
         end
         2'd3: begin
-            if ((~litepcieendpoint_arbiter1_request[3])) begin
-                if (litepcieendpoint_arbiter1_request[0]) begin
-                    litepcieendpoint_arbiter1_grant <= 1'd0;
+            if ((~arbiter1_request[3])) begin
+                if (arbiter1_request[0]) begin
+                    arbiter1_grant <= 1'd0;
                 end else begin
-                    if (litepcieendpoint_arbiter1_request[1]) begin
-                        litepcieendpoint_arbiter1_grant <= 1'd1;
+                    if (arbiter1_request[1]) begin
+                        arbiter1_grant <= 1'd1;
                     end else begin
-                        if (litepcieendpoint_arbiter1_request[2]) begin
-                            litepcieendpoint_arbiter1_grant <= 2'd2;
+                        if (arbiter1_request[2]) begin
+                            arbiter1_grant <= 2'd2;
                         end
                     end
                 end
             end
         end
     endcase
-    litepcieendpoint_arbiter1_status3_ongoing1 <= litepcieendpoint_arbiter1_status3_ongoing0;
-    if (litepcieendpoint_arbiter1_status3_last) begin
-        litepcieendpoint_arbiter1_status3_first <= 1'd1;
+    arbiter1_status3_ongoing1 <= arbiter1_status3_ongoing0;
+    if (arbiter1_status3_last) begin
+        arbiter1_status3_first <= 1'd1;
     end else begin
         if ((litepciedma0_litepciemasterinternalport0_sink_valid & litepciedma0_litepciemasterinternalport0_sink_ready)) begin
-            litepcieendpoint_arbiter1_status3_first <= 1'd0;
+            arbiter1_status3_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter1_status4_ongoing1 <= litepcieendpoint_arbiter1_status4_ongoing0;
-    if (litepcieendpoint_arbiter1_status4_last) begin
-        litepcieendpoint_arbiter1_status4_first <= 1'd1;
+    arbiter1_status4_ongoing1 <= arbiter1_status4_ongoing0;
+    if (arbiter1_status4_last) begin
+        arbiter1_status4_first <= 1'd1;
     end else begin
         if ((litepciedma0_litepciedmastatus0_sink_valid & litepciedma0_litepciedmastatus0_sink_ready)) begin
-            litepcieendpoint_arbiter1_status4_first <= 1'd0;
+            arbiter1_status4_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter1_status5_ongoing1 <= litepcieendpoint_arbiter1_status5_ongoing0;
-    if (litepcieendpoint_arbiter1_status5_last) begin
-        litepcieendpoint_arbiter1_status5_first <= 1'd1;
+    arbiter1_status5_ongoing1 <= arbiter1_status5_ongoing0;
+    if (arbiter1_status5_last) begin
+        arbiter1_status5_first <= 1'd1;
     end else begin
         if ((litepciedma1_litepciemasterinternalport2_sink_valid & litepciedma1_litepciemasterinternalport2_sink_ready)) begin
-            litepcieendpoint_arbiter1_status5_first <= 1'd0;
+            arbiter1_status5_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter1_status6_ongoing1 <= litepcieendpoint_arbiter1_status6_ongoing0;
-    if (litepcieendpoint_arbiter1_status6_last) begin
-        litepcieendpoint_arbiter1_status6_first <= 1'd1;
+    arbiter1_status6_ongoing1 <= arbiter1_status6_ongoing0;
+    if (arbiter1_status6_last) begin
+        arbiter1_status6_first <= 1'd1;
     end else begin
         if ((litepciedma1_litepciedmastatus1_sink_valid & litepciedma1_litepciedmastatus1_sink_ready)) begin
-            litepcieendpoint_arbiter1_status6_first <= 1'd0;
+            arbiter1_status6_first <= 1'd0;
         end
     end
-    if (litepcieendpoint_dispatcher1_last) begin
-        litepcieendpoint_dispatcher1_sel_locked <= 1'd0;
+    if (dispatcher1_last) begin
+        dispatcher1_sel_locked <= 1'd0;
     end else begin
-        if (((litepcieendpoint_dispatcher1_first & litepcieendpoint_source_valid) & (~litepcieendpoint_dispatcher1_sel_locked))) begin
-            litepcieendpoint_dispatcher1_sel_ongoing <= litepcieendpoint_dispatcher1_sel0;
-            litepcieendpoint_dispatcher1_sel_locked <= 1'd1;
+        if (((dispatcher1_first & source_valid) & (~dispatcher1_sel_locked))) begin
+            dispatcher1_sel_ongoing <= dispatcher1_sel0;
+            dispatcher1_sel_locked <= 1'd1;
         end
     end
-    litepcieendpoint_dispatcher1_ongoing1 <= litepcieendpoint_dispatcher1_ongoing0;
-    if (litepcieendpoint_dispatcher1_last) begin
-        litepcieendpoint_dispatcher1_first <= 1'd1;
+    dispatcher1_ongoing1 <= dispatcher1_ongoing0;
+    if (dispatcher1_last) begin
+        dispatcher1_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_source_valid & litepcieendpoint_source_ready)) begin
-            litepcieendpoint_dispatcher1_first <= 1'd0;
+        if ((source_valid & source_ready)) begin
+            dispatcher1_first <= 1'd0;
         end
     end
-    case (litepcieendpoint_arbiter2_grant)
+    case (arbiter2_grant)
         1'd0: begin
-            if ((~litepcieendpoint_arbiter2_request[0])) begin
-                if (litepcieendpoint_arbiter2_request[1]) begin
-                    litepcieendpoint_arbiter2_grant <= 1'd1;
+            if ((~arbiter2_request[0])) begin
+                if (arbiter2_request[1]) begin
+                    arbiter2_grant <= 1'd1;
                 end
             end
         end
         1'd1: begin
-            if ((~litepcieendpoint_arbiter2_request[1])) begin
-                if (litepcieendpoint_arbiter2_request[0]) begin
-                    litepcieendpoint_arbiter2_grant <= 1'd0;
+            if ((~arbiter2_request[1])) begin
+                if (arbiter2_request[0]) begin
+                    arbiter2_grant <= 1'd0;
                 end
             end
         end
     endcase
-    litepcieendpoint_arbiter2_status7_ongoing1 <= litepcieendpoint_arbiter2_status7_ongoing0;
-    if (litepcieendpoint_arbiter2_status7_last) begin
-        litepcieendpoint_arbiter2_status7_first <= 1'd1;
+    arbiter2_status7_ongoing1 <= arbiter2_status7_ongoing0;
+    if (arbiter2_status7_last) begin
+        arbiter2_status7_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_master_out_sink_valid & litepcieendpoint_master_out_sink_ready)) begin
-            litepcieendpoint_arbiter2_status7_first <= 1'd0;
+        if ((master_out_sink_valid & master_out_sink_ready)) begin
+            arbiter2_status7_first <= 1'd0;
         end
     end
-    litepcieendpoint_arbiter2_status8_ongoing1 <= litepcieendpoint_arbiter2_status8_ongoing0;
-    if (litepcieendpoint_arbiter2_status8_last) begin
-        litepcieendpoint_arbiter2_status8_first <= 1'd1;
+    arbiter2_status8_ongoing1 <= arbiter2_status8_ongoing0;
+    if (arbiter2_status8_last) begin
+        arbiter2_status8_first <= 1'd1;
     end else begin
-        if ((litepcieendpoint_sink_valid & litepcieendpoint_sink_ready)) begin
-            litepcieendpoint_arbiter2_status8_first <= 1'd0;
+        if ((sink_valid & sink_ready)) begin
+            arbiter2_status8_first <= 1'd0;
         end
     end
     mmap_bus_sel <= 4'd15;
@@ -12184,19 +13141,21 @@ always @(posedge sys_clk_1) begin
         pcie_phy_bus_master_enable_wr_stb <= 1'd0;
         pcie_phy_max_request_size_wr_stb <= 1'd0;
         pcie_phy_max_payload_size_wr_stb <= 1'd0;
-        depacketizer_header_extracter_first <= 1'd0;
-        depacketizer_header_extracter_last <= 1'd0;
-        depacketizer_dispatcher_first <= 1'd1;
-        depacketizer_dispatcher_ongoing1 <= 1'd0;
-        depacketizer_dispatcher_sel_ongoing <= 2'd0;
-        depacketizer_dispatcher_sel_locked <= 1'd0;
-        packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= 1'd0;
-        packetizer_grant <= 1'd0;
-        packetizer_status0_first <= 1'd1;
-        packetizer_status0_ongoing1 <= 1'd0;
-        packetizer_status1_first <= 1'd1;
-        packetizer_status1_ongoing1 <= 1'd0;
-        packetizer_tlp_raw_buf_pipe_valid_source_valid <= 1'd0;
+        cmp_depacketizer_header_extracter_first <= 1'd0;
+        cmp_depacketizer_header_extracter_last <= 1'd0;
+        cmp_depacketizer_dispatcher_first <= 1'd1;
+        cmp_depacketizer_dispatcher_ongoing1 <= 1'd0;
+        cmp_depacketizer_dispatcher_sel_ongoing <= 1'd0;
+        cmp_depacketizer_dispatcher_sel_locked <= 1'd0;
+        req_depacketizer_header_extracter_first <= 1'd0;
+        req_depacketizer_header_extracter_last <= 1'd0;
+        req_depacketizer_dispatcher_first <= 1'd1;
+        req_depacketizer_dispatcher_ongoing1 <= 1'd0;
+        req_depacketizer_dispatcher_sel_ongoing <= 1'd0;
+        req_depacketizer_dispatcher_sel_locked <= 1'd0;
+        cmp_packetizer_tlp_raw_buf_pipe_valid_source_valid <= 1'd0;
+        req_packetizer_tlp_raw_req_buf_pipe_valid_source_valid <= 1'd0;
+        req_packetizer_tlp_raw_buf_pipe_valid_source_valid <= 1'd0;
         msi_enable_storage <= 32'd0;
         msi_enable_wr_stb <= 1'd0;
         msi_reserved0_storage <= 1'd0;
@@ -12400,85 +13359,88 @@ always @(posedge sys_clk_1) begin
         count <= 20'd1000000;
         sram0_sel_r <= 1'd0;
         sram1_sel_r <= 1'd0;
-        litepcieendpoint_state <= 2'd0;
-        litepcieendpoint_litepcietlpheaderinserter3dws_state <= 1'd0;
-        litepcieendpoint_litepcietlpheaderinserter4dws_state <= 1'd0;
-        litepcieendpoint_first <= 1'd1;
-        litepcieendpoint_ongoing1 <= 1'd0;
-        litepcieendpoint_sel_ongoing <= 1'd0;
-        litepcieendpoint_sel_locked <= 1'd0;
-        litepcieendpoint_syncfifo0_readable <= 1'd0;
-        litepcieendpoint_syncfifo0_level0 <= 4'd0;
-        litepcieendpoint_syncfifo0_produce <= 3'd0;
-        litepcieendpoint_syncfifo0_consume <= 3'd0;
-        litepcieendpoint_syncfifo1_readable <= 1'd0;
-        litepcieendpoint_syncfifo1_level0 <= 4'd0;
-        litepcieendpoint_syncfifo1_produce <= 3'd0;
-        litepcieendpoint_syncfifo1_consume <= 3'd0;
-        litepcieendpoint_syncfifo2_readable <= 1'd0;
-        litepcieendpoint_syncfifo2_level0 <= 7'd0;
-        litepcieendpoint_syncfifo2_produce <= 6'd0;
-        litepcieendpoint_syncfifo2_consume <= 6'd0;
-        litepcieendpoint_syncfifo3_readable <= 1'd0;
-        litepcieendpoint_syncfifo3_level0 <= 7'd0;
-        litepcieendpoint_syncfifo3_produce <= 6'd0;
-        litepcieendpoint_syncfifo3_consume <= 6'd0;
-        litepcieendpoint_syncfifo4_readable <= 1'd0;
-        litepcieendpoint_syncfifo4_level0 <= 7'd0;
-        litepcieendpoint_syncfifo4_produce <= 6'd0;
-        litepcieendpoint_syncfifo4_consume <= 6'd0;
-        litepcieendpoint_syncfifo5_readable <= 1'd0;
-        litepcieendpoint_syncfifo5_level0 <= 7'd0;
-        litepcieendpoint_syncfifo5_produce <= 6'd0;
-        litepcieendpoint_syncfifo5_consume <= 6'd0;
-        litepcieendpoint_syncfifo6_readable <= 1'd0;
-        litepcieendpoint_syncfifo6_level0 <= 7'd0;
-        litepcieendpoint_syncfifo6_produce <= 6'd0;
-        litepcieendpoint_syncfifo6_consume <= 6'd0;
-        litepcieendpoint_syncfifo7_readable <= 1'd0;
-        litepcieendpoint_syncfifo7_level0 <= 7'd0;
-        litepcieendpoint_syncfifo7_produce <= 6'd0;
-        litepcieendpoint_syncfifo7_consume <= 6'd0;
-        litepcieendpoint_syncfifo8_readable <= 1'd0;
-        litepcieendpoint_syncfifo8_level0 <= 7'd0;
-        litepcieendpoint_syncfifo8_produce <= 6'd0;
-        litepcieendpoint_syncfifo8_consume <= 6'd0;
-        litepcieendpoint_syncfifo9_readable <= 1'd0;
-        litepcieendpoint_syncfifo9_level0 <= 7'd0;
-        litepcieendpoint_syncfifo9_produce <= 6'd0;
-        litepcieendpoint_syncfifo9_consume <= 6'd0;
-        litepcieendpoint_fill_tag <= 3'd0;
-        litepcieendpoint_arbiter0_grant <= 2'd0;
-        litepcieendpoint_arbiter0_status0_first <= 1'd1;
-        litepcieendpoint_arbiter0_status0_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter0_status1_first <= 1'd1;
-        litepcieendpoint_arbiter0_status1_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter0_status2_first <= 1'd1;
-        litepcieendpoint_arbiter0_status2_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher0_first <= 1'd1;
-        litepcieendpoint_dispatcher0_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher0_sel_ongoing <= 3'd0;
-        litepcieendpoint_dispatcher0_sel_locked <= 1'd0;
-        litepcieendpoint_arbiter1_grant <= 2'd0;
-        litepcieendpoint_arbiter1_status3_first <= 1'd1;
-        litepcieendpoint_arbiter1_status3_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter1_status4_first <= 1'd1;
-        litepcieendpoint_arbiter1_status4_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter1_status5_first <= 1'd1;
-        litepcieendpoint_arbiter1_status5_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter1_status6_first <= 1'd1;
-        litepcieendpoint_arbiter1_status6_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher1_first <= 1'd1;
-        litepcieendpoint_dispatcher1_ongoing1 <= 1'd0;
-        litepcieendpoint_dispatcher1_sel_ongoing <= 4'd0;
-        litepcieendpoint_dispatcher1_sel_locked <= 1'd0;
-        litepcieendpoint_arbiter2_grant <= 1'd0;
-        litepcieendpoint_arbiter2_status7_first <= 1'd1;
-        litepcieendpoint_arbiter2_status7_ongoing1 <= 1'd0;
-        litepcieendpoint_arbiter2_status8_first <= 1'd1;
-        litepcieendpoint_arbiter2_status8_ongoing1 <= 1'd0;
-        litepcieendpoint_resetinserter0_state <= 2'd0;
-        litepcieendpoint_resetinserter1_state <= 2'd0;
+        litepcietlpdepacketizer0_state <= 2'd0;
+        litepcietlpdepacketizer1_state <= 2'd0;
+        litepcietlpheaderinserter3dws0_state <= 1'd0;
+        litepcietlpheaderinserter4dws0_state <= 1'd0;
+        litepcietlpheaderinserter3dws1_state <= 1'd0;
+        litepcietlpheaderinserter4dws1_state <= 1'd0;
+        first <= 1'd1;
+        ongoing1 <= 1'd0;
+        sel_ongoing <= 1'd0;
+        sel_locked <= 1'd0;
+        syncfifo0_readable <= 1'd0;
+        syncfifo0_level0 <= 4'd0;
+        syncfifo0_produce <= 3'd0;
+        syncfifo0_consume <= 3'd0;
+        syncfifo1_readable <= 1'd0;
+        syncfifo1_level0 <= 4'd0;
+        syncfifo1_produce <= 3'd0;
+        syncfifo1_consume <= 3'd0;
+        syncfifo2_readable <= 1'd0;
+        syncfifo2_level0 <= 7'd0;
+        syncfifo2_produce <= 6'd0;
+        syncfifo2_consume <= 6'd0;
+        syncfifo3_readable <= 1'd0;
+        syncfifo3_level0 <= 7'd0;
+        syncfifo3_produce <= 6'd0;
+        syncfifo3_consume <= 6'd0;
+        syncfifo4_readable <= 1'd0;
+        syncfifo4_level0 <= 7'd0;
+        syncfifo4_produce <= 6'd0;
+        syncfifo4_consume <= 6'd0;
+        syncfifo5_readable <= 1'd0;
+        syncfifo5_level0 <= 7'd0;
+        syncfifo5_produce <= 6'd0;
+        syncfifo5_consume <= 6'd0;
+        syncfifo6_readable <= 1'd0;
+        syncfifo6_level0 <= 7'd0;
+        syncfifo6_produce <= 6'd0;
+        syncfifo6_consume <= 6'd0;
+        syncfifo7_readable <= 1'd0;
+        syncfifo7_level0 <= 7'd0;
+        syncfifo7_produce <= 6'd0;
+        syncfifo7_consume <= 6'd0;
+        syncfifo8_readable <= 1'd0;
+        syncfifo8_level0 <= 7'd0;
+        syncfifo8_produce <= 6'd0;
+        syncfifo8_consume <= 6'd0;
+        syncfifo9_readable <= 1'd0;
+        syncfifo9_level0 <= 7'd0;
+        syncfifo9_produce <= 6'd0;
+        syncfifo9_consume <= 6'd0;
+        fill_tag <= 3'd0;
+        arbiter0_grant <= 2'd0;
+        arbiter0_status0_first <= 1'd1;
+        arbiter0_status0_ongoing1 <= 1'd0;
+        arbiter0_status1_first <= 1'd1;
+        arbiter0_status1_ongoing1 <= 1'd0;
+        arbiter0_status2_first <= 1'd1;
+        arbiter0_status2_ongoing1 <= 1'd0;
+        dispatcher0_first <= 1'd1;
+        dispatcher0_ongoing1 <= 1'd0;
+        dispatcher0_sel_ongoing <= 3'd0;
+        dispatcher0_sel_locked <= 1'd0;
+        arbiter1_grant <= 2'd0;
+        arbiter1_status3_first <= 1'd1;
+        arbiter1_status3_ongoing1 <= 1'd0;
+        arbiter1_status4_first <= 1'd1;
+        arbiter1_status4_ongoing1 <= 1'd0;
+        arbiter1_status5_first <= 1'd1;
+        arbiter1_status5_ongoing1 <= 1'd0;
+        arbiter1_status6_first <= 1'd1;
+        arbiter1_status6_ongoing1 <= 1'd0;
+        dispatcher1_first <= 1'd1;
+        dispatcher1_ongoing1 <= 1'd0;
+        dispatcher1_sel_ongoing <= 4'd0;
+        dispatcher1_sel_locked <= 1'd0;
+        arbiter2_grant <= 1'd0;
+        arbiter2_status7_first <= 1'd1;
+        arbiter2_status7_ongoing1 <= 1'd0;
+        arbiter2_status8_first <= 1'd1;
+        arbiter2_status8_ongoing1 <= 1'd0;
+        resetinserter0_state <= 2'd0;
+        resetinserter1_state <= 2'd0;
         litepciewishbonemaster_state <= 2'd0;
         litepciemsix_state <= 1'd0;
         litepciedma0_resetinserter0_state0 <= 1'd0;
@@ -12808,17 +13770,17 @@ reg [4:0] storage_12[0:7];
 reg [4:0] storage_12_dat0;
 reg [4:0] storage_12_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo0_wrport_we)
-		storage_12[litepcieendpoint_syncfifo0_wrport_adr] <= litepcieendpoint_syncfifo0_wrport_dat_w;
-	storage_12_dat0 <= storage_12[litepcieendpoint_syncfifo0_wrport_adr];
+	if (syncfifo0_wrport_we)
+		storage_12[syncfifo0_wrport_adr] <= syncfifo0_wrport_dat_w;
+	storage_12_dat0 <= storage_12[syncfifo0_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo0_rdport_re) begin
-		storage_12_dat1 <= storage_12[litepcieendpoint_syncfifo0_rdport_adr];
+	if (syncfifo0_rdport_re) begin
+		storage_12_dat1 <= storage_12[syncfifo0_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo0_wrport_dat_r = storage_12_dat0;
-assign litepcieendpoint_syncfifo0_rdport_dat_r = storage_12_dat1;
+assign syncfifo0_wrport_dat_r = storage_12_dat0;
+assign syncfifo0_rdport_dat_r = storage_12_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12830,17 +13792,17 @@ reg [20:0] storage_13[0:7];
 reg [20:0] storage_13_dat0;
 reg [20:0] storage_13_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo1_wrport_we)
-		storage_13[litepcieendpoint_syncfifo1_wrport_adr] <= litepcieendpoint_syncfifo1_wrport_dat_w;
-	storage_13_dat0 <= storage_13[litepcieendpoint_syncfifo1_wrport_adr];
+	if (syncfifo1_wrport_we)
+		storage_13[syncfifo1_wrport_adr] <= syncfifo1_wrport_dat_w;
+	storage_13_dat0 <= storage_13[syncfifo1_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo1_rdport_re) begin
-		storage_13_dat1 <= storage_13[litepcieendpoint_syncfifo1_rdport_adr];
+	if (syncfifo1_rdport_re) begin
+		storage_13_dat1 <= storage_13[syncfifo1_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo1_wrport_dat_r = storage_13_dat0;
-assign litepcieendpoint_syncfifo1_rdport_dat_r = storage_13_dat1;
+assign syncfifo1_wrport_dat_r = storage_13_dat0;
+assign syncfifo1_rdport_dat_r = storage_13_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12852,17 +13814,17 @@ reg [357:0] storage_14[0:63];
 reg [357:0] storage_14_dat0;
 reg [357:0] storage_14_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo2_wrport_we)
-		storage_14[litepcieendpoint_syncfifo2_wrport_adr] <= litepcieendpoint_syncfifo2_wrport_dat_w;
-	storage_14_dat0 <= storage_14[litepcieendpoint_syncfifo2_wrport_adr];
+	if (syncfifo2_wrport_we)
+		storage_14[syncfifo2_wrport_adr] <= syncfifo2_wrport_dat_w;
+	storage_14_dat0 <= storage_14[syncfifo2_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo2_rdport_re) begin
-		storage_14_dat1 <= storage_14[litepcieendpoint_syncfifo2_rdport_adr];
+	if (syncfifo2_rdport_re) begin
+		storage_14_dat1 <= storage_14[syncfifo2_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo2_wrport_dat_r = storage_14_dat0;
-assign litepcieendpoint_syncfifo2_rdport_dat_r = storage_14_dat1;
+assign syncfifo2_wrport_dat_r = storage_14_dat0;
+assign syncfifo2_rdport_dat_r = storage_14_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12874,17 +13836,17 @@ reg [357:0] storage_15[0:63];
 reg [357:0] storage_15_dat0;
 reg [357:0] storage_15_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo3_wrport_we)
-		storage_15[litepcieendpoint_syncfifo3_wrport_adr] <= litepcieendpoint_syncfifo3_wrport_dat_w;
-	storage_15_dat0 <= storage_15[litepcieendpoint_syncfifo3_wrport_adr];
+	if (syncfifo3_wrport_we)
+		storage_15[syncfifo3_wrport_adr] <= syncfifo3_wrport_dat_w;
+	storage_15_dat0 <= storage_15[syncfifo3_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo3_rdport_re) begin
-		storage_15_dat1 <= storage_15[litepcieendpoint_syncfifo3_rdport_adr];
+	if (syncfifo3_rdport_re) begin
+		storage_15_dat1 <= storage_15[syncfifo3_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo3_wrport_dat_r = storage_15_dat0;
-assign litepcieendpoint_syncfifo3_rdport_dat_r = storage_15_dat1;
+assign syncfifo3_wrport_dat_r = storage_15_dat0;
+assign syncfifo3_rdport_dat_r = storage_15_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12896,17 +13858,17 @@ reg [357:0] storage_16[0:63];
 reg [357:0] storage_16_dat0;
 reg [357:0] storage_16_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo4_wrport_we)
-		storage_16[litepcieendpoint_syncfifo4_wrport_adr] <= litepcieendpoint_syncfifo4_wrport_dat_w;
-	storage_16_dat0 <= storage_16[litepcieendpoint_syncfifo4_wrport_adr];
+	if (syncfifo4_wrport_we)
+		storage_16[syncfifo4_wrport_adr] <= syncfifo4_wrport_dat_w;
+	storage_16_dat0 <= storage_16[syncfifo4_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo4_rdport_re) begin
-		storage_16_dat1 <= storage_16[litepcieendpoint_syncfifo4_rdport_adr];
+	if (syncfifo4_rdport_re) begin
+		storage_16_dat1 <= storage_16[syncfifo4_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo4_wrport_dat_r = storage_16_dat0;
-assign litepcieendpoint_syncfifo4_rdport_dat_r = storage_16_dat1;
+assign syncfifo4_wrport_dat_r = storage_16_dat0;
+assign syncfifo4_rdport_dat_r = storage_16_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12918,17 +13880,17 @@ reg [357:0] storage_17[0:63];
 reg [357:0] storage_17_dat0;
 reg [357:0] storage_17_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo5_wrport_we)
-		storage_17[litepcieendpoint_syncfifo5_wrport_adr] <= litepcieendpoint_syncfifo5_wrport_dat_w;
-	storage_17_dat0 <= storage_17[litepcieendpoint_syncfifo5_wrport_adr];
+	if (syncfifo5_wrport_we)
+		storage_17[syncfifo5_wrport_adr] <= syncfifo5_wrport_dat_w;
+	storage_17_dat0 <= storage_17[syncfifo5_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo5_rdport_re) begin
-		storage_17_dat1 <= storage_17[litepcieendpoint_syncfifo5_rdport_adr];
+	if (syncfifo5_rdport_re) begin
+		storage_17_dat1 <= storage_17[syncfifo5_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo5_wrport_dat_r = storage_17_dat0;
-assign litepcieendpoint_syncfifo5_rdport_dat_r = storage_17_dat1;
+assign syncfifo5_wrport_dat_r = storage_17_dat0;
+assign syncfifo5_rdport_dat_r = storage_17_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12940,17 +13902,17 @@ reg [357:0] storage_18[0:63];
 reg [357:0] storage_18_dat0;
 reg [357:0] storage_18_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo6_wrport_we)
-		storage_18[litepcieendpoint_syncfifo6_wrport_adr] <= litepcieendpoint_syncfifo6_wrport_dat_w;
-	storage_18_dat0 <= storage_18[litepcieendpoint_syncfifo6_wrport_adr];
+	if (syncfifo6_wrport_we)
+		storage_18[syncfifo6_wrport_adr] <= syncfifo6_wrport_dat_w;
+	storage_18_dat0 <= storage_18[syncfifo6_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo6_rdport_re) begin
-		storage_18_dat1 <= storage_18[litepcieendpoint_syncfifo6_rdport_adr];
+	if (syncfifo6_rdport_re) begin
+		storage_18_dat1 <= storage_18[syncfifo6_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo6_wrport_dat_r = storage_18_dat0;
-assign litepcieendpoint_syncfifo6_rdport_dat_r = storage_18_dat1;
+assign syncfifo6_wrport_dat_r = storage_18_dat0;
+assign syncfifo6_rdport_dat_r = storage_18_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12962,17 +13924,17 @@ reg [357:0] storage_19[0:63];
 reg [357:0] storage_19_dat0;
 reg [357:0] storage_19_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo7_wrport_we)
-		storage_19[litepcieendpoint_syncfifo7_wrport_adr] <= litepcieendpoint_syncfifo7_wrport_dat_w;
-	storage_19_dat0 <= storage_19[litepcieendpoint_syncfifo7_wrport_adr];
+	if (syncfifo7_wrport_we)
+		storage_19[syncfifo7_wrport_adr] <= syncfifo7_wrport_dat_w;
+	storage_19_dat0 <= storage_19[syncfifo7_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo7_rdport_re) begin
-		storage_19_dat1 <= storage_19[litepcieendpoint_syncfifo7_rdport_adr];
+	if (syncfifo7_rdport_re) begin
+		storage_19_dat1 <= storage_19[syncfifo7_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo7_wrport_dat_r = storage_19_dat0;
-assign litepcieendpoint_syncfifo7_rdport_dat_r = storage_19_dat1;
+assign syncfifo7_wrport_dat_r = storage_19_dat0;
+assign syncfifo7_rdport_dat_r = storage_19_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -12984,17 +13946,17 @@ reg [357:0] storage_20[0:63];
 reg [357:0] storage_20_dat0;
 reg [357:0] storage_20_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo8_wrport_we)
-		storage_20[litepcieendpoint_syncfifo8_wrport_adr] <= litepcieendpoint_syncfifo8_wrport_dat_w;
-	storage_20_dat0 <= storage_20[litepcieendpoint_syncfifo8_wrport_adr];
+	if (syncfifo8_wrport_we)
+		storage_20[syncfifo8_wrport_adr] <= syncfifo8_wrport_dat_w;
+	storage_20_dat0 <= storage_20[syncfifo8_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo8_rdport_re) begin
-		storage_20_dat1 <= storage_20[litepcieendpoint_syncfifo8_rdport_adr];
+	if (syncfifo8_rdport_re) begin
+		storage_20_dat1 <= storage_20[syncfifo8_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo8_wrport_dat_r = storage_20_dat0;
-assign litepcieendpoint_syncfifo8_rdport_dat_r = storage_20_dat1;
+assign syncfifo8_wrport_dat_r = storage_20_dat0;
+assign syncfifo8_rdport_dat_r = storage_20_dat1;
 
 
 //------------------------------------------------------------------------------
@@ -13006,17 +13968,17 @@ reg [357:0] storage_21[0:63];
 reg [357:0] storage_21_dat0;
 reg [357:0] storage_21_dat1;
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo9_wrport_we)
-		storage_21[litepcieendpoint_syncfifo9_wrport_adr] <= litepcieendpoint_syncfifo9_wrport_dat_w;
-	storage_21_dat0 <= storage_21[litepcieendpoint_syncfifo9_wrport_adr];
+	if (syncfifo9_wrport_we)
+		storage_21[syncfifo9_wrport_adr] <= syncfifo9_wrport_dat_w;
+	storage_21_dat0 <= storage_21[syncfifo9_wrport_adr];
 end
 always @(posedge sys_clk_1) begin
-	if (litepcieendpoint_syncfifo9_rdport_re) begin
-		storage_21_dat1 <= storage_21[litepcieendpoint_syncfifo9_rdport_adr];
+	if (syncfifo9_rdport_re) begin
+		storage_21_dat1 <= storage_21[syncfifo9_rdport_adr];
 	end
 end
-assign litepcieendpoint_syncfifo9_wrport_dat_r = storage_21_dat0;
-assign litepcieendpoint_syncfifo9_rdport_dat_r = storage_21_dat1;
+assign syncfifo9_wrport_dat_r = storage_21_dat0;
+assign syncfifo9_rdport_dat_r = storage_21_dat1;
 
 
 endmodule

@@ -32,24 +32,7 @@ public static class DeclaredDifferences
             "simulation convenience the real gateware does not have (it overwrites and re-reads). The model is unpaced (it " +
             "moves buffers as fast as the host CPU copies), so without it every SIL stream would overrun by design; lossy " +
             "runs (SimFlowControl=false, and every RTL run) agree with the RTL and are compared in 'lossy loop mode'."),
-        .. Packetizer256("reader stream has no last", "writer buffer*"),
-        .. Packetizer256("table reset with a descriptor in flight", "writer buffer*", "MSI messages"),
-        .. Packetizer256("disable mid-descriptor restarts it", "writer buffer*", "MSI messages"),
     ];
-
-    /// <summary>
-    /// A LitePCIe defect, not a model choice: on a 256-bit datapath the 4-DW header inserter emits a TLP's last beat one
-    /// cycle after its last input beat, and the 3-DW/4-DW mux (LitePCIeTLPHeaderInserter3DWs4DWs) follows the fmt of the
-    /// TLP now at its input. When a 3-DW TLP (an MSI-X write, a completion) follows a 64-bit-addressed write back to
-    /// back, the write loses its last 4 DWs and the two leave as one malformed TLP, which the root port drops: the data
-    /// never lands and the MSI-X message is lost. Seen on sim-xcu1525-msix (256-bit, 64-bit DMA, MSI-X) whenever an
-    /// MSI-X write races a DMA write. The model implements LitePCIe's intent; the defect is reported (docs/rtl.md).
-    /// </summary>
-    private static IEnumerable<DeclaredDifference> Packetizer256(string scenario, params string[] observations) =>
-        observations.Select(o => new DeclaredDifference(scenario, o,
-            "LitePCIe RTL defect (256-bit TLP packetizer): a 3-DW TLP right after a 4-DW write makes that write lose its last " +
-            "4 DWs and merge with it into one malformed TLP, which the root port drops (data and MSI-X message lost); the " +
-            "model implements the intended behaviour, the defect is reported in docs/rtl.md", "sim-xcu1525-msix"));
 
     /// <summary>The declaration covering an observation, or null.</summary>
     public static DeclaredDifference? Find(string board, string scenario, string observation) => All.FirstOrDefault(d => d.Covers(board, scenario, observation));

@@ -1,5 +1,6 @@
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Simulation;
 using LitePcie.Hil.Simulation.Gateware;
 
 namespace LitePcie.Hil.Tests.Conformance;
@@ -342,21 +343,7 @@ internal static class ConformanceScenarios
         new("lossy loop mode", "13", Loopback, r =>
         {
             // The writer loops over 2 slots while the reader supplies 5 buffers: nobody consumes, the writer overwrites.
-            var src = r.Source(5 * Buffer);
-            var dst = r.Alloc(2 * Buffer);
-            r.W(r.Ch.LoopbackEnable!, 1);
-            r.W(r.Writer.TableReset, 1);
-            r.Push(r.Writer, dst.BusAddressOf(0), Buffer, irqDisable: true, lastDisable: true);
-            r.Push(r.Writer, dst.BusAddressOf(Buffer), Buffer, irqDisable: true, lastDisable: true);
-            r.W(r.Writer.LoopProgN, 1);
-            for (int i = 0; i < 5; i++)
-            {
-                r.Push(r.Reader, src.BusAddressOf(i * Buffer), Buffer, irqDisable: true);
-            }
-
-            r.Enable(r.Writer);
-            r.Enable(r.Reader);
-            r.Settle();
+            var (src, dst) = TwoSlotLoopFedFiveBuffers(r);
             r.See("slot 0 holds buffer 4", r.Same(dst, 0, src, 4 * Buffer, Buffer));
             r.See("slot 1 holds buffer 3", r.Same(dst, Buffer, src, 3 * Buffer, Buffer));
             r.SeeEngine("writer", r.Writer);
@@ -366,21 +353,7 @@ internal static class ConformanceScenarios
         {
             // What SimFlowControl=true does (the SIL's default): the client never consumed, so the writer may not pass the ring.
             r.Board.FlowControl = new HoldAfter(2);
-            var src = r.Source(5 * Buffer);
-            var dst = r.Alloc(2 * Buffer);
-            r.W(r.Ch.LoopbackEnable!, 1);
-            r.W(r.Writer.TableReset, 1);
-            r.Push(r.Writer, dst.BusAddressOf(0), Buffer, irqDisable: true, lastDisable: true);
-            r.Push(r.Writer, dst.BusAddressOf(Buffer), Buffer, irqDisable: true, lastDisable: true);
-            r.W(r.Writer.LoopProgN, 1);
-            for (int i = 0; i < 5; i++)
-            {
-                r.Push(r.Reader, src.BusAddressOf(i * Buffer), Buffer, irqDisable: true);
-            }
-
-            r.Enable(r.Writer);
-            r.Enable(r.Reader);
-            r.Settle();
+            var (src, dst) = TwoSlotLoopFedFiveBuffers(r);
             r.See("slot 0 holds buffer 0", r.Same(dst, 0, src, 0, Buffer));
             r.SeeEngine("writer", r.Writer);
         }),
@@ -599,6 +572,27 @@ internal static class ConformanceScenarios
         r.Settle();
         r.SeeEngine("writer", r.Writer);
         r.SeeEngine("reader", r.Reader);
+    }
+
+    /// <summary>The writer in loop mode over 2 slots of one buffer each, fed 5 different reader buffers through the loopback.</summary>
+    private static (HostAllocation Source, HostAllocation Slots) TwoSlotLoopFedFiveBuffers(ConformanceRig r)
+    {
+        var src = r.Source(5 * Buffer);
+        var dst = r.Alloc(2 * Buffer);
+        r.W(r.Ch.LoopbackEnable!, 1);
+        r.W(r.Writer.TableReset, 1);
+        r.Push(r.Writer, dst.BusAddressOf(0), Buffer, irqDisable: true, lastDisable: true);
+        r.Push(r.Writer, dst.BusAddressOf(Buffer), Buffer, irqDisable: true, lastDisable: true);
+        r.W(r.Writer.LoopProgN, 1);
+        for (int i = 0; i < 5; i++)
+        {
+            r.Push(r.Reader, src.BusAddressOf(i * Buffer), Buffer, irqDisable: true);
+        }
+
+        r.Enable(r.Writer);
+        r.Enable(r.Reader);
+        r.Settle();
+        return (src, dst);
     }
 
     /// <summary>A host flow control that lets an engine complete <paramref name="limit"/> descriptors and holds it there.</summary>

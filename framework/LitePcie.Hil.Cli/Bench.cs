@@ -133,7 +133,12 @@ internal sealed class Bench : IAsyncDisposable
 
                 return new MacOSBackend([profile]);
             default:
-                return new SilBackend(new SilBackendOptions { Boards = [request.BoardOrDefault], Faults = request.Faults, Paced = request.Paced });
+                return new SilBackend(new SilBackendOptions
+                {
+                    Boards = [request.BoardOrDefault], Faults = request.Faults, Paced = request.Paced,
+                    Engine = request.Engine == DeviceOptions.Rtl ? Simulation.Gateware.SimEngine.Rtl : Simulation.Gateware.SimEngine.Model,
+                    HostFlowControl = request.Engine != DeviceOptions.Rtl,
+                });
         }
     }
 

@@ -53,7 +53,7 @@ public sealed class DeviceCommandTests
         var run = CliRun.Of("info");
 
         run.Code.Should().Be(ExitCodes.Success, run.ToString());
-        run.Out.Should().Contain("LitePCIe standalone core (SIL sim-ac701-2ch)")
+        run.Out.Should().Contain("LitePCIe standalone core 2026-11-21 12:00:00")
             .And.Contain("0x058000", "class code").And.Contain("Memory64", "BAR2 is a 64-bit window")
             .And.Contain("1 MiB").And.Contain("MSI ").And.Contain("PCIe ").And.Contain("PM ")
             .And.Contain("256 × 8 KiB", "DMA ring geometry").And.Contain("present", "the AC701 design has loopback")

@@ -26,6 +26,32 @@ public sealed partial class DmaCommandTests
     }
 
     [Test]
+    public void The_rtl_engine_moves_verified_data_through_the_boards_real_rtl()
+    {
+        if (LitePcie.Hil.Simulation.Gateware.RtlEngine.Unavailable(LitePcie.Hil.Boards.BoardCatalog.Load(LitePcie.Hil.Boards.BoardCatalog.DefaultBoard)) is { } why)
+        {
+            Support.RtlTools.Unavailable(why);
+        }
+
+        var run = CliRun.Of("dma", "--engine", "rtl", "--seconds", "1", "--json");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        var json = run.Json();
+        json.GetProperty("passed").GetBoolean().Should().BeTrue(run.ToString());
+        json.GetProperty("rxBytes").GetInt64().Should().BePositive("the RTL moved data");
+    }
+
+    [Test]
+    public void The_engine_option_is_for_the_simulator_and_the_rtl_is_never_paced()
+    {
+        CliRun.Of("dma", "--engine", "rtl", "--backend", "linux").Code.Should().Be(ExitCodes.UsageError);
+        CliRun.Of("dma", "--engine", "rtl", "--paced").Code.Should().Be(ExitCodes.UsageError);
+        var bad = CliRun.Of("dma", "--engine", "verilog");
+        bad.Code.Should().Be(ExitCodes.UsageError);
+        bad.Err.Should().Contain("--engine");
+    }
+
+    [Test]
     public void Json_is_one_document_with_rates_cpu_and_samples()
     {
         var run = CliRun.Of("dma", "--seconds", "0.5", "--json");

@@ -150,11 +150,25 @@ public sealed class HilOptionsTests
     }
 
     [Test]
+    public void SimEngine_selects_the_rtl_which_has_no_flow_control_pacing_or_gateware_faults()
+    {
+        Parse().SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Model);
+        var rtl = Parse(("SimEngine", "rtl"));
+        rtl.SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl);
+        rtl.SimFlowControl.Should().BeFalse("the RTL never waits for software: lossy is its only flow");
+        Problems(("SimEngine", "verilog")).Should().ContainSingle().Which.Should().Contain("SimEngine = 'verilog': accepted model or rtl");
+        Problems(("SimEngine", "rtl"), ("SimFlowControl", "true")).Should().ContainSingle().Which.Should().Contain("SimFlowControl = true: SimEngine=rtl has no flow control");
+        Problems(("SimEngine", "rtl"), ("SimPaced", "true")).Should().ContainSingle().Which.Should().Contain("SimPaced");
+        Problems(("SimEngine", "rtl"), ("SimFaults", "dma-bitflip=0.1;msi-drop=0.5")).Should().ContainSingle()
+            .Which.Should().Contain("dma-bitflip").And.NotContain("msi-drop", "board-level faults work on both engines");
+    }
+
+    [Test]
     public void Every_runsettings_file_holds_only_known_valid_parameters()
     {
         var files = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "runsettings"), "*.runsettings");
         files.Select(Path.GetFileName).Should().BeEquivalentTo(
-            ["sim.runsettings", "linux-lab.runsettings", "linux-guest.runsettings", "macos-lab.runsettings", "nightly.runsettings"]);
+            ["sim.runsettings", "linux-lab.runsettings", "linux-guest.runsettings", "macos-lab.runsettings", "nightly.runsettings", "rtl.runsettings"]);
         foreach (var file in files)
         {
             var parameters = XDocument.Load(file).Root!.Element("TestRunParameters")!.Elements("Parameter")

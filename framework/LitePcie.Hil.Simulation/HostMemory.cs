@@ -73,7 +73,7 @@ public sealed record DmaAccessFault(string Engine, ulong BusAddress, int Length,
 /// to memory. A device access to an unmapped bus address is recorded as a fault (what an IOMMU would
 /// catch) and never dereferenced.
 /// </summary>
-public sealed unsafe class HostMemory : IDisposable
+public sealed unsafe class HostMemory : IBusAddressSpace, IDisposable
 {
     private readonly object _sync = new();
     private readonly List<HostAllocation> _allocations = [];

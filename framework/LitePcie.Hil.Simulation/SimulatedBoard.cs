@@ -34,6 +34,25 @@ public sealed record SimulationOptions
 
     /// <summary>Serial number in the Device Serial Number capability (boards on one bus differ by it).</summary>
     public ulong SerialNumber { get; init; } = 0x4C50_4349_0000_0001;
+
+    /// <summary>What computes the gateware's behaviour behind the board's BARs (see <see cref="SimulationEngine"/>).</summary>
+    public SimulationEngine Engine { get; init; } = SimulationEngine.Model;
+
+    /// <summary>
+    /// Where the engines' DMA goes: null = the board's own <see cref="SimulatedBoard.Memory"/> (the SIL's host);
+    /// the device server passes a VM's guest RAM here.
+    /// </summary>
+    public IBusAddressSpace? BusAddressSpace { get; init; }
+}
+
+/// <summary>The engine behind a simulated board's gateware seam.</summary>
+public enum SimulationEngine
+{
+    /// <summary>The C# gateware model (fast, fault injection).</summary>
+    Model,
+
+    /// <summary>The real LitePCIe RTL under Verilator (issue 12; not built into this project yet).</summary>
+    Rtl,
 }
 
 /// <summary>Statistics of a simulated board since it was created.</summary>
@@ -75,6 +94,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     public SimulatedBoard(BoardProfile profile, SimulationOptions? options = null)
     {
         Options = options ?? new SimulationOptions();
+        if (Options.Engine != SimulationEngine.Model)
+        {
+            throw new NotSupportedException($"simulation engine '{Options.Engine}' is not built yet: accepted 'Model' (the RTL engine plugs in behind the same gateware seam)");
+        }
+
         Profile = profile;
         Map = profile.CsrMap;
         Faults = Options.Faults;
@@ -187,7 +211,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 
     int IGatewareHost.MaxReadRequestSize => _function.MaxReadRequestSize;
 
-    HostMemory IGatewareHost.Memory => Memory;
+    IBusAddressSpace IGatewareHost.Memory => BusAddressSpace;
+
+    /// <summary>The bus address space the engines reach: <see cref="SimulationOptions.BusAddressSpace"/> or <see cref="Memory"/>.</summary>
+    public IBusAddressSpace BusAddressSpace => Options.BusAddressSpace ?? Memory;
 
     IHostFlowControl? IGatewareHost.FlowControl => _flow;
 
@@ -377,7 +404,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             var c = _gateware.Counters;
             return new SimulatedBoardStatistics(c.BuffersMoved, c.BytesMoved[0], c.BytesMoved[1],
                 Interlocked.Read(ref _msiSent), Interlocked.Read(ref _msiDropped), Interlocked.Read(ref _msiSpurious),
-                c.DroppedBuffers, c.FlippedBits, _gateware.BusErrors, Memory.Faults.Count);
+                c.DroppedBuffers, c.FlippedBits, _gateware.BusErrors, BusAddressSpace.Faults.Count);
         }
     }
 

@@ -36,8 +36,8 @@ internal interface IGatewareHost
     /// <summary>Negotiated max read request size in bytes (capped at 512 by the core).</summary>
     int MaxReadRequestSize { get; }
 
-    /// <summary>Host memory the engines reach.</summary>
-    HostMemory Memory { get; }
+    /// <summary>The bus address space the engines reach (the SIL's host memory, or a VM's guest RAM).</summary>
+    IBusAddressSpace Memory { get; }
 
     /// <summary>Optional flow control (null = real hardware behaviour).</summary>
     IHostFlowControl? FlowControl { get; }

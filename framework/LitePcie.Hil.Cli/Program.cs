@@ -38,6 +38,7 @@ public static class Program
             SleepCommand.Create(io),
             QualifyCommand.Create(io),
             BoardHeaderCommand.Create(stdout, stderr),
+            LiteXHeadersCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

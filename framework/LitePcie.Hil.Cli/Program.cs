@@ -39,6 +39,7 @@ public static class Program
             QualifyCommand.Create(io),
             BoardHeaderCommand.Create(stdout, stderr),
             LiteXHeadersCommand.Create(stdout, stderr),
+            GuestReportCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -24,10 +24,11 @@ public static class Program
         var engine = new Option<string>("--engine") { Description = "What computes the gateware: model (the C# gateware model); rtl (the real RTL, not built yet)", DefaultValueFactory = _ => "model" };
         var paced = new Option<bool>("--paced") { Description = "Pace DMA to the profile's link rate" };
         var summary = new Option<FileInfo?>("--summary") { Description = "Write a JSON summary here when the device disconnects" };
+        var rootPort = new Option<FileInfo?>("--root-port-file") { Description = "Write the QEMU pcie-root-port link properties of the board (x-speed=…,x-width=…) to this file before listening" };
         var connectTimeout = new Option<int>("--connect-timeout") { Description = "Seconds to wait for QEMU's device (1..86400)", DefaultValueFactory = _ => 600 };
         var root = new RootCommand("litepcie-hil-device-server: a simulated LitePCIe board behind a unix socket, for QEMU's litepcie-hil device")
         {
-            socket, board, faults, engine, paced, summary, connectTimeout,
+            socket, board, faults, engine, paced, summary, rootPort, connectTimeout,
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -80,6 +81,19 @@ public static class Program
             return 2;
         }
 
+        if (parse.GetValue(rootPort) is { } rootPortFile)
+        {
+            // The root port above the function trains the profile's link (QEMU 7.2 property values).
+            string speed = profile.LinkSpeed switch
+            {
+                Hil.Pci.PciLinkSpeed.Gen1 => "2_5",
+                Hil.Pci.PciLinkSpeed.Gen2 => "5",
+                Hil.Pci.PciLinkSpeed.Gen3 => "8",
+                _ => "16",
+            };
+            File.WriteAllText(rootPortFile.FullName, $"x-speed={speed},x-width={profile.LinkWidth}\n");
+        }
+
         return Serve(parse.GetValue(socket)!, profile, plan, chosen, parse.GetValue(paced), parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
     }
 
@@ -88,7 +102,7 @@ public static class Program
         using var memory = new GuestMemory(profile.CsrMap.Layout.DmaAddressWidth);
         using var board = new SimulatedBoard(profile, new SimulationOptions { Faults = plan, Paced = paced, Engine = engine, BusAddressSpace = memory });
         using var host = new DeviceServerHost(socketPath, board, memory, Console.Error);
-        using var stop = new CancellationTokenSource();
+        var stop = new CancellationTokenSource(); // not disposed: the handlers below may run while the process exits
         Console.CancelKeyPress += (_, e) =>
         {
             e.Cancel = true;

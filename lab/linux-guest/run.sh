@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The Linux guest tier: the real litepcie.ko and upstream tools in a QEMU (TCG) guest, on a virtual LitePCIe
+# board served by our device server (the gateware model). Builds what is missing, boots one guest per driver
+# variant, runs the checks in the guest, collects Allure results, journals and kernel logs, and ends with
+#   linux-guest: N passed, N failed, N skipped
+# (exit 0 only when nothing failed). docs/linux-guest.md explains everything below.
+#
+#   lab/linux-guest/run.sh                          the tier: upstream and patched driver, default checks
+#   lab/linux-guest/run.sh --shell                  a shell in the guest with the board attached (driver developers)
+#   options: --board NAME          board profile (default sim-ac701-2ch)
+#            --driver V            upstream | patched | both (default both; --shell: upstream)
+#            --faults SPEC         faults injected into the device server (as SimFaults), e.g. dma-bitflip=0.001
+#            --tests PROJECT[::ARGS]  also run this published test project in the guest (repeatable): PROJECT is its
+#                                  folder (e.g. suites/LitePcie.Hil.Suites; an MTP executable), ARGS its command line
+#                                  (e.g. --filter "TestCategory=Dma" --test-parameter Backend=linux)
+#            --checks FILTER       the MTP filter of the default guest checks (default: all of them;
+#                                  "none" = run only --tests and the kernel log check)
+#            --dma-seconds N       duration of each upstream dma_test (default 4)
+#            --out DIR             where this run's files go (default build/linux-guest/run)
+#            --allure DIR          where the run's Allure results are added (default allure-results/ at the repo root)
+#            --timeout SECONDS     bound on each boot (default 900)
+#            --smp N               guest CPUs (default 1)
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=4 timeout=900 smp=1 checks=""
+out="$repo/build/linux-guest/run" allure="$repo/allure-results"
+tests=()
+die() { echo "linux-guest: $*" >&2; echo "linux-guest: 0 passed, 1 failed, 0 skipped"; exit 1; }
+usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --shell" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --board) board="${2:?}"; shift 2 ;;
+    --driver) driver="${2:?}"; shift 2 ;;
+    --faults) faults="${2-}"; shift 2 ;;
+    --tests) tests+=("${2:?}"); shift 2 ;;
+    --checks) checks="${2:?}"; shift 2 ;;
+    --dma-seconds) dma_seconds="${2:?}"; shift 2 ;;
+    --out) out="${2:?}"; shift 2 ;;
+    --allure) allure="${2:?}"; shift 2 ;;
+    --timeout) timeout="${2:?}"; shift 2 ;;
+    --smp) smp="${2:?}"; shift 2 ;;
+    --shell) shell=1; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) usage "unknown option '$1'" ;;
+  esac
+done
+[ -z "$driver" ] && { [ "$shell" = 1 ] && driver=upstream || driver=both; }
+case "$driver" in upstream) variants=(upstream) ;; patched) variants=(patched) ;; both) variants=(upstream patched) ;; *) usage "--driver '$driver'" ;; esac
+[[ "$dma_seconds" =~ ^[0-9]+$ ]] && [ "$dma_seconds" -ge 1 ] && [ "$dma_seconds" -le 3600 ] || usage "--dma-seconds '$dma_seconds'"
+[[ "$timeout" =~ ^[0-9]+$ ]] && [ "$timeout" -ge 60 ] && [ "$timeout" -le 86400 ] || usage "--timeout '$timeout'"
+[[ "$smp" =~ ^[1-4]$ ]] || usage "--smp '$smp'"
+[ "$shell" = 1 ] && [ ${#variants[@]} -gt 1 ] && usage "--shell boots one guest: --driver upstream or patched"
+t_start=$SECONDS
+
+# 1. Build what is missing (QEMU, kernel, module, tools, initramfs, our assemblies).
+publish_projects=()
+for spec in "${tests[@]}"; do publish_projects+=(--publish "${spec%%::*}"); done
+"$here/build.sh" --board "$board" "${publish_projects[@]}" || die "building the guest failed (see above)"
+# shellcheck disable=SC1091
+. "$repo/build/linux-guest/artifacts.env"
+t_built=$SECONDS
+
+mkdir -p "$out"
+rm -rf "${out:?}"/*
+server="$publish/LitePcie.Hil.DeviceServer/litepcie-hil-device-server.dll"
+
+# The steps each boot runs (init.sh runs them in order from the run folder's out/).
+guest_tests="/hil/publish/LitePcie.Hil.GuestTests/LitePcie.Hil.GuestTests.dll"
+common="--test-parameter Board=$board --test-parameter AllureResultsDirectory=/hil/run/out/allure-results --test-parameter AllureClean=false --progress off --no-ansi"
+steps=""
+if [ "$checks" != none ]; then
+  filter="${checks:-TestCategory=VirtualBoard|TestCategory=UpstreamTools}"
+  steps+="checks|/usr/share/dotnet/dotnet $guest_tests --filter '$filter' $common --results-directory /hil/run/out/mtp/checks"$'\n'
+fi
+i=0
+for spec in "${tests[@]}"; do
+  i=$((i + 1))
+  project="${spec%%::*}"; args=""; [[ "$spec" == *::* ]] && args="${spec#*::}"
+  name=$(basename "$project")
+  entry=$(cd "$publish/$name" && ls ./*.runtimeconfig.json 2>/dev/null | head -1 | sed 's|^\./||; s|\.runtimeconfig\.json$||')
+  [ -n "$entry" ] || die "--tests $project: no published entry assembly in $publish/$name"
+  steps+="tests$i-$name|/usr/share/dotnet/dotnet /hil/publish/$name/$entry.dll $args --test-parameter AllureResultsDirectory=/hil/run/out/allure-results --test-parameter AllureClean=false --progress off --no-ansi --results-directory /hil/run/out/mtp/tests$i"$'\n'
+done
+steps+="kernel-log|/usr/share/dotnet/dotnet $guest_tests --filter 'TestCategory=KernelLog' $common --results-directory /hil/run/out/mtp/kernel-log"$'\n'
+
+boot() {
+  local variant="$1" rc
+  local dir="$out/$variant"
+  mkdir -p "$dir/run/out"
+  {
+    echo "BOARD='$board'"
+    echo "DRIVER='$variant'"
+    echo "SHELL_MODE=$shell"
+    echo "GUEST_ENV='LITEPCIE_GUEST_DMA_SECONDS=$dma_seconds'"
+    printf "STEPS=%q\n" "$steps"
+  } > "$dir/run/plan.env"
+  local sock="/tmp/litepcie-hil-$$-$variant.sock"
+  local t0=$SECONDS
+  dotnet "$server" --socket "$sock" --board "$board" --faults "$faults" --summary "$dir/device-server.json" \
+    --root-port-file "$dir/root-port.txt" --connect-timeout 120 > "$dir/device-server.log" 2>&1 &
+  local server_pid=$!
+  for _ in $(seq 1 300); do [ -S "$sock" ] && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  [ -S "$sock" ] || { cat "$dir/device-server.log" >&2; echo "server-failed" > "$dir/boot.status"; return 1; }
+  local qemu_args=(
+    -accel tcg -machine q35,memory-backend=mem -m 1536 -smp "$smp"
+    -object memory-backend-memfd,id=mem,size=1536M,share=on
+    -L /usr/share/qemu -L /usr/share/seabios
+    -nodefaults -no-reboot
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4"
+    -device "pcie-root-port,id=rp0,chassis=1,slot=1,$(cat "$dir/root-port.txt")"
+    -device "litepcie-hil,bus=rp0,socket=$sock"
+    -fsdev "local,id=fsrun,path=$dir/run,security_model=none" -device virtio-9p-pci,fsdev=fsrun,mount_tag=hilrun
+    -fsdev "local,id=fspub,path=$publish,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=fspub,mount_tag=hilpub
+    -fsdev "local,id=fsnet,path=$dotnet_root,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=fsnet,mount_tag=dotnet
+  )
+  if [ "$shell" = 1 ]; then
+    echo "linux-guest: booting the $variant driver on $board (TCG, about 20 s); Ctrl-A X quits QEMU" >&2
+    "$qemu" "${qemu_args[@]}" -nographic -serial mon:stdio
+    rc=$?
+  else
+    echo "linux-guest: booting the $variant driver on $board${faults:+ with faults '$faults'}" >&2
+    timeout --kill-after=10 "$timeout" "$qemu" "${qemu_args[@]}" -display none -serial "file:$dir/console.log" -monitor none > "$dir/qemu.log" 2>&1
+    rc=$?
+  fi
+  local t_boot=$((SECONDS - t0))
+  # The server exits once QEMU's device has gone; bounded.
+  for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid"; local server_rc=$?
+  rm -f "$sock"
+  printf 'qemu_exit=%s\ntimed_out=%s\nserver_exit=%s\nseconds=%s\n' "$rc" "$([ "$rc" = 124 ] || [ "$rc" = 137 ] && echo 1 || echo 0)" "$server_rc" "$t_boot" > "$dir/boot.status"
+  echo "linux-guest: $variant boot done in $t_boot s (qemu exit $rc, device server exit $server_rc)" >&2
+}
+
+for v in "${variants[@]}"; do boot "$v"; done
+[ "$shell" = 1 ] && exit 0
+
+# 2. Collect: every boot's guest results and the host's view of each boot into the run's Allure results.
+echo "linux-guest: built in $((t_built - t_start)) s, ran in $((SECONDS - t_built)) s" >&2
+mkdir -p "$allure"
+dotnet "$publish/LitePcie.Hil.Cli/litepcie-hil.dll" guest-report --run "$out" --allure "$allure" --board "$board" ${faults:+--faults "$faults"}

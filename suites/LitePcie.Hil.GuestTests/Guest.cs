@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Text;
+using LitePcie.Hil.Boards;
+using LitePcie.Hil.Fixtures.Allure;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.GuestTests;
+
+/// <summary>
+/// What the guest's init (lab/linux-guest/init.sh) tells the tests: the board profile, the driver variant, where
+/// outputs go; and the helpers they share (the PCI function of the board, running an upstream tool).
+/// </summary>
+internal static class Guest
+{
+    /// <summary>True inside the guest (init exports LITEPCIE_HIL_GUEST=1).</summary>
+    public static bool Inside => Environment.GetEnvironmentVariable("LITEPCIE_HIL_GUEST") == "1";
+
+    /// <summary>Skips the calling test outside the guest, with the reason.</summary>
+    public static void Require()
+    {
+        if (!Inside)
+        {
+            Assert.Ignore("not inside the LitePcie.Hil Linux guest: these checks run under lab/linux-guest/run.sh (LITEPCIE_HIL_GUEST=1)");
+        }
+    }
+
+    /// <summary>The board the device server presents.</summary>
+    public static BoardProfile Board => s_board.Value;
+
+    /// <summary>upstream or patched.</summary>
+    public static string Driver => Environment.GetEnvironmentVariable("LITEPCIE_GUEST_DRIVER") ?? "upstream";
+
+    /// <summary>Seconds each dma_test runs (LITEPCIE_GUEST_DMA_SECONDS, default 4).</summary>
+    public static int DmaSeconds => int.TryParse(Environment.GetEnvironmentVariable("LITEPCIE_GUEST_DMA_SECONDS"), out int s) && s is >= 1 and <= 3600 ? s : 4;
+
+    private static readonly Lazy<BoardProfile> s_board = new(() =>
+        BoardCatalog.Load(Environment.GetEnvironmentVariable("LITEPCIE_GUEST_BOARD") ?? BoardCatalog.DefaultBoard));
+
+    /// <summary>The sysfs folder of the board's PCI function (found by the profile's vendor:device ID).</summary>
+    public static string FunctionPath()
+    {
+        var found = Directory.EnumerateDirectories("/sys/bus/pci/devices")
+            .Where(d => ReadHex(Path.Combine(d, "vendor")) == Board.VendorId && ReadHex(Path.Combine(d, "device")) == Board.DeviceId)
+            .ToArray();
+        found.Should().HaveCount(1, $"exactly one PCI function with the profile's ID {Board.VendorId:x4}:{Board.DeviceId:x4} ({Board.Name}) is on the guest's bus");
+        return found[0];
+    }
+
+    public static ulong ReadHex(string path) => Convert.ToUInt64(File.ReadAllText(path).Trim(), 16);
+
+    /// <summary>The board's upstream tool (litepcie_util, litepcie_test) built for it, on PATH in the guest.</summary>
+    public static ToolRun Run(string tool, string arguments, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(tool, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var output = new StringBuilder();
+        var sw = Stopwatch.StartNew();
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Attach($"{tool} {arguments}", output.ToString());
+            Assert.Fail($"{tool} {arguments} did not finish within {timeout.TotalSeconds:0} s");
+        }
+
+        process.WaitForExit(); // drains the output events
+        string text = StripAnsi(output.ToString());
+        Attach($"{tool} {arguments}", text);
+        return new ToolRun($"{tool} {arguments}", process.ExitCode, text, sw.Elapsed);
+    }
+
+    /// <summary>Attaches a text to the running test's Allure result and its output.</summary>
+    public static void Attach(string name, string text)
+    {
+        AllureNUnit.CurrentReporter()?.Attach(name, Encoding.UTF8.GetBytes(text), "text/plain", ".txt");
+        TestContext.Out.WriteLine($"--- {name}\n{text}");
+    }
+
+    /// <summary>Records a step (its name carries the evidence) in the running test's Allure result.</summary>
+    public static void Step(string name)
+    {
+        var reporter = AllureNUnit.CurrentReporter();
+        reporter?.StepStarted(name);
+        reporter?.StepFinished(null);
+        TestContext.Out.WriteLine(name);
+    }
+
+    private static string StripAnsi(string text) => System.Text.RegularExpressions.Regex.Replace(text, "\u001b\\[[0-9;]*m", "");
+}
+
+/// <summary>The outcome of one upstream tool run.</summary>
+internal sealed record ToolRun(string Command, int ExitCode, string Output, TimeSpan Elapsed);

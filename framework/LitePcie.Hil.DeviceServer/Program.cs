@@ -23,12 +23,13 @@ public static class Program
         var faults = new Option<string>("--faults", "-f") { Description = "Faults to inject, name[=value];… (as SimFaults), e.g. dma-bitflip=0.01;seed=7", DefaultValueFactory = _ => "" };
         var engine = new Option<string>("--engine") { Description = "What computes the gateware: model (the C# gateware model); rtl (the real RTL, not built yet)", DefaultValueFactory = _ => "model" };
         var paced = new Option<bool>("--paced") { Description = "Pace DMA to the profile's link rate" };
+        var dmaRate = new Option<string?>("--dma-rate") { Description = "Pace DMA to this many bytes/s per direction (e.g. 32MiB; 1MiB..100GiB): a guest under TCG runs far slower than real time, the board must too" };
         var summary = new Option<FileInfo?>("--summary") { Description = "Write a JSON summary here when the device disconnects" };
         var rootPort = new Option<FileInfo?>("--root-port-file") { Description = "Write the QEMU pcie-root-port link properties of the board (x-speed=…,x-width=…) to this file before listening" };
         var connectTimeout = new Option<int>("--connect-timeout") { Description = "Seconds to wait for QEMU's device (1..86400)", DefaultValueFactory = _ => 600 };
         var root = new RootCommand("litepcie-hil-device-server: a simulated LitePCIe board behind a unix socket, for QEMU's litepcie-hil device")
         {
-            socket, board, faults, engine, paced, summary, rootPort, connectTimeout,
+            socket, board, faults, engine, paced, dmaRate, summary, rootPort, connectTimeout,
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -68,6 +69,18 @@ public static class Program
             return 2;
         }
 
+        double? rate = null;
+        if (parse.GetValue(dmaRate) is { } rateText)
+        {
+            if (!BoardProfile.TryParseInteger(rateText, out long bytes) || bytes < 1L << 20 || bytes > 100L << 30)
+            {
+                Console.Error.WriteLine($"error: --dma-rate '{rateText}': accepted 1MiB..100GiB (bytes per second per direction, KiB/MiB/GiB suffixes)");
+                return 2;
+            }
+
+            rate = bytes;
+        }
+
         BoardProfile profile;
         FaultPlan plan;
         try
@@ -94,13 +107,13 @@ public static class Program
             File.WriteAllText(rootPortFile.FullName, $"x-speed={speed},x-width={profile.LinkWidth}\n");
         }
 
-        return Serve(parse.GetValue(socket)!, profile, plan, chosen, parse.GetValue(paced), parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
+        return Serve(parse.GetValue(socket)!, profile, plan, chosen, parse.GetValue(paced) || rate is not null, rate, parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
     }
 
-    private static int Serve(string socketPath, BoardProfile profile, FaultPlan plan, SimulationEngine engine, bool paced, FileInfo? summary, TimeSpan connectTimeout)
+    private static int Serve(string socketPath, BoardProfile profile, FaultPlan plan, SimulationEngine engine, bool paced, double? rate, FileInfo? summary, TimeSpan connectTimeout)
     {
         using var memory = new GuestMemory(profile.CsrMap.Layout.DmaAddressWidth);
-        using var board = new SimulatedBoard(profile, new SimulationOptions { Faults = plan, Paced = paced, Engine = engine, BusAddressSpace = memory });
+        using var board = new SimulatedBoard(profile, new SimulationOptions { Faults = plan, Paced = paced, PacedBytesPerSecond = rate, Engine = engine, BusAddressSpace = memory });
         using var host = new DeviceServerHost(socketPath, board, memory, Console.Error);
         var stop = new CancellationTokenSource(); // not disposed: the handlers below may run while the process exits
         Console.CancelKeyPress += (_, e) =>
@@ -138,6 +151,7 @@ public static class Program
             board = profile.Name,
             engine = engine.ToString().ToLowerInvariant(),
             faults = plan.ToString(),
+            dmaRateBytesPerSecond = rate,
             deviceServed = gone,
             config = counters.ConfigAccesses,
             mmioReads = counters.MmioReads,

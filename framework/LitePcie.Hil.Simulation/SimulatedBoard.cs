@@ -26,6 +26,13 @@ public sealed record SimulationOptions
     /// <summary>Pace DMA to the link's payload rate (false = as fast as the host allows).</summary>
     public bool Paced { get; init; }
 
+    /// <summary>
+    /// With <see cref="Paced"/>: the DMA rate per direction in bytes/s instead of the link's payload rate (null). A
+    /// host that runs slower than real time — an emulated (TCG) guest — needs the board slowed by the same factor,
+    /// or the loop-mode engines lap software a thousand times faster than a real link would.
+    /// </summary>
+    public double? PacedBytesPerSecond { get; init; }
+
     /// <summary>Run the hardware on a background thread (false = the caller steps it with <see cref="SimulatedBoard.Step"/>).</summary>
     public bool RunHardwareThread { get; init; } = true;
 
@@ -124,8 +131,9 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             // Payload rate of the trained link at the Max_Payload_Size the host programmed (followed in Step()).
             _pacedLink = LinkRateKey;
-            _writerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
-            _readerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
+            double rate = Options.PacedBytesPerSecond ?? Link.PayloadBytesPerSecond;
+            _writerPacer = new LinkPacer(rate, _time);
+            _readerPacer = new LinkPacer(rate, _time);
         }
 
         if (Options.RunHardwareThread)
@@ -321,7 +329,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         bool removed;
         lock (_sync)
         {
-            if (_writerPacer is not null && LinkRateKey != _pacedLink)
+            if (_writerPacer is not null && Options.PacedBytesPerSecond is null && LinkRateKey != _pacedLink)
             {
                 // The host programmed another Max_Payload_Size, or the link retrained: pace to the new rate.
                 _pacedLink = LinkRateKey;

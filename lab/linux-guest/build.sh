@@ -86,7 +86,7 @@ module_order() {
 
 # 3. Our .NET assemblies (framework-dependent; the guest runs them on the host's runtime over 9p).
 pub="$out/publish"
-stamp_of() { find "$@" -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' -o -name '*.runsettings' \) -not -path '*/bin/*' -not -path '*/obj/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16; }
+stamp_of() { find "$@" -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' -o -name '*.runsettings' \) -not -path '*/bin/*' -not -path '*/obj/*' -not -path '*/framework/tests/*' -not -path '*/framework/benchmarks/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16; }
 src_stamp=$(stamp_of "$repo/framework" "$repo/fixtures" "$repo/suites" "$repo/Directory.Build.props" "$repo/Directory.Packages.props" "$repo/Directory.Build.targets")
 src_stamp="$src_stamp ${projects[*]}"
 if [ "$(cat "$pub/.stamp" 2>/dev/null)" != "$src_stamp" ]; then

@@ -15,7 +15,10 @@
 #                                  (e.g. --filter "TestCategory=Dma" --test-parameter Backend=linux)
 #            --checks FILTER       the MTP filter of the default guest checks (default: all of them;
 #                                  "none" = run only --tests and the kernel log check)
-#            --dma-seconds N       duration of each upstream dma_test (default 4)
+#            --dma-seconds N       duration of each upstream dma_test (default 12; it checks nothing for the first
+#                                  256 MiB the board writes)
+#            --dma-rate BYTES      DMA rate of the board per direction (default 32MiB per second): the guest runs
+#                                  under TCG, tens of times slower than real time, and the board must too
 #            --out DIR             where this run's files go (default build/linux-guest/run)
 #            --allure DIR          where the run's Allure results are added (default allure-results/ at the repo root)
 #            --timeout SECONDS     bound on each boot (default 900)
@@ -23,11 +26,11 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=4 timeout=900 smp=1 checks=""
+board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=12 dma_rate=32MiB timeout=900 smp=1 checks=""
 out="$repo/build/linux-guest/run" allure="$repo/allure-results"
 tests=()
 die() { echo "linux-guest: $*" >&2; echo "linux-guest: 0 passed, 1 failed, 0 skipped"; exit 1; }
-usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --shell" >&2; exit 2; }
+usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --shell" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board="${2:?}"; shift 2 ;;
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --tests) tests+=("${2:?}"); shift 2 ;;
     --checks) checks="${2:?}"; shift 2 ;;
     --dma-seconds) dma_seconds="${2:?}"; shift 2 ;;
+    --dma-rate) dma_rate="${2:?}"; shift 2 ;;
     --out) out="${2:?}"; shift 2 ;;
     --allure) allure="${2:?}"; shift 2 ;;
     --timeout) timeout="${2:?}"; shift 2 ;;
@@ -97,7 +101,7 @@ boot() {
   } > "$dir/run/plan.env"
   local sock="/tmp/litepcie-hil-$$-$variant.sock"
   local t0=$SECONDS
-  dotnet "$server" --socket "$sock" --board "$board" --faults "$faults" --summary "$dir/device-server.json" \
+  dotnet "$server" --socket "$sock" --board "$board" --faults "$faults" --dma-rate "$dma_rate" --summary "$dir/device-server.json" \
     --root-port-file "$dir/root-port.txt" --connect-timeout 120 > "$dir/device-server.log" 2>&1 &
   local server_pid=$!
   for _ in $(seq 1 300); do [ -S "$sock" ] && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -107,7 +111,7 @@ boot() {
     -object memory-backend-memfd,id=mem,size=1536M,share=on
     -L /usr/share/qemu -L /usr/share/seabios
     -nodefaults -no-reboot
-    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4"
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=16M"
     -device "pcie-root-port,id=rp0,chassis=1,slot=1,$(cat "$dir/root-port.txt")"
     -device "litepcie-hil,bus=rp0,socket=$sock"
     -fsdev "local,id=fsrun,path=$dir/run,security_model=none" -device virtio-9p-pci,fsdev=fsrun,mount_tag=hilrun

@@ -18,6 +18,7 @@ public sealed class DeviceServerHost : IMsiSink, IDisposable
     private readonly List<string> _protocolErrors = [];
     private readonly ManualResetEventSlim _finished = new(false);
     private readonly object _sync = new();
+    private readonly List<(Thread Thread, UnixConnection Connection)> _connections = [];
     private int _listenFd = -1;
     private Thread? _acceptThread;
     private UnixConnection? _mmio;
@@ -125,11 +126,24 @@ public sealed class DeviceServerHost : IMsiSink, IDisposable
             _ = UnixInterop.Close(fd);
         }
 
-        _mmio?.Shutdown();
-        _events?.Shutdown();
         _acceptThread?.Join(TimeSpan.FromSeconds(5));
-        _mmio?.Dispose();
-        _events?.Dispose();
+        (Thread Thread, UnixConnection Connection)[] connections;
+        lock (_connections)
+        {
+            connections = [.. _connections];
+        }
+
+        // Every connection thread ends before the server is gone (none may log or touch the board afterwards).
+        foreach (var (_, connection) in connections)
+        {
+            connection.Shutdown();
+        }
+
+        foreach (var (thread, _) in connections)
+        {
+            thread.Join(TimeSpan.FromSeconds(5));
+        }
+
         try
         {
             File.Delete(_socketPath);
@@ -159,7 +173,14 @@ public sealed class DeviceServerHost : IMsiSink, IDisposable
             }
 
             var connection = new UnixConnection(fd);
-            new Thread(() => Serve(connection)) { IsBackground = true, Name = "device-server connection" }.Start();
+            var thread = new Thread(() => Serve(connection)) { IsBackground = true, Name = "device-server connection" };
+            lock (_connections)
+            {
+                _connections.RemoveAll(c => !c.Thread.IsAlive);
+                _connections.Add((thread, connection));
+            }
+
+            thread.Start();
         }
     }
 
@@ -211,6 +232,7 @@ public sealed class DeviceServerHost : IMsiSink, IDisposable
         {
             Violation(role, e.Message);
             connection.SendError(e.Message);
+            connection.FinishAfterError();
         }
         catch (IOException e)
         {

@@ -78,6 +78,25 @@ internal sealed unsafe class UnixConnection(int fd) : IDisposable
         }
     }
 
+    /// <summary>
+    /// After an error: no more sends, and what the peer already sent is read and dropped (bounded) before the close,
+    /// so the kernel does not reset the connection and throw away the error message the peer has yet to read.
+    /// </summary>
+    public void FinishAfterError(int timeoutMs = 1000)
+    {
+        _ = UnixInterop.Shutdown(_fd, 1 /* SHUT_WR */);
+        byte* scratch = stackalloc byte[4096];
+        var deadline = Environment.TickCount64 + timeoutMs;
+        while (Environment.TickCount64 < deadline)
+        {
+            var pfd = new UnixInterop.PollFd { Fd = _fd, Events = UnixInterop.PollIn };
+            if (UnixInterop.Poll(&pfd, 1, (int)Math.Max(1, deadline - Environment.TickCount64)) <= 0 || UnixInterop.Recv(_fd, scratch, 4096, 0) <= 0)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Unblocks a reader on another thread.</summary>
     public void Shutdown() => _ = UnixInterop.Shutdown(Volatile.Read(ref _fd), UnixInterop.ShutRdwr);
 

@@ -48,7 +48,7 @@ else
 fi
 dmesg > "$out/dmesg-after-probe.txt"
 ls -l /dev/litepcie* > "$out/dev-nodes.txt" 2>&1
-lspci -mk > "$out/lspci.txt" 2>&1
+cat /proc/bus/pci/devices > "$out/pci-devices.txt"
 
 export DOTNET_ROOT=/usr/share/dotnet HOME=/root DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
        DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_gcServer=0 LITEPCIE_HIL_GUEST=1 \

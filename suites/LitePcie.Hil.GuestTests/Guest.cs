@@ -56,7 +56,7 @@ internal static class Guest
     public static ToolRun Run(string tool, string arguments, TimeSpan timeout)
     {
         string log = Path.Combine(Path.GetTempPath(), $"tool-{Guid.NewGuid():N}.txt");
-        var start = new ProcessStartInfo("/bin/sh", ["-c", $"exec nice -n -10 {tool} {arguments} > {log} 2>&1"]) { UseShellExecute = false };
+        var start = new ProcessStartInfo("/bin/sh", ["-c", $"renice -n -10 -p $$ > /dev/null; exec {tool} {arguments} > {log} 2>&1"]) { UseShellExecute = false };
         var sw = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         bool finished = process.WaitForExit(timeout);

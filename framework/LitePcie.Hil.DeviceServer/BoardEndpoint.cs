@@ -13,7 +13,7 @@ public sealed record Reply(ushort Type, byte[] Payload);
 /// the access itself. A request that fails a check is answered with a status naming the field and its
 /// accepted range, and changes nothing.
 /// </summary>
-public sealed class BoardEndpoint(SimulatedBoard board, GuestMemory memory)
+public sealed class BoardEndpoint(SimulatedBoard board, GuestMemory memory, GuestPacing? pacing = null)
 {
     private long _configAccesses;
     private long _mmioReads;
@@ -88,6 +88,11 @@ public sealed class BoardEndpoint(SimulatedBoard board, GuestMemory memory)
 
                         ulong dword = r.Offset & ~3UL;
                         uint v = board.ReadBar(r.Bar, dword);
+                        if (r.Bar == board.Profile.CsrBar.Index)
+                        {
+                            pacing?.OnCsrRead(dword);
+                        }
+
                         int shift = (int)(r.Offset - dword) * 8;
                         ulong value = r.Size == 4 ? v : (v >> shift) & ((1UL << (8 * r.Size)) - 1);
                         return Value(DeviceProtocol.MmioReadReply, value);

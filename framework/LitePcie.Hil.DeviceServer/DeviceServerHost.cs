@@ -28,10 +28,10 @@ public sealed class DeviceServerHost : IMsiSink, IDisposable
     private long _msiUndelivered;
     private volatile bool _stopping;
 
-    public DeviceServerHost(string socketPath, SimulatedBoard board, GuestMemory memory, TextWriter log)
+    public DeviceServerHost(string socketPath, SimulatedBoard board, GuestMemory memory, TextWriter log, GuestPacing? pacing = null)
     {
         _socketPath = socketPath;
-        _endpoint = new BoardEndpoint(board, memory);
+        _endpoint = new BoardEndpoint(board, memory, pacing);
         _log = log;
         Memory = memory;
         board.InterruptSink = this;

@@ -26,10 +26,11 @@ public static class Program
         var dmaRate = new Option<string?>("--dma-rate") { Description = "Pace DMA to this many bytes/s per direction (e.g. 32MiB; 1MiB..100GiB): a guest under TCG runs far slower than real time, the board must too" };
         var summary = new Option<FileInfo?>("--summary") { Description = "Write a JSON summary here when the device disconnects" };
         var rootPort = new Option<FileInfo?>("--root-port-file") { Description = "Write the QEMU pcie-root-port link properties of the board (x-speed=…,x-width=…) to this file before listening" };
+        var lead = new Option<int>("--lead") { Description = "Buffers a DMA engine may run ahead of what the guest's driver last read of it (0 = the hardware's behaviour: never wait; 1..65536)", DefaultValueFactory = _ => 0 };
         var connectTimeout = new Option<int>("--connect-timeout") { Description = "Seconds to wait for QEMU's device (1..86400)", DefaultValueFactory = _ => 600 };
         var root = new RootCommand("litepcie-hil-device-server: a simulated LitePCIe board behind a unix socket, for QEMU's litepcie-hil device")
         {
-            socket, board, faults, engine, paced, dmaRate, summary, rootPort, connectTimeout,
+            socket, board, faults, engine, paced, dmaRate, lead, summary, rootPort, connectTimeout,
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -60,6 +61,13 @@ public static class Program
             default:
                 Console.Error.WriteLine($"error: --engine '{engineName}': accepted model (rtl once the RTL engine is built)");
                 return 2;
+        }
+
+        int leadBuffers = parse.GetValue(lead);
+        if (leadBuffers is < 0 or > 65536)
+        {
+            Console.Error.WriteLine($"error: --lead {leadBuffers}: accepted 0 (off) or 1..65536 buffers");
+            return 2;
         }
 
         int timeout = parse.GetValue(connectTimeout);
@@ -107,14 +115,16 @@ public static class Program
             File.WriteAllText(rootPortFile.FullName, $"x-speed={speed},x-width={profile.LinkWidth}\n");
         }
 
-        return Serve(parse.GetValue(socket)!, profile, plan, chosen, parse.GetValue(paced) || rate is not null, rate, parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
+        return Serve(parse.GetValue(socket)!, profile, plan, chosen, parse.GetValue(paced) || rate is not null, rate, leadBuffers, parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
     }
 
-    private static int Serve(string socketPath, BoardProfile profile, FaultPlan plan, SimulationEngine engine, bool paced, double? rate, FileInfo? summary, TimeSpan connectTimeout)
+    private static int Serve(string socketPath, BoardProfile profile, FaultPlan plan, SimulationEngine engine, bool paced, double? rate, int lead, FileInfo? summary, TimeSpan connectTimeout)
     {
         using var memory = new GuestMemory(profile.CsrMap.Layout.DmaAddressWidth);
         using var board = new SimulatedBoard(profile, new SimulationOptions { Faults = plan, Paced = paced, PacedBytesPerSecond = rate, Engine = engine, BusAddressSpace = memory });
-        using var host = new DeviceServerHost(socketPath, board, memory, Console.Error);
+        var pacing = lead > 0 ? new GuestPacing(profile.CsrMap, lead) : null;
+        board.FlowControl = pacing;
+        using var host = new DeviceServerHost(socketPath, board, memory, Console.Error, pacing);
         var stop = new CancellationTokenSource(); // not disposed: the handlers below may run while the process exits
         Console.CancelKeyPress += (_, e) =>
         {
@@ -152,6 +162,8 @@ public static class Program
             engine = engine.ToString().ToLowerInvariant(),
             faults = plan.ToString(),
             dmaRateBytesPerSecond = rate,
+            guestLeadBuffers = lead,
+            guestPacingHolds = pacing?.Holds ?? 0,
             deviceServed = gone,
             config = counters.ConfigAccesses,
             mmioReads = counters.MmioReads,

@@ -19,6 +19,9 @@
 #                                  256 MiB the board writes)
 #            --dma-rate BYTES      DMA rate of the board per direction (default 32MiB per second): the guest runs
 #                                  under TCG, tens of times slower than real time, and the board must too
+#            --lead BUFFERS        how far a DMA engine may run ahead of what the guest's driver last read of it
+#                                  (default 128; 0 = the hardware's behaviour, never wait): keeps a guest that the
+#                                  host stalls for a moment from coming back to rings overwritten many times over
 #            --out DIR             where this run's files go (default build/linux-guest/run)
 #            --allure DIR          where the run's Allure results are added (default allure-results/ at the repo root)
 #            --timeout SECONDS     bound on each boot (default 900)
@@ -26,11 +29,11 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=12 dma_rate=32MiB timeout=900 smp=1 checks=""
+board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=12 dma_rate=32MiB lead=128 timeout=900 smp=1 checks=""
 out="$repo/build/linux-guest/run" allure="$repo/allure-results"
 tests=()
 die() { echo "linux-guest: $*" >&2; echo "linux-guest: 0 passed, 1 failed, 0 skipped"; exit 1; }
-usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --shell" >&2; exit 2; }
+usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --lead 0..65536, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --shell" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board="${2:?}"; shift 2 ;;
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --checks) checks="${2:?}"; shift 2 ;;
     --dma-seconds) dma_seconds="${2:?}"; shift 2 ;;
     --dma-rate) dma_rate="${2:?}"; shift 2 ;;
+    --lead) lead="${2:?}"; shift 2 ;;
     --out) out="${2:?}"; shift 2 ;;
     --allure) allure="${2:?}"; shift 2 ;;
     --timeout) timeout="${2:?}"; shift 2 ;;
@@ -101,7 +105,7 @@ boot() {
   } > "$dir/run/plan.env"
   local sock="/tmp/litepcie-hil-$$-$variant.sock"
   local t0=$SECONDS
-  dotnet "$server" --socket "$sock" --board "$board" --faults "$faults" --dma-rate "$dma_rate" --summary "$dir/device-server.json" \
+  dotnet "$server" --socket "$sock" --board "$board" --faults "$faults" --dma-rate "$dma_rate" --lead "$lead" --summary "$dir/device-server.json" \
     --root-port-file "$dir/root-port.txt" --connect-timeout 120 > "$dir/device-server.log" 2>&1 &
   local server_pid=$!
   for _ in $(seq 1 300); do [ -S "$sock" ] && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done

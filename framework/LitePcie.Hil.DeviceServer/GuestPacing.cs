@@ -16,10 +16,12 @@ public sealed class GuestPacing : IHostFlowControl
 {
     private readonly long[] _seen;
     private readonly long[] _latest;
+    private readonly long[] _heldSince;
+    private readonly long _maxHoldTicks;
     private readonly Dictionary<uint, int> _loopStatusOffsets = [];
 
     /// <summary>Creates the coupling for a board's DMA channels.</summary>
-    public GuestPacing(CsrMap map, int lead)
+    public GuestPacing(CsrMap map, int lead, TimeSpan? maxHold = null)
     {
         if (lead < 1)
         {
@@ -30,6 +32,8 @@ public sealed class GuestPacing : IHostFlowControl
         int channels = map.Layout.DmaChannels.Count;
         _seen = new long[channels * 2];
         _latest = new long[channels * 2];
+        _heldSince = new long[channels * 2];
+        _maxHoldTicks = (long)((maxHold ?? TimeSpan.FromMilliseconds(250)).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         for (int c = 0; c < channels; c++)
         {
             var dma = map.Layout.DmaChannels[c];
@@ -45,6 +49,10 @@ public sealed class GuestPacing : IHostFlowControl
     public long Holds => Interlocked.Read(ref _holds);
 
     private long _holds;
+    private long _released;
+
+    /// <summary>Times a hold ended by its bound instead of by the driver looking.</summary>
+    public long Released => Interlocked.Read(ref _released);
 
     /// <summary>The guest read a BAR0 register: a loop_status read moves that engine's window.</summary>
     public void OnCsrRead(ulong barOffset)
@@ -72,6 +80,23 @@ public sealed class GuestPacing : IHostFlowControl
         Volatile.Write(ref _latest[slot], completed);
         if (completed < Volatile.Read(ref _seen[slot]) + Lead)
         {
+            Volatile.Write(ref _heldSince[slot], 0);
+            return true;
+        }
+
+        // Bounded: a driver that does not look (an interrupt it lost or masked) gets the hardware's behaviour back
+        // after the longest stall this coupling is meant to cover.
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        long since = Volatile.Read(ref _heldSince[slot]);
+        if (since == 0)
+        {
+            Volatile.Write(ref _heldSince[slot], now);
+        }
+        else if (now - since > _maxHoldTicks)
+        {
+            Volatile.Write(ref _seen[slot], completed);
+            Volatile.Write(ref _heldSince[slot], 0);
+            Interlocked.Increment(ref _released);
             return true;
         }
 

@@ -164,6 +164,7 @@ public static class Program
             dmaRateBytesPerSecond = rate,
             guestLeadBuffers = lead,
             guestPacingHolds = pacing?.Holds ?? 0,
+            guestPacingReleasedByBound = pacing?.Released ?? 0,
             deviceServed = gone,
             config = counters.ConfigAccesses,
             mmioReads = counters.MmioReads,

@@ -15,9 +15,9 @@
 #                                  (e.g. --filter "TestCategory=Dma" --test-parameter Backend=linux)
 #            --checks FILTER       the MTP filter of the default guest checks (default: all of them;
 #                                  "none" = run only --tests and the kernel log check)
-#            --dma-seconds N       duration of each upstream dma_test (default 12; it checks nothing for the first
+#            --dma-seconds N       duration of each upstream dma_test (default 16; it checks nothing for the first
 #                                  256 MiB the board writes)
-#            --dma-rate BYTES      DMA rate of the board per direction (default 32MiB per second): the guest runs
+#            --dma-rate BYTES      DMA rate of the board per direction (default 24MiB per second): the guest runs
 #                                  under TCG, tens of times slower than real time, and the board must too
 #            --lead BUFFERS        how far a DMA engine may run ahead of what the guest's driver last read of it
 #                                  (default 128; 0 = the hardware's behaviour, never wait): keeps a guest that the
@@ -25,11 +25,11 @@
 #            --out DIR             where this run's files go (default build/linux-guest/run)
 #            --allure DIR          where the run's Allure results are added (default allure-results/ at the repo root)
 #            --timeout SECONDS     bound on each boot (default 900)
-#            --smp N               guest CPUs (default 1)
+#            --smp N               guest CPUs (default 2: the test runner and the tools do not share one)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=12 dma_rate=32MiB lead=128 timeout=900 smp=1 checks=""
+board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=16 dma_rate=24MiB lead=128 timeout=900 smp=2 checks=""
 out="$repo/build/linux-guest/run" allure="$repo/allure-results"
 tests=()
 die() { echo "linux-guest: $*" >&2; echo "linux-guest: 0 passed, 1 failed, 0 skipped"; exit 1; }

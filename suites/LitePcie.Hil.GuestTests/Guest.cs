@@ -30,8 +30,8 @@ internal static class Guest
     /// <summary>upstream or patched.</summary>
     public static string Driver => Environment.GetEnvironmentVariable("LITEPCIE_GUEST_DRIVER") ?? "upstream";
 
-    /// <summary>Seconds each dma_test runs (LITEPCIE_GUEST_DMA_SECONDS, default 12: 8 s of dma_test's skipped passes at 32 MiB/s, then checks).</summary>
-    public static int DmaSeconds => int.TryParse(Environment.GetEnvironmentVariable("LITEPCIE_GUEST_DMA_SECONDS"), out int s) && s is >= 1 and <= 3600 ? s : 12;
+    /// <summary>Seconds each dma_test runs (LITEPCIE_GUEST_DMA_SECONDS, default 16: 11 s of dma_test's skipped passes at 24 MiB/s, then checks).</summary>
+    public static int DmaSeconds => int.TryParse(Environment.GetEnvironmentVariable("LITEPCIE_GUEST_DMA_SECONDS"), out int s) && s is >= 1 and <= 3600 ? s : 16;
 
     private static readonly Lazy<BoardProfile> s_board = new(() =>
         BoardCatalog.Load(Environment.GetEnvironmentVariable("LITEPCIE_GUEST_BOARD") ?? BoardCatalog.DefaultBoard));
@@ -51,7 +51,7 @@ internal static class Guest
     /// <summary>
     /// Runs a board tool (litepcie_util, litepcie_test, on PATH in the guest) with its output going to a file, at a
     /// raised priority: the guest has one emulated CPU, and a test runner reading a pipe (or the runtime's own
-    /// threads) must not keep dma_test from its buffers for longer than the ring lasts (256 buffers: 62 ms at 32 MiB/s).
+    /// threads) must not keep dma_test from its buffers for longer than the ring lasts (256 buffers: 83 ms at 24 MiB/s).
     /// </summary>
     public static ToolRun Run(string tool, string arguments, TimeSpan timeout)
     {

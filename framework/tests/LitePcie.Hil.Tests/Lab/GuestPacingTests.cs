@@ -42,4 +42,16 @@ public sealed class GuestPacingTests
         pacing.MayProcess(1, DmaDirection.Reader, 1).Should().BeTrue();
         pacing.MayProcess(1, DmaDirection.Reader, 2).Should().BeFalse();
     }
+
+    [Test]
+    public void AHold_IsBounded_SoADriverThatNeverLooksCannotStopTheBoard()
+    {
+        var map = SimBoards.Profile().CsrMap;
+        var pacing = new GuestPacing(map, lead: 1, maxHold: TimeSpan.Zero);
+        pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue();
+        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeFalse("held: the driver has not looked");
+        Thread.Sleep(1);
+        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeTrue("the hold ended at its bound");
+        pacing.Released.Should().Be(1);
+    }
 }

@@ -14,7 +14,7 @@ public sealed unsafe class GuestMemory : IBusAddressSpace, IDisposable
     private readonly object _sync = new();
     private readonly List<DmaAccessFault> _faults = [];
     private readonly List<(nint Address, nuint Length)> _mappings = [];
-    private Mapping[] _map = [];
+    private BusRange[] _map = [];
 
     /// <summary>Creates an empty address space (no DMA reaches anything until <see cref="Replace"/>).</summary>
     public GuestMemory(int dmaAddressWidth)
@@ -61,7 +61,7 @@ public sealed unsafe class GuestMemory : IBusAddressSpace, IDisposable
         }
 
         var mapped = new List<(nint Address, nuint Length)>();
-        var map = new List<Mapping>();
+        var map = new List<BusRange>();
         try
         {
             for (int i = 0; i < regions.Count; i++)
@@ -74,7 +74,7 @@ public sealed unsafe class GuestMemory : IBusAddressSpace, IDisposable
                 }
 
                 mapped.Add(((nint)p, (nuint)r.Size));
-                map.Add(new Mapping(r.GuestAddress, r.GuestAddress + r.Size, (byte*)p));
+                map.Add(new BusRange(r.GuestAddress, r.GuestAddress + r.Size, (byte*)p));
             }
         }
         catch
@@ -131,33 +131,12 @@ public sealed unsafe class GuestMemory : IBusAddressSpace, IDisposable
         }
 
         var map = Volatile.Read(ref _map);
-        int lo = 0, hi = map.Length - 1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            var m = map[mid];
-            if (busAddress < m.Start)
-            {
-                hi = mid - 1;
-            }
-            else if (busAddress >= m.End)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                if (busAddress + (ulong)length <= m.End)
-                {
-                    return m.Host + (long)(busAddress - m.Start);
-                }
-
-                problem = "access runs past the end of a guest RAM region";
-                return null;
-            }
-        }
-
-        problem = map.Length == 0 ? "no guest memory map yet (QEMU sends it at machine reset)" : "bus address outside guest RAM";
-        return null;
+        byte* host = BusRanges.Find(map, busAddress, length, out bool pastEnd);
+        problem = host is not null ? null
+            : pastEnd ? "access runs past the end of a guest RAM region"
+            : map.Length == 0 ? "no guest memory map yet (QEMU sends it at machine reset)"
+            : "bus address outside guest RAM";
+        return host;
     }
 
     /// <inheritdoc />
@@ -185,14 +164,5 @@ public sealed unsafe class GuestMemory : IBusAddressSpace, IDisposable
 
             _mappings.Clear();
         }
-    }
-
-    private readonly struct Mapping(ulong start, ulong end, byte* host)
-    {
-        public ulong Start { get; } = start;
-
-        public ulong End { get; } = end;
-
-        public byte* Host { get; } = host;
     }
 }

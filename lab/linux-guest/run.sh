@@ -60,6 +60,13 @@ case "$driver" in upstream) variants=(upstream) ;; patched) variants=(patched) ;
 [[ "$smp" =~ ^[1-4]$ ]] || usage "--smp '$smp'"
 [ "$shell" = 1 ] && [ ${#variants[@]} -gt 1 ] && usage "--shell boots one guest: --driver upstream or patched"
 t_start=$SECONDS
+# One tier run at a time per checkout: runs share build/linux-guest (a dotnet test run and a developer's run may overlap).
+mkdir -p "$repo/build/linux-guest"
+exec 8> "$repo/build/linux-guest/.lock"
+if ! flock -n 8; then
+  echo "linux-guest: another run.sh holds $repo/build/linux-guest/.lock; waiting for it" >&2
+  flock -w 7200 8 || die "another run.sh has held $repo/build/linux-guest/.lock for two hours"
+fi
 
 # 1. Build what is missing (QEMU, kernel, module, tools, initramfs, our assemblies).
 publish_projects=()

@@ -25,6 +25,9 @@ for a in "$@"; do
 done
 mkdir -p "$cache/qemu"
 say() { echo "qemu-build: $*" >&2; }
+# One build at a time per cache (a developer's run and a test run may start together).
+exec 9> "$cache/qemu/.lock"
+flock -w 3600 9 || { say "another QEMU build holds $cache/qemu/.lock for over an hour"; exit 1; }
 
 # Build dependencies (Debian 12). pkg-config names are how the machine tells us they are present.
 need=()
@@ -88,8 +91,6 @@ if [ "$force_configure" = 1 ] || [ ! -f "$build/build.ninja" ] || [ "$(cat "$sta
   say "configured in $((SECONDS - t0)) s"
 fi
 t0=$SECONDS
-steps=$(cd "$build" && ninja -n qemu-system-x86_64 2>/dev/null | grep -c '^\[' || true)
-say "ninja: $steps steps to run"
 (cd "$build" && ninja qemu-system-x86_64 > "$log" 2>&1) || { sed -n '/FAILED:/,$p' "$log" | grep -v '^\[' | head -40 >&2; say "build failed (log: $log)"; exit 1; }
-[ "$steps" -gt 0 ] && say "built in $((SECONDS - t0)) s ($steps steps)"
+if [ $((SECONDS - t0)) -gt 5 ]; then say "ninja built qemu-system-x86_64 in $((SECONDS - t0)) s ($(grep -c "^\\[" "$log") steps)"; fi
 echo "$bin"

@@ -4,6 +4,7 @@ using NUnit.Framework;
 
 [assembly: Parallelizable(ParallelScope.Fixtures)]
 [assembly: AllureHook]
+[assembly: RunSettingsGuard]
 
 namespace LitePcie.Hil.Suites;
 

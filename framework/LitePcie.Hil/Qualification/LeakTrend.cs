@@ -119,7 +119,7 @@ public sealed class LeakLimits
     public static LeakLimits Parse(string text, List<string> errors, string parameter = "LeakMaxSlope")
     {
         var rules = new List<(string, double)>();
-        foreach (var entry in text.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var entry in text.Split([';', ','], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             int eq = entry.IndexOf('=', StringComparison.Ordinal);
             string pattern = eq < 0 ? "" : entry[..eq].Trim();
@@ -129,7 +129,7 @@ public sealed class LeakLimits
                 double.TryParse(entry[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out limit) && limit >= 0 && double.IsFinite(limit);
             if (!ok)
             {
-                errors.Add($"{parameter} entry '{entry}': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle, ';'-separated");
+                errors.Add($"{parameter} entry '{entry}': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle, ';'- or ','-separated");
                 continue;
             }
 

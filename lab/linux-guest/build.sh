@@ -95,8 +95,8 @@ if [ "$(cat "$pub/.stamp" 2>/dev/null)" != "$src_stamp" ]; then
   for p in "${projects[@]}"; do
     name=$(basename "$p")
     # Debug, as `dotnet test` builds the solution: inside a test run the publish mostly copies what is up to date.
-    # LitePcieGuestPublish=true makes a guest test project a Microsoft.Testing.Platform executable (its csproj).
-    dotnet publish "$repo/$p" -c Debug --no-self-contained -o "$pub/$name" -v q -nologo -p:LitePcieGuestPublish=true > "$out/publish-$name.log" 2>&1 \
+    # LitePcieGuestRunner=true makes a guest test project a Microsoft.Testing.Platform executable (its csproj).
+    dotnet publish "$repo/$p" -c Debug --no-self-contained -o "$pub/$name" -v q -nologo -p:LitePcieGuestRunner=true > "$out/publish-$name.log" 2>&1 \
       || { tail -20 "$out/publish-$name.log" >&2; say "dotnet publish $p failed"; exit 1; }
   done
   echo "$src_stamp" > "$pub/.stamp"

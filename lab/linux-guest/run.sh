@@ -26,14 +26,16 @@
 #            --allure DIR          where the run's Allure results are added (default allure-results/ at the repo root)
 #            --timeout SECONDS     bound on each boot (default 900)
 #            --smp N               guest CPUs (default 2: the test runner and the tools do not share one)
+#            --guest-env NAME=VALUE  exported to every step in the guest (repeatable)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=16 dma_rate=24MiB lead=128 timeout=900 smp=2 checks=""
 out="$repo/build/linux-guest/run" allure="$repo/allure-results"
 tests=()
+guest_env=()
 die() { echo "linux-guest: $*" >&2; echo "linux-guest: 0 passed, 1 failed, 0 skipped"; exit 1; }
-usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --lead 0..65536, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --shell" >&2; exit 2; }
+usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --lead 0..65536, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --guest-env NAME=VALUE, --shell" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board="${2:?}"; shift 2 ;;
@@ -48,6 +50,8 @@ while [ $# -gt 0 ]; do
     --allure) allure="${2:?}"; shift 2 ;;
     --timeout) timeout="${2:?}"; shift 2 ;;
     --smp) smp="${2:?}"; shift 2 ;;
+    --guest-env) [[ "${2:?}" =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]\'\"]*$ ]] || usage "--guest-env '$2': NAME=VALUE without spaces or quotes"
+                 guest_env+=("$2"); shift 2 ;;
     --shell) shell=1; shift ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) usage "unknown option '$1'" ;;
@@ -107,7 +111,7 @@ boot() {
     echo "BOARD='$board'"
     echo "DRIVER='$variant'"
     echo "SHELL_MODE=$shell"
-    echo "GUEST_ENV='LITEPCIE_GUEST_DMA_SECONDS=$dma_seconds'"
+    echo "GUEST_ENV='LITEPCIE_GUEST_DMA_SECONDS=$dma_seconds ${guest_env[*]}'"
     printf "STEPS=%q\n" "$steps"
   } > "$dir/run/plan.env"
   local sock="/tmp/litepcie-hil-$$-$variant.sock"

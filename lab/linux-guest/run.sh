@@ -126,7 +126,7 @@ boot() {
     -object memory-backend-memfd,id=mem,size=1536M,share=on
     -L /usr/share/qemu -L /usr/share/seabios
     -nodefaults -no-reboot
-    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=16M"
+    -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 panic=-1 oops=panic loglevel=4 log_buf_len=16M"
     -device "pcie-root-port,id=rp0,chassis=1,slot=1,$(cat "$dir/root-port.txt")"
     -device "litepcie-hil,bus=rp0,socket=$sock"
     -fsdev "local,id=fsrun,path=$dir/run,security_model=none" -device virtio-9p-pci,fsdev=fsrun,mount_tag=hilrun

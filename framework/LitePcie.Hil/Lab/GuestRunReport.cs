@@ -142,6 +142,16 @@ public sealed class GuestRunReport(string runDirectory, string allureDirectory, 
             : qemuExit != "0" ? $"QEMU exited with {qemuExit} (0 = the guest powered off)"
             : !finished ? $"the guest did not run its plan to the end (guest.status: '{guest.Trim().Replace('\n', ';')}')"
             : null;
+        if (problem is not null)
+        {
+            // A guest that died says why on its console (the kernel panics on an oops: oops=panic).
+            var crash = KernelLogVerdict.Evaluate(ReadText(Path.Combine(boot.Directory, "console.log")), 0, []).Findings;
+            if (crash.Count > 0)
+            {
+                problem += $"; console: {crash[0].Line.Trim()}";
+            }
+        }
+
         HostCheck(writer, boot.Variant, "Boot", $"guest boot ({boot.Variant} litepcie.ko): ran its plan and powered off in {seconds} s",
             problem is null ? AllureStatus.Passed : AllureStatus.Failed, problem,
             [Path.Combine(boot.Directory, "console.log"), Path.Combine(boot.Directory, "qemu.log"), Path.Combine(boot.Out, "insmod.txt"), Path.Combine(boot.Out, "dmesg.txt")], board);

@@ -62,11 +62,12 @@ public sealed class GuestRunReportTests
     public void EveryKindOfBootFailure_IsAFailedCheckWithItsReason()
     {
         Boot("upstream", qemuExit: "1", finished: false, steps: "checks\t134\t5\nkernel-log\t8\t3\n", guestStatus: "failed", protocolErrors: 1);
+        File.WriteAllText(Path.Combine(_root, "run", "upstream", "console.log"), "[   50.436080] kernel BUG at lib/list_debug.c:59!\n[   50.5] Kernel panic - not syncing: Fatal exception\n");
         var output = new StringWriter();
         var counts = new GuestRunReport(Path.Combine(_root, "run"), Path.Combine(_root, "allure"), output).Write("sim-ac701-2ch", null);
         counts.Should().Be(new GuestRunCounts(0, 5, 0));
         string text = output.ToString();
-        text.Should().Contain("QEMU exited with 1").And.Contain("exited with 134").And.Contain("ran no test (Microsoft.Testing.Platform exit 8)")
+        text.Should().Contain("QEMU exited with 1 (0 = the guest powered off); console: [   50.436080] kernel BUG at lib/list_debug.c:59!").And.Contain("exited with 134").And.Contain("ran no test (Microsoft.Testing.Platform exit 8)")
             .And.Contain("1 protocol error(s), first: MMIO_READ.size");
     }
 

@@ -30,6 +30,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+boot_wait=240
 board=sim-ac701-2ch driver="" faults="" shell=0 dma_seconds=16 dma_rate=24MiB lead=128 timeout=900 smp=2 checks=""
 out="$repo/build/linux-guest/run" allure="$repo/allure-results"
 tests=()
@@ -139,8 +140,22 @@ boot() {
     rc=$?
   else
     echo "linux-guest: booting the $variant driver on $board${faults:+ with faults '$faults'}" >&2
-    timeout --kill-after=10 "$timeout" "$qemu" "${qemu_args[@]}" -display none -serial "file:$dir/console.log" -monitor none > "$dir/qemu.log" 2>&1
-    rc=$?
+    timeout --kill-after=10 "$timeout" "$qemu" "${qemu_args[@]}" -display none -serial "file:$dir/console.log" -monitor none > "$dir/qemu.log" 2>&1 &
+    local qemu_pid=$!
+    # The guest's init writes guest.status as soon as it has the run folder. A TCG guest on a loaded host can hang in
+    # early boot (RCU stalls, before init): that is the emulator, not the driver; such a boot is retried once.
+    local waited=0
+    while [ ! -f "$dir/run/out/guest.status" ] && kill -0 "$qemu_pid" 2>/dev/null && [ "$waited" -lt "$boot_wait" ]; do
+      sleep 1; waited=$((waited + 1))
+    done
+    if [ ! -f "$dir/run/out/guest.status" ] && kill -0 "$qemu_pid" 2>/dev/null; then
+      kill "$qemu_pid" 2>/dev/null
+      wait "$qemu_pid"
+      rc=75
+    else
+      wait "$qemu_pid"
+      rc=$?
+    fi
   fi
   local t_boot=$((SECONDS - t0))
   # The server exits once QEMU's device has gone; bounded.
@@ -148,11 +163,22 @@ boot() {
   kill "$server_pid" 2>/dev/null
   wait "$server_pid"; local server_rc=$?
   rm -f "$sock"
+  if [ "$rc" = 75 ]; then
+    echo "linux-guest: $variant: the guest did not reach its init within $boot_wait s ($(grep -m1 -o 'rcu: INFO: .*\|BUG: .*\|Kernel panic.*' "$dir/console.log" || echo 'no console message')): an emulator hang before any check; retrying the boot once" >&2
+    return 75
+  fi
   printf 'qemu_exit=%s\ntimed_out=%s\nserver_exit=%s\nseconds=%s\n' "$rc" "$([ "$rc" = 124 ] || [ "$rc" = 137 ] && echo 1 || echo 0)" "$server_rc" "$t_boot" > "$dir/boot.status"
   echo "linux-guest: $variant boot done in $t_boot s (qemu exit $rc, device server exit $server_rc)" >&2
 }
 
-for v in "${variants[@]}"; do boot "$v"; done
+for v in "${variants[@]}"; do
+  boot "$v" || {
+    if [ $? = 75 ] && [ "$shell" = 0 ]; then
+      mkdir -p "$out/retries" && mv "$out/$v" "$out/retries/$v-attempt1"
+      boot "$v" || true
+    fi
+  }
+done
 [ "$shell" = 1 ] && exit 0
 
 # 2. Collect: every boot's guest results and the host's view of each boot into the run's Allure results.

@@ -38,6 +38,8 @@ public static class Program
             SleepCommand.Create(io),
             QualifyCommand.Create(io),
             BoardHeaderCommand.Create(stdout, stderr),
+            LiteXHeadersCommand.Create(stdout, stderr),
+            GuestReportCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -26,6 +26,13 @@ public sealed record SimulationOptions
     /// <summary>Pace DMA to the link's payload rate (false = as fast as the host allows).</summary>
     public bool Paced { get; init; }
 
+    /// <summary>
+    /// With <see cref="Paced"/>: the DMA rate per direction in bytes/s instead of the link's payload rate (null). A
+    /// host that runs slower than real time — an emulated (TCG) guest — needs the board slowed by the same factor,
+    /// or the loop-mode engines lap software a thousand times faster than a real link would.
+    /// </summary>
+    public double? PacedBytesPerSecond { get; init; }
+
     /// <summary>Run the hardware on a background thread (false = the caller steps it with <see cref="SimulatedBoard.Step"/>).</summary>
     public bool RunHardwareThread { get; init; } = true;
 
@@ -40,6 +47,12 @@ public sealed record SimulationOptions
 
     /// <summary>How the RTL engine's root complex behaves (with <see cref="Engine"/> = rtl).</summary>
     public RtlEngineOptions Rtl { get; init; } = new();
+
+    /// <summary>
+    /// Where the engines' DMA goes: null = the board's own <see cref="SimulatedBoard.Memory"/> (the SIL's host);
+    /// the device server passes a VM's guest RAM here.
+    /// </summary>
+    public IBusAddressSpace? BusAddressSpace { get; init; }
 }
 
 /// <summary>Statistics of a simulated board since it was created.</summary>
@@ -148,8 +161,9 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             // Payload rate of the trained link at the Max_Payload_Size the host programmed (followed in Step()).
             _pacedLink = LinkRateKey;
-            _writerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
-            _readerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
+            double rate = Options.PacedBytesPerSecond ?? Link.PayloadBytesPerSecond;
+            _writerPacer = new LinkPacer(rate, _time);
+            _readerPacer = new LinkPacer(rate, _time);
         }
 
         if (Options.RunHardwareThread)
@@ -158,6 +172,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             _thread.Start();
         }
     }
+
+    /// <summary>Why <paramref name="engine"/> cannot run <paramref name="profile"/>'s gateware here, or null when it can.</summary>
+    public static string? EngineUnavailable(BoardProfile profile, SimEngine engine) =>
+        engine == SimEngine.Rtl ? RtlEngine.Unavailable(profile) : null;
 
     /// <summary>Faults injected inside the gateware model (not available with the RTL engine).</summary>
     public static IReadOnlySet<FaultKind> ModelOnlyFaults { get; } = new HashSet<FaultKind>
@@ -249,7 +267,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 
     ulong IGatewareHost.CsrBarAddress => _function.BarAddress(Profile.CsrBar.Index);
 
-    IDeviceMemory IGatewareHost.Memory => Memory;
+    IBusAddressSpace IGatewareHost.Memory => BusAddressSpace;
+
+    /// <summary>The bus address space the engines reach: <see cref="SimulationOptions.BusAddressSpace"/> or <see cref="Memory"/>.</summary>
+    public IBusAddressSpace BusAddressSpace => Options.BusAddressSpace ?? Memory;
 
     IHostFlowControl? IGatewareHost.FlowControl => _flow;
 
@@ -361,11 +382,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         bool removed;
         lock (_sync)
         {
-            if (_writerPacer is not null && LinkRateKey != _pacedLink)
+            if (_writerPacer is not null && Options.PacedBytesPerSecond is null && LinkRateKey != _pacedLink)
             {
                 // The host programmed another Max_Payload_Size, or the link retrained: pace to the new rate.
                 _pacedLink = LinkRateKey;
-                double rate = Link.PayloadBytesPerSecond;
+                double rate = Options.PacedBytesPerSecond ?? Link.PayloadBytesPerSecond;
                 _writerPacer.Retarget(rate);
                 _readerPacer!.Retarget(rate);
             }
@@ -505,7 +526,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             var c = _gateware.Statistics;
             return new SimulatedBoardStatistics(c.BuffersMoved, c.WriterBytes, c.ReaderBytes,
                 Interlocked.Read(ref _msiSent), Interlocked.Read(ref _msiDropped), Interlocked.Read(ref _msiSpurious),
-                c.BuffersDropped, c.BitsFlipped, _present && _function.PowerState == PciPowerState.D0 ? _gateware.BusErrors : 0, Memory.Faults.Count)
+                c.BuffersDropped, c.BitsFlipped, _present && _function.PowerState == PciPowerState.D0 ? _gateware.BusErrors : 0, BusAddressSpace.Faults.Count)
             {
                 Engine = _gateware.Kind,
                 Cycles = c.Cycles,

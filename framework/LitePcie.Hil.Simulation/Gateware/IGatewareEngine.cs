@@ -10,25 +10,6 @@ public enum SimEngine
     Rtl,
 }
 
-/// <summary>
-/// The device's view of host memory: bus addresses translated the way an IOMMU does. The one narrow door through
-/// which a gateware engine reaches host memory; an engine never dereferences an address this has not translated.
-/// </summary>
-public unsafe interface IDeviceMemory
-{
-    /// <summary>Width of the device's DMA addresses.</summary>
-    int DmaAddressWidth { get; }
-
-    /// <summary>Host memory behind <c>[busAddress, busAddress + length)</c>, or null (and a recorded fault) when any byte is unmapped.</summary>
-    byte* Translate(ulong busAddress, int length, string engine);
-
-    /// <summary>As <see cref="Translate"/> but records nothing: <paramref name="problem"/> says why on null.</summary>
-    byte* TryTranslate(ulong busAddress, int length, out string? problem);
-
-    /// <summary>Records a DMA access the IOMMU refused.</summary>
-    void RecordFault(DmaAccessFault fault);
-}
-
 /// <summary>What kind of message a device sent towards the host's interrupt controller.</summary>
 public enum DeviceMessageKind
 {
@@ -61,7 +42,7 @@ public sealed record GatewareStatistics(long BuffersMoved, long WriterBytes, lon
 
 /// <summary>
 /// The gateware seam: everything behind BAR0 of a LitePCIe board (MMIO in, DMA to host memory through
-/// <see cref="IDeviceMemory"/>, interrupt messages out). <see cref="SimulatedBoard"/> hosts one engine; the dext core
+/// <see cref="IBusAddressSpace"/>, interrupt messages out). <see cref="SimulatedBoard"/> hosts one engine; the dext core
 /// cannot tell which. Not thread-safe: the board serialises every call under its lock.
 /// </summary>
 internal interface IGatewareEngine : IDisposable

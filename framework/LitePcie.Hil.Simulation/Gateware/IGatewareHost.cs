@@ -42,8 +42,8 @@ internal interface IGatewareHost
     /// <summary>Bus address of the BAR holding the CSRs (the root complex addresses its requests there).</summary>
     ulong CsrBarAddress { get; }
 
-    /// <summary>Host memory the engines reach.</summary>
-    IDeviceMemory Memory { get; }
+    /// <summary>The bus address space the engines reach (the SIL's host memory, or a VM's guest RAM).</summary>
+    IBusAddressSpace Memory { get; }
 
     /// <summary>Optional flow control (null = real hardware behaviour).</summary>
     IHostFlowControl? FlowControl { get; }

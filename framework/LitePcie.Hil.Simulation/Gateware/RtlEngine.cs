@@ -27,7 +27,7 @@ public sealed record RtlEngineOptions
 /// <summary>
 /// The real LitePCIe RTL of a board, verilated (<c>rtl/boards/&lt;board&gt;</c>, built by <c>rtl/host</c> into
 /// <c>liblpc_rtl_&lt;board&gt;</c>), behind our root-complex model: MMIO becomes MRd/MWr TLPs on the PHY's RX stream,
-/// the device's requests are served from host memory through <see cref="IDeviceMemory"/> (completions tag-matched and
+/// the device's requests are served from host memory through <see cref="IBusAddressSpace"/> (completions tag-matched and
 /// split at the read completion boundary, UR/CA for what the IOMMU refuses), its interrupt messages come back as
 /// <see cref="DeviceMessage"/>s, and the hard IP's configuration inputs follow the PCI function model.
 /// </summary>

@@ -1,6 +1,10 @@
 // Allure 3 configuration of the LitePCIe HIL report. report.sh passes the results directories and the
 // output; the history file carries trends from one report to the next (keep it between runs, or restore
 // it in CI before generating).
+//
+// singleFile: the report is one self-contained index.html (data and attachments inlined). A multi-file
+// report loads its data with fetch(), which browsers refuse for file:// pages: opened from disk it is an
+// endless spinner. The single file opens from disk, from a CI artifact or a mail attachment alike.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +24,7 @@ export default defineConfig({
     awesome: {
       options: {
         reportLanguage: "en",
+        singleFile: true,
       },
     },
   },

@@ -3,8 +3,8 @@
 // LitePCIe device. Built with -fsanitize=fuzzer,address,undefined; see fuzz/run.sh.
 //
 // Input format (every read past the end yields zeros, so any byte string is a valid input):
-//   byte 0      layout: bits 1:0 variant (0/3 standalone 2-channel, 1 no-loopback, 2 MSI-X 64 vectors +
-//               64-bit DMA), bits 3:2 bufferCount {4, 16, 64, 256}, bit 4 bufferSize 4096 (else 64),
+//   byte 0      layout: bits 1:0 variant (0 standalone 2-channel, 1 no-loopback, 2 MSI-X 64 vectors +
+//               64-bit DMA, 3 multi-vector MSI), bits 3:2 bufferCount {4, 16, 64, 256}, bit 4 bufferSize 4096 (else 64),
 //               bits 6:5 segments per ring {1, 2, 4, 1}, bit 7 rings above 4 GiB (64-bit variant only)
 //   then ops    one byte each (op % 16) followed by its operands, until the input is exhausted.
 //
@@ -80,6 +80,7 @@ LayoutOptions LayoutFor(uint8_t b, DmaPlan* plan) {
         o = MsiXOptions(64);
         o.dmaAddressWidth = 64;
         break;
+    case 3: o = MultiVectorOptions(); break;
     default: break;
     }
     static const uint32_t counts[4] = {4, 16, 64, 256};
@@ -265,9 +266,11 @@ private:
         if (r.layout.msiFlavour == kLpcMsiSingle) {
             r.dev.RaiseVector(1u << irq);
             r.core.Interrupt(0, r.dev.NowNanoseconds());
-        } else {
+        } else if (vectors_ == 0 || irq < vectors_) {
             r.core.Interrupt(irq, r.dev.NowNanoseconds());
-        }
+        } else if (r.layout.msiFlavour == kLpcMsiMultiVector) {
+            r.core.Interrupt(irq % vectors_, r.dev.NowNanoseconds()); // the function modifies only the low bits
+        } // MSI-X: a table entry beyond the grant is masked; the message is never sent
     }
 
     void Step() {
@@ -312,7 +315,16 @@ private:
             r.core.TimerFired(b < 0xF0 ? b % 40u : in_.U32());
             break;
         }
-        case 11: r.core.SetPowerState((in_.U8() & 1u) != 0); break;
+        case 11: { // power; or (rarer) the platform's interrupt grant
+            const uint8_t b = in_.U8();
+            if ((b & 0xC0u) == 0xC0u) {
+                vectors_ = (b >> 1) & 0x1Fu; // 0 = every vector the layout needs
+                r.core.SetInterruptVectors(vectors_);
+            } else {
+                r.core.SetPowerState((b & 1u) != 0);
+            }
+            break;
+        }
         case 12:
             if ((in_.U8() & 7u) == 0) { // rarer: the rest of the input then only sees OFFLINE
                 r.core.DeviceRemoved();
@@ -354,10 +366,20 @@ private:
     std::set<uint64_t> taken_;
     uint64_t nextToken_ = 1;
     uint32_t client_ = 0;
+    uint32_t vectors_ = 0; // interrupt vectors granted (0 = all)
     uint64_t model_[2][2] = {};
 };
 
 } // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+    (void)argc;
+    (void)argv;
+    // One device per input with up to four 1 MiB rings: fresh allocations (and their page faults)
+    // were most of the per-input setup. The rings are recycled, poisoned while they wait.
+    FakeDevice::RecycleDmaMemory(true);
+    return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) {

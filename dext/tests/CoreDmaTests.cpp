@@ -916,6 +916,29 @@ TEST_F(Dma, DeviceRemoved) {
     EXPECT_EQ(r.core.OpenClient(0, &id), LPC_RETURN_OFFLINE) << "no new client on a gone device";
 }
 
+TEST_F(Dma, StopAfterASurpriseRemovalTouchesNothing) {
+    // DriverKit reports a surprise removal (a Thunderbolt unplug) only as driver Stop: no terminate
+    // notice reaches the core first. Its stop sequence must not write to a device that is gone.
+    Rig& r = Up();
+    ASSERT_EQ(r.DmaStart(0, W, 32), LPC_RETURN_SUCCESS);
+    ASSERT_EQ(r.DmaStart(1, R, 32), LPC_RETURN_SUCCESS);
+    const CallResult wait = r.Call(kLpcWaitBuffers, {1, R, 500, 1000});
+    ASSERT_EQ(wait.tokenTaken, 1u);
+    r.dev.SetGone(true); // config space and BARs read all-ones
+    const size_t mark = r.dev.Mark();
+    r.core.Stop();
+    EXPECT_EQ(r.dev.MmioSince(mark).size(), 0u) << "no MMIO to a removed device at Stop:\n" << r.dev.DescribeSince(mark);
+    EXPECT_EQ(r.dev.CountSince(mark, CallKind::ConfigWrite), 0u) << "no command-register write either:\n" << r.dev.DescribeSince(mark);
+    EXPECT_EQ(r.dev.CountSince(mark, CallKind::ConfigRead), 1u) << "one presence check";
+    EXPECT_TRUE(r.dev.CoreMarkedGone());
+    const auto done = r.dev.Completions();
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].token, wait.token);
+    EXPECT_EQ(done[0].status, LPC_RETURN_OFFLINE) << "the wait ends as 'device gone', not 'aborted'";
+    EXPECT_EQ(r.dev.LiveDmaBuffers(), 0u) << "the rings are still freed";
+    EXPECT_EQ(r.dev.LiveSharedBuffers(), 0u);
+}
+
 // ---- power ----------------------------------------------------------------------------------------
 
 TEST_F(Dma, PowerOffStopsDmaAndSleeps) {

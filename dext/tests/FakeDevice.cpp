@@ -2,10 +2,66 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "lpc/Validation.hpp"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define LPC_FAKE_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define LPC_FAKE_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#endif
+#endif
+#ifndef LPC_FAKE_POISON
+#define LPC_FAKE_POISON(p, n) ((void)(p), (void)(n))
+#define LPC_FAKE_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace lpc_test {
+
+namespace {
+
+// The DMA ring pool of FakeDevice::RecycleDmaMemory: size → free rings of that size.
+std::atomic<bool> g_recycleDma{false};
+std::mutex g_dmaPoolMutex;
+constexpr size_t kDmaPoolPerSize = 8;
+
+std::multimap<uint64_t, void*>& DmaPool() {
+    static auto* pool = new std::multimap<uint64_t, void*>(); // never destroyed: outlives every device
+    return *pool;
+}
+
+void* TakeDmaMemory(uint64_t bytes) {
+    if (g_recycleDma.load()) {
+        std::lock_guard<std::mutex> g(g_dmaPoolMutex);
+        auto it = DmaPool().find(bytes);
+        if (it != DmaPool().end()) {
+            void* p = it->second;
+            DmaPool().erase(it);
+            LPC_FAKE_UNPOISON(p, static_cast<size_t>(bytes));
+            return p;
+        }
+    }
+    return std::calloc(static_cast<size_t>(bytes), 1);
+}
+
+void GiveDmaMemory(void* p, uint64_t bytes) {
+    if (p != nullptr && g_recycleDma.load()) {
+        std::lock_guard<std::mutex> g(g_dmaPoolMutex);
+        if (DmaPool().count(bytes) < kDmaPoolPerSize) {
+            LPC_FAKE_POISON(p, static_cast<size_t>(bytes));
+            DmaPool().emplace(bytes, p);
+            return;
+        }
+    }
+    std::free(p);
+}
+
+} // namespace
+
+void FakeDevice::RecycleDmaMemory(bool on) { g_recycleDma.store(on); }
 
 // ---------------------------------------------------------------------------------------------
 // Layouts
@@ -238,7 +294,11 @@ FakeDevice::FakeDevice(const LpcBoardLayout& layout) : layout_(layout) {
 
 FakeDevice::~FakeDevice() {
     for (auto& kv : live_) {
-        std::free(kv.second.cpu);
+        if (kv.second.dma) {
+            GiveDmaMemory(kv.second.cpu, kv.second.bytes);
+        } else {
+            std::free(kv.second.cpu);
+        }
     }
 }
 
@@ -436,7 +496,7 @@ int32_t FakeDevice::AllocateDma(uint64_t bytes, uint32_t maxAddressBits, lpc::Dm
         AddViolationLocked("AllocateDma with a null buffer or zero bytes");
         return LPC_RETURN_BAD_ARGUMENT;
     }
-    void* p = std::calloc(static_cast<size_t>(bytes), 1);
+    void* p = TakeDmaMemory(bytes);
     if (p == nullptr) {
         return LPC_RETURN_NO_MEMORY;
     }
@@ -510,7 +570,7 @@ void FakeDevice::FreeDma(lpc::DmaBuffer* buffer) {
     if (it->second.cpu != buffer->cpu) {
         AddViolationLocked("FreeDma: the buffer's cpu pointer does not match its handle " + std::to_string(handle));
     }
-    std::free(it->second.cpu);
+    GiveDmaMemory(it->second.cpu, it->second.bytes);
     live_.erase(it);
 }
 

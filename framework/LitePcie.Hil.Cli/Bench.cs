@@ -115,6 +115,7 @@ internal sealed class Bench : IAsyncDisposable
     private static IDeviceBackend CreateBackend(DeviceRequest request, out BoardProfile profile)
     {
         profile = BoardCatalog.Load(request.BoardOrDefault);
+        _ = profile.CsrMap; // a csr.json without a required register is a usage error now, before any backend or device is touched
         switch (request.Backend)
         {
             case DeviceOptions.Linux:
@@ -132,14 +133,19 @@ internal sealed class Bench : IAsyncDisposable
 
                 return new MacOSBackend([profile]);
             default:
-                return new SilBackend(new SilBackendOptions { Boards = [request.BoardOrDefault], Faults = request.Faults, Paced = request.Paced });
+                return new SilBackend(new SilBackendOptions
+                {
+                    Boards = [request.BoardOrDefault], Faults = request.Faults, Paced = request.Paced,
+                    Engine = request.Engine == DeviceOptions.Rtl ? Simulation.Gateware.SimEngine.Rtl : Simulation.Gateware.SimEngine.Model,
+                    HostFlowControl = request.Engine != DeviceOptions.Rtl,
+                });
         }
     }
 
     /// <summary>On Linux a channel node (<c>/dev/litepcie0</c>) names the board it belongs to.</summary>
     private static string? NodeToAddress(IDeviceBackend backend, string? device) =>
         backend is LinuxBackend linux && device is not null && device.StartsWith("/dev/", StringComparison.Ordinal)
-            ? LitePcieNodes.Find(linux.Paths).FirstOrDefault(n => n.Path == device)?.PciAddress ?? device
+            ? linux.AddressOfNode(device) ?? device
             : device;
 
     private static DeviceDescriptor? Select(DeviceRequest request, IReadOnlyList<DeviceDescriptor> found, bool requireDevice)

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
@@ -12,7 +13,8 @@ namespace LitePcie.Hil.Cli;
 /// </summary>
 internal sealed class CliConsole
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // Relaxed escaping: the documents are read by people and scripts, not embedded in HTML ('×', quotes and µ stay as they are).
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public CliConsole(TextWriter stdout, TextWriter stderr, bool terminal, bool json)
     {
@@ -127,6 +129,29 @@ internal sealed class CliConsole
 
     /// <summary>An error line on stderr.</summary>
     public void Fail(string message) => Error.WriteLine($"error: {message}");
+
+    /// <summary>
+    /// A command ended with an error before it had a result: the error line on stderr and, in JSON mode, a JSON
+    /// document on stdout too (a script that reads stdout gets a document on every exit).
+    /// </summary>
+    public void Fail(string command, int exitCode, string kind, string message)
+    {
+        Fail(message);
+        if (Json)
+        {
+            WriteErrorDocument(Out, command, exitCode, kind, message);
+        }
+    }
+
+    /// <summary>The JSON document of a command that ended with an error: command, passed = false, exit code, kind and message.</summary>
+    public static void WriteErrorDocument(TextWriter stdout, string? command, int exitCode, string kind, string message) =>
+        stdout.WriteLine(new JsonObject
+        {
+            ["command"] = command,
+            ["passed"] = false,
+            ["exitCode"] = exitCode,
+            ["error"] = new JsonObject { ["kind"] = kind, ["message"] = message },
+        }.ToJsonString(Indented));
 
     /// <summary>A note on stderr (does not change the result; kept off stdout so JSON stays parseable).</summary>
     public void Note(string message) => Error.WriteLine($"note: {message}");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LitePcie.Hil.Boards;
+using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Simulation.Faults;
 
@@ -41,29 +42,35 @@ internal static class DeviceCommand
             }
             catch (CliUsageException e)
             {
-                console.Fail(e.Message);
+                console.Fail(name, ExitCodes.UsageError, "usage", e.Message);
                 return ExitCodes.UsageError;
             }
             catch (BoardProfileException e)
             {
-                console.Fail($"--board: {e.Message}");
+                console.Fail(name, ExitCodes.UsageError, "board", $"--board: {e.Message}");
+                return ExitCodes.UsageError;
+            }
+            catch (CsrMapException e)
+            {
+                // The csr.json a profile names: one line with the file and the register, as board-header gives it.
+                console.Fail(name, ExitCodes.UsageError, "csr-map", $"--board {request.BoardOrDefault}: {e.Message}");
                 return ExitCodes.UsageError;
             }
             catch (FaultPlanException e)
             {
-                console.Fail($"--faults: {e.Message}");
+                console.Fail(name, ExitCodes.UsageError, "faults", $"--faults: {e.Message}");
                 return ExitCodes.UsageError;
             }
             catch (DeviceException e)
             {
                 // A failure before any device was chosen carries "-" as its device: say just what failed.
                 string message = e.Device == "-" && e.Message.StartsWith("-: ", StringComparison.Ordinal) ? e.Message[3..] : e.Message;
-                console.Fail($"device error ({e.Code}): {message}");
+                console.Fail(name, ExitCodes.DeviceError, "device", $"device error ({e.Code}): {message}");
                 return ExitCodes.DeviceError;
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
-                console.Fail("interrupted");
+                console.Fail(name, Interrupted, "interrupted", "interrupted");
                 return Interrupted;
             }
         });

@@ -13,6 +13,9 @@ namespace LitePcie.Hil.Cli;
 /// <param name="Json">Machine-readable output.</param>
 internal sealed record DeviceRequest(string Backend, string? Board, string? Device, string? Faults, bool Paced, bool Json)
 {
+    /// <summary>Engine of the simulated gateware (sim only): <c>model</c> or <c>rtl</c>.</summary>
+    public string Engine { get; init; } = DeviceOptions.Model;
+
     /// <summary>The board profile to load.</summary>
     public string BoardOrDefault => Board ?? BoardCatalog.DefaultBoard;
 }
@@ -27,12 +30,15 @@ internal sealed class DeviceOptions
     public const string Sim = "sim";
     public const string Linux = "linux";
     public const string MacOS = "macos";
+    public const string Model = "model";
+    public const string Rtl = "rtl";
 
     private readonly Option<string> _backend = CliOptions.Choice("--backend", "Backend: the simulator, the Linux litepcie driver or the macOS dext", Sim, Sim, Linux, MacOS);
     private readonly Option<string?> _board = new("--board") { Description = $"Board profile name or path (default {BoardCatalog.DefaultBoard})" };
     private readonly Option<string?> _device = new("--device") { Description = "PCI address (0000:01:00.0), device node or registry id (default: the first board found)" };
     private readonly Option<string?> _faults = new("--faults") { Description = "Faults to inject into the simulated board, e.g. \"dma-bitflip=0.01;seed=7\" (sim only)" };
     private readonly Option<bool> _paced = new("--paced") { Description = "Pace the simulated link to the board's payload rate (sim only)" };
+    private readonly Option<string> _engine = CliOptions.Choice("--engine", "Engine of the simulated gateware: our model, or the board's real LitePCIe RTL under Verilator (sim only; docs/rtl.md)", Model, Model, Rtl);
     private readonly Option<bool> _json = new("--json") { Description = "Machine-readable output: one JSON document on stdout, no colours, no live redraw" };
 
     /// <summary>Adds the options and their cross-checks to <paramref name="command"/>.</summary>
@@ -43,6 +49,7 @@ internal sealed class DeviceOptions
         command.Options.Add(_device);
         command.Options.Add(_faults);
         command.Options.Add(_paced);
+        command.Options.Add(_engine);
         command.Options.Add(_json);
         command.Validators.Add(result =>
         {
@@ -77,10 +84,32 @@ internal sealed class DeviceOptions
             {
                 result.AddError($"--paced paces the simulated link and applies only to --backend sim, not --backend {backend}");
             }
+
+            string engine;
+            try
+            {
+                engine = result.GetValue(_engine) ?? Model;
+            }
+            catch (InvalidOperationException)
+            {
+                return; // a bad --engine is reported already
+            }
+
+            if (engine != Model && backend != Sim)
+            {
+                result.AddError($"--engine selects the engine of the simulated gateware and applies only to --backend sim, not --backend {backend}");
+            }
+            else if (engine == Rtl && result.GetValue(_paced))
+            {
+                result.AddError("--paced paces the gateware model; --engine rtl runs at the RTL's own clock rate");
+            }
         });
     }
 
     /// <summary>The validated request of a parse.</summary>
     public DeviceRequest Read(ParseResult parse) =>
-        new(parse.GetValue(_backend) ?? Sim, parse.GetValue(_board), parse.GetValue(_device), parse.GetValue(_faults), parse.GetValue(_paced), parse.GetValue(_json));
+        new(parse.GetValue(_backend) ?? Sim, parse.GetValue(_board), parse.GetValue(_device), parse.GetValue(_faults), parse.GetValue(_paced), parse.GetValue(_json))
+        {
+            Engine = parse.GetValue(_engine) ?? Model,
+        };
 }

@@ -12,15 +12,33 @@ using Spectre.Console.Rendering;
 namespace LitePcie.Hil.Cli;
 
 /// <summary>One row of the live table (dma_test's line, with both directions' rates).</summary>
-internal sealed record DmaRow(double Seconds, double TxGbps, double RxGbps, long TxBuffers, long RxBuffers, long Errors)
+/// <remarks>
+/// A direction the mode does not use has no figures: writer-only moves nothing host → board, reader-only returns
+/// nothing, and DIFF (TX − RX, the ring in flight) only means something in loopback. Those cells read "-", never
+/// 0.00 Gb/s or a negative DIFF.
+/// </remarks>
+internal sealed record DmaRow(StreamMode Mode, double Seconds, double TxGbps, double RxGbps, long TxBuffers, long RxBuffers, long Errors)
 {
     /// <summary>TX buffers handed to the reader minus RX buffers verified (≈ the ring in steady loopback).</summary>
-    public long Diff => TxBuffers - RxBuffers;
+    public long? Diff => Mode == StreamMode.Loopback ? TxBuffers - RxBuffers : null;
+
+    public bool HasTx => Mode != StreamMode.WriterOnly;
+
+    public bool HasRx => Mode != StreamMode.ReaderOnly;
 
     public const string Header = "ELAPSED(s)  TX(Gb/s)  RX(Gb/s)  TX_BUFFERS  RX_BUFFERS     DIFF  ERRORS";
 
     public string Plain() => string.Create(CultureInfo.InvariantCulture,
-        $"{Seconds,10:0.0}  {TxGbps,8:0.00}  {RxGbps,8:0.00}  {TxBuffers,10}  {RxBuffers,10}  {Diff,7}  {Errors,6}");
+        $"{Seconds,10:0.0}  {Cell(HasTx, TxGbps, "0.00"),8}  {Cell(HasRx, RxGbps, "0.00"),8}  {Cell(HasTx, TxBuffers, "0"),10}  {Cell(HasRx, RxBuffers, "0"),10}  {Diff?.ToString(CultureInfo.InvariantCulture) ?? "-",7}  {Errors,6}");
+
+    /// <summary>The cells of the live table, in column order.</summary>
+    public string[] Cells() =>
+    [
+        Text.F(Seconds, "0.0"), Cell(HasTx, TxGbps, "0.00"), Cell(HasRx, RxGbps, "0.00"), Cell(HasTx, TxBuffers, "0"), Cell(HasRx, RxBuffers, "0"),
+        Diff?.ToString(CultureInfo.InvariantCulture) ?? "-",
+    ];
+
+    private static string Cell(bool present, double value, string format) => present ? value.ToString(format, CultureInfo.InvariantCulture) : "-";
 }
 
 /// <summary>What a DMA run did, from the streamer's report or (after Ctrl+C) from the counters so far.</summary>
@@ -86,7 +104,7 @@ internal static class DmaCommand
             string what = $"{mode} on {session.Info.Device.Backend}:{session.Info.Device.Address} pcie_dma{channel.Index}, {g.BufferCount} × {Text.Size((ulong)g.BufferSize)}, irq every {irqEvery}";
             ctx.Console.Line($"DMA {what}, {Text.F(duration.TotalSeconds, "0.###")} s (Ctrl+C stops early)");
 
-            var live = new LiveDma(ctx.Console, g.BufferSize);
+            var live = new LiveDma(ctx.Console, g.BufferSize, mode);
             var options = new StreamOptions
             {
                 Mode = mode,
@@ -175,8 +193,12 @@ internal static class DmaCommand
         c.Line($"[> DMA summary{(s.Interrupted ? " (interrupted by Ctrl+C: figures so far)" : "")}");
         c.Line($"  mode          {what}");
         c.Line($"  elapsed       {Text.F(s.Seconds, "0.000")} s");
-        c.Line($"  TX            {s.TxBytes} bytes fetched by the reader, {Text.F(s.TxGbps, "0.00")} Gb/s");
-        c.Line($"  RX            {s.RxBytes} bytes verified, {Text.F(s.RxGbps, "0.00")} Gb/s");
+        c.Line(s.Mode == StreamMode.WriterOnly
+            ? "  TX            - (writer-only: the reader engine is off, nothing goes host → board)"
+            : $"  TX            {Text.BytesExact(s.TxBytes)} fetched by the reader, {Text.F(s.TxGbps, "0.00")} Gb/s");
+        c.Line(s.Mode == StreamMode.ReaderOnly
+            ? "  RX            - (reader-only: the writer engine is off, nothing comes back)"
+            : $"  RX            {Text.BytesExact(s.RxBytes)} verified, {Text.F(s.RxGbps, "0.00")} Gb/s");
         c.Line($"  CPU           {Text.F(s.CpuCores, "0.00")} cores (process CPU time / wall time)");
         c.Line($"  errors        {s.Errors} bad buffer(s)");
         c.Line($"  driver lost   writer {s.LostWriter}, reader {s.LostReader}");
@@ -194,10 +216,10 @@ internal static class DmaCommand
             ["passed"] = s.Clean,
             ["interrupted"] = s.Interrupted,
             ["seconds"] = s.Seconds,
-            ["txBytes"] = s.TxBytes,
-            ["rxBytes"] = s.RxBytes,
-            ["txGbps"] = Math.Round(s.TxGbps, 3),
-            ["rxGbps"] = Math.Round(s.RxGbps, 3),
+            ["txBytes"] = s.Mode == StreamMode.WriterOnly ? null : s.TxBytes,
+            ["rxBytes"] = s.Mode == StreamMode.ReaderOnly ? null : s.RxBytes,
+            ["txGbps"] = s.Mode == StreamMode.WriterOnly ? null : Math.Round(s.TxGbps, 3),
+            ["rxGbps"] = s.Mode == StreamMode.ReaderOnly ? null : Math.Round(s.RxGbps, 3),
             ["cpuCores"] = Math.Round(s.CpuCores, 3),
             ["errors"] = s.Errors,
             ["firstErrors"] = new JsonArray([.. s.FirstErrors.Select(e => (JsonNode)e)]),
@@ -207,10 +229,10 @@ internal static class DmaCommand
             ["samples"] = new JsonArray([.. live.Rows.Select(r => (JsonNode)new JsonObject
             {
                 ["seconds"] = Math.Round(r.Seconds, 3),
-                ["txGbps"] = Math.Round(r.TxGbps, 3),
-                ["rxGbps"] = Math.Round(r.RxGbps, 3),
-                ["txBuffers"] = r.TxBuffers,
-                ["rxBuffers"] = r.RxBuffers,
+                ["txGbps"] = r.HasTx ? Math.Round(r.TxGbps, 3) : null,
+                ["rxGbps"] = r.HasRx ? Math.Round(r.RxGbps, 3) : null,
+                ["txBuffers"] = r.HasTx ? r.TxBuffers : null,
+                ["rxBuffers"] = r.HasRx ? r.RxBuffers : null,
                 ["diff"] = r.Diff,
                 ["errors"] = r.Errors,
             })]),
@@ -221,7 +243,7 @@ internal static class DmaCommand
     /// The live view of a stream: rows from the streamer's samples (plain lines off a terminal, a redrawn Spectre
     /// table on one, nothing in JSON mode), the error events, and the summary — also after Ctrl+C.
     /// </summary>
-    private sealed class LiveDma(CliConsole console, int bufferSize)
+    private sealed class LiveDma(CliConsole console, int bufferSize, StreamMode mode)
     {
         private readonly List<DmaRow> _rows = [];
         private readonly List<string> _events = [];
@@ -234,7 +256,7 @@ internal static class DmaCommand
         public void Sample(ThroughputSample s, long errors)
         {
             double dt = (s.At - _last.At).TotalSeconds;
-            var row = new DmaRow(s.At.TotalSeconds,
+            var row = new DmaRow(mode, s.At.TotalSeconds,
                 dt > 0 ? (s.TxBytes - _last.TxBytes) * 8 / dt / 1e9 : 0,
                 dt > 0 ? (s.RxBytes - _last.RxBytes) * 8 / dt / 1e9 : 0,
                 s.TxBytes / bufferSize, s.RxBytes / bufferSize, errors);
@@ -322,8 +344,13 @@ internal static class DmaCommand
 
         private IRenderable View()
         {
-            var table = new Table().Border(TableBorder.Rounded).Title("litepcie-hil dma")
-                .AddColumns("ELAPSED (s)", "TX Gb/s", "RX Gb/s", "TX BUFFERS", "RX BUFFERS", "DIFF", "ERRORS");
+            // Numbers right-aligned so digits line up as they change; the header says which direction is off.
+            var table = new Table().Border(TableBorder.Rounded).Title("litepcie-hil dma");
+            foreach (var header in new[] { "ELAPSED (s)", "TX Gb/s", "RX Gb/s", "TX BUFFERS", "RX BUFFERS", "DIFF", "ERRORS" })
+            {
+                table.AddColumn(new TableColumn(header).RightAligned());
+            }
+
             List<DmaRow> rows;
             List<string> events;
             lock (_gate)
@@ -335,9 +362,7 @@ internal static class DmaCommand
             foreach (var r in rows)
             {
                 string errors = r.Errors == 0 ? "0" : $"[red]{r.Errors}[/]";
-                table.AddRow(Text.F(r.Seconds, "0.0"), Text.F(r.TxGbps, "0.00"), Text.F(r.RxGbps, "0.00"),
-                    r.TxBuffers.ToString(CultureInfo.InvariantCulture), r.RxBuffers.ToString(CultureInfo.InvariantCulture),
-                    r.Diff.ToString(CultureInfo.InvariantCulture), errors);
+                table.AddRow([.. r.Cells(), errors]);
             }
 
             return events.Count == 0

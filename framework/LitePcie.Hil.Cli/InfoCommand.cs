@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Devices;
 using LitePcie.Hil.Pci;
 using Spectre.Console;
 
@@ -23,8 +24,20 @@ internal static class InfoCommand
         await using (session.ConfigureAwait(false))
         {
             var info = session.Info;
-            var config = session.ReadConfigSpace();
-            var pcie = config.Find<PciExpressCapability>();
+            // Without root, Linux gives only the 64-byte config header: show what the session knows and say why the
+            // capabilities are missing, rather than failing step 1 of a lab bring-up.
+            PciConfigSpace? config = null;
+            string? configProblem = null;
+            try
+            {
+                config = session.ReadConfigSpace();
+            }
+            catch (DeviceException e) when (e.Code == DeviceErrorCode.NotPermitted)
+            {
+                configProblem = e.Message;
+            }
+
+            var pcie = config?.Find<PciExpressCapability>();
             var layout = session.Map.Layout;
             var c = ctx.Console;
 
@@ -43,7 +56,7 @@ internal static class InfoCommand
             }
 
             Fact("Driver", $"{info.Driver}, {info.DriverVersion}");
-            Fact("CSR map", $"{session.Map.Source}: {session.Map.Registers.Count} registers, CSR base 0x{session.Map.CsrBase:x8}, " +
+            Fact("CSR map", $"{Text.DisplayPath(session.Map.Source)}: {session.Map.Registers.Count} registers, CSR base 0x{session.Map.CsrBase:x8}, " +
                 $"MSI {layout.Msi.Flavour}, PHY {(layout.Phy is null ? "not exported" : layout.Phy.Family.ToString())}, DMA address width {layout.DmaAddressWidth} bits");
             c.Line("[> FPGA/SoC info");
             c.Render(facts);
@@ -58,10 +71,15 @@ internal static class InfoCommand
 
             c.Render(bars);
             c.Line("[> Capabilities");
-            var caps = Capabilities(config);
+            List<(string Name, string Detail)> caps = config is null ? [] : Capabilities(config);
             foreach (var (name, detail) in caps)
             {
                 c.Line($"  {name,-6} {detail}");
+            }
+
+            if (configProblem is not null)
+            {
+                c.Line($"  not readable: {configProblem}");
             }
 
             c.Line();
@@ -97,9 +115,10 @@ internal static class InfoCommand
                     ["index"] = b.Index, ["kind"] = b.Kind.ToString(), ["prefetchable"] = b.Prefetchable, ["size"] = b.Size,
                 })]),
                 ["capabilities"] = new JsonArray([.. caps.Select(k => (JsonNode)new JsonObject { ["name"] = k.Name, ["detail"] = k.Detail })]),
+                ["capabilitiesUnreadable"] = configProblem,
                 ["csr"] = new JsonObject
                 {
-                    ["source"] = session.Map.Source,
+                    ["source"] = Text.DisplayPath(session.Map.Source),
                     ["registers"] = session.Map.Registers.Count,
                     ["csrBase"] = Text.Hex32(session.Map.CsrBase),
                     ["msi"] = layout.Msi.Flavour.ToString(),

@@ -65,7 +65,18 @@ internal static class ListCommand
             var session = await bench.Backend.OpenAsync(d, cancel).ConfigureAwait(false);
             await using (session.ConfigureAwait(false))
             {
-                return (d, session.Info.Identifier, session.ReadConfigSpace().Find<PciExpressCapability>());
+                PciExpressCapability? pcie = null;
+                try
+                {
+                    pcie = session.ReadConfigSpace().Find<PciExpressCapability>();
+                }
+                catch (DeviceException e) when (e.Code == DeviceErrorCode.NotPermitted)
+                {
+                    // Step 0 on a lab host runs as the user: without root, Linux shows only the config header, so the
+                    // maximum link is unknown — list the board anyway (the negotiated link comes from sysfs).
+                }
+
+                return (d, session.Info.Identifier, pcie);
             }
         }
         catch (DeviceBusyException)

@@ -73,9 +73,9 @@ internal static class QualifyCommand
             attach = platform.Attach ?? throw new DeviceCapabilityException(bench.Device.Address, "attach/detach control", $"{platform.MissingReason} (give the lab's --detach-command and --attach-command, or --kind open-close, which needs none)");
         }
 
-        if (plan.Cycles - plan.Warmup < 2 * plan.SampleEvery)
+        if (plan.Cycles - plan.Warmup < QualifyRun.SettledSamples * plan.SampleEvery)
         {
-            c.Note($"--cycles {plan.Cycles} with --warmup {plan.Warmup} and --sample-every {plan.SampleEvery} gives fewer than 2 resource samples: no leak verdict");
+            c.Note($"--cycles {plan.Cycles} with --warmup {plan.Warmup} and --sample-every {plan.SampleEvery} gives fewer than {QualifyRun.SettledSamples} resource samples: no leak verdict");
         }
 
         var header = new JournalHeader($"litepcie-hil qualify {plan.Kind}", bench.Backend.Name, bench.Profile.Name, bench.Device.Address, plan.Cycles,
@@ -101,23 +101,29 @@ internal static class QualifyCommand
                     {
                         var task = progress.AddTask(Markup.Escape(run.Status()), maxValue: plan.Cycles);
                         task.Value = first - 1;
-                        await run.CyclesAsync(first, cycle, journal, () =>
-                        {
-                            task.Value = run.Completed;
-                            task.Description = Markup.Escape(run.Status());
-                        }, null, ctx.Cancel).ConfigureAwait(false);
+                        await run.CyclesAsync(first, cycle, journal, new QualifyProgress(
+                            OnCycle: () =>
+                            {
+                                task.Value = run.Completed;
+                                task.Description = Markup.Escape(run.Status());
+                            },
+                            OnFailure: failure => c.Ansi.MarkupLine($"[red]! {Markup.Escape(failure)}[/]"),
+                            OnSlow: slow => task.Description = Markup.Escape($"{run.Status()} — {slow}")), ctx.Cancel).ConfigureAwait(false);
                     }).ConfigureAwait(false);
             }
             else
             {
                 int every = Math.Max(1, plan.Cycles / 20);
-                await run.CyclesAsync(first, cycle, journal, () =>
-                {
-                    if (run.Completed % every == 0 || run.Completed == plan.Cycles)
+                await run.CyclesAsync(first, cycle, journal, new QualifyProgress(
+                    OnCycle: () =>
                     {
-                        c.Line(run.Status());
-                    }
-                }, failure => c.Line($"! {failure}"), ctx.Cancel).ConfigureAwait(false);
+                        if (run.Completed % every == 0 || run.Completed == plan.Cycles)
+                        {
+                            c.Line(run.Status());
+                        }
+                    },
+                    OnFailure: failure => c.Line($"! {failure}"),
+                    OnSlow: slow => c.Line($"… {slow}")), ctx.Cancel).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ctx.Cancel.IsCancellationRequested)
@@ -159,13 +165,37 @@ internal static class QualifyCommand
             c.Line($"  ! cycle(s) {CycleRun.Ranges([.. g.Select(f => f.Cycle)])} failed in {g.Key.Phase}: {g.Key.Message}");
         }
 
-        var table = new Table().Border(TableBorder.Simple).AddColumns("RESOURCE", "SLOPE/CYCLE", "LIMIT", "FIRST → LAST", "SAMPLES", "VERDICT");
+        if (trends.Count == 0)
+        {
+            c.Line($"  leak verdict: none — no resource sample after the warm-up of {plan.Warmup} cycle(s)");
+        }
+        else
+        {
+            int samples = trends.Max(t => t.Fit.Samples);
+            c.Line(samples < QualifyRun.SettledSamples
+                ? $"  leak verdict: none — {samples} sample{(samples == 1 ? "" : "s")} after the warm-up of {plan.Warmup} cycle(s); a slope is judged on at least {QualifyRun.SettledSamples}"
+                : $"  resources sampled every {plan.SampleEvery} cycle(s) after a warm-up of {plan.Warmup} (not sampled): {samples} samples, slopes judged on all of them");
+        }
+
+        // Numbers right-aligned; byte counts for people (the JSON keeps the exact figures).
+        var table = new Table().Border(TableBorder.Simple);
+        table.AddColumn("RESOURCE");
+        foreach (var header in new[] { "SLOPE/CYCLE", "LIMIT", "FIRST → LAST", "SAMPLES" })
+        {
+            table.AddColumn(new TableColumn(header).RightAligned());
+        }
+
+        table.AddColumn("VERDICT");
         foreach (var (fit, limit) in trends)
         {
-            bool leak = limit is { } l && fit.Slope > l;
-            table.AddRow(Markup.Escape(fit.Resource), Text.F(fit.Slope, "0.###"), limit is null ? "-" : Text.F(limit.Value, "0.###"),
-                $"{Text.F(fit.First, "0.###")} → {Text.F(fit.Last, "0.###")}", fit.Samples.ToString(CultureInfo.InvariantCulture),
-                leak ? (c.Terminal ? "[red]LEAK[/]" : "LEAK") : limit is null ? "reported" : "ok");
+            bool leak = limit is { } l && fit.Samples >= QualifyRun.SettledSamples && fit.Slope > l;
+            string verdict = leak ? (c.Terminal ? "[red]LEAK[/]" : "LEAK")
+                : fit.Samples < QualifyRun.SettledSamples ? $"not judged ({fit.Samples} sample{(fit.Samples == 1 ? "" : "s")})"
+                : limit is null ? "reported"
+                : "ok";
+            table.AddRow(Markup.Escape(fit.Resource), QualifyRun.Amount(fit.Unit, fit.Slope), limit is null ? "-" : QualifyRun.Amount(fit.Unit, limit.Value),
+                $"{QualifyRun.Amount(fit.Unit, fit.First)} → {QualifyRun.Amount(fit.Unit, fit.Last)}", fit.Samples.ToString(CultureInfo.InvariantCulture),
+                verdict);
         }
 
         if (trends.Count > 0)
@@ -175,10 +205,14 @@ internal static class QualifyCommand
 
         foreach (var (fit, limit) in run.Leaks)
         {
-            c.Line(string.Create(CultureInfo.InvariantCulture, $"  ! leak: {fit.Describe()} exceeds the limit of {limit:0.###}/cycle"));
+            c.Line($"  ! leak: {fit.Resource}: +{QualifyRun.Amount(fit.Unit, fit.Slope)}/cycle (least squares {QualifyRun.Amount(fit.Unit, fit.LeastSquaresSlope)}; " +
+                $"{QualifyRun.Amount(fit.Unit, fit.First)} → {QualifyRun.Amount(fit.Unit, fit.Last)} over {fit.Samples} samples) exceeds the limit of {QualifyRun.Amount(fit.Unit, limit)}/cycle");
         }
 
-        c.Verdict(run.Passed, $"qualify: {(run.Passed ? "PASS" : "FAIL")}");
+        bool judged = trends.Any(t => t.Limit is not null && t.Fit.Samples >= QualifyRun.SettledSamples);
+        c.Verdict(run.Passed, run.Passed && !judged
+            ? $"qualify: PASS (every cycle passed; no leak verdict: fewer than {QualifyRun.SettledSamples} samples)"
+            : $"qualify: {(run.Passed ? "PASS" : "FAIL")}");
         c.Document(new JsonObject
         {
             ["command"] = "qualify",
@@ -186,6 +220,8 @@ internal static class QualifyCommand
             ["passed"] = run.Passed,
             ["interrupted"] = run.Interrupted,
             ["cycles"] = plan.Cycles,
+            ["warmup"] = plan.Warmup,
+            ["sampleEvery"] = plan.SampleEvery,
             ["completed"] = run.Completed,
             ["failed"] = run.Failures.Count,
             ["stoppedEarly"] = run.StoppedEarly,
@@ -201,11 +237,15 @@ internal static class QualifyCommand
                 ["first"] = t.Fit.First,
                 ["last"] = t.Fit.Last,
                 ["samples"] = t.Fit.Samples,
-                ["leak"] = t.Limit is { } l && t.Fit.Slope > l,
+                ["judged"] = t.Limit is not null && t.Fit.Samples >= QualifyRun.SettledSamples,
+                ["leak"] = t.Limit is { } l && t.Fit.Samples >= QualifyRun.SettledSamples && t.Fit.Slope > l,
             })]),
         });
     }
 }
+
+/// <summary>Where a qualify run reports: after each cycle, each failure as it happens, and a cycle that is taking long.</summary>
+internal sealed record QualifyProgress(Action OnCycle, Action<string> OnFailure, Action<string> OnSlow);
 
 /// <summary>How a qualify run is paced and judged.</summary>
 internal sealed record QualifyPlan(string Kind, int Cycles, int Warmup, int SampleEvery, int MaxConsecutiveFailures, TimeSpan Timeout, LeakLimits User, LeakLimits Defaults)
@@ -220,7 +260,7 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
     private readonly Dictionary<string, (ResourceUnit Unit, List<(long Cycle, double Value)> Points)> _series = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = new();
     private int _ranHere;
-    private string _worst = "no samples yet";
+    private string _worst = "no sample yet";
 
     public QualifyPlan Plan => plan;
 
@@ -238,8 +278,44 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
 
     public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
 
-    /// <summary>One status line: cycle, failures, the worst resource and its slope so far.</summary>
-    public string Status() => $"cycle {Completed}/{plan.Cycles}, {Failures.Count} failed, worst slope {_worst}";
+    /// <summary>
+    /// Fewest samples a slope is judged on. Between two samples there is one difference, not a trend (Theil–Sen's
+    /// median of pairwise slopes starts to resist an outlier at three); below this a slope is shown as settling and
+    /// the summary says "not judged".
+    /// </summary>
+    public const int SettledSamples = 3;
+
+    /// <summary>
+    /// One status line: cycle, failures, rate and time left, then either the warm-up (nothing sampled yet) or the
+    /// worst resource so far with its sample count — "settling" while it has fewer than <see cref="SettledSamples"/>;
+    /// the verdict itself is taken once, at the end, on every sample.
+    /// </summary>
+    public string Status()
+    {
+        string head = $"cycle {Completed}/{plan.Cycles}, {Failures.Count} failed";
+        if (_ranHere > 0 && _clock.Elapsed.TotalSeconds > 0 && Completed < plan.Cycles)
+        {
+            double rate = _ranHere / _clock.Elapsed.TotalSeconds;
+            head += string.Create(CultureInfo.InvariantCulture, $", {rate:0.#} cycles/s, ETA {Eta((plan.Cycles - Completed) / rate)}");
+        }
+
+        string tail = Completed <= plan.Warmup
+            ? $"warm-up: resources sampled from cycle {plan.Warmup + plan.SampleEvery}"
+            : _worst;
+        return $"{head}; {tail}";
+    }
+
+    /// <summary>Remaining time as "4.2 s", "3 min 12 s" or "2 h 05 min".</summary>
+    public static string Eta(double seconds) => seconds switch
+    {
+        < 60 => string.Create(CultureInfo.InvariantCulture, $"{seconds:0.0} s"),
+        < 3600 => string.Create(CultureInfo.InvariantCulture, $"{(int)(seconds / 60)} min {(int)(seconds % 60):00} s"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{(int)(seconds / 3600)} h {(int)(seconds % 3600 / 60):00} min"),
+    };
+
+    /// <summary>A resource amount: bytes for people ("1.66 MiB", "382.5 B"), counts as numbers.</summary>
+    public static string Amount(ResourceUnit unit, double value) =>
+        unit == ResourceUnit.Bytes ? Text.Bytes(value) : Text.F(value, "0.###");
 
     /// <summary>Takes in the cycles of a resumed journal.</summary>
     public void Absorb(IReadOnlyList<CycleRecord> previous)
@@ -259,8 +335,12 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
         }
     }
 
-    /// <summary>Runs cycles <paramref name="first"/>..N; <paramref name="onCycle"/> after each, <paramref name="onFailure"/> with each failure line.</summary>
-    public async Task CyclesAsync(int first, QualifyCycle cycle, CycleJournal? journal, Action onCycle, Action<string>? onFailure, CancellationToken cancel)
+    /// <summary>
+    /// Runs cycles <paramref name="first"/>..N. <see cref="QualifyProgress.OnCycle"/> after each; a failure is reported
+    /// as it happens, and a cycle that runs long says which phase it is waiting in (after 1 s, then every 5 s) instead
+    /// of going silent until its wait's bound expires.
+    /// </summary>
+    public async Task CyclesAsync(int first, QualifyCycle cycle, CycleJournal? journal, QualifyProgress progress, CancellationToken cancel)
     {
         _clock.Start();
         int consecutive = 0;
@@ -274,7 +354,8 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
                 string? phase = null, failure = null;
                 try
                 {
-                    await (plan.Kind == "open-close" ? cycle.OpenCloseAsync(n, phases, cancel) : cycle.AttachDetachAsync(n, phases, cancel)).ConfigureAwait(false);
+                    var running = plan.Kind == "open-close" ? cycle.OpenCloseAsync(n, phases, cancel) : cycle.AttachDetachAsync(n, phases, cancel);
+                    await WatchAsync(running, n, phases, t0, progress, cancel).ConfigureAwait(false);
                 }
                 catch (CyclePhaseException e)
                 {
@@ -299,10 +380,10 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
                 if (failure is not null)
                 {
                     Failures.Add(new CycleFailure(n, plan.Kind, phase!, failure));
-                    onFailure?.Invoke($"cycle {n} failed in {phase}: {failure}");
+                    progress.OnFailure($"cycle {n} failed in {phase}: {failure}");
                 }
 
-                onCycle();
+                progress.OnCycle();
                 if (consecutive >= plan.MaxConsecutiveFailures)
                 {
                     StoppedEarly = $"{consecutive} consecutive cycles failed (up to cycle {n}); the device did not recover";
@@ -316,12 +397,45 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
         }
     }
 
+    /// <summary>Waits for a cycle; while it runs past 1 s, says every 5 s which phase it is in and for how long.</summary>
+    private async Task WatchAsync(Task running, int n, CyclePhases phases, long t0, QualifyProgress progress, CancellationToken cancel)
+    {
+        var next = TimeSpan.FromSeconds(1);
+        using var done = new CancellationTokenSource();
+        while (true)
+        {
+            // The cycle itself observes Ctrl+C; this only waits for it (a progress timer, not a synchronisation).
+            // The timer is cancelled as soon as the cycle ends, so fast cycles leave no pending timers behind.
+            var wait = next - Stopwatch.GetElapsedTime(t0);
+            if (wait > TimeSpan.Zero)
+            {
+                var timer = Task.Delay(wait, done.Token);
+                if (await Task.WhenAny(running, timer).ConfigureAwait(false) == running)
+                {
+                    await done.CancelAsync().ConfigureAwait(false);
+                    break;
+                }
+            }
+
+            if (running.IsCompleted || cancel.IsCancellationRequested)
+            {
+                break;
+            }
+
+            progress.OnSlow(string.Create(CultureInfo.InvariantCulture,
+                $"cycle {n}: {phases.Current ?? "between phases"} after {Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} s (each wait is bounded by --timeout {plan.Timeout.TotalSeconds:0.###} s)"));
+            next += TimeSpan.FromSeconds(5);
+        }
+
+        await running.ConfigureAwait(false);
+    }
+
     /// <summary>Fits every resource and records the leaks; returns each fit with its limit (null = reported, not judged).</summary>
     public IReadOnlyList<(TrendFit Fit, double? Limit)> Finish()
     {
         var fits = Fits();
         Leaks.Clear();
-        Leaks.AddRange(fits.Where(f => f.Limit is { } l && f.Fit.Slope > l).Select(f => (f.Fit, f.Limit!.Value)));
+        Leaks.AddRange(fits.Where(f => f.Limit is { } l && f.Fit.Samples >= SettledSamples && f.Fit.Slope > l).Select(f => (f.Fit, f.Limit!.Value)));
         return fits;
     }
 
@@ -337,12 +451,18 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
             Series(r.Name, r.Unit).Add((n, r.Value));
         }
 
-        // The live verdict: the resource closest to (or furthest over) its limit.
+        // The live view: the resource closest to (or furthest over) its limit, with how many samples it rests on.
         var worst = Fits().Where(f => f.Fit.Samples >= 2).OrderByDescending(f => f.Limit is { } l ? f.Fit.Slope / Math.Max(l, 1e-9) : 0).FirstOrDefault();
         if (worst.Fit is { } fit)
         {
-            string unit = fit.Unit == ResourceUnit.Bytes ? "B" : "objects";
-            _worst = string.Create(CultureInfo.InvariantCulture, $"{fit.Resource} {fit.Slope:+0.###;-0.###;0} {unit}/cycle (limit {worst.Limit?.ToString("0.###", CultureInfo.InvariantCulture) ?? "-"})");
+            string limit = worst.Limit is { } l ? Amount(fit.Unit, l) : "-";
+            string basis = fit.Samples < SettledSamples ? $"settling: {fit.Samples} samples, judged from {SettledSamples}" : $"{fit.Samples} samples";
+            string slope = (fit.Slope > 0 ? "+" : "") + Amount(fit.Unit, fit.Slope);
+            _worst = $"worst slope so far {fit.Resource} {slope}/cycle (limit {limit}; {basis})";
+        }
+        else
+        {
+            _worst = "1 sample: no slope yet";
         }
 
         return samples;

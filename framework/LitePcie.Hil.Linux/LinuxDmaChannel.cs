@@ -5,20 +5,36 @@ using static LitePcie.Hil.Linux.LinuxConstants;
 
 namespace LitePcie.Hil.Linux;
 
+/// <summary>What a copy-mode read or write moved.</summary>
+/// <param name="Bytes">Bytes the driver consumed (whole buffers; what read(2)/write(2) returned).</param>
+/// <param name="Buffers">Buffers consumed.</param>
+/// <param name="NotCopied">
+/// Buffers counted but not copied, at least: a read more than 128 buffers behind the hardware drops the oldest (the
+/// user buffer's 8 KiB is left untouched); a write after the hardware already passed the slot skips it. From the
+/// counters just before the call, so the ISR moving during the call can only make the true number larger.
+/// </param>
+public readonly record struct CopyResult(int Bytes, int Buffers, int NotCopied);
+
 /// <summary>
 /// One <c>/dev/litepcieN</c> channel: LOCK taken for a direction before it is enabled and released after it is
-/// stopped (the driver's DMA ioctls ignore the lock, P17); DMA_WRITER/DMA_READER to start, stop and read counts;
-/// MMAP_DMA_*_UPDATE for software progress; poll() for waits; the loopback ioctl only when the layout guard says
-/// +0x40 is <c>loopback_enable</c> (P14).
+/// stopped (the driver's DMA ioctls ignore the lock, P17); DMA_WRITER/DMA_READER to start and stop, and — with the
+/// engine's current state read from its <c>enable</c> register first — to read counts without starting or stopping
+/// anything; MMAP_DMA_*_UPDATE for software progress; poll() in bounded slices for waits; the loopback ioctl only
+/// when the layout guard says +0x40 is <c>loopback_enable</c> (P14). The descriptor is non-blocking: no call here
+/// can wait without bound.
 /// </summary>
 public sealed class LinuxDmaChannel : IDmaChannel
 {
+    /// <summary>Longest single poll(2) wait; cancellation and deadlines are checked between slices.</summary>
+    public static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
+
     private readonly LinuxSession _session;
     private readonly int _fd;
     private readonly string _node;
     private readonly LitePcieMmapDmaInfo _info;
     private readonly bool[] _enabled = new bool[2];
     private readonly bool[] _locked = new bool[2];
+    private readonly long[] _notCopied = new long[2];
     private readonly LinuxRing?[] _rings = new LinuxRing?[2];
     private readonly Lock _gate = new();
 
@@ -39,8 +55,20 @@ public sealed class LinuxDmaChannel : IDmaChannel
 
     public DmaRingGeometry Geometry { get; }
 
+    /// <summary>The channel node.</summary>
+    public string Node => _node;
+
     /// <summary>litepcie.ko has no per-source interrupt counts.</summary>
     public bool CountsInterruptsPerSource => false;
+
+    /// <summary>Whether this session holds the driver's lock of a direction (LITEPCIE_IOCTL_LOCK).</summary>
+    public bool HoldsLock(DmaDirection direction)
+    {
+        lock (_gate)
+        {
+            return _locked[(int)direction];
+        }
+    }
 
     /// <summary>litepcie.ko programs an interrupt every DMA_BUFFER_PER_IRQ (32) buffers and always enables the source.</summary>
     public string? Unsupported(DmaStartOptions options) =>
@@ -66,6 +94,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
             int d = (int)direction;
             if (!_locked[d])
             {
+                // The driver answers 0 to a second request even from the holder itself, so a held lock is never asked for again.
                 var l = new LitePcieLock();
                 if (direction == DmaDirection.Writer)
                 {
@@ -80,7 +109,9 @@ public sealed class LinuxDmaChannel : IDmaChannel
                 byte status = direction == DmaDirection.Writer ? l.WriterStatus : l.ReaderStatus;
                 if (status == 0)
                 {
-                    throw new DeviceBusyException(_session.Address, $"pcie_dma{Index} {direction.Describe()} is locked by another open file of {_node} (LITEPCIE_IOCTL_LOCK)");
+                    throw new DeviceBusyException(_session.Address,
+                        $"pcie_dma{Index} {direction.Describe()} is held by another open file of {_node}: another process holds the DMA " +
+                        "(litepcie_util dma_test, another test run, or another session of this process); LITEPCIE_IOCTL_LOCK answered status 0");
                 }
 
                 _locked[d] = true;
@@ -88,15 +119,32 @@ public sealed class LinuxDmaChannel : IDmaChannel
 
             Control(direction, enable: true);
             _enabled[d] = true;
+            _notCopied[d] = 0;
             _session.BumpGeneration();
         }
     }
 
+    /// <summary>
+    /// Stops a direction this session holds, then releases its lock. An engine this session does not hold is left
+    /// alone: stopping it would stop another process's DMA (the driver does not check), so that is refused.
+    /// </summary>
     public void Stop(DmaDirection direction)
     {
         lock (_gate)
         {
             int d = (int)direction;
+            if (!_locked[d])
+            {
+                if (HardwareEnabled(direction))
+                {
+                    throw new DeviceBusyException(_session.Address,
+                        $"pcie_dma{Index} {direction.Describe()} runs for another open file of {_node} (this session holds no LITEPCIE_IOCTL_LOCK for it): not stopped from here");
+                }
+
+                _enabled[d] = false;
+                return;
+            }
+
             Control(direction, enable: false);
             _enabled[d] = false;
             Release(direction);
@@ -122,12 +170,25 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
+    /// <summary>
+    /// The driver's counts without side effects. LITEPCIE_IOCTL_DMA_WRITER/READER also starts or stops the engine when
+    /// its <c>enable</c> differs from the driver's state, so the engine's state is read from its <c>enable</c> register
+    /// (bit 0, what the driver's start/stop last wrote) and sent back unchanged. <see cref="DmaCounters.Lost"/> is the
+    /// copy-mode buffers this session saw counted but not copied.
+    /// </summary>
     public DmaCounters GetCounters(DmaDirection direction)
     {
         lock (_gate)
         {
-            var c = Control(direction, _enabled[(int)direction]);
-            return new DmaCounters(c.HwCount, c.SwCount, 0, _enabled[(int)direction], 0, 0);
+            bool running = HardwareEnabled(direction);
+            var c = Control(direction, running);
+            int d = (int)direction;
+            if (!running)
+            {
+                _enabled[d] = false; // stopped by someone else (another file's close, a reset)
+            }
+
+            return new DmaCounters(c.HwCount, c.SwCount, _notCopied[d], running, 0, 0);
         }
     }
 
@@ -139,7 +200,11 @@ public sealed class LinuxDmaChannel : IDmaChannel
         return 0; // the driver keeps no lost count in zero-copy mode
     }
 
-    /// <summary>poll() until the hardware count reaches the target (the driver wakes POLLIN at hw − sw &gt; 2, POLLOUT at sw − hw &lt; 128).</summary>
+    /// <summary>
+    /// Polls the counters until the hardware count reaches the target, sleeping in poll(2) slices of at most
+    /// <see cref="PollSlice"/> (the driver wakes POLLIN at hw − sw &gt; 2 and POLLOUT at sw − hw &lt; 128, which need not
+    /// be the condition waited for, so the counters decide, not the poll result).
+    /// </summary>
     public async ValueTask<DmaCounters> WaitAsync(DmaDirection direction, long targetHwCount, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
@@ -159,16 +224,11 @@ public sealed class LinuxDmaChannel : IDmaChannel
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            int ms = (int)Math.Clamp(left.TotalMilliseconds, 1, 100);
-            int r = await Task.Run(() => _session.Sys.Poll(_fd, events, ms, out _), cancellationToken).ConfigureAwait(false);
-            if (r < 0 && -r != EINTR)
-            {
-                throw _session.Fail($"poll {_node}", -r);
-            }
-
+            int ms = (int)Math.Clamp(Math.Min(left.TotalMilliseconds, PollSlice.TotalMilliseconds), 1, PollSlice.TotalMilliseconds);
+            int r = await Task.Run(() => PollOnce(events, ms), cancellationToken).ConfigureAwait(false);
             if (r > 0 && GetCounters(direction).HwCount < targetHwCount)
             {
-                // Ready for the driver's reason (buffers to consume), not ours: do not spin on it.
+                // Ready for the driver's reason (buffers to consume, room to fill), not ours: do not spin on it.
                 await Task.Delay(1, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -188,6 +248,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
             ulong offset = direction == DmaDirection.Writer ? _info.RxBufferOffset : _info.TxBufferOffset;
             nint length = (nint)(Geometry.RingBytes);
             int protection = direction == DmaDirection.Writer ? ProtRead : ProtRead | ProtWrite;
+            _session.EnsurePresent($"mmap {_node}");
             nint p = _session.Sys.Mmap(length, protection, _fd, (long)offset, out int error);
             if (p == 0)
             {
@@ -199,51 +260,105 @@ public sealed class LinuxDmaChannel : IDmaChannel
     }
 
     /// <summary>
-    /// Copy-mode receive: <c>read(2)</c> of whole buffers from the writer ring (blocks until at least one is there).
-    /// The length must be a multiple of the buffer size: the driver returns 0 for less, which a stream API takes for
-    /// end of file (hence never a FileStream). Returns the bytes consumed, dropped buffers included.
+    /// Copy-mode receive: non-blocking <c>read(2)</c> of whole buffers from the writer ring, waiting in bounded poll
+    /// slices while none is ready (EAGAIN), until <paramref name="timeout"/> or cancellation. The length must be a
+    /// multiple of the buffer size: the driver returns 0 for less, which a stream API takes for end of file (hence
+    /// never a FileStream).
     /// </summary>
-    public unsafe int ReadCopy(Span<byte> destination)
+    public unsafe CopyResult ReadCopy(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         CheckCopyLength(destination.Length, "read");
+        var clock = Stopwatch.StartNew();
         fixed (byte* p = destination)
         {
-            nint r = _session.Sys.Read(_fd, p, destination.Length);
-            return r >= 0 ? (int)r : throw _session.Fail($"read {_node}", (int)-r);
+            while (true)
+            {
+                var before = GetCounters(DmaDirection.Writer);
+                _session.EnsurePresent($"read {_node}");
+                nint r = _session.Sys.Read(_fd, p, destination.Length);
+                if (r > 0)
+                {
+                    int buffers = (int)(r / Geometry.BufferSize);
+                    int dropped = (int)Math.Clamp(before.HwCount - before.SwCount - Geometry.BufferCount / 2, 0, buffers);
+                    Account(DmaDirection.Writer, dropped);
+                    return new CopyResult((int)r, buffers, dropped);
+                }
+
+                if (r < 0 && -r != EAGAIN && -r != EINTR)
+                {
+                    throw _session.Fail($"read {_node}", (int)-r);
+                }
+
+                // EAGAIN: hw == sw (nothing complete). 0: software ahead of the hardware count (sw > hw).
+                WaitSlice(PollIn, clock, timeout, $"read on {_node}: no complete writer buffer", before, cancellationToken);
+            }
         }
     }
 
-    /// <summary>Copy-mode transmit: <c>write(2)</c> of whole buffers into the reader ring; returns the bytes taken.</summary>
-    public unsafe int WriteCopy(ReadOnlySpan<byte> source)
+    /// <summary>
+    /// Copy-mode transmit: <c>write(2)</c> of whole buffers into the reader ring, waiting in bounded poll slices while
+    /// the ring is full (the driver returns 0 when software is 128 buffers ahead). The driver's non-blocking write
+    /// answers EAGAIN when hw == sw — when the ring is empty, not full (P18) — so on that answer the write is repeated
+    /// with O_NONBLOCK cleared for that one call: its wait condition (sw − hw &lt; 128) holds at that moment, so it
+    /// returns at once; only another open file filling 128 buffers of this channel in between could make it wait.
+    /// </summary>
+    public unsafe CopyResult WriteCopy(ReadOnlySpan<byte> source, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         CheckCopyLength(source.Length, "write");
+        var clock = Stopwatch.StartNew();
         fixed (byte* p = source)
         {
-            nint r = _session.Sys.Write(_fd, p, source.Length);
-            return r >= 0 ? (int)r : throw _session.Fail($"write {_node}", (int)-r);
+            while (true)
+            {
+                var before = GetCounters(DmaDirection.Reader);
+                _session.EnsurePresent($"write {_node}");
+                nint r = _session.Sys.Write(_fd, p, source.Length);
+                if (r < 0 && -r == EAGAIN)
+                {
+                    r = BlockingWriteOnEmptyRing(p, source.Length);
+                }
+
+                if (r > 0)
+                {
+                    int buffers = (int)(r / Geometry.BufferSize);
+                    int skipped = (int)Math.Clamp(before.HwCount - before.SwCount, 0, buffers);
+                    Account(DmaDirection.Reader, skipped);
+                    return new CopyResult((int)r, buffers, skipped);
+                }
+
+                if (r < 0 && -r != EINTR)
+                {
+                    throw _session.Fail($"write {_node}", (int)-r);
+                }
+
+                // 0: the ring is full (software 128 buffers ahead of the hardware).
+                WaitSlice(PollOut, clock, timeout, $"write on {_node}: the reader ring stays full (128 buffers ahead)", before, cancellationToken);
+            }
         }
     }
 
-    /// <summary>Stops what this channel started, releases its locks, unmaps its rings (best effort).</summary>
-    internal void Close()
+    /// <summary>Stops what this channel started, releases its locks, unmaps its rings (best effort); a gone board gets no call.</summary>
+    internal void Close(bool gone)
     {
         lock (_gate)
         {
             foreach (var direction in DmaDirectionExtensions.All)
             {
-                try
+                if (!gone)
                 {
-                    if (_enabled[(int)direction])
+                    try
                     {
-                        Control(direction, enable: false);
-                        _enabled[(int)direction] = false;
+                        if (_locked[(int)direction])
+                        {
+                            Control(direction, enable: false);
+                            _enabled[(int)direction] = false;
+                            Release(direction);
+                        }
                     }
-
-                    Release(direction);
-                }
-                catch (DeviceException)
-                {
-                    // The close of the fd stops what the lock owned anyway.
+                    catch (DeviceException)
+                    {
+                        // The close of the fd stops what the lock owned anyway.
+                    }
                 }
 
                 if (_rings[(int)direction] is { } ring)
@@ -252,6 +367,53 @@ public sealed class LinuxDmaChannel : IDmaChannel
                     _rings[(int)direction] = null;
                 }
             }
+        }
+    }
+
+    private unsafe nint BlockingWriteOnEmptyRing(byte* source, int length)
+    {
+        int flags = _session.Sys.Fcntl(_fd, GetStatusFlags, 0);
+        if (flags < 0)
+        {
+            throw _session.Fail($"fcntl F_GETFL {_node}", -flags);
+        }
+
+        _session.EnsurePresent($"write {_node}");
+        _session.Sys.Fcntl(_fd, SetStatusFlags, flags & ~NonBlocking);
+        try
+        {
+            return _session.Sys.Write(_fd, source, length);
+        }
+        finally
+        {
+            _session.Sys.Fcntl(_fd, SetStatusFlags, flags);
+        }
+    }
+
+    private void WaitSlice(short events, Stopwatch clock, TimeSpan timeout, string what, DmaCounters before, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var left = timeout - clock.Elapsed;
+        if (left <= TimeSpan.Zero)
+        {
+            throw new DeviceTimeoutException(_session.Address, $"{what} (hw {before.HwCount}, sw {before.SwCount}, running {before.Running})", timeout);
+        }
+
+        PollOnce(events, (int)Math.Clamp(Math.Min(left.TotalMilliseconds, PollSlice.TotalMilliseconds), 1, PollSlice.TotalMilliseconds));
+    }
+
+    private int PollOnce(short events, int milliseconds)
+    {
+        _session.EnsurePresent($"poll {_node}");
+        int r = _session.Sys.Poll(_fd, events, milliseconds, out _);
+        return r < 0 && -r != EINTR ? throw _session.Fail($"poll {_node}", -r) : r;
+    }
+
+    private void Account(DmaDirection direction, int notCopied)
+    {
+        lock (_gate)
+        {
+            _notCopied[(int)direction] += notCopied;
         }
     }
 
@@ -264,6 +426,9 @@ public sealed class LinuxDmaChannel : IDmaChannel
                 nameof(length));
         }
     }
+
+    /// <summary>The engine's <c>enable</c> bit 0 as the driver's start/stop last wrote it (read through LITEPCIE_IOCTL_REG).</summary>
+    private bool HardwareEnabled(DmaDirection direction) => (_session.Read32(Layout.Engine(direction).Enable) & 1) != 0;
 
     private unsafe LitePcieDmaControl Control(DmaDirection direction, bool enable)
     {

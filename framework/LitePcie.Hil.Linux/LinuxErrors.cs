@@ -6,6 +6,11 @@ namespace LitePcie.Hil.Linux;
 /// <summary>errno → the framework's device exceptions, with the call that failed named.</summary>
 public static class LinuxErrors
 {
+    /// <summary>What to do about EACCES/EPERM on a litepcie node: the driver creates them root-only.</summary>
+    public const string PermissionHint =
+        "litepcie.ko creates /dev/litepcieN as crw------- (root only); install the udev rule lab/udev/99-litepcie.rules " +
+        "(group litepcie, mode 0660; see docs/linux-backend.md) and add yourself to the group, or run as root";
+
     /// <summary>Whether an errno means the device is gone (removed, link down, driver unbound).</summary>
     public static bool MeansGone(int errno) => errno is ENODEV or EIO or ENXIO or ESHUTDOWN;
 
@@ -17,7 +22,7 @@ public static class LinuxErrors
         {
             _ when MeansGone(errno) => new DeviceGoneException(device, $"{call}: {name}: the device is gone"),
             EBUSY or EAGAIN => new DeviceBusyException(device, $"{call}: {name}", DeviceErrorCode.Busy),
-            EPERM or EACCES => new DeviceException(DeviceErrorCode.NotPermitted, device, $"{call}: {name} (permissions of the device node? init.sh makes them 0666)"),
+            EPERM or EACCES => new DeviceException(DeviceErrorCode.NotPermitted, device, $"{call}: {name}: {PermissionHint}"),
             EINVAL => new DeviceException(DeviceErrorCode.BadArgument, device, $"{call}: {name}"),
             ENOTTY => new DeviceCapabilityException(device, call, $"{name}: the driver does not implement it (older litepcie.ko, or the design lacks the block)"),
             ETIMEDOUT => new DeviceException(DeviceErrorCode.Timeout, device, $"{call}: {name}"),
@@ -31,6 +36,6 @@ public static class LinuxErrors
     {
         EPERM => "EPERM", ENOENT => "ENOENT", EINTR => "EINTR", EIO => "EIO", ENXIO => "ENXIO", EAGAIN => "EAGAIN", ENOMEM => "ENOMEM",
         EACCES => "EACCES", EFAULT => "EFAULT", EBUSY => "EBUSY", ENODEV => "ENODEV", EINVAL => "EINVAL", ENOTTY => "ENOTTY",
-        ETIMEDOUT => "ETIMEDOUT", ESHUTDOWN => "ESHUTDOWN", _ => $"errno {errno}",
+        ETIMEDOUT => "ETIMEDOUT", ESHUTDOWN => "ESHUTDOWN", EBADF => "EBADF", _ => $"errno {errno}",
     };
 }

@@ -8,10 +8,19 @@ using static LitePcie.Hil.Linux.LinuxConstants;
 namespace LitePcie.Hil.Linux;
 
 /// <summary>
-/// A session on a board bound to the upstream <c>litepcie</c> driver: one open descriptor per channel node,
+/// A session on a board bound to the upstream <c>litepcie</c> driver: one non-blocking descriptor per channel node,
 /// register access through <c>LITEPCIE_IOCTL_REG</c> with every address checked against the CSR map and BAR0
 /// before the call (the driver checks nothing, P16), zero-copy rings through the documented mmap protocol,
-/// other BARs through sysfs <c>resourceN</c>, and the device marked gone on ENODEV/EIO.
+/// other BARs through sysfs <c>resourceN</c>.
+/// <para>
+/// Removal: litepcie.ko never answers ENODEV or EIO. Its remove frees the per-board state (device-managed memory)
+/// while open files still point at it, so any call on a descriptor after the board left reaches freed memory
+/// (upstream issue #95, P2). The session therefore checks, before every call into the driver, that the board is
+/// still bound and its node still exists in sysfs, and from the first sign that it is not it never calls the driver
+/// again — not even <c>close</c>: the descriptors of a gone board are parked until the process exits (see
+/// <see cref="ParkedDescriptors"/>). A register read of all-ones is checked against the function's config space in
+/// sysfs, because the driver's interrupt handler and REG path have no all-ones check of their own.
+/// </para>
 /// </summary>
 public sealed unsafe class LinuxSession : IDeviceSession
 {
@@ -20,6 +29,8 @@ public sealed unsafe class LinuxSession : IDeviceSession
     private readonly LinuxPaths _paths;
     private readonly LinuxDmaChannel[] _channels;
     private readonly int[] _fds;
+    private readonly IReadOnlyList<LitePcieNode> _nodes;
+    private readonly string _binding;
     private readonly Dictionary<int, (nint Address, nint Length, int Fd)> _barMaps = [];
     private readonly Lock _gate = new();
     private readonly ulong _bar0Size;
@@ -28,24 +39,24 @@ public sealed unsafe class LinuxSession : IDeviceSession
     private int _closing;
     private int _disposed;
 
+    private static readonly List<int> Parked = [];
+
     private LinuxSession(ILinuxSyscalls sys, SysfsPci sysfs, LinuxPaths paths, DeviceDescriptor device, CsrMap map, IReadOnlyList<LitePcieNode> nodes, int[] fds)
     {
         _sys = sys;
         _sysfs = sysfs;
         _paths = paths;
         _fds = fds;
+        _nodes = nodes;
         Map = map;
         Address = device.Address;
+        _binding = LitePcieNodes.BindingOf(paths, device.Address);
         var function = sysfs.Read(device.Address);
         _bar0Size = function.Bars.Count > 0 ? function.Bars[0].Size : 0;
         var info = MmapInfo(fds[0], nodes[0].Path);
         var geometry = new DmaRingGeometry((int)info.TxBufferCount, (int)info.TxBufferSize);
         _channels = [.. nodes.Select((n, i) => new LinuxDmaChannel(this, i, fds[i], n.Path, map.Layout.DmaChannels[i], geometry, info))];
-        string version = File.Exists(Path.Combine(paths.Sys, "module", "litepcie", "version"))
-            ? File.ReadAllText(Path.Combine(paths.Sys, "module", "litepcie", "version")).Trim()
-            : File.Exists(Path.Combine(paths.Sys, "module", "litepcie", "srcversion"))
-                ? "srcversion " + File.ReadAllText(Path.Combine(paths.Sys, "module", "litepcie", "srcversion")).Trim()
-                : "unknown version";
+        string version = LitePcieModule.Describe(paths);
         Info = new DeviceInfo(
             device with { LinkSpeed = function.CurrentLink?.Speed ?? device.LinkSpeed, LinkWidth = function.CurrentLink?.Width ?? device.LinkWidth },
             this.ReadIdentifier(), function.Revision, function.ClassCode, function.SubsystemVendorId, function.SubsystemId,
@@ -66,15 +77,35 @@ public sealed unsafe class LinuxSession : IDeviceSession
     /// </summary>
     public long Generation => Interlocked.Read(ref _generation);
 
-    public bool IsDeviceGone => Volatile.Read(ref _gone) != 0 || !Directory.Exists(_sysfs.DirectoryOf(Address));
+    public bool IsDeviceGone => Volatile.Read(ref _gone) != 0 || Departed() is not null;
+
+    /// <summary>
+    /// Descriptors of removed boards this process keeps open on purpose: closing them would run litepcie.ko's release
+    /// on the freed channel (a lock holder's release even writes the board's registers through a stale mapping). The
+    /// kernel closes them at process exit.
+    /// </summary>
+    public static int ParkedDescriptors
+    {
+        get
+        {
+            lock (Parked)
+            {
+                return Parked.Count;
+            }
+        }
+    }
+
+    /// <summary>The channel nodes of this session, channel order.</summary>
+    public IReadOnlyList<LitePcieNode> Nodes => _nodes;
 
     public IReadOnlyList<IDmaChannel> Channels => _channels;
 
     internal ILinuxSyscalls Sys => _sys;
 
-    /// <summary>Opens every channel node of a board (O_RDWR | O_CLOEXEC) and reads the board's identity.</summary>
-    public static LinuxSession Open(ILinuxSyscalls sys, LinuxPaths paths, DeviceDescriptor device, CsrMap map, IReadOnlyList<LitePcieNode> nodes)
+    /// <summary>Opens every channel node of a board (O_RDWR | O_CLOEXEC | O_NONBLOCK) and reads the board's identity.</summary>
+    public static LinuxSession Open(ILinuxSyscalls sys, LinuxPaths paths, DeviceDescriptor device, CsrMap map, LitePcieBinding binding)
     {
+        var nodes = binding.Nodes;
         if (nodes.Count == 0)
         {
             throw new DeviceGoneException(device.Address, "no /dev/litepcie* node belongs to this board (litepcie.ko did not bind it)");
@@ -89,7 +120,7 @@ public sealed unsafe class LinuxSession : IDeviceSession
         var fds = new int[nodes.Count];
         for (int i = 0; i < nodes.Count; i++)
         {
-            int fd = sys.Open(nodes[i].Path, ReadWrite | CloseOnExec);
+            int fd = sys.Open(nodes[i].Path, ReadWrite | CloseOnExec | NonBlocking);
             if (fd < 0)
             {
                 for (int j = 0; j < i; j++)
@@ -118,11 +149,21 @@ public sealed unsafe class LinuxSession : IDeviceSession
         }
     }
 
-    /// <summary>LITEPCIE_IOCTL_REG read, after the address is checked.</summary>
+    /// <summary>
+    /// LITEPCIE_IOCTL_REG read, after the address is checked. All-ones is checked against the function's config space:
+    /// when that reads vendor 0xFFFF (or the function left sysfs) the board is gone, otherwise all-ones is the value.
+    /// </summary>
     public uint ReadCsr(uint barOffset)
     {
         var reg = new LitePcieReg { Address = CheckedAddress(barOffset), IsWrite = 0 };
         Ioctl(_fds[0], LitePcieIoctl.Reg, &reg, "LITEPCIE_IOCTL_REG read");
+        if (reg.Value == uint.MaxValue && ConfigVendor() is 0xFFFF or null)
+        {
+            Volatile.Write(ref _gone, 1);
+            throw new DeviceGoneException(Address,
+                $"LITEPCIE_IOCTL_REG read of 0x{reg.Address:X} returned 0xFFFFFFFF and the function's config space reads vendor 0xFFFF: the board left the bus (litepcie.ko has no all-ones check) — device gone");
+        }
+
         return reg.Value;
     }
 
@@ -141,10 +182,18 @@ public sealed unsafe class LinuxSession : IDeviceSession
     }
 
     /// <summary>A 32-bit read of a non-CSR memory BAR through sysfs <c>resourceN</c>.</summary>
-    public uint ReadBar(int bar, ulong offset) => *(uint*)BarPointer(bar, offset);
+    public uint ReadBar(int bar, ulong offset)
+    {
+        EnsurePresent($"BAR{bar} read");
+        return *(uint*)BarPointer(bar, offset);
+    }
 
     /// <summary>A 32-bit write of a non-CSR memory BAR through sysfs <c>resourceN</c>.</summary>
-    public void WriteBar(int bar, ulong offset, uint value) => *(uint*)BarPointer(bar, offset) = value;
+    public void WriteBar(int bar, ulong offset, uint value)
+    {
+        EnsurePresent($"BAR{bar} write");
+        *(uint*)BarPointer(bar, offset) = value;
+    }
 
     /// <summary>
     /// Messages from <c>/proc/interrupts</c> for the board's MSI vectors; litepcie.ko keeps no per-source or
@@ -170,7 +219,11 @@ public sealed unsafe class LinuxSession : IDeviceSession
         return new InterruptStatistics(total, 0, new Dictionary<int, long>());
     }
 
-    /// <summary>Stops what this session started, releases its locks, unmaps and closes (best effort, bounded).</summary>
+    /// <summary>
+    /// Stops what this session started, releases its locks, unmaps and closes (best effort, bounded). When the board
+    /// is gone nothing reaches the driver: the rings are unmapped (a memory-map operation the driver takes no part
+    /// in) and the descriptors are parked (see <see cref="ParkedDescriptors"/>).
+    /// </summary>
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
@@ -178,9 +231,10 @@ public sealed unsafe class LinuxSession : IDeviceSession
             return ValueTask.CompletedTask;
         }
 
+        bool gone = IsDeviceGone;
         foreach (var ch in _channels)
         {
-            ch.Close();
+            ch.Close(gone);
         }
 
         Volatile.Write(ref _disposed, 1);
@@ -195,6 +249,16 @@ public sealed unsafe class LinuxSession : IDeviceSession
             _barMaps.Clear();
         }
 
+        if (gone)
+        {
+            lock (Parked)
+            {
+                Parked.AddRange(_fds);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         foreach (int fd in _fds)
         {
             _sys.Close(fd);
@@ -205,19 +269,33 @@ public sealed unsafe class LinuxSession : IDeviceSession
 
     internal void BumpGeneration() => Interlocked.Increment(ref _generation);
 
-    /// <summary>An ioctl; a failure becomes the device exception (and ENODEV/EIO latch the device as gone).</summary>
+    /// <summary>An ioctl, made only while the board is present; a failure becomes the device exception.</summary>
     internal void Ioctl(int fd, uint request, void* argument, string what)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (Volatile.Read(ref _gone) != 0)
-        {
-            throw new DeviceGoneException(Address, $"{what}: the device is gone");
-        }
-
+        EnsurePresent(what);
         int r = _sys.Ioctl(fd, request, argument);
         if (r < 0)
         {
             throw Fail(what, -r);
+        }
+    }
+
+    /// <summary>
+    /// Throws <see cref="DeviceGoneException"/> (and latches it) unless the board is still bound to litepcie.ko and its
+    /// first node still exists: the check every call into the driver is preceded by.
+    /// </summary>
+    internal void EnsurePresent(string what)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Volatile.Read(ref _gone) != 0)
+        {
+            throw new DeviceGoneException(Address, $"{what}: the device is gone (not called: litepcie.ko would reach freed memory)");
+        }
+
+        if (Departed() is { } why)
+        {
+            Volatile.Write(ref _gone, 1);
+            throw new DeviceGoneException(Address, $"{what}: {why} — the device is gone (not called: litepcie.ko would reach freed memory)");
         }
     }
 
@@ -247,6 +325,27 @@ public sealed unsafe class LinuxSession : IDeviceSession
         }
 
         return Map.ToAddress(barOffset);
+    }
+
+    /// <summary>Why the board is known to have left (binding or node gone from sysfs), or null.</summary>
+    private string? Departed() =>
+        !Directory.Exists(_binding) ? $"{_binding} is gone (litepcie.ko let go of the function)"
+        : !Directory.Exists(_nodes[0].SysfsDirectory(_paths)) ? $"{_nodes[0].SysfsDirectory(_paths)} is gone (the driver removed its nodes)"
+        : null;
+
+    /// <summary>The vendor ID in the function's config space as sysfs reads it now, or null when the function left sysfs.</summary>
+    private ushort? ConfigVendor()
+    {
+        try
+        {
+            using var config = File.OpenRead(Path.Combine(_sysfs.DirectoryOf(Address), "config"));
+            Span<byte> id = stackalloc byte[2];
+            return config.Read(id) == 2 ? BitConverter.ToUInt16(id) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private LitePcieMmapDmaInfo MmapInfo(int fd, string node)

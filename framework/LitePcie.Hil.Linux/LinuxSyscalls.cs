@@ -29,6 +29,9 @@ public unsafe interface ILinuxSyscalls
 
     /// <summary><c>write(2)</c>: bytes written or −errno.</summary>
     nint Write(int fd, void* buffer, nint count);
+
+    /// <summary><c>fcntl(2)</c> with an integer argument (F_GETFL, F_SETFL): the result or −errno.</summary>
+    int Fcntl(int fd, int command, int argument);
 }
 
 /// <summary>Linux constants used by the backend (x86_64 and aarch64 agree on these).</summary>
@@ -36,15 +39,18 @@ public static class LinuxConstants
 {
     public const int ReadWrite = 0x2;        // O_RDWR
     public const int CloseOnExec = 0x80000;  // O_CLOEXEC
+    public const int NonBlocking = 0x800;    // O_NONBLOCK
     public const int ProtRead = 0x1;
     public const int ProtWrite = 0x2;
+    public const int GetStatusFlags = 3;     // F_GETFL
+    public const int SetStatusFlags = 4;     // F_SETFL
     public const short PollIn = 0x1;
     public const short PollOut = 0x4;
     public const short PollErr = 0x8;
     public const short PollHup = 0x10;
     public const short PollNval = 0x20;
 
-    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14,
+    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14,
         EBUSY = 16, ENODEV = 19, EINVAL = 22, ENOTTY = 25, ETIMEDOUT = 110, ESHUTDOWN = 108;
 }
 
@@ -92,6 +98,8 @@ public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
         return r < 0 ? -Marshal.GetLastPInvokeError() : r;
     }
 
+    public int Fcntl(int fd, int command, int argument) => Result(fcntl(fd, command, argument));
+
     private static int Result(int r) => r < 0 ? -Marshal.GetLastPInvokeError() : r;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -122,6 +130,9 @@ public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
 
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static partial nint read(int fd, void* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static partial nint write(int fd, void* buffer, nint count);

@@ -73,12 +73,12 @@ public sealed record DmaAccessFault(string Engine, ulong BusAddress, int Length,
 /// to memory. A device access to an unmapped bus address is recorded as a fault (what an IOMMU would
 /// catch) and never dereferenced.
 /// </summary>
-public sealed unsafe class HostMemory : IDisposable
+public sealed unsafe class HostMemory : IBusAddressSpace, IDisposable
 {
     private readonly object _sync = new();
     private readonly List<HostAllocation> _allocations = [];
     private readonly List<DmaAccessFault> _faults = [];
-    private Mapping[] _map = [];
+    private BusRange[] _map = [];
     private readonly List<(ulong Start, ulong End)> _reserved = []; // bus ranges in use (with their guard gap), sorted
     private readonly ulong _baseBus;
     private readonly Dictionary<long, Stack<nint>> _blocks = [];
@@ -187,10 +187,10 @@ public sealed unsafe class HostMemory : IDisposable
 
             var alloc = new HostAllocation(p, rounded, segments, owner);
             _allocations.Add(alloc);
-            var map = new List<Mapping>(_map);
+            var map = new List<BusRange>(_map);
             foreach (var s in segments)
             {
-                map.Add(new Mapping(s.BusAddress, s.BusAddress + (ulong)s.Length, p + s.Offset));
+                map.Add(new BusRange(s.BusAddress, s.BusAddress + (ulong)s.Length, p + s.Offset));
             }
 
             map.Sort((a, b) => a.Start.CompareTo(b.Start));
@@ -312,35 +312,9 @@ public sealed unsafe class HostMemory : IDisposable
     /// <summary>Translates like <see cref="Translate"/> but records nothing: <paramref name="problem"/> says why on null.</summary>
     public byte* TryTranslate(ulong busAddress, int length, out string? problem)
     {
-        problem = null;
-        var map = Volatile.Read(ref _map);
-        int lo = 0, hi = map.Length - 1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            ref readonly var m = ref map[mid];
-            if (busAddress < m.Start)
-            {
-                hi = mid - 1;
-            }
-            else if (busAddress >= m.End)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                if (busAddress + (ulong)length <= m.End)
-                {
-                    return m.Host + (long)(busAddress - m.Start);
-                }
-
-                problem = "access runs past the end of a mapped segment";
-                return null;
-            }
-        }
-
-        problem = "unmapped bus address (IOMMU fault)";
-        return null;
+        byte* host = BusRanges.Find(Volatile.Read(ref _map), busAddress, length, out bool pastEnd);
+        problem = host is not null ? null : pastEnd ? "access runs past the end of a mapped segment" : "unmapped bus address (IOMMU fault)";
+        return host;
     }
 
     /// <summary>Records a fault seen by the device model.</summary>
@@ -381,14 +355,5 @@ public sealed unsafe class HostMemory : IDisposable
             _blocks.Clear();
             _cachedBytes = 0;
         }
-    }
-
-    private readonly struct Mapping(ulong start, ulong end, byte* host)
-    {
-        public ulong Start { get; } = start;
-
-        public ulong End { get; } = end;
-
-        public byte* Host { get; } = host;
     }
 }

@@ -26,6 +26,13 @@ public sealed record SimulationOptions
     /// <summary>Pace DMA to the link's payload rate (false = as fast as the host allows).</summary>
     public bool Paced { get; init; }
 
+    /// <summary>
+    /// With <see cref="Paced"/>: the DMA rate per direction in bytes/s instead of the link's payload rate (null). A
+    /// host that runs slower than real time — an emulated (TCG) guest — needs the board slowed by the same factor,
+    /// or the loop-mode engines lap software a thousand times faster than a real link would.
+    /// </summary>
+    public double? PacedBytesPerSecond { get; init; }
+
     /// <summary>Run the hardware on a background thread (false = the caller steps it with <see cref="SimulatedBoard.Step"/>).</summary>
     public bool RunHardwareThread { get; init; } = true;
 
@@ -42,12 +49,43 @@ public sealed record SimulationOptions
     /// hardware thread.
     /// </summary>
     public bool HardwareRunsAhead { get; init; }
+
+    /// <summary>Which engine runs the gateware: our model (default) or the board's real RTL under Verilator.</summary>
+    public SimEngine Engine { get; init; } = SimEngine.Model;
+
+    /// <summary>How the RTL engine's root complex behaves (with <see cref="Engine"/> = rtl).</summary>
+    public RtlEngineOptions Rtl { get; init; } = new();
+
+    /// <summary>
+    /// Where the engines' DMA goes: null = the board's own <see cref="SimulatedBoard.Memory"/> (the SIL's host);
+    /// the device server passes a VM's guest RAM here.
+    /// </summary>
+    public IBusAddressSpace? BusAddressSpace { get; init; }
 }
 
 /// <summary>Statistics of a simulated board since it was created.</summary>
 public sealed record SimulatedBoardStatistics(
     long BuffersMoved, long WriterBytes, long ReaderBytes, long MsiSent, long MsiDropped, long MsiSpurious,
-    long BuffersDropped, long BitsFlipped, uint BusErrors, int DmaFaults);
+    long BuffersDropped, long BitsFlipped, uint BusErrors, int DmaFaults)
+{
+    /// <summary>The engine that ran the gateware.</summary>
+    public SimEngine Engine { get; init; }
+
+    /// <summary>Clock cycles the RTL engine simulated (0 for the model).</summary>
+    public long Cycles { get; init; }
+
+    /// <summary>Interrupt messages the hard IP dropped (MSI port raised while MSI or bus mastering was disabled).</summary>
+    public long MsiBlocked { get; init; }
+
+    /// <summary>Memory-read requests (TLPs) the device issued.</summary>
+    public long ReadRequests { get; init; }
+
+    /// <summary>Memory-write requests (TLPs) the device issued for DMA.</summary>
+    public long WriteRequests { get; init; }
+
+    /// <summary>Requests crossing a 4 KiB boundary.</summary>
+    public long Requests4KCrossing { get; init; }
+}
 
 /// <summary>
 /// A simulated LitePCIe board: the PCI function (config space, BARs, power states, presence), the
@@ -59,7 +97,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 {
     private readonly object _sync = new();
     private readonly SimulatedPciFunction _function;
-    private readonly GatewareModel _gateware;
+    private readonly IGatewareEngine _gateware;
+    private readonly GatewareModel? _model;
+    private readonly uint[] _msixShadow; // what the host wrote into the MSI-X table (its interrupt allocation)
+    private int _accessWaiters;
+    private long _msiBlocked;
     private readonly Dictionary<int, uint[]> _memoryBars = [];
     private readonly Random _msiDropRandom;
     private readonly AutoResetEvent _kick = new(false);
@@ -98,7 +140,26 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         _function.PowerStateChanged += OnPowerStateChanged;
         _msiDropRandom = Faults.CreateRandom(FaultKind.MsiDrop);
         var userPattern = profile.WriterSource == UserWriterSource.SequencePattern ? new Dma.SequencePattern(profile.DmaGeometry.BufferSize) : null;
-        _gateware = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, UserWriterPattern: userPattern), Faults);
+        if (Options.Engine == SimEngine.Rtl)
+        {
+            var modelOnly = Faults.Active.Keys.Where(ModelOnlyFaults.Contains).ToList();
+            if (modelOnly.Count > 0)
+            {
+                string names = string.Join(", ", modelOnly.Select(k => FaultPlan.Catalog.First(d => d.Kind == k).Name));
+                throw new ArgumentException($"SimFaults {names}: injected inside the gateware model, so only with SimEngine=model (the RTL engine runs the real gateware)", nameof(options));
+            }
+
+            _gateware = RtlEngine.Create(profile, this, Options.Rtl);
+        }
+        else
+        {
+            var build = GatewareBuild.Of(profile);
+            _model = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, build.BufferingDepth, userPattern,
+                build.SocResetWired, build.MaxPendingRequests, build.SplitStreams), Faults);
+            _gateware = _model;
+        }
+
+        _msixShadow = new uint[Map.Layout.Msi.Flavour == MsiFlavour.MsiX ? Map.Layout.Msi.Width * 4 : 0];
         foreach (var bar in profile.Bars.Where(b => b.Role == BarRole.Memory && b.Kind != PciBarKind.Io))
         {
             _memoryBars[bar.Index] = new uint[bar.Size / 4];
@@ -108,8 +169,9 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             // Payload rate of the trained link at the Max_Payload_Size the host programmed (followed in Step()).
             _pacedLink = LinkRateKey;
-            _writerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
-            _readerPacer = new LinkPacer(Link.PayloadBytesPerSecond, _time);
+            double rate = Options.PacedBytesPerSecond ?? Link.PayloadBytesPerSecond;
+            _writerPacer = new LinkPacer(rate, _time);
+            _readerPacer = new LinkPacer(rate, _time);
         }
 
         if (Options.RunHardwareThread)
@@ -119,8 +181,22 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         }
     }
 
+    /// <summary>Why <paramref name="engine"/> cannot run <paramref name="profile"/>'s gateware here, or null when it can.</summary>
+    public static string? EngineUnavailable(BoardProfile profile, SimEngine engine) =>
+        engine == SimEngine.Rtl ? RtlEngine.Unavailable(profile) : null;
+
+    /// <summary>Faults injected inside the gateware model (not available with the RTL engine).</summary>
+    public static IReadOnlySet<FaultKind> ModelOnlyFaults { get; } = new HashSet<FaultKind>
+    {
+        FaultKind.DmaBitflip, FaultKind.DmaDropBuffer, FaultKind.DmaDuplicateBuffer, FaultKind.DmaStall,
+        FaultKind.ScratchStuckBit, FaultKind.WrongIdent, FaultKind.SurpriseRemoval,
+    };
+
     /// <summary>How the board runs.</summary>
     public SimulationOptions Options { get; }
+
+    /// <summary>Which engine runs the gateware.</summary>
+    public SimEngine Engine => _gateware.Kind;
 
     /// <summary>The board profile it was built from.</summary>
     public BoardProfile Profile { get; }
@@ -195,7 +271,14 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 
     int IGatewareHost.MaxReadRequestSize => _function.MaxReadRequestSize;
 
-    HostMemory IGatewareHost.Memory => Memory;
+    int IGatewareHost.MsiGrantedVectors => _function.MsiGrantedVectors;
+
+    ulong IGatewareHost.CsrBarAddress => _function.BarAddress(Profile.CsrBar.Index);
+
+    IBusAddressSpace IGatewareHost.Memory => BusAddressSpace;
+
+    /// <summary>The bus address space the engines reach: <see cref="SimulationOptions.BusAddressSpace"/> or <see cref="Memory"/>.</summary>
+    public IBusAddressSpace BusAddressSpace => Options.BusAddressSpace ?? Memory;
 
     IHostFlowControl? IGatewareHost.FlowControl => _flow;
 
@@ -265,8 +348,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     /// </summary>
     public uint ReadBar(int bar, ulong offset)
     {
+        Interlocked.Increment(ref _accessWaiters);
         lock (_sync)
         {
+            Interlocked.Decrement(ref _accessWaiters);
             if (!BarAccessible(bar, offset, out uint o))
             {
                 return uint.MaxValue;
@@ -280,8 +365,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     /// <summary>A 32-bit memory write through a BAR (dropped when not accessible).</summary>
     public void WriteBar(int bar, ulong offset, uint value)
     {
+        Interlocked.Increment(ref _accessWaiters);
         lock (_sync)
         {
+            Interlocked.Decrement(ref _accessWaiters);
             if (!BarAccessible(bar, offset, out uint o))
             {
                 return;
@@ -290,6 +377,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             int target = bar != 0 && Faults.Has(FaultKind.BarAlias) ? 0 : bar;
             if (target == 0)
             {
+                ShadowMsixTable(o, value);
                 _gateware.Write32(o, value);
             }
             else if (_memoryBars.TryGetValue(target, out var ram))
@@ -319,11 +407,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         bool removed;
         lock (_sync)
         {
-            if (_writerPacer is not null && LinkRateKey != _pacedLink)
+            if (_writerPacer is not null && Options.PacedBytesPerSecond is null && LinkRateKey != _pacedLink)
             {
                 // The host programmed another Max_Payload_Size, or the link retrained: pace to the new rate.
                 _pacedLink = LinkRateKey;
-                double rate = Link.PayloadBytesPerSecond;
+                double rate = Options.PacedBytesPerSecond ?? Link.PayloadBytesPerSecond;
                 _writerPacer.Retarget(rate);
                 _readerPacer!.Retarget(rate);
             }
@@ -340,6 +428,64 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         }
 
         return progress;
+    }
+
+    /// <summary>
+    /// Runs the hardware until nothing moves any more (conformance scenarios, tests): the model steps until no engine
+    /// progresses; the RTL runs until no TLP or user-stream beat moved for <paramref name="quietCycles"/> cycles, at
+    /// most <paramref name="maxCycles"/>. Returns whether it went quiet within the bound (the model always does).
+    /// </summary>
+    internal bool Settle(long maxCycles = 4 << 20, uint quietCycles = 4096)
+    {
+        bool quiet;
+        lock (_sync)
+        {
+            if (_gateware is RtlEngine rtl)
+            {
+                quiet = (long)rtl.RunUntilQuiet((ulong)maxCycles, quietCycles) < maxCycles;
+            }
+            else
+            {
+                int steps = 0;
+                while (_present && _function.PowerState == PciPowerState.D0 && _gateware.Step() && ++steps < 1_000_000)
+                {
+                }
+
+                quiet = steps < 1_000_000;
+            }
+        }
+
+        DeliverInterrupts();
+        return quiet;
+    }
+
+    /// <summary>
+    /// Runs the RTL for exactly <paramref name="cycles"/> clock cycles; the model, which has no clock, settles instead.
+    /// For scenarios that must stop the hardware at a bounded point (a never-ending transfer).
+    /// </summary>
+    internal void RunCycles(long cycles)
+    {
+        if (_gateware is RtlEngine rtl)
+        {
+            lock (_sync)
+            {
+                rtl.RunCycles((ulong)cycles);
+            }
+
+            DeliverInterrupts();
+            return;
+        }
+
+        Settle();
+    }
+
+    /// <summary>The RTL engine's root-complex counters (null for the model).</summary>
+    internal RtlStats? RtlStatistics()
+    {
+        lock (_sync)
+        {
+            return (_gateware as RtlEngine)?.Stats();
+        }
     }
 
     /// <summary>
@@ -372,7 +518,10 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             _function.Reset();
             _gateware.Reset(powerOn: true);
-            _gateware.Counters.Stalled = false;
+            if (_model is not null)
+            {
+                _model.Counters.Stalled = false;
+            }
             _present = true;
         }
 
@@ -388,7 +537,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         lock (_sync)
         {
             _function.Reset();
-            _gateware.Reset();
+            _gateware.Reset(powerOn: false);
         }
 
         Kick();
@@ -399,10 +548,18 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     {
         lock (_sync)
         {
-            var c = _gateware.Counters;
-            return new SimulatedBoardStatistics(c.BuffersMoved, c.BytesMoved[0], c.BytesMoved[1],
+            var c = _gateware.Statistics;
+            return new SimulatedBoardStatistics(c.BuffersMoved, c.WriterBytes, c.ReaderBytes,
                 Interlocked.Read(ref _msiSent), Interlocked.Read(ref _msiDropped), Interlocked.Read(ref _msiSpurious),
-                c.DroppedBuffers, c.FlippedBits, _gateware.BusErrors, Memory.Faults.Count);
+                c.BuffersDropped, c.BitsFlipped, _present && _function.PowerState == PciPowerState.D0 ? _gateware.BusErrors : 0, BusAddressSpace.Faults.Count)
+            {
+                Engine = _gateware.Kind,
+                Cycles = c.Cycles,
+                MsiBlocked = Interlocked.Read(ref _msiBlocked),
+                ReadRequests = c.ReadRequests,
+                WriteRequests = c.WriteRequests,
+                Requests4KCrossing = c.Requests4KCrossing,
+            };
         }
     }
 
@@ -411,7 +568,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     {
         lock (_sync)
         {
-            return _gateware.Channels[channel].LoopbackFifoBytes;
+            return _model?.Channels[channel].LoopbackFifoBytes ?? 0;
         }
     }
 
@@ -419,7 +576,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     {
         if (Faults.Has(FaultKind.DmaStall) && totalBuffers >= (long)Faults.Value(FaultKind.DmaStall))
         {
-            _gateware.Counters.Stalled = true;
+            _model!.Counters.Stalled = true;
         }
 
         // One surprise removal when the board has moved that many buffers since it was created (power-ups reset the
@@ -440,6 +597,11 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         _kick.Set();
         _thread?.Join(TimeSpan.FromSeconds(5));
         _thread = null;
+        lock (_sync)
+        {
+            _gateware.Dispose();
+        }
+
         Memory.Dispose();
         _kick.Dispose();
     }
@@ -447,7 +609,8 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     /// <summary><see cref="SimulationOptions.HardwareRunsAhead"/>: the engines move every descriptor they can before the host's next access.</summary>
     private void RunAheadLocked()
     {
-        if (!Options.HardwareRunsAhead)
+        // Only the model under host flow control stops by itself: a lossy loop-mode writer (or the RTL) never runs dry.
+        if (!Options.HardwareRunsAhead || _gateware.Kind != SimEngine.Model || _flow is null)
         {
             return;
         }
@@ -475,7 +638,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         if (after == PciPowerState.D3Hot)
         {
             // Entering D3hot the gateware loses its state (engines stop, tables and MSI enables clear).
-            _gateware.Reset();
+            _gateware.Reset(powerOn: false);
         }
     }
 
@@ -487,17 +650,15 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             MsiMessage message;
             lock (_sync)
             {
-                bool deliver = _present && _function.PowerState == PciPowerState.D0 && _function.BusMasterEnabled &&
-                    (Map.Layout.Msi.Flavour == MsiFlavour.MsiX ? _function.MsixEnabled && !_function.MsixFunctionMasked : _function.MsiEnabled);
-                if (!_gateware.Msi.TryTakeMessage(deliver, _function.MsiGrantedVectors, out message))
+                if (!_present || _function.PowerState != PciPowerState.D0 || !_gateware.TryTakeMessage(out var raised))
                 {
                     break;
                 }
 
-                if (message.Address == 0 && Map.Layout.Msi.Flavour != MsiFlavour.MsiX)
+                if (!HardIpMessage(raised, out message))
                 {
-                    var (address, data) = _function.MsiMessage;
-                    message = message with { Address = address, Data = (uint)(data | message.Data) };
+                    Interlocked.Increment(ref _msiBlocked);
+                    continue;
                 }
 
                 if (Faults.Has(FaultKind.MsiDrop) && _msiDropRandom.NextDouble() < Faults.Value(FaultKind.MsiDrop))
@@ -538,12 +699,73 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         }
     }
 
+    /// <summary>
+    /// What reaches the host's interrupt controller for a message the core raised. The MSI port goes through the hard
+    /// IP, which sends an MSI (address and data from the MSI capability, the vector in the data's low bits within the
+    /// granted vectors) only when MSI and bus mastering are enabled, and otherwise completes the handshake without
+    /// sending anything. An MSI-X message is a memory write the core posted itself: the root complex sees it whatever
+    /// the function's enables; its vector is the table entry the host programmed with that address and data.
+    /// </summary>
+    private bool HardIpMessage(DeviceMessage raised, out MsiMessage message)
+    {
+        message = default;
+        if (raised.Kind == DeviceMessageKind.PhyMsi)
+        {
+            if (!_function.MsiEnabled || !_function.BusMasterEnabled)
+            {
+                return false;
+            }
+
+            int granted = _function.MsiGrantedVectors;
+            int vector = granted <= 1 ? 0 : raised.Vector & (granted - 1);
+            var (address, data) = _function.MsiMessage;
+            message = new MsiMessage(vector, address, (uint)(data | vector));
+            return true;
+        }
+
+        int entry = -1;
+        for (int i = 0; i < _msixShadow.Length / 4; i++)
+        {
+            if (_msixShadow[i * 4] == (uint)raised.Address && _msixShadow[i * 4 + 2] == raised.Data)
+            {
+                entry = i;
+                break;
+            }
+        }
+
+        message = new MsiMessage(entry, raised.Address, raised.Data);
+        return true;
+    }
+
+    /// <summary>Remembers what the host writes into the MSI-X table: its interrupt allocation, by which it decodes messages.</summary>
+    private void ShadowMsixTable(uint barOffset, uint value)
+    {
+        if (_msixShadow.Length == 0 || Map.Layout.Msi.TableBaseAddress is not { } table)
+        {
+            return;
+        }
+
+        uint start = Map.ToBarOffset(table);
+        if (barOffset >= start && barOffset < start + (uint)_msixShadow.Length * 4)
+        {
+            _msixShadow[(barOffset - start) / 4] = value;
+        }
+    }
+
     private void HardwareLoop()
     {
         int idle = 0;
         while (!_stopping)
         {
-            if (Step())
+            bool progress = Step();
+            // Register accesses wait for the lock a step holds: let them in before the next step (a step of the RTL
+            // engine holds it for a thousand clock cycles; without this the driver would queue behind step after step).
+            for (int spin = 0; spin < 1000 && Volatile.Read(ref _accessWaiters) > 0; spin++)
+            {
+                Thread.Yield();
+            }
+
+            if (progress)
             {
                 idle = 0;
                 continue;
@@ -559,7 +781,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
                 continue;
             }
 
-            _kick.WaitOne(1);
+            _kick.WaitOne(_gateware.IdleWait);
         }
     }
 

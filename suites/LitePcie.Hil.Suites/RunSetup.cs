@@ -5,6 +5,7 @@ using NUnit.Framework;
 [assembly: Parallelizable(ParallelScope.Fixtures)]
 [assembly: AllureHook]
 [assembly: SkipAudit] // CI fails on a skip .ci/expected-skips.txt does not list (TestResults/skip-audit/)
+[assembly: RunSettingsGuard]
 
 namespace LitePcie.Hil.Suites;
 

@@ -1,6 +1,7 @@
 #include "lpc/Core.hpp"
 
 #include "lpc/Descriptor.hpp"
+#include "lpc/Interrupts.hpp"
 #include "lpc/Validation.hpp"
 
 namespace lpc {
@@ -177,15 +178,19 @@ void Core::Stop() {
         if (started_ == 0) {
             return;
         }
+        if (gone_ == 0 && platform_.ConfigRead32(0) == 0xFFFFFFFFu) {
+            MarkGone(); // surprise removal: Stop is the only notice DriverKit gives
+        }
         stopping_ = 1;
         PublishFlags();
-        QuiesceLocked(done, &n);
+        QuiesceLocked(gone_ != 0 ? LPC_RETURN_OFFLINE : LPC_RETURN_ABORTED, done, &n);
         if (gone_ == 0) {
             SetBusMaster(false); // before the buffers go away
         }
         FreeResources();
         started_ = 0;
         activeClient_ = 0;
+        interruptVectors_ = 0;
     }
     Deliver(done, n);
 }
@@ -507,6 +512,19 @@ int32_t Core::DmaStart(uint32_t client, MethodArgs& a) {
     if ((a.scalarInput[3] & LPC_START_LOOPBACK) != 0 && ch.loopbackEnable == LPC_NO_REGISTER) {
         return Fail(LPC_RETURN_UNSUPPORTED, 3, "flags", a.scalarInput[3], "this channel has no loopback_enable (+0x40 is never written, P14)");
     }
+    const uint32_t irq = d == kLpcDirWriter ? ch.writerIrq : ch.readerIrq;
+    if ((a.scalarInput[3] & LPC_START_IRQ_MASKED) == 0 && !InterruptBitReachable(layout_, interruptVectors_, irq)) {
+        char accepted[96];
+        Text(accepted, sizeof accepted)
+            .Add("bit ")
+            .Dec(irq)
+            .Add(" has no MSI-X vector (")
+            .Dec(interruptVectors_)
+            .Add(" of ")
+            .Dec(InterruptVectorsNeeded(layout_))
+            .Add(" granted): start with flags bit 1 (interrupts masked)");
+        return Fail(LPC_RETURN_UNSUPPORTED, 0, "channel", c, accepted);
+    }
     Direction& dir = dirs_[c][d];
     if (dir.running != 0) {
         return Fail(dir.owner == client ? LPC_RETURN_BUSY : LPC_RETURN_EXCLUSIVE_ACCESS, 0, "channel", c,
@@ -810,8 +828,11 @@ void Core::Interrupt(uint32_t vector, uint64_t timeNs, uint64_t count) {
                 pending = v & msiEnableShadow_;
             }
         } else {
-            pending = vector < 32u * layout_.msiEnableWords ? (1ull << vector) & msiEnableShadow_ : 0;
+            pending = InterruptSourcesOf(layout_, interruptVectors_, vector) & msiEnableShadow_;
         }
+        // With fewer vectors than bits, one message may stand for several directions: the ones whose
+        // count did not move were not the sender and get no interrupt credit.
+        const bool aliased = layout_.msiFlavour != kLpcMsiSingle && (pending & (pending - 1)) != 0;
         if (pending == 0 && gone_ == 0) {
             StoreRelease(&header_->spuriousCount, header_->spuriousCount + 1);
         }
@@ -832,7 +853,11 @@ void Core::Interrupt(uint32_t vector, uint64_t timeNs, uint64_t count) {
                     AbortAllWaits(LPC_RETURN_OFFLINE, done, &n);
                     break;
                 }
+                const uint64_t before = dir.counter.Value();
                 const uint64_t hw = dir.counter.Update(st);
+                if (aliased && hw == before) {
+                    continue;
+                }
                 LpcDirStatus* s = DirStatus(c, d);
                 const uint64_t ack = LoadAcquire(&s->clientAck);
                 uint64_t lost = s->lostCount;
@@ -873,6 +898,22 @@ void Core::Interrupt(uint32_t vector, uint64_t timeNs, uint64_t count) {
     Deliver(done, n);
 }
 
+void Core::SetInterruptVectors(uint32_t vectors) {
+    Guard g(platform_);
+    interruptVectors_ = vectors;
+    if (started_ != 0 && vectors != 0 && vectors < InterruptVectorsNeeded(layout_)) {
+        char msg[160];
+        Text(msg, sizeof msg)
+            .Add("interrupts: ")
+            .Dec(vectors)
+            .Add(" of ")
+            .Dec(InterruptVectorsNeeded(layout_))
+            .Add(layout_.msiFlavour == kLpcMsiX ? " MSI-X vectors granted; higher interrupt bits cannot interrupt"
+                                                : " MSI vectors granted; interrupt bits share vectors (bit mod granted)");
+        platform_.Log(msg);
+    }
+}
+
 void Core::TimerFired(uint32_t slot) {
     Completion done[1];
     uint32_t n = 0;
@@ -909,7 +950,7 @@ void Core::SetPowerState(bool on) {
             if (sleeping_ != 0) {
                 return;
             }
-            QuiesceLocked(done, &n);
+            QuiesceLocked(LPC_RETURN_ABORTED, done, &n);
             sleeping_ = 1;
         } else {
             if (sleeping_ == 0) {
@@ -1014,15 +1055,15 @@ void Core::WriteMsiEnable() {
     }
 }
 
-void Core::QuiesceLocked(Completion* out, uint32_t* outCount) {
+void Core::QuiesceLocked(int32_t waitStatus, Completion* out, uint32_t* outCount) {
     for (uint32_t c = 0; c < layout_.channelCount; ++c) {
         for (uint32_t d = 0; d < 2; ++d) {
             if (dirs_[c][d].running != 0) {
-                StopDirection(c, d, LPC_RETURN_ABORTED, out, outCount);
+                StopDirection(c, d, waitStatus, out, outCount);
             }
         }
     }
-    AbortAllWaits(LPC_RETURN_ABORTED, out, outCount);
+    AbortAllWaits(waitStatus, out, outCount);
     msiEnableShadow_ = 0;
     if (gone_ == 0) {
         WriteMsiEnable();

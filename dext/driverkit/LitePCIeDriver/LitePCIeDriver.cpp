@@ -33,6 +33,7 @@
 
 #include "BoardLayout.h"
 #include "lpc/Core.hpp"
+#include "lpc/Interrupts.hpp"
 #include "lpc/LitePcieAbi.h"
 
 namespace {
@@ -40,7 +41,7 @@ namespace {
 constexpr uint32_t kBarCount = 6;
 constexpr uint32_t kWaitSlots = LPC_MAX_CHANNELS * 2u; // slot = channel * 2 + direction (Core.hpp)
 constexpr uint32_t kTokenSlots = 64;                   // pending waits (≤ 32) + calls in flight
-constexpr uint32_t kMaxVectors = 32;                   // MSI allows 32; more MSI-X vectors are refused
+constexpr uint32_t kMaxVectors = lpc::kMaxInterruptVectors; // MSI allows 32; MSI-X bits above have no vector
 constexpr uint64_t kTimerLeewayNs = 1000000;           // wait timeouts are milliseconds
 constexpr uint32_t kAsyncArgsMax = static_cast<uint32_t>(kIOUserClientAsyncArgumentsCountMax);
 
@@ -57,13 +58,26 @@ struct CompletionSlot {
     IOUserClient* client;
 };
 
-void CopyText(char* out, size_t capacity, const char* in) {
-    size_t i = 0;
-    for (; in != nullptr && in[i] != '\0' && i + 1 < capacity; ++i) {
-        out[i] = in[i];
+/// The interrupt negotiation's view of the PCI family (lpc/Interrupts.hpp): the seam through which the
+/// negotiation logic, unit-tested on Linux, reaches IOPCIDevice and IOInterruptDispatchSource.
+class PciInterruptController final : public lpc::InterruptController {
+public:
+    explicit PciInterruptController(IOPCIDevice* device) : pci(device) {}
+
+    int32_t ConfigureInterrupts(uint32_t type, uint32_t required, uint32_t requested) override {
+        return pci->ConfigureInterrupts(type, required, requested, 0);
     }
-    out[i] = '\0';
-}
+
+    int32_t GetInterruptType(uint32_t index, uint64_t* type) override {
+        return IOInterruptDispatchSource::GetInterruptType(pci, index, type);
+    }
+
+private:
+    IOPCIDevice* pci;
+};
+
+static_assert(lpc::kInterruptTypePciMessaged == kIOInterruptTypePCIMessaged, "interrupt type flags (lpc/Interrupts.hpp)");
+static_assert(lpc::kInterruptTypePciMessagedX == kIOInterruptTypePCIMessagedX, "interrupt type flags (lpc/Interrupts.hpp)");
 
 /// lpc::Platform on DriverKit. Owns the core and every DriverKit object the core's calls need.
 class DriverKitPlatform final : public lpc::Platform {
@@ -461,9 +475,14 @@ public:
 
     const LpcStatusHeader* statusHeader = nullptr;
     uint32_t interruptVectors = 0;
-    uint32_t started = 0;
+
+    /// Written by Start/Stop on the default queue, read by NewUserClient, SetPowerState and the user
+    /// client's queue: an atomic flag, never a plain read.
+    bool Started() const { return __atomic_load_n(&started, __ATOMIC_ACQUIRE) != 0; }
+    void SetStarted(bool value) { __atomic_store_n(&started, value ? 1u : 0u, __ATOMIC_RELEASE); }
 
 private:
+    uint32_t started = 0; // through Started()/SetStarted() only
     bool BarAccessible(uint32_t bar, uint64_t offset) const {
         // The core validated the offset against the layout; this guards the mapping itself.
         return pci != nullptr && bar < kBarCount && barMapped[bar] != 0 && (offset & 3u) == 0 && barSize[bar] >= 4 &&
@@ -583,7 +602,11 @@ kern_return_t IMPL(LitePCIeDriver, Start)
     pci->retain();
     ret = pci->Open(this, 0);
     if (ret != kIOReturnSuccess) {
+        // Open opens the session first and maps the BARs after: a failed mapping returns an error with
+        // the session open (IOPCIFamily PCIDriverKit/IOPCIDevice.cpp). Close ends it; when the session
+        // never opened, Close does nothing (it only acts for the client that owns the session).
         os_log(OS_LOG_DEFAULT, "litepcie: start: IOPCIDevice::Open failed 0x%08x", ret);
+        pci->Close(this, 0);
         pci->release();
         return ret;
     }
@@ -617,18 +640,17 @@ kern_return_t IMPL(LitePCIeDriver, Start)
         }
         stage = kStageInterrupts;
 
-        // 5. Publish: the client matches IOServiceNameMatching("litepcie").
-        IOServiceName name = {};
-        CopyText(name, sizeof name, "litepcie");
-        ret = SetName(name);
+        // 5. Publish: the client matches IOServiceNameMatching("litepcie"). The generated RPC copies a
+        //    char-array argument with strlcpy, up to its NUL, so the literal is passed as it is.
+        ret = SetName("litepcie");
         if (ret != kIOReturnSuccess) {
             break;
         }
         PublishProperties();
-        p.started = 1;
+        p.SetStarted(true);
         ret = RegisterService();
         if (ret != kIOReturnSuccess) {
-            p.started = 0;
+            p.SetStarted(false);
             break;
         }
     } while (false);
@@ -661,10 +683,19 @@ kern_return_t IMPL(LitePCIeDriver, Stop)
 {
     if (ivars != nullptr && ivars->platform != nullptr) {
         DriverKitPlatform& p = *ivars->platform;
-        p.started = 0;
-        // 1. The core first: stopping flag, every channel stopped, MSI enables cleared, waits aborted
-        //    (their completions delivered), bus mastering cleared, rings completed and freed. After it
-        //    returns the core touches no register, so late handlers are harmless.
+        p.SetStarted(false);
+        // 0. Surprise removal (a Thunderbolt unplug) reaches a dext as this Stop and nothing else. A
+        //    configuration space that reads all-ones means the device is gone: the core then stops its
+        //    channels and aborts the waits (kIOReturnOffline) without any MMIO, which on a vanished
+        //    device would each wait for a completion timeout.
+        if (p.pci != nullptr && p.ConfigRead32(0) == 0xFFFFFFFFu) {
+            os_log(OS_LOG_DEFAULT, "litepcie: stop: configuration space reads all-ones, the device is gone");
+            p.core.DeviceRemoved();
+        }
+        // 1. The core: stopping flag, every channel stopped, MSI enables cleared, waits aborted (their
+        //    completions delivered), bus mastering cleared, rings completed and freed. After it returns
+        //    the core touches no register, so late handlers are harmless. (The core checks config space
+        //    itself as well, for every platform that hosts it.)
         p.core.Stop();
         // 2. Interrupt sources and the wait timer: disable, then Cancel (released in the handlers).
         TearDownInterrupts();
@@ -684,7 +715,7 @@ kern_return_t IMPL(LitePCIeDriver, Stop)
 
 kern_return_t IMPL(LitePCIeDriver, SetPowerState)
 {
-    if (ivars != nullptr && ivars->platform != nullptr && ivars->platform->started != 0) {
+    if (ivars != nullptr && ivars->platform != nullptr && ivars->platform->Started()) {
         // Off (and Low) stop DMA and MSI and abort waits; On leaves channels stopped for the client to
         // restart (the core bumps the generation both ways). ChangePowerState/SetPowerOverride are not
         // used: before the PM join they are dropped (ASFW), and the dext has no power policy of its own.
@@ -704,7 +735,7 @@ kern_return_t IMPL(LitePCIeDriver, NewUserClient)
     if (type != 0) {
         return kIOReturnBadArgument; // IOServiceOpen(..., type 0, ...)
     }
-    if (ivars == nullptr || ivars->platform == nullptr || ivars->platform->started == 0) {
+    if (ivars == nullptr || ivars->platform == nullptr || !ivars->platform->Started()) {
         return kIOReturnNotReady;
     }
     DriverKitPlatform& p = *ivars->platform;
@@ -716,11 +747,10 @@ kern_return_t IMPL(LitePCIeDriver, NewUserClient)
     }
 
     // Info.plist personality key of the user client (IOClass IOUserUserClient, IOUserClass
-    // LitePCIeUserClient). Copied into a full IOPropertyName: the RPC marshals all 128 bytes.
-    IOPropertyName key = {};
-    CopyText(key, sizeof key, "UserClientProperties");
+    // LitePCIeUserClient). IOPropertyName is char[128], but a char-array argument is copied with
+    // strlcpy up to its NUL, not as 128 bytes: the literal is all it needs.
     IOService* service = nullptr;
-    kern_return_t ret = Create(this, key, &service);
+    kern_return_t ret = Create(this, "UserClientProperties", &service);
     if (ret != kIOReturnSuccess || service == nullptr) {
         os_log(OS_LOG_DEFAULT, "litepcie: NewUserClient: Create failed 0x%08x", ret);
         return ret != kIOReturnSuccess ? ret : kIOReturnError;
@@ -775,7 +805,7 @@ kern_return_t LitePCIeDriver::AttachClient(IOUserClient* client, uint32_t type, 
         return kIOReturnBadArgument;
     }
     DriverKitPlatform& p = *ivars->platform;
-    if (p.started == 0) {
+    if (!p.Started()) {
         return kIOReturnNotReady;
     }
     const int32_t st = p.core.OpenClient(type, clientId); // LPC_RETURN_EXCLUSIVE_ACCESS when taken
@@ -871,56 +901,23 @@ kern_return_t LitePCIeDriver::SetUpInterrupts()
         return kIOReturnSuccess; // once per provider lifetime: a second registration can panic (ASFW)
     }
 
-    // Single MSI demultiplexes through pcie_msi_vector: one message, vector 0. Multi-vector MSI and
-    // MSI-X deliver each source's interrupt bit as its own vector: one source per vector.
-    uint32_t vectors = 1;
-    if (layout.msiFlavour != kLpcMsiSingle) {
-        uint32_t highest = 0;
-        for (uint32_t c = 0; c < layout.channelCount && c < LPC_MAX_CHANNELS; ++c) {
-            const LpcChannelLayout& ch = layout.channels[c];
-            highest = ch.writerIrq > highest ? ch.writerIrq : highest;
-            highest = ch.readerIrq > highest ? ch.readerIrq : highest;
-        }
-        vectors = highest + 1;
-        if (layout.msiFlavour == kLpcMsiMultiVector) {
-            uint32_t pow2 = 1;
-            while (pow2 < vectors) {
-                pow2 <<= 1; // Multiple Message Enable is a power of two
-            }
-            vectors = pow2;
-        }
+    // At least one vector, as many as the gateware wants, then what was granted (lpc/Interrupts.hpp):
+    // whatever resolved the device's interrupts first fixed the allocation.
+    PciInterruptController controller(p.pci);
+    const lpc::InterruptGrant grant = lpc::NegotiateInterrupts(layout, controller);
+    const char* kind = grant.type == kIOInterruptTypePCIMessagedX ? "MSI-X" : "MSI";
+    if (grant.status != kIOReturnSuccess) {
+        os_log(OS_LOG_DEFAULT,
+               "litepcie: interrupts: %{public}s: ConfigureInterrupts(%{public}s, required %u, requested %u) = 0x%08x, "
+               "index 0 type 0x%llx",
+               lpc::InterruptProblemName(grant.problem), kind, grant.required, grant.requested, grant.status,
+               static_cast<unsigned long long>(grant.firstType));
+        return grant.status;
     }
-    if (vectors > kMaxVectors) {
-        os_log(OS_LOG_DEFAULT, "litepcie: %u interrupt vectors needed, at most %u supported", vectors, kMaxVectors);
-        return kIOReturnUnsupported;
-    }
+    os_log(OS_LOG_DEFAULT, "litepcie: interrupts: %{public}s, %u of %u vector(s) granted (requested %u) from index %u",
+           kind, grant.granted, grant.needed, grant.requested, grant.first);
 
-    const uint32_t type = layout.msiFlavour == kLpcMsiX ? kIOInterruptTypePCIMessagedX : kIOInterruptTypePCIMessaged;
-    kern_return_t ret = p.pci->ConfigureInterrupts(type, vectors, vectors, 0);
-    if (ret != kIOReturnSuccess) {
-        os_log(OS_LOG_DEFAULT, "litepcie: ConfigureInterrupts(%{public}s, %u) failed 0x%08x",
-               layout.msiFlavour == kLpcMsiX ? "MSI-X" : "MSI", vectors, ret);
-        return ret;
-    }
-
-    // Where index 0 is still the legacy pin, the messaged interrupts start at index 1 (Apple's own
-    // PCI dexts check this the same way). Every index used must be a messaged one.
-    uint32_t first = 0;
-    uint64_t interruptType = 0;
-    if (IOInterruptDispatchSource::GetInterruptType(p.pci, 0, &interruptType) == kIOReturnSuccess &&
-        (interruptType & (kIOInterruptTypePCIMessaged | kIOInterruptTypePCIMessagedX)) == 0) {
-        first = 1;
-    }
-    for (uint32_t v = 0; v < vectors; ++v) {
-        interruptType = 0;
-        ret = IOInterruptDispatchSource::GetInterruptType(p.pci, first + v, &interruptType);
-        if (ret != kIOReturnSuccess || (interruptType & (kIOInterruptTypePCIMessaged | kIOInterruptTypePCIMessagedX)) == 0) {
-            os_log(OS_LOG_DEFAULT, "litepcie: interrupt index %u is not MSI/MSI-X (type 0x%llx, 0x%08x)", first + v,
-                   static_cast<unsigned long long>(interruptType), ret);
-            return ret != kIOReturnSuccess ? ret : kIOReturnUnsupported;
-        }
-    }
-
+    kern_return_t ret = kIOReturnSuccess;
     if (p.irqQueue == nullptr) {
         ret = IODispatchQueue::Create("LpcIrq", 0, 0, &p.irqQueue);
         if (ret != kIOReturnSuccess) {
@@ -929,9 +926,9 @@ kern_return_t LitePCIeDriver::SetUpInterrupts()
         }
     }
 
-    for (uint32_t v = 0; v < vectors && ret == kIOReturnSuccess; ++v) {
+    for (uint32_t v = 0; v < grant.granted && ret == kIOReturnSuccess; ++v) {
         IOInterruptDispatchSource* source = nullptr;
-        ret = IOInterruptDispatchSource::Create(p.pci, first + v, p.irqQueue, &source);
+        ret = IOInterruptDispatchSource::Create(p.pci, grant.first + v, p.irqQueue, &source);
         if (ret != kIOReturnSuccess || source == nullptr) {
             ret = ret != kIOReturnSuccess ? ret : kIOReturnError;
             break;
@@ -959,7 +956,10 @@ kern_return_t LitePCIeDriver::SetUpInterrupts()
         TearDownInterrupts();
         return ret;
     }
-    p.interruptVectors = vectors;
+    p.interruptVectors = grant.granted;
+    // The core maps a message on vector v to the interrupt bits it may stand for, and refuses to start
+    // an MSI-X direction whose bit has no vector.
+    p.core.SetInterruptVectors(grant.granted);
     return kIOReturnSuccess;
 }
 

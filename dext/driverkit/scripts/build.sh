@@ -11,7 +11,9 @@
 #                                 Release entitlements, hardened runtime, timestamp. Notarize after.
 #
 # Environment: CONFIGURATION (Debug; devid forces Release), DERIVED_DATA (./build),
-#              LPC_APP_BUNDLE_ID (org.litepcie.hil.installer; the dext is <it>.LitePCIeDriver).
+#              LPC_APP_BUNDLE_ID (org.litepcie.hil.installer; the dext is <it>.LitePCIeDriver),
+#              LPC_PCI_BUILTIN=1 for a board the Mac marks built-in (ioreg shows "built-in" on its
+#              IOPCIDevice): signs with com.apple.developer.driverkit.builtin added to transport.pci.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,7 +54,23 @@ dext="$app/Contents/Library/SystemExtensions/$dext_id.dext"
 [[ -d "$dext" ]] || { echo "expected $dext" >&2; exit 1; }
 
 app_entitlements="$(mktemp -t litepcie-app)"
-trap 'rm -f "$app_entitlements"' EXIT
+dev_entitlements=LitePCIeDriver/LitePCIeDriver.Dev.entitlements
+release_entitlements=LitePCIeDriver/LitePCIeDriver.entitlements
+trap 'rm -f "$app_entitlements" "${builtin_dev:-}" "${builtin_release:-}"' EXIT
+if [[ "${LPC_PCI_BUILTIN:-0}" == 1 ]]; then
+    # IOPCIFamily (IOPCIDevice::matchPropertyTable) matches a dext to a device that has the "built-in"
+    # property only when the transport.pci array also holds this string. Apple grants it, if at all,
+    # like the other DriverKit entitlements (docs/dext.md).
+    builtin_dev="$(mktemp -t litepcie-dev)"
+    builtin_release="$(mktemp -t litepcie-release)"
+    cp "$dev_entitlements" "$builtin_dev"
+    cp "$release_entitlements" "$builtin_release"
+    for f in "$builtin_dev" "$builtin_release"; do
+        /usr/libexec/PlistBuddy -c "Add :com.apple.developer.driverkit.transport.pci:0 string com.apple.developer.driverkit.builtin" "$f"
+    done
+    dev_entitlements="$builtin_dev"
+    release_entitlements="$builtin_release"
+fi
 cat >"$app_entitlements" <<PLIST
 <?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
@@ -73,7 +91,7 @@ ci)
     echo "built (unsigned): $app"
     ;;
 adhoc)
-    codesign --force --sign - --entitlements LitePCIeDriver/LitePCIeDriver.Dev.entitlements "$dext"
+    codesign --force --sign - --entitlements "$dev_entitlements" "$dext"
     codesign --force --sign - --entitlements "$app_entitlements" "$app"
     codesign --verify --deep --strict --verbose=2 "$app"
     echo "ad-hoc signed (needs SIP off): $app"
@@ -85,7 +103,7 @@ devid)
     cp "$DEXT_PROFILE" "$dext/embedded.provisionprofile"
     cp "$APP_PROFILE" "$app/Contents/embedded.provisionprofile"
     codesign --force --sign "$IDENTITY" --options runtime --timestamp \
-        --entitlements LitePCIeDriver/LitePCIeDriver.entitlements "$dext"
+        --entitlements "$release_entitlements" "$dext"
     codesign --force --sign "$IDENTITY" --options runtime --timestamp --entitlements "$app_entitlements" "$app"
     codesign --verify --deep --strict --verbose=2 "$app"
     spctl -a -vv "$app" || echo "spctl: not accepted yet (notarize: xcrun notarytool submit … --wait; xcrun stapler staple)"

@@ -7,7 +7,8 @@ namespace LitePcie.Hil.Linux.Sysfs;
 /// <param name="Sys">sysfs mount (<c>/sys</c>).</param>
 /// <param name="Dev">device nodes (<c>/dev</c>).</param>
 /// <param name="Proc">procfs (<c>/proc</c>).</param>
-public sealed record LinuxPaths(string Sys = "/sys", string Dev = "/dev", string Proc = "/proc")
+/// <param name="Lib">where kernel modules are installed (<c>/lib</c>, holding <c>modules/&lt;release&gt;/</c>).</param>
+public sealed record LinuxPaths(string Sys = "/sys", string Dev = "/dev", string Proc = "/proc", string Lib = "/lib")
 {
     /// <summary>The real system.</summary>
     public static LinuxPaths System { get; } = new();

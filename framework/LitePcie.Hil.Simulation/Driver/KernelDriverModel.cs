@@ -181,6 +181,18 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
         _csr.Write(reg, enabled ? 1UL : 0UL);
     }
 
+    /// <summary>Zeroes a direction's counters (hw, hw_last, sw) as open() does for a disabled direction.</summary>
+    public void ClearCounters(int channel, DmaDirection direction)
+    {
+        var s = State(channel, direction);
+        lock (_sync)
+        {
+            s.Counter.Reset();
+            Volatile.Write(ref s._hwCount, 0);
+            s.SwCount = 0;
+        }
+    }
+
     /// <summary>Sets the software count (the MMAP_DMA_*_UPDATE ioctls).</summary>
     public void UpdateSwCount(int channel, DmaDirection direction, long sw)
     {
@@ -238,11 +250,8 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
                 pending = (1UL << message.Vector) & _csr.Read(layout.Msi.Enable);
             }
 
-            if (pending == ulong.MaxValue || pending == uint.MaxValue)
-            {
-                return; // device gone
-            }
-
+            // No all-ones check, as in litepcie_interrupt(): a vector read of 0xFFFFFFFF from a board that left the bus
+            // is taken for every source pending, and 0xFFFFFFFF loop statuses are folded into the counts.
             ulong handled = 0;
             foreach (var ch in layout.DmaChannels)
             {

@@ -114,7 +114,7 @@ public sealed record FaultDefinition(
 public sealed class FaultPlanException(string message) : FormatException(message);
 
 /// <summary>
-/// The faults to inject into a simulated board, parsed from <c>name[=value];name[=value]…</c>
+/// The faults to inject into a simulated board, parsed from <c>name[=value];name[=value]…</c> (or ','-separated)
 /// (e.g. <c>dma-bitflip=0.01;msi-drop=5%;seed=7</c>). Random decisions are deterministic under the seed.
 /// </summary>
 public sealed class FaultPlan
@@ -226,7 +226,7 @@ public sealed class FaultPlan
         }
 
         var errors = new List<string>();
-        foreach (var rawEntry in spec.Split(';'))
+        foreach (var rawEntry in spec.Split(Separators))
         {
             string entry = rawEntry.Trim();
             if (entry.Length == 0)
@@ -275,7 +275,8 @@ public sealed class FaultPlan
 
             if (valueText is null || valueText.Length == 0)
             {
-                active[def.Kind] = def.DefaultValue;
+                // A fault with a magnitude needs one: a silent default would inject something nobody asked for.
+                errors.Add($"'{entry}': {name} needs a value: {def.Accepted} (e.g. {def.Name}={Example(def)})");
                 continue;
             }
 
@@ -290,13 +291,19 @@ public sealed class FaultPlan
 
         if (errors.Count > 0)
         {
+            string problems = errors.Count == 1 ? $" {errors[0]}" : $"{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}";
             throw new FaultPlanException(
-                $"invalid fault string \"{spec}\":{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}{Environment.NewLine}" +
+                $"invalid fault string \"{spec}\":{problems}{Environment.NewLine}" +
                 $"valid faults: {string.Join(", ", Catalog.Select(d => d.ValueKind == FaultValueKind.None ? d.Name : $"{d.Name}=<{d.ValueKind.ToString().ToLowerInvariant()}>"))}, seed=<int>");
         }
 
         return new FaultPlan(active, seed);
     }
+
+    /// <summary>Entries are separated by ';' or ',' (',' survives <c>dotnet test -- TestRunParameters…</c>, which turns ';' into a space).</summary>
+    private static readonly char[] Separators = [';', ','];
+
+    private static string Example(FaultDefinition def) => def.DefaultValue.ToString("R", CultureInfo.InvariantCulture);
 
     private static bool TryParseValue(FaultDefinition def, string text, out double value)
     {

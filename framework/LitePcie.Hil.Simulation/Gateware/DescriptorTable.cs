@@ -18,14 +18,16 @@ internal readonly record struct Descriptor(uint Control, ulong Address, bool Fir
 
 /// <summary>
 /// The scatter-gather table of one engine: a FIFO in prog mode, an endless ring in loop mode, with
-/// <c>loop_status</c> exactly as §4.3 (verified by simulation of the real HDL).
+/// <c>loop_status</c> as the HDL keeps it (checked against the RTL by the conformance tier): in loop mode a pop of a
+/// table's first descriptor resets the index and counts a loop unless <c>loop_first</c> is set, which only a table
+/// reset sets (it is 0 at power-on) and only that loop-mode pop clears; every other pop increments the index.
 /// </summary>
 internal sealed class DescriptorTable
 {
     private readonly Descriptor[] _ring;
     private int _head;
     private int _count;
-    private bool _firstPopSinceReset = true;
+    private bool _loopFirst; // the HDL's loop_first: 0 at power-on, set by a table reset, cleared by the first loop-mode pop of a 'first' descriptor
 
     public DescriptorTable(int depth)
     {
@@ -85,11 +87,12 @@ internal sealed class DescriptorTable
             _count++;
             if (d.First)
             {
-                if (!_firstPopSinceReset)
+                if (!_loopFirst)
                 {
                     Count++;
                 }
 
+                _loopFirst = false;
                 Index = 0;
             }
             else
@@ -106,7 +109,6 @@ internal sealed class DescriptorTable
             }
         }
 
-        _firstPopSinceReset = false;
         return d;
     }
 
@@ -117,13 +119,14 @@ internal sealed class DescriptorTable
         _count = 0;
         Index = 0;
         Count = 0;
-        _firstPopSinceReset = true;
+        _loopFirst = true;
     }
 
-    /// <summary>Full reset (SoC reset): also loop mode off. The staging register is reset-less.</summary>
+    /// <summary>Full reset (SoC reset): empty, loop mode off, loop_first 0 (its reset value). The staging register is reset-less.</summary>
     public void PowerOnReset()
     {
         Reset();
+        _loopFirst = false;
         LoopMode = false;
     }
 }

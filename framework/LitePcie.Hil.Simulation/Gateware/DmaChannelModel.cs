@@ -5,7 +5,27 @@ using LitePcie.Hil.Simulation.Faults;
 
 namespace LitePcie.Hil.Simulation.Gateware;
 
-/// <summary>One DMA engine (writer or reader) with its descriptor table.</summary>
+/// <summary>The descriptor an engine's splitter is executing and how far it got.</summary>
+internal sealed class DescriptorInFlight(Descriptor descriptor, int bytes)
+{
+    public Descriptor Descriptor { get; } = descriptor;
+
+    /// <summary>Bytes the engine moves for it (a reader descriptor of length 0 reads 4 KiB, as its 0-DW request says).</summary>
+    public int Bytes { get; } = bytes;
+
+    /// <summary>Bytes requested (reader) or written (writer) so far.</summary>
+    public int Done { get; set; }
+
+    public int Remaining => Bytes - Done;
+
+    /// <summary>A buffer fault decided when the reader starts it: 1 = dropped from the loopback path, 2 = sent twice.</summary>
+    public int Fault { get; set; } = -1;
+
+    /// <summary>dma-lost-write, decided at the writer descriptor's first chunk: its data never reaches memory, yet it completes.</summary>
+    public bool? WriteLost { get; set; }
+}
+
+/// <summary>One DMA engine (writer or reader) with its descriptor table and the descriptor its splitter executes.</summary>
 internal sealed class DmaEngineModel(DmaDirection direction, int tableDepth)
 {
     public DmaDirection Direction { get; } = direction;
@@ -17,35 +37,51 @@ internal sealed class DmaEngineModel(DmaDirection direction, int tableDepth)
     /// <summary>Descriptors completed since the last table reset.</summary>
     public long Completed { get; set; }
 
-    /// <summary>Set when the last step could not start a descriptor for lack of data, credit or pacing.</summary>
-    public bool WaitingForInput { get; set; }
+    /// <summary>
+    /// The descriptor in flight: latched from the table head as soon as the engine is enabled and the table has one,
+    /// executed chunk by chunk, and popped from the table only when it completes (so a table reset does not stop it,
+    /// and disabling the engine drops its progress: the same head restarts from its start).
+    /// </summary>
+    public DescriptorInFlight? Flight { get; set; }
+
+    /// <summary>A writer descriptor of length 0: the engine sends one endless TLP and never completes (declared difference).</summary>
+    public bool Hogging { get; set; }
 
     /// <summary>Last value written to <c>table_we</c> / <c>table_reset</c> (CSRStorage read-back).</summary>
     public uint LastWe { get; set; }
 
     public uint LastTableReset { get; set; }
 
-    /// <summary>FSM idle (enable bit 1): disabled, nothing to do, or waiting for input.</summary>
-    public bool Idle => !Enabled || Table.IsEmpty || WaitingForInput;
+    /// <summary>A request waits for the request stream another engine's endless TLP holds (its FSM is not in IDLE).</summary>
+    public bool RequestHeld { get; set; }
+
+    /// <summary>The FSM is in IDLE (enable bit 1): always between steps, except while a degenerate write holds the link.</summary>
+    public bool Idle => !Hogging && !RequestHeld;
 
     public void PowerOnReset()
     {
         Table.PowerOnReset();
         Enabled = false;
         Completed = 0;
-        WaitingForInput = false;
+        Flight = null;
+        Hogging = false;
+        RequestHeld = false;
         LastWe = 0;
         LastTableReset = 0;
     }
 }
 
 /// <summary>
-/// A <c>pcie_dmaN</c> block: writer and reader engines, loopback, synchronizer, buffering and monitor
-/// plugins (spec/litepcie.md §3.5, §4). Methods are called with the board lock held.
+/// A <c>pcie_dmaN</c> block: writer and reader engines, loopback, synchronizer, buffering and monitor plugins, as the
+/// LitePCIe RTL behaves (checked by the conformance tier, docs/rtl.md): descriptors split from their start into
+/// max-read-request reads and max-payload writes, the reader's stream carries no end-of-packet, data held in the
+/// reader's and writer's data FIFOs, irq and table pop when a descriptor's last request is issued. Methods are called
+/// with the board lock held.
 /// </summary>
 internal sealed class DmaChannelModel
 {
-    private const int ReaderDataFifoBytes = 4 * 8 * 512; // 4 × max_pending_requests × 512 B
+    /// <summary>Largest read request and payload the core's FIFOs are sized for (LitePCIe's max_request_size / max_payload_size).</summary>
+    private const int CoreMaxRequest = 512;
 
     private readonly IGatewareHost _host;
     private readonly MsiController _msi;
@@ -60,21 +96,31 @@ internal sealed class DmaChannelModel
     private readonly int _dataWidthBytes;
     private readonly int _dmaAddressWidth;
     private readonly int _bufferingDepth;
-    private readonly StreamFifo _loopbackFifo;
+    private readonly int _readerFifoBytes;
+    private readonly int _writerFifoBytes;
+    private readonly StreamFifo _readerFifo;   // read data not yet passed on (the reader's data FIFO)
+    private readonly StreamFifo _writerFifo;   // stream data waiting for the writer (its data FIFO)
     private readonly string _writerName;
     private readonly string _readerName;
+    private readonly SequencePattern? _userPattern;
+    private readonly byte[]? _userBuffer;
+    private long _userBufferSequence = -1;
+    private long _userSequence;
+    private int _userOffset;
+    private bool _synced;
     private uint _readerFifoControl;
     private uint _writerFifoControl;
+    private uint _writerLevelMax;
     private uint _writerOverflowsLive;
     private uint _readerUnderflowsLive;
     private bool _zeroLengthReported;
-    private readonly SequencePattern? _userPattern;
-    private long _userSequence;
 
     public DmaChannelModel(DmaChannelLayout layout, IGatewareHost host, MsiController msi, GatewareCounters counters,
-        FaultPlan faults, int dataWidthBits, int tableDepth, int dmaAddressWidth, int bufferingDepth, SequencePattern? userWriterPattern = null)
+        FaultPlan faults, int dataWidthBits, int tableDepth, int dmaAddressWidth, int bufferingDepth, SequencePattern? userWriterPattern = null,
+        int maxPendingRequests = 4)
     {
         _userPattern = userWriterPattern;
+        _userBuffer = userWriterPattern is null ? null : new byte[userWriterPattern.BufferSize];
         Layout = layout;
         _host = host;
         _msi = msi;
@@ -88,7 +134,10 @@ internal sealed class DmaChannelModel
         _dataWidthBytes = dataWidthBits / 8;
         _dmaAddressWidth = dmaAddressWidth;
         _bufferingDepth = bufferingDepth;
-        _loopbackFifo = new StreamFifo(ReaderDataFifoBytes);
+        _readerFifoBytes = 4 * maxPendingRequests * CoreMaxRequest;
+        _writerFifoBytes = 4 * CoreMaxRequest;
+        _readerFifo = new StreamFifo(_readerFifoBytes);
+        _writerFifo = new StreamFifo(_writerFifoBytes);
         Writer = new DmaEngineModel(DmaDirection.Writer, tableDepth);
         Reader = new DmaEngineModel(DmaDirection.Reader, tableDepth);
         _writerName = $"{layout.BlockName} writer";
@@ -114,11 +163,14 @@ internal sealed class DmaChannelModel
 
     public uint[] StatusRegisters { get; } = new uint[3];
 
-    /// <summary>Bytes the loopback path currently holds.</summary>
-    public long LoopbackFifoBytes => _loopbackFifo.Bytes;
+    /// <summary>Bytes the loopback path currently holds (both data FIFOs).</summary>
+    public long LoopbackFifoBytes => _readerFifo.Bytes + _writerFifo.Bytes;
 
-    /// <summary>Whether user-side streams are blocked by the synchronizer (bypass 0, mode 0).</summary>
-    public bool UserStreamsBlocked => Layout.Synchronizer is not null && (SynchronizerBypass & 1) == 0 && (SynchronizerMode & 3) == 0;
+    /// <summary>
+    /// Whether the synchronizer holds the user-side streams. It releases on PPS (never: a standalone core's PPS input
+    /// is unconnected) or on bypass, and holds again only in mode 0 without bypass.
+    /// </summary>
+    public bool UserStreamsBlocked => Layout.Synchronizer is not null && !_synced;
 
     public DmaEngineModel Engine(DmaDirection d) => d == DmaDirection.Writer ? Writer : Reader;
 
@@ -129,16 +181,20 @@ internal sealed class DmaChannelModel
         LoopbackEnabled = false;
         SynchronizerBypass = 0;
         SynchronizerMode = 0;
+        _synced = false;
         _readerFifoControl = (uint)_bufferingDepth & 0xFF_FFFF;
         _writerFifoControl = (uint)_bufferingDepth & 0xFF_FFFF;
+        _writerLevelMax = 0;
         _writerOverflowsLive = 0;
         _readerUnderflowsLive = 0;
         WriterOverflows = 0;
         ReaderUnderflows = 0;
         Array.Clear(StatusRegisters);
-        _loopbackFifo.Clear();
+        _readerFifo.Clear();
+        _writerFifo.Clear();
         _zeroLengthReported = false;
         _userSequence = 0;
+        _userOffset = 0;
     }
 
     /// <summary>Registers this block's handlers with the register file.</summary>
@@ -153,17 +209,31 @@ internal sealed class DmaChannelModel
 
         if (Layout.Synchronizer is { } s)
         {
-            file.Bind(s.Bypass, _ => SynchronizerBypass, (_, v) => SynchronizerBypass = v & 1);
-            file.Bind(s.Enable, _ => SynchronizerMode, (_, v) => SynchronizerMode = v & 3);
+            file.Bind(s.Bypass, _ => SynchronizerBypass, (_, v) =>
+            {
+                SynchronizerBypass = v & 1;
+                UpdateSynced();
+            });
+            file.Bind(s.Enable, _ => SynchronizerMode, (_, v) =>
+            {
+                SynchronizerMode = v & 3;
+                UpdateSynced();
+            });
         }
 
         if (Layout.Buffering is { } b)
         {
             file.Bind(b.ReaderFifoControl, _ => _readerFifoControl, (_, v) => _readerFifoControl = v);
-            file.Bind(b.WriterFifoControl, _ => _writerFifoControl, (_, v) => _writerFifoControl = v);
-            // The user-side FIFOs drain immediately in the model: the level (instantaneous or tracked) is 0.
+            file.Bind(b.WriterFifoControl, _ => _writerFifoControl, (_, v) =>
+            {
+                _writerFifoControl = v;
+                _writerLevelMax = 0;
+            });
+            // Levels in bytes: the reader's FIFO drains at once into the user sink (its minimum is 0 as soon as it is
+            // tracked); the writer's fills to its depth whenever the user source flows and the writer is not consuming.
             file.Bind(b.ReaderFifoStatus, _ => 0, (_, _) => { });
-            file.Bind(b.WriterFifoStatus, _ => 0, (_, _) => { });
+            file.Bind(b.WriterFifoStatus, _ => (_writerFifoControl >> 31) != 0 ? Math.Max(_writerLevelMax, WriterFifoLevel()) : WriterFifoLevel(),
+                (_, _) => _writerLevelMax = 0);
         }
 
         if (Layout.Monitor is { } m)
@@ -184,6 +254,35 @@ internal sealed class DmaChannelModel
         }
     }
 
+    private void UpdateSynced()
+    {
+        if (SynchronizerBypass != 0)
+        {
+            _synced = true;
+        }
+        else if (SynchronizerMode == 0)
+        {
+            _synced = false;
+        }
+
+        // Modes 1 and 2 release only on PPS & ready: the PPS input of a standalone core is unconnected, so the state holds.
+    }
+
+    /// <summary>The writer FIFO of the buffering plugin in bytes (what <c>writer_fifo_status</c> reports).</summary>
+    private uint WriterFifoLevel()
+    {
+        bool flowing = Writer.Enabled && !LoopbackEnabled && _userPattern is not null && !UserStreamsBlocked;
+        if (!flowing)
+        {
+            return 0;
+        }
+
+        uint depth = Math.Min(_writerFifoControl & 0xFF_FFFF, (uint)_bufferingDepth);
+        uint level = depth / (uint)_dataWidthBytes * (uint)_dataWidthBytes;
+        _writerLevelMax = Math.Max(_writerLevelMax, level);
+        return level;
+    }
+
     private void BindEngine(RegisterFile file, DmaEngineLayout regs, DmaEngineModel e)
     {
         file.Bind(regs.Enable, _ => (e.Enabled ? 1u : 0u) | (e.Idle ? 2u : 0u), (_, v) => SetEnable(e, (v & 1) != 0));
@@ -196,6 +295,7 @@ internal sealed class DmaChannelModel
         {
             e.LastWe = v;
             e.Table.Push(v, _dmaAddressWidth);
+            Latch(e);
         });
         file.Bind(regs.LoopProgN, _ => e.Table.LoopMode ? 1u : 0u, (_, v) => e.Table.LoopMode = (v & 1) != 0);
         file.Bind(regs.LoopStatus, _ => e.Table.LoopStatus, null);
@@ -205,6 +305,7 @@ internal sealed class DmaChannelModel
             e.LastTableReset = v;
             if ((v & 1) != 0)
             {
+                // Empties the table and clears loop_status; the descriptor in flight is not the table's: it goes on.
                 e.Table.Reset();
                 e.Completed = 0;
             }
@@ -216,21 +317,58 @@ internal sealed class DmaChannelModel
         if (!e.Enabled && enable && e.Direction == DmaDirection.Writer)
         {
             _userSequence = 0; // the user-side generator restarts its stream with the writer
+            _userOffset = 0;
         }
 
         if (e.Enabled && !enable)
         {
-            // Disabling holds the splitter, data FIFO and width converter in reset: partial progress is dropped.
-            _loopbackFifo.Clear();
-            e.WaitingForInput = false;
+            // Disabling holds the splitter and the data FIFO in reset: the descriptor's progress is lost (it restarts
+            // from its start address when re-enabled) and the data held is dropped.
+            e.Flight = null;
+            e.Hogging = false;
+            (e.Direction == DmaDirection.Reader ? _readerFifo : _writerFifo).Clear();
         }
 
         e.Enabled = enable;
+        Latch(e);
     }
 
-    /// <summary>Moves at most one descriptor per engine. Returns whether anything happened.</summary>
+    /// <summary>The splitter takes the table's head as soon as the engine is enabled (it pops it only at completion).</summary>
+    private static void Latch(DmaEngineModel e)
+    {
+        if (!e.Enabled || e.Flight is not null || e.Table.IsEmpty)
+        {
+            return;
+        }
+
+        var d = e.Table.Peek();
+        int words = d.Length >> 2;
+        int bytes = e.Direction == DmaDirection.Reader
+            ? (words == 0 ? 4096 : words * 4)     // a 0-DW request field means 1,024 DWs
+            : words * 4;
+        e.Flight = new DescriptorInFlight(d, bytes);
+        e.Hogging = e.Direction == DmaDirection.Writer && d.Length == 0;
+    }
+
+    /// <summary>Moves the engines on. Returns whether anything happened.</summary>
     public bool Step()
     {
+        Latch(Reader);
+        Latch(Writer);
+        if (_counters.RequestStreamHeld)
+        {
+            // Another engine's endless TLP holds the request stream: no engine with work can issue a request.
+            foreach (var e in new[] { Reader, Writer })
+            {
+                e.RequestHeld = e.Enabled && e.Flight is not null && !e.Hogging;
+            }
+
+            StepWriter(); // the hogging writer itself (records it once)
+            return false;
+        }
+
+        Reader.RequestHeld = false;
+        Writer.RequestHeld = false;
         if (TryStepLoopbackDirect(out bool waitingForCredit))
         {
             return true;
@@ -242,23 +380,23 @@ internal sealed class DmaChannelModel
         }
 
         bool progress = StepReader();
+        progress |= PassOn();
         progress |= StepWriter();
         return progress;
     }
 
     /// <summary>
-    /// The common loopback case in one copy: the data FIFO is empty, both engines can start a descriptor of the
-    /// same whole-word length now (with link credit in both directions when paced), no buffer drop/duplicate fault. The reader's buffer goes straight
-    /// to the writer's (what passes through the FIFO in that case is exactly that buffer, so the result, the
-    /// completions and their order are those of <see cref="StepReader"/> then <see cref="StepWriter"/>).
+    /// The common loopback case in one copy: both engines start a fresh descriptor of the same length, the data FIFOs
+    /// are empty, no buffer fault: the reader's buffer goes straight to the writer's. What the chunked path would do
+    /// (the same requests, the same bytes, the reader's completion before the writer's), done at once.
     /// </summary>
     private unsafe bool TryStepLoopbackDirect(out bool waitingForCredit)
     {
         waitingForCredit = false;
-        if (!LoopbackEnabled || _loopbackFifo.Bytes != 0 || (_host.ReaderPacer is null) != (_host.WriterPacer is null)
-            || _faults.Has(FaultKind.DmaDropBuffer) || _faults.Has(FaultKind.DmaDuplicateBuffer)
-            || !CanStart(Reader, out var r) || !CanStart(Writer, out var w)
-            || r.Length != w.Length || StreamBytes(r.Length) != r.Length)
+        if (!LoopbackEnabled || _readerFifo.Bytes != 0 || _writerFifo.Bytes != 0 || (_host.ReaderPacer is null) != (_host.WriterPacer is null)
+            || _faults.Has(FaultKind.DmaDropBuffer) || _faults.Has(FaultKind.DmaDuplicateBuffer) || _counters.Stalled
+            || !Reader.Enabled || !Writer.Enabled || Reader.Flight is not { Done: 0 } r || Writer.Flight is not { Done: 0 } w
+            || r.Bytes != w.Bytes || w.Bytes == 0 || r.Bytes % _dataWidthBytes != 0)
         {
             return false;
         }
@@ -269,172 +407,204 @@ internal sealed class DmaChannelModel
             return false;
         }
 
-        byte* src = _host.Memory.TryTranslate(r.Address, r.Length, out _);
-        byte* dst = src is null ? null : _host.Memory.TryTranslate(w.Address, w.Length, out _);
+        ulong src0 = r.Descriptor.Address, dst0 = w.Descriptor.Address;
+        byte* src = _host.Memory.TryTranslate(src0, r.Bytes, out _);
+        byte* dst = src is null ? null : _host.Memory.TryTranslate(dst0, w.Bytes, out _);
         if (dst is null)
         {
-            return false; // the general path records the fault and delivers what the hardware would
+            return false; // the chunked path records the fault and delivers what the hardware would
         }
 
-        if (_host.ReaderPacer is { } readerPacer && !LinkPacer.TryConsumeBoth(readerPacer, _host.WriterPacer!, r.Length))
+        if (_host.ReaderPacer is { } readerPacer && !LinkPacer.TryConsumeBoth(readerPacer, _host.WriterPacer!, r.Bytes))
         {
-            Reader.WaitingForInput = true; // no link credit yet in one of the directions
             waitingForCredit = true;
             return false;
         }
 
-        Reader.Table.Pop();
-        Reader.WaitingForInput = false;
-        Writer.Table.Pop();
-        Writer.WaitingForInput = false;
-        var target = new Span<byte>(dst, w.Length);
-        Complete(Reader, r, Layout.ReaderInterrupt);
-        if (!LoseWriteMaybe())
+        bool lost = WriteLost(w);
+        if (!lost)
         {
-            new ReadOnlySpan<byte>(src, r.Length).CopyTo(target);
-            FlipBitMaybe(target);
+            new ReadOnlySpan<byte>(src, r.Bytes).CopyTo(new Span<byte>(dst, w.Bytes));
         }
 
-        Complete(Writer, w, Layout.WriterInterrupt);
+        CountRequests(DmaDirection.Reader, src0, r.Bytes, _host.MaxReadRequestSize);
+        r.Done = r.Bytes;
+        Finish(Reader);
+        if (!lost)
+        {
+            FlipBitMaybe(new Span<byte>(dst, w.Bytes));
+        }
+
+        CountRequests(DmaDirection.Writer, dst0, w.Bytes, _host.MaxPayloadSize);
+        w.Done = w.Bytes;
+        Finish(Writer);
         return true;
     }
 
     private int StreamBytes(int length) => (length + _dataWidthBytes - 1) / _dataWidthBytes * _dataWidthBytes;
 
-    private bool CanStart(DmaEngineModel e, out Descriptor d)
+    /// <summary>Read or write requests of one chunk train, split from <paramref name="address"/> (the descriptor's position).</summary>
+    private void CountRequests(DmaDirection direction, ulong address, int bytes, int maxSize)
     {
-        d = default;
-        if (!e.Enabled || e.Table.IsEmpty || _counters.Stalled)
+        int size = Math.Min(maxSize, CoreMaxRequest);
+        long requests = 0, crossing = 0;
+        for (int at = 0; at < bytes; at += size)
         {
-            return false;
-        }
-
-        if (!_host.BusMasterEnabled)
-        {
-            e.WaitingForInput = true;
-            return false;
-        }
-
-        d = e.Table.Peek();
-        if (d.Length == 0 || (d.Length & 3) != 0)
-        {
-            // A zero length never completes in the HDL (the FSM never sees its last word); a length that is
-            // not a whole number of dwords cannot be expressed in a TLP. The engine stops here.
-            if (!_zeroLengthReported)
+            int n = Math.Min(size, bytes - at);
+            requests++;
+            if (((address + (ulong)at) & 0xFFF) + (ulong)n > 0x1000)
             {
-                _zeroLengthReported = true;
-                _host.Memory.RecordFault(new DmaAccessFault(e.Direction == DmaDirection.Writer ? _writerName : _readerName,
-                    d.Address, d.Length, $"descriptor length {d.Length} is not a non-zero multiple of 4: engine hangs"));
+                crossing++;
             }
-
-            e.WaitingForInput = false;
-            return false;
         }
 
-        return true;
+        if (direction == DmaDirection.Reader)
+        {
+            _counters.ReadRequests += requests;
+        }
+        else
+        {
+            _counters.WriteRequests += requests;
+        }
+
+        _counters.Requests4KCrossing += crossing;
     }
 
-    /// <summary>Pops the head descriptor when flow control and link pacing allow it to start now.</summary>
-    private bool TryPop(DmaEngineModel e, Descriptor d)
-    {
-        if (_host.FlowControl is { } flow && !flow.MayProcess(Layout.Index, e.Direction, e.Completed))
-        {
-            e.WaitingForInput = true;
-            return false;
-        }
-
-        var pacer = e.Direction == DmaDirection.Writer ? _host.WriterPacer : _host.ReaderPacer;
-        if (pacer is not null && !pacer.TryConsume(d.Length, out _))
-        {
-            e.WaitingForInput = true;
-            return false;
-        }
-
-        e.Table.Pop();
-        e.WaitingForInput = false;
-        return true;
-    }
+    /// <summary>May the engine start its descriptor now (host flow control, checked once per descriptor)?</summary>
+    private bool MayStart(DmaEngineModel e, DescriptorInFlight f) =>
+        f.Done != 0 || _host.FlowControl is not { } flow || flow.MayProcess(Layout.Index, e.Direction, e.Completed);
 
     private unsafe bool StepReader()
     {
         var e = Reader;
-        if (!CanStart(e, out var d))
+        if (!e.Enabled || _counters.Stalled)
         {
-            if (e.Enabled && !LoopbackEnabled && Layout.Synchronizer is null)
+            return false;
+        }
+
+        if (e.Flight is not { } f)
+        {
+            if (!LoopbackEnabled && Layout.Synchronizer is null)
             {
-                _readerUnderflowsLive = Math.Min(_readerUnderflowsLive + 1, 0xFFFF);
+                _readerUnderflowsLive = Math.Min(_readerUnderflowsLive + 1, 0xFFFF); // the user sink waits for data
             }
 
             return false;
         }
 
-        int streamBytes = StreamBytes(d.Length);
-        if (LoopbackEnabled)
+        // Where the data goes: the loopback path (room in the reader's data FIFO), or the user side.
+        bool toUser = !LoopbackEnabled;
+        if (toUser && (UserStreamsBlocked || (Layout.Buffering is not null && (_readerFifoControl & 0xFF_FFFF) < (uint)_dataWidthBytes)))
         {
-            if (!_loopbackFifo.CanAccept(streamBytes))
-            {
-                e.WaitingForInput = true;
-                return false;
-            }
-        }
-        else if (UserStreamsBlocked || (Layout.Buffering is not null && (_readerFifoControl & 0xFF_FFFF) < (uint)_dataWidthBytes))
-        {
-            // Synchronizer holds the reader's data (P15), or the reader FIFO depth limit is below one word
-            // (what LITEPCIE_IOCTL_DMA does to designs without loopback, P14): the reader stalls.
-            e.WaitingForInput = true;
-            return false;
+            return false; // the synchronizer or a zero-depth reader FIFO holds the reader's stream
         }
 
-        if (!TryPop(e, d))
+        if (!MayStart(e, f))
         {
             return false;
         }
 
-        byte* src = _host.Memory.Translate(d.Address, d.Length, _readerName);
-        if (LoopbackEnabled)
+        bool progress = false;
+        while (f.Remaining > 0)
         {
-            bool drop = _faults.Has(FaultKind.DmaDropBuffer) && _dropRandom.NextDouble() < _faults.Value(FaultKind.DmaDropBuffer);
-            int copies = drop ? 0
-                : _faults.Has(FaultKind.DmaDuplicateBuffer) && _duplicateRandom.NextDouble() < _faults.Value(FaultKind.DmaDuplicateBuffer) ? 2 : 1;
-            if (drop)
+            if (!toUser && _readerFifo.Bytes >= _readerFifoBytes - CoreMaxRequest)
             {
-                _counters.DroppedBuffers++;
+                break; // not enough room for another request's data
             }
 
-            if (src is not null && streamBytes == d.Length)
+            int chunk = Math.Min(Math.Min(_host.MaxReadRequestSize, CoreMaxRequest), f.Remaining);
+            if (_host.ReaderPacer is { } pacer && !pacer.TryConsume(chunk, out _))
             {
-                var data = new ReadOnlySpan<byte>(src, d.Length); // the common case: one copy into the stream
-                for (int i = 0; i < copies; i++)
-                {
-                    _loopbackFifo.Push(data, last: true);
-                }
+                break;
             }
-            else if (copies > 0)
+
+            ulong address = f.Descriptor.Address + (ulong)f.Done;
+            CountRequests(DmaDirection.Reader, address, chunk, chunk);
+            if (!toUser && f.Fault < 0)
             {
-                byte[] chunk = ArrayPool<byte>.Shared.Rent(streamBytes);
-                var data = chunk.AsSpan(0, streamBytes);
+                f.Fault = DecideBufferFault();
+            }
+
+            if (!toUser && f.Fault == 1)
+            {
+                _host.Memory.Translate(address, chunk, _readerName); // dropped on its way (dma-drop-buffer)
+            }
+            else if (!toUser)
+            {
+                byte* src = _host.Memory.Translate(address, chunk, _readerName);
                 if (src is not null)
                 {
-                    new ReadOnlySpan<byte>(src, d.Length).CopyTo(data);
+                    _readerFifo.Push(new ReadOnlySpan<byte>(src, chunk), last: false);
                 }
                 else
                 {
-                    data[..d.Length].Fill(0xFF); // unsupported request: the model delivers all-ones
+                    byte[] ones = ArrayPool<byte>.Shared.Rent(chunk);
+                    ones.AsSpan(0, chunk).Fill(0xFF); // an unsupported request: the model delivers all-ones
+                    _readerFifo.Push(ones.AsSpan(0, chunk), last: false);
+                    ArrayPool<byte>.Shared.Return(ones);
                 }
-
-                data[d.Length..].Clear(); // padding of the last stream word
-                for (int i = 0; i < copies; i++)
-                {
-                    _loopbackFifo.Push(data, last: true);
-                }
-
-                ArrayPool<byte>.Shared.Return(chunk);
             }
+            else
+            {
+                _host.Memory.Translate(address, chunk, _readerName); // the user side consumes (and drops) it
+            }
+
+            f.Done += chunk;
+            progress = true;
         }
 
-        // Without loopback the user side consumes the data (the model's user logic discards it).
-        Complete(e, d, Layout.ReaderInterrupt);
-        return true;
+        if (f.Remaining == 0)
+        {
+            // The last request is issued: irq and table pop now, before its data has gone anywhere.
+            if (!toUser && f.Fault == 2 && _host.Memory.TryTranslate(f.Descriptor.Address, f.Bytes, out _) is var again && again is not null)
+            {
+                _readerFifo.Push(new ReadOnlySpan<byte>(again, f.Bytes), last: false); // sent twice (dma-duplicate-buffer)
+            }
+
+            Finish(e);
+        }
+
+        return progress;
+    }
+
+    /// <summary>The dma-drop-buffer / dma-duplicate-buffer faults, decided once per reader buffer of the loopback path.</summary>
+    private int DecideBufferFault()
+    {
+        if (_faults.Has(FaultKind.DmaDropBuffer) && _dropRandom.NextDouble() < _faults.Value(FaultKind.DmaDropBuffer))
+        {
+            _counters.DroppedBuffers++;
+            return 1;
+        }
+
+        return _faults.Has(FaultKind.DmaDuplicateBuffer) && _duplicateRandom.NextDouble() < _faults.Value(FaultKind.DmaDuplicateBuffer) ? 2 : 0;
+    }
+
+    /// <summary>Read data moves from the reader's data FIFO to the writer's; a disabled writer accepts and drops it.</summary>
+    private bool PassOn()
+    {
+        if (!LoopbackEnabled || _readerFifo.Bytes == 0)
+        {
+            return false;
+        }
+
+        if (!Writer.Enabled)
+        {
+            _readerFifo.Clear();
+            return true;
+        }
+
+        int room = _writerFifoBytes - (int)_writerFifo.Bytes;
+        int n = (int)Math.Min(room, _readerFifo.Bytes);
+        if (n <= 0)
+        {
+            return false;
+        }
+
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(n);
+        int got = _readerFifo.Pop(chunk.AsSpan(0, n), stopAtLast: false, out _);
+        _writerFifo.Push(chunk.AsSpan(0, got), last: false);
+        ArrayPool<byte>.Shared.Return(chunk);
+        return got > 0;
     }
 
     private unsafe bool StepWriter()
@@ -442,99 +612,207 @@ internal sealed class DmaChannelModel
         var e = Writer;
         if (!e.Enabled)
         {
-            // A disabled writer accepts its stream and drops it.
-            return _loopbackFifo.Discard(long.MaxValue) > 0;
+            return false;
         }
 
-        if (!CanStart(e, out var d))
+        if (!LoopbackEnabled && UserStreamsBlocked && _userPattern is not null)
+        {
+            // The synchronizer acknowledges and drops what the user side sends while it holds the stream.
+            _userSequence++;
+            _userOffset = 0;
+        }
+
+        if (_counters.Stalled || e.Flight is not { } f || !MayStart(e, f))
         {
             return false;
         }
 
-        if (!LoopbackEnabled)
+        if (e.Hogging)
         {
-            return StepWriterFromUserLogic(e, d);
+            RecordZeroLength(f);
+            return false; // one endless TLP (declared difference: the RTL sends ~16 M beats and then completes)
         }
 
-        int streamBytes = StreamBytes(d.Length);
-        bool stopAtLast = !d.LastDisabled;
-        if (_loopbackFifo.Bytes < streamBytes && !(stopAtLast && _loopbackFifo.HasLastMark))
+        if (f.Bytes == 0)
         {
-            e.WaitingForInput = true;
-            return false;
+            // Length 1..3: a 1-beat TLP whose Length field says 1,024 DWs; the root port drops it as malformed.
+            Finish(e);
+            return true;
         }
 
-        if (!TryPop(e, d))
-        {
-            return false;
-        }
+        return LoopbackEnabled ? StepWriterFromLoopback(e, f) : StepWriterFromUserLogic(e, f);
+    }
 
-        byte* dst = _host.Memory.Translate(d.Address, d.Length, _writerName);
-        if (dst is null || LoseWriteMaybe())
+    private void RecordZeroLength(DescriptorInFlight f)
+    {
+        if (!_zeroLengthReported)
         {
-            _loopbackFifo.Discard(streamBytes);
+            _zeroLengthReported = true;
+            _host.Memory.RecordFault(new DmaAccessFault(_writerName, f.Descriptor.Address, 0,
+                "writer descriptor of length 0: the engine sends a ~16 M-beat TLP that holds the link"));
         }
-        else
+    }
+
+    private unsafe bool StepWriterFromLoopback(DmaEngineModel e, DescriptorInFlight f)
+    {
+        bool progress = false;
+        while (f.Remaining > 0)
         {
-            var target = new Span<byte>(dst, d.Length);
-            int n = _loopbackFifo.Pop(target, stopAtLast, out bool hitLast);
-            if (n < d.Length && hitLast)
+            int chunk = Math.Min(Math.Min(_host.MaxPayloadSize, CoreMaxRequest), f.Remaining);
+            int need = StreamBytes(chunk);
+            if (_writerFifo.Bytes < need)
             {
-                // Early termination: the last word is repeated until the end of the current TLP, the rest of
-                // the buffer is left untouched and the descriptor completes (spec §4.5).
-                int tlp = Math.Min(_host.MaxPayloadSize, 512);
-                int end = Math.Min(d.Length, (n + tlp - 1) / tlp * tlp);
-                int w = Math.Min(_dataWidthBytes, n);
-                for (int p = n; p < end && w > 0; p += w)
+                PassOn();
+                if (_writerFifo.Bytes < need)
                 {
-                    target.Slice(n - w, Math.Min(w, end - p)).CopyTo(target[p..]);
+                    break; // the reader's stream never ends a descriptor early: wait for a whole chunk
                 }
             }
-            else if (streamBytes > n)
+
+            if (_host.WriterPacer is { } pacer && !pacer.TryConsume(chunk, out _))
             {
-                _loopbackFifo.Discard(streamBytes - n); // padding of the last stream word
+                break;
             }
 
-            FlipBitMaybe(target);
+            ulong address = f.Descriptor.Address + (ulong)f.Done;
+            CountRequests(DmaDirection.Writer, address, chunk, chunk);
+            byte* dst = _host.Memory.Translate(address, chunk, _writerName);
+            if (dst is null || WriteLost(f))
+            {
+                _writerFifo.Discard(need);
+            }
+            else
+            {
+                var target = new Span<byte>(dst, chunk);
+                _writerFifo.Pop(target, stopAtLast: false, out _);
+                if (need > chunk)
+                {
+                    _writerFifo.Discard(need - chunk); // padding of the last stream word
+                }
+            }
+
+            f.Done += chunk;
+            progress = true;
         }
 
-        Complete(e, d, Layout.WriterInterrupt);
-        return true;
+        if (f.Remaining == 0)
+        {
+            if (f.WriteLost != true && _host.Memory.TryTranslate(f.Descriptor.Address, f.Bytes, out _) is var whole && whole is not null)
+            {
+                FlipBitMaybe(new Span<byte>(whole, f.Bytes));
+            }
+
+            Finish(e);
+        }
+
+        return progress;
     }
 
     /// <summary>
-    /// The user side feeds the writer: the board's pattern generator (when its profile declares one) produces
-    /// one sequence-numbered buffer per descriptor. Blocked by the synchronizer, the writer waits.
+    /// The user side feeds the writer: the board's pattern generator, buffer after buffer, each ending with an
+    /// end-of-packet that ends the writer's descriptor there (unless last_disable): the last word then repeats to the end
+    /// of that TLP and the rest of the descriptor's buffer is untouched.
     /// </summary>
-    private unsafe bool StepWriterFromUserLogic(DmaEngineModel e, Descriptor d)
+    private unsafe bool StepWriterFromUserLogic(DmaEngineModel e, DescriptorInFlight f)
     {
-        if (_userPattern is null || UserStreamsBlocked || d.Length != _userPattern.BufferSize)
-        {
-            e.WaitingForInput = true;
-            return false;
-        }
-
-        if (!TryPop(e, d))
+        if (_userPattern is null || UserStreamsBlocked)
         {
             return false;
         }
 
-        byte* dst = _host.Memory.Translate(d.Address, d.Length, _writerName);
-        if (dst is not null && !LoseWriteMaybe())
+        bool progress = false;
+        bool terminated = false;
+        while (f.Remaining > 0 && !terminated)
         {
-            var target = new Span<byte>(dst, d.Length);
-            _userPattern.Fill(target, _userSequence);
-            FlipBitMaybe(target);
+            int chunk = Math.Min(Math.Min(_host.MaxPayloadSize, CoreMaxRequest), f.Remaining);
+            if (_host.WriterPacer is { } pacer && !pacer.TryConsume(chunk, out _))
+            {
+                break;
+            }
+
+            ulong address = f.Descriptor.Address + (ulong)f.Done;
+            CountRequests(DmaDirection.Writer, address, chunk, chunk);
+            byte* dst = _host.Memory.Translate(address, chunk, _writerName);
+            if (WriteLost(f))
+            {
+                dst = null; // the generator's data goes nowhere; the descriptor still completes
+            }
+
+            var target = dst is null ? Span<byte>.Empty : new Span<byte>(dst, chunk);
+            if (f.Descriptor.LastDisabled)
+            {
+                // The end-of-packet is ignored: the stream runs on into the next user buffer.
+                for (int copied = 0; copied < chunk;)
+                {
+                    int m = Math.Min(chunk - copied, _userPattern.BufferSize - _userOffset);
+                    if (dst is not null)
+                    {
+                        UserBuffer().AsSpan(_userOffset, m).CopyTo(target[copied..]);
+                    }
+
+                    AdvanceUser(m);
+                    copied += m;
+                }
+            }
+            else
+            {
+                int m = Math.Min(chunk, _userPattern.BufferSize - _userOffset);
+                bool endOfBuffer = _userOffset + m == _userPattern.BufferSize;
+                if (dst is not null)
+                {
+                    UserBuffer().AsSpan(_userOffset, m).CopyTo(target);
+                    int w = Math.Min(_dataWidthBytes, m);
+                    for (int p = m; p < chunk && w > 0; p += w)
+                    {
+                        target.Slice(m - w, Math.Min(w, chunk - p)).CopyTo(target[p..]); // the last word repeats to the TLP's end
+                    }
+                }
+
+                AdvanceUser(m);
+                terminated = endOfBuffer;
+            }
+
+            f.Done += chunk;
+            progress = true;
         }
 
-        _userSequence++;
-        Complete(e, d, Layout.WriterInterrupt);
-        return true;
+        if (f.Remaining == 0 || terminated)
+        {
+            if (f.WriteLost != true && _host.Memory.TryTranslate(f.Descriptor.Address, f.Done, out _) is var whole && whole is not null)
+            {
+                FlipBitMaybe(new Span<byte>(whole, f.Done));
+            }
+
+            Finish(e);
+        }
+
+        return progress;
+    }
+
+    private byte[] UserBuffer()
+    {
+        if (_userBufferSequence != _userSequence)
+        {
+            _userPattern!.Fill(_userBuffer, _userSequence);
+            _userBufferSequence = _userSequence;
+        }
+
+        return _userBuffer!;
+    }
+
+    private void AdvanceUser(int bytes)
+    {
+        _userOffset += bytes;
+        while (_userOffset >= _userPattern!.BufferSize)
+        {
+            _userOffset -= _userPattern.BufferSize;
+            _userSequence++;
+        }
     }
 
     private void FlipBitMaybe(Span<byte> target)
     {
-        if (_faults.Has(FaultKind.DmaBitflip) && _bitflipRandom.NextDouble() < _faults.Value(FaultKind.DmaBitflip))
+        if (target.Length > 0 && _faults.Has(FaultKind.DmaBitflip) && _bitflipRandom.NextDouble() < _faults.Value(FaultKind.DmaBitflip))
         {
             int bit = _bitflipRandom.Next(target.Length * 8);
             target[bit >> 3] ^= (byte)(1 << (bit & 7));
@@ -569,29 +847,48 @@ internal sealed class DmaChannelModel
         return gap >= long.MaxValue / 2 ? long.MaxValue / 2 : (long)gap;
     }
 
-    /// <summary>dma-lost-write: the buffer's data never reaches memory although the descriptor completes.</summary>
-    private bool LoseWriteMaybe()
+    /// <summary>dma-lost-write: whether this writer descriptor's data is lost (drawn once per descriptor, at its first chunk).</summary>
+    private bool WriteLost(DescriptorInFlight f)
     {
-        if (_faults.Has(FaultKind.DmaLostWrite) && _lostWriteRandom.NextDouble() < _faults.Value(FaultKind.DmaLostWrite))
+        if (f.WriteLost is { } decided)
         {
-            _counters.LostWrites++;
-            return true;
+            return decided;
         }
 
-        return false;
+        bool lost = _faults.Has(FaultKind.DmaLostWrite) && _lostWriteRandom.NextDouble() < _faults.Value(FaultKind.DmaLostWrite);
+        if (lost)
+        {
+            _counters.LostWrites++;
+        }
+
+        f.WriteLost = lost;
+        return lost;
     }
 
-    private void Complete(DmaEngineModel e, Descriptor d, int irqBit)
+    /// <summary>
+    /// The descriptor in flight completes: irq unless irq_disable, and the splitter accepts the table's head, which pops
+    /// whatever is there now (after a table reset and a reprogram, the new head: it is never executed).
+    /// </summary>
+    private void Finish(DmaEngineModel e)
     {
+        var f = e.Flight!;
+        e.Flight = null;
+        e.Hogging = false;
+        if (!e.Table.IsEmpty)
+        {
+            e.Table.Pop();
+        }
+
         e.Completed++;
         _counters.BuffersMoved++;
-        _counters.BytesMoved[(int)e.Direction] += d.Length;
-        if (!d.IrqDisabled)
+        _counters.BytesMoved[(int)e.Direction] += f.Done;
+        if (!f.Descriptor.IrqDisabled)
         {
-            _msi.Raise(irqBit);
+            _msi.Raise(e.Direction == DmaDirection.Writer ? Layout.WriterInterrupt : Layout.ReaderInterrupt);
         }
 
         _host.OnBufferMoved(_counters.BuffersMoved);
+        Latch(e);
     }
 }
 
@@ -608,6 +905,15 @@ internal sealed class GatewareCounters
 
     /// <summary>Writes the dma-lost-write fault dropped.</summary>
     public long LostWrites { get; set; }
+
+    public long ReadRequests { get; set; }
+
+    public long WriteRequests { get; set; }
+
+    public long Requests4KCrossing { get; set; }
+
+    /// <summary>A writer's endless TLP (descriptor of length 0) holds the request stream every engine shares.</summary>
+    public bool RequestStreamHeld { get; set; }
 
     /// <summary>Set by the dma-stall fault: every engine stops.</summary>
     public bool Stalled { get; set; }

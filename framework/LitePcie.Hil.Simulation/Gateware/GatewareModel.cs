@@ -10,14 +10,21 @@ namespace LitePcie.Hil.Simulation.Gateware;
 /// <param name="TableDepth">Descriptor table depth.</param>
 /// <param name="BufferingDepth">Buffering plugin FIFO depth in bytes (reset value of <c>*_fifo_control</c>).</param>
 /// <param name="UserWriterPattern">User logic feeding the writer when loopback is off (null = nothing arrives).</param>
-internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 256, int BufferingDepth = 8192, LitePcie.Hil.Dma.SequencePattern? UserWriterPattern = null);
+/// <param name="SocResetWired">
+/// Whether <c>ctrl_reset</c>'s soc_rst reaches the logic (a LiteX SoC's CRG has a reset; LitePCIe's standalone core
+/// has none, so there the write resets nothing and the field reads back 1).
+/// </param>
+/// <param name="MaxPendingRequests">The endpoint's max_pending_requests (sizes the reader's data FIFO).</param>
+/// <param name="SplitStreams">Separate request and completion streams to the host (UltraScale PHYs).</param>
+internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 256, int BufferingDepth = 8192, LitePcie.Hil.Dma.SequencePattern? UserWriterPattern = null,
+    bool SocResetWired = true, int MaxPendingRequests = 4, bool SplitStreams = false);
 
 /// <summary>
 /// Everything behind BAR0 of a LitePCIe design, built from its CSR map: SoC controller, identifier ROM,
 /// PHY status, MSI controller, DMA channels and any plain registers or memory windows of the map.
 /// Not thread-safe: the board serialises access.
 /// </summary>
-internal sealed partial class GatewareModel
+internal sealed partial class GatewareModel : IGatewareEngine
 {
     private readonly IGatewareHost _host;
     private readonly FaultPlan _faults;
@@ -28,6 +35,8 @@ internal sealed partial class GatewareModel
     private uint _scratch;
     private uint _busErrors;
     private uint _cpuReset;
+    private readonly bool _socResetWired;
+    private readonly bool _splitStreams;
 
     public GatewareModel(CsrMap map, IGatewareHost host, GatewareOptions options, FaultPlan faults)
     {
@@ -65,8 +74,10 @@ internal sealed partial class GatewareModel
             }
         }
 
+        _socResetWired = options.SocResetWired;
+        _splitStreams = options.SplitStreams;
         Channels = [.. layout.DmaChannels.Select(c => new DmaChannelModel(c, host, Msi, Counters, faults,
-            options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth, options.UserWriterPattern))];
+            options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth, options.UserWriterPattern, options.MaxPendingRequests))];
         BindCtrl(layout.Ctrl);
         BindPhy();
         BindMsi(layout.Msi);
@@ -91,9 +102,53 @@ internal sealed partial class GatewareModel
 
     public uint BusErrors => _busErrors;
 
+    /// <inheritdoc />
+    public SimEngine Kind => SimEngine.Model;
+
+    /// <inheritdoc />
+    public TimeSpan IdleWait => TimeSpan.FromMilliseconds(1);
+
+    /// <inheritdoc />
+    public GatewareStatistics Statistics => new(Counters.BuffersMoved, Counters.BytesMoved[0], Counters.BytesMoved[1],
+        Counters.DroppedBuffers, Counters.FlippedBits, 0)
+    {
+        ReadRequests = Counters.ReadRequests,
+        WriteRequests = Counters.WriteRequests,
+        Requests4KCrossing = Counters.Requests4KCrossing,
+    };
+
+    /// <inheritdoc />
+    public bool TryTakeMessage(out DeviceMessage message)
+    {
+        message = default;
+        // The MSI logic has no MSI-enable, function-mask or bus-master input: the MSI port always completes its
+        // handshake (the hard IP decides, in SimulatedBoard) and MSI-X writes leave whatever the config space says.
+        if (!Msi.TryTakeMessage(deliveryEnabled: true, _host.MsiGrantedVectors, out var m))
+        {
+            return false;
+        }
+
+        message = Msi.Flavour == MsiFlavour.MsiX
+            ? new DeviceMessage(DeviceMessageKind.InterruptWrite, m.Vector, m.Address, m.Data)
+            : new DeviceMessage(DeviceMessageKind.PhyMsi, m.Vector, 0, 0);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
     /// <summary>Reads a BAR0 offset (already reduced modulo the BAR size).</summary>
     public uint Read32(uint barOffset)
     {
+        if (!_splitStreams && Channels.Any(c => c.Writer.Hogging))
+        {
+            // A writer descriptor of length 0 sends one endless TLP on the one stream to the host: the completion of
+            // this read cannot leave the device, and the root port's completion timeout answers all-ones.
+            return uint.MaxValue;
+        }
+
         ulong address = (ulong)barOffset + Map.CsrBase;
         ulong regionOffset = address - Map.CsrBase;
         if (regionOffset < _registers.RegionSize)
@@ -188,6 +243,7 @@ internal sealed partial class GatewareModel
     /// <summary>Moves at most one descriptor per engine of every channel.</summary>
     public bool Step()
     {
+        Counters.RequestStreamHeld = Channels.Any(c => c.Writer.Enabled && c.Writer.Hogging);
         bool progress = false;
         foreach (var c in Channels)
         {
@@ -208,12 +264,13 @@ internal sealed partial class GatewareModel
         {
             _registers.Bind(reset, _ => _cpuReset, (_, v) =>
             {
-                if ((v & CtrlBlock.SocResetBit) != 0)
+                if ((v & CtrlBlock.SocResetBit) != 0 && _socResetWired)
                 {
-                    Reset();
+                    Reset(); // through the CRG: every register back to its reset value, this one included
+                    return;
                 }
 
-                _cpuReset = v & 2;
+                _cpuReset = v & 3; // a CSRStorage: without a CRG reset it holds what was written
             });
         }
 

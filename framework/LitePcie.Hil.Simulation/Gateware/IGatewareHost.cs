@@ -27,6 +27,9 @@ internal interface IGatewareHost
     /// <summary>MSI-X enabled and not function-masked in config space (PHY <c>msix_enable</c>).</summary>
     bool MsixEnabled { get; }
 
+    /// <summary>MSI vectors the host granted (Multiple Message Enable).</summary>
+    int MsiGrantedVectors { get; }
+
     /// <summary>Raw PHY link-status value for the current link.</summary>
     uint LinkStatusRaw { get; }
 
@@ -36,8 +39,11 @@ internal interface IGatewareHost
     /// <summary>Negotiated max read request size in bytes (capped at 512 by the core).</summary>
     int MaxReadRequestSize { get; }
 
-    /// <summary>Host memory the engines reach.</summary>
-    HostMemory Memory { get; }
+    /// <summary>Bus address of the BAR holding the CSRs (the root complex addresses its requests there).</summary>
+    ulong CsrBarAddress { get; }
+
+    /// <summary>The bus address space the engines reach (the SIL's host memory, or a VM's guest RAM).</summary>
+    IBusAddressSpace Memory { get; }
 
     /// <summary>Optional flow control (null = real hardware behaviour).</summary>
     IHostFlowControl? FlowControl { get; }

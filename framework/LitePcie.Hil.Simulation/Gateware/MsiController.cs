@@ -1,4 +1,3 @@
-using System.Numerics;
 using LitePcie.Hil.Csr;
 
 namespace LitePcie.Hil.Simulation.Gateware;
@@ -21,6 +20,9 @@ internal sealed class MsiController
     private ulong _enable;
     private ulong _pending;
     private ulong _accumulator;
+    private int _raises; // single MSI: the PHY takes one message per cycle with new events, i.e. one per raise here
+    private readonly Queue<int> _raised = new(); // multi-vector / MSI-X: each event becomes its own message, in order
+    private readonly int[] _queuedPerBit = new int[64];
     private uint _lastClear;
 
     public MsiController(MsiFlavour flavour, int width)
@@ -53,6 +55,9 @@ internal sealed class MsiController
         _enable = 0;
         _pending = 0;
         _accumulator = 0;
+        _raises = 0;
+        _raised.Clear();
+        Array.Clear(_queuedPerBit);
         _lastClear = 0;
         if (!powerOn)
         {
@@ -71,9 +76,16 @@ internal sealed class MsiController
     {
         ulong b = 1UL << bit;
         _pending |= b & _enable;
-        if (Flavour == MsiFlavour.Single)
+        if (Flavour != MsiFlavour.Single && (b & _enable) != 0)
+        {
+            // The FSM sends (or, masked, drops) each pending bit within a few cycles: an event after that is a new message.
+            _raised.Enqueue(bit);
+            _queuedPerBit[bit]++;
+        }
+        if (Flavour == MsiFlavour.Single && (b & _enable) != 0)
         {
             _accumulator |= b & _enable;
+            _raises++;
         }
     }
 
@@ -84,6 +96,21 @@ internal sealed class MsiController
         _enable = ((_enable & ~m) | ((ulong)value << shift)) & Mask;
         _pending &= _enable;
         _accumulator &= _enable;
+        if (Flavour != MsiFlavour.Single && _raised.Count > 0)
+        {
+            var keep = _raised.Where(bit => ((1UL << bit) & _enable) != 0).ToList();
+            _raised.Clear();
+            Array.Clear(_queuedPerBit);
+            foreach (int bit in keep)
+            {
+                _raised.Enqueue(bit);
+                _queuedPerBit[bit]++;
+            }
+        }
+        if (_accumulator == 0)
+        {
+            _raises = 0;
+        }
     }
 
     public static uint ReadWord(ulong value, int word, int words) => (uint)(value >> (32 * (words - 1 - word)));
@@ -133,38 +160,36 @@ internal sealed class MsiController
         switch (Flavour)
         {
             case MsiFlavour.Single:
-                if (_accumulator == 0)
+                if (_raises == 0)
                 {
                     return false;
                 }
 
-                _accumulator = 0;
+                if (--_raises == 0)
+                {
+                    _accumulator = 0;
+                }
+
                 message = new MsiMessage(0, 0, 0);
                 return true;
             case MsiFlavour.MultiVector:
             {
-                if (_pending == 0)
+                if (!TryDequeue(out int bit))
                 {
                     return false;
                 }
 
-                int bit = BitOperations.TrailingZeroCount(_pending);
-                _pending &= ~(1UL << bit);
-                // The function may only modify the low log2(granted) bits of the data: higher bits alias.
-                int vector = grantedVectors <= 1 ? 0 : bit & (grantedVectors - 1);
-                message = new MsiMessage(vector, 0, (uint)vector);
+                message = new MsiMessage(bit, 0, (uint)bit); // the port's data; the hard IP fits it to the granted vectors
                 return true;
             }
 
             default:
-                while (_pending != 0)
+                while (TryDequeue(out int bit))
                 {
-                    int bit = BitOperations.TrailingZeroCount(_pending);
-                    _pending &= ~(1UL << bit);
                     int e = bit * 4;
                     if ((_tableWords[e + 3] & 1) != 0)
                     {
-                        continue; // masked: dropped without sending
+                        continue; // masked: its pending bit is cleared without sending
                     }
 
                     message = new MsiMessage(bit, _tableWords[e], _tableWords[e + 2]);
@@ -173,5 +198,20 @@ internal sealed class MsiController
 
                 return false;
         }
+    }
+
+    private bool TryDequeue(out int bit)
+    {
+        if (!_raised.TryDequeue(out bit))
+        {
+            return false;
+        }
+
+        if (--_queuedPerBit[bit] == 0)
+        {
+            _pending &= ~(1UL << bit);
+        }
+
+        return true;
     }
 }

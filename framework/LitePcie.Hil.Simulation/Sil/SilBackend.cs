@@ -49,8 +49,14 @@ public sealed record SilBackendOptions
     /// <summary>Pace DMA to each board's link payload rate.</summary>
     public bool Paced { get; init; }
 
-    /// <summary>Lossless SIL (engines wait for the client); false reproduces real overruns.</summary>
+    /// <summary>Lossless SIL (engines wait for the client); false reproduces real overruns. The RTL engine has no flow control.</summary>
     public bool HostFlowControl { get; init; } = true;
+
+    /// <summary>Which engine runs each board's gateware: our model or the board's real RTL.</summary>
+    public Gateware.SimEngine Engine { get; init; } = Gateware.SimEngine.Model;
+
+    /// <summary>How the RTL engine's root complex behaves.</summary>
+    public Gateware.RtlEngineOptions Rtl { get; init; } = new();
 
     /// <summary>DMA ring segment size (0 = contiguous); exercises the core's segment walking.</summary>
     public long DmaSegmentSize { get; init; }
@@ -145,7 +151,7 @@ public sealed class SilBackend : IDeviceBackend
     /// <summary>The faults every board runs with.</summary>
     public FaultPlan Faults => _faults;
 
-    private SilDeviceOptions DeviceOptions => new(_options.HostFlowControl, _options.DmaSegmentSize);
+    private SilDeviceOptions DeviceOptions => new(_options.HostFlowControl && _options.Engine == Gateware.SimEngine.Model, _options.DmaSegmentSize);
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<DeviceDescriptor>> EnumerateAsync(CancellationToken cancellationToken = default)
@@ -197,7 +203,8 @@ public sealed class SilBackend : IDeviceBackend
         }
 
         var transport = new SilTransport(slot.Driver, client);
-        return ValueTask.FromResult<IDeviceSession>(DextSession.Open(transport, device, slot.Profile.CsrMap, "lpc-core (SIL)"));
+        return ValueTask.FromResult<IDeviceSession>(DextSession.Open(transport, device, slot.Profile.CsrMap,
+            slot.Board.Engine == Gateware.SimEngine.Rtl ? "lpc-core (SIL, RTL engine)" : "lpc-core (SIL)"));
     }
 
     /// <summary>The slot at a PCI address.</summary>
@@ -367,6 +374,8 @@ public sealed class SilBackend : IDeviceBackend
             Faults = _faults,
             Paced = _options.Paced,
             HardwareRunsAhead = _options.HardwareRunsAhead,
+            Engine = _options.Engine,
+            Rtl = _options.Rtl,
             SerialNumber = 0x4C50_4349_0000_0001UL + (ulong)index,
         });
 

@@ -36,6 +36,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     private bool _started;
     private int _clients;
     private bool _retired;
+    private long _mmioWhileAbsent;
 
     public SilDevice(SimulatedBoard board, string address, SilDeviceOptions? options = null)
     {
@@ -87,6 +88,12 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// MMIO the core issued while the board was off the bus. On real hardware each such read waits for a
+    /// completion timeout; a driver that knows the device is gone issues none.
+    /// </summary>
+    public long MmioWhileAbsent => Interlocked.Read(ref _mmioWhileAbsent);
 
     /// <summary>What the core logged (most recent last, bounded).</summary>
     public IReadOnlyList<string> Log => [.. _log];
@@ -517,6 +524,14 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
 
     private static SilDevice Get(nint context) => (SilDevice)GCHandle.FromIntPtr(context).Target!;
 
+    private void CountAbsent()
+    {
+        if (!_board.IsPresent)
+        {
+            Interlocked.Increment(ref _mmioWhileAbsent);
+        }
+    }
+
     // ---- callbacks from the core (never let an exception cross into native code) ----
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -524,7 +539,9 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     {
         try
         {
-            return Get(context)._board.ReadBar((int)bar, offset);
+            var self = Get(context);
+            self.CountAbsent();
+            return self._board.ReadBar((int)bar, offset);
         }
         catch (Exception e)
         {
@@ -538,7 +555,9 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     {
         try
         {
-            Get(context)._board.WriteBar((int)bar, offset, value);
+            var self = Get(context);
+            self.CountAbsent();
+            self._board.WriteBar((int)bar, offset, value);
         }
         catch (Exception e)
         {

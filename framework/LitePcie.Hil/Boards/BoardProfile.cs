@@ -153,6 +153,15 @@ public sealed class BoardProfile
     /// <inheritdoc />
     public override string ToString() => $"{Name} ({VendorId:x4}:{DeviceId:x4}, {LinkSpeed.Describe()} x{LinkWidth})";
 
+    /// <summary>
+    /// Why a CSR map is refused where a profile belongs. Not accepted with defaults on purpose: the IDs, link, BARs
+    /// and DMA geometry are what every check compares the board against, and a csr.json says none of them.
+    /// </summary>
+    private static string NotAProfile(string kind) =>
+        $"this is a LiteX {kind} (the CSR map of a bitstream), not a board profile: a profile.json gives the PCI IDs, link, BARs and DMA geometry " +
+        $"the checks compare against and names the map in its \"csrMap\" field — copy fixtures/boards/{BoardCatalog.DefaultBoard}/profile.json " +
+        $"beside it and edit those fields (only board-header takes a {kind} directly)";
+
     /// <summary>Loads and validates a profile; every problem is reported at once, naming the field and accepted range.</summary>
     public static BoardProfile Load(string path)
     {
@@ -167,6 +176,11 @@ public sealed class BoardProfile
             throw new BoardProfileException(full, [$"cannot read the file: {e.Message}"]);
         }
 
+        if (full.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BoardProfileException(full, [NotAProfile("csr.csv")]);
+        }
+
         JsonDocument doc;
         try
         {
@@ -174,11 +188,18 @@ public sealed class BoardProfile
         }
         catch (JsonException e)
         {
-            throw new BoardProfileException(full, [$"malformed JSON at line {e.LineNumber + 1}: {e.Message}"]);
+            throw new BoardProfileException(full, [$"malformed JSON at {JsonErrors.Describe(e)}"]);
         }
 
         using (doc)
         {
+            // A LiteX CSR map given where a profile belongs: say so once instead of listing every profile field it lacks.
+            if (doc.RootElement.ValueKind == JsonValueKind.Object &&
+                (doc.RootElement.TryGetProperty("csr_registers", out _) || doc.RootElement.TryGetProperty("csr_bases", out _)))
+            {
+                throw new BoardProfileException(full, [NotAProfile("csr.json")]);
+            }
+
             var r = new Reader(doc.RootElement);
             string name = r.String("name") ?? System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(full)) ?? "board";
             string description = r.String("description") ?? "";
@@ -517,7 +538,9 @@ public sealed class BoardProfile
 
 /// <summary>A board profile with one or more problems; the message lists all of them.</summary>
 public class BoardProfileException(string path, IReadOnlyList<string> problems, string? message = null)
-    : Exception(message ?? $"board profile {path} is invalid:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", problems)}")
+    : Exception(message ?? (problems.Count == 1
+        ? $"board profile {path}: {problems[0]}"
+        : $"board profile {path} is invalid:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", problems)}"))
 {
     /// <summary>The profile file.</summary>
     public string ProfilePath { get; } = path;

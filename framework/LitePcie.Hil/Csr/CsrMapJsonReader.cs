@@ -21,8 +21,7 @@ internal static class CsrMapJsonReader
         }
         catch (JsonException e)
         {
-            string where = e.LineNumber is { } line ? $"line {line + 1}, byte {e.BytePositionInLine + 1}" : "document";
-            throw new CsrMapException(source, where, $"malformed JSON: {e.Message}", e);
+            throw new CsrMapException(source, JsonErrors.Position(e), $"malformed JSON: {JsonErrors.Message(e)}", e);
         }
 
         using (doc)

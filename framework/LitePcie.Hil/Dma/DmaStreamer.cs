@@ -208,6 +208,7 @@ public static class DmaStreamer
             StreamMode.WriterOnly => "writer only",
             _ => "reader only",
         };
+        long txSw = 0;
         try
         {
             steps.Step($"program descriptors and start pcie_dma{channel.Index} ({engines}, {g.BufferCount} × {g.BufferSize} B, irqEvery {options.IrqEvery})", () =>
@@ -226,7 +227,15 @@ public static class DmaStreamer
 
                 if (useReader)
                 {
+                    // The gateware never waits for software: the reader's first pass fetches the ring as it finds it. Fill
+                    // the whole TX ring before it starts (as a client on a board must), so that no buffer is an underrun.
+                    for (; txSw < g.BufferCount; txSw++)
+                    {
+                        pattern.Fill(tx!.Write(txSw), seqBase + txSw);
+                    }
+
                     channel.Start(DmaDirection.Reader, start);
+                    channel.UpdateSwCount(DmaDirection.Reader, txSw);
                 }
             });
         }
@@ -240,7 +249,7 @@ public static class DmaStreamer
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var samples = new List<ThroughputSample>();
         var details = new List<StreamError>();
-        long txSw = 0, rxSw = 0, expected = seqBase, errors = 0;
+        long rxSw = 0, expected = seqBase, errors = 0;
         var nextSample = options.SampleInterval;
         var lastProgress = clock.Elapsed;
         string? stall = null;
@@ -371,8 +380,10 @@ public static class DmaStreamer
         var elapsed = clock.Elapsed;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
         samples.Add(new ThroughputSample(elapsed, rxSw * g.BufferSize, txSw * (long)g.BufferSize));
+        // Overruns and underruns the driver detected, for the directions this stream used (the other's count is stale).
         return new StreamReport(options.Mode, txSw, rxSw, rxSw * g.BufferSize, elapsed, cpu,
-            channel.GetCounters(DmaDirection.Writer).Lost, channel.GetCounters(DmaDirection.Reader).Lost, errors, details, samples, stall)
+            useWriter ? channel.GetCounters(DmaDirection.Writer).Lost : 0, useReader ? channel.GetCounters(DmaDirection.Reader).Lost : 0,
+            errors, details, samples, stall)
         {
             TxFetchedBytes = channel.GetCounters(DmaDirection.Reader).HwCount * (long)g.BufferSize,
             SequenceBase = seqBase,

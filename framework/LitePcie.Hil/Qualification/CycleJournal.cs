@@ -114,6 +114,34 @@ public sealed class CycleJournal : IDisposable
 
     public void Dispose() => _stream.Dispose();
 
+    /// <summary>
+    /// The journal as a table (CSV, one row per cycle): cycle, state, ok, milliseconds, failed phase and failure, then
+    /// one column per phase (ms) and per sampled resource. A report previews this where it only offers the JSON lines
+    /// for download.
+    /// </summary>
+    public static string Table(IReadOnlyList<CycleRecord> records)
+    {
+        var phases = records.SelectMany(r => r.Phases?.Keys ?? []).Distinct(StringComparer.Ordinal).ToList();
+        var samples = records.SelectMany(r => r.Samples?.Keys ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var csv = new System.Text.StringBuilder();
+        csv.AppendJoin(',', ["cycle", "state", "ok", "milliseconds", "failed_phase", "failure", .. phases.Select(p => $"{p}_ms"), .. samples]).Append('\n');
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        foreach (var r in records)
+        {
+            csv.AppendJoin(',',
+            [
+                r.Cycle.ToString(c), Csv(r.State), r.Ok ? "yes" : "no", r.Milliseconds.ToString(c), Csv(r.FailedPhase ?? ""), Csv(r.Failure ?? ""),
+                .. phases.Select(p => r.Phases is not null && r.Phases.TryGetValue(p, out double ms) ? ms.ToString(c) : ""),
+                .. samples.Select(n => r.Samples is not null && r.Samples.TryGetValue(n, out double v) ? v.ToString(c) : ""),
+            ]).Append('\n');
+        }
+
+        return csv.ToString();
+    }
+
+    private static string Csv(string field) =>
+        field.IndexOfAny([',', '"', '\n', '\r']) < 0 ? field : $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+
     /// <summary>Reads a journal: header, cycle records, whether it finished, and the length of its intact lines.</summary>
     public static (JournalHeader? Header, List<CycleRecord> Records, bool Done, long ValidBytes) Read(string path)
     {

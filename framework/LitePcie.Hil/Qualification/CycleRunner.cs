@@ -26,13 +26,19 @@ public sealed class CyclePhases(TimeProvider time)
 {
     private readonly Dictionary<string, double> _ms = new(StringComparer.Ordinal);
 
+    private volatile string? _current;
+
     /// <summary>Milliseconds per phase so far.</summary>
     public IReadOnlyDictionary<string, double> Milliseconds => _ms;
+
+    /// <summary>The phase running now (null between phases), for progress lines while a slow phase waits.</summary>
+    public string? Current => _current;
 
     /// <summary>Runs a phase; a failure becomes a <see cref="CyclePhaseException"/> naming it.</summary>
     public async Task RunAsync(string phase, Func<Task> action)
     {
         long t0 = time.GetTimestamp();
+        _current = phase;
         try
         {
             await action().ConfigureAwait(false);
@@ -44,6 +50,7 @@ public sealed class CyclePhases(TimeProvider time)
         finally
         {
             _ms[phase] = Math.Round(time.GetElapsedTime(t0).TotalMilliseconds, 3);
+            _current = null;
         }
     }
 

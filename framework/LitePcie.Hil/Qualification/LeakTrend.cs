@@ -132,19 +132,19 @@ public sealed class LeakLimits
     public static LeakLimits Parse(string text, List<string> errors, string parameter = "LeakMaxSlope")
     {
         var rules = new List<(string, double, double)>();
-        foreach (var entry in text.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var entry in text.Split([';', ','], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             int eq = entry.IndexOf('=', StringComparison.Ordinal);
             string pattern = eq < 0 ? "" : entry[..eq].Trim();
             int star = pattern.IndexOf('*', StringComparison.Ordinal);
             string value = eq < 0 ? "" : entry[(eq + 1)..];
-            int plus = value.IndexOf('+', StringComparison.Ordinal);
+            int plus = BandSeparator(value);
             double limit = 0, band = 0;
             bool ok = eq > 0 && pattern.Length > 0 && (star < 0 || star == pattern.Length - 1) &&
                 Number(plus < 0 ? value : value[..plus], out limit) && (plus < 0 || Number(value[(plus + 1)..], out band));
             if (!ok)
             {
-                errors.Add($"{parameter} entry '{entry}': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle and an optional noise band (limit+band, ≥ 0), ';'-separated");
+                errors.Add($"{parameter} entry '{entry}': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle and an optional noise band (limit+band, ≥ 0), ';'- or ','-separated");
                 continue;
             }
 
@@ -176,6 +176,20 @@ public sealed class LeakLimits
         }
 
         return best;
+    }
+
+    /// <summary>The '+' between limit and band: not an exponent's sign (<c>1e+3+2e+5</c>).</summary>
+    private static int BandSeparator(string value)
+    {
+        for (int i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '+' && (i == 0 || value[i - 1] is not ('e' or 'E')))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static bool Number(string text, out double value) =>

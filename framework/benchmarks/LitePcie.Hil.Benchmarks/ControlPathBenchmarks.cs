@@ -128,7 +128,7 @@ internal sealed unsafe class RegisterKernel : ILinuxSyscalls, IDisposable
 
     public LinuxSession OpenSession() =>
         LinuxSession.Open(this, _paths, new DeviceDescriptor("linux", Address, _profile.VendorId, _profile.DeviceId, _profile.Name, _profile.LinkSpeed, _profile.LinkWidth),
-            _profile.CsrMap, [.. _nodes.Select((n, i) => new LitePcieNode(n, i, Address))]);
+            _profile.CsrMap, new LitePcieBinding(Address, [.. _nodes.Select((n, i) => new LitePcieNode(n, Path.GetFileName(n), i))]));
 
     public int Open(string path, int flags) => Fd;
 
@@ -186,6 +186,8 @@ internal sealed unsafe class RegisterKernel : ILinuxSyscalls, IDisposable
     public nint Read(int fd, void* buffer, nint count) => -ENOSYS;
 
     public nint Write(int fd, void* buffer, nint count) => -ENOSYS;
+
+    public int Fcntl(int fd, int command, int argument) => -ENOSYS;
 
     public void Dispose()
     {

@@ -105,6 +105,8 @@ internal static class CycleReports
         context.AttachCsv($"{what}: cycle times", csv.ToString());
         if (File.Exists(journalPath))
         {
+            // The JSON lines are what a resumed run reads; the report previews the same cycles as a table beside them.
+            context.AttachCsv($"{what}: journal (one row per cycle)", CycleJournal.Table(CycleJournal.Read(journalPath).Records));
             context.Reporter.Attach($"{what}: journal ({Path.GetFileName(journalPath)})", File.ReadAllBytes(journalPath), "application/x-ndjson", ".jsonl");
         }
     }

@@ -236,6 +236,128 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         Context.Log($"sustained {mode}: {report.RxBytes / 1e9:0.00} GB in {report.Elapsed.TotalSeconds:0.0} s, {report.Gbps:0.00} Gb/s, CPU {report.CpuCores:0.00} cores");
     }
 
+    [Test]
+    [Severity(AllureSeverity.Normal)]
+    public async Task Overruns_and_underruns_are_detected_and_named()
+    {
+        RequireLoopback();
+        if (Context.Options.Backend == BackendKind.Sim && Context.Options.SimFlowControl)
+        {
+            Assert.Ignore("SimFlowControl=true: the model's engines wait for the client, so no overrun or underrun can happen here; " +
+                "run with SimFlowControl=false or SimEngine=rtl (CI does), or on a board");
+        }
+
+        var ch = Channel;
+        int ring = ch.Geometry.BufferCount;
+        var start = new DmaStartOptions(8);
+        var tx = ch.Ring(DmaDirection.Reader);
+        var bound = TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+
+        async Task<long> Until(DmaDirection d, long count, Func<long>? refill)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (ch.GetCounters(d).HwCount < count)
+            {
+                refill?.Invoke();
+                if (clock.Elapsed > bound)
+                {
+                    throw new AssertionException($"pcie_dma0 {d.ToString().ToLowerInvariant()}: hardware count {ch.GetCounters(d).HwCount} did not reach {count} within {bound.TotalMilliseconds:0} ms");
+                }
+
+                try
+                {
+                    await ch.WaitAsync(d, count, TimeSpan.FromMilliseconds(50), Context.Cancellation);
+                }
+                catch (DeviceTimeoutException)
+                {
+                }
+            }
+
+            return ch.GetCounters(d).HwCount;
+        }
+
+        long filled = 0;
+        long Refill()
+        {
+            long limit = ch.GetCounters(DmaDirection.Reader).HwCount + ring;
+            for (; filled < limit; filled++)
+            {
+                Pattern.Fill(tx.Write(filled), filled);
+            }
+
+            if (ch.GetCounters(DmaDirection.Reader).Running)
+            {
+                ch.UpdateSwCount(DmaDirection.Reader, filled);
+            }
+
+            return filled;
+        }
+
+        try
+        {
+            await Context.StepAsync($"writer overrun: the client stops consuming RX while the loopback runs on ({ring}-buffer ring)", async () =>
+            {
+                ch.SetLoopback(true);
+                ch.Start(DmaDirection.Writer, start);
+                for (filled = 0; filled < ring; filled++)
+                {
+                    Pattern.Fill(tx.Write(filled), filled);
+                }
+
+                ch.Start(DmaDirection.Reader, start);
+                ch.UpdateSwCount(DmaDirection.Reader, filled);
+                long hw = await Until(DmaDirection.Writer, 2 * ring + ring / 2, () => Refill());
+                var c = ch.GetCounters(DmaDirection.Writer);
+                Context.Log($"writer overrun: hardware at buffer {hw}, client at 0: the driver counted {c.Lost} buffer(s) overwritten before they were consumed");
+                c.Lost.Should().BeGreaterThanOrEqualTo(ring, $"the writer passed the unconsumed ring by {hw - ring} buffers (hardware count {hw}, ring {ring}): the driver must count them as overruns");
+                Context.Log($"meanwhile the reader: {ch.GetCounters(DmaDirection.Reader).Lost} underrun(s) (an unpaced engine outruns any client)");
+            });
+        }
+        finally
+        {
+            foreach (var d in new[] { DmaDirection.Reader, DmaDirection.Writer })
+            {
+                if (ch.GetCounters(d).Running)
+                {
+                    ch.Stop(d);
+                }
+            }
+        }
+
+        try
+        {
+            await Context.StepAsync($"reader underrun: the client stops filling TX while the loopback runs on", async () =>
+            {
+                ch.Start(DmaDirection.Writer, start);
+                for (filled = 0; filled < ring; filled++)
+                {
+                    Pattern.Fill(tx.Write(filled), filled);
+                }
+
+                ch.Start(DmaDirection.Reader, start);
+                ch.UpdateSwCount(DmaDirection.Reader, filled);
+                long hw = await Until(DmaDirection.Reader, ring + ring / 2, () =>
+                {
+                    ch.UpdateSwCount(DmaDirection.Writer, ch.GetCounters(DmaDirection.Writer).HwCount); // keep consuming RX
+                    return 0;
+                });
+                var c = ch.GetCounters(DmaDirection.Reader);
+                Context.Log($"reader underrun: hardware fetched up to buffer {hw}, client filled {filled}: the driver counted {c.Lost} buffer(s) fetched before they were filled");
+                c.Lost.Should().BeGreaterThan(0, $"the reader fetched {hw - filled} buffer(s) past what the client filled ({filled}): the driver must count them as underruns");
+            });
+        }
+        finally
+        {
+            foreach (var d in new[] { DmaDirection.Reader, DmaDirection.Writer })
+            {
+                if (ch.GetCounters(d).Running)
+                {
+                    ch.Stop(d);
+                }
+            }
+        }
+    }
+
     private TimeSpan Stall => TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
 
     /// <summary>Each direction's rate against DmaMinGbps for the board's link, with the CPU it cost.</summary>

@@ -115,7 +115,9 @@ public:
     int32_t Start(const LpcBoardLayout& layout);
 
     /// Driver Stop, in the order of spec/dext.md §3.8: stopping flag, every channel stopped, MSI enables
-    /// cleared, waits aborted, bus mastering cleared, then buffers freed.
+    /// cleared, waits aborted, bus mastering cleared, then buffers freed. A configuration space that
+    /// reads all-ones first (surprise removal: DriverKit calls Stop without any other notice) takes the
+    /// DeviceRemoved path instead, so the stop sequence never touches a device that is gone.
     void Stop();
 
     /// NewUserClient: one client per device; type must be 0.
@@ -134,6 +136,11 @@ public:
     /// `count` is how many messages the platform delivered in this one call (DriverKit coalesces: InterruptOccurred's
     /// count); the status page counts messages, and a source that was the only one pending is credited with all of them.
     void Interrupt(uint32_t vector, uint64_t timeNs, uint64_t count = 1);
+
+    /// How many interrupt vectors the platform granted and delivers (0 = every vector the layout needs,
+    /// the default). With fewer, a multi-vector MSI message stands for every bit that aliases onto it,
+    /// and an MSI-X bit without a vector cannot be started with interrupts (lpc/Interrupts.hpp).
+    void SetInterruptVectors(uint32_t vectors);
 
     /// A wait timer armed through Platform::ArmTimer expired.
     void TimerFired(uint32_t slot);
@@ -212,8 +219,9 @@ private:
     static void PoisonRing(const DmaBuffer& ring);
     void StopDirection(uint32_t channel, uint32_t dir, int32_t waitStatus, Completion* out, uint32_t* outCount);
     void AbortAllWaits(int32_t status, Completion* out, uint32_t* outCount);
-    // Driver stop and power off: every running direction stopped, every wait aborted, MSIs disabled (lock held).
-    void QuiesceLocked(Completion* out, uint32_t* outCount);
+    // Driver stop and power off: every running direction stopped, every wait completed with `waitStatus`,
+    // MSIs disabled (lock held).
+    void QuiesceLocked(int32_t waitStatus, Completion* out, uint32_t* outCount);
     LpcDirStatus* DirStatus(uint32_t channel, uint32_t dir);
     void PublishFlags();
     void BumpGeneration();
@@ -229,6 +237,7 @@ private:
     LpcStatusHeader* header_ = nullptr;
     uint8_t identifier_[LPC_IDENTIFIER_BYTES] = {};
     uint64_t msiEnableShadow_ = 0;
+    uint32_t interruptVectors_ = 0; // granted by the platform; 0 = all the layout needs
     uint64_t generation_ = 0;
     uint32_t started_ = 0;
     uint32_t stopping_ = 0;

@@ -91,7 +91,7 @@ public static class AllureRunFiles
         }
         catch (JsonException e)
         {
-            throw new FormatException($"{source}: not a categories array ({e.Message})", e);
+            throw new FormatException($"{source}: not a categories array (malformed JSON at {JsonErrors.Describe(e)})", e);
         }
 
         if (categories is null || categories.Count == 0)

@@ -53,11 +53,14 @@ public sealed class DeviceCommandTests
         var run = CliRun.Of("info");
 
         run.Code.Should().Be(ExitCodes.Success, run.ToString());
-        run.Out.Should().Contain("LitePCIe standalone core (SIL sim-ac701-2ch)")
+        run.Out.Should().Contain("LitePCIe standalone core 2026-11-21 12:00:00")
             .And.Contain("0x058000", "class code").And.Contain("Memory64", "BAR2 is a 64-bit window")
             .And.Contain("1 MiB").And.Contain("MSI ").And.Contain("PCIe ").And.Contain("PM ")
             .And.Contain("256 × 8 KiB", "DMA ring geometry").And.Contain("present", "the AC701 design has loopback")
             .And.Contain("dext ABI", "the session names the driver ABI").And.Contain("72 registers");
+        run.Out.Should().Contain("CSR map                     fixtures/boards/sim-ac701-2ch/csr.json: 72 registers",
+            "a built-in board's map is named where a user finds it, not by the build's output directory");
+        run.Out.Should().NotContain("/bin/").And.NotContain(AppContext.BaseDirectory);
     }
 
     [Test]
@@ -118,6 +121,8 @@ public sealed class DeviceCommandTests
         json.GetProperty("dma").GetProperty("count").GetInt32().Should().Be(20);
         json.GetProperty("dma").GetProperty("p999Us").GetDouble().Should().BeGreaterThanOrEqualTo(json.GetProperty("dma").GetProperty("p50Us").GetDouble());
         json.GetProperty("dmaBadBuffers").GetInt64().Should().Be(0, "every returned buffer carries the pattern sent");
+        run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Should()
+            .Be("latency: PASS (500 register reads, 50 DMA round trips; every returned buffer carried the pattern sent)", "the run ends with its verdict");
     }
 
     [Test]

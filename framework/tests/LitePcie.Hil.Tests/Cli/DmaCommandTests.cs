@@ -21,8 +21,34 @@ public sealed partial class DmaCommandTests
         run.Code.Should().Be(ExitCodes.Success, run.ToString());
         run.Out.Should().Contain(DmaRow.Header, "the table header precedes the rows");
         Row().Matches(run.Out).Should().NotBeEmpty("at least one sample row (elapsed, TX/RX Gb/s, buffers, DIFF, errors)\n" + run);
-        run.Out.Should().Contain("bytes fetched by the reader").And.Contain("bytes verified").And.Contain("cores (process CPU time / wall time)")
+        run.Out.Should().Contain("bytes) fetched by the reader").And.Contain("bytes) verified").And.Contain("cores (process CPU time / wall time)")
             .And.Contain("0 bad buffer(s)").And.Contain("stall         none").And.Contain("dma: PASS");
+    }
+
+    [Test]
+    public void The_rtl_engine_moves_verified_data_through_the_boards_real_rtl()
+    {
+        if (LitePcie.Hil.Simulation.Gateware.RtlEngine.Unavailable(LitePcie.Hil.Boards.BoardCatalog.Load(LitePcie.Hil.Boards.BoardCatalog.DefaultBoard)) is { } why)
+        {
+            Support.RtlTools.Unavailable(why);
+        }
+
+        var run = CliRun.Of("dma", "--engine", "rtl", "--seconds", "1", "--json");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        var json = run.Json();
+        json.GetProperty("passed").GetBoolean().Should().BeTrue(run.ToString());
+        json.GetProperty("rxBytes").GetInt64().Should().BePositive("the RTL moved data");
+    }
+
+    [Test]
+    public void The_engine_option_is_for_the_simulator_and_the_rtl_is_never_paced()
+    {
+        CliRun.Of("dma", "--engine", "rtl", "--backend", "linux").Code.Should().Be(ExitCodes.UsageError);
+        CliRun.Of("dma", "--engine", "rtl", "--paced").Code.Should().Be(ExitCodes.UsageError);
+        var bad = CliRun.Of("dma", "--engine", "verilog");
+        bad.Code.Should().Be(ExitCodes.UsageError);
+        bad.Err.Should().Contain("--engine");
     }
 
     [Test]
@@ -49,6 +75,51 @@ public sealed partial class DmaCommandTests
         run.Code.Should().Be(ExitCodes.TestFailed, run.ToString());
         run.Out.Should().Contain("corrupted, first bad word").And.Contain("1 bit(s) differ").And.Contain("dma: FAIL");
         run.Out.Should().NotContain(" 0 bad buffer(s)", "the summary counts the corrupted buffers");
+    }
+
+    [Test]
+    public void Byte_counts_are_written_for_people_with_the_exact_figure_beside_them()
+    {
+        var run = CliRun.Of("dma", "--seconds", "0.3");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        ByteCount().IsMatch(run.Out).Should().BeTrue("the summary says e.g. '1.38 GiB (1,485,832,192 bytes)'\n" + run);
+    }
+
+    [Test]
+    public void Writer_only_shows_no_tx_figures_and_no_diff()
+    {
+        var run = CliRun.Of("dma", "--mode", "writer", "--seconds", "0.5");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        var rows = Row().Matches(run.Out).Select(m => m.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        rows.Should().NotBeEmpty(run.ToString());
+        rows.Should().OnlyContain(r => r[1] == "-" && r[3] == "-" && r[5] == "-", "TX Gb/s, TX buffers and DIFF do not apply to a writer-only stream");
+        run.Out.Should().NotContain(" 0.00 Gb/s").And.NotMatchRegex(@"\s-\d", "no negative DIFF");
+        run.Out.Should().Contain("TX            - (writer-only");
+
+        var json = CliRun.Of("dma", "--mode", "writer", "--seconds", "0.3", "--json").Json();
+        json.GetProperty("txGbps").ValueKind.Should().Be(System.Text.Json.JsonValueKind.Null);
+        json.GetProperty("samples")[0].GetProperty("diff").ValueKind.Should().Be(System.Text.Json.JsonValueKind.Null);
+    }
+
+    [Test]
+    public void The_live_table_right_aligns_its_numbers()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = Program.Run(["dma", "--seconds", "0.5"], stdout, stderr, terminal: true, CancellationToken.None);
+
+        code.Should().Be(ExitCodes.Success, stderr.ToString());
+        string text = AnsiEscape().Replace(stdout.ToString(), "");
+        var rows = text.Split('\n').Where(l => l.Count(c => c == '│') == 8 && !l.Contains("ELAPSED", StringComparison.Ordinal)).ToList();
+        rows.Should().NotBeEmpty("the live table was drawn:\n" + text);
+        foreach (var row in rows)
+        {
+            var cells = row.Split('│')[1..^1];
+            cells.Where(c => c.Length < 2 || c[c.Length - 1] != ' ' || c[c.Length - 2] == ' ').Should()
+                .BeEmpty($"every cell ends in its last digit, one space from the border (right-aligned): '{row}'");
+        }
     }
 
     [Test]
@@ -82,9 +153,15 @@ public sealed partial class DmaCommandTests
         var run = CliRun.Interrupted("ELAPSED", "dma", "--seconds", "60");
 
         run.Code.Should().Be(ExitCodes.Success, "the data so far was clean\n" + run);
-        run.Out.Should().Contain("interrupted by Ctrl+C: figures so far").And.Contain("bytes verified").And.Contain("dma: PASS");
+        run.Out.Should().Contain("interrupted by Ctrl+C: figures so far").And.Contain("bytes) verified").And.Contain("dma: PASS");
     }
 
-    [GeneratedRegex(@"^\s*\d+\.\d\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\s+\d+\s+-?\d+\s+\d+\s*$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\s*\d+\.\d\s+(\d+\.\d\d|-)\s+(\d+\.\d\d|-)\s+(\d+|-)\s+(\d+|-)\s+(\d+|-)\s+\d+\s*$", RegexOptions.Multiline)]
     private static partial Regex Row();
+
+    [GeneratedRegex(@"\d+(\.\d+)? (KiB|MiB|GiB) \(\d{1,3}(,\d{3})+ bytes\)")]
+    private static partial Regex ByteCount();
+
+    [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+    private static partial Regex AnsiEscape();
 }

@@ -33,7 +33,7 @@ public sealed class QualifyCommandTests
         var run = CliRun.Of("qualify", "--cycles", "6", "--warmup", "2", "--sample-every", "1", "--leak-limit", ProcessNoise, "--faults", "attach-leak=4096");
 
         run.Code.Should().Be(ExitCodes.TestFailed, run.ToString());
-        run.Out.Should().Contain("leak: bus.dma_memory_bytes: 4096 bytes/cycle", "each attach leaks 4096 bytes of DMA memory")
+        run.Out.Should().Contain("leak: bus.dma_memory_bytes: +4.00 KiB/cycle", "each attach leaks 4096 bytes of DMA memory")
             .And.Contain("qualify: FAIL");
         var json = CliRun.Of("qualify", "--cycles", "6", "--warmup", "2", "--sample-every", "1", "--leak-limit", ProcessNoise,
             "--faults", "attach-leak=4096", "--json").Json();
@@ -50,6 +50,58 @@ public sealed class QualifyCommandTests
 
         run.Code.Should().Be(ExitCodes.TestFailed, run.ToString());
         run.Out.Should().Contain("cycle 2 failed in enumerate").And.Contain("the board to re-enumerate");
+    }
+
+    [Test]
+    public void The_live_line_tells_warm_up_and_settling_slopes_from_judged_ones_and_gives_an_eta()
+    {
+        var run = CliRun.Of("qualify", "--kind", "open-close", "--cycles", "20", "--warmup", "4", "--sample-every", "2", "--leak-limit", ProcessNoise);
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        var status = run.Out.Split('\n').Where(l => l.StartsWith("cycle ", StringComparison.Ordinal)).ToList();
+        status.Should().Contain(l => l.StartsWith("cycle 1/20", StringComparison.Ordinal) && l.Contains("warm-up: resources sampled from cycle 6", StringComparison.Ordinal),
+            "cycles 1–4 are the warm-up: nothing is sampled, so no slope is shown");
+        status.Should().Contain(l => l.StartsWith("cycle 8/20", StringComparison.Ordinal) && l.Contains("settling: 2 samples, judged from 3", StringComparison.Ordinal),
+            "two samples give a slope, shown as settling, not judged");
+        status.Last().Should().StartWith("cycle 20/20").And.Contain("; 8 samples)", "the end of the run rests on every sample");
+        status.Where(l => !l.StartsWith("cycle 20/20", StringComparison.Ordinal)).Should().OnlyContain(l => l.Contains(" cycles/s, ETA ", StringComparison.Ordinal));
+        run.Out.Should().Contain("slopes judged on all of them");
+    }
+
+    [Test]
+    public void One_sample_is_not_judged_ok()
+    {
+        var run = CliRun.Of("qualify", "--kind", "open-close", "--cycles", "3", "--warmup", "1", "--sample-every", "2", "--leak-limit", ProcessNoise);
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        run.Out.Should().Contain("not judged (1 sample)").And.NotMatchRegex(@"(?m)\s1\s+ok\s*$", "a one-sample slope is no verdict");
+        run.Out.Should().Contain("leak verdict: none — 1 sample after the warm-up of 1 cycle(s); a slope is judged on at least 3");
+        var json = CliRun.Of("qualify", "--kind", "open-close", "--cycles", "3", "--warmup", "1", "--sample-every", "2", "--leak-limit", ProcessNoise, "--json").Json();
+        json.GetProperty("resources").EnumerateArray().Should().OnlyContain(r => !r.GetProperty("judged").GetBoolean());
+    }
+
+    [Test]
+    public void Two_samples_are_no_leak_verdict()
+    {
+        // attach-leak grows DMA memory by 4 KiB per cycle: with two samples that is one difference, not a trend.
+        var run = CliRun.Of("qualify", "--cycles", "4", "--warmup", "2", "--sample-every", "1", "--leak-limit", ProcessNoise, "--faults", "attach-leak=4096");
+
+        run.Code.Should().Be(ExitCodes.Success, run.ToString());
+        run.Out.Should().Contain("not judged (2 samples)").And.NotContain("LEAK")
+            .And.Contain("qualify: PASS (every cycle passed; no leak verdict: fewer than 3 samples)");
+    }
+
+    [Test]
+    public void A_failing_cycle_says_where_it_waits_before_its_bound_expires()
+    {
+        var run = CliRun.Of("qualify", "--cycles", "2", "--warmup", "0", "--timeout", "2.5", "--leak-limit", ProcessNoise, "--faults", "attach-fail=2");
+
+        run.Code.Should().Be(ExitCodes.TestFailed, run.ToString());
+        var lines = run.Out.Split('\n').ToList();
+        int slow = lines.FindIndex(l => l.StartsWith("… cycle 2: enumerate after ", StringComparison.Ordinal));
+        int failed = lines.FindIndex(l => l.StartsWith("! cycle 2 failed in enumerate", StringComparison.Ordinal));
+        slow.Should().BeGreaterThanOrEqualTo(0, "after a second the run says which phase it is waiting in\n" + run);
+        failed.Should().BeGreaterThan(slow, "and then reports the failure itself as soon as the bound expires");
     }
 
     [Test]

@@ -140,19 +140,7 @@ public sealed partial class DriverKitBundleTests
     public void Transport_pci_covers_every_vendor_the_personality_matches(string file)
     {
         var entitlements = ReadDict(file);
-        var matches = Value<List<object>>(entitlements, TransportPci, file);
-        var rules = new List<(uint Value, uint Mask)>();
-        foreach (object entry in matches)
-        {
-            entry.Should().BeOfType<Dictionary<string, object>>($"{file}: {TransportPci} is an array of dicts");
-            string primary = Str((Dictionary<string, object>)entry, "IOPCIPrimaryMatch", TransportPci);
-            var m = PrimaryMatch().Match(primary);
-            m.Success.Should().BeTrue($"\"{primary}\" must read 0xVVVVVVVV&0xMMMMMMMM");
-            uint value = ParseHex("0x" + m.Groups[1].Value);
-            uint mask = ParseHex("0x" + m.Groups[2].Value);
-            mask.Should().Be(0x0000FFFFu, $"\"{primary}\" grants one vendor (not every PCI device)");
-            rules.Add((value & mask, mask));
-        }
+        var rules = TransportRules(Value<List<object>>(entitlements, TransportPci, file), file);
 
         uint[] ids = Str(Personality(), "IOPCIMatch", "personality").Split(' ').Select(ParseHex).ToArray();
         foreach (uint id in ids)
@@ -164,6 +152,44 @@ public sealed partial class DriverKitBundleTests
         {
             ids.Should().Contain(id => (id & mask) == value, $"{file} grants vendor 0x{value:X4} that the personality never matches");
         }
+    }
+
+    [Test]
+    public void Transport_pci_may_carry_the_builtin_marker_and_no_other_string()
+    {
+        // IOPCIFamily (IOPCIDevice::matchPropertyTable): a device with the "built-in" property matches a dext
+        // only when the transport.pci array also holds the string com.apple.developer.driverkit.builtin.
+        var vendor = new Dictionary<string, object> { ["IOPCIPrimaryMatch"] = "0x000010EE&0x0000FFFF" };
+        TransportRules([vendor, BuiltinMarker], "synthetic").Should().Equal([(0x10EEu, 0xFFFFu)], "the marker grants no vendor");
+        FluentActions.Invoking(() => TransportRules([vendor, "com.apple.developer.driverkit.builtins"], "synthetic"))
+            .Should().Throw<Exception>().WithMessage("*builtins*");
+    }
+
+    private const string BuiltinMarker = "com.apple.developer.driverkit.builtin";
+
+    /// <summary>The (value, mask) vendor rules of a transport.pci array: dicts with IOPCIPrimaryMatch, and at most the built-in marker.</summary>
+    private static List<(uint Value, uint Mask)> TransportRules(List<object> entries, string file)
+    {
+        var rules = new List<(uint Value, uint Mask)>();
+        foreach (object entry in entries)
+        {
+            if (entry is string marker)
+            {
+                marker.Should().Be(BuiltinMarker, $"{file}: the only string {TransportPci} may hold is the built-in marker");
+                continue;
+            }
+
+            entry.Should().BeOfType<Dictionary<string, object>>($"{file}: {TransportPci} is an array of dicts");
+            string primary = Str((Dictionary<string, object>)entry, "IOPCIPrimaryMatch", TransportPci);
+            var m = PrimaryMatch().Match(primary);
+            m.Success.Should().BeTrue($"\"{primary}\" must read 0xVVVVVVVV&0xMMMMMMMM");
+            uint value = ParseHex("0x" + m.Groups[1].Value);
+            uint mask = ParseHex("0x" + m.Groups[2].Value);
+            mask.Should().Be(0x0000FFFFu, $"\"{primary}\" grants one vendor (not every PCI device)");
+            rules.Add((value & mask, mask));
+        }
+
+        return rules;
     }
 
     // ---- .iig ↔ .cpp ------------------------------------------------------------------------------

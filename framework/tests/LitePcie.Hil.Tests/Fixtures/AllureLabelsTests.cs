@@ -22,7 +22,7 @@ public sealed class AllureLabelsTests
 
         r.FullName.Should().Be("LitePcie.Hil.Tests:LitePcie.Hil.Tests.Fixtures.AllureLabelsTests+SampleSuite.Grid(System.Int32,System.Int32)");
         r.TestCaseId.Should().Be(AllureIds.TestCaseId(r.FullName));
-        r.Name.Should().Be("Grid", "parameterised cases share the method name and differ by parameters");
+        r.Name.Should().Be("Grid (buffers=4096, irqEvery=32)", "a parameterised case shows its parameters: the grid is not rows of identical names");
         r.Parameters.Should().Equal(
             new AllureParameter("buffers", "4096"), new AllureParameter("irqEvery", "32"),
             new AllureParameter("board", "sim-ac701-2ch"), new AllureParameter("device", "0000:01:00.0") { Excluded = true });
@@ -47,6 +47,17 @@ public sealed class AllureLabelsTests
         AllureLabels.Create(Build(Ac701 with { Address = "0000:05:00.0" }, 1, 8)).HistoryId.Should().Be(h, "re-enumeration at another address is the same board");
         AllureLabels.Create(Build(Ac701 with { Board = "sim-xcu1525-msix" }, 1, 8)).HistoryId.Should().NotBe(h, "another board has its own history");
         AllureLabels.Create(Build(Ac701, 1, 32)).HistoryId.Should().NotBe(h, "another case of the grid has its own history");
+    }
+
+    [Test]
+    public void The_display_name_leaves_history_alone_and_the_timeline_row_is_the_board()
+    {
+        var r = AllureLabels.Create(Build(Ac701, 257, 128));
+
+        r.Name.Should().Be("Grid (buffers=257, irqEvery=128)");
+        r.HistoryId.Should().Be(AllureIds.HistoryId(r.FullName, r.Parameters), "history comes from the full name and the parameters, as before the names changed");
+        r.Labels.Single(l => l.Name == "thread").Value.Should().Be("sim-ac701-2ch@0000:01:00.0",
+            "Allure's timeline has a row per host and thread: one per board, not per NUnit worker");
     }
 
     [TestCase(TestStatus.Passed, "", AllureStatus.Passed, AllureStage.Finished)]

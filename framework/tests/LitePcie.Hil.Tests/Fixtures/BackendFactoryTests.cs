@@ -33,7 +33,7 @@ public sealed class BackendFactoryTests
         }
 
         var (_, reason) = BackendFactory.Discover(new HilOptions { Backend = BackendKind.Linux });
-        reason.Should().Match("Backend=linux: no /dev/litepcie* nodes and no LitePCIe board on the PCI bus (* functions, none with a LitePCIe vendor:device ID)",
+        reason.Should().Match("Backend=linux: no function bound to litepcie.ko (/sys/bus/pci/drivers/litepcie does not exist: the module is not loaded) and no LitePCIe vendor:device ID among * PCI functions",
             "this VM has virtio functions only, and the reason says exactly that");
     }
 

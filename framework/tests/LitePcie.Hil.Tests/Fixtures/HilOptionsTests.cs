@@ -70,14 +70,16 @@ public sealed class HilOptionsTests
     {
         Problems(("dmaBytes", "1GiB")).Should().ContainSingle()
             .Which.Should().Be("dmaBytes: unknown parameter (names are case-sensitive: did you mean DmaBytes?)");
-        Problems(("DmaMegabytes", "1")).Should().ContainSingle()
-            .Which.Should().StartWith("DmaMegabytes: unknown parameter (known: Backend, Board, Device,");
+        Problems(("DmaMinGbs", "2")).Should().ContainSingle()
+            .Which.Should().Be("DmaMinGbs: unknown parameter (did you mean DmaMinGbps?)", "a typo gets the nearest name");
+        Problems(("Colour", "red")).Should().ContainSingle()
+            .Which.Should().StartWith("Colour: unknown parameter (known: Backend, Board, Device,", "nothing near: every name is listed");
     }
 
     [Test]
     public void Simulator_parameters_are_refused_with_a_platform_backend()
     {
-        var problems = Problems(("Backend", "linux"), ("SimFaults", "msi-drop=0.1"), ("SimPaced", "true"));
+        var problems = Problems(("Backend", "linux"), ("Board", LabBoards.Ac701), ("SimFaults", "msi-drop=0.1"), ("SimPaced", "true"));
         problems.Should().BeEquivalentTo(
             "SimFaults: only valid with Backend=sim (Backend is linux)",
             "SimPaced: only valid with Backend=sim (Backend is linux)");
@@ -113,15 +115,15 @@ public sealed class HilOptionsTests
     [Test]
     public void Lab_commands_come_in_pairs_with_known_placeholders_and_never_on_the_simulator()
     {
-        Problems(("Backend", "linux"), ("AttachCommand", "switchctl on {device}")).Should().ContainSingle()
+        Problems(("Backend", "linux"), ("Board", LabBoards.Ac701), ("AttachCommand", "switchctl on {device}")).Should().ContainSingle()
             .Which.Should().Be("AttachCommand and DetachCommand: set both (a lab switch needs both directions) or neither");
-        Problems(("Backend", "macos"), ("AttachCommand", "relay on {port}"), ("DetachCommand", "relay off {device}"), ("SleepCommand", "rtcwake -s {device}")).Should().BeEquivalentTo(
+        Problems(("Backend", "macos"), ("Board", LabBoards.Ac701), ("AttachCommand", "relay on {port}"), ("DetachCommand", "relay off {device}"), ("SleepCommand", "rtcwake -s {device}")).Should().BeEquivalentTo(
             "AttachCommand: 'relay on {port}': unknown placeholder {port} (known: {device})",
             "SleepCommand: 'rtcwake -s {device}': unknown placeholder {device} (known: {seconds})");
         Problems(("SleepCommand", "rtcwake -m mem -s {seconds}")).Should().ContainSingle()
             .Which.Should().StartWith("SleepCommand: only valid with Backend=linux or macos");
 
-        var lab = Parse(("Backend", "linux"), ("AttachCommand", "switchctl on {device}"), ("DetachCommand", "switchctl off {device}"));
+        var lab = Parse(("Backend", "linux"), ("Board", LabBoards.Ac701), ("AttachCommand", "switchctl on {device}"), ("DetachCommand", "switchctl off {device}"));
         lab.AttachCommand.Should().Be("switchctl on {device}");
     }
 
@@ -130,7 +132,7 @@ public sealed class HilOptionsTests
     {
         Problems(("DetachMix", "idle,hibernate"), ("LeakMaxSlope", "driver.*=-1"), ("QualificationCycles", "0")).Should().BeEquivalentTo(
             "DetachMix entry 'hibernate': accepted idle, open or dma, each with an optional =weight in 0..1000, comma-separated",
-            "LeakMaxSlope entry 'driver.*=-1': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle and an optional noise band (limit+band, ≥ 0), ';'-separated",
+            "LeakMaxSlope entry 'driver.*=-1': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle and an optional noise band (limit+band, ≥ 0), ';'- or ','-separated",
             "QualificationCycles = '0': accepted an integer in 1..1000000");
         var o = Parse(("DetachMix", "dma=3,idle"), ("LeakMaxSlope", "process.*=10"));
         o.DetachMix.ToString().Should().Be("dma=3,idle=1");
@@ -148,27 +150,101 @@ public sealed class HilOptionsTests
     }
 
     [Test]
+    public void SimEngine_selects_the_rtl_which_has_no_flow_control_pacing_or_gateware_faults()
+    {
+        Parse().SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Model);
+        var rtl = Parse(("SimEngine", "rtl"));
+        rtl.SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl);
+        rtl.SimFlowControl.Should().BeFalse("the RTL never waits for software: lossy is its only flow");
+        Problems(("SimEngine", "verilog")).Should().ContainSingle().Which.Should().Contain("SimEngine = 'verilog': accepted model or rtl");
+        Problems(("SimEngine", "rtl"), ("SimFlowControl", "true")).Should().ContainSingle().Which.Should().Contain("SimFlowControl = true: SimEngine=rtl has no flow control");
+        Problems(("SimEngine", "rtl"), ("SimPaced", "true")).Should().ContainSingle().Which.Should().Contain("SimPaced");
+        Problems(("SimEngine", "rtl"), ("SimFaults", "dma-bitflip=0.1;msi-drop=0.5")).Should().ContainSingle()
+            .Which.Should().Contain("dma-bitflip").And.NotContain("msi-drop", "board-level faults work on both engines");
+    }
+
+    [Test]
     public void Every_runsettings_file_holds_only_known_valid_parameters()
     {
         var files = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "runsettings"), "*.runsettings");
         files.Select(Path.GetFileName).Should().BeEquivalentTo(
-            ["sim.runsettings", "linux-lab.runsettings", "macos-lab.runsettings", "nightly.runsettings"]);
+            ["sim.runsettings", "linux-lab.runsettings", "linux-guest.runsettings", "macos-lab.runsettings", "nightly.runsettings", "rtl.runsettings"]);
         foreach (var file in files)
         {
             var parameters = XDocument.Load(file).Root!.Element("TestRunParameters")!.Elements("Parameter")
                 .Select(p => new KeyValuePair<string, string>((string)p.Attribute("name")!, (string)p.Attribute("value")!))
                 .ToList();
             parameters.Should().NotBeEmpty($"{Path.GetFileName(file)} sets its TestRunParameters");
+            if (Path.GetFileName(file).Contains("-lab", StringComparison.Ordinal))
+            {
+                // A lab file names no board: the one in the slot must be given, and nothing else is missing.
+                var bare = () => HilOptions.Parse(parameters);
+                bare.Should().Throw<HilOptionsException>().Which.Problems.Should().ContainSingle()
+                    .Which.Should().StartWith("Board: required with Backend=", $"{Path.GetFileName(file)} has no default board");
+                parameters = [.. parameters.Where(p => p.Key != "Board"), new("Board", LabBoards.Ac701)];
+            }
+
             var act = () => HilOptions.Parse(parameters);
             act.Should().NotThrow($"{Path.GetFileName(file)} must parse");
         }
     }
 
     [Test]
-    public void The_readme_documents_every_parameter()
+    public void A_real_backend_needs_the_profile_of_the_board_in_the_slot()
     {
-        string readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
-        var missing = HilOptions.Definitions.Where(d => !readme.Contains($"| `{d.Name}` |", StringComparison.Ordinal)).Select(d => d.Name);
-        missing.Should().BeEmpty("README.md's runsettings table must list every parameter HilOptions accepts");
+        Problems(("Backend", "linux")).Should().ContainSingle().Which.Should()
+            .StartWith("Board: required with Backend=linux: the profile of the board in the slot");
+        Problems(("Backend", "macos"), ("Board", "")).Should().ContainSingle().Which.Should().StartWith("Board: required with Backend=macos");
+        Parse(("Backend", "linux"), ("Board", "sim-ac701-2ch")).Boards.Should().Equal(["sim-ac701-2ch"],
+            "named explicitly, a built-in profile is the lab's choice (the QEMU guest's virtual board is that design)");
+        Parse(("Backend", "linux"), ("Board", LabBoards.Ac701)).Boards.Should().Equal(LabBoards.Ac701);
+    }
+
+    [TestCase("SimFaults", "dma-bitflip=0.01 seed=7", "dma-bitflip=0.01,seed=7")]
+    [TestCase("SimFaults", "bar-alias wrong-ident", "bar-alias,wrong-ident")]
+    [TestCase("DmaMinGbps", "gen2x4=10 default=2", "gen2x4=10,default=2")]
+    [TestCase("LeakMaxSlope", "driver.*=0.01 process.*=2048", "driver.*=0.01,process.*=2048")]
+    public void A_list_whose_semicolons_the_command_line_turned_into_spaces_is_explained(string name, string mangled, string fixedValue)
+    {
+        Problems((name, mangled)).Should().ContainSingle().Which.Should()
+            .StartWith($"{name} = '{mangled}': its entries are separated by spaces, which is what dotnet test's command line")
+            .And.Contain($"Write '{fixedValue}' (',' survives the command line)").And.Contain(".runsettings file, where ';' is kept");
+        var act = () => Parse((name, fixedValue));
+        act.Should().NotThrow("the ','-separated form is what the message suggests");
+    }
+
+    [Test]
+    public void Comma_separated_lists_mean_the_same_as_semicolon_separated_ones()
+    {
+        Parse(("DmaMinGbps", "gen2x4=9.5,default=1")).MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
+        Parse(("LeakMaxSlope", "driver.*=0.5,process.*=10")).LeakMaxSlope.LimitFor("driver.pending_waits").Should().Be(0.5);
+        Parse(("SimFaults", "dma-bitflip=0.01,seed=3")).SimFaults.ToString().Should().Be(Parse(("SimFaults", "dma-bitflip=0.01;seed=3")).SimFaults.ToString());
+    }
+
+    [Test]
+    public void A_board_whose_csr_json_lacks_a_required_register_is_a_runsettings_problem()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"litepcie-noscratch-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string source = Path.Combine(TestPaths.Boards, "sim-ac701-2ch");
+            File.Copy(Path.Combine(source, "profile.json"), Path.Combine(dir, "profile.json"));
+            File.WriteAllText(Path.Combine(dir, "csr.json"), File.ReadAllText(Path.Combine(source, "csr.json"))
+                .Replace("\"ctrl_scratch\"", "\"ctrl_scratch_gone\"", StringComparison.Ordinal));
+            Problems(("Board", dir)).Should().ContainSingle().Which.Should().Contain("ctrl_scratch: required register is missing");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Test]
+    public void The_runsettings_page_documents_every_parameter()
+    {
+        string page = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "runsettings.md"));
+        var missing = HilOptions.Definitions.Where(d => !page.Contains($"| `{d.Name}` |", StringComparison.Ordinal)).Select(d => d.Name);
+        missing.Should().BeEmpty("docs/runsettings.md's table must list every parameter HilOptions accepts");
     }
 }

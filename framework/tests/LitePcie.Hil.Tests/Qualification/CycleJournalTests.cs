@@ -27,6 +27,23 @@ public sealed class CycleJournalTests
     };
 
     [Test]
+    public void The_table_preview_has_a_row_per_cycle_with_phases_samples_and_quoted_failures()
+    {
+        var records = new List<CycleRecord>
+        {
+            Cycle(9) with { Phases = new Dictionary<string, double> { ["detach"] = 1.5, ["enumerate"] = 3 } },
+            Cycle(10, ok: false) with { Failure = "timed out, \"enumerate\"" },
+        };
+
+        string[] lines = CycleJournal.Table(records).TrimEnd('\n').Split('\n');
+
+        lines.Should().Equal(
+            "cycle,state,ok,milliseconds,failed_phase,failure,detach_ms,enumerate_ms,driver.live_dma_buffers",
+            "9,idle,yes,12.5,,,1.5,3,",
+            "10,idle,no,12.5,enumerate,\"timed out, \"\"enumerate\"\"\",,,4");
+    }
+
+    [Test]
     public void A_run_that_died_resumes_after_its_last_whole_line()
     {
         using (var j = CycleJournal.Open(PathOf(), Plan, resume: true))

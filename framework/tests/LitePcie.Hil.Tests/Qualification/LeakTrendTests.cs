@@ -78,6 +78,9 @@ public sealed class LeakTrendTests
         limits.LimitFor("driver.live_instances", 900).Should().Be(0.01, "no band: the limit whatever the length");
         LeakLimits.Parse("x=1+-5;y=+3;z=2+", errors);
         errors.Should().HaveCount(3);
+        var exponents = LeakLimits.Parse("process.managed_bytes=1.6e+1+9.8304e+4", errors = []);
+        errors.Should().BeEmpty("an exponent's sign is not the band separator");
+        exponents.Rules.Should().ContainSingle().Which.Should().Be(("process.managed_bytes", 16.0, 98304.0));
 
         // A 100-byte-per-cycle leak over 4,900 cycles stands out; the same jitter band does not flag a clean short run.
         var leak = LeakTrend.Fit("process.managed_bytes", ResourceUnit.Bytes, Ramp(490, 6_000_000, 100));

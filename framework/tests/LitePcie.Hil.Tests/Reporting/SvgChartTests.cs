@@ -33,6 +33,36 @@ public sealed class SvgChartTests
         doc.Descendants(Svg + "title").First().Value.Should().Be("throughput <pcie_dma0> & co", "text is escaped, not dropped");
     }
 
+    [TestCase(2)]
+    [TestCase(12)]
+    public void The_legend_sits_above_the_plot_and_never_over_a_line(int count)
+    {
+        // Resource-growth charts carry a dozen series with long names; a legend inside the plot covered their lines.
+        var series = Enumerable.Range(0, count)
+            .Select(i => new ChartSeries($"driver.resource_with_a_long_name_{i}", [(0, 0), (50, i * 10.0), (100, 1000)])).ToArray();
+        var doc = XDocument.Parse(SvgChart.Line("growth since the first sample", "cycle", "objects", series));
+
+        var plot = doc.Descendants(Svg + "rect").Single(r => (string?)r.Attribute("class") == "plot");
+        double plotTop = (double)plot.Attribute("y")!;
+        var legend = doc.Descendants(Svg + "g").Where(g => (string?)g.Attribute("class") == "legend").ToList();
+        legend.Should().HaveCount(count, "one legend entry per series");
+        var boxes = legend.Select(g => (
+            Top: g.Elements().Min(e => (double?)e.Attribute("y1") ?? ((double)e.Attribute("y")! - 10)),
+            Bottom: g.Elements().Max(e => (double?)e.Attribute("y2") ?? (double)e.Attribute("y")!),
+            Left: (double)g.Element(Svg + "line")!.Attribute("x1")!,
+            Right: (double)g.Element(Svg + "text")!.Attribute("x")! + (g.Element(Svg + "text")!.Value.Length * 6.6))).ToList();
+        boxes.Should().OnlyContain(b => b.Bottom < plotTop, "every entry is in the band above the plot");
+        boxes.Should().OnlyContain(b => b.Right <= 760, "and inside the chart's width");
+        for (int i = 0; i < boxes.Count; i++)
+        {
+            for (int j = i + 1; j < boxes.Count; j++)
+            {
+                bool apart = boxes[i].Right <= boxes[j].Left || boxes[j].Right <= boxes[i].Left || boxes[i].Bottom < boxes[j].Top || boxes[j].Bottom < boxes[i].Top;
+                apart.Should().BeTrue($"legend entries {i} and {j} do not overlap each other");
+            }
+        }
+    }
+
     [Test]
     public void No_data_says_so()
     {

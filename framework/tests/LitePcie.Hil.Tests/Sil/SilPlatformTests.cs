@@ -1,6 +1,8 @@
 using FluentAssertions;
+using LitePcie.Hil.Boards;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
+using LitePcie.Hil.Dext;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Platform;
 using LitePcie.Hil.Simulation;
@@ -200,6 +202,32 @@ public sealed class SilPlatformTests
             .Which.Message.Should().Contain("already left");
         await control.AttachAsync(Address, CancellationToken.None);
         await control.DetachAsync(Address, CancellationToken.None); // on the bus again: a planned detach is quiet
+    }
+
+    [Test]
+    public void Driver_stop_after_an_unannounced_removal_touches_no_register()
+    {
+        // On macOS a surprise removal reaches the dext as driver Stop and nothing else (no terminate notice
+        // before it): the core must find out from config space that the device is gone, not by writing to it.
+        var profile = BoardCatalog.Load(BoardCatalog.DefaultBoard);
+        using var board = new SimulatedBoard(profile);
+        using var driver = new SilDevice(board, Address);
+        SimulatedHostEnumeration.AssignBars(board, 0xE000_0000UL);
+        driver.Start(BoardLayoutBuilder.Build(profile)).Should().Be(IOReturn.Success);
+        SimulatedHostEnumeration.EnableInterrupts(board);
+        driver.OpenClient(out uint client).Should().Be(IOReturn.Success);
+        Span<ulong> generation = stackalloc ulong[1];
+        driver.Call(client, DextSelector.DmaStart, [0, (ulong)DmaDirection.Writer, 32, 0], [], generation, [], out _)
+            .Should().Be(IOReturn.Success);
+        driver.Call(client, DextSelector.DmaStart, [1, (ulong)DmaDirection.Reader, 32, 0], [], generation, [], out _)
+            .Should().Be(IOReturn.Success);
+
+        board.SurpriseRemove(); // nobody subscribed to Removed: the OS says nothing before Stop
+        driver.Stop();
+
+        driver.MmioWhileAbsent.Should().Be(0, "the stop sequence (engine stops, MSI enables) must not target a device that left the bus");
+        driver.Log.Should().Contain(line => line.Contains("device gone"), "the core learned it from config space reading all-ones");
+        driver.CloseClient(client);
     }
 
     [Test]

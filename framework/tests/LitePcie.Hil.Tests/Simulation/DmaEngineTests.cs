@@ -145,16 +145,16 @@ public sealed class DmaEngineTests
     }
 
     [Test]
-    public void Without_bus_mastering_no_descriptor_moves()
+    public void Bus_mastering_off_does_not_hold_the_engines()
     {
+        // The RTL has no bus-master input: its engines issue requests whatever the command register says (conformance
+        // scenario 'interrupt with bus mastering off'); keeping bus mastering off until the rings exist is the driver's job.
         _board.WriteConfig(0x04, 2, 2); // memory space only
         var tx = _board.Memory.Allocate(4 * 256, "tx");
         Program(_dma0.Reader, tx, 4, 256, loop: true);
         _csr.Write(_dma0.LoopbackEnable!, 1);
         _csr.Write(_dma0.Reader.Enable, 1);
-        _board.Step().Should().BeFalse("bus master disabled: no read request may leave the device");
-        _board.WriteConfig(0x04, 2, 6);
-        _board.Step().Should().BeTrue();
+        _board.Step().Should().BeTrue("the reader runs without bus mastering, as the RTL does");
     }
 
     [Test]
@@ -177,15 +177,37 @@ public sealed class DmaEngineTests
     }
 
     [Test]
-    public void Zero_length_descriptor_hangs_the_engine_and_is_recorded()
+    public void A_reader_descriptor_of_length_0_reads_4_KiB_and_completes()
     {
+        // Its request's 0-DW length field means 1,024 DWs (conformance scenario 'reader descriptor of length 0').
         var tx = _board.Memory.Allocate(4096, "tx");
+        var rx = _board.Memory.Allocate(4096, "rx");
+        tx.Span(0, 4096).Fill(0x3C);
+        Program(_dma0.Writer, rx, 1, 4096, loop: false);
         _csr.Write(_dma0.Reader.TableValue, (ulong)LastDisable << 32 | (uint)tx.BusAddressOf(0));
         _csr.Write(_dma0.Reader.TableWe, 0);
+        _csr.Write(_dma0.LoopbackEnable!, 1);
+        _csr.Write(_dma0.Writer.Enable, 1);
         _csr.Write(_dma0.Reader.Enable, 1);
-        _board.Step().Should().BeFalse();
-        _csr.Read32(_dma0.Reader.Level).Should().Be(1u, "the descriptor never completes");
+        _board.Settle();
+        _csr.Read32(_dma0.Reader.Level).Should().Be(0u, "the descriptor completed");
+        rx.Span(0, 4096).ToArray().Should().OnlyContain(b => b == 0x3C, "4 KiB went round the loopback");
+        _board.Memory.Faults.Should().BeEmpty();
+    }
+
+    [Test]
+    public void A_writer_descriptor_of_length_0_holds_the_link_and_is_recorded()
+    {
+        // One endless TLP: register reads time out (all-ones) until the engine is disabled.
+        var rx = _board.Memory.Allocate(4096, "rx");
+        _csr.Write(_dma0.Writer.TableValue, (ulong)LastDisable << 32 | (uint)rx.BusAddressOf(0));
+        _csr.Write(_dma0.Writer.TableWe, 0);
+        _csr.Write(_dma0.Writer.Enable, 1);
+        _board.Settle();
+        _csr.Read32(_board.Map.Layout.Ctrl.Scratch).Should().Be(uint.MaxValue, "the completion cannot leave the device");
         _board.Memory.Faults.Should().ContainSingle().Which.Problem.Should().Contain("length 0");
+        _csr.Write(_dma0.Writer.Enable, 0);
+        _csr.Read32(_board.Map.Layout.Ctrl.Scratch).Should().Be(0x12345678u, "disabling the writer ends the TLP");
     }
 
     [Test]
@@ -229,22 +251,42 @@ public sealed class DmaEngineTests
     }
 
     [Test]
-    public void Early_termination_leaves_the_rest_of_the_writer_buffer_untouched()
+    public void The_loopback_stream_never_ends_a_writer_descriptor_early()
     {
-        var tx = _board.Memory.Allocate(4096, "tx");
+        // The reader's stream carries no end-of-packet (conformance scenario 'reader stream has no last').
+        var tx = _board.Memory.Allocate(8192, "tx");
         var rx = _board.Memory.Allocate(8192, "rx");
         tx.Span(0, 4096).Fill(0x11);
-        rx.Span(0, 8192).Fill(0xEE);
-        Program(_dma0.Reader, tx, 1, 4096, loop: false);
+        tx.Span(4096, 4096).Fill(0x22);
+        Program(_dma0.Reader, tx, 2, 4096, loop: false);
         Program(_dma0.Writer, rx, 1, 8192, loop: false, flags: 0); // last_disable = 0
         _csr.Write(_dma0.LoopbackEnable!, 1);
         _csr.Write(_dma0.Reader.Enable, 1);
         _csr.Write(_dma0.Writer.Enable, 1);
-        _board.Step();
+        _board.Settle();
 
-        Status(_dma0.Writer).Index.Should().Be(1, "the writer descriptor completed at the end of the packet");
-        rx.Span(0, 4096).ToArray().Should().OnlyContain(b => b == 0x11, "the packet landed");
-        rx.Span(4096, 4096).ToArray().Should().OnlyContain(b => b == 0xEE, "the rest of the buffer is untouched");
+        Status(_dma0.Writer).Index.Should().Be(1, "one writer descriptor completed");
+        rx.Span(0, 4096).ToArray().Should().OnlyContain(b => b == 0x11);
+        rx.Span(4096, 4096).ToArray().Should().OnlyContain(b => b == 0x22, "the second reader buffer went on into the same writer buffer");
+    }
+
+    [Test]
+    public void A_user_side_end_of_packet_ends_the_writer_descriptor_and_leaves_the_rest_untouched()
+    {
+        using var board = SimBoards.Manual("sim-kcu105-noloop");
+        SimBoards.EnumerateWithBusMaster(board);
+        var ch = board.Map.Layout.DmaChannels[0];
+        int size = board.Profile.DmaGeometry.BufferSize;
+        var rx = board.Memory.Allocate(2 * size, "rx");
+        rx.Span(0, 2 * size).Fill(0xEE);
+        board.CsrBus.Write(ch.Writer.TableValue, ((ulong)(uint)(2 * size) << 32) | (uint)rx.BusAddressOf(0)); // last_disable = 0
+        board.CsrBus.Write(ch.Writer.TableWe, 0);
+        board.CsrBus.Write(ch.Writer.Enable, 1);
+        board.Settle();
+
+        LoopStatus.FromRaw(board.CsrBus.Read32(ch.Writer.LoopStatus)).Index.Should().Be(1, "the descriptor ended with the user's packet");
+        new SequencePattern(size).Matches(rx.Span(0, size), 0).Should().BeTrue("user buffer 0 landed");
+        rx.Span(size, size).ToArray().Should().OnlyContain(b => b == 0xEE, "the rest of the descriptor's buffer is untouched");
     }
 
     [Test]

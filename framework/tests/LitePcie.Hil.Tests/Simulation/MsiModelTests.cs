@@ -36,18 +36,23 @@ public sealed class MsiModelTests
     }
 
     [Test]
-    public void Single_vector_sends_one_message_per_burst_and_a_new_event_sends_a_new_message_without_a_clear()
+    public void Single_vector_sends_one_message_per_event_and_a_new_event_sends_a_new_message_without_a_clear()
     {
+        // The PHY takes a message every cycle that has new events (its MSI port is always ready): one per event here.
         var msi = new MsiController(MsiFlavour.Single, 32);
         msi.WriteEnableWord(0, 1, 0xF);
         msi.Raise(0);
         msi.Raise(1);
         msi.Raise(3);
         msi.TryTakeMessage(true, 1, out _).Should().BeTrue();
-        msi.TryTakeMessage(true, 1, out _).Should().BeFalse("three events before delivery make one MSI");
+        msi.TryTakeMessage(true, 1, out _).Should().BeTrue();
+        msi.TryTakeMessage(true, 1, out _).Should().BeTrue();
+        msi.TryTakeMessage(true, 1, out _).Should().BeFalse("three events, three MSIs");
 
         msi.Raise(1); // vector bit 1 is still set: software never cleared it
         msi.TryTakeMessage(true, 1, out _).Should().BeTrue("a new event sends a new MSI even if software has not cleared the vector");
+        msi.Raise(4);
+        msi.TryTakeMessage(true, 1, out _).Should().BeFalse("a disabled source sends nothing");
     }
 
     [Test]
@@ -61,19 +66,23 @@ public sealed class MsiModelTests
     }
 
     [Test]
-    public void Multi_vector_sends_the_lowest_pending_bit_and_clears_it()
+    public void Multi_vector_sends_each_event_as_its_own_message_and_clears_its_bit()
     {
+        // The port is always ready: an event's bit is sent (and cleared) within a cycle or two, so events at different
+        // times are separate messages in their order (the RTL's lowest-first only orders events of one cycle).
         var msi = new MsiController(MsiFlavour.MultiVector, 32);
         msi.WriteEnableWord(0, 1, 0xFF);
         msi.Raise(5);
         msi.Raise(2);
+        msi.Raise(5);
+        msi.Pending.Should().Be(0b100100UL);
         var vectors = new List<int>();
         while (msi.TryTakeMessage(true, 8, out var m))
         {
             vectors.Add(m.Vector);
         }
 
-        vectors.Should().Equal([2, 5]);
+        vectors.Should().Equal([5, 2, 5]);
         msi.Pending.Should().Be(0UL);
     }
 
@@ -100,7 +109,7 @@ public sealed class MsiModelTests
     }
 
     [Test]
-    public void Board_posts_msi_only_with_msi_enabled_and_bus_mastering()
+    public void The_hard_ip_sends_an_msi_only_with_msi_enabled_and_otherwise_drops_it()
     {
         using var board = SimBoards.Manual();
         SimBoards.Enumerate(board);
@@ -108,21 +117,27 @@ public sealed class MsiModelTests
         board.InterruptSink = sink;
         var csr = board.CsrBus;
         var dma0 = board.Map.Layout.DmaChannels[0];
-        var tx = board.Memory.Allocate(256, "tx");
+        var tx = board.Memory.Allocate(512, "tx");
         csr.Write(board.Map.Layout.Msi.Enable, 1u << dma0.ReaderInterrupt);
         csr.Write(dma0.LoopbackEnable!, 1);
         csr.Write(dma0.Reader.TableValue, ((ulong)((1u << 25) | 256) << 32) | (uint)tx.BusAddressOf(0));
         csr.Write(dma0.Reader.TableWe, 0);
         csr.Write(dma0.Reader.Enable, 1);
         board.WriteConfig(0x04, 2, 6);
-        board.Step();
-        sink.Messages.Should().BeEmpty("MSI is not enabled in config space yet");
+        board.Settle();
+        sink.Messages.Should().BeEmpty("MSI is not enabled in config space: the hard IP completes the handshake and sends nothing");
+        board.GetStatistics().MsiBlocked.Should().Be(1);
 
         var cs = LitePcie.Hil.Pci.PciConfigSpace.Parse(board.ReadConfigSpace()).Find<LitePcie.Hil.Pci.MsiCapability>()!;
         board.WriteConfig(cs.Offset + 4, 4, 0xFEE0_0000);
         board.WriteConfig(cs.Offset + 12, 2, 0x41);
         board.WriteConfig(cs.Offset + 2, 2, 1);
-        board.Step();
+        board.Settle();
+        sink.Messages.Should().BeEmpty("nothing was held for later (conformance scenario 'MSI raised while MSI is disabled in config space')");
+
+        csr.Write(dma0.Reader.TableValue, ((ulong)((1u << 25) | 256) << 32) | (uint)tx.BusAddressOf(256));
+        csr.Write(dma0.Reader.TableWe, 0);
+        board.Settle();
         sink.Messages.Should().ContainSingle().Which.Should().Be(new MsiMessage(0, 0xFEE0_0000, 0x41), "posted to the OS-programmed address/data");
     }
 

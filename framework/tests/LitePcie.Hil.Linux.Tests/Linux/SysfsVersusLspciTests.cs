@@ -5,7 +5,7 @@ using LitePcie.Hil.Linux.Sysfs;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
-namespace LitePcie.Hil.Tests.Linux;
+namespace LitePcie.Hil.Linux.Tests;
 
 /// <summary>
 /// The sysfs enumerator read-only against the real PCI functions of this machine, judged by <c>lspci -D -nn -vvv</c>

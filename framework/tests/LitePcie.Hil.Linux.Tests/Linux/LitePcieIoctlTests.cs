@@ -1,11 +1,10 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using FluentAssertions;
-using LitePcie.Hil.Linux;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
-namespace LitePcie.Hil.Tests.Linux;
+namespace LitePcie.Hil.Linux.Tests;
 
 /// <summary>The ioctl numbers and struct layouts of litepcie.ko, pinned to spec/litepcie.md §6.6 and to a C compiler.</summary>
 [TestFixture]

@@ -2,12 +2,11 @@ using FluentAssertions;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
-using LitePcie.Hil.Linux;
 using LitePcie.Hil.Pci;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
-namespace LitePcie.Hil.Tests.Linux;
+namespace LitePcie.Hil.Linux.Tests;
 
 /// <summary>
 /// The litepcie.ko transport against a fake kernel that behaves like the driver (its hazards included): the ioctl
@@ -18,9 +17,10 @@ namespace LitePcie.Hil.Tests.Linux;
 [NonParallelizable]
 public sealed class LitePcieTransportTests
 {
-    private static async Task<(FakeLitePcieKernel Kernel, LinuxBackend Backend, IDeviceSession Session)> OpenAsync(string board = "sim-ac701-2ch")
+    private static async Task<(FakeLitePcieKernel Kernel, LinuxBackend Backend, IDeviceSession Session)> OpenAsync(string board = "sim-ac701-2ch", bool hostFlowControl = true)
     {
-        var kernel = new FakeLitePcieKernel(board);
+        // Host flow control (a declared difference of the fake) so verified streams cannot lose data to scheduling.
+        var kernel = new FakeLitePcieKernel(board, hostFlowControl: hostFlowControl);
         var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
         var device = (await backend.EnumerateAsync()).Should().ContainSingle().Subject;
         return (kernel, backend, await backend.OpenAsync(device));
@@ -37,11 +37,11 @@ public sealed class LitePcieTransportTests
             session.Info.Device.Should().Be(new DeviceDescriptor("linux", "0000:02:00.0", 0x10EE, 0x7024, "sim-ac701-2ch", PciLinkSpeed.Gen2, 4));
             session.Info.Identifier.Should().Be(kernel.Map.Identifier, "the identifier ROM read word by word through LITEPCIE_IOCTL_REG");
             session.Info.Driver.Should().Be("litepcie.ko");
-            session.Info.DriverVersion.Should().Be("srcversion FAKE0123456789");
+            session.Info.DriverVersion.Should().Be("build-id " + Simulation.SimulatedSysfs.BuildId, "no version or srcversion in /sys/module/litepcie, no modules.dep entry: the module's build-id note");
             session.Info.Bars.Select(b => (b.Index, b.Size)).Should().Equal((0, 1UL << 20), (2, 1UL << 20));
             session.Channels.Should().HaveCount(2, "one /dev/litepcieN per channel");
             session.Info.DmaGeometry.Should().Be(new DmaRingGeometry(256, 8192), "from LITEPCIE_IOCTL_MMAP_DMA_INFO");
-            kernel.Ioctls.First().Name.Should().Be("LITEPCIE_IOCTL_MMAP_DMA_INFO");
+            kernel.Ioctls.Where(i => i.Name != "LITEPCIE_IOCTL_REG").First().Name.Should().Be("LITEPCIE_IOCTL_MMAP_DMA_INFO", "the identity check reads the identifier ROM first");
 
             var scratch = session.Map.Layout.Ctrl.Scratch;
             session.Write(scratch, 0xDEADBEEF);
@@ -71,7 +71,10 @@ public sealed class LitePcieTransportTests
                 "LITEPCIE_IOCTL_LOCK", "LITEPCIE_IOCTL_DMA_READER",
                 "LITEPCIE_IOCTL_MMAP_DMA_READER_UPDATE", "LITEPCIE_IOCTL_MMAP_DMA_WRITER_UPDATE",
                 "LITEPCIE_IOCTL_DMA_READER", "LITEPCIE_IOCTL_LOCK");  // stop, then release
-            names.Should().NotContain("LITEPCIE_IOCTL_REG", "the stream touches no register directly");
+            var engineEnables = session.Map.Layout.DmaChannels.SelectMany(c => new[] { (uint)c.Writer.Enable.Address, (uint)c.Reader.Enable.Address }).ToHashSet();
+            kernel.Ioctls.Skip(before).Where(i => i.Name == "LITEPCIE_IOCTL_REG").Should().OnlyContain(
+                i => engineEnables.Contains(BitConverter.ToUInt32(i.Argument, 0)) && i.Argument[8] == 0,
+                "the stream's only register accesses are reads of an engine's enable bit, so counter reads send the engine's state back unchanged");
             kernel.Driver.State(0, DmaDirection.Writer).Enabled.Should().BeFalse("the stream stopped both engines");
         }
     }
@@ -83,9 +86,10 @@ public sealed class LitePcieTransportTests
         using (kernel)
         await using (session)
         {
-            kernel.LockFromAnotherProcess(0, DmaDirection.Writer);
+            int other = Raw.Open(kernel, kernel.NodePath(0));
+            Raw.Lock(kernel, other, DmaDirection.Writer, request: true).WriterStatus.Should().Be(1, "the other file takes the free lock");
             var act = () => session.Channels[0].Start(DmaDirection.Writer, DmaStartOptions.Default);
-            act.Should().Throw<DeviceBusyException>().WithMessage("*pcie_dma0 writer (FPGA→host) is locked by another open file*LITEPCIE_IOCTL_LOCK*");
+            act.Should().Throw<DeviceBusyException>().WithMessage("*pcie_dma0 writer (FPGA→host) is held by another open file*another process holds the DMA*LITEPCIE_IOCTL_LOCK answered status 0*");
             kernel.Ioctls.Should().NotContain(i => i.Name == "LITEPCIE_IOCTL_DMA_WRITER", "the enable is never sent without the lock (the driver would not check, P17)");
         }
     }
@@ -133,9 +137,12 @@ public sealed class LitePcieTransportTests
             await Eventually.UntilAsync(() => ch.GetCounters(DmaDirection.Writer).HwCount > 0 || stream.IsCompleted, "the stream moving before the removal");
             kernel.Remove();
             var ended = async () => await stream.WaitAsync(TimeSpan.FromSeconds(5));
-            await ended.Should().ThrowAsync<DeviceGoneException>().WithMessage("0000:02:00.0: LITEPCIE_IOCTL_*the device is gone");
+            await ended.Should().ThrowAsync<DeviceGoneException>().WithMessage("0000:02:00.0: *the device is gone*");
             session.IsDeviceGone.Should().BeTrue();
             (await backend.EnumerateAsync()).Should().BeEmpty("a removed function is not enumerated");
+            await session.DisposeAsync();
+            kernel.UseAfterFree.Should().HaveCountLessThanOrEqualTo(1,
+                "once the session has seen the board leave it never calls the driver again (at most one call already past the check may race the removal)");
         }
     }
 
@@ -160,12 +167,12 @@ public sealed class LitePcieTransportTests
                 pattern.Fill(tx.AsSpan(i * 8192, 8192), i);
             }
 
-            ch.WriteCopy(tx).Should().Be(tx.Length, "96 buffers fit in the 128 the driver lets software run ahead");
+            ch.WriteCopy(tx, TimeSpan.FromSeconds(5)).Bytes.Should().Be(tx.Length, "96 buffers fit in the 128 the driver lets software run ahead");
             var rx = new byte[buffers * 8192];
             int got = 0;
             while (got < rx.Length)
             {
-                got += ch.ReadCopy(rx.AsSpan(got));
+                got += ch.ReadCopy(rx.AsSpan(got), TimeSpan.FromSeconds(5)).Bytes;
             }
 
             for (int i = 0; i < buffers; i++)
@@ -173,7 +180,7 @@ public sealed class LitePcieTransportTests
                 pattern.Matches(rx.AsSpan(i * 8192, 8192), i).Should().BeTrue($"RX buffer {i} arrived intact through read(2)");
             }
 
-            FluentActions.Invoking(() => ch.ReadCopy(new byte[100])).Should().Throw<ArgumentException>()
+            FluentActions.Invoking(() => ch.ReadCopy(new byte[100], TimeSpan.FromSeconds(1))).Should().Throw<ArgumentException>()
                 .WithMessage("*multiple of 8192*a smaller read returns 0, which looks like end of file*");
             ch.Stop(DmaDirection.Reader);
             ch.Stop(DmaDirection.Writer);
@@ -192,5 +199,68 @@ public sealed class LitePcieTransportTests
             FluentActions.Invoking(() => session.ReadBar(0, 0)).Should().Throw<DeviceArgumentException>().WithMessage("*BAR0 belongs to litepcie.ko*");
             FluentActions.Invoking(() => session.ReadBar(2, 1UL << 20)).Should().Throw<DeviceArgumentException>().WithMessage("*below 0x100000*");
         }
+    }
+
+    [Test]
+    public async Task A_root_only_node_is_refused_with_the_udev_rule_that_fixes_it()
+    {
+        using var kernel = new FakeLitePcieKernel();
+        var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
+        kernel.NodesRootOnly = true;
+        var device = (await backend.EnumerateAsync()).Should().ContainSingle("a board whose node cannot be opened is still listed, so opening it can say why").Subject;
+        var open = async () => await backend.OpenAsync(device);
+        var thrown = await open.Should().ThrowAsync<DeviceException>().WithMessage("*open */litepcie0: EACCES*crw-------*lab/udev/99-litepcie.rules*");
+        thrown.Which.Code.Should().Be(DeviceErrorCode.NotPermitted);
+        string rule = Path.Combine(RepoRoot(), "lab", "udev", "99-litepcie.rules");
+        File.ReadAllText(rule).Should().Contain("SUBSYSTEM==\"litepcie\"").And.Contain("MODE=\"0660\"", "the rule the message names exists and opens the nodes to a group");
+    }
+
+    [Test]
+    public void The_module_identity_prefers_srcversion_then_the_module_files_hash_then_the_build_id()
+    {
+        using var kernel = new FakeLitePcieKernel();
+        LitePcieModule.Describe(kernel.Paths).Should().Be("build-id " + Simulation.SimulatedSysfs.BuildId);
+        string dir = Path.Combine(kernel.Paths.Lib, "modules", "6.1.0-sim-amd64");
+        Directory.CreateDirectory(Path.Combine(dir, "extra"));
+        File.WriteAllText(Path.Combine(dir, "extra", "litepcie.ko"), "module");
+        File.WriteAllText(Path.Combine(dir, "modules.dep"), "kernel/drivers/net/dummy.ko:\nextra/litepcie.ko:\n");
+        LitePcieModule.Describe(kernel.Paths).Should().Be(
+            $"sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("module"u8))} of {Path.Combine(dir, "extra", "litepcie.ko")}");
+        File.WriteAllText(Path.Combine(kernel.Paths.Sys, "module", "litepcie", "srcversion"), "ABCDEF0123\n");
+        LitePcieModule.Describe(kernel.Paths).Should().Be("srcversion ABCDEF0123");
+        Directory.Delete(Path.Combine(kernel.Paths.Sys, "module", "litepcie"), recursive: true);
+        LitePcieModule.Describe(kernel.Paths).Should().StartWith("not loaded");
+    }
+
+    [Test]
+    public async Task Two_boards_pair_with_node_blocks_in_minor_order_and_a_re_probed_board_gets_new_minors()
+    {
+        using var kernel = new FakeLitePcieKernel(boards: 2);
+        var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
+        var discovery = backend.Discover();
+        discovery.Bindings.Select(b => (b.PciAddress, string.Join(",", b.Nodes.Select(n => n.Name)))).Should().Equal(
+            ("0000:02:00.0", "litepcie0,litepcie1"), ("0000:03:00.0", "litepcie2,litepcie3"));
+        (await backend.EnumerateAsync()).Should().HaveCount(2);
+        kernel.Remove("0000:02:00.0");
+        kernel.Rescan();
+        kernel.NodeNames("0000:02:00.0").Should().Equal(["litepcie4", "litepcie5"], "litepcie_minor_idx only grows");
+        var after = backend.Discover();
+        after.Bindings.Should().BeEmpty("after a re-probe the minor order is no longer the address order: no pairing is guessed");
+        after.Problem.Should().Contain("a board was probed again since the module was loaded");
+        (await backend.EnumerateAsync()).Should().BeEmpty();
+        backend.LastProblem.Should().Contain("reload the module");
+    }
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "LitePcie.Hil.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("LitePcie.Hil.sln not found above the test assembly");
     }
 }

@@ -1,11 +1,10 @@
 using FluentAssertions;
 using LitePcie.Hil.Devices;
-using LitePcie.Hil.Linux;
 using LitePcie.Hil.Linux.Sysfs;
 using LitePcie.Hil.Pci;
 using NUnit.Framework;
 
-namespace LitePcie.Hil.Tests.Linux;
+namespace LitePcie.Hil.Linux.Tests;
 
 /// <summary>Linux availability reasons, sysfs attach/detach and the kernel probe, on a fake sysfs tree (never the real one).</summary>
 [TestFixture]
@@ -15,9 +14,11 @@ public sealed class LinuxPlatformTests
     public void A_board_without_device_nodes_is_named_with_the_fix()
     {
         using var kernel = new FakeLitePcieKernel();
-        Directory.Delete(Path.Combine(kernel.Paths.Sys, "class", "litepcie"), recursive: true);
+        Directory.Delete(Path.Combine(kernel.Paths.Sys, "bus", "pci", "drivers"), recursive: true);
+        File.Delete(Path.Combine(kernel.Paths.PciDevices, kernel.Address, "driver"));
         LinuxBackend.Unavailable(kernel.Paths).Should().Be(
-            "LitePCIe board(s) 0000:02:00.0 [10ee:7024] driver litepcie but no /dev/litepcie* nodes: load litepcie.ko (insmod litepcie.ko) and check dmesg for its probe");
+            "LitePCIe board(s) 0000:02:00.0 [10ee:7024] driver none but none bound to litepcie.ko: load it (insmod litepcie.ko) and check dmesg for its probe " +
+            "(it needs revision 0, a memory BAR0 and MSI)");
     }
 
     [Test]

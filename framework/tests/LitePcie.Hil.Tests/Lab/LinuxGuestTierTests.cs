@@ -1,0 +1,95 @@
+using FluentAssertions;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LitePcie.Hil.Tests.Support;
+using NUnit.Framework;
+
+namespace LitePcie.Hil.Tests.Lab;
+
+/// <summary>
+/// The Linux guest tier (lab/linux-guest/run.sh) from dotnet test: the real litepcie.ko and upstream tools in a QEMU
+/// (TCG) guest on our virtual board, with the upstream and the patched driver; and a fault injected into the device
+/// server showing up in upstream dma_test. Skipped with the reason where the tier cannot run here (not Linux x86-64,
+/// no ../shared/vendor, no apt); under LITEPCIE_HIL_CI=1 those are failures.
+/// </summary>
+[TestFixture]
+[Category("RealDriver")]
+[NonParallelizable]
+public sealed partial class LinuxGuestTierTests
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromMinutes(45);
+
+    private static void RequirePrerequisites()
+    {
+        string? why = !OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64
+                ? "the Linux guest tier runs on Linux x86-64 only (QEMU TCG with an x86-64 Debian kernel)"
+            : !Directory.Exists(Path.Combine(TestPaths.RepoRoot, "..", "shared", "vendor", "litepcie", "litepcie", "software"))
+                ? $"the vendor LitePCIe tree (../shared/vendor/litepcie) is not beside the repository ({TestPaths.RepoRoot}): the driver and tools are built from it"
+            : !File.Exists("/usr/bin/apt-get") || !File.Exists("/usr/bin/dpkg-query")
+                ? "not a Debian machine (apt-get, dpkg-query): the tier installs its kernel, QEMU source and tools with apt"
+            : null;
+        if (why is not null)
+        {
+            if (Environment.GetEnvironmentVariable("LITEPCIE_HIL_CI") == "1")
+            {
+                Assert.Fail(why);
+            }
+
+            Assert.Ignore(why);
+        }
+    }
+
+    private static ProcessResult RunTier(params string[] arguments)
+    {
+        RequirePrerequisites();
+        var result = ProcessRunner.Run(Path.Combine(TestPaths.RepoRoot, "lab", "linux-guest", "run.sh"), arguments, Budget, TestPaths.RepoRoot);
+        TestContext.Out.WriteLine(result.Stdout);
+        TestContext.Out.WriteLine(result.Stderr);
+        return result;
+    }
+
+    private static (int Passed, int Failed, int Skipped) LastLine(ProcessResult run)
+    {
+        string last = run.Stdout.TrimEnd().Split('\n')[^1];
+        var m = Counts().Match(last);
+        m.Success.Should().BeTrue($"run.sh's last line is 'linux-guest: N passed, N failed, N skipped', was '{last}'");
+        return (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value));
+    }
+
+    [Test]
+    public void TheRealDriverAndUpstreamTools_PassOnTheVirtualBoard_WithTheUpstreamAndThePatchedDriver()
+    {
+        var run = RunTier();
+        var (passed, failed, skipped) = LastLine(run);
+        failed.Should().Be(0, "no check failed in the guest or on the host (the lines starting 'linux-guest: FAILED' name them)");
+        run.ExitCode.Should().Be(0);
+        // Per boot: 4 virtual-board checks, 4 upstream tool checks, the kernel log, and 4 host checks (boot, 2 steps, device server).
+        passed.Should().BeGreaterThanOrEqualTo(2 * 13, "both boots ran every check");
+        skipped.Should().Be(0);
+        run.Stdout.Should().MatchRegex(@"upstream: known issue litepcie-c52a6fe-bad-page-map \(\d+ kernel log lines\)",
+            "the upstream driver still shows the known zero-copy defect, reported by name (when upstream fixes it, this test says so)");
+        run.Stdout.Should().NotContain("patched: known issue", "the patched driver leaves the kernel clean: nothing is tolerated for it");
+    }
+
+    [Test]
+    public void ABitflipInjectedIntoTheDeviceServer_MakesUpstreamDmaTestReportErrors()
+    {
+        string outDir = Path.Combine(TestPaths.RepoRoot, "build", "linux-guest", "run-bitflip");
+        var run = RunTier("--driver", "upstream", "--faults", "dma-bitflip=0.01;seed=7", "--checks", "FullyQualifiedName~DmaTest_CopyMode",
+            "--out", outDir, "--allure", Path.Combine(outDir, "allure-results"));
+        var (_, failed, _) = LastLine(run);
+        run.ExitCode.Should().Be(1, "the tier fails when dma_test finds corrupted data");
+        failed.Should().Be(1, "exactly one check fails: upstream dma_test's data check (the boot, the device server and the kernel log are fine)");
+        var m = DmaErrors().Match(run.Stdout);
+        m.Success.Should().BeTrue("the failure is DmaTest_CopyMode_HasNoErrors with dma_test's error count");
+        long.Parse(m.Groups[1].Value).Should().BeGreaterThan(0);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "upstream", "device-server.json")));
+        summary.RootElement.GetProperty("bitsFlipped").GetInt64().Should().BeGreaterThan(0, "the device server injected the bit flips dma_test found");
+    }
+
+    [GeneratedRegex(@"^linux-guest: (\d+) passed, (\d+) failed, (\d+) skipped$")]
+    private static partial Regex Counts();
+
+    [GeneratedRegex(@"FAILED upstream: \S*DmaTest_CopyMode_HasNoErrors\(\): .*found (\d+) data errors")]
+    private static partial Regex DmaErrors();
+}

@@ -23,7 +23,8 @@
 #   standalone  the core LitePCIe's gen.py builds (its LitePCIeCore class, its CSR reservations), with our
 #               PHY passed in place of a vendor PHY; ctrl_reset reaches nothing (no CRG reset), as there.
 #   soc         a LiteX SoC that adds the core with SoC.add_pcie(); its CRG has a reset, so ctrl_reset
-#               resets the whole SoC, as on a LiteX SoC board.
+#               resets the whole SoC, as on a LiteX SoC board. With "user_ports": true the DMA's user side
+#               (writer sink, reader source) is wired to top-level ports as the board's user logic would be.
 
 import argparse
 import calendar
@@ -45,7 +46,7 @@ KNOWN_KEYS = {
     "$comment", "flow", "phy_family", "phy_lanes", "phy_data_width", "phy_bar0_size", "ep_max_pending_requests",
     "ep_address_width", "mmap", "mmap_base", "mmap_size", "dma_channels", "dma_buffering", "dma_loopback",
     "dma_synchronizer", "dma_monitor", "dma_status", "msi_irqs", "msi_x", "msi_multivector", "build_time",
-    "csr_base", "csr_map", "ident", "soc_reset", "phy_device",
+    "csr_base", "csr_map", "ident", "soc_reset", "phy_device", "user_ports",
 }
 FAMILIES = {"S7PCIEPHY": "big", "USPCIEPHY": "little", "USPPCIEPHY": "little"}
 # UltraScale(+) hard IPs have separate request and completion interfaces (RQ/RC/CQ/CC); 7-Series one TX and one RX stream.
@@ -288,7 +289,7 @@ def elaborate(board, out_dir):
         "bar0_size": cfg["phy_bar0_size"],
         "msi": "msi-x" if cfg.get("msi_x") else "msi-multi-vector" if cfg.get("msi_multivector") else "msi",
         "mmap": {"base": cfg["mmap_base"], "size": cfg["mmap_size"]} if cfg.get("mmap") else None,
-        "user_ports": cfg["flow"] == "standalone",
+        "user_ports": cfg["flow"] == "standalone" or bool(cfg.get("user_ports", False)),
         "soc_reset": cfg["flow"] == "soc",
         "channels": channels,
     }
@@ -365,6 +366,36 @@ def build_soc(cfg, platform, phy_cls):
                           with_dma_status=cfg.get("dma_status", False),
                           msi_type="msi-x" if cfg.get("msi_x") else "msi-multi-vector" if cfg.get("msi_multivector") else "msi",
                           msi_width=cfg.get("msi_irqs", 32) if cfg.get("msi_x") else 32)
+            if cfg.get("user_ports", False):
+                self.add_user_ports()
+
+        def add_user_ports(self):
+            """
+            The board's user logic on the DMA's user side, as a SoC design connects it: each channel's writer sink and
+            reader source become top-level AXI-Stream ports (gen.py's names and gating, so the simulation host drives
+            them as it drives a standalone core's), with the engines' enables as status outputs.
+            """
+            from litepcie.gen import get_axi_dma_ios
+            for i in range(cfg["dma_channels"]):
+                dma = getattr(self, f"pcie_dma{i}")
+                platform.add_extension(get_axi_dma_ios(i, data_width=len(dma.sink.data)))
+                status = platform.request(f"dma{i}_status")
+                w = platform.request(f"dma{i}_writer_axi")
+                r = platform.request(f"dma{i}_reader_axi")
+                self.comb += [
+                    status.writer_enable.eq(dma.writer.enable),
+                    dma.sink.valid.eq(w.tvalid & dma.writer.enable),
+                    w.tready.eq(dma.sink.ready & dma.writer.enable),
+                    dma.sink.last.eq(w.tlast),
+                    dma.sink.data.eq(w.tdata),
+                    dma.sink.first.eq(w.tuser),
+                    status.reader_enable.eq(dma.reader.enable),
+                    r.tvalid.eq(dma.source.valid & dma.reader.enable),
+                    dma.source.ready.eq(r.tready | ~dma.reader.enable),
+                    r.tlast.eq(dma.source.last),
+                    r.tdata.eq(dma.source.data),
+                    r.tuser.eq(dma.source.first),
+                ]
 
     return SimulatedSoC()
 

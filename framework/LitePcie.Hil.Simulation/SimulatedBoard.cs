@@ -155,7 +155,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             var build = GatewareBuild.Of(profile);
             _model = new GatewareModel(Map, this, new GatewareOptions(profile.DataWidthBits, LitePcieLayout.DefaultTableDepth, build.BufferingDepth, userPattern,
-                build.SocResetWired, build.MaxPendingRequests, build.SplitStreams), Faults);
+                build.SocResetWired, build.MaxPendingRequests, build.SplitStreams, profile.ReaderSink == UserReaderSink.Discard), Faults);
             _gateware = _model;
         }
 

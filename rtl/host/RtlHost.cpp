@@ -550,7 +550,9 @@ private:
         LPC_DRIVE_CHANNEL(3);
 #endif
 #undef LPC_DRIVE_CHANNEL
-        top_->msi_irqs = 0;
+#if LPC_RTL_STANDALONE
+        top_->msi_irqs = 0;  // gen.py's user interrupt inputs (a SoC's user logic has none here)
+#endif
 #endif
     }
 

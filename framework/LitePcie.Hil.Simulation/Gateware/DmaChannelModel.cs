@@ -103,6 +103,7 @@ internal sealed class DmaChannelModel
     private readonly string _writerName;
     private readonly string _readerName;
     private readonly SequencePattern? _userPattern;
+    private readonly bool _userReaderSink;
     private readonly byte[]? _userBuffer;
     private long _userBufferSequence = -1;
     private long _userSequence;
@@ -117,8 +118,9 @@ internal sealed class DmaChannelModel
 
     public DmaChannelModel(DmaChannelLayout layout, IGatewareHost host, MsiController msi, GatewareCounters counters,
         FaultPlan faults, int dataWidthBits, int tableDepth, int dmaAddressWidth, int bufferingDepth, SequencePattern? userWriterPattern = null,
-        int maxPendingRequests = 4)
+        int maxPendingRequests = 4, bool userReaderSink = true)
     {
+        _userReaderSink = userReaderSink;
         _userPattern = userWriterPattern;
         _userBuffer = userWriterPattern is null ? null : new byte[userWriterPattern.BufferSize];
         Layout = layout;
@@ -492,22 +494,28 @@ internal sealed class DmaChannelModel
             return false;
         }
 
-        // Where the data goes: the loopback path (room in the reader's data FIFO), or the user side.
+        // Where the data goes: the loopback path (room in the reader's data FIFO), or the user side. A user side that
+        // does not take the stream — the synchronizer holding it, a zero-depth reader FIFO, no user logic on the port —
+        // leaves the data in the reader's data FIFO: the reader goes on requesting while the FIFO has room (as the RTL).
         bool toUser = !LoopbackEnabled;
-        if (toUser && (UserStreamsBlocked || (Layout.Buffering is not null && (_readerFifoControl & 0xFF_FFFF) < (uint)_dataWidthBytes)))
+        bool held = toUser && (UserStreamsBlocked || !_userReaderSink
+            || (Layout.Buffering is not null && (_readerFifoControl & 0xFF_FFFF) < (uint)_dataWidthBytes));
+        bool intoFifo = !toUser || held;
+        bool progress = false;
+        if (toUser && !held && _readerFifo.Bytes > 0)
         {
-            return false; // the synchronizer or a zero-depth reader FIFO holds the reader's stream
+            _readerFifo.Clear(); // released: the user side takes what the hold kept
+            progress = true;
         }
 
         if (!MayStart(e, f))
         {
-            return false;
+            return progress;
         }
 
-        bool progress = false;
         while (f.Remaining > 0)
         {
-            if (!toUser && _readerFifo.Bytes >= _readerFifoBytes - CoreMaxRequest)
+            if (intoFifo && _readerFifo.Bytes >= _readerFifoBytes - CoreMaxRequest)
             {
                 break; // not enough room for another request's data
             }
@@ -529,7 +537,7 @@ internal sealed class DmaChannelModel
             {
                 _host.Memory.Translate(address, chunk, _readerName); // dropped on its way (dma-drop-buffer)
             }
-            else if (!toUser)
+            else if (intoFifo)
             {
                 byte* src = _host.Memory.Translate(address, chunk, _readerName);
                 if (src is not null)

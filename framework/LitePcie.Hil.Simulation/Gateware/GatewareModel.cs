@@ -16,8 +16,9 @@ namespace LitePcie.Hil.Simulation.Gateware;
 /// </param>
 /// <param name="MaxPendingRequests">The endpoint's max_pending_requests (sizes the reader's data FIFO).</param>
 /// <param name="SplitStreams">Separate request and completion streams to the host (UltraScale PHYs).</param>
+/// <param name="UserReaderSink">User logic that takes the reader's stream when loopback is off (false = nothing takes it: the reader holds).</param>
 internal sealed record GatewareOptions(int DataWidthBits = 64, int TableDepth = 256, int BufferingDepth = 8192, LitePcie.Hil.Dma.SequencePattern? UserWriterPattern = null,
-    bool SocResetWired = true, int MaxPendingRequests = 4, bool SplitStreams = false);
+    bool SocResetWired = true, int MaxPendingRequests = 4, bool SplitStreams = false, bool UserReaderSink = true);
 
 /// <summary>
 /// Everything behind BAR0 of a LitePCIe design, built from its CSR map: SoC controller, identifier ROM,
@@ -77,7 +78,7 @@ internal sealed partial class GatewareModel : IGatewareEngine
         _socResetWired = options.SocResetWired;
         _splitStreams = options.SplitStreams;
         Channels = [.. layout.DmaChannels.Select(c => new DmaChannelModel(c, host, Msi, Counters, faults,
-            options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth, options.UserWriterPattern, options.MaxPendingRequests))];
+            options.DataWidthBits, options.TableDepth, layout.DmaAddressWidth, options.BufferingDepth, options.UserWriterPattern, options.MaxPendingRequests, options.UserReaderSink))];
         BindCtrl(layout.Ctrl);
         BindPhy();
         BindMsi(layout.Msi);

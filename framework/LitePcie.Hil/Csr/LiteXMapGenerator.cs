@@ -71,15 +71,20 @@ public sealed record LitePcieDesign
 
 /// <summary>
 /// Generates LiteX <c>csr.json</c>/<c>csr.csv</c> for a LitePCIe design following the layout rules of
-/// spec/litepcie.md §2.3: one 0x800-byte page per block, reserved pages first, remaining blocks in
-/// alphabetical order at the first free page, CSRs consecutive in creation order, interrupt bits
+/// spec/litepcie.md §2.3: one 0x800-byte page per block, reserved pages first, remaining blocks at the first
+/// free page in the order LiteX's CSR bank array scans them (modules by name; within a module its memories,
+/// e.g. <c>pcie_msi_table</c>, before its register bank), CSRs consecutive in creation order, interrupt bits
 /// numbered by sorted source name.
 /// </summary>
 public static class LiteXMapGenerator
 {
     private sealed record Reg(string Name, int Words, bool ReadOnly);
 
-    private sealed record Block(string Name, List<Reg> Registers, bool IsMemory);
+    private sealed record Block(string Name, List<Reg> Registers, bool IsMemory)
+    {
+        /// <summary>The module the block belongs to: a memory region is named module_memory (identifier_mem, pcie_msi_table).</summary>
+        public string Module => IsMemory ? Name[..Name.LastIndexOf('_')] : Name;
+    }
 
     /// <summary>Builds the map in memory.</summary>
     public static CsrMap Generate(LitePcieDesign design, string source = "generated csr.json") =>
@@ -211,7 +216,8 @@ public static class LiteXMapGenerator
             blocks.Add(DmaBlock(i, d));
         }
 
-        // Page allocation: reservations first, then alphabetical, first free page.
+        // Page allocation: reservations first, then LiteX's scan order (CSRBankArray walks the modules by name and maps a
+        // module's memories before its register bank), each at the first free page.
         var pageOf = new Dictionary<string, int>(StringComparer.Ordinal);
         var used = new HashSet<int>();
         foreach (var (name, page) in d.Reservations)
@@ -223,7 +229,7 @@ public static class LiteXMapGenerator
             }
         }
 
-        foreach (var b in blocks.Where(b => !pageOf.ContainsKey(b.Name)).OrderBy(b => b.Name, StringComparer.Ordinal))
+        foreach (var b in blocks.Where(b => !pageOf.ContainsKey(b.Name)).OrderBy(b => b.Module, StringComparer.Ordinal).ThenBy(b => b.IsMemory ? 0 : 1))
         {
             int p = 0;
             while (used.Contains(p))

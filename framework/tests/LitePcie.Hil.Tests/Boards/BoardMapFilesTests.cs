@@ -57,7 +57,7 @@ public sealed class BoardMapFilesTests
         },
         ["sim-au250-mvec4"] = new()
         {
-            Identifier = "LitePCIe standalone core (SIL sim-au250-mvec4) 2026-12-03 12:00:00",
+            Identifier = "LitePCIe standalone core 2026-12-03 12:00:00",
             DmaChannels = 4,
             Loopback = true,
             Msi = MsiFlavour.MultiVector,
@@ -65,7 +65,7 @@ public sealed class BoardMapFilesTests
         },
         ["sim-kc705-msix64-noloop"] = new()
         {
-            Identifier = "LiteX SoC on simulated KC705 (SIL sim-kc705-msix64-noloop) 2026-12-03 12:00:00",
+            Identifier = "LiteX SoC on simulated KC705 2026-12-03 12:00:00",
             DmaChannels = 1,
             Loopback = false,
             Synchronizer = true,

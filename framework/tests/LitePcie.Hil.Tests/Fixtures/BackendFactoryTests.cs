@@ -84,6 +84,7 @@ public sealed class BackendFactoryTests
 
     [TestCase("linux-lab.runsettings")]
     [TestCase("macos-lab.runsettings")]
+    [TestCase("linux-guest.runsettings")]
     public void The_lab_runsettings_require_their_boards(string file)
     {
         var text = File.ReadAllText(Path.Combine(Support.TestPaths.RepoRoot, "runsettings", file));

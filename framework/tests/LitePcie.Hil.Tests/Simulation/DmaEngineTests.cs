@@ -319,9 +319,14 @@ public sealed class DmaEngineTests
         var tx = _board.Memory.Allocate(4 * 256, "tx");
         Program(_dma0.Reader, tx, 4, 256, loop: true);
         _csr.Write(_dma0.Reader.Enable, 1);
-        _board.Step().Should().BeFalse("P15: with synchronizer bypass 0 and mode 0 the reader's user-side output is held");
+        // As the RTL: the held stream backs up into the reader's data FIFO; the reader requests while the FIFO has room.
+        StepsUntilIdle(_board, 1000).Should().BeInRange(1, 999,
+            "P15: with synchronizer bypass 0 and mode 0 the reader's user-side output is held: the reader stops once its data FIFO is full");
+        ulong held = _csr.Read(_dma0.Reader.LoopStatus);
+        _board.Step().Should().BeFalse("held");
         _csr.Write(_dma0.Synchronizer!.Bypass, 1);
         _board.Step().Should().BeTrue("bypass releases the user-side streams");
+        _csr.Read(_dma0.Reader.LoopStatus).Should().NotBe(held, "released, the reader moves on");
         _csr.Write(_dma0.Synchronizer.Bypass, 0);
         _csr.Write(_dma0.LoopbackEnable!, 1);
         _board.Step().Should().BeTrue("internal loopback is inside the synchronizer and still flows");
@@ -344,11 +349,27 @@ public sealed class DmaEngineTests
 
         csr.Write(dma.Reader.LoopProgN, 1);
         csr.Write(dma.Reader.Enable, 1);
-        board.Step().Should().BeTrue("the reader streams to the user side");
+        StepsUntilIdle(board, 200).Should().Be(-1, "the reader streams to the user side (loop mode: it never runs dry)");
 
         // What LITEPCIE_IOCTL_DMA(loopback=1) does on this design: write 1 to base + 0x40 (P14).
         board.WriteBar(0, board.Map.ToBarOffset(dma.BaseAddress + 0x40), 1);
         board.Map.RegisterAt(dma.BaseAddress + 0x40)!.Name.Should().Be("pcie_dma0_buffering_reader_fifo_control");
-        board.Step().Should().BeFalse("the reader FIFO depth limit is now below one stream word: the reader stalls");
+        StepsUntilIdle(board, 1000).Should().BeInRange(1, 999,
+            "the reader FIFO depth limit is now below one stream word: the reader stalls once its data FIFO is full");
+        board.Step().Should().BeFalse("stalled");
+    }
+
+    /// <summary>Steps until the hardware has nothing to do; the number of steps that moved something, or -1 past <paramref name="max"/>.</summary>
+    private static int StepsUntilIdle(SimulatedBoard board, int max)
+    {
+        for (int i = 0; i < max; i++)
+        {
+            if (!board.Step())
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 }

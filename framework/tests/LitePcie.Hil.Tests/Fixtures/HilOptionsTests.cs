@@ -100,7 +100,9 @@ public sealed class HilOptionsTests
     [Test]
     public void Throughput_floors_are_per_link_with_an_optional_default()
     {
+        Parse().DmaMinGbpsGiven.Should().BeFalse("on the simulator the published floors apply only when the run gives DmaMinGbps");
         var o = Parse(("DmaMinGbps", "gen3x8=40;gen2x4=9.5;default=1"));
+        o.DmaMinGbpsGiven.Should().BeTrue();
         o.MinGbpsFor(PciLinkSpeed.Gen3, 8).Should().Be(40);
         o.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
         o.MinGbpsFor(PciLinkSpeed.Gen1, 1).Should().Be(1, "unlisted links fall to default");

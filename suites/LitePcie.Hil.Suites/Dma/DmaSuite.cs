@@ -177,11 +177,28 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             report.RxBuffers.Should().BeGreaterThanOrEqualTo(8, $"cycle {cycle} of {cycles}: 8 buffers verified");
         }
 
-        // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty.
+        // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty. Idle is the engine FSM's state: a writer
+        // disabled inside a write request finishes that TLP first (LitePCIe's MEM-WR state does not look at enable), so
+        // on the real RTL the bit can read 0 for the few cycles after the stop. Polled until it holds, bounded.
         foreach (var e in new[] { ch.Layout.Writer, ch.Layout.Reader })
         {
-            uint enable = Context.Session.Read32(e.Enable);
-            uint level = Context.Session.Read32(e.Level);
+            uint enable = 0, level = 0;
+            bool Stopped()
+            {
+                enable = Context.Session.Read32(e.Enable);
+                level = Context.Session.Read32(e.Level);
+                return (enable & 3) == 2 && level == 0;
+            }
+
+            try
+            {
+                await DeviceWaits.UntilAsync(Stopped, Stall, Target.Address, $"{e.Enable.Name} idle after stop", null, Context.Cancellation);
+            }
+            catch (DeviceTimeoutException)
+            {
+                // judged below, in register terms
+            }
+
             if ((enable & 3) != 2 || level != 0)
             {
                 Attach(0);

@@ -79,14 +79,33 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         int buffers = Context.Options.MsiTransferBuffers;
         var sources = Sources();
         var running = HasLoopback ? sources : [sources[0]];
-        var before = Context.Session.GetInterruptStatistics();
-        string? verdict = null;
-        await Context.StepAsync($"{buffers} buffers at irqEvery {irqEvery} ({string.Join(" + ", running.Select(d => d.RegisterPrefix()))}): messages against loop_status", () =>
-            Stream(ch, running[0], buffers, irqEvery, bothSources: true,
-                settle: async () => verdict = await MessagesMatchHardware(ch, running, irqEvery, before)));
-        if (verdict is not null)
+        // Single MSI with both sources live cannot show a lost message: one message may stand for both (events in the same
+        // cycle), and the next message of either source finds the lost one's sticky vector bit, so the handler credits it
+        // after all (msi-drop=0.001 went undetected on sim-ac701-2ch: 16,875 messages for 16,896 events, every source's
+        // count equal to its loop_status). Each source is then counted alone, the other masked: one message per event. A
+        // masked direction's driver count never moves, so such a stream stays within one ring: streams of ring - 32 buffers
+        // until each source has sent as many messages as the one stream would have.
+        bool shared = Context.Map.Layout.Msi.Flavour == MsiFlavour.Single;
+        bool alone = shared && running.Count > 1;
+        List<List<DmaDirection>> groups = alone ? [.. running.Select(d => new List<DmaDirection> { d })] : [running];
+        int chunk = alone ? ch.Geometry.BufferCount - 32 : buffers;
+        foreach (var group in groups)
         {
-            throw new AssertionException(verdict);
+            string what = $"{string.Join(" + ", group.Select(d => d.RegisterPrefix()))}{(alone ? $", {group[0].Opposite().RegisterPrefix()} masked" : "")}";
+            await Context.StepAsync($"{buffers} buffers at irqEvery {irqEvery} ({what}{(alone ? $", in streams of {chunk}" : "")}): messages against loop_status", async () =>
+            {
+                for (int moved = 0; moved < buffers; moved += chunk)
+                {
+                    var before = Context.Session.GetInterruptStatistics();
+                    string? verdict = null;
+                    await Stream(ch, group[0], Math.Min(chunk, buffers - moved), irqEvery, bothSources: !alone,
+                        settle: async () => verdict = await MessagesMatchHardware(ch, group, irqEvery, before));
+                    if (verdict is not null)
+                    {
+                        throw new AssertionException(alone ? $"stream from buffer {moved} of {buffers} ({what}): {verdict}" : verdict);
+                    }
+                }
+            });
         }
     }
 
@@ -126,9 +145,14 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                           (attributed[d] < e ? $", {e - attributed[d]} lost" : attributed[d] > e ? $", {attributed[d] - e} extra" : ""));
             }
 
-            agree &= shared ? messages >= most && messages <= events : messages == events;
-            over |= messages > events;
-            lines.Add($"{messages} MSI message(s) arrived for {events} interrupt(s) ({(shared ? "single MSI: one message may carry both sources" : "one message per interrupt")})");
+            bool mayMerge = shared && running.Count > 1;
+            // One source of a single-MSI loopback design, streamed with the other masked in several short streams: a message
+            // of the stream before may still land in this one's count, so the verdict is the source's attributed count
+            // (a lost message leaves it short for good: with one source live, no other message finds its vector bit).
+            bool carried = shared && running.Count == 1 && HasLoopback;
+            agree &= mayMerge ? messages >= most && messages <= events : carried || messages == events;
+            over |= !carried && messages > events;
+            lines.Add($"{messages} MSI message(s) arrived for {events} interrupt(s) ({(mayMerge ? "single MSI: one message may carry both sources" : carried ? "single MSI, this source alone: judged by its attributed count" : "one message per interrupt")})");
             if (agree)
             {
                 Context.Log($"pcie_dma0 at irqEvery {irqEvery}: " + string.Join("; ", lines));

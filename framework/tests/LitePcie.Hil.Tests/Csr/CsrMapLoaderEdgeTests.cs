@@ -250,7 +250,7 @@ public sealed class CsrMapLoaderEdgeTests
         var covered = map.Registers.SelectMany(r => Enumerable.Range(0, r.Words).Select(w => r.Address + (uint)(4 * w))).ToHashSet();
         uint gap = Enumerable.Range(0, 0x4000).Select(i => (uint)(4 * i)).First(a => !covered.Contains(a) && a > map.Registers[0].Address);
         map.RegisterAt(gap).Should().BeNull();
-        map.RegisterAt(map.Registers[^1].EndAddress).Should().BeNull();
+        map.RegisterAt((uint)map.Registers[^1].EndAddress).Should().BeNull();
         map.RegisterAt(0xFFFF_FFFC).Should().BeNull();
     }
 

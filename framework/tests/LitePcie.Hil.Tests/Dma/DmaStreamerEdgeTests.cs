@@ -279,6 +279,7 @@ public sealed class DmaStreamerEdgeTests
         private readonly bool[] _running = new bool[2];
         private readonly SequencePattern _generator = new(Size);
         private long _fetched;
+        private bool _duplicated;
 
         public ScriptedChannel(int buffers, bool loopbackInDesign = true)
         {
@@ -410,29 +411,32 @@ public sealed class DmaStreamerEdgeTests
                 return;
             }
 
-            for (long n = 0; _fetched < _sw[1] && n < ReaderFetchLimit; _fetched++, n++)
+            for (long n = 0; _fetched < _sw[1] && n < ReaderFetchLimit; n++)
             {
-                _hw[1]++;
-                if (!LoopbackCopies || !_running[0])
+                bool copies = LoopbackCopies && _running[0];
+                if (copies && DuplicateAt >= 0 && _hw[0] == DuplicateAt + 1 && !_duplicated)
                 {
+                    // The writer stores the previous buffer again; the TX buffer it should have stored comes one slot late.
+                    _rx[DuplicateAt % Geometry.BufferCount].CopyTo(_rx[_hw[0] % Geometry.BufferCount], 0);
+                    _hw[0]++;
+                    _duplicated = true;
                     continue;
                 }
 
-                var src = _tx[_fetched % Geometry.BufferCount];
-                if (_hw[0] == DuplicateAt + 1)
+                _hw[1]++;
+                if (copies)
                 {
-                    src = _rx[DuplicateAt % Geometry.BufferCount];
-                    _fetched--; // the TX buffer is delivered one slot late
+                    var dst = _rx[_hw[0] % Geometry.BufferCount];
+                    _tx[_fetched % Geometry.BufferCount].CopyTo(dst, 0);
+                    if (_hw[0] == CorruptAt || (CorruptEvery > 0 && _hw[0] % CorruptEvery == 0))
+                    {
+                        dst[CorruptByte] ^= CorruptMask;
+                    }
+
+                    _hw[0]++;
                 }
 
-                var dst = _rx[_hw[0] % Geometry.BufferCount];
-                src.CopyTo(dst, 0);
-                if (_hw[0] == CorruptAt || (CorruptEvery > 0 && _hw[0] % CorruptEvery == 0))
-                {
-                    dst[CorruptByte] ^= CorruptMask;
-                }
-
-                _hw[0]++;
+                _fetched++;
             }
         }
 

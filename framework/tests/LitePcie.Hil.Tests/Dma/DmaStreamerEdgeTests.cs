@@ -414,6 +414,11 @@ public sealed class DmaStreamerEdgeTests
             for (long n = 0; _fetched < _sw[1] && n < ReaderFetchLimit; n++)
             {
                 bool copies = LoopbackCopies && _running[0];
+                if (copies && _hw[0] >= _sw[0] + Geometry.BufferCount)
+                {
+                    break; // the writer has no free RX slot until software releases one (loopback back-pressure)
+                }
+
                 if (copies && DuplicateAt >= 0 && _hw[0] == DuplicateAt + 1 && !_duplicated)
                 {
                     // The writer stores the previous buffer again; the TX buffer it should have stored comes one slot late.

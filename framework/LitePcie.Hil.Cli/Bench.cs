@@ -1,10 +1,7 @@
+using LitePcie.Hil.Backends;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Devices;
-using LitePcie.Hil.Linux;
-using LitePcie.Hil.MacOS;
-using LitePcie.Hil.MacOS.Platform;
 using LitePcie.Hil.Platform;
-using LitePcie.Hil.Simulation.Sil;
 
 namespace LitePcie.Hil.Cli;
 
@@ -17,8 +14,11 @@ internal sealed class CliUsageException(string message) : Exception(message);
 /// </summary>
 internal sealed class Bench : IAsyncDisposable
 {
-    private Bench(IDeviceBackend backend, BoardProfile profile, DeviceDescriptor device, IReadOnlyList<DeviceDescriptor> all)
+    private readonly BackendRequest _request;
+
+    private Bench(BackendRequest request, IDeviceBackend backend, BoardProfile profile, DeviceDescriptor device, IReadOnlyList<DeviceDescriptor> all)
     {
+        _request = request;
         Backend = backend;
         Profile = profile;
         Device = device;
@@ -40,12 +40,16 @@ internal sealed class Bench : IAsyncDisposable
     /// <summary>Creates the backend, enumerates and picks the device the request names (or the first one).</summary>
     public static async Task<Bench> OpenAsync(DeviceRequest request, CancellationToken cancellationToken, bool requireDevice = true)
     {
-        var backend = CreateBackend(request, out var profile);
+        var profile = BoardCatalog.Load(request.BoardOrDefault);
+        _ = profile.CsrMap; // a csr.json without a required register is a usage error now, before any backend or device is touched
+        var asked = Request(request);
+        var provider = BackendRegistry.For(asked);
+        var backend = provider.Create(asked);
         try
         {
             var found = await backend.EnumerateAsync(cancellationToken).ConfigureAwait(false);
-            var device = Select(request with { Device = NodeToAddress(backend, request.Device) }, found, requireDevice);
-            return new Bench(backend, profile, device ?? new DeviceDescriptor(backend.Name, "-", 0, 0, null, default, 0), found);
+            var device = Select(request with { Device = request.Device is null ? null : provider.ResolveDevice(backend, request.Device) }, found, requireDevice);
+            return new Bench(asked, backend, profile, device ?? new DeviceDescriptor(backend.Name, "-", 0, 0, null, default, 0), found);
         }
         catch
         {
@@ -59,94 +63,25 @@ internal sealed class Bench : IAsyncDisposable
         await Backend.OpenAsync(Device, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
-    /// The platform's power, attach and resource-probe controls: the SIL's own; on Linux sysfs/rtcwake where this host
-    /// allows them; on macOS pmset and IOKit notifications. The lab's commands (<paramref name="lab"/>: a switch or
+    /// The platform's power, attach and resource-probe controls (the provider's): the SIL's own; on Linux sysfs/rtcwake where
+    /// this host allows them; on macOS pmset and IOKit notifications. The lab's commands (<paramref name="lab"/>: a switch or
     /// relay for attach/detach, a sleep script) take precedence on real platforms, as the suites' runsettings do.
     /// </summary>
-    public PlatformControls Platform(LabCommands? lab = null)
-    {
-        lab ??= LabCommands.None;
-        IAttachControl? attach = lab.Attach.Length > 0 ? new CommandAttachControl(lab.Detach, lab.Attach, lab.Timeout) : null;
-        IPowerControl? power = lab.Sleep.Length > 0 ? new CommandPowerControl(lab.Sleep, lab.Timeout) : null;
-        switch (Backend)
-        {
-            case SilBackend sil:
-                return SilPlatform.For(sil);
-            case LinuxBackend linux:
-                return LinuxPlatform.For(linux.Paths, attach, power);
-            case MacOSBackend:
-                var mac = MacOSPlatform.For(attach, TimeSpan.FromSeconds(15));
-                return power is null ? mac : mac with { Power = power };
-            default:
-                return new PlatformControls(power, attach, new ProcessResourceProbe(), $"no platform controls for backend {Backend.Name}");
-        }
-    }
-
-    /// <summary>Enumerates again (after a detach, attach or sleep) and returns the chosen device if it is on the bus.</summary>
-    public async Task<DeviceDescriptor?> FindAgainAsync(CancellationToken cancellationToken) =>
-        (await Backend.EnumerateAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(d => d.Address == Device.Address);
-
-    /// <summary>
-    /// Polls enumeration until the chosen device is <paramref name="present"/> (re-enumerated after an attach or wake,
-    /// or gone after a detach); a <see cref="DeviceTimeoutException"/> naming the wait when the bound expires.
-    /// </summary>
-    public async Task<DeviceDescriptor?> WaitForAsync(bool present, TimeSpan bound, CancellationToken cancellationToken)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            var found = await FindAgainAsync(cancellationToken).ConfigureAwait(false);
-            if ((found is not null) == present)
-            {
-                return found;
-            }
-
-            if (clock.Elapsed > bound)
-            {
-                throw new DeviceTimeoutException(Device.Address, present ? "the board to re-enumerate" : "the board to leave the bus", bound);
-            }
-
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public PlatformControls Platform(LabCommands? lab = null) => BackendRegistry.Platform(_request with { Lab = lab ?? LabCommands.None }, Backend);
 
     public ValueTask DisposeAsync() => Backend.DisposeAsync();
 
-    private static IDeviceBackend CreateBackend(DeviceRequest request, out BoardProfile profile)
+    /// <summary>What the command line asks of the backend registry (the CLI has no flow-control switch: the simulator's default).</summary>
+    private static BackendRequest Request(DeviceRequest request) => new()
     {
-        profile = BoardCatalog.Load(request.BoardOrDefault);
-        _ = profile.CsrMap; // a csr.json without a required register is a usage error now, before any backend or device is touched
-        switch (request.Backend)
-        {
-            case DeviceOptions.Linux:
-                if (LinuxBackend.Unavailable() is { } linux)
-                {
-                    throw new DeviceCapabilityException("-", "--backend linux", $"{linux} (the simulator is never used in its place)");
-                }
-
-                return new LinuxBackend(profile);
-            case DeviceOptions.MacOS:
-                if (MacOSBackend.Unavailable() is { } mac)
-                {
-                    throw new DeviceCapabilityException("-", "--backend macos", $"{mac} (the simulator is never used in its place)");
-                }
-
-                return new MacOSBackend([profile]);
-            default:
-                return new SilBackend(new SilBackendOptions
-                {
-                    Boards = [request.BoardOrDefault], Faults = request.Faults, Paced = request.Paced,
-                    Engine = request.Engine == DeviceOptions.Rtl ? Simulation.Gateware.SimEngine.Rtl : Simulation.Gateware.SimEngine.Model,
-                    HostFlowControl = request.Engine != DeviceOptions.Rtl,
-                });
-        }
-    }
-
-    /// <summary>On Linux a channel node (<c>/dev/litepcie0</c>) names the board it belongs to.</summary>
-    private static string? NodeToAddress(IDeviceBackend backend, string? device) =>
-        backend is LinuxBackend linux && device is not null && device.StartsWith("/dev/", StringComparison.Ordinal)
-            ? linux.AddressOfNode(device) ?? device
-            : device;
+        Backend = request.Backend,
+        Boards = [request.BoardOrDefault],
+        AskedAs = $"--backend {request.Backend}",
+        NeverReplaced = " (the simulator is never used in its place)",
+        Faults = request.Faults,
+        Paced = request.Paced,
+        Engine = request.Engine == DeviceOptions.Rtl ? Simulation.Gateware.SimEngine.Rtl : Simulation.Gateware.SimEngine.Model,
+    };
 
     private static DeviceDescriptor? Select(DeviceRequest request, IReadOnlyList<DeviceDescriptor> found, bool requireDevice)
     {

@@ -1,17 +1,8 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using LitePcie.Hil.Backends;
 
 namespace LitePcie.Hil.Cli;
-
-/// <summary>The lab's own commands for a platform control: a programmable switch or relay, a sleep script.</summary>
-/// <param name="Detach">Takes the board off the bus (<c>{device}</c> = its address); empty = the platform's own.</param>
-/// <param name="Attach">Puts it back.</param>
-/// <param name="Sleep">Sleeps the host and returns after wake (<c>{seconds}</c> = duration); empty = the platform's own.</param>
-/// <param name="Timeout">Bound on each command.</param>
-internal sealed record LabCommands(string Detach, string Attach, string Sleep, TimeSpan Timeout)
-{
-    public static LabCommands None { get; } = new("", "", "", TimeSpan.FromSeconds(60));
-}
 
 /// <summary>
 /// <c>--detach-command</c>/<c>--attach-command</c> (qualify) and <c>--sleep-command</c> (sleep) with

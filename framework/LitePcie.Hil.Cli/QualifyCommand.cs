@@ -1,10 +1,7 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
-using LitePcie.Hil.Dma;
 using LitePcie.Hil.Platform;
 using LitePcie.Hil.Qualification;
 using Spectre.Console;
@@ -73,84 +70,96 @@ internal static class QualifyCommand
             attach = platform.Attach ?? throw new DeviceCapabilityException(bench.Device.Address, "attach/detach control", $"{platform.MissingReason} (give the lab's --detach-command and --attach-command, or --kind open-close, which needs none)");
         }
 
-        if (plan.Cycles - plan.Warmup < QualifyRun.SettledSamples * plan.SampleEvery)
+        if (plan.Cycles - plan.Warmup < QualifyView.SettledSamples * plan.SampleEvery)
         {
-            c.Note($"--cycles {plan.Cycles} with --warmup {plan.Warmup} and --sample-every {plan.SampleEvery} gives fewer than {QualifyRun.SettledSamples} resource samples: no leak verdict");
+            c.Note($"--cycles {plan.Cycles} with --warmup {plan.Warmup} and --sample-every {plan.SampleEvery} gives fewer than {QualifyView.SettledSamples} resource samples: no leak verdict");
         }
 
         var header = new JournalHeader($"litepcie-hil qualify {plan.Kind}", bench.Backend.Name, bench.Profile.Name, bench.Device.Address, plan.Cycles,
             string.Create(CultureInfo.InvariantCulture, $"warmup {plan.Warmup}; sample every {plan.SampleEvery}; faults {ctx.Request.Faults ?? "-"}"));
         using var journal = p.GetValue(Journal) is { } file ? CycleJournal.Open(file.FullName, header, resume: true) : null;
-        var run = new QualifyRun(plan, platform.Probe, bench.Device.Address);
         if (journal is not null)
         {
-            run.Absorb(journal.Previous);
             c.Line(journal.Resumed ? $"journal {journal.Path}: resuming at cycle {journal.NextCycle}" : $"journal {journal.Path}{(journal.Note is null ? "" : $" (new: {journal.Note})")}");
         }
 
         c.Line($"qualify {plan.Kind} on {bench.Device.Backend}:{bench.Device.Address}: {plan.Cycles} cycles, warm-up {plan.Warmup}, sample every {plan.SampleEvery}; probe: {platform.Probe.Description}");
-        var cycle = new QualifyCycle(bench, attach, plan.Timeout);
+        // The framework's cycle (the suite's): the CLI's bench opens the session, --timeout bounds every wait.
+        var cycle = new AttachDetachCycle(new CycleBench
+        {
+            Backend = bench.Backend,
+            Address = bench.Device.Address,
+            Profile = bench.Profile,
+            Open = bench.SessionAsync,
+            Attach = attach,
+            Gone = plan.Timeout,
+            Reenumeration = plan.Timeout,
+        });
+        var view = new QualifyView(plan);
+        Func<int, CyclePhases, CancellationToken, Task<string>> one = plan.Kind == OpenClose ? cycle.OpenCloseAsync : cycle.RunAsync;
+        CycleRun run;
         int first = journal?.NextCycle ?? 1;
         try
         {
             if (c.Terminal)
             {
+                run = null!;
                 await c.Ansi.Progress().AutoClear(false)
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                     .StartAsync(async progress =>
                     {
-                        var task = progress.AddTask(Markup.Escape(run.Status()), maxValue: plan.Cycles);
+                        var task = progress.AddTask(Markup.Escape(view.Status(null)), maxValue: plan.Cycles);
                         task.Value = first - 1;
-                        await run.CyclesAsync(first, cycle, journal, new QualifyProgress(
-                            OnCycle: () =>
+                        run = await RunCyclesAsync(plan, journal, platform.Probe, bench.Device.Address, one, new CycleObserver
+                        {
+                            Cycle = (r, record) =>
                             {
-                                task.Value = run.Completed;
-                                task.Description = Markup.Escape(run.Status());
+                                view.Saw(r, record);
+                                task.Value = r.Completed;
+                                task.Description = Markup.Escape(view.Status(r));
                             },
-                            OnFailure: failure => c.Ansi.MarkupLine($"[red]! {Markup.Escape(failure)}[/]"),
-                            OnSlow: slow => task.Description = Markup.Escape($"{run.Status()} — {slow}")), ctx.Cancel).ConfigureAwait(false);
+                            Slow = (n, phase, elapsed) => task.Description = Markup.Escape($"{view.Status(null)} — {view.Slow(n, phase, elapsed)}"),
+                        }, failure => c.Ansi.MarkupLine($"[red]! {Markup.Escape(failure)}[/]"), ctx.Cancel).ConfigureAwait(false);
                     }).ConfigureAwait(false);
             }
             else
             {
                 int every = Math.Max(1, plan.Cycles / 20);
-                await run.CyclesAsync(first, cycle, journal, new QualifyProgress(
-                    OnCycle: () =>
+                run = await RunCyclesAsync(plan, journal, platform.Probe, bench.Device.Address, one, new CycleObserver
+                {
+                    Cycle = (r, record) =>
                     {
-                        if (run.Completed % every == 0 || run.Completed == plan.Cycles)
+                        view.Saw(r, record);
+                        if (r.Completed % every == 0 || r.Completed == plan.Cycles)
                         {
-                            c.Line(run.Status());
+                            c.Line(view.Status(r));
                         }
                     },
-                    OnFailure: failure => c.Line($"! {failure}"),
-                    OnSlow: slow => c.Line($"… {slow}")), ctx.Cancel).ConfigureAwait(false);
+                    Slow = (n, phase, elapsed) => c.Line($"… {view.Slow(n, phase, elapsed)}"),
+                }, failure => c.Line($"! {failure}"), ctx.Cancel).ConfigureAwait(false);
             }
-        }
-        catch (OperationCanceledException) when (ctx.Cancel.IsCancellationRequested)
-        {
-            run.Interrupted = true;
         }
         finally
         {
-            if (attach is not null)
+            if (attach is not null && await cycle.EnsureAttachedAsync().ConfigureAwait(false) is { } lost)
             {
-                await cycle.EnsureAttachedAsync(c).ConfigureAwait(false);
+                c.Note($"the board could not be brought back on the bus after the cycles: {lost.Message}");
             }
         }
 
-        var verdict = run.Finish();
-        if (journal is not null && run.StoppedEarly is null && !run.Interrupted)
-        {
-            journal.Complete(run.Completed, run.Failures.Count);
-        }
-
-        Report(c, run, verdict);
+        Report(c, plan, run, view.Judged(run));
         return run.Passed ? ExitCodes.Success : ExitCodes.TestFailed;
     }
 
-    private static void Report(CliConsole c, QualifyRun run, IReadOnlyList<(TrendFit Fit, double? Limit)> trends)
+    /// <summary>The framework's cycle engine with the command's plan: no steps, failures said as they happen.</summary>
+    private static Task<CycleRun> RunCyclesAsync(QualifyPlan plan, CycleJournal? journal, IResourceProbe probe, string device,
+        Func<int, CyclePhases, CancellationToken, Task<string>> cycle, CycleObserver observer, Action<string> onFailure, CancellationToken cancel) =>
+        CycleRunner.RunAsync(new CycleOptions(plan.Cycles, plan.Warmup, plan.SampleEvery, plan.MaxConsecutiveFailures, plan.Limits) { MinSamples = QualifyView.SettledSamples },
+            journal, probe, device, cycle, _ => plan.Kind, onFailure: r => onFailure($"cycle {r.Cycle} failed in {r.FailedPhase}: {r.Failure}"),
+            observer: observer, cancellationToken: cancel);
+
+    private static void Report(CliConsole c, QualifyPlan plan, CycleRun run, IReadOnlyList<(TrendFit Fit, double? Limit)> trends)
     {
-        var plan = run.Plan;
         c.Line();
         c.Line($"[> qualify summary{(run.Interrupted ? " (interrupted by Ctrl+C: cycles so far)" : "")}");
         c.Line(string.Create(CultureInfo.InvariantCulture,
@@ -172,8 +181,8 @@ internal static class QualifyCommand
         else
         {
             int samples = trends.Max(t => t.Fit.Samples);
-            c.Line(samples < QualifyRun.SettledSamples
-                ? $"  leak verdict: none — {samples} sample{(samples == 1 ? "" : "s")} after the warm-up of {plan.Warmup} cycle(s); a slope is judged on at least {QualifyRun.SettledSamples}"
+            c.Line(samples < QualifyView.SettledSamples
+                ? $"  leak verdict: none — {samples} sample{(samples == 1 ? "" : "s")} after the warm-up of {plan.Warmup} cycle(s); a slope is judged on at least {QualifyView.SettledSamples}"
                 : $"  resources sampled every {plan.SampleEvery} cycle(s) after a warm-up of {plan.Warmup} (not sampled): {samples} samples, slopes judged on all of them");
         }
 
@@ -188,13 +197,13 @@ internal static class QualifyCommand
         table.AddColumn("VERDICT");
         foreach (var (fit, limit) in trends)
         {
-            bool leak = limit is { } l && fit.Samples >= QualifyRun.SettledSamples && fit.Slope > l;
+            bool leak = limit is { } l && fit.Samples >= QualifyView.SettledSamples && fit.Slope > l;
             string verdict = leak ? (c.Terminal ? "[red]LEAK[/]" : "LEAK")
-                : fit.Samples < QualifyRun.SettledSamples ? $"not judged ({fit.Samples} sample{(fit.Samples == 1 ? "" : "s")})"
+                : fit.Samples < QualifyView.SettledSamples ? $"not judged ({fit.Samples} sample{(fit.Samples == 1 ? "" : "s")})"
                 : limit is null ? "reported"
                 : "ok";
-            table.AddRow(Markup.Escape(fit.Resource), QualifyRun.Amount(fit.Unit, fit.Slope), limit is null ? "-" : QualifyRun.Amount(fit.Unit, limit.Value),
-                $"{QualifyRun.Amount(fit.Unit, fit.First)} → {QualifyRun.Amount(fit.Unit, fit.Last)}", fit.Samples.ToString(CultureInfo.InvariantCulture),
+            table.AddRow(Markup.Escape(fit.Resource), QualifyView.Amount(fit.Unit, fit.Slope), limit is null ? "-" : QualifyView.Amount(fit.Unit, limit.Value),
+                $"{QualifyView.Amount(fit.Unit, fit.First)} → {QualifyView.Amount(fit.Unit, fit.Last)}", fit.Samples.ToString(CultureInfo.InvariantCulture),
                 verdict);
         }
 
@@ -205,13 +214,13 @@ internal static class QualifyCommand
 
         foreach (var (fit, limit) in run.Leaks)
         {
-            c.Line($"  ! leak: {fit.Resource}: +{QualifyRun.Amount(fit.Unit, fit.Slope)}/cycle (least squares {QualifyRun.Amount(fit.Unit, fit.LeastSquaresSlope)}; " +
-                $"{QualifyRun.Amount(fit.Unit, fit.First)} → {QualifyRun.Amount(fit.Unit, fit.Last)} over {fit.Samples} samples) exceeds the limit of {QualifyRun.Amount(fit.Unit, limit)}/cycle");
+            c.Line($"  ! leak: {fit.Resource}: +{QualifyView.Amount(fit.Unit, fit.Slope)}/cycle (least squares {QualifyView.Amount(fit.Unit, fit.LeastSquaresSlope)}; " +
+                $"{QualifyView.Amount(fit.Unit, fit.First)} → {QualifyView.Amount(fit.Unit, fit.Last)} over {fit.Samples} samples) exceeds the limit of {QualifyView.Amount(fit.Unit, limit)}/cycle");
         }
 
-        bool judged = trends.Any(t => t.Limit is not null && t.Fit.Samples >= QualifyRun.SettledSamples);
+        bool judged = trends.Any(t => t.Limit is not null && t.Fit.Samples >= QualifyView.SettledSamples);
         c.Verdict(run.Passed, run.Passed && !judged
-            ? $"qualify: PASS (every cycle passed; no leak verdict: fewer than {QualifyRun.SettledSamples} samples)"
+            ? $"qualify: PASS (every cycle passed; no leak verdict: fewer than {QualifyView.SettledSamples} samples)"
             : $"qualify: {(run.Passed ? "PASS" : "FAIL")}");
         c.Document(new JsonObject
         {
@@ -237,46 +246,24 @@ internal static class QualifyCommand
                 ["first"] = t.Fit.First,
                 ["last"] = t.Fit.Last,
                 ["samples"] = t.Fit.Samples,
-                ["judged"] = t.Limit is not null && t.Fit.Samples >= QualifyRun.SettledSamples,
-                ["leak"] = t.Limit is { } l && t.Fit.Samples >= QualifyRun.SettledSamples && t.Fit.Slope > l,
+                ["judged"] = t.Limit is not null && t.Fit.Samples >= QualifyView.SettledSamples,
+                ["leak"] = t.Limit is { } l && t.Fit.Samples >= QualifyView.SettledSamples && t.Fit.Slope > l,
             })]),
         });
     }
 }
 
-/// <summary>Where a qualify run reports: after each cycle, each failure as it happens, and a cycle that is taking long.</summary>
-internal sealed record QualifyProgress(Action OnCycle, Action<string> OnFailure, Action<string> OnSlow);
-
 /// <summary>How a qualify run is paced and judged.</summary>
 internal sealed record QualifyPlan(string Kind, int Cycles, int Warmup, int SampleEvery, int MaxConsecutiveFailures, TimeSpan Timeout, LeakLimits User, LeakLimits Defaults)
 {
-    /// <summary>A resource's limit: a matching <c>--leak-limit</c> rule wins over the defaults; null = reported, not judged.</summary>
-    public double? LimitFor(string resource) => User.LimitFor(resource) ?? Defaults.LimitFor(resource);
+    /// <summary>The limits: a matching <c>--leak-limit</c> rule wins over the defaults; a resource neither covers is reported, not judged.</summary>
+    public LeakLimits Limits { get; } = User.Over(Defaults);
 }
 
-/// <summary>The cycles run so far: failures, resource series and the live worst slope.</summary>
-internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string device)
+/// <summary>What the command shows of a run while it goes: the status line with rate, ETA and the worst slope so far.</summary>
+internal sealed class QualifyView(QualifyPlan plan)
 {
-    private readonly Dictionary<string, (ResourceUnit Unit, List<(long Cycle, double Value)> Points)> _series = new(StringComparer.Ordinal);
-    private readonly Stopwatch _clock = new();
-    private int _ranHere;
     private string _worst = "no sample yet";
-
-    public QualifyPlan Plan => plan;
-
-    public int Completed { get; private set; }
-
-    public List<CycleFailure> Failures { get; } = [];
-
-    public List<(TrendFit Fit, double Limit)> Leaks { get; } = [];
-
-    public string? StoppedEarly { get; private set; }
-
-    public bool Interrupted { get; set; }
-
-    public double CyclesPerSecond => _clock.Elapsed.TotalSeconds > 0 ? _ranHere / _clock.Elapsed.TotalSeconds : 0;
-
-    public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
 
     /// <summary>
     /// Fewest samples a slope is judged on. Between two samples there is one difference, not a trend (Theil–Sen's
@@ -290,20 +277,55 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
     /// worst resource so far with its sample count — "settling" while it has fewer than <see cref="SettledSamples"/>;
     /// the verdict itself is taken once, at the end, on every sample.
     /// </summary>
-    public string Status()
+    public string Status(CycleRun? run)
     {
-        string head = $"cycle {Completed}/{plan.Cycles}, {Failures.Count} failed";
-        if (_ranHere > 0 && _clock.Elapsed.TotalSeconds > 0 && Completed < plan.Cycles)
+        _last = run ?? _last;
+        int completed = _last?.Completed ?? 0;
+        string head = $"cycle {completed}/{plan.Cycles}, {_last?.Failures.Count ?? 0} failed";
+        if (_last is { RanHere: > 0, CyclesPerSecond: > 0 } && completed < plan.Cycles)
         {
-            double rate = _ranHere / _clock.Elapsed.TotalSeconds;
-            head += string.Create(CultureInfo.InvariantCulture, $", {rate:0.#} cycles/s, ETA {Eta((plan.Cycles - Completed) / rate)}");
+            double rate = _last.CyclesPerSecond;
+            head += string.Create(CultureInfo.InvariantCulture, $", {rate:0.#} cycles/s, ETA {Eta((plan.Cycles - completed) / rate)}");
         }
 
-        string tail = Completed <= plan.Warmup
+        string tail = completed <= plan.Warmup
             ? $"warm-up: resources sampled from cycle {plan.Warmup + plan.SampleEvery}"
             : _worst;
         return $"{head}; {tail}";
     }
+
+    private CycleRun? _last;
+
+    /// <summary>A cycle still running: which phase it waits in, and for how long.</summary>
+    public string Slow(int cycle, string? phase, TimeSpan elapsed) => string.Create(CultureInfo.InvariantCulture,
+        $"cycle {cycle}: {phase ?? "between phases"} after {elapsed.TotalSeconds:0.0} s (each wait is bounded by --timeout {plan.Timeout.TotalSeconds:0.###} s)");
+
+    /// <summary>After a cycle that sampled: the resource closest to (or furthest over) its limit, with how many samples it rests on.</summary>
+    public void Saw(CycleRun run, CycleRecord record)
+    {
+        _last = run;
+        if (record.Samples is null)
+        {
+            return;
+        }
+
+        var worst = Fits(run).Where(f => f.Fit.Samples >= 2).OrderByDescending(f => f.Limit is { } l ? f.Fit.Slope / Math.Max(l, 1e-9) : 0).FirstOrDefault();
+        if (worst.Fit is { } fit)
+        {
+            string limit = worst.Limit is { } l ? Amount(fit.Unit, l) : "-";
+            string basis = fit.Samples < SettledSamples ? $"settling: {fit.Samples} samples, judged from {SettledSamples}" : $"{fit.Samples} samples";
+            string slope = (fit.Slope > 0 ? "+" : "") + Amount(fit.Unit, fit.Slope);
+            _worst = $"worst slope so far {fit.Resource} {slope}/cycle (limit {limit}; {basis})";
+        }
+        else
+        {
+            _worst = "1 sample: no slope yet";
+        }
+    }
+
+    /// <summary>Every resource's fit with its limit (null = reported, not judged), as the engine judged them.</summary>
+    public IReadOnlyList<(TrendFit Fit, double? Limit)> Judged(CycleRun run) =>
+        [.. run.Trends.Select(f => (f, plan.Limits.LimitFor(f.Resource, f.SampledCycles)))];
 
     /// <summary>Remaining time as "4.2 s", "3 min 12 s" or "2 h 05 min".</summary>
     public static string Eta(double seconds) => seconds switch
@@ -317,279 +339,10 @@ internal sealed class QualifyRun(QualifyPlan plan, IResourceProbe probe, string 
     public static string Amount(ResourceUnit unit, double value) =>
         unit == ResourceUnit.Bytes ? Text.Bytes(value) : Text.F(value, "0.###");
 
-    /// <summary>Takes in the cycles of a resumed journal.</summary>
-    public void Absorb(IReadOnlyList<CycleRecord> previous)
-    {
-        foreach (var r in previous)
+    private List<(TrendFit Fit, double? Limit)> Fits(CycleRun run) =>
+        [.. run.Samples.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s =>
         {
-            Completed = r.Cycle;
-            if (!r.Ok)
-            {
-                Failures.Add(new CycleFailure(r.Cycle, r.State, r.FailedPhase ?? "cycle", r.Failure ?? "failed"));
-            }
-
-            foreach (var (name, value) in r.Samples ?? new Dictionary<string, double>())
-            {
-                Series(name, name.EndsWith("_bytes", StringComparison.Ordinal) ? ResourceUnit.Bytes : ResourceUnit.Count).Add((r.Cycle, value));
-            }
-        }
-    }
-
-    /// <summary>
-    /// Runs cycles <paramref name="first"/>..N. <see cref="QualifyProgress.OnCycle"/> after each; a failure is reported
-    /// as it happens, and a cycle that runs long says which phase it is waiting in (after 1 s, then every 5 s) instead
-    /// of going silent until its wait's bound expires.
-    /// </summary>
-    public async Task CyclesAsync(int first, QualifyCycle cycle, CycleJournal? journal, QualifyProgress progress, CancellationToken cancel)
-    {
-        _clock.Start();
-        int consecutive = 0;
-        try
-        {
-            for (int n = first; n <= plan.Cycles; n++)
-            {
-                cancel.ThrowIfCancellationRequested();
-                var phases = new CyclePhases(TimeProvider.System);
-                long t0 = Stopwatch.GetTimestamp();
-                string? phase = null, failure = null;
-                try
-                {
-                    var running = plan.Kind == "open-close" ? cycle.OpenCloseAsync(n, phases, cancel) : cycle.AttachDetachAsync(n, phases, cancel);
-                    await WatchAsync(running, n, phases, t0, progress, cancel).ConfigureAwait(false);
-                }
-                catch (CyclePhaseException e)
-                {
-                    (phase, failure) = (e.Phase, e.InnerException?.Message ?? e.Message);
-                }
-
-                var samples = n > plan.Warmup && (n - plan.Warmup) % plan.SampleEvery == 0 ? Sample(n) : null;
-                journal?.Append(new CycleRecord
-                {
-                    Cycle = n,
-                    State = plan.Kind,
-                    Ok = failure is null,
-                    Milliseconds = Math.Round(Stopwatch.GetElapsedTime(t0).TotalMilliseconds, 3),
-                    FailedPhase = phase,
-                    Failure = failure,
-                    Phases = new Dictionary<string, double>(phases.Milliseconds, StringComparer.Ordinal),
-                    Samples = samples,
-                });
-                Completed = n;
-                _ranHere++;
-                consecutive = failure is null ? 0 : consecutive + 1;
-                if (failure is not null)
-                {
-                    Failures.Add(new CycleFailure(n, plan.Kind, phase!, failure));
-                    progress.OnFailure($"cycle {n} failed in {phase}: {failure}");
-                }
-
-                progress.OnCycle();
-                if (consecutive >= plan.MaxConsecutiveFailures)
-                {
-                    StoppedEarly = $"{consecutive} consecutive cycles failed (up to cycle {n}); the device did not recover";
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            _clock.Stop();
-        }
-    }
-
-    /// <summary>Waits for a cycle; while it runs past 1 s, says every 5 s which phase it is in and for how long.</summary>
-    private async Task WatchAsync(Task running, int n, CyclePhases phases, long t0, QualifyProgress progress, CancellationToken cancel)
-    {
-        var next = TimeSpan.FromSeconds(1);
-        using var done = new CancellationTokenSource();
-        while (true)
-        {
-            // The cycle itself observes Ctrl+C; this only waits for it (a progress timer, not a synchronisation).
-            // The timer is cancelled as soon as the cycle ends, so fast cycles leave no pending timers behind.
-            var wait = next - Stopwatch.GetElapsedTime(t0);
-            if (wait > TimeSpan.Zero)
-            {
-                var timer = Task.Delay(wait, done.Token);
-                if (await Task.WhenAny(running, timer).ConfigureAwait(false) == running)
-                {
-                    await done.CancelAsync().ConfigureAwait(false);
-                    break;
-                }
-            }
-
-            if (running.IsCompleted || cancel.IsCancellationRequested)
-            {
-                break;
-            }
-
-            progress.OnSlow(string.Create(CultureInfo.InvariantCulture,
-                $"cycle {n}: {phases.Current ?? "between phases"} after {Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} s (each wait is bounded by --timeout {plan.Timeout.TotalSeconds:0.###} s)"));
-            next += TimeSpan.FromSeconds(5);
-        }
-
-        await running.ConfigureAwait(false);
-    }
-
-    /// <summary>Fits every resource and records the leaks; returns each fit with its limit (null = reported, not judged).</summary>
-    public IReadOnlyList<(TrendFit Fit, double? Limit)> Finish()
-    {
-        var fits = Fits();
-        Leaks.Clear();
-        Leaks.AddRange(fits.Where(f => f.Limit is { } l && f.Fit.Samples >= SettledSamples && f.Fit.Slope > l).Select(f => (f.Fit, f.Limit!.Value)));
-        return fits;
-    }
-
-    private List<(TrendFit Fit, double? Limit)> Fits() =>
-        [.. _series.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => (LeakTrend.Fit(s.Key, s.Value.Unit, s.Value.Points), plan.LimitFor(s.Key)))];
-
-    private Dictionary<string, double> Sample(int n)
-    {
-        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var r in probe.Sample(device))
-        {
-            samples[r.Name] = r.Value;
-            Series(r.Name, r.Unit).Add((n, r.Value));
-        }
-
-        // The live view: the resource closest to (or furthest over) its limit, with how many samples it rests on.
-        var worst = Fits().Where(f => f.Fit.Samples >= 2).OrderByDescending(f => f.Limit is { } l ? f.Fit.Slope / Math.Max(l, 1e-9) : 0).FirstOrDefault();
-        if (worst.Fit is { } fit)
-        {
-            string limit = worst.Limit is { } l ? Amount(fit.Unit, l) : "-";
-            string basis = fit.Samples < SettledSamples ? $"settling: {fit.Samples} samples, judged from {SettledSamples}" : $"{fit.Samples} samples";
-            string slope = (fit.Slope > 0 ? "+" : "") + Amount(fit.Unit, fit.Slope);
-            _worst = $"worst slope so far {fit.Resource} {slope}/cycle (limit {limit}; {basis})";
-        }
-        else
-        {
-            _worst = "1 sample: no slope yet";
-        }
-
-        return samples;
-    }
-
-    private List<(long Cycle, double Value)> Series(string name, ResourceUnit unit)
-    {
-        if (!_series.TryGetValue(name, out var s))
-        {
-            // Sized up front: the run's own bookkeeping must not read as process.managed_bytes growth.
-            s = (unit, new List<(long, double)>(Math.Min(plan.Cycles / plan.SampleEvery + 1, 100_000)));
-            _series[name] = s;
-        }
-
-        return s.Points;
-    }
-}
-
-/// <summary>What one cycle does to the board.</summary>
-internal sealed class QualifyCycle(Bench bench, IAttachControl? attach, TimeSpan bound)
-{
-    private string Address => bench.Device.Address;
-
-    /// <summary>Open, verify identity and scratch, close.</summary>
-    public async Task OpenCloseAsync(int n, CyclePhases phases, CancellationToken cancel)
-    {
-        var session = await phases.RunAsync("open", () => bench.SessionAsync(cancel)).ConfigureAwait(false);
-        await using (session.ConfigureAwait(false))
-        {
-            await phases.RunAsync("verify", () => VerifyAsync(session, n, dma: false, cancel)).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Open; detach under the session (surprise removal); the session must report the device gone; close; attach;
-    /// re-enumerate; reopen; verify identity, scratch and a short DMA; close.
-    /// </summary>
-    public async Task AttachDetachAsync(int n, CyclePhases phases, CancellationToken cancel)
-    {
-        var control = attach!;
-        if (await bench.FindAgainAsync(cancel).ConfigureAwait(false) is null)
-        {
-            // An earlier cycle left the board off the bus: bringing it back is part of this cycle.
-            await phases.RunAsync("recover", async () =>
-            {
-                await control.AttachAsync(Address, cancel).ConfigureAwait(false);
-                await bench.WaitForAsync(present: true, bound, cancel).ConfigureAwait(false);
-            }).ConfigureAwait(false);
-        }
-
-        var session = await phases.RunAsync("open", () => bench.SessionAsync(cancel)).ConfigureAwait(false);
-        try
-        {
-            await phases.RunAsync("detach", () => control.DetachAsync(Address, cancel)).ConfigureAwait(false);
-            await phases.RunAsync("gone", async () =>
-            {
-                var clock = Stopwatch.StartNew();
-                while (!session.IsDeviceGone)
-                {
-                    if (clock.Elapsed > bound)
-                    {
-                        throw new DeviceTimeoutException(Address, "the open session to report the device gone after the detach", bound);
-                    }
-
-                    await Task.Delay(5, cancel).ConfigureAwait(false);
-                }
-            }).ConfigureAwait(false);
-        }
-        finally
-        {
-            await session.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await phases.RunAsync("attach", () => control.AttachAsync(Address, cancel)).ConfigureAwait(false);
-        await phases.RunAsync("enumerate", () => bench.WaitForAsync(present: true, bound, cancel)).ConfigureAwait(false);
-        var fresh = await phases.RunAsync("reopen", () => bench.SessionAsync(cancel)).ConfigureAwait(false);
-        await using (fresh.ConfigureAwait(false))
-        {
-            await phases.RunAsync("verify", () => VerifyAsync(fresh, n, dma: true, cancel)).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Whatever happened (a failed attach, Ctrl+C mid-cycle), the board ends on the bus for the next user.</summary>
-    public async Task EnsureAttachedAsync(CliConsole console)
-    {
-        try
-        {
-            if (await bench.FindAgainAsync(CancellationToken.None).ConfigureAwait(false) is null)
-            {
-                await attach!.AttachAsync(Address, CancellationToken.None).ConfigureAwait(false);
-                await bench.WaitForAsync(present: true, bound, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-        catch (DeviceException e)
-        {
-            console.Note($"the board could not be brought back on the bus after the cycles: {e.Message}");
-        }
-    }
-
-    private async Task VerifyAsync(IDeviceSession session, int n, bool dma, CancellationToken cancel)
-    {
-        var profile = bench.Profile;
-        if (session.Info.Identifier != profile.CsrMap.Identifier || session.Info.Device.VendorId != profile.VendorId || session.Info.Device.DeviceId != profile.DeviceId)
-        {
-            throw new InvalidOperationException($"identity after {(dma ? "attach" : "open")}: \"{session.Info.Identifier}\" " +
-                $"[{session.Info.Device.VendorId:x4}:{session.Info.Device.DeviceId:x4}], expected \"{profile.CsrMap.Identifier}\" [{profile.VendorId:x4}:{profile.DeviceId:x4}]");
-        }
-
-        var scratch = session.Map.Layout.Ctrl.Scratch;
-        uint value = 0xC0DE_0000u ^ (uint)n;
-        session.Write(scratch, value);
-        uint read = session.Read32(scratch);
-        if (read != value)
-        {
-            throw new InvalidOperationException($"ctrl_scratch: wrote {Text.Hex32(value)}, read {Text.Hex32(read)}");
-        }
-
-        var ch = session.Channels[0];
-        if (dma && ch.Layout.LoopbackEnable is not null)
-        {
-            var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize),
-                new StreamOptions { Bytes = 16L * ch.Geometry.BufferSize, StallTimeout = bound }, cancel).ConfigureAwait(false);
-            if (!report.Clean)
-            {
-                throw new InvalidOperationException($"16-buffer loopback DMA after attach: {report.Errors} bad buffer(s); " +
-                    $"{(report.ErrorDetails.Count > 0 ? report.ErrorDetails[0].ToString() : report.Stall ?? "driver lost buffers")}");
-            }
-        }
-    }
+            var fit = LeakTrend.Fit(s.Key, s.Value.Unit, s.Value.Points);
+            return (fit, plan.Limits.LimitFor(s.Key, fit.SampledCycles));
+        })];
 }

@@ -5,6 +5,7 @@ using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Pci;
 using LitePcie.Hil.Platform;
+using LitePcie.Hil.Qualification;
 
 namespace LitePcie.Hil.Cli;
 
@@ -54,7 +55,7 @@ internal static class SleepCommand
         string? missing = null;
         try
         {
-            back = await bench.WaitForAsync(present: true, bound, ctx.Cancel).ConfigureAwait(false);
+            back = await DeviceWaits.ReappearAsync(bench.Backend, bench.Device.Address, bound, null, ctx.Cancel).ConfigureAwait(false);
         }
         catch (DeviceTimeoutException e)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dext;
 using LitePcie.Hil.MacOS.IOKit;
 using LitePcie.Hil.Pci;
@@ -96,7 +97,7 @@ public sealed record MacOSDextService(
             return null;
         }
 
-        return $"0000:{bus:x2}:{dev:x2}.{fn:x}";
+        return new PciAddress(0, bus, dev, fn).ToString();
     }
 
     /// <summary>The address used when the provider has no usable <c>pcidebug</c>.</summary>

@@ -89,7 +89,7 @@ public sealed class SilSlot
     public SilDevice Driver { get; internal set; }
 
     /// <summary>PCI address.</summary>
-    public string Address => $"0000:{Index + 1:x2}:00.0";
+    public string Address => PciAddress.OfSimulatedSlot(Index).ToString();
 
     /// <summary>Attaches since the backend started (the attach-fail fault counts these).</summary>
     public int Attaches { get; internal set; }
@@ -128,7 +128,7 @@ public sealed class SilBackend : IDeviceBackend
             {
                 var profile = BoardCatalog.Load(_options.Boards[i]);
                 var board = CreateBoard(profile, i);
-                var slot = new SilSlot(i, profile, board, new SilDevice(board, $"0000:{i + 1:x2}:00.0", DeviceOptions));
+                var slot = new SilSlot(i, profile, board, new SilDevice(board, PciAddress.OfSimulatedSlot(i).ToString(), DeviceOptions));
                 _slots.Add(slot);
                 slot.Instances.Add(slot.Driver);
                 board.Removed += _ => slot.Driver.Retire(); // the OS terminates the driver of a board that left the bus

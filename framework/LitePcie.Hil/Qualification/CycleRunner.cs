@@ -10,7 +10,31 @@ namespace LitePcie.Hil.Qualification;
 /// <param name="SampleEvery">Sample resources every this many cycles after the warm-up.</param>
 /// <param name="MaxConsecutiveFailures">Stop early after this many failed cycles in a row (the device is not coming back).</param>
 /// <param name="Limits">The per-cycle growth each resource may show.</param>
-public sealed record CycleOptions(int Cycles, int WarmupCycles, int SampleEvery, int MaxConsecutiveFailures, LeakLimits Limits);
+public sealed record CycleOptions(int Cycles, int WarmupCycles, int SampleEvery, int MaxConsecutiveFailures, LeakLimits Limits)
+{
+    /// <summary>Fewest samples a resource's slope is judged on; below it the slope is reported, not judged (1 = every fit).</summary>
+    public int MinSamples { get; init; } = 1;
+}
+
+/// <summary>
+/// Who watches a cycling run as it goes (a progress line, a live table): after every cycle, and while one cycle runs long,
+/// which phase it is waiting in — after <see cref="SlowAfter"/>, then every <see cref="SlowEvery"/> — instead of silence
+/// until its wait's bound expires.
+/// </summary>
+public sealed record CycleObserver
+{
+    /// <summary>After each cycle, with the run so far and the cycle's record.</summary>
+    public Action<CycleRun, CycleRecord>? Cycle { get; init; }
+
+    /// <summary>A cycle still running: its number, the phase it is in (null between phases) and how long it has run.</summary>
+    public Action<int, string?, TimeSpan>? Slow { get; init; }
+
+    /// <summary>When a running cycle is first reported slow.</summary>
+    public TimeSpan SlowAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a slow cycle is reported again.</summary>
+    public TimeSpan SlowEvery { get; init; } = TimeSpan.FromSeconds(5);
+}
 
 /// <summary>A cycle that failed: where and why.</summary>
 public sealed record CycleFailure(int Cycle, string State, string Phase, string Message);
@@ -110,6 +134,9 @@ public sealed class CycleRun
     public string? StoppedEarly { get; internal set; }
 
     public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
+
+    /// <summary>The run was cancelled (Ctrl+C, a test's timeout): what it holds is the cycles so far, and its journal is not marked complete.</summary>
+    public bool Interrupted { get; internal set; }
 
     /// <summary>Cycle number and the CPU the test process spent on it in milliseconds (what the cycle cost, whatever else ran).</summary>
     public List<(int Cycle, double Milliseconds)> CpuTimes { get; }
@@ -233,9 +260,13 @@ public static class CycleRunner
     /// <summary>Resources of the test process itself: a resumed run is another process, so earlier samples of these are dropped.</summary>
     public const string ProcessPrefix = "process.";
 
-    /// <summary>Runs the cycles; <paramref name="cycle"/> returns the state it exercised, or throws (ideally a <see cref="CyclePhaseException"/>).</summary>
+    /// <summary>
+    /// Runs the cycles; <paramref name="cycle"/> returns the state it exercised, or throws (ideally a <see cref="CyclePhaseException"/>).
+    /// Cancellation ends the run between or during a cycle (that cycle is not recorded): the run comes back
+    /// <see cref="CycleRun.Interrupted"/>, with its verdict on the cycles so far.
+    /// </summary>
     /// <param name="options">Cycles, warm-up, sampling, early stop and leak limits.</param>
-    /// <param name="journal">Where each cycle is recorded as it ends (and earlier cycles come from when resuming).</param>
+    /// <param name="journal">Where each cycle is recorded as it ends (and earlier cycles come from when resuming); null = none.</param>
     /// <param name="probe">Resource probe sampled after the warm-up.</param>
     /// <param name="device">Device the probe reads.</param>
     /// <param name="cycle">One cycle; returns the state it exercised.</param>
@@ -243,35 +274,42 @@ public static class CycleRunner
     /// <param name="steps">Receives one step per block of <paramref name="stepEvery"/> cycles, failed when a cycle of it failed.</param>
     /// <param name="stepEvery">Cycles per reported step.</param>
     /// <param name="onFailure">Called with each failed cycle's record as it happens.</param>
+    /// <param name="observer">Told after each cycle and while a cycle runs long; null = nobody watches.</param>
     /// <param name="time">Clock.</param>
-    /// <param name="cancellationToken">Stops the run between cycles.</param>
-    public static async Task<CycleRun> RunAsync(CycleOptions options, CycleJournal journal, IResourceProbe probe, string device,
+    /// <param name="cancellationToken">Stops the run.</param>
+    public static async Task<CycleRun> RunAsync(CycleOptions options, CycleJournal? journal, IResourceProbe probe, string device,
         Func<int, CyclePhases, CancellationToken, Task<string>> cycle, Func<int, string> stateOf, IStepReporter? steps = null, int stepEvery = 100,
-        Action<CycleRecord>? onFailure = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+        Action<CycleRecord>? onFailure = null, CycleObserver? observer = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         time ??= TimeProvider.System;
         var run = new CycleRun(options.Cycles)
         {
-            Resumed = journal.Resumed,
+            Resumed = journal?.Resumed ?? false,
             SampleCapacity = Math.Max(1, (options.Cycles - options.WarmupCycles) / Math.Max(1, options.SampleEvery) + 1),
         };
-        foreach (var r in journal.Previous)
+        var previous = journal?.Previous ?? [];
+        foreach (var r in previous)
         {
             Absorb(run, r);
         }
 
-        if (journal.Previous.Count > 0)
+        if (previous.Count > 0)
         {
-            run.ResumedAt = journal.NextCycle;
+            run.ResumedAt = journal!.NextCycle;
         }
 
         int consecutive = 0;
         long start = time.GetTimestamp();
         int blockFailures = 0;
         bool blockOpen = false;
-        for (int c = journal.NextCycle; c <= options.Cycles; c++)
+        for (int c = journal?.NextCycle ?? 1; c <= options.Cycles; c++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                run.Interrupted = true;
+                break;
+            }
+
             if (!blockOpen)
             {
                 int end = Math.Min(((c - 1) / stepEvery + 1) * stepEvery, options.Cycles);
@@ -286,7 +324,14 @@ public static class CycleRunner
             string? failedPhase = null, failure = null;
             try
             {
-                state = await cycle(c, phases, cancellationToken).ConfigureAwait(false);
+                var running = cycle(c, phases, cancellationToken);
+                state = observer?.Slow is null ? await running.ConfigureAwait(false)
+                    : await WatchAsync(running, c, phases, t0, observer, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                run.Interrupted = true;
+                break;
             }
             catch (CyclePhaseException e)
             {
@@ -322,11 +367,12 @@ public static class CycleRunner
                 Phases = new Dictionary<string, double>(phases.Milliseconds, StringComparer.Ordinal),
                 Samples = samples,
             };
-            journal.Append(record);
+            journal?.Append(record);
             run.Times.Add((c, record.Milliseconds));
             run.CpuTimes.Add((c, record.CpuMilliseconds ?? 0));
             run.Completed = c;
             run.RanHere++;
+            run.Elapsed = time.GetElapsedTime(start);
             if (failure is not null)
             {
                 run.Failures.Add(new CycleFailure(c, state, failedPhase!, failure));
@@ -351,10 +397,16 @@ public static class CycleRunner
                 blockOpen = false;
             }
 
+            observer?.Cycle?.Invoke(run, record);
             if (stop)
             {
                 break;
             }
+        }
+
+        if (blockOpen)
+        {
+            steps?.StepFinished(new OperationCanceledException("the run was cancelled"));
         }
 
         run.Elapsed = time.GetElapsedTime(start);
@@ -362,18 +414,50 @@ public static class CycleRunner
         {
             var fit = LeakTrend.Fit(name, unit, points);
             run.Trends.Add(fit);
-            if (options.Limits.LimitFor(name, fit.SampledCycles) is { } limit && fit.Slope > limit)
+            if (fit.Samples >= options.MinSamples && options.Limits.LimitFor(name, fit.SampledCycles) is { } limit && fit.Slope > limit)
             {
                 run.Leaks.Add((fit, limit));
             }
         }
 
-        if (run.StoppedEarly is null)
+        if (run.StoppedEarly is null && !run.Interrupted)
         {
-            journal.Complete(run.Completed, run.Failures.Count);
+            journal?.Complete(run.Completed, run.Failures.Count);
         }
 
         return run;
+    }
+
+    /// <summary>Waits for a cycle; while it runs long, tells the observer which phase it is in (a progress timer, not a synchronisation).</summary>
+    private static async Task<string> WatchAsync(Task<string> running, int c, CyclePhases phases, long t0, CycleObserver observer, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var next = observer.SlowAfter;
+        using var done = new CancellationTokenSource();
+        while (!running.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            // The timer is cancelled as soon as the cycle ends, so fast cycles leave no pending timers behind.
+            var wait = next - time.GetElapsedTime(t0);
+            if (wait > TimeSpan.Zero)
+            {
+                var timer = Task.Delay(wait, time, done.Token);
+                if (await Task.WhenAny(running, timer).ConfigureAwait(false) == running)
+                {
+                    await done.CancelAsync().ConfigureAwait(false);
+                    break;
+                }
+            }
+
+            if (running.IsCompleted || cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            observer.Slow!(c, phases.Current, time.GetElapsedTime(t0));
+            next += observer.SlowEvery;
+        }
+
+        return await running.ConfigureAwait(false);
     }
 
     private static void Absorb(CycleRun run, CycleRecord r)

@@ -122,8 +122,13 @@ public sealed class LeakLimits
         "process.managed_bytes=16+98304;process.native_heap_bytes=64+262144;process.private_bytes=4096+4194304;process.handles=0.05;process.threads=0.05";
 
     private readonly List<(string Pattern, double Limit, double Band)> _rules;
+    private readonly LeakLimits? _fallback;
 
-    private LeakLimits(List<(string Pattern, double Limit, double Band)> rules) => _rules = rules;
+    private LeakLimits(List<(string Pattern, double Limit, double Band)> rules, LeakLimits? fallback = null)
+    {
+        _rules = rules;
+        _fallback = fallback;
+    }
 
     /// <summary>The rules, in the order given.</summary>
     public IReadOnlyList<(string Pattern, double Limit, double Band)> Rules => _rules;
@@ -154,6 +159,9 @@ public sealed class LeakLimits
         return new LeakLimits(rules);
     }
 
+    /// <summary>These rules first; a resource none of them covers is judged by <paramref name="defaults"/>' rules.</summary>
+    public LeakLimits Over(LeakLimits defaults) => new(_rules, defaults);
+
     /// <summary>The per-cycle limit of a resource for a run long enough to ignore its band, or null when no rule covers it (reported, not judged).</summary>
     public double? LimitFor(string resource) => Rule(resource)?.Limit;
 
@@ -175,7 +183,7 @@ public sealed class LeakLimits
             }
         }
 
-        return best;
+        return best ?? _fallback?.Rule(resource);
     }
 
     /// <summary>The '+' between limit and band: not an exponent's sign (<c>1e+3+2e+5</c>).</summary>

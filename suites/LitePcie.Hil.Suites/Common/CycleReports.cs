@@ -47,6 +47,11 @@ internal static class CycleReports
             }
         }
 
+        if (run.Interrupted)
+        {
+            throw new OperationCanceledException($"{what}: cancelled after cycle {run.Completed}", context.Cancellation);
+        }
+
         context.Log(run.Summary(what));
         Attach(context, run, what, path);
         if (!run.Passed)

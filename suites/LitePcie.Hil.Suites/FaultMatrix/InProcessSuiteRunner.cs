@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text;
+using LitePcie.Hil.Backends;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
-using LitePcie.Hil.Simulation.Sil;
+using LitePcie.Hil.Simulation.Gateware;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Suites.FaultMatrix;
@@ -38,8 +39,10 @@ public static class InProcessSuiteRunner
         var outcomes = new List<InProcessOutcome>();
         var clock = Stopwatch.StartNew();
         var profile = BoardCatalog.Load(board);
-        await using var backend = new SilBackend(new SilBackendOptions { Boards = [board], Faults = faults, HostFlowControl = options.SimFlowControl });
-        var platform = SilPlatform.For(backend);
+        // The run's simulator settings, one board, this fault string; faults are injected into our model, unpaced.
+        var request = BackendFactory.Request(options) with { Backend = SimBackendProvider.Name, Boards = [board], Device = "", Faults = faults, Paced = false, Engine = SimEngine.Model };
+        await using var backend = BackendRegistry.For(request).Create(request);
+        var platform = BackendRegistry.Platform(request, backend);
         foreach (var (name, invoke) in Tests(suiteType).Where(t => only is null || t.Name == only))
         {
             if (clock.Elapsed > budget)
@@ -54,7 +57,7 @@ public static class InProcessSuiteRunner
             try
             {
                 var found = await backend.EnumerateAsync();
-                var device = found.Count > 0 ? found[0] : throw new DeviceGoneException("0000:01:00.0", "the simulated board is no longer enumerated");
+                var device = found.Count > 0 ? found[0] : throw new DeviceGoneException(PciAddress.OfSimulatedSlot(0).ToString(), "the simulated board is no longer enumerated");
                 session = await backend.OpenAsync(device);
                 var target = new BoardTarget(BackendKind.Sim, device.Address, profile.Name);
                 using var cts = new CancellationTokenSource(perTest);

@@ -8,6 +8,7 @@ using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
 using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Measurement;
+using LitePcie.Hil.Qualification;
 using LitePcie.Hil.Suites.Common;
 using NUnit.Framework;
 

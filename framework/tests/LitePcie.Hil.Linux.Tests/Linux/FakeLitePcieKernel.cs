@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Devices;
 using LitePcie.Hil.Linux.Sysfs;
 using LitePcie.Hil.Simulation;
 using LitePcie.Hil.Simulation.Driver;
@@ -68,7 +69,7 @@ internal sealed unsafe class FakeLitePcieKernel : ILinuxSyscalls, IDisposable
         Directory.CreateDirectory(Path.Combine(Paths.Sys, "bus", "pci", "devices"));
         for (int k = 0; k < boards; k++)
         {
-            string address = $"0000:{k + 2:x2}:00.0";
+            string address = new PciAddress(0, k + 2, 0, 0).ToString();
             var simulated = new SimulatedBoard(Profile, new SimulationOptions { Paced = paced });
             SimulatedSysfs.AddFunction(simulated, Paths.Sys, Paths.Proc, address);
             ProbeBoard(simulated, address);

@@ -177,6 +177,96 @@ public sealed class CycleRunnerTests
     }
 
     [Test]
+    public async Task Without_a_journal_the_run_is_the_same_and_the_observer_sees_every_cycle()
+    {
+        var seen = new List<(int Completed, int Cycle, bool Sampled)>();
+        var run = await CycleRunner.RunAsync(Options(20), null, new GrowingProbe(1), "d", (_, _, _) => Task.FromResult("idle"), _ => "idle",
+            observer: new CycleObserver { Cycle = (r, record) => seen.Add((r.Completed, record.Cycle, record.Samples is not null)) });
+
+        run.Completed.Should().Be(20);
+        run.Leaks.Should().ContainSingle("one object per cycle, as with a journal");
+        seen.Select(s => s.Cycle).Should().Equal(Enumerable.Range(1, 20), "after every cycle, in order");
+        seen.Should().OnlyContain(s => s.Completed == s.Cycle);
+        seen.Where(s => s.Sampled).Select(s => s.Cycle).Should().Equal(15, 20);
+    }
+
+    [Test]
+    public async Task A_slope_on_fewer_samples_than_MinSamples_is_reported_not_judged()
+    {
+        var options = Options(20) with { MinSamples = 3 };
+        var run = await CycleRunner.RunAsync(options, null, new GrowingProbe(1), "d", (_, _, _) => Task.FromResult("idle"), _ => "idle");
+        run.Trends.Should().ContainSingle().Which.Samples.Should().Be(2);
+        run.Leaks.Should().BeEmpty("two samples are one difference, not a trend");
+    }
+
+    [Test]
+    public async Task A_cycle_that_runs_long_is_reported_with_its_phase_until_it_ends()
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = new List<(int Cycle, string? Phase)>();
+        var run = await CycleRunner.RunAsync(Options(2), null, new GrowingProbe(0), "d",
+            async (c, phases, _) =>
+            {
+                await phases.RunAsync("enumerate", () => c == 2 ? released.Task : Task.CompletedTask);
+                return "idle";
+            }, _ => "idle",
+            observer: new CycleObserver
+            {
+                SlowAfter = TimeSpan.FromMilliseconds(20),
+                SlowEvery = TimeSpan.FromMilliseconds(20),
+                Slow = (c, phase, _) =>
+                {
+                    slow.Add((c, phase));
+                    if (slow.Count == 2)
+                    {
+                        released.TrySetResult(); // the cycle ends once it was said twice
+                    }
+                },
+            });
+
+        run.Completed.Should().Be(2);
+        run.Failures.Should().BeEmpty();
+        slow.Should().HaveCountGreaterThanOrEqualTo(2).And.OnlyContain(s => s.Cycle == 2 && s.Phase == "enumerate");
+    }
+
+    [Test]
+    public async Task Cancelling_returns_the_cycles_so_far_interrupted_and_the_journal_stays_open_for_resuming()
+    {
+        using var cts = new CancellationTokenSource();
+        using (var journal = Journal(50, resume: true))
+        {
+            var run = await CycleRunner.RunAsync(Options(50), journal, new GrowingProbe(0), "d",
+                async (c, _, ct) =>
+                {
+                    if (c == 5)
+                    {
+                        await cts.CancelAsync();
+                        ct.ThrowIfCancellationRequested();
+                    }
+
+                    return "idle";
+                }, _ => "idle", cancellationToken: cts.Token);
+
+            run.Interrupted.Should().BeTrue();
+            run.Completed.Should().Be(4, "the cancelled cycle is not recorded");
+            run.Failures.Should().BeEmpty("a cancelled cycle is not a failed one");
+        }
+
+        using var again = Journal(50, resume: true);
+        again.Resumed.Should().BeTrue();
+        again.NextCycle.Should().Be(5);
+    }
+
+    [Test]
+    public void User_limits_win_over_the_defaults_and_the_defaults_cover_the_rest()
+    {
+        var limits = LeakLimits.Parse("process.*=1e12", []).Over(LeakLimits.Parse(LeakLimits.Default, []));
+        limits.LimitFor("process.managed_bytes").Should().Be(1e12);
+        limits.LimitFor("bus.dma_memory_bytes").Should().Be(16);
+        limits.LimitFor("nobody.covers_this").Should().BeNull();
+    }
+
+    [Test]
     public void Ranges_compress_consecutive_cycles() =>
         CycleRun.Ranges([3, 10, 11, 12, 20]).Should().Be("3, 10–12, 20");
 }

@@ -153,7 +153,7 @@ internal static class DmaCommand
             throw new CliUsageException($"--irq-every {irqEvery} is out of range for a {channel.Geometry.BufferCount}-buffer ring: accepted 1..{max}");
         }
 
-        if (channel.Unsupported(new DmaStartOptions(irqEvery)) is { } why)
+        if (channel.Capabilities.Unsupported(new DmaStartOptions(irqEvery)) is { } why)
         {
             throw new CliUsageException($"--irq-every {irqEvery}: {why}");
         }

@@ -84,7 +84,7 @@ internal static class LatencyCommand
                     c.Note("on hardware the engines free-run in loop mode (no host flow control): the DMA figure is the per-buffer completion the client waits for, not an isolated round trip");
                 }
 
-                if (channel.Unsupported(new DmaStartOptions(IrqEvery: 1)) is { } noIrqPerBuffer)
+                if (channel.Capabilities.Unsupported(new DmaStartOptions(IrqEvery: 1)) is { } noIrqPerBuffer)
                 {
                     // litepcie.ko interrupts every 32 buffers: time each buffer by polling both tables' loop_status instead.
                     var polled = await RingCounterLatency.MeasureAsync(session, channel, new RingCounterLatencyOptions { Samples = dmaSamples }, ctx.Cancel).ConfigureAwait(false);

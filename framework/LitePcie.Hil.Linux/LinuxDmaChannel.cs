@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using static LitePcie.Hil.Linux.LinuxConstants;
@@ -58,8 +57,20 @@ public sealed class LinuxDmaChannel : IDmaChannel
     /// <summary>The channel node.</summary>
     public string Node => _node;
 
-    /// <summary>litepcie.ko has no per-source interrupt counts.</summary>
-    public bool CountsInterruptsPerSource => false;
+    /// <summary>
+    /// litepcie.ko programs an interrupt every DMA_BUFFER_PER_IRQ (32) buffers, always enables the source, and keeps no
+    /// per-source interrupt counts.
+    /// </summary>
+    public static DmaCapabilities DriverCapabilities { get; } = new()
+    {
+        FixedIrqEvery = 32,
+        FixedIrqEveryReason = "litepcie.ko interrupts every 32 buffers (DMA_BUFFER_PER_IRQ, compile-time)",
+        MaskedInterruptsUnsupported = "litepcie.ko enables a direction's MSI bit whenever it starts it; running with the interrupt masked needs the dext",
+        CountsInterruptsPerSource = false,
+    };
+
+    /// <inheritdoc />
+    public DmaCapabilities Capabilities => DriverCapabilities;
 
     /// <summary>Whether this session holds the driver's lock of a direction (LITEPCIE_IOCTL_LOCK).</summary>
     public bool HoldsLock(DmaDirection direction)
@@ -70,15 +81,9 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
-    /// <summary>litepcie.ko programs an interrupt every DMA_BUFFER_PER_IRQ (32) buffers and always enables the source.</summary>
-    public string? Unsupported(DmaStartOptions options) =>
-        options.IrqEvery != 32 ? $"litepcie.ko interrupts every 32 buffers (DMA_BUFFER_PER_IRQ, compile-time); irqEvery {options.IrqEvery} needs a rebuilt driver"
-        : options.InterruptsMasked ? "litepcie.ko enables a direction's MSI bit whenever it starts it; running with the interrupt masked needs the dext"
-        : null;
-
     public unsafe void Start(DmaDirection direction, DmaStartOptions options)
     {
-        if (Unsupported(options) is { } why)
+        if (Capabilities.Unsupported(options) is { } why)
         {
             throw new DeviceCapabilityException(_session.Address, $"pcie_dma{Index} start with irqEvery {options.IrqEvery}{(options.InterruptsMasked ? ", masked" : "")}", why);
         }
@@ -207,31 +212,22 @@ public sealed class LinuxDmaChannel : IDmaChannel
     /// </summary>
     public async ValueTask<DmaCounters> WaitAsync(DmaDirection direction, long targetHwCount, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var clock = Stopwatch.StartNew();
         short events = direction == DmaDirection.Writer ? PollIn : PollOut;
-        while (true)
-        {
-            var c = GetCounters(direction);
-            if (c.HwCount >= targetHwCount)
+        return await HardwareCountWait.UntilAsync(_session.Time, () => GetCounters(direction), targetHwCount, timeout,
+            async (left, ct) =>
             {
-                return c;
-            }
+                int ms = (int)Math.Clamp(Math.Min(left.TotalMilliseconds, PollSlice.TotalMilliseconds), 1, PollSlice.TotalMilliseconds);
+                int r = await Task.Run(() => PollOnce(events, ms), ct).ConfigureAwait(false);
+                if (r > 0 && GetCounters(direction).HwCount < targetHwCount)
+                {
+                    // Ready for the driver's reason (buffers to consume, room to fill), not ours: do not spin on it.
+                    await Task.Delay(TimeSpan.FromMilliseconds(1), _session.Time, ct).ConfigureAwait(false);
+                }
 
-            var left = timeout - clock.Elapsed;
-            if (left <= TimeSpan.Zero)
-            {
-                throw new DeviceTimeoutException(_session.Address, $"pcie_dma{Index} {direction.Describe()} hw count {targetHwCount} (at {c.HwCount})", timeout);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            int ms = (int)Math.Clamp(Math.Min(left.TotalMilliseconds, PollSlice.TotalMilliseconds), 1, PollSlice.TotalMilliseconds);
-            int r = await Task.Run(() => PollOnce(events, ms), cancellationToken).ConfigureAwait(false);
-            if (r > 0 && GetCounters(direction).HwCount < targetHwCount)
-            {
-                // Ready for the driver's reason (buffers to consume, room to fill), not ours: do not spin on it.
-                await Task.Delay(1, cancellationToken).ConfigureAwait(false);
-            }
-        }
+                return null; // the counters decide, not the poll result
+            },
+            c => new DeviceTimeoutException(_session.Address, $"pcie_dma{Index} {direction.Describe()} hw count {targetHwCount} (at {c.HwCount})", timeout),
+            cancellationToken).ConfigureAwait(false);
     }
 
     public IDmaRing Ring(DmaDirection direction)
@@ -268,7 +264,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
     public unsafe CopyResult ReadCopy(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         CheckCopyLength(destination.Length, "read");
-        var clock = Stopwatch.StartNew();
+        long clock = _session.Time.GetTimestamp();
         fixed (byte* p = destination)
         {
             while (true)
@@ -305,7 +301,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
     public unsafe CopyResult WriteCopy(ReadOnlySpan<byte> source, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         CheckCopyLength(source.Length, "write");
-        var clock = Stopwatch.StartNew();
+        long clock = _session.Time.GetTimestamp();
         fixed (byte* p = source)
         {
             while (true)
@@ -337,30 +333,37 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
-    /// <summary>Stops what this channel started, releases its locks, unmaps its rings (best effort); a gone board gets no call.</summary>
-    internal void Close(bool gone)
+    /// <summary>Stops what this channel started and releases its locks (best effort, each direction on its own).</summary>
+    internal void StopOwned()
     {
         lock (_gate)
         {
             foreach (var direction in DmaDirectionExtensions.All)
             {
-                if (!gone)
+                try
                 {
-                    try
+                    if (_locked[(int)direction])
                     {
-                        if (_locked[(int)direction])
-                        {
-                            Control(direction, enable: false);
-                            _enabled[(int)direction] = false;
-                            Release(direction);
-                        }
-                    }
-                    catch (DeviceException)
-                    {
-                        // The close of the fd stops what the lock owned anyway.
+                        Control(direction, enable: false);
+                        _enabled[(int)direction] = false;
+                        Release(direction);
                     }
                 }
+                catch (DeviceException)
+                {
+                    // The close of the fd stops what the lock owned anyway.
+                }
+            }
+        }
+    }
 
+    /// <summary>Unmaps the channel's rings (a memory-map operation the driver takes no part in, so also when the board is gone).</summary>
+    internal void UnmapRings()
+    {
+        lock (_gate)
+        {
+            foreach (var direction in DmaDirectionExtensions.All)
+            {
                 if (_rings[(int)direction] is { } ring)
                 {
                     _session.Sys.Munmap(ring.Address, ring.Length);
@@ -390,10 +393,10 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
-    private void WaitSlice(short events, Stopwatch clock, TimeSpan timeout, string what, DmaCounters before, CancellationToken cancellationToken)
+    private void WaitSlice(short events, long clock, TimeSpan timeout, string what, DmaCounters before, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var left = timeout - clock.Elapsed;
+        var left = timeout - _session.Time.GetElapsedTime(clock);
         if (left <= TimeSpan.Zero)
         {
             throw new DeviceTimeoutException(_session.Address, $"{what} (hw {before.HwCount}, sw {before.SwCount}, running {before.Running})", timeout);

@@ -22,7 +22,7 @@ namespace LitePcie.Hil.Linux;
 /// sysfs, because the driver's interrupt handler and REG path have no all-ones check of their own.
 /// </para>
 /// </summary>
-public sealed unsafe class LinuxSession : IDeviceSession
+public sealed unsafe class LinuxSession : DeviceSessionBase
 {
     private readonly ILinuxSyscalls _sys;
     private readonly SysfsPci _sysfs;
@@ -35,9 +35,6 @@ public sealed unsafe class LinuxSession : IDeviceSession
     private readonly Lock _gate = new();
     private readonly ulong _bar0Size;
     private long _generation;
-    private int _gone;
-    private int _closing;
-    private int _disposed;
 
     private static readonly List<int> Parked = [];
 
@@ -67,17 +64,10 @@ public sealed unsafe class LinuxSession : IDeviceSession
     /// <summary>PCI address of the board.</summary>
     public string Address { get; }
 
-    public CsrMap Map { get; }
+    public override CsrMap Map { get; }
 
-    public DeviceInfo Info { get; }
+    public override DeviceInfo Info { get; }
 
-    /// <summary>
-    /// Counted by this session (DMA starts); litepcie.ko has no power callbacks and no generation of its own, so a
-    /// sleep/wake does not move it — the SleepWake suite reports exactly that (P19).
-    /// </summary>
-    public long Generation => Interlocked.Read(ref _generation);
-
-    public bool IsDeviceGone => Volatile.Read(ref _gone) != 0 || Departed() is not null;
 
     /// <summary>
     /// Descriptors of removed boards this process keeps open on purpose: closing them would run litepcie.ko's release
@@ -98,7 +88,7 @@ public sealed unsafe class LinuxSession : IDeviceSession
     /// <summary>The channel nodes of this session, channel order.</summary>
     public IReadOnlyList<LitePcieNode> Nodes => _nodes;
 
-    public IReadOnlyList<IDmaChannel> Channels => _channels;
+    public override IReadOnlyList<IDmaChannel> Channels => _channels;
 
     internal ILinuxSyscalls Sys => _sys;
 
@@ -153,13 +143,13 @@ public sealed unsafe class LinuxSession : IDeviceSession
     /// LITEPCIE_IOCTL_REG read, after the address is checked. All-ones is checked against the function's config space:
     /// when that reads vendor 0xFFFF (or the function left sysfs) the board is gone, otherwise all-ones is the value.
     /// </summary>
-    public uint ReadCsr(uint barOffset)
+    public override uint ReadCsr(uint barOffset)
     {
         var reg = new LitePcieReg { Address = CheckedAddress(barOffset), IsWrite = 0 };
         Ioctl(_fds[0], LitePcieIoctl.Reg, &reg, "LITEPCIE_IOCTL_REG read");
         if (reg.Value == uint.MaxValue && ConfigVendor() is 0xFFFF or null)
         {
-            Volatile.Write(ref _gone, 1);
+            LatchGone();
             throw new DeviceGoneException(Address,
                 $"LITEPCIE_IOCTL_REG read of 0x{reg.Address:X} returned 0xFFFFFFFF and the function's config space reads vendor 0xFFFF: the board left the bus (litepcie.ko has no all-ones check) — device gone");
         }
@@ -168,28 +158,28 @@ public sealed unsafe class LinuxSession : IDeviceSession
     }
 
     /// <summary>LITEPCIE_IOCTL_REG write, after the address is checked.</summary>
-    public void WriteCsr(uint barOffset, uint value)
+    public override void WriteCsr(uint barOffset, uint value)
     {
         var reg = new LitePcieReg { Address = CheckedAddress(barOffset), Value = value, IsWrite = 1 };
         Ioctl(_fds[0], LitePcieIoctl.Reg, &reg, "LITEPCIE_IOCTL_REG write");
     }
 
     /// <summary>Config space from sysfs (4096 bytes as root; the 64-byte header otherwise is an error naming why).</summary>
-    public PciConfigSpace ReadConfigSpace()
+    public override PciConfigSpace ReadConfigSpace()
     {
         var f = _sysfs.Read(Address);
         return f.Config ?? throw new DeviceException(DeviceErrorCode.NotPermitted, Address, f.ConfigProblem ?? "config space unreadable");
     }
 
     /// <summary>A 32-bit read of a non-CSR memory BAR through sysfs <c>resourceN</c>.</summary>
-    public uint ReadBar(int bar, ulong offset)
+    public override uint ReadBar(int bar, ulong offset)
     {
         EnsurePresent($"BAR{bar} read");
         return *(uint*)BarPointer(bar, offset);
     }
 
     /// <summary>A 32-bit write of a non-CSR memory BAR through sysfs <c>resourceN</c>.</summary>
-    public void WriteBar(int bar, ulong offset, uint value)
+    public override void WriteBar(int bar, ulong offset, uint value)
     {
         EnsurePresent($"BAR{bar} write");
         *(uint*)BarPointer(bar, offset) = value;
@@ -199,7 +189,7 @@ public sealed unsafe class LinuxSession : IDeviceSession
     /// Messages from <c>/proc/interrupts</c> for the board's MSI vectors; litepcie.ko keeps no per-source or
     /// spurious counts, so those are empty.
     /// </summary>
-    public InterruptStatistics GetInterruptStatistics()
+    public override InterruptStatistics GetInterruptStatistics()
     {
         var irqs = _sysfs.Read(Address).MsiIrqs.ToHashSet();
         long total = 0;
@@ -220,24 +210,37 @@ public sealed unsafe class LinuxSession : IDeviceSession
     }
 
     /// <summary>
-    /// Stops what this session started, releases its locks, unmaps and closes (best effort, bounded). When the board
-    /// is gone nothing reaches the driver: the rings are unmapped (a memory-map operation the driver takes no part
-    /// in) and the descriptors are parked (see <see cref="ParkedDescriptors"/>).
+    /// Counted by this session (DMA starts); litepcie.ko has no power callbacks and no generation of its own, so a
+    /// sleep/wake does not move it — the SleepWake suite reports exactly that (P19).
     /// </summary>
-    public ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _closing, 1) != 0)
-        {
-            return ValueTask.CompletedTask;
-        }
+    protected override long ReadGeneration() => Interlocked.Read(ref _generation);
 
-        bool gone = IsDeviceGone;
+    /// <summary>The board left: its binding or its first node is gone from sysfs.</summary>
+    protected override bool ReadDeviceGone() => Departed() is not null;
+
+    /// <summary>sysfs still tells after close.</summary>
+    protected override bool GoneAfterClose() => Departed() is not null;
+
+    /// <summary>Stops what this session started and releases its locks (only while the board is present).</summary>
+    protected override void StopEngines()
+    {
         foreach (var ch in _channels)
         {
-            ch.Close(gone);
+            ch.StopOwned();
+        }
+    }
+
+    /// <summary>
+    /// Unmaps and closes. When the board is gone nothing reaches the driver: the rings are unmapped (a memory-map
+    /// operation the driver takes no part in) and the descriptors are parked (see <see cref="ParkedDescriptors"/>).
+    /// </summary>
+    protected override ValueTask ReleaseAsync(bool gone)
+    {
+        foreach (var ch in _channels)
+        {
+            ch.UnmapRings();
         }
 
-        Volatile.Write(ref _disposed, 1);
         lock (_gate)
         {
             foreach (var (_, (address, length, fd)) in _barMaps)
@@ -286,15 +289,15 @@ public sealed unsafe class LinuxSession : IDeviceSession
     /// </summary>
     internal void EnsurePresent(string what)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (Volatile.Read(ref _gone) != 0)
+        ThrowIfClosed();
+        if (GoneLatched)
         {
             throw new DeviceGoneException(Address, $"{what}: the device is gone (not called: litepcie.ko would reach freed memory)");
         }
 
         if (Departed() is { } why)
         {
-            Volatile.Write(ref _gone, 1);
+            LatchGone();
             throw new DeviceGoneException(Address, $"{what}: {why} — the device is gone (not called: litepcie.ko would reach freed memory)");
         }
     }
@@ -303,7 +306,7 @@ public sealed unsafe class LinuxSession : IDeviceSession
     {
         if (LinuxErrors.MeansGone(errno))
         {
-            Volatile.Write(ref _gone, 1);
+            LatchGone();
         }
 
         return LinuxErrors.ToException(Address, what, errno);

@@ -10,14 +10,11 @@ namespace LitePcie.Hil.MacOS;
 /// as the service's termination is notified (not only when the dext latched all-ones reads), and nothing reads the
 /// status page once the session closed, because on macOS closing unmaps it (a read would fault the process).
 /// </summary>
-internal sealed class MacOSSession : IDeviceSession
+internal sealed class MacOSSession : DeviceSessionBase
 {
     private readonly DextSession _inner;
     private readonly IOKitTransport _transport;
     private readonly MacOSDmaChannel[] _channels;
-    private long _generationAtClose;
-    private bool _goneAtClose;
-    private int _closed;
 
     public MacOSSession(DextSession inner, IOKitTransport transport)
     {
@@ -32,68 +29,67 @@ internal sealed class MacOSSession : IDeviceSession
     /// <summary>The IOKit transport.</summary>
     public IOKitTransport Transport => _transport;
 
-    public CsrMap Map => _inner.Map;
+    public override CsrMap Map => _inner.Map;
 
-    public DeviceInfo Info => _inner.Info;
+    public override DeviceInfo Info => _inner.Info;
 
-    public long Generation => IsClosed ? Volatile.Read(ref _generationAtClose) : _inner.Generation;
+    public override IReadOnlyList<IDmaChannel> Channels => _channels;
 
-    public bool IsDeviceGone => _transport.IsTerminated || (IsClosed ? Volatile.Read(ref _goneAtClose) : _inner.IsDeviceGone);
-
-    public IReadOnlyList<IDmaChannel> Channels => _channels;
-
-    internal bool IsClosed => Volatile.Read(ref _closed) != 0;
-
-    public uint ReadCsr(uint barOffset)
+    public override uint ReadCsr(uint barOffset)
     {
         ThrowIfClosed();
         return _inner.ReadCsr(barOffset);
     }
 
-    public void WriteCsr(uint barOffset, uint value)
+    public override void WriteCsr(uint barOffset, uint value)
     {
         ThrowIfClosed();
         _inner.WriteCsr(barOffset, value);
     }
 
-    public PciConfigSpace ReadConfigSpace()
+    public override PciConfigSpace ReadConfigSpace()
     {
         ThrowIfClosed();
         return _inner.ReadConfigSpace();
     }
 
-    public uint ReadBar(int bar, ulong offset)
+    public override uint ReadBar(int bar, ulong offset)
     {
         ThrowIfClosed();
         return _inner.ReadBar(bar, offset);
     }
 
-    public void WriteBar(int bar, ulong offset, uint value)
+    public override void WriteBar(int bar, ulong offset, uint value)
     {
         ThrowIfClosed();
         _inner.WriteBar(bar, offset, value);
     }
 
-    public InterruptStatistics GetInterruptStatistics()
+    public override InterruptStatistics GetInterruptStatistics()
     {
         ThrowIfClosed();
         return _inner.GetInterruptStatistics();
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (IsClosed)
-        {
-            return;
-        }
+    /// <summary>The dext's generation (from the status page, which closing unmaps: the base keeps its last word).</summary>
+    protected override long ReadGeneration() => _inner.Generation;
 
-        Volatile.Write(ref _generationAtClose, _inner.Generation);
-        Volatile.Write(ref _goneAtClose, _inner.IsDeviceGone);
-        Volatile.Write(ref _closed, 1);
-        await _inner.DisposeAsync().ConfigureAwait(false);
+    /// <summary>Gone as soon as the service's termination is notified, or when the dext latched it.</summary>
+    protected override bool ReadDeviceGone() => _transport.IsTerminated || _inner.IsDeviceGone;
+
+    /// <summary>The termination notification still tells after close.</summary>
+    protected override bool GoneAfterClose() => _transport.IsTerminated;
+
+    /// <summary>Nothing here: the dext session stops what it started when it closes (<see cref="ReleaseAsync"/>).</summary>
+    protected override void StopEngines()
+    {
     }
 
-    internal void ThrowIfClosed() => ObjectDisposedException.ThrowIf(IsClosed, this);
+    /// <summary>Closes the dext session (it stops its engines unless the dext says the device is gone, then closes the client).</summary>
+    protected override ValueTask ReleaseAsync(bool gone) => _inner.DisposeAsync();
+
+    /// <summary>Refuses a channel call once the session closed (the status page is unmapped then).</summary>
+    internal void EnsureOpen() => ThrowIfClosed();
 }
 
 /// <summary>A dext DMA channel that refuses status-page reads once its session closed (the page is unmapped then).</summary>
@@ -105,45 +101,47 @@ internal sealed class MacOSDmaChannel(MacOSSession session, IDmaChannel inner) :
 
     public DmaRingGeometry Geometry => inner.Geometry;
 
+    public DmaCapabilities Capabilities => inner.Capabilities;
+
     public void Start(DmaDirection direction, DmaStartOptions options)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         inner.Start(direction, options);
     }
 
     public void Stop(DmaDirection direction)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         inner.Stop(direction);
     }
 
     public void SetLoopback(bool enabled)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         inner.SetLoopback(enabled);
     }
 
     public DmaCounters GetCounters(DmaDirection direction)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         return inner.GetCounters(direction);
     }
 
     public long UpdateSwCount(DmaDirection direction, long swCount)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         return inner.UpdateSwCount(direction, swCount);
     }
 
     public ValueTask<DmaCounters> WaitAsync(DmaDirection direction, long targetHwCount, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         return inner.WaitAsync(direction, targetHwCount, timeout, cancellationToken);
     }
 
     public IDmaRing Ring(DmaDirection direction)
     {
-        session.ThrowIfClosed();
+        session.EnsureOpen();
         return inner.Ring(direction);
     }
 }

@@ -147,15 +147,37 @@ public interface IDmaChannel
     /// <summary>The zero-copy view of a direction's ring.</summary>
     IDmaRing Ring(DmaDirection direction);
 
-    /// <summary>
-    /// Why this driver cannot start a direction with <paramref name="options"/> (a suite skips with the reason), or
-    /// null when it can. The dext accepts every valid option; litepcie.ko has a fixed coalescing of 32 and cannot
-    /// keep an engine's interrupt masked.
-    /// </summary>
-    string? Unsupported(DmaStartOptions options) => null;
+    /// <summary>What the driver behind this channel can do (asked before a suite relies on it).</summary>
+    DmaCapabilities Capabilities { get; }
+}
+
+/// <summary>
+/// What a driver can do with its DMA channels, in one place: the dext accepts every valid option and counts interrupts
+/// per source (<see cref="Full"/>); litepcie.ko has a compile-time coalescing, cannot keep an engine's interrupt masked
+/// and keeps no per-source counts. A suite asks <see cref="Unsupported"/> and skips with the reason.
+/// </summary>
+public sealed record DmaCapabilities
+{
+    /// <summary>Every option, per-source counts: the dext.</summary>
+    public static DmaCapabilities Full { get; } = new();
+
+    /// <summary>The only interrupt coalescing the driver programs, or null when any valid value can be asked for.</summary>
+    public int? FixedIrqEvery { get; init; }
+
+    /// <summary>Why <see cref="FixedIrqEvery"/> is fixed (completed with the value asked for).</summary>
+    public string FixedIrqEveryReason { get; init; } = "";
+
+    /// <summary>Why a direction cannot run with its interrupt masked, or null when it can.</summary>
+    public string? MaskedInterruptsUnsupported { get; init; }
 
     /// <summary>Whether <see cref="DmaCounters.Interrupts"/> counts interrupts per source (litepcie.ko does not).</summary>
-    bool CountsInterruptsPerSource => true;
+    public bool CountsInterruptsPerSource { get; init; } = true;
+
+    /// <summary>Why this driver cannot start a direction with <paramref name="options"/>, or null when it can.</summary>
+    public string? Unsupported(DmaStartOptions options) =>
+        FixedIrqEvery is { } fixedIrq && options.IrqEvery != fixedIrq ? $"{FixedIrqEveryReason}; irqEvery {options.IrqEvery} needs a rebuilt driver"
+        : options.InterruptsMasked ? MaskedInterruptsUnsupported
+        : null;
 }
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 
@@ -25,6 +24,9 @@ internal sealed class DextDmaChannel : IDmaChannel
     public DmaChannelLayout Layout { get; }
 
     public DmaRingGeometry Geometry => _session.Info.DmaGeometry;
+
+    /// <summary>The dext accepts every valid option and counts interrupts per source.</summary>
+    public DmaCapabilities Capabilities => DmaCapabilities.Full;
 
     private string Device => _session.Info.Device.Address;
 
@@ -62,43 +64,30 @@ internal sealed class DextDmaChannel : IDmaChannel
         return (long)_session.Client.UpdateSwCount((ulong)Index, (ulong)direction, unchecked((ulong)swCount));
     }
 
+    /// <summary>The bounded wait, in dext waits (WaitBuffers) of at most <see cref="WaitSliceMilliseconds"/> each.</summary>
     public async ValueTask<DmaCounters> WaitAsync(DmaDirection direction, long targetHwCount, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         _session.ThrowIfDisposed();
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var now = GetCounters(direction);
-            if (now.HwCount >= targetHwCount)
+        return await HardwareCountWait.UntilAsync(_session.Time, () => GetCounters(direction), targetHwCount, timeout,
+            async (remaining, ct) =>
             {
-                return now;
-            }
-
-            var remaining = timeout - clock.Elapsed;
-            if (remaining <= TimeSpan.Zero)
-            {
-                throw new DeviceTimeoutException(Device,
-                    $"pcie_dma{Index} {direction.Describe()} hardware count ≥ {targetHwCount} (reached {now.HwCount}, running {now.Running}, {now.Interrupts} interrupts)",
-                    timeout);
-            }
-
-            uint slice = (uint)Math.Clamp(Math.Ceiling(remaining.TotalMilliseconds), 1, WaitSliceMilliseconds);
-            var result = await _session.Client.WaitBuffersAsync((ulong)Index, (ulong)direction, (ulong)targetHwCount, slice)
-                .WaitAsync(TimeSpan.FromMilliseconds(slice + 5000), cancellationToken).ConfigureAwait(false);
-            switch (result.Status)
-            {
-                case IOReturn.Success:
-                    return GetCounters(direction);
-                case IOReturn.Timeout:
-                    continue; // one slice elapsed; re-check the overall bound and cancellation
-                default:
-                    throw DextClient.ToException(Device, DextSelector.WaitBuffers, result.Status,
+                uint slice = (uint)Math.Clamp(Math.Ceiling(remaining.TotalMilliseconds), 1, WaitSliceMilliseconds);
+                var result = await _session.Client.WaitBuffersAsync((ulong)Index, (ulong)direction, (ulong)targetHwCount, slice)
+                    .WaitAsync(TimeSpan.FromMilliseconds(slice + 5000), _session.Time, ct).ConfigureAwait(false);
+                return result.Status switch
+                {
+                    IOReturn.Success => GetCounters(direction),
+                    IOReturn.Timeout => null, // one slice elapsed; re-check the overall bound and cancellation
+                    _ => throw DextClient.ToException(Device, DextSelector.WaitBuffers, result.Status,
                         result.Status == IOReturn.Aborted
                             ? $"wait for pcie_dma{Index} {direction.Describe()} aborted (stop, close or power transition; generation now {_session.Generation})"
-                            : $"wait for pcie_dma{Index} {direction.Describe()} ended at hardware count {result.HwCount}");
-            }
-        }
+                            : $"wait for pcie_dma{Index} {direction.Describe()} ended at hardware count {result.HwCount}"),
+                };
+            },
+            now => new DeviceTimeoutException(Device,
+                $"pcie_dma{Index} {direction.Describe()} hardware count ≥ {targetHwCount} (reached {now.HwCount}, running {now.Running}, {now.Interrupts} interrupts)",
+                timeout),
+            cancellationToken).ConfigureAwait(false);
     }
 
     public IDmaRing Ring(DmaDirection direction)

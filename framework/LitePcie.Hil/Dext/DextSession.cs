@@ -11,15 +11,11 @@ namespace LitePcie.Hil.Dext;
 /// method table, counters and flags read from the mapped status page, DMA rings mapped zero-copy. Used
 /// unchanged by the SIL backend and the macOS backend; only the <see cref="IDextTransport"/> differs.
 /// </summary>
-public sealed unsafe class DextSession : IDeviceSession
+public sealed unsafe class DextSession : DeviceSessionBase
 {
     private readonly DextClient _client;
     private readonly byte* _status;
     private readonly DextDmaChannel[] _channels;
-    private int _closing;
-    private int _disposed;
-    private long _finalGeneration;
-    private bool _finalGone;
 
     private DextSession(DextClient client, DeviceDescriptor device, CsrMap map, LpcInfo info, DextMapping status, string driver)
     {
@@ -50,28 +46,22 @@ public sealed unsafe class DextSession : IDeviceSession
     }
 
     /// <inheritdoc />
-    public CsrMap Map { get; }
+    public override CsrMap Map { get; }
 
     /// <inheritdoc />
-    public DeviceInfo Info { get; }
+    public override DeviceInfo Info { get; }
 
     /// <summary>The method-table client (for tests and tools that need the raw calls).</summary>
     public DextClient Client => _client;
 
-    /// <inheritdoc />
-    public long Generation => Volatile.Read(ref _disposed) != 0 ? _finalGeneration : (long)Volatile.Read(ref Header.Generation);
-
-    /// <inheritdoc />
-    public bool IsDeviceGone => Volatile.Read(ref _disposed) != 0 ? _finalGone : (Volatile.Read(ref Header.Flags) & DextAbi.FlagDeviceGone) != 0;
-
     /// <summary>Whether the dext reports the device asleep.</summary>
-    public bool IsSleeping => Volatile.Read(ref _disposed) == 0 && (Volatile.Read(ref Header.Flags) & DextAbi.FlagSleeping) != 0;
+    public bool IsSleeping => !IsClosed && (Volatile.Read(ref Header.Flags) & DextAbi.FlagSleeping) != 0;
 
     /// <summary>Whether the identifier ROM differed from the layout's config_identifier at start.</summary>
-    public bool IdentifierMismatch => Volatile.Read(ref _disposed) == 0 && (Volatile.Read(ref Header.Flags) & DextAbi.FlagIdentMismatch) != 0;
+    public bool IdentifierMismatch => !IsClosed && (Volatile.Read(ref Header.Flags) & DextAbi.FlagIdentMismatch) != 0;
 
     /// <inheritdoc />
-    public IReadOnlyList<IDmaChannel> Channels => _channels;
+    public override IReadOnlyList<IDmaChannel> Channels => _channels;
 
     internal ref LpcStatusHeader Header => ref *(LpcStatusHeader*)_status;
 
@@ -110,22 +100,22 @@ public sealed unsafe class DextSession : IDeviceSession
     }
 
     /// <inheritdoc />
-    public uint ReadCsr(uint barOffset) => _client.CsrRead32(barOffset);
+    public override uint ReadCsr(uint barOffset) => _client.CsrRead32(barOffset);
 
     /// <inheritdoc />
-    public void WriteCsr(uint barOffset, uint value) => _client.CsrWrite32(barOffset, value);
+    public override void WriteCsr(uint barOffset, uint value) => _client.CsrWrite32(barOffset, value);
 
     /// <inheritdoc />
-    public uint ReadBar(int bar, ulong offset) => _client.BarRead32((ulong)bar, offset);
+    public override uint ReadBar(int bar, ulong offset) => _client.BarRead32((ulong)bar, offset);
 
     /// <inheritdoc />
-    public void WriteBar(int bar, ulong offset, uint value) => _client.BarWrite32((ulong)bar, offset, value);
+    public override void WriteBar(int bar, ulong offset, uint value) => _client.BarWrite32((ulong)bar, offset, value);
 
     /// <inheritdoc />
-    public PciConfigSpace ReadConfigSpace() => ReadConfigSpaceCore();
+    public override PciConfigSpace ReadConfigSpace() => ReadConfigSpaceCore();
 
     /// <inheritdoc />
-    public InterruptStatistics GetInterruptStatistics()
+    public override InterruptStatistics GetInterruptStatistics()
     {
         var perSource = new Dictionary<int, long>();
         foreach (var ch in Map.Layout.DmaChannels)
@@ -139,43 +129,31 @@ public sealed unsafe class DextSession : IDeviceSession
         return new InterruptStatistics((long)Volatile.Read(ref Header.MsiCount), (long)Volatile.Read(ref Header.SpuriousCount), perSource);
     }
 
-    /// <summary>Stops what this session started, then closes the user client.</summary>
-    public ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _closing, 1) != 0)
-        {
-            return ValueTask.CompletedTask;
-        }
+    /// <summary>The dext's generation, from the status page.</summary>
+    protected override long ReadGeneration() => (long)Volatile.Read(ref Header.Generation);
 
-        try
+    /// <summary>The dext's device-gone flag (latched by the core on all-ones reads with a dead config space).</summary>
+    protected override bool ReadDeviceGone() => (Volatile.Read(ref Header.Flags) & DextAbi.FlagDeviceGone) != 0;
+
+    /// <summary>Stops every running direction (the status page says which).</summary>
+    protected override void StopEngines()
+    {
+        foreach (var ch in _channels)
         {
-            if (!IsDeviceGone)
+            foreach (var d in DmaDirectionExtensions.All)
             {
-                foreach (var ch in _channels)
+                if (ch.GetCounters(d).Running)
                 {
-                    foreach (var d in DmaDirectionExtensions.All)
-                    {
-                        if (ch.GetCounters(d).Running)
-                        {
-                            ch.Stop(d);
-                        }
-                    }
+                    ch.Stop(d);
                 }
             }
         }
-        catch (DeviceException)
-        {
-            // Best effort: closing the client stops whatever it owned anyway.
-        }
-        finally
-        {
-            // The status page goes away with the client (the dext may be freed): keep its last word for late readers.
-            _finalGeneration = (long)Volatile.Read(ref Header.Generation);
-            _finalGone = (Volatile.Read(ref Header.Flags) & DextAbi.FlagDeviceGone) != 0;
-            Volatile.Write(ref _disposed, 1);
-            _client.Dispose();
-        }
+    }
 
+    /// <summary>Closes the user client; the status page goes with it (its last word is kept by the base).</summary>
+    protected override ValueTask ReleaseAsync(bool gone)
+    {
+        _client.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -185,10 +163,7 @@ public sealed unsafe class DextSession : IDeviceSession
     internal DextMapping MapRing(int channel, DmaDirection direction) =>
         _client.Map(direction == DmaDirection.Writer ? DextMemoryKind.WriterRing : DextMemoryKind.ReaderRing, channel);
 
-    internal void ThrowIfDisposed()
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-    }
+    internal void ThrowIfDisposed() => ThrowIfClosed();
 
     /// <summary>Converts a dext timestamp (monotonic ns) to a Stopwatch timestamp.</summary>
     internal static long ToStopwatchTicks(ulong nanoseconds) =>

@@ -74,7 +74,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Sequence_integrity_grid(int buffers, int irqEvery)
     {
         var mode = RequireVerifiedMode();
-        if (Channel.Unsupported(new DmaStartOptions(irqEvery)) is { } why)
+        if (Channel.Capabilities.Unsupported(new DmaStartOptions(irqEvery)) is { } why)
         {
             Assert.Ignore(why);
         }

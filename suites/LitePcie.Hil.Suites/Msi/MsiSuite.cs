@@ -397,12 +397,12 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     /// <summary>Skips (with the driver's reason) a test the driver cannot run: options it cannot start with, or per-source counts it does not keep.</summary>
     private void RequireDriver(DmaStartOptions? options = null, bool perSourceCounts = false)
     {
-        if (options is not null && Channel.Unsupported(options) is { } why)
+        if (options is not null && Channel.Capabilities.Unsupported(options) is { } why)
         {
             Assert.Ignore(why);
         }
 
-        if (perSourceCounts && !Channel.CountsInterruptsPerSource)
+        if (perSourceCounts && !Channel.Capabilities.CountsInterruptsPerSource)
         {
             Assert.Ignore($"{Context.Session.Info.Driver} does not count interrupts per source (nor time-stamp them): this check needs the dext");
         }

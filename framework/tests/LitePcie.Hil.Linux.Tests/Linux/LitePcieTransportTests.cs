@@ -1,17 +1,16 @@
 using FluentAssertions;
-using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
-using LitePcie.Hil.Pci;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Linux.Tests;
 
 /// <summary>
-/// The litepcie.ko transport against a fake kernel that behaves like the driver (its hazards included): the ioctl
-/// sequences of start, stream and stop; locks; register addresses checked before the call; the loopback ioctl never
-/// sent to a design without loopback; removal mid-stream reported as device gone.
+/// The litepcie.ko transport against a fake kernel that behaves like the driver (its hazards included), beyond the device
+/// contract every backend keeps (<see cref="LinuxContractTests"/>: identity, refused offsets, the stream's ioctl sequence,
+/// bounded waits, close, removal): locks; the loopback ioctl never sent to a design without loopback; removal mid-stream
+/// reported as device gone; copy mode; BARs through sysfs; node permissions; module identity; minors after a re-probe.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -24,59 +23,6 @@ public sealed class LitePcieTransportTests
         var backend = new LinuxBackend(kernel.Profile, kernel.Paths, kernel);
         var device = (await backend.EnumerateAsync()).Should().ContainSingle().Subject;
         return (kernel, backend, await backend.OpenAsync(device));
-    }
-
-    [Test]
-    public async Task A_bound_board_is_enumerated_from_sysfs_and_opened_through_its_channel_nodes()
-    {
-        var (kernel, backend, session) = await OpenAsync();
-        using (kernel)
-        await using (session)
-        {
-            LinuxBackend.Unavailable(kernel.Paths).Should().BeNull("a LitePCIe function bound to litepcie.ko with /dev nodes is usable");
-            session.Info.Device.Should().Be(new DeviceDescriptor("linux", "0000:02:00.0", 0x10EE, 0x7024, "sim-ac701-2ch", PciLinkSpeed.Gen2, 4));
-            session.Info.Identifier.Should().Be(kernel.Map.Identifier, "the identifier ROM read word by word through LITEPCIE_IOCTL_REG");
-            session.Info.Driver.Should().Be("litepcie.ko");
-            session.Info.DriverVersion.Should().Be("build-id " + Simulation.SimulatedSysfs.BuildId, "no version or srcversion in /sys/module/litepcie, no modules.dep entry: the module's build-id note");
-            session.Info.Bars.Select(b => (b.Index, b.Size)).Should().Equal((0, 1UL << 20), (2, 1UL << 20));
-            session.Channels.Should().HaveCount(2, "one /dev/litepcieN per channel");
-            session.Info.DmaGeometry.Should().Be(new DmaRingGeometry(256, 8192), "from LITEPCIE_IOCTL_MMAP_DMA_INFO");
-            kernel.Ioctls.Where(i => i.Name != "LITEPCIE_IOCTL_REG").First().Name.Should().Be("LITEPCIE_IOCTL_MMAP_DMA_INFO", "the identity check reads the identifier ROM first");
-
-            var scratch = session.Map.Layout.Ctrl.Scratch;
-            session.Write(scratch, 0xDEADBEEF);
-            session.Read32(scratch).Should().Be(0xDEADBEEFu);
-            session.ReadConfigSpace().VendorId.Should().Be(0x10EE, "config space from sysfs");
-            session.GetInterruptStatistics().Messages.Should().Be(1500, "/proc/interrupts for the board's MSI vector, all CPUs");
-        }
-    }
-
-    [Test]
-    public async Task A_zero_copy_loopback_stream_is_intact_and_uses_the_documented_ioctl_sequence()
-    {
-        var (kernel, _, session) = await OpenAsync();
-        using (kernel)
-        await using (session)
-        {
-            var ch = session.Channels[0];
-            int before = kernel.Ioctls.Count;
-            var report = await DmaStreamer.RunAsync(ch, new SequencePattern(ch.Geometry.BufferSize), new StreamOptions { Bytes = 8L << 20, StallTimeout = TimeSpan.FromSeconds(5) });
-            report.Clean.Should().BeTrue(report.Summary());
-            report.RxBuffers.Should().BeGreaterThanOrEqualTo(1024);
-
-            var names = kernel.Ioctls.Skip(before).Select(i => i.Name).ToList();
-            names.Should().ContainInOrder(
-                "LITEPCIE_IOCTL_DMA",                       // loopback on (the guard allows it: loopback_enable is at +0x40)
-                "LITEPCIE_IOCTL_LOCK", "LITEPCIE_IOCTL_DMA_WRITER", // lock before enable
-                "LITEPCIE_IOCTL_LOCK", "LITEPCIE_IOCTL_DMA_READER",
-                "LITEPCIE_IOCTL_MMAP_DMA_READER_UPDATE", "LITEPCIE_IOCTL_MMAP_DMA_WRITER_UPDATE",
-                "LITEPCIE_IOCTL_DMA_READER", "LITEPCIE_IOCTL_LOCK");  // stop, then release
-            var engineEnables = session.Map.Layout.DmaChannels.SelectMany(c => new[] { (uint)c.Writer.Enable.Address, (uint)c.Reader.Enable.Address }).ToHashSet();
-            kernel.Ioctls.Skip(before).Where(i => i.Name == "LITEPCIE_IOCTL_REG").Should().OnlyContain(
-                i => engineEnables.Contains(BitConverter.ToUInt32(i.Argument, 0)) && i.Argument[8] == 0,
-                "the stream's only register accesses are reads of an engine's enable bit, so counter reads send the engine's state back unchanged");
-            kernel.Driver.State(0, DmaDirection.Writer).Enabled.Should().BeFalse("the stream stopped both engines");
-        }
     }
 
     [Test]
@@ -95,22 +41,6 @@ public sealed class LitePcieTransportTests
     }
 
     [Test]
-    public async Task Register_addresses_are_checked_before_the_driver_sees_them()
-    {
-        var (kernel, _, session) = await OpenAsync();
-        using (kernel)
-        await using (session)
-        {
-            int before = kernel.Ioctls.Count;
-            FluentActions.Invoking(() => session.ReadCsr(0x10_0000)).Should().Throw<DeviceArgumentException>()
-                .WithMessage("*BAR0 offset*0x100000*a multiple of 4 below 0x*refused before LITEPCIE_IOCTL_REG, which checks nothing (P16)*");
-            FluentActions.Invoking(() => session.WriteCsr(0x802, 1)).Should().Throw<DeviceArgumentException>().WithMessage("*0x802*multiple of 4*");
-            kernel.Ioctls.Should().HaveCount(before, "nothing reached the driver");
-            kernel.OutOfBoundsRegs.Should().BeEmpty();
-        }
-    }
-
-    [Test]
     public async Task The_loopback_ioctl_is_never_sent_to_a_design_without_loopback()
     {
         var (kernel, _, session) = await OpenAsync("sim-kcu105-noloop");
@@ -120,8 +50,8 @@ public sealed class LitePcieTransportTests
             var act = () => session.Channels[0].SetLoopback(true);
             act.Should().Throw<DeviceCapabilityException>().WithMessage("*no loopback_enable*would write +0x40 = *(P14)*never sent*");
             kernel.Ioctls.Should().NotContain(i => i.Name == "LITEPCIE_IOCTL_DMA");
-            session.Channels[0].Unsupported(new DmaStartOptions(IrqEvery: 8)).Should().Contain("DMA_BUFFER_PER_IRQ");
-            session.Channels[0].Unsupported(new DmaStartOptions(InterruptsMasked: true)).Should().Contain("masked");
+            session.Channels[0].Capabilities.Unsupported(new DmaStartOptions(IrqEvery: 8)).Should().Contain("DMA_BUFFER_PER_IRQ");
+            session.Channels[0].Capabilities.Unsupported(new DmaStartOptions(InterruptsMasked: true)).Should().Contain("masked");
         }
     }
 

@@ -362,7 +362,7 @@ public sealed class DriverTwinTests(TwinKind kind)
     {
         var session = await OpenAsync(_k.Backend());
         var ch = session.Channels[0];
-        ch.Unsupported(new DmaStartOptions(IrqEvery: 1)).Should().NotBeNull("litepcie.ko interrupts every 32 buffers");
+        ch.Capabilities.Unsupported(new DmaStartOptions(IrqEvery: 1)).Should().NotBeNull("litepcie.ko interrupts every 32 buffers");
         var result = await RingCounterLatency.MeasureAsync(session, ch, new RingCounterLatencyOptions { Samples = 64, Timeout = Bound });
         result.Samples.Count.Should().Be(64);
         result.Samples.Should().OnlyContain(t => t >= 0, "a buffer is stored after it was fetched (0 = within one poll)");

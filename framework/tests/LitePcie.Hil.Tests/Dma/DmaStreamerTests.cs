@@ -77,6 +77,8 @@ public sealed class DmaStreamerTests
             Layout = LiteXMapGenerator.Generate(new LitePcieDesign { Identifier = "streamer test" }).Layout.DmaChannels[0];
         }
 
+        public DmaCapabilities Capabilities => DmaCapabilities.Full;
+
         public bool SkipWrites { get; set; }
 
         public long DropBufferAt { get; init; } = -1;

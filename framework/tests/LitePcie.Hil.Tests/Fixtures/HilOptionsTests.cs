@@ -249,4 +249,25 @@ public sealed class HilOptionsTests
         var missing = HilOptions.Definitions.Where(d => !page.Contains($"| `{d.Name}` |", StringComparison.Ordinal)).Select(d => d.Name);
         missing.Should().BeEmpty("docs/runsettings.md's table must list every parameter HilOptions accepts");
     }
+
+    [Test]
+    public void The_runsettings_table_is_the_declarations_table()
+    {
+        string page = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "runsettings.md")).ReplaceLineEndings("\n");
+        string table = HilOptions.Binder.MarkdownTable();
+        page.Should().Contain(table, "docs/runsettings.md's parameter table is generated from the [Option] declarations of HilOptions; " +
+            "after changing one, paste HilOptions.Binder.MarkdownTable() over the table. Generated:\n" + table);
+    }
+
+    [Test]
+    public void Every_declaration_names_what_it_accepts_and_what_it_controls()
+    {
+        foreach (var d in HilOptions.Definitions)
+        {
+            d.Accepted.Should().NotBeNullOrWhiteSpace(d.Name);
+            d.Description.Should().NotBeNullOrWhiteSpace(d.Name);
+        }
+
+        HilOptions.Definitions.Select(d => d.Name).Should().OnlyHaveUniqueItems();
+    }
 }

@@ -4,7 +4,9 @@ using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dext;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.MacOS;
+using LitePcie.Hil.Simulation;
 using LitePcie.Hil.Simulation.Sil;
+using LitePcie.Hil.Tests.Contract;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 
@@ -17,18 +19,22 @@ namespace LitePcie.Hil.Tests.MacOS;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class MacOSSessionTests
+public sealed class MacOSSessionTests : BackendContractTests
 {
+#pragma warning disable NUnit1032 // disposed in CloseRigAsync, which the contract's [TearDown] calls
     private SilBackend _sil = null!;
     private FakeIOKit _io = null!;
     private FakeService _service = null!;
     private MacOSBackend _backend = null!;
-    private IDeviceSession _session = null!;
+#pragma warning restore NUnit1032
 
-    private IDmaChannel Channel0 => _session.Channels[0];
+    private IDmaChannel Channel0 => Session.Channels[0];
 
-    [SetUp]
-    public async Task SetUp()
+    protected override string Driver => "LitePCIe dext";
+
+    private SimulatedBoard Board => _sil.Slots[0].Board;
+
+    protected override async Task<IDeviceSession> OpenAsync()
     {
         _sil = new SilBackend();
         _io = new FakeIOKit();
@@ -36,13 +42,11 @@ public sealed class MacOSSessionTests
         _backend = new MacOSBackend([_sil.Slots[0].Profile], _io);
         var devices = await _backend.EnumerateAsync();
         devices.Should().ContainSingle().Which.Address.Should().Be(_sil.Slots[0].Address, "pcidebug 1:0:0 is the SIL slot's BDF");
-        _session = await _backend.OpenAsync(devices[0]);
+        return await _backend.OpenAsync(devices[0]);
     }
 
-    [TearDown]
-    public async Task TearDown()
+    protected override async Task CloseRigAsync()
     {
-        await _session.DisposeAsync();
         await _backend.DisposeAsync();
         _io.Settle();
         _io.LiveMappings.Should().Be(0, $"closing unmaps the status page and rings before IOServiceClose ({_io.Describe()})");
@@ -56,38 +60,42 @@ public sealed class MacOSSessionTests
         await _sil.DisposeAsync();
     }
 
-    [Test]
-    public void Identifier_and_scratch_go_through_IOConnectCallMethod_with_exact_counts()
-    {
-        _session.Info.Identifier.Should().Be(_session.Map.Identifier, "GetInfo's identifier, read by the core from the ROM");
-        _session.ReadIdentifier().Should().Be(_session.Map.Identifier, "the identifier ROM word by word through CsrRead32");
-        var scratch = _session.Map.Layout.Ctrl.Scratch;
-        _session.Read32(scratch).Should().Be(CtrlBlock.ScratchResetValue, "ctrl_scratch after the core's reset at Start");
-        _session.Write(scratch, 0xDEADBEEF);
-        _session.Read32(scratch).Should().Be(0xDEADBEEFu, "ctrl_scratch round trip through CsrWrite32/CsrRead32");
-        _session.Info.Driver.Should().Be("LitePCIe dext");
-        _session.Info.Device.Backend.Should().Be("macos");
-        _session.Info.Device.Board.Should().Be(_sil.Slots[0].Profile.Name);
+    protected override async Task RemoveBoardAsync() => await _sil.DetachAsync(_sil.Slots[0].Address);
 
-        var calls = _io.Calls.ToArray();
-        calls.Should().Contain((0u, 0, 0, 0, System.Runtime.CompilerServices.Unsafe.SizeOf<LpcInfo>(), false), "GetInfo: no input, one LpcInfo out");
-        calls.Should().Contain(((uint)DextSelector.CsrRead32, 1, 0, 1, 0, false), "CsrRead32: 1 scalar in, 1 scalar out");
-        calls.Should().Contain(((uint)DextSelector.CsrWrite32, 2, 0, 0, 0, false), "CsrWrite32: 2 scalars in, nothing out");
-        _io.MappedTypes.Should().Contain((uint)DextAbi.MemoryType(DextMemoryKind.Status, 0), "the status page is memory type (1 << 8) | 0");
+    protected override bool EngineEnabled(int channel, DmaDirection direction) =>
+        (Board.CsrBus.Read32(Board.Map.Layout.DmaChannels[channel].Engine(direction).Enable) & 1) != 0;
+
+    protected override string WaitedForHardwareCount(string engine, long target) => $"{engine} hardware count ≥ {target}";
+
+    /// <summary>Identity through IOConnectCallMethod with exact scalar and struct counts.</summary>
+    protected override Action ObserveIdentity()
+    {
+        Session.Read32(Session.Map.Layout.Ctrl.Scratch).Should().Be(CtrlBlock.ScratchResetValue, "ctrl_scratch after the core's reset at Start");
+        return () =>
+        {
+            Session.Info.Device.Backend.Should().Be("macos");
+            Session.Info.Device.Board.Should().Be(_sil.Slots[0].Profile.Name);
+            var calls = _io.Calls.ToArray();
+            calls.Should().Contain((0u, 0, 0, 0, System.Runtime.CompilerServices.Unsafe.SizeOf<LpcInfo>(), false), "GetInfo: no input, one LpcInfo out");
+            calls.Should().Contain(((uint)DextSelector.CsrRead32, 1, 0, 1, 0, false), "CsrRead32: 1 scalar in, 1 scalar out");
+            calls.Should().Contain(((uint)DextSelector.CsrWrite32, 2, 0, 0, 0, false), "CsrWrite32: 2 scalars in, nothing out");
+            _io.MappedTypes.Should().Contain((uint)DextAbi.MemoryType(DextMemoryKind.Status, 0), "the status page is memory type (1 << 8) | 0");
+        };
     }
 
-    [Test]
-    public async Task Four_MiB_of_loopback_are_verified_through_the_mapped_rings()
+    /// <summary>The loopback went through the mapped rings and every async call completed once.</summary>
+    protected override Action<StreamReport> ObserveLoopback() => _ =>
     {
-        var report = await DmaStreamer.RunAsync(Channel0, new SequencePattern(Channel0.Geometry.BufferSize),
-            new StreamOptions { Bytes = 4L << 20, StallTimeout = TimeSpan.FromSeconds(5) });
-
-        report.Stall.Should().BeNull();
-        report.Errors.Should().Be(0, string.Join("; ", report.ErrorDetails));
-        report.RxBytes.Should().BeGreaterThanOrEqualTo(4L << 20, "every byte came back through the mapped writer ring");
         _io.MappedTypes.Should().Contain([0x200u, 0x300u], "writer ring = (2 << 8) | 0, reader ring = (3 << 8) | 0");
-        ((MacOSSession)_session).Transport.PendingCalls.Should().Be(0, "every async call completed exactly once");
-    }
+        ((MacOSSession)Session).Transport.PendingCalls.Should().Be(0, "every async call completed exactly once");
+    };
+
+    /// <summary>Closing unmapped everything (a later status-page read would fault the process on macOS).</summary>
+    protected override Action ObserveClose() => () => _io.LiveMappings.Should().Be(0, "closing unmapped everything");
+
+    /// <summary>A board that left answers kIOReturnOffline, which latches the transport as terminated.</summary>
+    protected override void ObserveGone(DeviceGoneException first) =>
+        first.NativeCode.Should().Be(IOReturn.Offline, "kIOReturnOffline from the retired core");
 
     [Test]
     public async Task A_wait_completes_through_the_notification_port()
@@ -99,14 +107,14 @@ public sealed class MacOSSessionTests
         ch.UpdateSwCount(DmaDirection.Reader, 16); // 16 buffers to loop back: the wait below cannot be satisfied yet
 
         var wait = ch.WaitAsync(DmaDirection.Writer, 48, TimeSpan.FromSeconds(5)).AsTask();
-        await Eventually.UntilAsync(() => ((MacOSSession)_session).Transport.PendingCalls == 1 || wait.IsCompleted, "the wait pending in the dext");
+        await Eventually.UntilAsync(() => ((MacOSSession)Session).Transport.PendingCalls == 1 || wait.IsCompleted, "the wait pending in the dext");
         ch.UpdateSwCount(DmaDirection.Reader, 64);
         var counters = await wait;
 
         counters.HwCount.Should().BeGreaterThanOrEqualTo(48, "the writer's hardware count the wait asked for");
         _io.Calls.Should().Contain(c => c.Selector == (uint)DextSelector.WaitBuffers && c.Async && c.ScalarIn == 4 && c.ScalarOut == 0,
             "the wait went through IOConnectCallAsyncMethod(WaitBuffers: channel, direction, target, timeout)");
-        ((MacOSSession)_session).Transport.PendingCalls.Should().Be(0, "the completion arrived exactly once and was consumed");
+        ((MacOSSession)Session).Transport.PendingCalls.Should().Be(0, "the completion arrived exactly once and was consumed");
         ch.Stop(DmaDirection.Reader);
         ch.Stop(DmaDirection.Writer);
     }
@@ -114,8 +122,8 @@ public sealed class MacOSSessionTests
     [Test]
     public void A_refused_register_write_maps_to_not_permitted_with_the_dexts_words()
     {
-        var dma1 = _session.Map.Layout.DmaChannels[1];
-        var e = FluentActions.Invoking(() => _session.WriteCsr(_session.Map.BarOffsetOf(dma1.Writer.TableWe), 0))
+        var dma1 = Session.Map.Layout.DmaChannels[1];
+        var e = FluentActions.Invoking(() => Session.WriteCsr(Session.Map.BarOffsetOf(dma1.Writer.TableWe), 0))
             .Should().Throw<DeviceArgumentException>().Which;
         e.Code.Should().Be(DeviceErrorCode.NotPermitted, "kIOReturnNotPermitted from the dext");
         e.NativeCode.Should().Be(IOReturn.NotPermitted);
@@ -133,45 +141,22 @@ public sealed class MacOSSessionTests
     }
 
     [Test]
-    public async Task A_board_that_left_answers_offline_and_the_session_reports_it_gone()
-    {
-        await _sil.DetachAsync(_sil.Slots[0].Address);
-
-        var e = FluentActions.Invoking(() => _session.Read32(_session.Map.Layout.Ctrl.Scratch)).Should().Throw<DeviceGoneException>().Which;
-        e.NativeCode.Should().Be(IOReturn.Offline, "kIOReturnOffline from the retired core");
-        _session.IsDeviceGone.Should().BeTrue("a call answered kIOReturnOffline latches the transport as terminated");
-    }
-
-    [Test]
     public async Task The_terminate_notification_marks_the_session_gone_and_aborts_pending_waits()
     {
-        var ch = _session.Channels[1];
+        var ch = Session.Channels[1];
         ch.Start(DmaDirection.Writer, DmaStartOptions.Default); // no loopback: nothing arrives, the wait stays pending
         var wait = ch.WaitAsync(DmaDirection.Writer, 1, TimeSpan.FromSeconds(5)).AsTask();
-        await Eventually.UntilAsync(() => ((MacOSSession)_session).Transport.PendingCalls == 1 || wait.IsCompleted, "the wait pending in the dext");
+        await Eventually.UntilAsync(() => ((MacOSSession)Session).Transport.PendingCalls == 1 || wait.IsCompleted, "the wait pending in the dext");
         int callsBefore = _io.Calls.Count;
 
         _io.Terminate(_service);
         _io.Settle();
 
-        _session.IsDeviceGone.Should().BeTrue("kIOMessageServiceIsTerminated arrived on the transport's interest notification");
+        Session.IsDeviceGone.Should().BeTrue("kIOMessageServiceIsTerminated arrived on the transport's interest notification");
         (await FluentActions.Awaiting(() => wait).Should().ThrowAsync<DeviceGoneException>("the pending wait completes with kIOReturnOffline"))
             .Which.Code.Should().Be(DeviceErrorCode.DeviceGone);
-        FluentActions.Invoking(() => _session.ReadCsr(4)).Should().Throw<DeviceGoneException>("every call after termination");
+        FluentActions.Invoking(() => Session.ReadCsr(4)).Should().Throw<DeviceGoneException>("every call after termination");
         _io.Calls.Count.Should().Be(callsBefore, "no call reaches IOKit once the service is terminated");
-        ((MacOSSession)_session).Transport.PendingCalls.Should().Be(0);
-    }
-
-    [Test]
-    public async Task A_closed_session_no_longer_reads_its_unmapped_status_page()
-    {
-        long generation = _session.Generation;
-        await _session.DisposeAsync();
-
-        _io.LiveMappings.Should().Be(0, "closing unmapped everything");
-        FluentActions.Invoking(() => Channel0.GetCounters(DmaDirection.Writer)).Should().Throw<ObjectDisposedException>(
-            "the status page is unmapped: reading it would fault the process on macOS");
-        _session.Generation.Should().Be(generation, "the generation seen at close");
-        _session.IsDeviceGone.Should().BeFalse();
+        ((MacOSSession)Session).Transport.PendingCalls.Should().Be(0);
     }
 }

@@ -150,7 +150,9 @@ public sealed class AllureReportTests
     {
         var failed = _results.Where(r => r.GetProperty("name").GetString() == "Internal_loopback_moves_every_buffer_intact" && r.GetProperty("status").GetString() == "failed")
             .Should().ContainSingle("the loopback test on the faulty board failed").Subject;
-        failed.GetProperty("error").GetProperty("message").GetString().Should().Contain("RX buffer").And.Contain("corrupted, first bad word");
+        // The message is the failure kind alone (one Allure group per kind); the numbers and the first bad buffer lead the trace.
+        failed.GetProperty("error").GetProperty("message").GetString().Should().Be("pcie_dma0 Loopback: corrupted buffers");
+        failed.GetProperty("error").GetProperty("trace").GetString().Should().Contain("RX buffer").And.Contain("corrupted, first bad word").And.Contain(" flipped ");
 
         var steps = Steps(failed.GetProperty("steps")).ToList();
         steps.Should().Contain(s => s.Name.StartsWith("stream pcie_dma0", StringComparison.Ordinal) && s.Status == "passed");
@@ -159,6 +161,8 @@ public sealed class AllureReportTests
 
         var attachments = Attachments(failed.GetProperty("steps")).ToList();
         attachments.Should().Contain(a => a.Name == "pcie_dma0 register dump" && a.Type == "text/plain");
+        attachments.Should().Contain(a => a.Name == "DMA/MSI state" && a.Type == "text/plain", "every failed test carries the DMA/MSI state it left");
+        attachments.Should().Contain(a => a.Name == "log" && a.Type == "text/plain", "every failed test carries its log");
         failed.GetProperty("setup").EnumerateArray().Select(s => s.GetProperty("name").GetString())
             .Should().ContainSingle(n => n!.StartsWith("open session on sim:sim-ac701-2ch", StringComparison.Ordinal), "the fixture's one-time setup shows as the test's setup");
     }

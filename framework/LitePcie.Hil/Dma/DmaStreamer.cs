@@ -66,6 +66,12 @@ public sealed record StreamOptions
     /// running error count, so a caller can show a live table (as dma_test does); keep it short.
     /// </summary>
     public Action<ThroughputSample, long>? Progress { get; init; }
+
+    /// <summary>
+    /// Called when the stream stalls, before the engines are stopped (a stop clears <c>loop_status</c>): the caller's
+    /// diagnosis of why (e.g. the hardware ran ahead of the driver's interrupt-fed count: lost interrupts), or null.
+    /// </summary>
+    public Func<string?>? DiagnoseStall { get; init; }
 }
 
 /// <summary>Kind of a stream error.</summary>
@@ -107,7 +113,7 @@ public sealed record StreamError(StreamErrorKind Kind, long RxIndex, BufferCheck
         StreamErrorKind.Stale => $"RX buffer {RxIndex} (sequence {Expected}): stale, an intact buffer of another stream (absolute sequence {Check.Found}, " +
                                  $"this stream's start at {SequenceBase}): the hardware completed it without writing it",
         _ => $"RX buffer {RxIndex} (sequence {Expected}): corrupted, first bad word {Check.FirstBadWord} (byte offset {Check.FirstBadWord * 8}): " +
-             $"expected 0x{Check.ExpectedWord:X16}, got 0x{Check.ActualWord:X16} ({SequencePattern.BitsDiffering(Check.ExpectedWord, Check.ActualWord)} bit(s) differ)",
+             $"expected 0x{Check.ExpectedWord:X16}, got 0x{Check.ActualWord:X16} ({SequencePattern.DescribeFlips(Check.ExpectedWord, Check.ActualWord)})",
     };
 }
 
@@ -135,6 +141,9 @@ public sealed record StreamReport(
     /// <summary>Bytes the reader fetched (its hardware count × buffer size).</summary>
     public long TxFetchedBytes { get; init; }
 
+    /// <summary>Why the stream stalled, as the caller's <see cref="StreamOptions.DiagnoseStall"/> saw it before the stop (null: not diagnosed).</summary>
+    public string? StallCause { get; init; }
+
     /// <summary>Sequence number of the stream's first buffer.</summary>
     public long SequenceBase { get; init; }
 
@@ -144,6 +153,14 @@ public sealed record StreamReport(
     /// <summary>True when nothing was lost, corrupted or stalled.</summary>
     public bool Clean => Errors == 0 && Stall is null && DriverLostWriter == 0 && DriverLostReader == 0;
 
+    /// <summary>The kinds of the bad buffers listed, and how many of the total are listed ("2 corrupted, 1 lost; 3 of 3 listed").</summary>
+    public string ShownOfTotal =>
+        $"{string.Join(", ", ErrorDetails.GroupBy(e => e.Kind).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"))}; {ErrorDetails.Count} of {Errors} listed";
+
+    /// <summary>The kinds of bad buffers seen, in a fixed order ("corrupted", "lost and duplicated"): a verdict's stable part.</summary>
+    public string ErrorKinds =>
+        string.Join(" and ", ErrorDetails.Select(e => e.Kind).Distinct().Order().Select(k => k.ToString().ToLowerInvariant())) is { Length: > 0 } k ? k : "bad";
+
     /// <summary>A multi-line summary for reports: what moved, how fast, at what CPU cost, and every deviation kept.</summary>
     public string Summary()
     {
@@ -151,14 +168,19 @@ public sealed record StreamReport(
         var c = System.Globalization.CultureInfo.InvariantCulture;
         sb.AppendLine(c, $"mode                {Mode}");
         sb.AppendLine(c, $"TX buffers filled   {TxBuffers}");
-        sb.AppendLine(c, $"TX bytes fetched    {TxFetchedBytes}");
-        sb.AppendLine(c, $"RX buffers verified {RxBuffers} ({RxBytes} bytes)");
+        sb.AppendLine(c, $"TX bytes fetched    {ByteSize.Format(TxFetchedBytes)}");
+        sb.AppendLine(c, $"RX buffers verified {RxBuffers} ({ByteSize.Format(RxBytes)})");
         sb.AppendLine(c, $"elapsed             {Elapsed.TotalSeconds:0.000} s");
         sb.AppendLine(c, $"rate                {Gbps:0.00} Gb/s");
         sb.AppendLine(c, $"CPU                 {CpuTime.TotalSeconds:0.000} s = {CpuCores:0.00} cores");
-        sb.AppendLine(c, $"bad buffers         {Errors}{(Errors > 0 ? " (" + string.Join(", ", ErrorDetails.GroupBy(e => e.Kind).Select(g => $"{g.Key.ToString().ToLowerInvariant()} ×{g.Count()} shown")) + ")" : "")}");
+        sb.AppendLine(c, $"bad buffers         {Errors}{(Errors > 0 ? $" ({ShownOfTotal})" : "")}");
         sb.AppendLine(c, $"driver lost         writer {DriverLostWriter}, reader {DriverLostReader}");
         sb.AppendLine(c, $"stall               {Stall ?? "none"}");
+        if (StallCause is not null)
+        {
+            sb.AppendLine(c, $"stall cause         {StallCause}");
+        }
+
         foreach (var e in ErrorDetails)
         {
             sb.AppendLine(c, $"  {e}");
@@ -253,6 +275,7 @@ public static class DmaStreamer
         var nextSample = options.SampleInterval;
         var lastProgress = clock.Elapsed;
         string? stall = null;
+        string? stallCause = null;
         // Progress measure: RX buffers verified, or (reader-only) TX buffers the hardware fetched.
         long Done() => useWriter ? rxSw : channel.GetCounters(DmaDirection.Reader).HwCount;
         steps?.StepStarted(options.Bytes > 0
@@ -350,6 +373,7 @@ public static class DmaStreamer
                     stall = $"no {(useWriter ? "RX" : "TX")} progress for {options.StallTimeout.TotalMilliseconds:0} ms at RX buffer {rxSw}: writer hw {w.HwCount} ({w.Interrupts} irqs, running {w.Running}), " +
                             $"reader hw {r.HwCount} ({r.Interrupts} irqs, running {r.Running}), TX filled {txSw}";
                     options.Events?.Invoke(stall);
+                    stallCause = options.DiagnoseStall?.Invoke();
                     break;
                 }
 
@@ -387,6 +411,7 @@ public static class DmaStreamer
         {
             TxFetchedBytes = channel.GetCounters(DmaDirection.Reader).HwCount * (long)g.BufferSize,
             SequenceBase = seqBase,
+            StallCause = stallCause,
         };
     }
 

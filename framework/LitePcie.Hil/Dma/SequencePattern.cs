@@ -216,4 +216,31 @@ public sealed class SequencePattern
 
     /// <summary>Number of bits that differ between two words (for corruption reports).</summary>
     public static int BitsDiffering(ulong a, ulong b) => BitOperations.PopCount(a ^ b);
+
+    /// <summary>
+    /// The bits of a 64-bit word that differ, named: "bit 31 flipped 0→1", "bits 3, 7 flipped", or, past four, "9 bits differ".
+    /// </summary>
+    public static string DescribeFlips(ulong expected, ulong actual)
+    {
+        ulong diff = expected ^ actual;
+        int n = BitOperations.PopCount(diff);
+        if (n == 0)
+        {
+            return "no bit differs";
+        }
+
+        if (n > 4)
+        {
+            return $"{n} bits differ";
+        }
+
+        var bits = Enumerable.Range(0, 64).Where(b => ((diff >> b) & 1) != 0).ToList();
+        if (n == 1)
+        {
+            int b = bits[0];
+            return $"bit {b} flipped {(expected >> b) & 1}→{(actual >> b) & 1}";
+        }
+
+        return $"bits {string.Join(", ", bits)} flipped";
+    }
 }

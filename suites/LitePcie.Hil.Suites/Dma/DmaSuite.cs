@@ -53,7 +53,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         RequireLoopback();
         var report = await Run(new StreamOptions { Bytes = Context.Options.DmaBytes });
-        AssertClean(report, $"{Context.Options.DmaBytes} bytes of internal loopback");
+        AssertClean(report, $"{ByteSize.Format(Context.Options.DmaBytes)} of internal loopback");
     }
 
     /// <summary>Every channel, verified: internal loopback where the design has it, else writer-only from the board's generator.</summary>
@@ -80,8 +80,9 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         }
 
         var report = await Run(new StreamOptions { Mode = mode, Bytes = (long)buffers * Channel.Geometry.BufferSize, IrqEvery = irqEvery });
-        report.RxBuffers.Should().BeGreaterThanOrEqualTo(buffers, $"all {buffers} buffers arrive at irqEvery {irqEvery}");
+        // The stream's own verdict first: a stall names its cause (lost interrupts), bad buffers their kind.
         AssertClean(report, $"a {buffers}-buffer {mode} transfer at irqEvery {irqEvery}");
+        report.RxBuffers.Should().BeGreaterThanOrEqualTo(buffers, $"all {buffers} buffers arrive at irqEvery {irqEvery}");
     }
 
     [Test]
@@ -215,9 +216,8 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         RequireLoopback();
         var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
-        AssertClean(report, "throughput run");
-        double txGbps = report.TxFetchedBytes * 8 / report.Elapsed.TotalSeconds / 1e9;
-        JudgeThroughput(report, ("RX (writer)", report.Gbps), ("TX (reader)", txGbps));
+        double txGbps = report.Elapsed.TotalSeconds > 0 ? report.TxFetchedBytes * 8 / report.Elapsed.TotalSeconds / 1e9 : 0;
+        JudgeThroughput(report, () => AssertClean(report, "throughput run"), ("RX (writer)", report.Gbps), ("TX (reader)", txGbps));
     }
 
     /// <summary>The writer direction alone, from the board's generator (on a design without loopback, its only measure).</summary>
@@ -227,8 +227,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         RequireWriterSource();
         var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
-        AssertClean(report, "writer-only throughput run");
-        JudgeThroughput(report, ("RX (writer) verified", report.Gbps));
+        JudgeThroughput(report, () => AssertClean(report, "writer-only throughput run"), ("RX (writer) verified", report.Gbps));
     }
 
     /// <summary>The reader direction alone, into the board's sink (on a design without loopback, its only measure).</summary>
@@ -238,9 +237,11 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         RequireReaderSink();
         var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
-        report.Stall.Should().BeNull("the reader fetches without stalling");
-        report.DriverLostReader.Should().Be(0, "no TX buffer was fetched before it was filled (underrun)");
-        JudgeThroughput(report, ("TX (reader) fetched", report.Gbps));
+        JudgeThroughput(report, () =>
+        {
+            report.Stall.Should().BeNull("the reader fetches without stalling");
+            report.DriverLostReader.Should().Be(0, "no TX buffer was fetched before it was filled (underrun)");
+        }, ("TX (reader) fetched", report.Gbps));
     }
 
     [Test]
@@ -377,18 +378,34 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
     private TimeSpan Stall => TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
 
-    /// <summary>Each direction's rate against DmaMinGbps for the board's link, with the CPU it cost.</summary>
-    private void JudgeThroughput(StreamReport report, params (string Direction, double Gbps)[] rates)
+    /// <summary>
+    /// Each direction's rate against DmaMinGbps for the board's link, with the CPU it cost. The threshold is named in a step
+    /// and the log, and drawn in the chart, before the data is judged (<paramref name="dataVerdict"/>): a run that fails on
+    /// its data still shows what it measured against what it had to reach.
+    /// </summary>
+    private void JudgeThroughput(StreamReport report, Action dataVerdict, params (string Direction, double Gbps)[] rates)
     {
         var info = Context.Session.Info.Device;
         double? min = Context.Options.MinGbpsFor(info.LinkSpeed, info.LinkWidth);
         string link = $"gen{(int)info.LinkSpeed}x{info.LinkWidth}";
-        string line = string.Create(CultureInfo.InvariantCulture,
+        var c = CultureInfo.InvariantCulture;
+        string line = string.Create(c,
             $"{info.LinkSpeed.Describe()} x{info.LinkWidth}, {report.Mode}: {string.Join(", ", rates.Select(r => $"{r.Direction} {r.Gbps:0.00} Gb/s"))} over {report.Elapsed.TotalSeconds:0.0} s, CPU {report.CpuCores:0.00} cores");
-        Context.Log(line);
-        Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 {report.Mode} throughput, {Target}"));
-        Context.AttachCsv("throughput over time (samples)", Series(report));
-        if (Context.Options.Backend == BackendKind.Sim && !Context.Options.DmaMinGbpsGiven)
+        bool judged = !(Context.Options.Backend == BackendKind.Sim && !Context.Options.DmaMinGbpsGiven);
+        string threshold = min is { } m ? string.Create(c, $"DmaMinGbps for {link} = {m:0.##} Gb/s") : $"no DmaMinGbps for {link}";
+        if (!judged)
+        {
+            threshold += " (the published floor, shown for reference: not judged on the simulator)";
+        }
+
+        Context.Step($"measured against {threshold}: {string.Join(", ", rates.Select(r => string.Create(c, $"{r.Direction} {r.Gbps:0.00} Gb/s")))}", () =>
+        {
+            Context.Log($"{line}; threshold {threshold}");
+            Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 {report.Mode} throughput, {Target}", min, $"DmaMinGbps ({link})"));
+            Context.AttachCsv("throughput over time (samples)", Series(report));
+        });
+        dataVerdict();
+        if (!judged)
         {
             // A wall-clock rate of the simulator measures this machine's CPU and whatever else runs on it (1.42 Gb/s against
             // a 2 Gb/s floor under two busy loops): a figure for the report and the benchmarks, not a verdict. What the
@@ -399,12 +416,15 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
         if (min is null)
         {
-            throw new AssertionException($"no DmaMinGbps for {link}: set DmaMinGbps (e.g. {link}=N or default=N) in the runsettings; measured {line}");
+            throw new AssertionException($"no DmaMinGbps for the board's link\nset DmaMinGbps (e.g. {link}=N or default=N) in the runsettings; measured {line}");
         }
 
-        foreach (var (direction, gbps) in rates)
+        var slow = rates.Where(r => r.Gbps < min.Value).ToList();
+        if (slow.Count > 0)
         {
-            gbps.Should().BeGreaterThanOrEqualTo(min.Value, $"DmaMinGbps for {link}, {direction} ({line})");
+            // First line stable per direction (one Allure group per kind); the figures follow.
+            throw new AssertionException($"pcie_dma0 throughput below DmaMinGbps: {string.Join(", ", slow.Select(r => r.Direction))}\n" +
+                string.Create(c, $"{string.Join(", ", slow.Select(r => $"{r.Direction} {r.Gbps:0.00} Gb/s"))} < {threshold} ({line})"));
         }
     }
 
@@ -438,9 +458,13 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
     /// <summary>Streams on channel 0; single-direction streams with the synchronizer released (P15).</summary>
     private Task<StreamReport> Run(StreamOptions options) =>
-        Context.StepAsync($"stream pcie_dma0 ({options.Mode}, {(options.Bytes > 0 ? $"{options.Bytes} bytes" : $"{options.Duration.TotalSeconds} s")}, irqEvery {options.IrqEvery})",
+        Context.StepAsync($"stream pcie_dma0 ({options.Mode}, {(options.Bytes > 0 ? ByteSize.Format(options.Bytes) : $"{options.Duration.TotalSeconds} s")}, irqEvery {options.IrqEvery})",
             () => VerifiedIo.WithUserStreamsReleasedIf(options.Mode, Context.Session, Channel,
-                () => DmaStreamer.RunAsync(Channel, Pattern, options with { StallTimeout = Stall, Events = Context.Log, Steps = Context.Reporter }, Context.Cancellation)));
+                () => DmaStreamer.RunAsync(Channel, Pattern, options with
+                {
+                    StallTimeout = Stall, Events = Context.Log, Steps = Context.Reporter,
+                    DiagnoseStall = () => DmaState.HardwareAhead(Context.Session, Channel, options.IrqEvery) is { Count: > 0 } ahead ? string.Join("; ", ahead) : null,
+                }, Context.Cancellation)));
 
     private void AssertClean(StreamReport report, string what, int channel = 0) =>
         Context.Step($"verify {what} on pcie_dma{channel}: {report.RxBuffers} RX buffers, {report.Errors} bad, {(report.Stall is null ? "no stall" : "stalled")}", () =>
@@ -449,6 +473,12 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             Verify(report, what, channel);
         });
 
+    /// <summary>
+    /// The verdict of a stream: the first line names the failure kind only (the same for every run that fails the same way, so
+    /// an Allure category groups them): lost interrupts, bad buffers by kind, a stall, the driver's overrun count. What, how
+    /// many, how many are listed and the first bad buffer follow on the next lines; the stream report and the register dump
+    /// are attached.
+    /// </summary>
     private void Verify(StreamReport report, string what, int channel)
     {
         if (report.Clean)
@@ -457,21 +487,35 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         }
 
         Attach(channel);
-        var sb = new StringBuilder($"{what} on pcie_dma{channel}: ");
+        var c = CultureInfo.InvariantCulture;
+        string head = $"pcie_dma{channel} {report.Mode}";
+        string first = report.StallCause is not null ? DmaState.LostInterrupts
+            : report.Errors > 0 ? $"{head}: {report.ErrorKinds} buffers"
+            : report.Stall is not null ? $"{head}: stalled (no progress within DmaStallTimeoutMs)"
+            : $"{head}: the driver counted overruns or underruns";
+        var sb = new StringBuilder(first).Append('\n').Append(what).Append(c, $" on pcie_dma{channel}: {report.RxBuffers} RX buffers verified");
         if (report.Errors > 0)
         {
-            var kinds = report.ErrorDetails.GroupBy(e => e.Kind).Select(g => $"{g.Key.ToString().ToLowerInvariant()} ×{g.Count()}");
-            sb.Append(CultureInfo.InvariantCulture, $"{report.Errors} bad buffer(s) of {report.RxBuffers} ({string.Join(", ", kinds)}); first: {(report.ErrorDetails.Count > 0 ? report.ErrorDetails[0] : null)}");
+            sb.Append(c, $", {report.Errors} bad buffer(s) ({report.ShownOfTotal}, all in the attached stream report)");
+            if (report.ErrorDetails.Count > 0)
+            {
+                sb.Append(c, $"\nfirst: {report.ErrorDetails[0]}");
+            }
         }
 
         if (report.Stall is { } stall)
         {
-            sb.Append("stalled: ").Append(stall);
+            sb.Append("\nstalled: ").Append(stall);
+        }
+
+        if (report.StallCause is { } cause)
+        {
+            sb.Append("\nlost interrupts: ").Append(cause);
         }
 
         if (report.DriverLostWriter + report.DriverLostReader > 0)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"; the driver counted {report.DriverLostWriter} writer overrun(s) and {report.DriverLostReader} reader underrun(s)");
+            sb.Append(c, $"\nthe driver counted {report.DriverLostWriter} writer overrun(s) and {report.DriverLostReader} reader underrun(s)");
         }
 
         throw new AssertionException(sb.ToString());

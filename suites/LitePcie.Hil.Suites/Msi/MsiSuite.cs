@@ -178,7 +178,9 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         }
         while (clock.Elapsed < bound);
 
-        return $"pcie_dma0 at irqEvery {irqEvery}, interrupts against what the hardware completed" +
+        // First line: the kind (lost, or more than raised); the counts follow.
+        return (over ? "MSI interrupts extra: more interrupts arrived than the hardware raised" : DmaState.LostInterrupts) + "\n" +
+               $"pcie_dma0 at irqEvery {irqEvery}, interrupts against what the hardware completed" +
                (over ? "" : $" (waited {bound.TotalMilliseconds:0} ms)") + ": " + string.Join("; ", lines);
     }
 
@@ -309,7 +311,11 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         }
 
         Context.Log($"worst driver lag behind loop_status: {worstBuffers} buffers for {worstLag.TotalMilliseconds:0.0} ms");
-        problems.Should().BeEmpty("HIL-07/P1: the hardware must not run ahead of the interrupt-fed driver count for longer than MsiLivenessMs");
+        if (problems.Count > 0)
+        {
+            throw new AssertionException($"{DmaState.LostInterrupts}\nHIL-07/P1: the hardware must not run ahead of the interrupt-fed driver count for longer than MsiLivenessMs: " +
+                string.Join("; ", problems));
+        }
     }
 
     [Test]
@@ -364,7 +370,18 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                     }
 
                     bool pending = ch.GetCounters(live).HwCount < target;
-                    var c = await ch.WaitAsync(live, target, TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), Context.Cancellation);
+                    DmaCounters c;
+                    try
+                    {
+                        c = await ch.WaitAsync(live, target, TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), Context.Cancellation);
+                    }
+                    catch (DeviceTimeoutException e)
+                    {
+                        // The buffer's interrupt never came: if the hardware completed it, the interrupt was lost (a failed check), else the
+                        // engine stalled (the timeout stands).
+                        throw DmaState.LostInterruptsVerdict(Context.Session, ch, 1, $"sample {samples.Count + 1}, waiting for buffer {target} ({e.Message})") ?? (Exception)e;
+                    }
+
                     long woke = Stopwatch.GetTimestamp();
                     if (pending && c.LastInterruptTimestamp > 0 && woke >= c.LastInterruptTimestamp)
                     {
@@ -506,7 +523,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
 
             try
             {
-                await Move(ch, buffers, runWriter, runReader, maskOther ? masked : null, allowStall);
+                await Move(ch, buffers, irqEvery, runWriter, runReader, maskOther ? masked : null, allowStall);
                 if (settle is not null)
                 {
                     await settle();
@@ -531,7 +548,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     /// The client side of a stream until <paramref name="buffers"/> went through: fills TX ahead of the reader and consumes
     /// RX behind the writer; a masked direction's count is read from its <c>loop_status</c> (its driver count never moves).
     /// </summary>
-    private async Task Move(IDmaChannel ch, int buffers, bool writer, bool reader, DmaDirection? maskedDirection, bool allowStall)
+    private async Task Move(IDmaChannel ch, int buffers, int irqEvery, bool writer, bool reader, DmaDirection? maskedDirection, bool allowStall)
     {
         var tx = reader ? ch.Ring(DmaDirection.Reader) : null;
         var pattern = new SequencePattern(ch.Geometry.BufferSize);
@@ -603,7 +620,10 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                     return;
                 }
 
-                throw new AssertionException($"pcie_dma0 stalled at buffer {done} of {buffers}: no progress for {stall.TotalMilliseconds:0} ms (interrupts lost?)\n{Context.DumpDma(0)}");
+                Context.AttachText("pcie_dma0 register dump", Context.DumpDma(0));
+                string where = $"pcie_dma0 stalled at buffer {done} of {buffers}: no progress for {stall.TotalMilliseconds:0} ms";
+                throw DmaState.LostInterruptsVerdict(Context.Session, ch, irqEvery, where, maskedDirection)
+                      ?? new AssertionException($"pcie_dma0: stalled (no progress within DmaStallTimeoutMs)\n{where}");
             }
 
             // Sleep until the next interrupt of an unmasked direction moves its count (bounded), instead of spinning.

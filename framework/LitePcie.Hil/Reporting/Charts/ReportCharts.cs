@@ -8,7 +8,7 @@ namespace LitePcie.Hil.Reporting.Charts;
 public static class ReportCharts
 {
     /// <summary>RX and TX Gb/s per sample interval of a stream.</summary>
-    public static string Throughput(StreamReport report, string title)
+    public static string Throughput(StreamReport report, string title, double? thresholdGbps = null, string? thresholdName = null)
     {
         var rx = new List<(double, double)>();
         var tx = new List<(double, double)>();
@@ -34,6 +34,13 @@ public static class ReportCharts
         if (report.Mode != StreamMode.WriterOnly)
         {
             series.Add(new ChartSeries("TX (reader, filled)", tx));
+        }
+
+        if (thresholdGbps is { } min)
+        {
+            // Measured against the verdict's threshold, always: a flat line across the run.
+            double end = Math.Max(report.Elapsed.TotalSeconds, report.Samples.Count > 0 ? report.Samples[^1].At.TotalSeconds : 0);
+            series.Add(new ChartSeries($"{thresholdName ?? "threshold"} {min.ToString("0.##", CultureInfo.InvariantCulture)} Gb/s", [(0, min), (end, min)]));
         }
 
         return SvgChart.Line(title, "time (s)", "Gb/s", series);

@@ -56,6 +56,24 @@ public sealed class AllureNUnitRunTests
     }
 
     [Test]
+    public void The_message_is_the_verdicts_first_line_and_its_details_lead_the_trace()
+    {
+        var writer = new InMemoryAllureResultsWriter();
+        var run = new AllureNUnitRun(writer, new ManualTime(DateTimeOffset.FromUnixTimeMilliseconds(5_000)));
+        var test = AllureLabelsTests.Build(Ac701, 1, 32);
+        var reporter = run.BeginTest(test);
+        var outcome = test.MakeTestResult();
+        outcome.SetResult(ResultState.Failure, "pcie_dma0 Loopback: corrupted buffers\n16 MiB of internal loopback on pcie_dma0: 2048 RX buffers verified, 338 bad\nfirst: RX buffer 7", "at DmaSuite.Verify()");
+        run.EndTest(test, outcome);
+
+        var r = writer.Results.Should().ContainSingle().Subject;
+        r.StatusDetails!.Message.Should().Be("pcie_dma0 Loopback: corrupted buffers", "one message per failure kind: Allure groups a category by it");
+        r.StatusDetails.Trace.Should().Be("16 MiB of internal loopback on pcie_dma0: 2048 RX buffers verified, 338 bad\nfirst: RX buffer 7\n\nat DmaSuite.Verify()");
+        var log = r.Attachments.Should().ContainSingle(a => a.Name == "log", "a failed test carries its log even when it logged nothing").Subject;
+        Encoding.UTF8.GetString(writer.Files[log.Source]).Should().Contain("✗ failed: pcie_dma0 Loopback: corrupted buffers\n16 MiB", "the log ends with the whole verdict");
+    }
+
+    [Test]
     public void Tests_that_never_ran_are_written_at_the_end_from_the_result_tree()
     {
         var writer = new InMemoryAllureResultsWriter();

@@ -20,6 +20,7 @@ namespace LitePcie.Hil.Tests.Reporting;
 public sealed class AllureReportTests
 {
     private const string Filter = "FullyQualifiedName~.Internal_loopback_moves_every_buffer_intact|FullyQualifiedName~.Zero_copy_rings_map_both_directions|" +
+        "FullyQualifiedName~.Interrupt_count_equals_what_the_hardware_completed|" +
         "FullyQualifiedName~.Sequence_integrity_grid|FullyQualifiedName~.Open_close_cycles_leak_nothing|Category=Enumeration";
 
     /// <summary>The grid case of this run (one transfer length, one irqEvery): its display name carries both.</summary>
@@ -58,7 +59,8 @@ public sealed class AllureReportTests
                 "--logger", "trx;LogFileName=run.trx", "--results-directory", Path.Combine(_work, "trx"), "--",
                 $"TestRunParameters.Parameter(name=\"AllureResultsDirectory\", value=\"{results}\")",
                 "TestRunParameters.Parameter(name=\"Board\", value=\"sim-ac701-2ch,sim-kcu105-noloop\")",
-                "TestRunParameters.Parameter(name=\"SimFaults\", value=\"dma-bitflip=0.01\")",
+                // A data fault and an MSI loss: the report must tell corrupted buffers and lost interrupts apart, both as failed checks.
+                "TestRunParameters.Parameter(name=\"SimFaults\", value=\"dma-bitflip=0.01,msi-drop=0.3\")",
                 "TestRunParameters.Parameter(name=\"DmaBytes\", value=\"16MiB\")",
                 "TestRunParameters.Parameter(name=\"DmaTransferBuffers\", value=\"4\")",
                 "TestRunParameters.Parameter(name=\"DmaIrqEveryGrid\", value=\"2\")",
@@ -115,13 +117,14 @@ public sealed class AllureReportTests
         Stat("total").Should().Be(_trx.Count, $"Allure shows every test of the run (TRX: {passed} passed, {failed} failed, {skipped} skipped)");
         Stat("passed").Should().Be(passed, "passed tests");
         (Stat("failed") + Stat("broken")).Should().Be(failed, "failed tests (assertions → failed, device errors → broken)");
-        Stat("broken").Should().Be(0, "every failure of this run is an assertion on the data, not a device error");
+        Stat("broken").Should().Be(0, "every failure of this run is a failed check (corrupted data, lost interrupts), never broken");
         Stat("skipped").Should().Be(skipped, "skipped tests (the board without loopback)");
-        _trx.Should().Contain(("Internal_loopback_moves_every_buffer_intact", "Failed"), "the injected bit flips fail the loopback test on the board with loopback");
+        _trx.Should().Contain(("Internal_loopback_moves_every_buffer_intact", "Failed"), "the injected faults fail the loopback test on the board with loopback");
+        _trx.Where(t => t.Name == "Interrupt_count_equals_what_the_hardware_completed").Should().Contain(t => t.Outcome == "Failed", "the injected MSI loss fails the interrupt count");
         _trx.Where(t => t.Outcome == "Failed").Select(t => t.Name).Should().BeSubsetOf(
-            ["Internal_loopback_moves_every_buffer_intact", $"Sequence_integrity_grid(4,2)"],
-            "only streams of the faulty board with loopback can fail (the short grid case may or may not draw a flipped bit)");
-        skipped.Should().Be(2, "exactly the loopback test and the grid case on the board without loopback are skipped");
+            ["Internal_loopback_moves_every_buffer_intact", "Sequence_integrity_grid(4,2)", "Interrupt_count_equals_what_the_hardware_completed"],
+            "only streams can fail (the short grid case may or may not draw a flipped bit or lose an interrupt)");
+        skipped.Should().Be(1, "exactly the loopback test on the board without loopback is skipped (its grid case runs writer-only)");
     }
 
     [Test]
@@ -140,9 +143,18 @@ public sealed class AllureReportTests
         var categories = nodes.Where(n => n.GetProperty("type").GetString() == "category")
             .ToDictionary(n => n.GetProperty("name").GetString()!, n => n.GetProperty("statistic"));
         categories.Should().ContainKey("DMA data corruption", "the bit-flip failure is classified by reports/categories.json");
-        categories["DMA data corruption"].GetProperty("failed").GetInt32().Should().Be(_trx.Count(t => t.Outcome == "Failed"), "every failure of this run is a corrupted buffer");
+        categories.Should().ContainKey("Lost interrupts", "the MSI loss is a failed check in its own category, not 'timeout or stall' or 'product errors'");
+        int Failed(string name) => categories.TryGetValue(name, out var c) ? c.GetProperty("failed").GetInt32() : 0;
+        (Failed("DMA data corruption") + Failed("Lost interrupts")).Should().Be(_trx.Count(t => t.Outcome == "Failed"), "every failure is a corrupted buffer or a lost interrupt");
+        categories.Keys.Should().NotContain(["Product errors", "Test errors", "Timeout or stall"], "no failure falls into a catch-all");
         categories.Should().ContainKey("Board or capability missing");
-        categories["Board or capability missing"].GetProperty("skipped").GetInt32().Should().Be(2);
+        categories["Board or capability missing"].GetProperty("skipped").GetInt32().Should().Be(1);
+
+        // One group per failure kind: the messages under a category are the fixed first lines, not one per buffer.
+        var messages = nodes.Where(n => n.GetProperty("type").GetString() == "message").Select(n => n.GetProperty("name").GetString()).ToList();
+        messages.Should().OnlyHaveUniqueItems().And.BeSubsetOf(
+            ["pcie_dma0 Loopback: corrupted buffers", "pcie_dma0 WriterOnly: corrupted buffers", LitePcie.Hil.Fixtures.DmaState.LostInterrupts,
+             "sim-kcu105-noloop has no DMA loopback (layout guard); loopback tests need it"]);
     }
 
     [Test]
@@ -150,7 +162,12 @@ public sealed class AllureReportTests
     {
         var failed = _results.Where(r => r.GetProperty("name").GetString() == "Internal_loopback_moves_every_buffer_intact" && r.GetProperty("status").GetString() == "failed")
             .Should().ContainSingle("the loopback test on the faulty board failed").Subject;
-        failed.GetProperty("error").GetProperty("message").GetString().Should().Contain("RX buffer").And.Contain("corrupted, first bad word");
+        // The message is the failure kind alone (one Allure group per kind); the numbers and the first bad buffer lead the trace.
+        failed.GetProperty("error").GetProperty("message").GetString().Should().BeOneOf("pcie_dma0 Loopback: corrupted buffers", LitePcie.Hil.Fixtures.DmaState.LostInterrupts);
+        if (failed.GetProperty("error").GetProperty("message").GetString()!.Contains("corrupted", StringComparison.Ordinal))
+        {
+            failed.GetProperty("error").GetProperty("trace").GetString().Should().Contain("RX buffer").And.Contain("corrupted, first bad word").And.Contain(" flipped ");
+        }
 
         var steps = Steps(failed.GetProperty("steps")).ToList();
         steps.Should().Contain(s => s.Name.StartsWith("stream pcie_dma0", StringComparison.Ordinal) && s.Status == "passed");
@@ -159,8 +176,24 @@ public sealed class AllureReportTests
 
         var attachments = Attachments(failed.GetProperty("steps")).ToList();
         attachments.Should().Contain(a => a.Name == "pcie_dma0 register dump" && a.Type == "text/plain");
+        attachments.Should().Contain(a => a.Name == "DMA/MSI state" && a.Type == "text/plain", "every failed test carries the DMA/MSI state it left");
+        attachments.Should().Contain(a => a.Name == "log" && a.Type == "text/plain", "every failed test carries its log");
         failed.GetProperty("setup").EnumerateArray().Select(s => s.GetProperty("name").GetString())
             .Should().ContainSingle(n => n!.StartsWith("open session on sim:sim-ac701-2ch", StringComparison.Ordinal), "the fixture's one-time setup shows as the test's setup");
+    }
+
+    [Test]
+    public void A_lost_interrupt_is_a_failed_check_by_name_and_every_failed_test_carries_its_log_and_dma_msi_state()
+    {
+        var lost = _results.Where(r => r.GetProperty("name").GetString() == "Interrupt_count_equals_what_the_hardware_completed" && r.GetProperty("status").GetString() == "failed").ToList();
+        lost.Should().NotBeEmpty("msi-drop=0.3 makes the interrupt count fail");
+        lost.Should().OnlyContain(r => r.GetProperty("error").GetProperty("message").GetString() == LitePcie.Hil.Fixtures.DmaState.LostInterrupts,
+            "the message names the failure kind; the counts are in the trace");
+        lost.Should().OnlyContain(r => r.GetProperty("error").GetProperty("trace").GetString()!.Contains("lost", StringComparison.Ordinal), "the trace gives the counts");
+        var failedOrBroken = _results.Where(r => r.GetProperty("status").GetString() is "failed" or "broken").ToList();
+        failedOrBroken.Select(r => (Name: r.GetProperty("name").GetString(), Attachments: Attachments(r.GetProperty("steps")).Select(a => a.Name).ToList()))
+            .Where(r => !r.Attachments.Contains("log") || !r.Attachments.Contains("DMA/MSI state"))
+            .Select(r => r.Name).Should().BeEmpty("every failed or broken test carries its log and the DMA/MSI state");
     }
 
     [Test]
@@ -168,7 +201,7 @@ public sealed class AllureReportTests
     {
         var dma = _results.Where(r => r.GetProperty("labels").EnumerateArray().Any(l => l.GetProperty("name").GetString() == "suite" && l.GetProperty("value").GetString() == "Dma")
                                       && r.GetProperty("status").GetString() != "skipped").ToList();
-        dma.Should().HaveCount(4, "loopback and the grid case on the board with loopback, zero-copy rings on both boards");
+        dma.Should().HaveCount(5, "loopback on the board with loopback, the grid case and zero-copy rings on both boards");
         dma.Select(r => (Name: r.GetProperty("name").GetString(), Steps: Steps(r.GetProperty("steps")).Count(), Attachments: Attachments(r.GetProperty("steps")).Count()))
             .Where(r => r.Steps == 0 || r.Attachments == 0).Should().BeEmpty("every DMA test records its stages and its evidence");
     }
@@ -202,7 +235,7 @@ public sealed class AllureReportTests
             .ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("values")[0].GetString()!);
         env.Should().Contain("Backend", "sim");
         env.Should().Contain("Boards", "sim-ac701-2ch, sim-kcu105-noloop");
-        env.Should().Contain("SimFaults", "dma-bitflip=0.01;seed=1");
+        env.Should().Contain("SimFaults", "msi-drop=0.3;dma-bitflip=0.01;seed=1");
         env.Keys.Should().Contain("sim-ac701-2ch@0000:01:00.0.identifier").And.Contain("sim-kcu105-noloop@0000:02:00.0.link");
     }
 

@@ -10,6 +10,7 @@ using LitePcie.Hil.Fixtures.Allure;
 using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Suites.Common;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Qualification;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Suites.Dma;

@@ -289,6 +289,8 @@ public sealed class DmaStreamerEdgeTests
             Layout = LiteXMapGenerator.Generate(new LitePcieDesign { Identifier = "scripted", Loopback = loopbackInDesign }).Layout.DmaChannels[0];
         }
 
+        public DmaCapabilities Capabilities => DmaCapabilities.Full;
+
         public List<bool> Loopback { get; } = [];
 
         public List<(DmaDirection Direction, int IrqEvery)> Starts { get; } = [];

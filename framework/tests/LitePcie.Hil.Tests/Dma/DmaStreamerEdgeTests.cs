@@ -119,7 +119,7 @@ public sealed class DmaStreamerEdgeTests
         e.Kind.Should().Be(StreamErrorKind.Corrupted);
         ulong expected = pattern.ExpectedWord(503, 2);
         e.ToString().Should().Be($"RX buffer 3 (sequence 3): corrupted, first bad word 2 (byte offset 16): expected 0x{expected:X16}, " +
-                                 $"got 0x{expected ^ 0x8100UL:X16} (2 bit(s) differ)");
+                                 $"got 0x{expected ^ 0x8100UL:X16} (bits 8, 15 flipped)");
         report.Errors.Should().Be(1, "the corrupted buffer took buffer 3's place; buffer 4 is next and intact");
     }
 
@@ -130,11 +130,14 @@ public sealed class DmaStreamerEdgeTests
         var events = new List<string>();
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size),
             new StreamOptions { Bytes = 20 * Size, MaxErrorDetails = 3, Events = events.Add });
-        report.Errors.Should().Be(10);
+        // The streamer verifies whole batches of completed buffers, so it may check more than the 20 asked for: every
+        // second one it checked (RX index 0, 2, 4 …) was corrupted.
+        report.RxBuffers.Should().BeGreaterThanOrEqualTo(20);
+        report.Errors.Should().Be((report.RxBuffers + 1) / 2, report.Summary());
         report.ErrorDetails.Should().HaveCount(3);
         report.ErrorDetails.Select(d => d.RxIndex).Should().Equal(0, 2, 4);
-        events.Should().HaveCount(10);
-        report.Summary().Should().Contain("bad buffers         10 (corrupted ×3 shown)");
+        events.Should().HaveCount((int)report.Errors);
+        report.Summary().Should().Contain($"bad buffers         {report.Errors} (3 corrupted; 3 of {report.Errors} listed)");
     }
 
     [Test]
@@ -168,7 +171,7 @@ public sealed class DmaStreamerEdgeTests
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 8 * Size });
         var summary = report.Summary();
         summary.Should().StartWith("mode                Loopback" + Environment.NewLine);
-        summary.Should().Contain($"RX buffers verified {report.RxBuffers} ({report.RxBytes} bytes)");
+        summary.Should().Contain($"RX buffers verified {report.RxBuffers} ({ByteSize.Format(report.RxBytes)})");
         summary.Should().Contain($"TX buffers filled   {report.TxBuffers}");
         summary.Should().Contain("bad buffers         0" + Environment.NewLine);
         summary.Should().Contain("driver lost         writer 0, reader 0");

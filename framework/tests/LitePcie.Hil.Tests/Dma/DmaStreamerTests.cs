@@ -114,25 +114,32 @@ public sealed class DmaStreamerTests
         public long UpdateSwCount(DmaDirection direction, long swCount)
         {
             _sw[(int)direction] = swCount;
-            if (direction == DmaDirection.Reader)
-            {
-                for (; _fetched < swCount; _fetched++)
-                {
-                    if (_fetched != DropBufferAt)
-                    {
-                        if (!SkipWrites && _hw[0] != SkipWriteAt)
-                        {
-                            _tx[_fetched % Geometry.BufferCount].CopyTo(_rx[_hw[0] % Geometry.BufferCount], 0);
-                        }
+            Pump();
+            return 0;
+        }
 
-                        _hw[0]++;
+        /// <summary>
+        /// Loopback with flow control, as the simulator's default (SimFlowControl): the reader fetches what software
+        /// filled, and each fetched buffer lands in the next RX buffer only while software has freed one (the writer
+        /// never overwrites a buffer the client has not consumed).
+        /// </summary>
+        private void Pump()
+        {
+            for (; _fetched < _sw[(int)DmaDirection.Reader] && _hw[(int)DmaDirection.Writer] - _sw[(int)DmaDirection.Writer] < Geometry.BufferCount; _fetched++)
+            {
+                if (_fetched != DropBufferAt)
+                {
+                    long rx = _hw[(int)DmaDirection.Writer];
+                    if (!SkipWrites && rx != SkipWriteAt)
+                    {
+                        _tx[_fetched % Geometry.BufferCount].CopyTo(_rx[rx % Geometry.BufferCount], 0);
                     }
 
-                    _hw[1]++;
+                    _hw[(int)DmaDirection.Writer]++;
                 }
-            }
 
-            return 0;
+                _hw[(int)DmaDirection.Reader]++;
+            }
         }
 
         public ValueTask<DmaCounters> WaitAsync(DmaDirection direction, long targetHwCount, TimeSpan timeout, CancellationToken cancellationToken = default) =>

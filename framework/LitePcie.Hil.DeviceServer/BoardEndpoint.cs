@@ -90,7 +90,11 @@ public sealed class BoardEndpoint(SimulatedBoard board, GuestMemory memory, Gues
                         uint v = board.ReadBar(r.Bar, dword);
                         if (r.Bar == board.Profile.CsrBar.Index)
                         {
-                            pacing?.OnCsrRead(dword);
+                            if (pacing is not null)
+                            {
+                                pacing.OnCsrRead(dword);
+                                board.Kick(); // a held board (the RTL's gated clock) re-asks at once instead of at its next idle wake-up
+                            }
                         }
 
                         int shift = (int)(r.Offset - dword) * 8;

@@ -11,6 +11,8 @@ namespace LitePcie.Hil.DeviceServer;
 /// milliseconds, which a guest under TCG on a loaded machine is. Without this, a stalled guest comes back to find its
 /// rings overwritten many times over and the upstream tools report data errors that no real system would produce.
 /// While the guest runs, the board keeps its hardware behaviour (loop mode, no waiting on buffers) within the lead.
+/// The model holds an engine before its next descriptor; the RTL engine, which cannot hold one engine, stops its clock
+/// while any engine is held. Declared as <c>guest-pacing</c> in <see cref="DeclaredDifferences.OfTheBoard"/>.
 /// </summary>
 public sealed class GuestPacing : IHostFlowControl
 {

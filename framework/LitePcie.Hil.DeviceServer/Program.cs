@@ -150,6 +150,11 @@ public static class Program
         }
 
         Console.Error.WriteLine($"device-server: board {profile.Name} ({profile.VendorId:x4}:{profile.DeviceId:x4}, engine {engine.ToString().ToLowerInvariant()}, faults '{plan}') listening on {socketPath}");
+        var declared = pacing is null ? [] : DeclaredDifferences.OfTheBoard.Where(d => d.Name == "guest-pacing").ToArray();
+        foreach (var d in declared)
+        {
+            Console.Error.WriteLine($"device-server: declared difference {d.Name} (lead {lead} buffers): {d.Where}");
+        }
         bool gone;
         try
         {
@@ -172,6 +177,7 @@ public static class Program
             guestLeadBuffers = lead,
             guestPacingHolds = pacing?.Holds ?? 0,
             guestPacingReleasedByBound = pacing?.Released ?? 0,
+            declaredDifferences = declared.Select(d => d.Name).ToArray(),
             deviceServed = gone,
             config = counters.ConfigAccesses,
             mmioReads = counters.MmioReads,

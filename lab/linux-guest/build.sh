@@ -28,6 +28,10 @@ while [ $# -gt 0 ]; do
 done
 [ ${#boards[@]} -gt 0 ] || boards=(sim-ac701-2ch)
 say() { echo "linux-guest build: $*" >&2; }
+# Under errexit a failing command ends the build; say which one (a command whose output goes to /dev/null, or a pipeline
+# that died of SIGPIPE under pipefail, would otherwise end it with nothing printed).
+set -E
+trap 'rc=$?; [ "$BASHPID" != "$$" ] || say "failed (exit $rc) at build.sh line $LINENO: $BASH_COMMAND"' ERR
 t_all=$SECONDS
 
 [ -d "$vendor/kernel" ] && [ -d "$vendor/user" ] || { say "the vendor LitePCIe tree is missing: expected $vendor/{kernel,user} (../shared/vendor beside the repository)"; exit 3; }
@@ -64,7 +68,7 @@ mods="$kdir/root/lib/modules/$kver"
 # Modules the guest loads, dependencies first (from each module's .modinfo "depends=", as depmod would).
 module_path() {
   local f
-  f=$(find "$mods/kernel" -name "$1.ko" -o -name "${1//_/-}.ko" | head -1)
+  f=$(find "$mods/kernel" \( -name "$1.ko" -o -name "${1//_/-}.ko" \) -print -quit)
   [ -n "$f" ] || { say "module $1 is not in kernel $kver"; exit 3; }
   echo "${f#"$mods/"}"
 }
@@ -159,7 +163,8 @@ if [ "$(cat "$initrd.stamp" 2>/dev/null)" != "$ikey" ] || [ ! -f "$initrd" ]; th
   done
   # OpenSSL, which the runtime loads on demand (hashing: Allure's history and test-case IDs are MD5s).
   for lib in libssl.so.3 libcrypto.so.3; do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+    # awk reads to the end: an early exit can kill ldconfig with SIGPIPE, which pipefail turns into a silent failure.
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !p {p = $NF} END {print p}')
     [ -n "$path" ] || { say "$lib not found on this machine (package libssl3)"; exit 3; }
     mkdir -p "$r$(dirname "$path")"; cp -L "$path" "$r$path"
   done

@@ -10,7 +10,8 @@
 #   options: --board NAME          board profile (default sim-ac701-2ch)
 #            --driver V            upstream | patched | both (default both; --shell: upstream)
 #            --engine E            model | rtl: the device server's gateware is our model (default) or the board's real
-#                                  LitePCIe RTL under Verilator (docs/rtl.md; runs at its own rate: no --dma-rate, no --lead)
+#                                  LitePCIe RTL under Verilator (docs/rtl.md; runs at its own rate: no --dma-rate; --lead
+#                                  gates its clock)
 #            --faults SPEC         faults injected into the device server (as SimFaults), e.g. dma-bitflip=0.001
 #            --tests PROJECT[::ARGS]  also run this published test project in the guest (repeatable): PROJECT is its
 #                                  folder (e.g. suites/LitePcie.Hil.Suites; an MTP executable), ARGS its command line
@@ -63,7 +64,7 @@ while [ $# -gt 0 ]; do
 done
 case "$engine" in
   model) engine_args=(--dma-rate "$dma_rate" --lead "$lead") ;;
-  rtl) engine_args=(--engine rtl --lead 0) ;;   # the RTL has no flow control to couple, and sets its own pace
+  rtl) engine_args=(--engine rtl --lead "$lead") ;;   # the RTL sets its own pace; the coupling gates its clock
   *) usage "--engine '$engine'" ;;
 esac
 [ -z "$driver" ] && { [ "$shell" = 1 ] && driver=upstream || driver=both; }

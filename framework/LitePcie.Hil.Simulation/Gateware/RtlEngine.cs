@@ -42,8 +42,11 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
     private readonly Native _native;
     private GCHandle _self;
     private nint _rtl;
+    private readonly EngineTable[] _tables;
+    private readonly Dictionary<uint, (EngineTable Table, TableRegister Register)> _tableRegisters = [];
     private RtlConfig _applied;
     private string? _rom;
+    private ulong _sampledAtCycle = ulong.MaxValue; // the cycle count when the loop_status samples were taken
 
     private RtlEngine(BoardProfile profile, IGatewareHost host, RtlEngineOptions options, Native native, UserLogic user)
     {
@@ -52,6 +55,21 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
         _options = options;
         _native = native;
         _engineName = $"{profile.Name} endpoint (RTL)";
+        var tables = new List<EngineTable>();
+        foreach (var channel in _map.Layout.DmaChannels)
+        {
+            foreach (var e in new[] { channel.Writer, channel.Reader })
+            {
+                var t = new EngineTable(channel.Index, e.Direction, _map.BarOffsetOf(e.LoopStatus));
+                tables.Add(t);
+                _tableRegisters[_map.BarOffsetOf(e.Enable)] = (t, TableRegister.Enable);
+                _tableRegisters[_map.BarOffsetOf(e.TableWe)] = (t, TableRegister.We);
+                _tableRegisters[_map.BarOffsetOf(e.LoopProgN)] = (t, TableRegister.LoopProgN);
+                _tableRegisters[_map.BarOffsetOf(e.TableReset)] = (t, TableRegister.Reset);
+            }
+        }
+
+        _tables = [.. tables];
         _self = GCHandle.Alloc(this);
         var callbacks = new RtlCallbacks { Context = GCHandle.ToIntPtr(_self), Translate = &OnTranslate };
         var o = new RtlOptions
@@ -165,6 +183,10 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
         Configure();
         _native.MmioWrite(_rtl, barOffset, value);
         DrainMessages();
+        if (_tableRegisters.TryGetValue(barOffset, out var r))
+        {
+            r.Table.Written(r.Register, value);
+        }
     }
 
     /// <inheritdoc />
@@ -183,12 +205,22 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
         _messages.Clear();
         DrainMessages();
         _messages.Clear();
+        foreach (var t in _tables)
+        {
+            t.Written(TableRegister.Reset, 1);
+            t.Written(TableRegister.Enable, 0);
+        }
     }
 
     /// <inheritdoc />
     public bool Step()
     {
         Configure();
+        if (_host.FlowControl is { } flow && !MayRun(flow))
+        {
+            return false; // the clock is gated: not one cycle runs until the host lets every engine go on
+        }
+
         uint activity = 0;
         _native.Run(_rtl, (ulong)_options.StepCycles, 1, (uint)_options.IdleCycles, &activity);
         DrainMessages();
@@ -231,6 +263,45 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
         {
             _self.Free();
         }
+    }
+
+    /// <summary>
+    /// Asks the host's flow control (the device server's guest coupling, <c>GuestPacing</c>) whether the hardware may
+    /// run: the RTL cannot hold one engine before a descriptor as the model does, so a hold stops the whole clock. Each
+    /// enabled engine's completed count comes from its <c>loop_status</c> (read through the root complex, as software
+    /// would; <c>count·N + index</c> with N the descriptors written in loop mode, the driver's ring), and every enabled
+    /// engine is asked, so each one's window follows it. Only the free-running hardware thread steps through here;
+    /// <see cref="RunCycles"/> and <see cref="RunUntilQuiet"/> (conformance scenarios) run the hardware as it is.
+    /// </summary>
+    private bool MayRun(IHostFlowControl flow)
+    {
+        // Reading loop_status runs the clock (a request and its completion): sample only when the clock ran since the
+        // last samples, so a held board runs not one cycle until the host's side changes (or its register accesses do).
+        if (Stats().Cycles != _sampledAtCycle)
+        {
+            foreach (var t in _tables)
+            {
+                uint raw;
+                if (t.Enabled && _native.MmioRead(_rtl, t.LoopStatusOffset, &raw) == 0)
+                {
+                    t.Sample(raw);
+                }
+            }
+
+            DrainMessages();
+            _sampledAtCycle = Stats().Cycles;
+        }
+
+        bool run = true;
+        foreach (var t in _tables)
+        {
+            if (t.Enabled)
+            {
+                run &= flow.MayProcess(t.Channel, t.Direction, t.Completed);
+            }
+        }
+
+        return run;
     }
 
     private static string? FindLibrary(string board)
@@ -396,6 +467,62 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
             }
         }
     }
+}
+
+/// <summary>The table registers whose writes the engine follows to count an engine's descriptors.</summary>
+internal enum TableRegister
+{
+    Enable,
+    We,
+    LoopProgN,
+    Reset,
+}
+
+/// <summary>
+/// What the host wrote to one DMA engine's table, so its <c>loop_status</c> can be read as a count of descriptors (as
+/// the driver extends it): N descriptors written since the table reset, loop or prog mode, enabled or not.
+/// </summary>
+internal sealed class EngineTable(int channel, LitePcie.Hil.DmaDirection direction, uint loopStatusOffset)
+{
+    private int _written;
+    private bool _loop;
+    private LitePcie.Hil.Dma.HwCounter _counter = new(65536);
+
+    public int Channel => channel;
+
+    public LitePcie.Hil.DmaDirection Direction => direction;
+
+    public uint LoopStatusOffset => loopStatusOffset;
+
+    public bool Enabled { get; private set; }
+
+    public void Written(TableRegister register, uint value)
+    {
+        switch (register)
+        {
+            case TableRegister.Enable:
+                Enabled = (value & 1) != 0;
+                break;
+            case TableRegister.We:
+                _written++;
+                break;
+            case TableRegister.LoopProgN:
+                _loop = (value & 1) != 0;
+                _counter = new LitePcie.Hil.Dma.HwCounter(_loop ? Math.Max(1, _written) : 65536);
+                break;
+            case TableRegister.Reset when (value & 1) != 0:
+                _written = 0;
+                _counter = new LitePcie.Hil.Dma.HwCounter(_loop ? 1 : 65536);
+                Completed = 0;
+                break;
+        }
+    }
+
+    /// <summary>Descriptors taken since the table reset, as of the last <see cref="Sample"/>.</summary>
+    public long Completed { get; private set; }
+
+    /// <summary>Folds a loop_status reading in (<c>count·N + index</c>, extended past its 16-bit count).</summary>
+    public void Sample(uint loopStatus) => Completed = _counter.Update(loopStatus);
 }
 
 /// <summary><c>lpc_rtl_config</c>.</summary>

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using FluentAssertions;
 using LitePcie.Hil.Boards;
+using LitePcie.Hil.Csr;
+using LitePcie.Hil.DeviceServer;
+using LitePcie.Hil.Dma;
 using LitePcie.Hil.Simulation.Gateware;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
@@ -79,6 +82,65 @@ public sealed class RtlEngineTests
         r.Enable(r.Reader);
         r.Settle();
         r.Board.RtlStatistics()!.Value.BusMasterViolations.Should().Be(8, "the RTL has no bus-master input; the root complex counts what it sent anyway");
+    }
+
+    /// <summary>
+    /// The device server's guest coupling (<c>--lead</c>, <see cref="GuestPacing"/>) on the RTL engine: the free-running
+    /// hardware thread stops the clock once an engine is <c>lead</c> buffers ahead of the driver's last loop_status read,
+    /// and runs on when the driver looks again. Without it the RTL laps its ring while a TCG guest is descheduled (the
+    /// "Reading too late" losses of issue 13's long RTL guest run).
+    /// </summary>
+    [Test]
+    public void A_guest_coupling_stops_the_clock_at_the_lead_until_the_driver_looks()
+    {
+        using var r = Rig(BoardCatalog.DefaultBoard);
+        const int slots = 8, lead = 3, buffer = 8192;
+        var src = r.Source(slots * buffer);
+        var dst = r.Alloc(slots * buffer);
+        var pacing = new GuestPacing(r.Board.Map, lead, maxHold: TimeSpan.FromHours(1));
+        r.Board.FlowControl = pacing;
+        r.W(r.Ch.LoopbackEnable!, 1);
+        foreach (var (e, ring) in new[] { (r.Writer, dst), (r.Reader, src) })
+        {
+            r.W(e.TableReset, 1);
+            r.W(e.LoopProgN, 0);
+            for (int i = 0; i < slots; i++)
+            {
+                r.Push(e, ring.BusAddressOf(i * buffer), buffer, irqDisable: true, lastDisable: e == r.Writer);
+            }
+
+            r.W(e.LoopProgN, 1);
+        }
+
+        r.Enable(r.Writer);
+        r.Enable(r.Reader);
+        long Done(DmaEngineLayout e) => new HwCounter(slots).Update(r.R(e.LoopStatus));
+        int RunUntilHeld()
+        {
+            int steps = 0;
+            while (steps < 400 && r.Board.Step())
+            {
+                steps++;
+            }
+
+            return steps;
+        }
+
+        RunUntilHeld().Should().BeLessThan(400, "the engines reach their lead and the clock stops");
+        ulong cycles = r.Board.RtlStatistics()!.Value.Cycles; // (the board's statistics read bus_errors: a register read runs the clock)
+        r.Board.Step().Should().BeFalse("held: the driver has not looked");
+        r.Board.Step().Should().BeFalse();
+        r.Board.RtlStatistics()!.Value.Cycles.Should().Be(cycles, "a hold gates the clock: not one cycle runs");
+        long writer = Done(r.Writer);
+        writer.Should().BeInRange(lead - 1, lead + 1, $"the writer stops about {lead} descriptors ahead of a driver that never looked (ring of {slots})");
+        Done(r.Reader).Should().BeInRange(lead - 1, lead + 1);
+
+        pacing.OnCsrRead(r.Board.Map.BarOffsetOf(r.Writer.LoopStatus));
+        pacing.OnCsrRead(r.Board.Map.BarOffsetOf(r.Reader.LoopStatus));
+        RunUntilHeld().Should().BePositive("the driver looked: the engines run on");
+        Done(r.Writer).Should().BeInRange(writer + lead - 1, writer + lead + 1, "another lead, then held again");
+        pacing.Holds.Should().BePositive();
+        r.Board.Memory.Faults.Should().BeEmpty();
     }
 
     /// <summary>The engine's rate on each board: loopback of 4 MiB at register level (figures for docs/rtl.md).</summary>

@@ -87,6 +87,34 @@ public sealed partial class LinuxGuestTierTests
         summary.RootElement.GetProperty("bitsFlipped").GetInt64().Should().BeGreaterThan(0, "the device server injected the bit flips dma_test found");
     }
 
+    /// <summary>
+    /// The real driver probes the real RTL (the device server's RTL engine, coupled to the guest): probe, MSI allocation,
+    /// identifier ROM and scratch register through litepcie.ko. The RTL's dma_test runs nightly (.github/workflows/nightly.yml,
+    /// rtl-guest): it checks nothing before 256 MiB, minutes at the RTL's rate.
+    /// </summary>
+    [Test]
+    public void TheRealDriver_ProbesTheRealRtl_AndReadsItsRegisters()
+    {
+        RequirePrerequisites();
+        if (Simulation.SimulatedBoard.EngineUnavailable(Boards.BoardCatalog.Load(Boards.BoardCatalog.DefaultBoard), Simulation.Gateware.SimEngine.Rtl) is { } why)
+        {
+            RtlTools.Unavailable(why);
+        }
+
+        string outDir = Path.Combine(TestPaths.RepoRoot, "build", "linux-guest", "run-rtl");
+        var run = RunTier("--engine", "rtl", "--driver", "patched",
+            "--checks", "TestCategory=VirtualBoard|FullyQualifiedName~Info_ReadsTheIdentifierRom|FullyQualifiedName~ScratchTest",
+            "--out", outDir, "--allure", Path.Combine(outDir, "allure-results"));
+        var (passed, failed, _) = LastLine(run);
+        failed.Should().Be(0, "no check failed in the guest or on the host (the lines starting 'linux-guest: FAILED' name them)");
+        run.ExitCode.Should().Be(0);
+        passed.Should().BeGreaterThanOrEqualTo(4 + 2 + 1 + 4, "the virtual-board checks, info, scratch_test, the kernel log and the host checks ran");
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "patched", "device-server.json")));
+        summary.RootElement.GetProperty("engine").GetString().Should().Be("rtl", "the board's real LitePCIe RTL served the guest");
+        summary.RootElement.GetProperty("declaredDifferences").EnumerateArray().Select(e => e.GetString()).Should().Equal(["guest-pacing"],
+            "the RTL is coupled to the guest (--lead), a declared difference");
+    }
+
     [GeneratedRegex(@"^linux-guest: (\d+) passed, (\d+) failed, (\d+) skipped$")]
     private static partial Regex Counts();
 

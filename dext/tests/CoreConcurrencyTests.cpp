@@ -1,4 +1,4 @@
-// Concurrency smoke test: the interrupt path against external methods and timers (spec/dext.md §3.9).
+// Concurrency smoke test: the interrupt path against external methods and timers (docs/dext-design.md#concurrency).
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,5 +1,6 @@
 // DMA start/stop sequences, the interrupt path, waits, software counts, loss accounting, device
-// removal and power (spec/litepcie.md §4.2-4.3, §5.1, §5.5, §6.3-6.4; spec/dext.md §3.4-3.8).
+// removal and power (docs/gateware.md#dma-engines,
+// docs/linux-driver.md#start-and-stop-sequences and #hardware-and-software-counts, docs/dext-design.md).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -59,7 +60,7 @@ uint64_t RingIndex(uint32_t channel, uint32_t dir) { return channel * 2u + dir; 
 
 using Write = std::pair<uint32_t, uint32_t>;
 
-/// The §6.3 start sequence of (channel, dir), descriptor by descriptor.
+/// The start sequence (docs/linux-driver.md#start-and-stop-sequences) of (channel, dir), descriptor by descriptor.
 std::vector<Write> StartSequence(Rig& r, uint32_t c, uint32_t d, uint32_t irqEvery, bool msi) {
     const LpcBoardLayout& l = r.layout;
     auto reg = [c, d](uint32_t x) { return EngineReg(c, d, x); };

@@ -1,4 +1,5 @@
-// Driver Start/Stop, client open/close (spec/dext.md §3.3, §3.8; spec/litepcie.md §6.1).
+// Driver Start/Stop, client open/close (docs/dext-design.md#start and
+// #stop-client-death-and-power; docs/linux-driver.md#matching-and-probe).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -312,7 +313,7 @@ TEST_F(Lifecycle, CloseClientStopsItsChannelsAndAbortsItsWait) {
     const size_t mark = r.dev.Mark();
     r.core.CloseClient(r.client);
 
-    // The stop sequence of pcie_dma1 writer (spec/litepcie.md §6.3).
+    // The stop sequence of pcie_dma1 writer (docs/linux-driver.md#start-and-stop-sequences).
     const auto writes = r.dev.MmioWritesSince(mark);
     const std::vector<std::pair<uint32_t, uint32_t>> expected = {
         {kMsiEnable, 0},
@@ -378,7 +379,7 @@ TEST_F(Lifecycle, StopOrder) {
     const auto calls = r.dev.CallsSince(mark);
     const std::string trace = r.dev.DescribeSince(mark);
 
-    // 1. Every running direction stopped: MSI bit first, then the engine (spec/litepcie.md §6.3).
+    // 1. Every running direction stopped: MSI bit first, then the engine (docs/linux-driver.md#start-and-stop-sequences).
     const long stop0 = IndexOf(calls, Writes(EngineReg(0, kLpcDirReader, kRegLoopProgN), 0));
     const long stop1 = IndexOf(calls, Writes(EngineReg(1, kLpcDirWriter, kRegLoopProgN), 0));
     ASSERT_GE(stop0, 0) << "pcie_dma0 reader not stopped\n" << trace;

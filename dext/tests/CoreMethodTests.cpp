@@ -1,5 +1,5 @@
 // The external-method table: exact shapes, per-method validation, register access rules
-// (spec/dext.md §3.6, §4).
+// (docs/dext-design.md#method-table).
 #include <gtest/gtest.h>
 
 #include <cstdint>

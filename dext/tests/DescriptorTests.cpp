@@ -1,4 +1,5 @@
-// Descriptor words, segment walking and ring checks (spec/litepcie.md §4.1, §6.3; spec/dext.md §3.4).
+// Descriptor words, segment walking and ring checks (docs/gateware.md#descriptor,
+// docs/linux-driver.md#start-and-stop-sequences, docs/dext-design.md#rings-and-shared-memory).
 #include <gtest/gtest.h>
 
 #include <cstdint>

@@ -415,7 +415,7 @@ void FakeDevice::WriteLocked(uint32_t bar, uint64_t offset, uint32_t value) {
     case Kind::MsiEnable:
         regs[offset] = value;
         if (layout_.msiFlavour == kLpcMsiSingle && layout_.msiEnableWords == 1) {
-            vector_ &= value; // disabling a source drops its pending bit (spec/litepcie.md §5.1)
+            vector_ &= value; // disabling a source drops its pending bit (docs/gateware.md#single-vector-msi)
         }
         break;
     case Kind::CtrlReset:

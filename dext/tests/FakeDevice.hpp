@@ -1,8 +1,8 @@
 // A fake lpc::Platform with a fake LitePCIe register file, shared by the GoogleTest suite and the
 // libFuzzer target (so it uses no gtest, no exceptions and no RTTI).
 //
-// The fake models just enough of the gateware for the core's sequences (spec/litepcie.md §3.4, §3.5,
-// §4.2, §5.1, §6.3): the DMA descriptor tables (table_we pushes in prog mode, table_reset empties
+// The fake models just enough of the gateware for the core's sequences (docs/gateware.md: MSI
+// controllers, DMA channel block, descriptor table; docs/linux-driver.md#start-and-stop-sequences): the DMA descriptor tables (table_we pushes in prog mode, table_reset empties
 // and clears loop_status), the single-MSI vector/clear pair, the identifier ROM, ctrl_reset and
 // ctrl_scratch. It also checks the platform contract: every MMIO in bounds and aligned, no MMIO after
 // the core declared the device gone, platform calls made with the core lock held, CompleteAsync made
@@ -26,7 +26,7 @@
 
 namespace lpc_test {
 
-// ---- BAR0 map of LitePCIe's standalone generator (spec/litepcie.md §3, Appendix A.1) ----------
+// ---- BAR0 map of LitePCIe's standalone generator (docs/gateware.md#registers, Appendix A.1) ----------
 constexpr uint32_t kCtrlReset = 0x0000;
 constexpr uint32_t kCtrlScratch = 0x0004;
 constexpr uint32_t kCtrlBusErrors = 0x0008;
@@ -87,7 +87,7 @@ LayoutOptions MsiXOptions(uint32_t vectors = 32);
 LayoutOptions MultiVectorOptions();
 LayoutOptions Dma64Options();
 
-/// Builds a board layout laid out like LitePCIe's standalone generator (spec/litepcie.md Appendix A).
+/// Builds a board layout laid out like LitePCIe's standalone generator (docs/gateware.md#maps-from-the-real-generator).
 LpcBoardLayout MakeLayout(const LayoutOptions& options = LayoutOptions());
 
 /// The registers the driver owns, listed independently of lpc::validation::IsDriverOwned (an oracle
@@ -131,7 +131,7 @@ struct CompletionRecord {
     std::vector<uint64_t> args;
 };
 
-/// One descriptor pushed into a table (spec/litepcie.md §3.5: table_value words + table_we).
+/// One descriptor pushed into a table (docs/gateware.md#dma-channel-block: table_value words + table_we).
 struct PushedDescriptor {
     uint32_t control; // table_value high word: length | irq_disable | last_disable
     uint32_t lsb;     // table_value low word

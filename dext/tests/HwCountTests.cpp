@@ -1,4 +1,5 @@
-// loop_status -> hardware buffer count (spec/litepcie.md §4.3, §6.4).
+// loop_status -> hardware buffer count (docs/gateware.md#loop_status,
+// docs/linux-driver.md#hardware-and-software-counts).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -13,7 +14,7 @@ using lpc_test::Hex;
 using lpc_test::LoopStatusFor;
 
 TEST(HwCount, LinuxDriverTestVectors) {
-    // spec/litepcie.md §6.4, in order, 256-entry ring.
+    // docs/linux-driver.md#hardware-and-software-counts, in order, 256-entry ring.
     HwCount hw;
     hw.Reset(256);
     struct Step {
@@ -41,7 +42,7 @@ TEST(HwCount, ResetStartsAtZero) {
 }
 
 TEST(HwCount, FourEntryRingMatchesSimulationTrace) {
-    // spec/litepcie.md §4.3: pops 1..10 of a 4-entry ring give (index, count) = (0,0) (1,0) (2,0)
+    // docs/gateware.md#loop_status: pops 1..10 of a 4-entry ring give (index, count) = (0,0) (1,0) (2,0)
     // (3,0) (0,1) (1,1) (2,1) (3,1) (0,2) (1,2); count*N + index = pops - 1.
     const uint32_t trace[][2] = {{0, 0}, {1, 0}, {2, 0}, {3, 0}, {0, 1}, {1, 1}, {2, 1}, {3, 1}, {0, 2}, {1, 2}};
     HwCount hw;

@@ -1,4 +1,4 @@
-// Every validation rule of the method table at its boundaries (spec/dext.md §3.6, §4).
+// Every validation rule of the method table at its boundaries (docs/dext-design.md#method-table).
 #include <gtest/gtest.h>
 
 #include <cstdint>

@@ -36,7 +36,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-# First macOS release whose PCI family has the method, from IOPCIFamily's history (reality notes §3):
+# First macOS release whose PCI family has the method, from IOPCIFamily's history (measured on the pinned IOPCIFamily sources):
 # GetBARInfo arrived in IOPCIFamily-484 (macOS 12), ConfigureInterrupts and Reset in 583 (macOS 13).
 GATES = {
     ("IOPCIDevice", "GetBARInfo"): "12.0",

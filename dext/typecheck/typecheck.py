@@ -29,7 +29,7 @@ DEXT = os.path.dirname(HERE)
 REPO = os.path.dirname(DEXT)
 
 TARGETS = ["arm64-apple-macos13", "x86_64-apple-macos13"]
-# What DriverKit code is compiled with (spec/dext.md §6.1), on a freestanding target: nothing from
+# What DriverKit code is compiled with (docs/dext-design.md#build-flags), on a freestanding target: nothing from
 # the Linux host's C/C++ library can leak in.
 BASE_FLAGS = ["-fsyntax-only", "-x", "c++", "-std=gnu++17", "-fblocks", "-fno-exceptions", "-fno-rtti",
               "-ffreestanding", "-nostdlibinc", "-DXNU_PLATFORM_DriverKit=1", "-DPLATFORM_DriverKit=1"]

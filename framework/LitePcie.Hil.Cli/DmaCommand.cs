@@ -160,7 +160,7 @@ internal static class DmaCommand
     }
 
     /// <summary>
-    /// Without loopback the engines talk to user logic, which a synchronizer holds until it is bypassed (spec P15):
+    /// Without loopback the engines talk to user logic, which a synchronizer holds until it is bypassed (P15, docs/checklist.md#p15):
     /// bypassed for writer-only and reader-only streams, restored after.
     /// </summary>
     private static async Task<StreamReport> StreamAsync(IDeviceSession session, IDmaChannel channel, StreamMode mode, StreamOptions options, CancellationToken cancel)

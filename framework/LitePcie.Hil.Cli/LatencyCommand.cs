@@ -152,7 +152,7 @@ internal static class LatencyCommand
 
     /// <summary>
     /// One buffer at a time through reader → loopback → writer, an interrupt on every buffer; each returned buffer is
-    /// verified. The driver's hardware count is "descriptors completed − 1" (loop_status, spec §4.3), so buffer 0
+    /// verified. The driver's hardware count is "descriptors completed − 1" (docs/gateware.md#loop_status), so buffer 0
     /// primes the pipeline: once the writer's count reaches n − 1, buffers 0..n−1 are home, and the time from handing
     /// buffer n to the reader until the count reaches n is buffer n's round trip alone.
     /// </summary>

@@ -16,10 +16,10 @@ public readonly record struct CopyResult(int Bytes, int Buffers, int NotCopied);
 
 /// <summary>
 /// One <c>/dev/litepcieN</c> channel: LOCK taken for a direction before it is enabled and released after it is
-/// stopped (the driver's DMA ioctls ignore the lock, P17); DMA_WRITER/DMA_READER to start and stop, and — with the
+/// stopped (the driver's DMA ioctls ignore the lock, P17, docs/checklist.md#p17); DMA_WRITER/DMA_READER to start and stop, and — with the
 /// engine's current state read from its <c>enable</c> register first — to read counts without starting or stopping
 /// anything; MMAP_DMA_*_UPDATE for software progress; poll() in bounded slices for waits; the loopback ioctl only
-/// when the layout guard says +0x40 is <c>loopback_enable</c> (P14). The descriptor is non-blocking: no call here
+/// when the layout guard says +0x40 is <c>loopback_enable</c> (P14, docs/checklist.md#p14). The descriptor is non-blocking: no call here
 /// can wait without bound.
 /// </summary>
 public sealed class LinuxDmaChannel : IDmaChannel
@@ -294,7 +294,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
     /// <summary>
     /// Copy-mode transmit: <c>write(2)</c> of whole buffers into the reader ring, waiting in bounded poll slices while
     /// the ring is full (the driver returns 0 when software is 128 buffers ahead). The driver's non-blocking write
-    /// answers EAGAIN when hw == sw — when the ring is empty, not full (P18) — so on that answer the write is repeated
+    /// answers EAGAIN when hw == sw — when the ring is empty, not full (P18, docs/checklist.md#p18) — so on that answer the write is repeated
     /// with O_NONBLOCK cleared for that one call: its wait condition (sw − hw &lt; 128) holds at that moment, so it
     /// returns at once; only another open file filling 128 buffers of this channel in between could make it wait.
     /// </summary>

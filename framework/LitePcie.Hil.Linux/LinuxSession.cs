@@ -10,12 +10,12 @@ namespace LitePcie.Hil.Linux;
 /// <summary>
 /// A session on a board bound to the upstream <c>litepcie</c> driver: one non-blocking descriptor per channel node,
 /// register access through <c>LITEPCIE_IOCTL_REG</c> with every address checked against the CSR map and BAR0
-/// before the call (the driver checks nothing, P16), zero-copy rings through the documented mmap protocol,
+/// before the call (the driver checks nothing, P16, docs/checklist.md#p16), zero-copy rings through the documented mmap protocol,
 /// other BARs through sysfs <c>resourceN</c>.
 /// <para>
 /// Removal: litepcie.ko never answers ENODEV or EIO. Its remove frees the per-board state (device-managed memory)
 /// while open files still point at it, so any call on a descriptor after the board left reaches freed memory
-/// (upstream issue #95, P2). The session therefore checks, before every call into the driver, that the board is
+/// (upstream issue #95, P2, docs/checklist.md#p2). The session therefore checks, before every call into the driver, that the board is
 /// still bound and its node still exists in sysfs, and from the first sign that it is not it never calls the driver
 /// again — not even <c>close</c>: the descriptors of a gone board are parked until the process exits (see
 /// <see cref="ParkedDescriptors"/>). A register read of all-ones is checked against the function's config space in
@@ -314,7 +314,7 @@ public sealed unsafe class LinuxSession : DeviceSessionBase
 
     /// <summary>
     /// The absolute CSR address for a BAR0 offset, refused unless it is 32-bit aligned, inside the CSR region of
-    /// the map and inside BAR0 (the driver would otherwise access kernel memory beyond the mapping, P16).
+    /// the map and inside BAR0 (the driver would otherwise access kernel memory beyond the mapping, P16, docs/checklist.md#p16).
     /// </summary>
     internal uint CheckedAddress(uint barOffset)
     {

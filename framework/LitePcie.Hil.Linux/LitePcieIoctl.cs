@@ -5,7 +5,7 @@ namespace LitePcie.Hil.Linux;
 /// <summary>
 /// The ioctls of the upstream <c>litepcie</c> driver (<c>litepcie.h</c>, type <c>'S'</c>) for LP64 Linux
 /// (x86_64, aarch64), computed the way <c>_IOR</c>/<c>_IOW</c>/<c>_IOWR</c> compute them and pinned by tests
-/// against spec/litepcie.md §6.6 and a C compiler.
+/// against docs/linux-driver.md#ioctls and a C compiler.
 /// </summary>
 public static class LitePcieIoctl
 {

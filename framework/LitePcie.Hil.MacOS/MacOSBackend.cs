@@ -41,7 +41,7 @@ public sealed class MacOSBackend : IDeviceBackend
     private const string EntitlementAdvice =
         "the client lacks the com.apple.developer.driverkit.userclient-access entitlement for this dext " +
         "(development: SIP off and the dext signed with LitePCIeDriver.Dev.entitlements, which allows any client; " +
-        "distribution: a signed app bundle carrying the entitlement, spec/dext.md §5.6)";
+        "distribution: a signed app bundle carrying the entitlement, docs/dext-design.md#bundle-matching-and-client-access)";
 
     private readonly IIOKit? _io;
     private readonly string? _unavailable;

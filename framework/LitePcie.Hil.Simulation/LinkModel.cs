@@ -4,7 +4,7 @@ namespace LitePcie.Hil.Simulation;
 
 /// <summary>
 /// A trained PCIe link: generation, width and payload size, and the payload rate it allows per direction
-/// (spec/litepcie.md §4.10): lanes × line rate × encoding efficiency × MPS/(MPS + TLP overhead).
+/// (docs/gateware.md#link-throughput): lanes × line rate × encoding efficiency × MPS/(MPS + TLP overhead).
 /// </summary>
 public sealed record LinkModel(PciLinkSpeed Speed, int Width, int MaxPayloadSize, int MaxReadRequestSize)
 {

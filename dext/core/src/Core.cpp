@@ -111,7 +111,7 @@ int32_t Core::Start(const LpcBoardLayout& layout) {
     revision_ = static_cast<uint8_t>(rc & 0xFFu);
     classCode_ = rc >> 8;
 
-    // Memory space on, bus mastering off until the rings are prepared (litex_m2sdr #145 / P12).
+    // Memory space on, bus mastering off until the rings are prepared (litex_m2sdr #145, P12 in docs/checklist.md).
     const uint16_t cmd = static_cast<uint16_t>(platform_.ConfigRead32(kCommandOffset) & 0xFFFFu);
     platform_.ConfigWrite16(kCommandOffset, static_cast<uint16_t>((cmd | kCommandMemorySpace) & ~kCommandBusMaster));
 
@@ -547,7 +547,7 @@ void Core::StartSequence(uint32_t c, uint32_t d) {
     Direction& dir = dirs_[c][d];
     const LpcChannelLayout& ch = layout_.channels[c];
     const LpcEngineRegs& e = d == kLpcDirWriter ? ch.writer : ch.reader;
-    // spec/litepcie.md §6.3, with this channel's own registers (never DMA0's).
+    // docs/linux-driver.md#start-and-stop-sequences, with this channel's own registers (never DMA0's).
     Write(e.enable, 0);
     Write(e.tableReset, 1);
     Write(e.loopProgN, 0);

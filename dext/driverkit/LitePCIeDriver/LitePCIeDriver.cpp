@@ -1,4 +1,4 @@
-// LitePCIeDriver: DriverKit glue around the portable core (spec/dext.md §3).
+// LitePCIeDriver: DriverKit glue around the portable core (docs/dext-design.md#core-and-glue).
 //
 // This file owns exactly what the core cannot: the IOPCIDevice session, BAR0 → memory index
 // translation, IOBufferMemoryDescriptor + IODMACommand rings, the IOLock, the interrupt sources, the
@@ -151,7 +151,7 @@ public:
         if (m == nullptr) {
             return kIOReturnNoMemory;
         }
-        // One contiguous descriptor per ring (spec/dext.md §3.4), page aligned, device reads and writes.
+        // One contiguous descriptor per ring (docs/dext-design.md#rings-and-shared-memory), page aligned, device reads and writes.
         kern_return_t ret = IOBufferMemoryDescriptor::Create(kIOMemoryDirectionInOut, bytes, IOVMPageSize, &m->buffer);
         if (ret == kIOReturnSuccess) {
             ret = m->buffer->SetLength(bytes);
@@ -357,7 +357,7 @@ public:
                 return kIOReturnUnsupported;
             }
             if (size < layout.barSizes[bar]) {
-                // MemoryRead32/Write32 do not bounds-check offsets (spec/dext.md §0.3): a layout larger
+                // MemoryRead32/Write32 do not bounds-check offsets (docs/dext-design.md#mmio-bounds): a layout larger
                 // than the BAR would let validated offsets run past the mapping.
                 os_log(OS_LOG_DEFAULT,
                        "litepcie: BAR%u is %llu bytes, the board layout expects %llu (stale BoardLayout.generated.cpp?)",
@@ -656,7 +656,7 @@ kern_return_t IMPL(LitePCIeDriver, Start)
     } while (false);
 
     if (ret != kIOReturnSuccess) {
-        // Undo in reverse order. Stop() is not called from Start (spec/dext.md §3.3).
+        // Undo in reverse order. Stop() is not called from Start (docs/dext-design.md#start).
         os_log(OS_LOG_DEFAULT, "litepcie: start failed 0x%08x (stage %u)", ret, stage);
         if (stage >= kStageInterrupts) {
             TearDownInterrupts();

@@ -40,8 +40,8 @@ public sealed class KernelDmaState
 
 /// <summary>
 /// A register-level model of the upstream <c>litepcie.ko</c> driving a simulated board: probe (reset,
-/// identifier, bus mastering, MSI), the DMA start/stop sequences of spec/litepcie.md §6.3, the interrupt
-/// handler of §5.5 and the counters of §6.4 — including its quirks (hw_count only moves in the ISR, no
+/// identifier, bus mastering, MSI), the DMA start/stop sequences of docs/linux-driver.md#start-and-stop-sequences, the interrupt
+/// handler (docs/linux-driver.md#interrupt-handling) and the counters (#hardware-and-software-counts) — including its quirks (hw_count only moves in the ISR, no
 /// bounds on anything). Used to test the gateware model, and as the kernel behind the Linux transport's
 /// fake syscall layer.
 /// </summary>
@@ -116,7 +116,7 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
     public KernelDmaState State(int channel, DmaDirection direction) => _dma[channel, (int)direction];
 
     /// <summary>
-    /// Starts a direction with the §6.3 sequence: disable, flush, prog mode, 256 descriptors (IRQ on every
+    /// Starts a direction with the driver's start sequence (docs/linux-driver.md#start-and-stop-sequences): disable, flush, prog mode, 256 descriptors (IRQ on every
     /// 32nd, last-disable set), loop mode, counters zeroed, enable, then the MSI enable bit.
     /// </summary>
     public void Start(int channel, DmaDirection direction, int irqEvery = BuffersPerIrq)
@@ -233,7 +233,7 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
         return s.Ring.Span(index % Geometry.BufferCount * Geometry.BufferSize, Geometry.BufferSize);
     }
 
-    /// <summary>The interrupt handler (§5.5): demultiplex, fold loop_status into hw counts, clear.</summary>
+    /// <summary>The interrupt handler (docs/linux-driver.md#interrupt-handling): demultiplex, fold loop_status into hw counts, clear.</summary>
     public void OnMessage(MsiMessage message, long timestamp)
     {
         Interlocked.Increment(ref _messages);

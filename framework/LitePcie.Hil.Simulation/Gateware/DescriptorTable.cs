@@ -1,6 +1,6 @@
 namespace LitePcie.Hil.Simulation.Gateware;
 
-/// <summary>A DMA descriptor as the table stores it (spec/litepcie.md §4.1).</summary>
+/// <summary>A DMA descriptor as the table stores it (docs/gateware.md#descriptor).</summary>
 /// <param name="Control">High word of <c>table_value</c>: length 23:0, irq_disable bit 24, last_disable bit 25.</param>
 /// <param name="Address">Bus address (msb:lsb).</param>
 /// <param name="First">Marked when pushed into an empty table.</param>

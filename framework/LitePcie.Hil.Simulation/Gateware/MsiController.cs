@@ -4,12 +4,12 @@ namespace LitePcie.Hil.Simulation.Gateware;
 
 /// <summary>An MSI or MSI-X message the device posts.</summary>
 /// <param name="Vector">MSI: the vector number encoded in the data (0 for single MSI); MSI-X: the table entry.</param>
-/// <param name="Address">Message address (MSI-X: the table's DW0 only, spec §5.3).</param>
+/// <param name="Address">Message address (MSI-X: the table's DW0 only, docs/gateware.md#multi-vector-msi-and-msi-x).</param>
 /// <param name="Data">Message data.</param>
 public readonly record struct MsiMessage(int Vector, ulong Address, uint Data);
 
 /// <summary>
-/// The three LitePCIe MSI controllers (spec/litepcie.md §5): single-vector with sticky <c>vector</c>
+/// The three LitePCIe MSI controllers (docs/gateware.md#interrupts): single-vector with sticky <c>vector</c>
 /// and write-1-to-clear <c>clear</c> and one message per burst of new events; multi-vector sending the
 /// lowest pending bit; MSI-X with a 16-byte-per-entry table, PBA and per-entry masking.
 /// </summary>

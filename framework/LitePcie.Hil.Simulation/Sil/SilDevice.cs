@@ -127,7 +127,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
         }
     }
 
-    /// <summary>Driver Stop (spec/dext.md §3.8 order inside the core).</summary>
+    /// <summary>Driver Stop (docs/dext-design.md#stop-client-death-and-power order inside the core).</summary>
     public void Stop()
     {
         lock (_lifecycle)

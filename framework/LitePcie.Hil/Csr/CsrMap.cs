@@ -4,7 +4,7 @@ namespace LitePcie.Hil.Csr;
 
 /// <summary>
 /// An immutable LiteX CSR map of one LitePCIe design, loaded from <c>csr.json</c> or <c>csr.csv</c>
-/// (spec/litepcie.md §2): CSR bases, registers, constants, memory regions and cores, plus the typed
+/// (docs/gateware.md#csr-map-files): CSR bases, registers, constants, memory regions and cores, plus the typed
 /// LitePCIe view (<see cref="Layout"/>). Addresses are absolute; <see cref="ToBarOffset"/> converts
 /// them to BAR0 offsets using the CSR base.
 /// </summary>

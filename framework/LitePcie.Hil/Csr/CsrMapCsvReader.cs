@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace LitePcie.Hil.Csr;
 
-/// <summary>Reads LiteX <c>csr.csv</c> (spec/litepcie.md §2.2): <c>kind,name,value,size,type</c> rows.</summary>
+/// <summary>Reads LiteX <c>csr.csv</c> (docs/gateware.md#csrcsv): <c>kind,name,value,size,type</c> rows.</summary>
 internal static class CsrMapCsvReader
 {
     public static CsrMap Read(string text, string source, PhyFamily? phyFamilyOverride)

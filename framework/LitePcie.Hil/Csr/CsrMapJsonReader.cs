@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace LitePcie.Hil.Csr;
 
-/// <summary>Reads LiteX <c>csr.json</c> (spec/litepcie.md §2.1).</summary>
+/// <summary>Reads LiteX <c>csr.json</c> (docs/gateware.md#csrjson).</summary>
 internal static class CsrMapJsonReader
 {
     private static readonly JsonDocumentOptions s_options = new()

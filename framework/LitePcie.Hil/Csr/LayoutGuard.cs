@@ -3,7 +3,7 @@ using System.Text;
 namespace LitePcie.Hil.Csr;
 
 /// <summary>
-/// What the layout guard (HIL-04, spec/litepcie.md §9 P14) found for one DMA channel: which optional
+/// What the layout guard (HIL-04 and P14, docs/checklist.md) found for one DMA channel: which optional
 /// blocks exist and whether the fixed offsets the Linux driver hard-codes hold for this design.
 /// </summary>
 public sealed record DmaChannelGuard(

@@ -30,7 +30,7 @@ public sealed record PhyBlock(
     CsrRegister? MaxRequestSize,
     CsrRegister? MaxPayloadSize);
 
-/// <summary>LitePCIe MSI controller flavours (spec/litepcie.md §3.4, §5).</summary>
+/// <summary>LitePCIe MSI controller flavours (docs/gateware.md#msi-controllers, #interrupts).</summary>
 public enum MsiFlavour
 {
     /// <summary><c>LitePCIeMSI</c>: one vector; pending bits in <c>pcie_msi_vector</c>, cleared through <c>pcie_msi_clear</c>.</summary>

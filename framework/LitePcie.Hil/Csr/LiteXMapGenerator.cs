@@ -71,7 +71,7 @@ public sealed record LitePcieDesign
 
 /// <summary>
 /// Generates LiteX <c>csr.json</c>/<c>csr.csv</c> for a LitePCIe design following the layout rules of
-/// spec/litepcie.md §2.3: one 0x800-byte page per block, reserved pages first, remaining blocks at the first
+/// docs/gateware.md#layout-rules: one 0x800-byte page per block, reserved pages first, remaining blocks at the first
 /// free page in the order LiteX's CSR bank array scans them (modules by name; within a module its memories,
 /// e.g. <c>pcie_msi_table</c>, before its register bank), CSRs consecutive in creation order, interrupt bits
 /// numbered by sorted source name.

@@ -2,7 +2,7 @@ using LitePcie.Hil.Pci;
 
 namespace LitePcie.Hil.Csr;
 
-/// <summary>LitePCIe PHY families whose <c>phy_link_status</c> layout is known (spec/litepcie.md §3.3).</summary>
+/// <summary>LitePCIe PHY families whose <c>phy_link_status</c> layout is known (docs/gateware.md#phy-status).</summary>
 public enum PhyFamily
 {
     /// <summary>Family not recognised: the raw register value is reported, not decoded.</summary>

@@ -235,7 +235,7 @@ public static class DmaStreamer
         {
             steps.Step($"program descriptors and start pcie_dma{channel.Index} ({engines}, {g.BufferCount} × {g.BufferSize} B, irqEvery {options.IrqEvery})", () =>
             {
-                // A design without loopback has another register at +0x40 (P14): only a loopback stream asks for it
+                // A design without loopback has another register at +0x40 (P14, docs/checklist.md#p14): only a loopback stream asks for it
                 // (and is refused by name); single-direction streams switch it off only where it exists.
                 if (!options.KeepLoopbackSetting && (options.Mode == StreamMode.Loopback || channel.Layout.LoopbackEnable is not null))
                 {

@@ -2,7 +2,7 @@ namespace LitePcie.Hil.Dma;
 
 /// <summary>
 /// The DMA table's <c>loop_status</c> register: bits 15:0 <c>index</c>, bits 31:16 <c>count</c>
-/// (spec/litepcie.md §4.3). In loop mode after k pops of an N-entry ring, <c>count·N + index = k − 1</c>.
+/// (docs/gateware.md#loop_status). In loop mode after k pops of an N-entry ring, <c>count·N + index = k − 1</c>.
 /// </summary>
 public readonly record struct LoopStatus(ushort Index, ushort Count)
 {
@@ -18,7 +18,7 @@ public readonly record struct LoopStatus(ushort Index, ushort Count)
 
 /// <summary>
 /// The Linux driver's extension of <c>loop_status</c> to a monotonic 64-bit buffer count
-/// (spec/litepcie.md §6.4), generalised to an N-entry ring: <c>low = count·N + index</c> modulo
+/// (docs/linux-driver.md#hardware-and-software-counts), generalised to an N-entry ring: <c>low = count·N + index</c> modulo
 /// <c>2^16·N</c>, and one modulus is added when the value went backwards. For N = 256 this is exactly
 /// the driver's <c>hw = (hw &amp; ~0xFFFFFF) | (count·256 + index)</c>, <c>+2^24</c> on wrap.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace LitePcie.Hil.Pci;
 
-/// <summary>One entry of the <c>litepcie.ko</c> PCI ID table (spec/litepcie.md §6.1).</summary>
+/// <summary>One entry of the <c>litepcie.ko</c> PCI ID table (docs/linux-driver.md#matching-and-probe).</summary>
 /// <param name="VendorId">PCI vendor.</param>
 /// <param name="DeviceId">PCI device.</param>
 /// <param name="Family">Gateware PHY family (as in <c>cores.pcie_phy</c>).</param>

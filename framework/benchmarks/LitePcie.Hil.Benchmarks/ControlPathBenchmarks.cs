@@ -89,7 +89,7 @@ public unsafe class ControlPathBenchmarks
         return r == 0 ? reg.Value : throw new InvalidOperationException($"REG ioctl returned {r}");
     }
 
-    /// <summary>Linux: the same read through LinuxSession (P16 address check, ioctl, errno mapping).</summary>
+    /// <summary>Linux: the same read through LinuxSession (the P16 address check of docs/checklist.md, ioctl, errno mapping).</summary>
     [Benchmark]
     [BenchmarkCategory("Linux")]
     public uint LinuxSessionRead()

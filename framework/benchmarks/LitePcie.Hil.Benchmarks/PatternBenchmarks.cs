@@ -144,7 +144,7 @@ public unsafe class PatternBenchmarks
 }
 
 /// <summary>
-/// dma_test's pattern and check loop (spec/litepcie.md §7.3): word i of every buffer is <c>(i·69069 + 1) &amp; mask</c>,
+/// dma_test's pattern and check loop (docs/linux-driver.md#dma_test): word i of every buffer is <c>(i·69069 + 1) &amp; mask</c>,
 /// the seed advancing per 32-bit word modulo 2048; the check counts mismatching masked words.
 /// </summary>
 public static unsafe partial class DmaTestCheckLoop

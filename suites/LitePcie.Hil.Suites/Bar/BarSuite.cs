@@ -13,7 +13,7 @@ using NUnit.Framework;
 namespace LitePcie.Hil.Suites.Bar;
 
 /// <summary>
-/// HIL-03 and the pci_endpoint_test BAR tests: the CSR BAR's scratch and read-only registers, the bus-error
+/// HIL-03 (docs/checklist.md#hil-03) and the pci_endpoint_test BAR tests: the CSR BAR's scratch and read-only registers, the bus-error
 /// counter, every memory BAR filled with its own pattern, cross-BAR aliasing, refused accesses, and the
 /// register access latency distribution. Tests that write ctrl_scratch restore it.
 /// </summary>

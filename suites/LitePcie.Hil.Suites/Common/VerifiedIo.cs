@@ -49,7 +49,7 @@ internal static class VerifiedIo
     public static Task<T> WithUserStreamsReleasedIf<T>(StreamMode mode, IDeviceSession session, IDmaChannel channel, Func<Task<T>> action) =>
         mode == StreamMode.Loopback ? action() : WithUserStreamsReleased(session, channel, action);
 
-    /// <summary>Designs with a synchronizer block user streams until it is bypassed (P15); restores the setting after.</summary>
+    /// <summary>Designs with a synchronizer block user streams until it is bypassed (P15, docs/checklist.md#p15); restores the setting after.</summary>
     public static async Task<T> WithUserStreamsReleased<T>(IDeviceSession session, IDmaChannel channel, Func<Task<T>> action)
     {
         var sync = channel.Layout.Synchronizer;

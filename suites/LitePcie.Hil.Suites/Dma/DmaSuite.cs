@@ -16,7 +16,7 @@ using NUnit.Framework;
 namespace LitePcie.Hil.Suites.Dma;
 
 /// <summary>
-/// DMA integrity and throughput (HIL-05/06/09): internal loopback with a sequence-numbered pattern that tells
+/// DMA integrity and throughput (HIL-05, HIL-06 and HIL-09 of docs/checklist.md): internal loopback with a sequence-numbered pattern that tells
 /// lost, duplicated, reordered and corrupted buffers apart; writer-only and reader-only where the board's user
 /// logic allows; a grid of transfer lengths and interrupt coalescing; zero-copy ring views; start/stop cycling;
 /// throughput against the link's threshold; a sustained run. Failures carry a register dump of the DMA block.
@@ -163,10 +163,10 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         Context.Log($"{cycles} start/stop cycles: every restart aligned, every stop idle with an empty table");
     }
 
-    /// <summary>One start/stop cycle (P8, HIL-09); returns its duration in milliseconds.</summary>
+    /// <summary>One start/stop cycle (P8, HIL-09, docs/checklist.md); returns its duration in milliseconds.</summary>
     private async Task<double> StartStopCycle(IDmaChannel ch, StreamMode mode, int cycle, int cycles)
     {
-        // P8: after every restart the first RX buffer must start with word 0 of the stream's first buffer (no 8/16-byte
+        // P8 (docs/checklist.md#p8): after every restart the first RX buffer must start with word 0 of the stream's first buffer (no 8/16-byte
         // shift); each restart is a new stream with its own sequence base, so nothing the last one left can pass.
         var report = await DmaStreamer.RunAsync(ch, Pattern, new StreamOptions { Mode = mode, Bytes = 8 * ch.Geometry.BufferSize, StallTimeout = Stall },
             Context.Cancellation);
@@ -179,7 +179,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             report.RxBuffers.Should().BeGreaterThanOrEqualTo(8, $"cycle {cycle} of {cycles}: 8 buffers verified");
         }
 
-        // HIL-09: after stop, enable bit 1 (idle) reads 1 and the table is empty. Idle is the engine FSM's state: a writer
+        // HIL-09 (docs/checklist.md#hil-09): after stop, enable bit 1 (idle) reads 1 and the table is empty. Idle is the engine FSM's state: a writer
         // disabled inside a write request finishes that TLP first (LitePCIe's MEM-WR state does not look at enable), so
         // on the real RTL the bit can read 0 for the few cycles after the stop. Polled until it holds, bounded.
         foreach (var e in new[] { ch.Layout.Writer, ch.Layout.Reader })
@@ -457,7 +457,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     private StreamMode RequireVerifiedMode() =>
         VerifiedIo.ModeFor(Channel, Context.Profile) is ({ } mode, _) ? mode : throw new IgnoreException(VerifiedIo.ModeFor(Channel, Context.Profile).Reason);
 
-    /// <summary>Streams on channel 0; single-direction streams with the synchronizer released (P15).</summary>
+    /// <summary>Streams on channel 0; single-direction streams with the synchronizer released (P15, docs/checklist.md#p15).</summary>
     private Task<StreamReport> Run(StreamOptions options) =>
         Context.StepAsync($"stream pcie_dma0 ({options.Mode}, {(options.Bytes > 0 ? ByteSize.Format(options.Bytes) : $"{options.Duration.TotalSeconds} s")}, irqEvery {options.IrqEvery})",
             () => VerifiedIo.WithUserStreamsReleasedIf(options.Mode, Context.Session, Channel,

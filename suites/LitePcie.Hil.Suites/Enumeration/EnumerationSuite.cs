@@ -9,7 +9,7 @@ using NUnit.Framework;
 namespace LitePcie.Hil.Suites.Enumeration;
 
 /// <summary>
-/// HIL-01/02/04: the function is what the board profile and the loaded CSR map say — identity, BARs,
+/// HIL-01, HIL-02 and HIL-04 (docs/checklist.md): the function is what the board profile and the loaded CSR map say — identity, BARs,
 /// capabilities, negotiated link (in config space and in the PHY's own status CSR), bus mastering,
 /// identifier ROM, layout guard.
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class EnumerationSuite(BoardTarget target) : DeviceSuite(target)
     {
         var cs = Config;
         LitePcieDeviceIds.IsSupported(cs.VendorId, cs.DeviceId).Should().BeTrue(
-            $"{cs.VendorId:x4}:{cs.DeviceId:x4} must be matched by litepcie.ko's PCI ID table (spec §6.1)");
+            $"{cs.VendorId:x4}:{cs.DeviceId:x4} must be matched by litepcie.ko's PCI ID table (docs/linux-driver.md#matching-and-probe)");
         (cs.VendorId, cs.DeviceId).Should().Be((Context.Profile.VendorId, Context.Profile.DeviceId), "vendor:device of board profile " + Context.Profile.Name);
         if (cs.SubsystemVendorId is { } svid)
         {

@@ -15,9 +15,9 @@ using NUnit.Framework;
 namespace LitePcie.Hil.Suites.Msi;
 
 /// <summary>
-/// MSI delivery (HIL-07, pci_endpoint_test's per-vector identity): which source fired, how many messages a known
+/// MSI delivery (HIL-07 in docs/checklist.md, pci_endpoint_test's per-vector identity): which source fired, how many messages a known
 /// transfer raises against what the hardware says it completed, the enable mask, silence when idle, liveness while
-/// streaming (P1), and the delivery latency distribution. Interrupts are raised by DMA on channel 0: internal
+/// streaming (P1, docs/checklist.md#p1), and the delivery latency distribution. Interrupts are raised by DMA on channel 0: internal
 /// loopback where the design has it (the other direction's source masked to isolate one), else the board's
 /// user-logic streams (writer-only from its generator, reader-only into its sink).
 /// </summary>
@@ -264,7 +264,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         long worstBuffers = 0;
         var problems = new List<string>();
         var sampler = new CancellationTokenSource();
-        // P1: watch the hardware's loop_status against the driver's interrupt-fed count; the hardware advancing
+        // P1 (docs/checklist.md#p1): watch the hardware's loop_status against the driver's interrupt-fed count; the hardware advancing
         // while the driver count is frozen longer than the bound means interrupts stopped arriving.
         var watch = Task.Run(async () =>
         {

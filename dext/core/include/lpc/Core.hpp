@@ -114,7 +114,7 @@ public:
     /// tables until a client starts a channel.
     int32_t Start(const LpcBoardLayout& layout);
 
-    /// Driver Stop, in the order of spec/dext.md §3.8: stopping flag, every channel stopped, MSI enables
+    /// Driver Stop, in the order of docs/dext-design.md#stop-client-death-and-power: stopping flag, every channel stopped, MSI enables
     /// cleared, waits aborted, bus mastering cleared, then buffers freed. A configuration space that
     /// reads all-ones first (surprise removal: DriverKit calls Stop without any other notice) takes the
     /// DeviceRemoved path instead, so the stop sequence never touches a device that is gone.

@@ -1,4 +1,5 @@
-// LitePCIe descriptor words and ring checks (spec/litepcie.md §4.1, §6.3; spec/dext.md §3.4).
+// LitePCIe descriptor words and ring checks (docs/gateware.md#descriptor,
+// docs/linux-driver.md#start-and-stop-sequences, docs/dext-design.md#rings-and-shared-memory).
 #ifndef LPC_DESCRIPTOR_HPP
 #define LPC_DESCRIPTOR_HPP
 

@@ -1,4 +1,5 @@
-// loop_status -> monotonic 64-bit hardware buffer count (spec/litepcie.md §4.3, §6.4).
+// loop_status -> monotonic 64-bit hardware buffer count (docs/gateware.md#loop_status,
+// docs/linux-driver.md#hardware-and-software-counts).
 #ifndef LPC_HW_COUNT_HPP
 #define LPC_HW_COUNT_HPP
 

@@ -1,4 +1,4 @@
-// Input validation rules of the dext's method table (spec/dext.md §3.6, §4), as pure functions so
+// Input validation rules of the dext's method table (docs/dext-design.md#method-table), as pure functions so
 // every rule and its boundary values are unit-tested on Linux.
 #ifndef LPC_VALIDATION_HPP
 #define LPC_VALIDATION_HPP

@@ -1,5 +1,5 @@
 /*
- * The per-word check loop of litepcie_util's dma_test (spec/litepcie.md §7.3), written the way that tool
+ * The per-word check loop of litepcie_util's dma_test (docs/linux-driver.md#dma_test), written the way that tool
  * does it: one 32-bit word at a time, the pattern value computed from a seed that advances per word modulo
  * the words of an 8 KiB buffer, both sides masked, mismatches counted. Built with gcc -O2 as the C baseline
  * of the pattern benchmarks (our own code, same algorithm).

@@ -321,7 +321,7 @@ internal sealed unsafe class FakeLitePcieKernel : ILinuxSyscalls, IDisposable
 
             if (request == LitePcieIoctl.Dma)
             {
-                // Written at DMA base + 0x40 (PCIE_DMA_LOOPBACK_ENABLE_OFFSET), loopback block or not (P14).
+                // Written at DMA base + 0x40 (PCIE_DMA_LOOPBACK_ENABLE_OFFSET), loopback block or not (P14, docs/checklist.md#p14).
                 bus.WriteCsr(Map.ToBarOffset(layout.BaseAddress) + 0x40, ((LitePcieDma*)argument)->LoopbackEnable);
                 return 0;
             }

@@ -6,7 +6,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Linux.Tests;
 
-/// <summary>The ioctl numbers and struct layouts of litepcie.ko, pinned to spec/litepcie.md §6.6 and to a C compiler.</summary>
+/// <summary>The ioctl numbers and struct layouts of litepcie.ko, pinned to docs/linux-driver.md#ioctls and to a C compiler.</summary>
 [TestFixture]
 public sealed class LitePcieIoctlTests
 {

@@ -5,7 +5,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Csr;
 
-/// <summary>HIL-04: the layout guard recognises what the Linux driver's fixed offsets would hit (P14).</summary>
+/// <summary>HIL-04 (docs/checklist.md#hil-04): the layout guard recognises what the Linux driver's fixed offsets would hit (P14).</summary>
 [TestFixture]
 public sealed class LayoutGuardTests
 {

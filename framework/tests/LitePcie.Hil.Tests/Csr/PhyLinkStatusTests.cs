@@ -7,7 +7,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Csr;
 
-/// <summary>Per-family decoding of <c>pcie_phy_phy_link_status</c> (spec §3.3).</summary>
+/// <summary>Per-family decoding of <c>pcie_phy_phy_link_status</c> (docs/gateware.md#phy-status).</summary>
 [TestFixture]
 public sealed class PhyLinkStatusTests
 {

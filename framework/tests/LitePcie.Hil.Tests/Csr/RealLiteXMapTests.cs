@@ -76,7 +76,7 @@ public sealed class RealLiteXMapTests
             Phy = PhyFamily.Series7,
         });
 
-        generated.Registers.Should().Equal(real.Registers, "the generator follows LiteX's page and creation-order rules (§2.3)");
+        generated.Registers.Should().Equal(real.Registers, "the generator follows LiteX's page and creation-order rules (docs/gateware.md#layout-rules)");
         generated.Bases.Should().BeEquivalentTo(real.Bases);
         generated.Memories.Should().BeEquivalentTo(real.Memories);
         foreach (var name in new[] { "dma_channels", "pcie_dma0_reader_interrupt", "pcie_dma0_writer_interrupt", "pcie_dma1_reader_interrupt", "pcie_dma1_writer_interrupt" })

@@ -13,7 +13,7 @@ namespace LitePcie.Hil.Tests.Dext;
 /// <summary>
 /// Lints the macOS DriverKit bundle (<c>dext/driverkit</c>) on Linux, where it cannot be compiled:
 /// Info.plist and entitlements structure, the PCI IDs the personality matches against the IDs
-/// litepcie.ko matches (spec/litepcie.md §6.1), the dev/release entitlement split, the .iig ↔ .cpp
+/// litepcie.ko matches (docs/linux-driver.md#matching-and-probe), the dev/release entitlement split, the .iig ↔ .cpp
 /// method correspondence, the <c>lpc::Platform</c> methods the glue implements, the headers the glue
 /// may include, and that a generated board layout compiles and links against the glue's BoardLayout.h.
 /// </summary>
@@ -23,7 +23,7 @@ public sealed partial class DriverKitBundleTests
     private const string AllowAnyUserClient = "com.apple.developer.driverkit.allow-any-userclient-access";
     private const string TransportPci = "com.apple.developer.driverkit.transport.pci";
 
-    /// <summary>spec/litepcie.md §6.1: every (vendor, device) litepcie.ko matches.</summary>
+    /// <summary>docs/linux-driver.md#matching-and-probe: every (vendor, device) litepcie.ko matches.</summary>
     private static readonly (ushort Vendor, ushort Device)[] s_litePcieIds =
     [
         (0x10EE, 0x7021), (0x10EE, 0x7022), (0x10EE, 0x7024), (0x10EE, 0x7028),
@@ -117,7 +117,7 @@ public sealed partial class DriverKitBundleTests
         uint[] ids = words.Select(ParseHex).ToArray();
         ids.Should().OnlyHaveUniqueItems();
         ids.Should().BeEquivalentTo(s_litePcieIds.Select(p => ((uint)p.Device << 16) | p.Vendor),
-            "every LitePCIe device ID of spec/litepcie.md §6.1 (device << 16 | vendor) and nothing else");
+            "every LitePCIe device ID of docs/linux-driver.md#matching-and-probe (device << 16 | vendor) and nothing else");
     }
 
     [Test]
@@ -244,7 +244,7 @@ public sealed partial class DriverKitBundleTests
         methods.Values.Should().Contain(m => m.Type == "IOTimerDispatchSource::TimerOccurred", "WaitBuffers timeouts need a timer handler");
 
         string cpp = Source("LitePCIeDriver.cpp");
-        cpp.Should().Contain("Stop(provider, SUPERDISPATCH)", "Stop must always reach super (spec/dext.md §8)");
+        cpp.Should().Contain("Stop(provider, SUPERDISPATCH)", "Stop must always reach super (docs/dext-design.md#mistakes-of-public-dexts-we-avoid)");
         cpp.Should().Contain("SetPowerState(powerFlags, SUPERDISPATCH)");
         cpp.Should().Contain("GetBARInfo(", "BAR index → memory index, never assume 0");
         cpp.Should().Contain("->Cancel(", "interrupt sources and timers are cancelled, not just released");
@@ -267,7 +267,7 @@ public sealed partial class DriverKitBundleTests
         }
 
         cpp.Should().Contain("selector >= kLpcMethodCount").And.Contain("kIOReturnUnsupported");
-        cpp.Should().Contain("Stop(provider, SUPERDISPATCH)", "the public LitePCIe ports omit it (spec/dext.md §8)");
+        cpp.Should().Contain("Stop(provider, SUPERDISPATCH)", "the public LitePCIe ports omit it (docs/dext-design.md#mistakes-of-public-dexts-we-avoid)");
     }
 
     [Test]

@@ -6,7 +6,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Dma;
 
-/// <summary>loop_status → 64-bit hardware count (spec §6.4), including the 2^24 wrap.</summary>
+/// <summary>loop_status → 64-bit hardware count (docs/linux-driver.md#hardware-and-software-counts), including the 2^24 wrap.</summary>
 [TestFixture]
 public sealed class HwCounterTests
 {
@@ -40,7 +40,7 @@ public sealed class HwCounterTests
     [Test]
     public void Count_is_exact_and_monotonic_for_any_sequence_of_readings_less_than_one_wrap_apart()
     {
-        // A reading every k ≤ ring×65535 descriptors: the reconstructed count equals the true count (k−1 per §4.3).
+        // A reading every k ≤ ring×65535 descriptors: the reconstructed count equals the true count (k−1, docs/gateware.md#loop_status).
         var steps = Gen.ListOf(Gen.Choose(1, 200_000));
         var rings = Gen.Elements(4, 64, 256, 1024);
         Prop.ForAll(rings.ToArbitrary(), steps.ToArbitrary(), (ring, increments) =>

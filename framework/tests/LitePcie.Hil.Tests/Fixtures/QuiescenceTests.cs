@@ -45,6 +45,6 @@ public sealed class QuiescenceTests
         await session.DisposeAsync();
 
         await using var check = await backend.OpenAsync(device);
-        DeviceSuite.Quiescence(check).Should().BeEmpty("the dext's close stops every engine before it releases the rings (spec/dext.md teardown order)");
+        DeviceSuite.Quiescence(check).Should().BeEmpty("the dext's close stops every engine before it releases the rings (docs/dext-design.md#stop-client-death-and-power)");
     }
 }

@@ -6,7 +6,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Reporting;
 
-/// <summary>Test identity as Allure's .NET adapters compute it (style-anchors §7.2, §7.6).</summary>
+/// <summary>Test identity as Allure's .NET adapters compute it (docs/suites.md#the-report-allure, identity).</summary>
 [TestFixture]
 public sealed class AllureIdsTests
 {

@@ -8,7 +8,7 @@ namespace LitePcie.Hil.Tests.Sil;
 
 /// <summary>
 /// Designs without DMA loopback (<c>sim-kcu105-noloop</c>): writer-only and reader-only streams are the only DMA
-/// there is, and +0x40 of each DMA block is another register (P14) that no stream may write.
+/// there is, and +0x40 of each DMA block is another register (P14, docs/checklist.md#p14) that no stream may write.
 /// </summary>
 [TestFixture]
 [NonParallelizable]

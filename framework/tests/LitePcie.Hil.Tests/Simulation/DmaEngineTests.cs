@@ -8,7 +8,8 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Simulation;
 
-/// <summary>DMA table and engine behaviour (spec §4, §6.3, §10.3), stepped descriptor by descriptor.</summary>
+/// <summary>DMA table and engine behaviour (docs/gateware.md#dma-engines, #invariants-the-model-keeps;
+/// docs/linux-driver.md#start-and-stop-sequences), stepped descriptor by descriptor.</summary>
 [TestFixture]
 public sealed class DmaEngineTests
 {
@@ -351,7 +352,7 @@ public sealed class DmaEngineTests
         csr.Write(dma.Reader.Enable, 1);
         StepsUntilIdle(board, 200).Should().Be(-1, "the reader streams to the user side (loop mode: it never runs dry)");
 
-        // What LITEPCIE_IOCTL_DMA(loopback=1) does on this design: write 1 to base + 0x40 (P14).
+        // What LITEPCIE_IOCTL_DMA(loopback=1) does on this design: write 1 to base + 0x40 (P14, docs/checklist.md#p14).
         board.WriteBar(0, board.Map.ToBarOffset(dma.BaseAddress + 0x40), 1);
         board.Map.RegisterAt(dma.BaseAddress + 0x40)!.Name.Should().Be("pcie_dma0_buffering_reader_fifo_control");
         StepsUntilIdle(board, 1000).Should().BeInRange(1, 999,

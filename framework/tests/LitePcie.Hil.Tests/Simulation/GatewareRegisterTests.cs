@@ -7,7 +7,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Simulation;
 
-/// <summary>BAR0 register semantics of the gateware model (spec §2.3, §3).</summary>
+/// <summary>BAR0 register semantics of the gateware model (docs/gateware.md#layout-rules, #registers).</summary>
 [TestFixture]
 public sealed class GatewareRegisterTests
 {

@@ -9,7 +9,7 @@ namespace LitePcie.Hil.Tests.Simulation;
 
 /// <summary>
 /// The model moves data through internal loopback exactly: every RX buffer equals the TX buffer with the
-/// same sequence number (spec §10.3), driven by the Linux driver's register sequences and counters.
+/// same sequence number (docs/gateware.md#invariants-the-model-keeps), driven by the Linux driver's register sequences and counters.
 /// </summary>
 [TestFixture]
 [NonParallelizable]

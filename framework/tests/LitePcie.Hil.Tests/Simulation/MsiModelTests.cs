@@ -7,7 +7,7 @@ using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Simulation;
 
-/// <summary>The three MSI controllers (spec §5) and delivery through the PCI function.</summary>
+/// <summary>The three MSI controllers (docs/gateware.md#interrupts) and delivery through the PCI function.</summary>
 [TestFixture]
 public sealed class MsiModelTests
 {

@@ -211,7 +211,7 @@ public sealed unsafe class LinuxSession : DeviceSessionBase
 
     /// <summary>
     /// Counted by this session (DMA starts); litepcie.ko has no power callbacks and no generation of its own, so a
-    /// sleep/wake does not move it — the SleepWake suite reports exactly that (P19).
+    /// sleep/wake does not move it — the SleepWake suite reports exactly that (P19, docs/checklist.md#p19).
     /// </summary>
     protected override long ReadGeneration() => Interlocked.Read(ref _generation);
 

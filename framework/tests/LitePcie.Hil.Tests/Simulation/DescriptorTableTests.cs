@@ -7,7 +7,7 @@ using NUnit.Framework;
 namespace LitePcie.Hil.Tests.Simulation;
 
 /// <summary>
-/// The scatter-gather table on its own (spec/litepcie.md §4.2, §4.3): FIFO order, the staged descriptor's fields, the
+/// The scatter-gather table on its own (docs/gateware.md#dma-engines): FIFO order, the staged descriptor's fields, the
 /// 'first' mark, dropped pushes, and <c>loop_status</c> in loop and prog mode, including the law
 /// <c>count·N + index = k − 1</c> after a table reset. Mutation testing found these unguarded through the register
 /// interface alone (docs/mutation.md).
@@ -118,7 +118,7 @@ public sealed class DescriptorTableTests
     [Test]
     public void Loop_status_follows_the_simulation_trace_of_the_rtl()
     {
-        // spec/litepcie.md §4.3: a 4-entry ring after a table reset, pops 1..10.
+        // docs/gateware.md#dma-engines: a 4-entry ring after a table reset, pops 1..10.
         var t = Loop(depth: 16, entries: 4, afterTableReset: true);
         var trace = Enumerable.Range(0, 10).Select(_ =>
         {

@@ -96,7 +96,7 @@ public sealed partial class LinuxGuestTierTests
     public void TheRealDriver_ProbesTheRealRtl_AndReadsItsRegisters()
     {
         RequirePrerequisites();
-        if (Simulation.SimulatedBoard.EngineUnavailable(Boards.BoardCatalog.Load(Boards.BoardCatalog.DefaultBoard), Simulation.Gateware.SimEngine.Rtl) is { } why)
+        if (global::LitePcie.Hil.Simulation.SimulatedBoard.EngineUnavailable(global::LitePcie.Hil.Boards.BoardCatalog.Load(global::LitePcie.Hil.Boards.BoardCatalog.DefaultBoard), global::LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl) is { } why)
         {
             RtlTools.Unavailable(why);
         }

@@ -75,6 +75,13 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Interrupt_count_equals_what_the_hardware_completed()
     {
         RequireDriver(new DmaStartOptions(1), perSourceCounts: true);
+        if (Context.Options.Backend == BackendKind.Sim && Context.Options.SimEngine == LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl)
+        {
+            Assert.Ignore("not judged on the real RTL: its engines never wait for software, so loop_status moves while the counts are compared " +
+                "(and with single MSI a message whose event an earlier handler run served counts as spurious); judging messages against " +
+                "loop_status here needs the driver's count at MSI-off (open: docs/rtl.md#open-problems)");
+        }
+
         var ch = Channel;
         const int irqEvery = 1;
         int buffers = Context.Options.MsiTransferBuffers;
@@ -103,7 +110,11 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                         settle: async () => verdict = await MessagesMatchHardware(ch, group, irqEvery, before));
                     if (verdict is not null)
                     {
-                        throw new AssertionException(alone ? $"stream from buffer {moved} of {buffers} ({what}): {verdict}" : verdict);
+                        // The verdict's first line names the failure kind (one report category); where it happened goes below it.
+                        int nl = verdict.IndexOf('\n');
+                        string head = nl < 0 ? verdict : verdict[..nl];
+                        string rest = nl < 0 ? "" : verdict[(nl + 1)..];
+                        throw new AssertionException(alone ? $"{head}\nstream from buffer {moved} of {buffers} ({what}): {rest}" : verdict);
                     }
                 }
             });

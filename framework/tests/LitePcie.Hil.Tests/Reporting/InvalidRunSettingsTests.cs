@@ -36,7 +36,7 @@ public sealed class InvalidRunSettingsTests
                 // arguments pass through an MSBuild property that turns ';' into a space (given to the dll directly, ';' survives).
                 "TestRunParameters.Parameter(name=\"SimFaults\", value=\"scratch-stuck-bit=3 seed=7\")",
             ],
-            TimeSpan.FromMinutes(3), TestPaths.RepoRoot, new Dictionary<string, string?> { ["LITEPCIE_HIL_CI"] = null });
+            TimeSpan.FromMinutes(3), TestPaths.RepoRoot, new Dictionary<string, string?> { ["LITEPCIE_HIL_CI"] = null, ["LITEPCIE_HIL_SKIP_AUDIT_DIR"] = Path.Combine(_work, "skip-audit") });
         run.ExitCode.Should().NotBe(0, "a run with invalid parameters must fail\n" + run.Output);
         var ns = XNamespace.Get("http://microsoft.com/schemas/VisualStudio/TeamTest/2010");
         _trx = [.. XDocument.Load(Path.Combine(_work, "trx", "run.trx")).Descendants(ns + "UnitTestResult").Select(r => (

@@ -7,7 +7,7 @@ namespace LitePcie.Hil.Tests.Repository;
 
 /// <summary>
 /// Knowledge the code relies on lives in docs/ (docs/architecture.md, "Rules of the house"): no source file cites a
-/// document outside the repository, and every <c>docs/page.md#anchor</c> a file cites exists.
+/// document outside the repository, and every docs page and anchor a file cites (docs/&lt;page&gt;.md#&lt;anchor&gt;) exists.
 /// </summary>
 [TestFixture]
 public sealed partial class DocsReferenceTests

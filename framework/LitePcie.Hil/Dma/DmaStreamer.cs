@@ -293,13 +293,6 @@ public static class DmaStreamer
                 {
                     // TX: the reader has fetched up to its hardware count; never overwrite a slot it has not fetched.
                     long txLimit = channel.GetCounters(DmaDirection.Reader).HwCount + g.BufferCount;
-                    if (useWriter)
-                    {
-                        // Loopback: TX buffer k comes back into RX slot k mod N. Filling beyond what RX has verified + N would let a
-                        // lossy loop (the real RTL, a board: the engines never wait for software) lap RX buffers not yet checked.
-                        txLimit = Math.Min(txLimit, rxSw + g.BufferCount);
-                    }
-
                     if (txLimit > txSw)
                     {
                         for (; txSw < txLimit; txSw++)

@@ -1,6 +1,4 @@
 using FluentAssertions;
-using LitePcie.Hil.Csr;
-using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Reporting;
 using NUnit.Framework;
@@ -20,7 +18,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_loopback_stream_switches_loopback_on_fills_the_whole_tx_ring_first_and_verifies_every_rx_buffer()
     {
-        var ch = new ScriptedChannel(buffers: 8);
+        var ch = new ScriptedDmaChannel(buffers: 8);
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 20 * Size, IrqEvery = 4 });
 
         ch.Loopback.Should().Equal(true);
@@ -42,7 +40,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_byte_count_that_is_not_a_whole_buffer_is_rounded_up()
     {
-        var ch = new ScriptedChannel(buffers: 64) { ReaderFetchLimit = 1 };
+        var ch = new ScriptedDmaChannel(buffers: 64) { ReaderFetchLimit = 1 };
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 3 * Size + 1 });
         report.RxBuffers.Should().Be(4, "193 bytes need four 64-byte buffers, and the stream stops there");
     }
@@ -50,7 +48,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task Keeping_the_loopback_setting_leaves_it_alone()
     {
-        var ch = new ScriptedChannel(buffers: 8);
+        var ch = new ScriptedDmaChannel(buffers: 8);
         await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 8 * Size, KeepLoopbackSetting = true });
         ch.Loopback.Should().BeEmpty();
     }
@@ -58,7 +56,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_writer_only_stream_starts_at_sequence_0_uses_no_reader_and_reports_the_writer_losses_only()
     {
-        var ch = new ScriptedChannel(buffers: 8) { Generator = true, WriterLost = 3, ReaderLost = 5 };
+        var ch = new ScriptedDmaChannel(buffers: 8) { Generator = true, WriterLost = 3, ReaderLost = 5 };
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 16 * Size });
 
         ch.Loopback.Should().Equal(false);
@@ -75,7 +73,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_single_direction_stream_on_a_design_without_loopback_never_touches_0x40()
     {
-        var ch = new ScriptedChannel(buffers: 8, loopbackInDesign: false) { Generator = true };
+        var ch = new ScriptedDmaChannel(buffers: 8, loopbackInDesign: false) { Generator = true };
         await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 8 * Size });
         ch.Loopback.Should().BeEmpty("+0x40 is another register in this design (P14)");
     }
@@ -83,7 +81,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_reader_only_stream_measures_what_the_hardware_fetched_and_reports_the_reader_losses_only()
     {
-        var ch = new ScriptedChannel(buffers: 8) { LoopbackCopies = false, WriterLost = 3, ReaderLost = 2 };
+        var ch = new ScriptedDmaChannel(buffers: 8) { LoopbackCopies = false, WriterLost = 3, ReaderLost = 2 };
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 24 * Size });
 
         ch.Loopback.Should().Equal(false);
@@ -100,7 +98,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_duplicated_buffer_is_one_error_and_the_expected_one_is_still_to_come()
     {
-        var ch = new ScriptedChannel(buffers: 16) { DuplicateAt = 6 };
+        var ch = new ScriptedDmaChannel(buffers: 16) { DuplicateAt = 6 };
         var events = new List<string>();
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 12 * Size, Events = events.Add });
         report.ErrorDetails.Select(e => e.ToString()).Should().Equal("RX buffer 7: duplicate of sequence 6 (expected 7)");
@@ -112,7 +110,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_corrupted_buffer_is_reported_with_word_offset_values_and_bits()
     {
-        var ch = new ScriptedChannel(buffers: 16) { CorruptAt = 3, CorruptByte = 2 * 8 + 1, CorruptMask = 0x81 };
+        var ch = new ScriptedDmaChannel(buffers: 16) { CorruptAt = 3, CorruptByte = 2 * 8 + 1, CorruptMask = 0x81 };
         var pattern = new SequencePattern(Size);
         var report = await DmaStreamer.RunAsync(ch, pattern, new StreamOptions { Bytes = 8 * Size, SequenceBase = 500 });
         var e = report.ErrorDetails.Should().ContainSingle().Subject;
@@ -126,7 +124,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task Every_error_is_counted_and_sent_as_an_event_but_only_the_first_details_are_kept()
     {
-        var ch = new ScriptedChannel(buffers: 16) { CorruptEvery = 2 };
+        var ch = new ScriptedDmaChannel(buffers: 16) { CorruptEvery = 2 };
         var events = new List<string>();
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size),
             new StreamOptions { Bytes = 20 * Size, MaxErrorDetails = 3, Events = events.Add });
@@ -143,7 +141,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_stream_that_makes_no_progress_is_declared_stalled_with_the_counters()
     {
-        var ch = new ScriptedChannel(buffers: 8) { Frozen = true };
+        var ch = new ScriptedDmaChannel(buffers: 8) { Frozen = true };
         var events = new List<string>();
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size),
             new StreamOptions { Bytes = 8 * Size, StallTimeout = TimeSpan.FromMilliseconds(30), Events = events.Add });
@@ -158,7 +156,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_reader_only_stall_names_tx()
     {
-        var ch = new ScriptedChannel(buffers: 8) { Frozen = true };
+        var ch = new ScriptedDmaChannel(buffers: 8) { Frozen = true };
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size),
             new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 8 * Size, StallTimeout = TimeSpan.FromMilliseconds(30) });
         report.Stall.Should().StartWith("no TX progress for 30 ms");
@@ -167,7 +165,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_clean_report_summarises_mode_counts_and_rate()
     {
-        var ch = new ScriptedChannel(buffers: 8);
+        var ch = new ScriptedDmaChannel(buffers: 8);
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 8 * Size });
         var summary = report.Summary();
         summary.Should().StartWith("mode                Loopback" + Environment.NewLine);
@@ -195,7 +193,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task Progress_is_reported_with_samples_while_streaming()
     {
-        var ch = new ScriptedChannel(buffers: 8) { ReaderFetchLimit = 1, WaitDelay = TimeSpan.FromMilliseconds(2) };
+        var ch = new ScriptedDmaChannel(buffers: 8) { ReaderFetchLimit = 1, WaitDelay = TimeSpan.FromMilliseconds(2) };
         var progress = new List<(ThroughputSample Sample, long Errors)>();
         var report = await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions
         {
@@ -213,7 +211,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_pattern_for_another_buffer_size_is_refused_before_anything_starts()
     {
-        var ch = new ScriptedChannel(buffers: 8);
+        var ch = new ScriptedDmaChannel(buffers: 8);
         await FluentActions.Awaiting(() => DmaStreamer.RunAsync(ch, new SequencePattern(128), new StreamOptions { Bytes = Size }))
             .Should().ThrowAsync<ArgumentException>().WithMessage("pattern is for 128-byte buffers, the ring has 64*");
         ch.Starts.Should().BeEmpty();
@@ -222,7 +220,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_failed_start_stops_the_engine_already_running()
     {
-        var ch = new ScriptedChannel(buffers: 8) { FailReaderStart = true };
+        var ch = new ScriptedDmaChannel(buffers: 8) { FailReaderStart = true };
         await FluentActions.Awaiting(() => DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Bytes = 8 * Size }))
             .Should().ThrowAsync<InvalidOperationException>();
         ch.Stops.Should().Equal(DmaDirection.Writer);
@@ -231,7 +229,7 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task A_cancelled_stream_stops_both_engines_and_reports_the_step_as_failed()
     {
-        var ch = new ScriptedChannel(buffers: 8) { Frozen = true };
+        var ch = new ScriptedDmaChannel(buffers: 8) { Frozen = true };
         using var cts = new CancellationTokenSource();
         var steps = new Steps();
         ch.OnWait = cts.Cancel;
@@ -248,12 +246,12 @@ public sealed class DmaStreamerEdgeTests
     [Test]
     public async Task Steps_name_the_engines_and_the_amount()
     {
-        var ch = new ScriptedChannel(buffers: 8) { Generator = true };
+        var ch = new ScriptedDmaChannel(buffers: 8) { Generator = true };
         var steps = new Steps();
         await DmaStreamer.RunAsync(ch, new SequencePattern(Size), new StreamOptions { Mode = StreamMode.WriterOnly, Bytes = 8 * Size, Steps = steps });
         steps.Log.Should().Equal("program descriptors and start pcie_dma0 (writer only, 8 × 64 B, irqEvery 32): ok", "stream and verify 512 bytes: ok", "stop pcie_dma0: ok");
         var ro = new Steps();
-        await DmaStreamer.RunAsync(new ScriptedChannel(buffers: 8), new SequencePattern(Size), new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 8 * Size, Steps = ro });
+        await DmaStreamer.RunAsync(new ScriptedDmaChannel(buffers: 8), new SequencePattern(Size), new StreamOptions { Mode = StreamMode.ReaderOnly, Bytes = 8 * Size, Steps = ro });
         ro.Log[0].Should().StartWith("program descriptors and start pcie_dma0 (reader only,");
     }
 
@@ -266,199 +264,5 @@ public sealed class DmaStreamerEdgeTests
         public void StepStarted(string name) => _open.Push(name);
 
         public void StepFinished(Exception? error) => Log.Add($"{_open.Pop()}: {(error is null ? "ok" : "failed")}");
-    }
-
-    /// <summary>
-    /// A channel scripted in a few lines: loopback copies TX to RX as the reader fetches (up to
-    /// <see cref="ReaderFetchLimit"/> buffers per software update), a writer-only generator produces buffers
-    /// 0, 1, 2… on every wait, and faults are placed by RX index.
-    /// </summary>
-    private sealed class ScriptedChannel : IDmaChannel
-    {
-        private readonly byte[][] _tx;
-        private readonly byte[][] _rx;
-        private readonly long[] _hw = new long[2];
-        private readonly long[] _sw = new long[2];
-        private readonly bool[] _running = new bool[2];
-        private readonly SequencePattern _generator = new(Size);
-        private long _fetched;
-        private bool _duplicated;
-
-        public ScriptedChannel(int buffers, bool loopbackInDesign = true)
-        {
-            Geometry = new DmaRingGeometry(buffers, Size);
-            _tx = [.. Enumerable.Range(0, buffers).Select(_ => new byte[Size])];
-            _rx = [.. Enumerable.Range(0, buffers).Select(_ => new byte[Size])];
-            Layout = LiteXMapGenerator.Generate(new LitePcieDesign { Identifier = "scripted", Loopback = loopbackInDesign }).Layout.DmaChannels[0];
-        }
-
-        public DmaCapabilities Capabilities => DmaCapabilities.Full;
-
-        public List<bool> Loopback { get; } = [];
-
-        public List<(DmaDirection Direction, int IrqEvery)> Starts { get; } = [];
-
-        public List<DmaDirection> Stops { get; } = [];
-
-        public long FirstReaderSwCount { get; private set; } = -1;
-
-        public long ReaderHw => _hw[1];
-
-        public long WriterSw => _sw[0];
-
-        public int Waits { get; private set; }
-
-        public bool LoopbackCopies { get; init; } = true;
-
-        public bool Generator { get; init; }
-
-        public bool Frozen { get; init; }
-
-        public bool FailReaderStart { get; init; }
-
-        public long ReaderFetchLimit { get; init; } = long.MaxValue;
-
-        public long WriterLost { get; init; }
-
-        public long ReaderLost { get; init; }
-
-        public long DuplicateAt { get; init; } = -1;
-
-        public long CorruptAt { get; init; } = -1;
-
-        public int CorruptEvery { get; init; }
-
-        public int CorruptByte { get; init; }
-
-        public byte CorruptMask { get; init; } = 1;
-
-        public TimeSpan WaitDelay { get; init; }
-
-        public Action? OnWait { get; set; }
-
-        public int Index => 0;
-
-        public DmaChannelLayout Layout { get; }
-
-        public DmaRingGeometry Geometry { get; }
-
-        public void Start(DmaDirection direction, DmaStartOptions options)
-        {
-            if (direction == DmaDirection.Reader && FailReaderStart)
-            {
-                throw new InvalidOperationException("reader refused to start");
-            }
-
-            Starts.Add((direction, options.IrqEvery));
-            _running[(int)direction] = true;
-        }
-
-        public void Stop(DmaDirection direction)
-        {
-            Stops.Add(direction);
-            _running[(int)direction] = false;
-        }
-
-        public void SetLoopback(bool enabled) => Loopback.Add(enabled);
-
-        public DmaCounters GetCounters(DmaDirection direction) =>
-            new(_hw[(int)direction], _sw[(int)direction], direction == DmaDirection.Writer ? WriterLost : ReaderLost, _running[(int)direction], 0, 0);
-
-        public long UpdateSwCount(DmaDirection direction, long swCount)
-        {
-            _sw[(int)direction] = swCount;
-            if (direction == DmaDirection.Reader)
-            {
-                if (FirstReaderSwCount < 0)
-                {
-                    FirstReaderSwCount = swCount;
-                }
-
-                Fetch();
-            }
-
-            return 0;
-        }
-
-        public async ValueTask<DmaCounters> WaitAsync(DmaDirection direction, long targetHwCount, TimeSpan timeout, CancellationToken cancellationToken = default)
-        {
-            Waits++;
-            OnWait?.Invoke();
-            if (WaitDelay > TimeSpan.Zero)
-            {
-                await Task.Delay(WaitDelay, cancellationToken);
-            }
-
-            if (Frozen)
-            {
-                throw new DeviceTimeoutException("scripted", "an interrupt", timeout);
-            }
-
-            Fetch();
-            if (Generator)
-            {
-                // The user logic produces the next buffers of its own sequence (from 0 at enable) into free RX slots.
-                for (long limit = _sw[0] + Geometry.BufferCount; _hw[0] < limit; _hw[0]++)
-                {
-                    _generator.Fill(_rx[_hw[0] % Geometry.BufferCount], _hw[0]);
-                }
-            }
-
-            return GetCounters(direction);
-        }
-
-        public IDmaRing Ring(DmaDirection direction) => new ArrayRing(direction == DmaDirection.Writer ? _rx : _tx, Geometry, direction);
-
-        private void Fetch()
-        {
-            if (Frozen || !_running[1])
-            {
-                return;
-            }
-
-            for (long n = 0; _fetched < _sw[1] && n < ReaderFetchLimit; n++)
-            {
-                bool copies = LoopbackCopies && _running[0];
-                if (copies && _hw[0] >= _sw[0] + Geometry.BufferCount)
-                {
-                    break; // the writer has no free RX slot until software releases one (loopback back-pressure)
-                }
-
-                if (copies && DuplicateAt >= 0 && _hw[0] == DuplicateAt + 1 && !_duplicated)
-                {
-                    // The writer stores the previous buffer again; the TX buffer it should have stored comes one slot late.
-                    _rx[DuplicateAt % Geometry.BufferCount].CopyTo(_rx[_hw[0] % Geometry.BufferCount], 0);
-                    _hw[0]++;
-                    _duplicated = true;
-                    continue;
-                }
-
-                _hw[1]++;
-                if (copies)
-                {
-                    var dst = _rx[_hw[0] % Geometry.BufferCount];
-                    _tx[_fetched % Geometry.BufferCount].CopyTo(dst, 0);
-                    if (_hw[0] == CorruptAt || (CorruptEvery > 0 && _hw[0] % CorruptEvery == 0))
-                    {
-                        dst[CorruptByte] ^= CorruptMask;
-                    }
-
-                    _hw[0]++;
-                }
-
-                _fetched++;
-            }
-        }
-
-        private sealed class ArrayRing(byte[][] slots, DmaRingGeometry geometry, DmaDirection direction) : IDmaRing
-        {
-            public DmaRingGeometry Geometry => geometry;
-
-            public DmaDirection Direction => direction;
-
-            public ReadOnlySpan<byte> Read(long bufferIndex) => slots[bufferIndex % geometry.BufferCount];
-
-            public Span<byte> Write(long bufferIndex) => slots[bufferIndex % geometry.BufferCount];
-        }
     }
 }

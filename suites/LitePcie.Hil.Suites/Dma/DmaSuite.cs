@@ -417,14 +417,14 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
         if (min is null)
         {
-            throw new AssertionException($"no DmaMinGbps for the board's link\nset DmaMinGbps (e.g. {link}=N or default=N) in the runsettings; measured {line}");
+            throw Verdict.Fail("no DmaMinGbps for the board's link", $"set DmaMinGbps (e.g. {link}=N or default=N) in the runsettings; measured {line}");
         }
 
         var slow = rates.Where(r => r.Gbps < min.Value).ToList();
         if (slow.Count > 0)
         {
             // First line stable per direction (one Allure group per kind); the figures follow.
-            throw new AssertionException($"pcie_dma0 throughput below DmaMinGbps: {string.Join(", ", slow.Select(r => r.Direction))}\n" +
+            throw Verdict.Fail($"pcie_dma0 throughput below DmaMinGbps: {string.Join(", ", slow.Select(r => r.Direction))}",
                 string.Create(c, $"{string.Join(", ", slow.Select(r => $"{r.Direction} {r.Gbps:0.00} Gb/s"))} < {threshold} ({line})"));
         }
     }

@@ -110,11 +110,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                         settle: async () => verdict = await MessagesMatchHardware(ch, group, irqEvery, before));
                     if (verdict is not null)
                     {
-                        // The verdict's first line names the failure kind (one report category); where it happened goes below it.
-                        int nl = verdict.IndexOf('\n');
-                        string head = nl < 0 ? verdict : verdict[..nl];
-                        string rest = nl < 0 ? "" : verdict[(nl + 1)..];
-                        throw new AssertionException(alone ? $"{head}\nstream from buffer {moved} of {buffers} ({what}): {rest}" : verdict);
+                        throw alone ? Verdict.At(verdict, $"stream from buffer {moved} of {buffers} ({what})") : new AssertionException(verdict);
                     }
                 }
             });
@@ -324,7 +320,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         Context.Log($"worst driver lag behind loop_status: {worstBuffers} buffers for {worstLag.TotalMilliseconds:0.0} ms");
         if (problems.Count > 0)
         {
-            throw new AssertionException($"{DmaState.LostInterrupts}\nHIL-07/P1: the hardware must not run ahead of the interrupt-fed driver count for longer than MsiLivenessMs: " +
+            throw Verdict.Fail(DmaState.LostInterrupts, "HIL-07/P1: the hardware must not run ahead of the interrupt-fed driver count for longer than MsiLivenessMs: " +
                 string.Join("; ", problems));
         }
     }
@@ -634,7 +630,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                 Context.AttachText("pcie_dma0 register dump", Context.DumpDma(0));
                 string where = $"pcie_dma0 stalled at buffer {done} of {buffers}: no progress for {stall.TotalMilliseconds:0} ms";
                 throw DmaState.LostInterruptsVerdict(Context.Session, ch, irqEvery, where, maskedDirection)
-                      ?? new AssertionException($"pcie_dma0: stalled (no progress within DmaStallTimeoutMs)\n{where}");
+                      ?? Verdict.Fail("pcie_dma0: stalled (no progress within DmaStallTimeoutMs)", where);
             }
 
             // Sleep until the next interrupt of an unmasked direction moves its count (bounded), instead of spinning.

@@ -102,7 +102,7 @@ internal static class CsrMapCsvReader
         bool ok = t.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
             ? ulong.TryParse(t.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong v)
             : ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out v);
-        return ok ? v : throw new CsrMapException(source, where, $"'{t}' is not an address (expected 0x-prefixed hex)");
+        return ok ? v : throw new CsrMapException(source, where, $"'{t}' is not an address (expected 0x-prefixed hex, as LiteX writes it, or a decimal number)");
     }
 
     private static string Shorten(string s) => s.Length <= 80 ? s : s[..77] + "...";

@@ -317,9 +317,19 @@ public sealed class CsrMapLoaderEdgeTests
         e.Problem.Should().Be("size 'one' is not a decimal word count");
         FailsCsv(good + "memory_region,x,0x40000,big,io\n").Problem.Should().Be("size 'big' is not a decimal byte count");
         FailsCsv(good + "csr_base,x,0x100000000,,\n").Problem.Should().Be("address 0x100000000 is outside the 32-bit CSR address space");
+        FailsCsv(good + "csr_base,x,0xe00g,,\n").Problem.Should().Be("'0xe00g' is not an address (expected 0x-prefixed hex, as LiteX writes it, or a decimal number)");
+        FailsCsv(good + "csr_base,x,-4096,,\n").Problem.Should().Be("'-4096' is not an address (expected 0x-prefixed hex, as LiteX writes it, or a decimal number)");
         FailsCsv("constant,a,1,,\n").Problem.Should().Be("no csr_register rows: not a LiteX csr.csv");
         string longRow = "csr_register," + new string('r', 100);
         FailsCsv(good + longRow + "\n").Problem.Should().Be($"expected 5 comma-separated columns, found 2: '{longRow[..77]}...'");
+    }
+
+    [Test]
+    public void Csv_addresses_are_read_as_hex_with_0x_and_as_decimal_without()
+    {
+        var map = CsrMap.FromCsv(LiteXMapGenerator.ToCsv(s_design) + "memory_region,dec,65536,4096,io\nmemory_region,hex,0X20000,4096,io\n", "edge/csr.csv", PhyFamily.Series7);
+        map.Memories["dec"].Base.Should().Be(0x1_0000UL);
+        map.Memories["hex"].Base.Should().Be(0x2_0000UL);
     }
 
     [Test]

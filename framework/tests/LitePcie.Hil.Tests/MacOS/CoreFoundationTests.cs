@@ -17,8 +17,7 @@ public sealed class CoreFoundationTests
     [TearDown]
     public void TearDown()
     {
-        _io.LiveCFObjects.Should().Be(0, $"every CF object created or copied must be released ({_io.Describe()})");
-        _io.Errors.Should().BeEmpty("no over-release or use of a released CF object");
+        _io.ShouldHaveReleasedEverything("the CF wrapper");
         _io.Dispose();
     }
 

@@ -226,6 +226,28 @@ internal sealed unsafe class FakeIOKit : IIOKit, IDisposable
         }
     }
 
+    /// <summary>
+    /// The end-of-test check every macOS test makes: once the posted callbacks have run, every IOKit object, port,
+    /// queue, mapping, connection, power registration and CF object the code under test obtained has been released, and
+    /// the fake saw no misuse. <paramref name="path"/> says what should have released them.
+    /// </summary>
+    public void ShouldHaveReleasedEverything(string path)
+    {
+        Settle();
+        string state = Describe();
+        using (new FluentAssertions.Execution.AssertionScope())
+        {
+            FluentAssertions.AssertionExtensions.Should(LiveIOObjects).Be(0, $"{path} releases every iterator, service and notifier ({state})");
+            FluentAssertions.AssertionExtensions.Should(LivePorts).Be(0, $"{path} destroys every notification port");
+            FluentAssertions.AssertionExtensions.Should(LiveQueues).Be(0, $"{path} releases every dispatch queue");
+            FluentAssertions.AssertionExtensions.Should(LiveMappings).Be(0, $"{path} unmaps every memory mapping");
+            FluentAssertions.AssertionExtensions.Should(OpenConnections).Be(0, $"{path} closes every connection");
+            FluentAssertions.AssertionExtensions.Should(PowerClients).Be(0, $"{path} deregisters every power client");
+            FluentAssertions.AssertionExtensions.Should(LiveCFObjects).Be(0, $"{path} releases every CF object created or copied ({state})");
+            FluentAssertions.AssertionExtensions.Should(Errors).BeEmpty($"{path} neither over-releases nor uses a released object");
+        }
+    }
+
     /// <summary>Waits until every callback posted so far has run.</summary>
     public void Settle()
     {

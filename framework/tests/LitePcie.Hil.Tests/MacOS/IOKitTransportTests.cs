@@ -37,13 +37,7 @@ public sealed class IOKitTransportTests
     public void TearDown()
     {
         _transport.Dispose();
-        _io.Settle();
-        _io.LiveIOObjects.Should().Be(0, _io.Describe());
-        _io.LivePorts.Should().Be(0);
-        _io.LiveQueues.Should().Be(0);
-        _io.LiveMappings.Should().Be(0);
-        _io.LiveCFObjects.Should().Be(0, _io.Describe());
-        _io.Errors.Should().BeEmpty();
+        _io.ShouldHaveReleasedEverything("the transport");
         _io.Dispose();
     }
 

@@ -26,9 +26,7 @@ public sealed class MacOSBackendTests
     [TearDown]
     public void TearDown()
     {
-        _io.LiveCFObjects.Should().Be(0, $"enumeration releases every CF copy ({_io.Describe()})");
-        _io.LiveIOObjects.Should().Be(0, $"enumeration releases every iterator and service ({_io.Describe()})");
-        _io.Errors.Should().BeEmpty();
+        _io.ShouldHaveReleasedEverything("enumeration");
         _io.Dispose();
     }
 

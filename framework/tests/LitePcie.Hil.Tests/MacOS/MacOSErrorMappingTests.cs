@@ -25,13 +25,7 @@ public sealed class MacOSErrorMappingTests
     [TearDown]
     public void TearDown()
     {
-        _io.Settle();
-        _io.OpenConnections.Should().Be(0, "a refused open leaves no connection behind");
-        _io.LiveIOObjects.Should().Be(0, $"the service handle is released on every failure path ({_io.Describe()})");
-        _io.LivePorts.Should().Be(0);
-        _io.LiveQueues.Should().Be(0);
-        _io.LiveCFObjects.Should().Be(0, _io.Describe());
-        _io.Errors.Should().BeEmpty();
+        _io.ShouldHaveReleasedEverything("every failure path of open");
         _io.Dispose();
     }
 

@@ -36,12 +36,7 @@ public sealed class MacOSPowerControlTests
     [TearDown]
     public void TearDown()
     {
-        _io.Settle();
-        _io.PowerClients.Should().Be(0, "the power registration is removed after every sleep");
-        _io.LiveIOObjects.Should().Be(0, $"root port closed and notifier deregistered ({_io.Describe()})");
-        _io.LivePorts.Should().Be(0);
-        _io.LiveQueues.Should().Be(0);
-        _io.Errors.Should().BeEmpty();
+        _io.ShouldHaveReleasedEverything("every sleep (root port, power registration)");
         _io.Dispose();
     }
 
@@ -139,12 +134,7 @@ public sealed class MacOSAttachTests
     [TearDown]
     public void TearDown()
     {
-        _io.Settle();
-        _io.LiveIOObjects.Should().Be(0, $"matching iterators and service objects released ({_io.Describe()})");
-        _io.LivePorts.Should().Be(0);
-        _io.LiveQueues.Should().Be(0);
-        _io.LiveCFObjects.Should().Be(0, _io.Describe());
-        _io.Errors.Should().BeEmpty();
+        _io.ShouldHaveReleasedEverything("attach and detach (matching iterators, services)");
         _io.Dispose();
     }
 

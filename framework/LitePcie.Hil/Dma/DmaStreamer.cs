@@ -273,7 +273,8 @@ public static class DmaStreamer
         var details = new List<StreamError>();
         long rxSw = 0, expected = seqBase, errors = 0;
         var nextSample = options.SampleInterval;
-        var lastProgress = clock.Elapsed;
+        // Each turn waits at most 50 ms for an interrupt; a longer gap between turns is this process not running.
+        var watch = new StallWatch(options.StallTimeout, TimeSpan.FromMilliseconds(200));
         string? stall = null;
         string? stallCause = null;
         // Progress measure: RX buffers verified, or (reader-only) TX buffers the hardware fetched.
@@ -362,15 +363,15 @@ public static class DmaStreamer
 
                 if (progress)
                 {
-                    lastProgress = now;
+                    watch.Progress();
                     continue;
                 }
 
-                if (now - lastProgress > options.StallTimeout)
+                if (watch.Stalled())
                 {
                     var w = channel.GetCounters(DmaDirection.Writer);
                     var r = channel.GetCounters(DmaDirection.Reader);
-                    stall = $"no {(useWriter ? "RX" : "TX")} progress for {options.StallTimeout.TotalMilliseconds:0} ms at RX buffer {rxSw}: writer hw {w.HwCount} ({w.Interrupts} irqs, running {w.Running}), " +
+                    stall = $"no {(useWriter ? "RX" : "TX")} progress for {watch.Describe()} at RX buffer {rxSw}: writer hw {w.HwCount} ({w.Interrupts} irqs, running {w.Running}), " +
                             $"reader hw {r.HwCount} ({r.Interrupts} irqs, running {r.Running}), TX filled {txSw}";
                     options.Events?.Invoke(stall);
                     stallCause = options.DiagnoseStall?.Invoke();

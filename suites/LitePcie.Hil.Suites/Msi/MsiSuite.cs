@@ -563,9 +563,8 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         var writerCounter = new HwCounter(ring);
         var readerCounter = new HwCounter(ring);
         long txSw = 0, rxSw = 0, done = 0;
-        var clock = Stopwatch.StartNew();
-        var lastProgress = clock.Elapsed;
-        var stall = TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+        // Each turn waits at most 10 ms for an interrupt; a gap of more than 100 ms between turns is this process not running.
+        var watch = new StallWatch(TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), TimeSpan.FromMilliseconds(100));
         while (done < buffers)
         {
             Context.Cancellation.ThrowIfCancellationRequested();
@@ -615,11 +614,11 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
 
             if (progress)
             {
-                lastProgress = clock.Elapsed;
+                watch.Progress();
                 continue;
             }
 
-            if (clock.Elapsed - lastProgress > stall)
+            if (watch.Stalled())
             {
                 if (allowStall)
                 {
@@ -628,7 +627,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                 }
 
                 Context.AttachText("pcie_dma0 register dump", Context.DumpDma(0));
-                string where = $"pcie_dma0 stalled at buffer {done} of {buffers}: no progress for {stall.TotalMilliseconds:0} ms";
+                string where = $"pcie_dma0 stalled at buffer {done} of {buffers}: no progress for {watch.Describe()}";
                 throw DmaState.LostInterruptsVerdict(Context.Session, ch, irqEvery, where, maskedDirection)
                       ?? Verdict.Fail("pcie_dma0: stalled (no progress within DmaStallTimeoutMs)", where);
             }

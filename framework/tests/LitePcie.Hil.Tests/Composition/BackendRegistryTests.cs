@@ -59,7 +59,7 @@ public sealed class BackendRegistryTests
     {
         // The CLI and the fixtures used to differ (15 s fixed vs ReenumerationTimeoutMs): both now hand it over in the request.
         new BackendRequest().ReenumerationTimeout.Should().Be(TimeSpan.FromSeconds(15), "the CLI's bound, and ReenumerationTimeoutMs' default");
-        var request = LitePcie.Hil.Fixtures.BackendFactory.Request(new LitePcie.Hil.Fixtures.HilOptions { ReenumerationTimeoutMs = 2500, SimFlowControl = false });
+        var request = LitePcie.Hil.Fixtures.BackendFactory.Request(new LitePcie.Hil.Options.HilOptions { Qualification = new() { ReenumerationTimeoutMs = 2500 }, Sim = new() { SimFlowControl = false } });
         request.ReenumerationTimeout.Should().Be(TimeSpan.FromMilliseconds(2500));
         request.FlowControl.Should().BeFalse("SimFlowControl reaches the simulator through the request");
     }

@@ -24,6 +24,14 @@ public static class BackendRegistry
     public static IBackendProvider For(BackendRequest request) => Provider(request.Backend);
 
     /// <summary>
+    /// The provider of the request's backend as a server of single boards (the device server's); an
+    /// <see cref="ArgumentException"/> naming the backends that serve boards otherwise.
+    /// </summary>
+    public static IBoardServer Server(BackendRequest request) =>
+        For(request) as IBoardServer
+        ?? throw new ArgumentException($"backend '{request.Backend}' serves no board on its own: accepted {string.Join(" | ", Providers.OfType<IBoardServer>().Cast<IBackendProvider>().Select(p => p.BackendName))}", nameof(request));
+
+    /// <summary>
     /// The platform controls beside <paramref name="backend"/>: its provider's; for a backend no provider created (a test's
     /// own), the lab's commands alone, and the reason each missing control is missing.
     /// </summary>

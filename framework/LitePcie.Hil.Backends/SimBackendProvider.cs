@@ -12,7 +12,7 @@ namespace LitePcie.Hil.Backends;
 /// each driven by the dext's core compiled for this host, its gateware computed by our model or by the board's real RTL
 /// (<see cref="BackendRequest.Engine"/>). Its platform controls are its own (simulated attach, sleep and resources).
 /// </summary>
-public sealed class SimBackendProvider : IBackendProvider
+public sealed class SimBackendProvider : IBackendProvider, IBoardServer
 {
     /// <summary>Backend name.</summary>
     public const string Name = SilBackend.BackendName;
@@ -37,6 +37,17 @@ public sealed class SimBackendProvider : IBackendProvider
             Paced = request.Paced,
             HostFlowControl = request.FlowControl,
             Engine = request.Engine,
+        });
+
+    /// <summary>One board of the request on its own, for the device server: the request's faults, engine and pacing, its DMA on the host's bus.</summary>
+    public SimulatedBoard Serve(BackendRequest request, BoardServing serving) =>
+        new(BoardCatalog.Load(request.Boards[0]), new SimulationOptions
+        {
+            Faults = Simulation.Faults.FaultPlan.Parse(request.Faults),
+            Paced = request.Paced || serving.PacedBytesPerSecond is not null,
+            PacedBytesPerSecond = serving.PacedBytesPerSecond,
+            Engine = request.Engine,
+            BusAddressSpace = serving.Bus,
         });
 
     /// <summary>Every simulated board is a target (no backend is created to find them).</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LitePcie.Hil.Boards;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Simulation.Faults;
 
 namespace LitePcie.Hil.Cli;
@@ -33,12 +34,12 @@ internal sealed class DeviceOptions
     public const string Model = "model";
     public const string Rtl = "rtl";
 
-    private readonly Option<string> _backend = CliOptions.Choice("--backend", "Backend: the simulator, the Linux litepcie driver or the macOS dext", Sim, Sim, Linux, MacOS);
+    private readonly Option<string> _backend = CliOptions.Declared<string>(nameof(TargetOptions.Backend), "Backend: the simulator, the Linux litepcie driver or the macOS dext");
     private readonly Option<string?> _board = new("--board") { Description = $"Board profile name or path (default {BoardCatalog.DefaultBoard})" };
     private readonly Option<string?> _device = new("--device") { Description = "PCI address (0000:01:00.0), device node or registry id (default: the first board found)" };
     private readonly Option<string?> _faults = new("--faults") { Description = "Faults to inject into the simulated board, e.g. \"dma-bitflip=0.01;seed=7\" (sim only)" };
     private readonly Option<bool> _paced = new("--paced") { Description = "Pace the simulated link to the board's payload rate (sim only)" };
-    private readonly Option<string> _engine = CliOptions.Choice("--engine", "Engine of the simulated gateware: our model, or the board's real LitePCIe RTL under Verilator (sim only; docs/rtl.md)", Model, Model, Rtl);
+    private readonly Option<string> _engine = CliOptions.Declared<string>(nameof(SimOptions.SimEngine), "Engine of the simulated gateware: our model, or the board's real LitePCIe RTL under Verilator (sim only; docs/rtl.md)");
     private readonly Option<bool> _json = new("--json") { Description = "Machine-readable output: one JSON document on stdout, no colours, no live redraw" };
 
     /// <summary>Adds the options and their cross-checks to <paramref name="command"/>.</summary>

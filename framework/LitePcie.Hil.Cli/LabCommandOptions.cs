@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using LitePcie.Hil.Backends;
+using LitePcie.Hil.Options;
 
 namespace LitePcie.Hil.Cli;
 
@@ -12,10 +13,10 @@ namespace LitePcie.Hil.Cli;
 /// </summary>
 internal sealed class LabCommandOptions(bool attachDetach, bool sleep)
 {
-    private readonly Option<string?> _detach = new("--detach-command") { Description = "Lab command that takes the board off the bus ({device} = its PCI address); needs --attach-command" };
-    private readonly Option<string?> _attach = new("--attach-command") { Description = "Lab command that puts the board back ({device} = its PCI address); needs --detach-command" };
-    private readonly Option<string?> _sleep = new("--sleep-command") { Description = "Lab command that sleeps the host and returns after wake ({seconds} = duration)" };
-    private readonly Option<double> _timeout = CliOptions.Number("--command-timeout", "Bound on each lab command", 60, 1, 3600, "seconds");
+    private readonly Option<string> _detach = CliOptions.Declared<string>(nameof(LabOptions.DetachCommand), "Lab command that takes the board off the bus ({device} = its PCI address); needs --attach-command");
+    private readonly Option<string> _attach = CliOptions.Declared<string>(nameof(LabOptions.AttachCommand), "Lab command that puts the board back ({device} = its PCI address); needs --detach-command");
+    private readonly Option<string> _sleep = CliOptions.Declared<string>(nameof(LabOptions.SleepCommand), "Lab command that sleeps the host and returns after wake ({seconds} = duration)");
+    private readonly Option<double> _timeout = CliOptions.Declared<double>(nameof(LabOptions.AttachCommandTimeoutSeconds), "Bound on each lab command", "seconds");
 
     public IReadOnlyList<Option> Options =>
         [.. (attachDetach ? new Option[] { _detach, _attach } : []), .. (sleep ? new Option[] { _sleep } : []), _timeout];

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Measurement;
+using LitePcie.Hil.Options;
 
 namespace LitePcie.Hil.Cli;
 
@@ -46,7 +47,7 @@ internal sealed record LatencyResult(string What, LatencySummary Summary, double
 /// </summary>
 internal static class LatencyCommand
 {
-    private static readonly Option<int> Samples = CliOptions.Integer("--samples", "Register reads to time", 10000, 10, 10_000_000, "samples");
+    private static readonly Option<int> Samples = CliOptions.Declared<int>(nameof(RegisterOptions.LatencySamples), "Register reads to time", "samples");
     private static readonly Option<int> DmaSamples = CliOptions.Integer("--dma-samples", "One-buffer DMA round trips to time (0 = skip)", 1000, 0, 1_000_000, "samples");
     private static readonly Option<int> Channel = CliOptions.Integer("--channel", "DMA channel for the round trips", 0, 0, 15, "");
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using LitePcie.Hil.Devices;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Platform;
 using LitePcie.Hil.Qualification;
 using Spectre.Console;
@@ -21,16 +22,14 @@ internal static class QualifyCommand
     private const string AttachDetach = "attach-detach";
     private const string OpenClose = "open-close";
 
-    private static readonly Option<int> Cycles = CliOptions.Integer("--cycles", "Cycles to run", 100, 1, 1_000_000, "cycles");
+    private static readonly Option<int> Cycles = CliOptions.Declared<int>(nameof(QualificationOptions.QualificationCycles), "Cycles to run", "cycles");
     private static readonly Option<string> Kind = CliOptions.Choice("--kind", "What a cycle does", AttachDetach, AttachDetach, OpenClose);
-    private static readonly Option<int> Warmup = CliOptions.Integer("--warmup", "Cycles before the first resource sample", 10, 0, 1_000_000, "cycles");
-    private static readonly Option<int> SampleEvery = CliOptions.Integer("--sample-every", "Sample resources every this many cycles", 2, 1, 100_000, "cycles");
-    private static readonly Option<int> MaxFailures = CliOptions.Integer("--max-failures", "Stop after this many consecutive failed cycles", 10, 1, 1_000_000, "cycles");
+    private static readonly Option<int> Warmup = CliOptions.Declared<int>(nameof(CyclingOptions.LeakWarmupCycles), "Cycles before the first resource sample", "cycles");
+    private static readonly Option<int> SampleEvery = CliOptions.Declared<int>(nameof(CyclingOptions.LeakSampleEvery), "Sample resources every this many cycles", "cycles");
+    private static readonly Option<int> MaxFailures = CliOptions.Declared<int>(nameof(CyclingOptions.MaxConsecutiveFailures), "Stop after this many consecutive failed cycles", "cycles");
     private static readonly Option<double> Timeout = CliOptions.Number("--timeout", "Bound on each wait (gone, re-enumeration, DMA)", 10, 0.1, 600, "seconds");
-    private static readonly Option<string?> LeakLimit = new("--leak-limit")
-    {
-        Description = $"Per-cycle growth limits 'resource=limit;prefix*=limit'; a matching rule overrides the defaults ({LeakLimits.Default})",
-    };
+    private static readonly Option<string> LeakLimit = CliOptions.Declared<string>(nameof(CyclingOptions.LeakMaxSlope),
+        "Per-cycle growth limits 'resource=limit;prefix*=limit'; a matching rule overrides the defaults (LeakMaxSlope's)");
 
     private static readonly Option<FileInfo?> Journal = new("--journal") { Description = "JSON-lines journal of every cycle; an unfinished journal of the same plan is resumed" };
     private static readonly LabCommandOptions Lab = new(attachDetach: true, sleep: false);
@@ -40,18 +39,6 @@ internal static class QualifyCommand
         var command = DeviceCommand.Create("qualify", "Attach/detach or open/close cycles with leak-slope verdict (progress, per-resource slopes)", io,
             [Cycles, Kind, Warmup, SampleEvery, MaxFailures, Timeout, LeakLimit, Journal, .. Lab.Options], RunAsync);
         command.Validators.Add(Lab.Validate);
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(LeakLimit) is { } text)
-            {
-                var errors = new List<string>();
-                LeakLimits.Parse(text, errors, "--leak-limit");
-                foreach (var e in errors)
-                {
-                    result.AddError(e);
-                }
-            }
-        });
         return command;
     }
 

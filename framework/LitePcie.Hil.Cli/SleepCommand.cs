@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Pci;
 using LitePcie.Hil.Platform;
 using LitePcie.Hil.Qualification;
@@ -17,8 +18,8 @@ namespace LitePcie.Hil.Cli;
 /// </summary>
 internal static class SleepCommand
 {
-    private static readonly Option<double> SleepSeconds = CliOptions.Number("--sleep-seconds", "How long to stay asleep", 1, 0.01, 3600, "seconds");
-    private static readonly Option<double> Timeout = CliOptions.Number("--timeout", "Bound on the board re-enumerating after wake", 15, 0.1, 600, "seconds");
+    private static readonly Option<double> SleepSeconds = CliOptions.Declared<double>(nameof(SleepOptions.SleepSeconds), "How long to stay asleep", "seconds");
+    private static readonly Option<double> Timeout = CliOptions.Declared<double>(nameof(SleepOptions.WakeTimeoutSeconds), "Bound on the board re-enumerating after wake", "seconds");
 
     private static readonly LabCommandOptions Lab = new(attachDetach: false, sleep: true);
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using LitePcie.Hil.Backends;
 using LitePcie.Hil.Boards;
-using LitePcie.Hil.Simulation;
 using LitePcie.Hil.Simulation.Faults;
 using LitePcie.Hil.Simulation.Gateware;
 
@@ -92,10 +92,19 @@ public static class Program
 
         BoardProfile profile;
         FaultPlan plan;
+        var request = new BackendRequest
+        {
+            Backend = SimBackendProvider.Name,
+            Boards = [parse.GetValue(board)!],
+            Faults = parse.GetValue(faults),
+            Paced = parse.GetValue(paced),
+            Engine = chosen,
+            AskedAs = "--engine",
+        };
         try
         {
-            profile = BoardCatalog.Load(parse.GetValue(board)!);
-            plan = FaultPlan.Parse(parse.GetValue(faults));
+            profile = BoardCatalog.Load(request.Boards[0]);
+            plan = FaultPlan.Parse(request.Faults);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or System.Text.Json.JsonException or InvalidOperationException)
         {
@@ -103,7 +112,7 @@ public static class Program
             return 2;
         }
 
-        if (SimulatedBoard.EngineUnavailable(profile, chosen) is { } noRtl)
+        if (BackendRegistry.For(request).Unavailable(request) is { } noRtl)
         {
             Console.Error.WriteLine($"error: --engine rtl: {noRtl}");
             return 2;
@@ -122,13 +131,14 @@ public static class Program
             File.WriteAllText(rootPortFile.FullName, $"x-speed={speed},x-width={profile.LinkWidth}\n");
         }
 
-        return Serve(parse.GetValue(socket)!, profile, plan, chosen, parse.GetValue(paced) || rate is not null, rate, leadBuffers, parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
+        return Serve(parse.GetValue(socket)!, request, profile, plan, rate, leadBuffers, parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
     }
 
-    private static int Serve(string socketPath, BoardProfile profile, FaultPlan plan, SimEngine engine, bool paced, double? rate, int lead, FileInfo? summary, TimeSpan connectTimeout)
+    private static int Serve(string socketPath, BackendRequest request, BoardProfile profile, FaultPlan plan, double? rate, int lead, FileInfo? summary, TimeSpan connectTimeout)
     {
+        var engine = request.Engine;
         using var memory = new GuestMemory(profile.CsrMap.Layout.DmaAddressWidth);
-        using var board = new SimulatedBoard(profile, new SimulationOptions { Faults = plan, Paced = paced, PacedBytesPerSecond = rate, Engine = engine, BusAddressSpace = memory });
+        using var board = BackendRegistry.Server(request).Serve(request, new BoardServing(memory) { PacedBytesPerSecond = rate });
         var pacing = lead > 0 ? new GuestPacing(profile.CsrMap, lead) : null;
         board.FlowControl = pacing;
         using var host = new DeviceServerHost(socketPath, board, memory, Console.Error, pacing);

@@ -5,9 +5,9 @@ using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
-using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Measurement;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Reporting.Charts;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Suites.Bar;
@@ -148,7 +148,7 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
 
         foreach (var bar in bars)
         {
-            ulong bytes = Context.Options.BarPatternBytes == 0 ? bar.Size : Math.Min((ulong)Context.Options.BarPatternBytes, bar.Size);
+            ulong bytes = Context.Options.Register.BarPatternBytes == 0 ? bar.Size : Math.Min((ulong)Context.Options.Register.BarPatternBytes, bar.Size);
             uint basePattern = 0xA0A0A0A0u + (uint)bar.Index * 0x01010101u;
             Context.Step($"fill BAR{bar.Index} ({bytes} bytes)", () =>
             {
@@ -259,7 +259,7 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
     [Severity(AllureSeverity.Normal)]
     public void Register_access_latency_percentiles_are_recorded()
     {
-        int n = Context.Options.LatencySamples;
+        int n = Context.Options.Register.LatencySamples;
         var reads = new LatencySamples(n);
         var writes = new LatencySamples(n);
         WithScratchRestored(() =>
@@ -285,8 +285,8 @@ public sealed class BarSuite(BoardTarget target) : DeviceSuite(target)
         r.Count.Should().Be(n, "every read was timed");
         w.Count.Should().Be(n, "every write was timed");
         using var scope = new AssertionScope();
-        r.P99Us.Should().BeLessThanOrEqualTo(Context.Options.RegisterMaxLatencyUs, $"p99 of a ctrl_scratch read through {Context.Session.Info.Driver} bound by RegisterMaxLatencyUs ({r})");
-        w.P99Us.Should().BeLessThanOrEqualTo(Context.Options.RegisterMaxLatencyUs, $"p99 of a ctrl_scratch write through {Context.Session.Info.Driver} bound by RegisterMaxLatencyUs ({w})");
+        r.P99Us.Should().BeLessThanOrEqualTo(Context.Options.Register.RegisterMaxLatencyUs, $"p99 of a ctrl_scratch read through {Context.Session.Info.Driver} bound by RegisterMaxLatencyUs ({r})");
+        w.P99Us.Should().BeLessThanOrEqualTo(Context.Options.Register.RegisterMaxLatencyUs, $"p99 of a ctrl_scratch write through {Context.Session.Info.Driver} bound by RegisterMaxLatencyUs ({w})");
     }
 
     private static uint Tag(int bar, ulong offset) => ((uint)bar << 24) | (uint)(offset & 0xFFFFFF);

@@ -14,7 +14,7 @@ internal static class CycleReports
     /// <summary>The journal file of a cycling test on a board (directory from QualificationJournal, default TestResults/journals/).</summary>
     public static string JournalPath(SuiteContext context, string test)
     {
-        string dir = HilRun.RepositoryPath(context.Options.QualificationJournal.Length > 0 ? context.Options.QualificationJournal : Path.Combine("TestResults", "journals"));
+        string dir = HilRun.RepositoryPath(context.Options.Cycling.QualificationJournal.Length > 0 ? context.Options.Cycling.QualificationJournal : Path.Combine("TestResults", "journals"));
         string device = string.Concat(context.Target.Address.Select(c => char.IsLetterOrDigit(c) ? c : '-'));
         return Path.Combine(dir, $"{test}-{context.Target.Board}-{device}.jsonl");
     }
@@ -30,14 +30,14 @@ internal static class CycleReports
         var o = context.Options;
         string path = JournalPath(context, journalName);
         CycleRun run;
-        using (var journal = CycleJournal.Open(path, header, o.QualificationResume))
+        using (var journal = CycleJournal.Open(path, header, o.Cycling.QualificationResume))
         {
             context.Log(journal.Resumed
                 ? $"resuming {path} at cycle {journal.NextCycle} ({journal.Previous.Count} cycles done earlier)"
                 : $"journal {path}{(journal.Note is null ? "" : $" (the file found there was not resumed: {journal.Note})")}");
             try
             {
-                run = await CycleRunner.RunAsync(new CycleOptions(cycles, o.LeakWarmupCycles, o.LeakSampleEvery, o.MaxConsecutiveFailures, o.LeakMaxSlope),
+                run = await CycleRunner.RunAsync(new CycleOptions(cycles, o.Cycling.LeakWarmupCycles, o.Cycling.LeakSampleEvery, o.Cycling.MaxConsecutiveFailures, o.Cycling.LeakMaxSlope),
                     journal, context.Platform.Probe, context.Target.Address, cycle, stateOf, context.Reporter, stepEvery,
                     onFailure: r => context.Log($"cycle {r.Cycle} ({r.State}) failed in {r.FailedPhase}: {r.Failure}"), cancellationToken: context.Cancellation);
             }
@@ -61,9 +61,9 @@ internal static class CycleReports
 
         // A cycle that gets slower as the run goes on is a leak of time (a list scanned per cycle, a growing
         // registry): judged on a ratio measured in this run, so a loaded machine slows both windows alike.
-        if (run.Cost() is { } cost && o.CycleCostMaxRatio > 0 && cost.Ratio > o.CycleCostMaxRatio)
+        if (run.Cost() is { } cost && o.Cycling.CycleCostMaxRatio > 0 && cost.Ratio > o.Cycling.CycleCostMaxRatio)
         {
-            throw new AssertionException($"{what}: cycles got slower over the run — {cost}, above CycleCostMaxRatio {o.CycleCostMaxRatio.ToString(CultureInfo.InvariantCulture)}");
+            throw new AssertionException($"{what}: cycles got slower over the run — {cost}, above CycleCostMaxRatio {o.Cycling.CycleCostMaxRatio.ToString(CultureInfo.InvariantCulture)}");
         }
     }
 
@@ -77,13 +77,13 @@ internal static class CycleReports
         trend.AppendLine("resource trends (Theil–Sen slope per cycle, judged against LeakMaxSlope):");
         foreach (var fit in run.Trends)
         {
-            double? limit = context.Options.LeakMaxSlope.LimitFor(fit.Resource, fit.SampledCycles);
+            double? limit = context.Options.Cycling.LeakMaxSlope.LimitFor(fit.Resource, fit.SampledCycles);
             trend.AppendLine(string.Create(c, $"  {fit.Describe()} — limit {(limit is null ? "none (reported only)" : limit.Value.ToString("0.###", c))}{(limit is not null && fit.Slope > limit ? "  ← LEAK" : "")}"));
         }
 
         if (run.Trends.Count == 0)
         {
-            trend.AppendLine(string.Create(c, $"  none: no cycle after the warm-up of {context.Options.LeakWarmupCycles} was sampled"));
+            trend.AppendLine(string.Create(c, $"  none: no cycle after the warm-up of {context.Options.Cycling.LeakWarmupCycles} was sampled"));
         }
 
         context.AttachText($"{what}: verdict and trends", trend.ToString());

@@ -1,16 +1,17 @@
 using System.Globalization;
 using System.Text;
 using FluentAssertions;
-using LitePcie.Hil.Csr;
 using LitePcie.Hil.Boards;
+using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
-using LitePcie.Hil.Reporting.Charts;
-using LitePcie.Hil.Suites.Common;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Pci;
 using LitePcie.Hil.Qualification;
+using LitePcie.Hil.Reporting.Charts;
+using LitePcie.Hil.Suites.Common;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Suites.Dma;
@@ -40,9 +41,9 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
             yield break;
         }
 
-        foreach (int buffers in HilRun.Options.DmaTransferBuffers)
+        foreach (int buffers in HilRun.Options.Dma.DmaTransferBuffers)
         {
-            foreach (int irqEvery in HilRun.Options.DmaIrqEveryGrid)
+            foreach (int irqEvery in HilRun.Options.Dma.DmaIrqEveryGrid)
             {
                 yield return new TestCaseData(buffers, irqEvery);
             }
@@ -53,8 +54,8 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Internal_loopback_moves_every_buffer_intact()
     {
         RequireLoopback();
-        var report = await Run(new StreamOptions { Bytes = Context.Options.DmaBytes });
-        AssertClean(report, $"{ByteSize.Format(Context.Options.DmaBytes)} of internal loopback");
+        var report = await Run(new StreamOptions { Bytes = Context.Options.Dma.DmaBytes });
+        AssertClean(report, $"{ByteSize.Format(Context.Options.Dma.DmaBytes)} of internal loopback");
     }
 
     /// <summary>Every channel, verified: internal loopback where the design has it, else writer-only from the board's generator.</summary>
@@ -138,7 +139,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     {
         var mode = RequireVerifiedMode();
         var ch = Channel;
-        int cycles = Context.Options.DmaStartStopCycles;
+        int cycles = Context.Options.Dma.DmaStartStopCycles;
         var cycleMs = new List<(double, double)>(cycles);
         try
         {
@@ -216,7 +217,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Throughput_meets_the_threshold_of_the_boards_link()
     {
         RequireLoopback();
-        var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
+        var report = await Run(new StreamOptions { Duration = TimeSpan.FromSeconds(Context.Options.Dma.DmaThroughputSeconds) });
         double txGbps = report.Elapsed.TotalSeconds > 0 ? report.TxFetchedBytes * 8 / report.Elapsed.TotalSeconds / 1e9 : 0;
         JudgeThroughput(report, () => AssertClean(report, "throughput run"), ("RX (writer)", report.Gbps), ("TX (reader)", txGbps));
     }
@@ -227,7 +228,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Writer_only_throughput_meets_the_threshold_of_the_boards_link()
     {
         RequireWriterSource();
-        var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
+        var report = await Run(new StreamOptions { Mode = StreamMode.WriterOnly, Duration = TimeSpan.FromSeconds(Context.Options.Dma.DmaThroughputSeconds) });
         JudgeThroughput(report, () => AssertClean(report, "writer-only throughput run"), ("RX (writer) verified", report.Gbps));
     }
 
@@ -237,7 +238,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Reader_only_throughput_meets_the_threshold_of_the_boards_link()
     {
         RequireReaderSink();
-        var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Duration = TimeSpan.FromSeconds(Context.Options.DmaThroughputSeconds) });
+        var report = await Run(new StreamOptions { Mode = StreamMode.ReaderOnly, Duration = TimeSpan.FromSeconds(Context.Options.Dma.DmaThroughputSeconds) });
         JudgeThroughput(report, () =>
         {
             report.Stall.Should().BeNull("the reader fetches without stalling");
@@ -249,9 +250,9 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Sustained_run_is_clean()
     {
         var mode = RequireVerifiedMode();
-        var report = await Run(new StreamOptions { Mode = mode, Duration = TimeSpan.FromSeconds(Context.Options.DmaSustainedSeconds) });
+        var report = await Run(new StreamOptions { Mode = mode, Duration = TimeSpan.FromSeconds(Context.Options.Dma.DmaSustainedSeconds) });
         Context.AttachSvg("throughput over time", ReportCharts.Throughput(report, $"pcie_dma0 sustained {mode}, {Target}"));
-        AssertClean(report, $"{Context.Options.DmaSustainedSeconds} s sustained {mode}");
+        AssertClean(report, $"{Context.Options.Dma.DmaSustainedSeconds} s sustained {mode}");
         Context.Log($"sustained {mode}: {report.RxBytes / 1e9:0.00} GB in {report.Elapsed.TotalSeconds:0.0} s, {report.Gbps:0.00} Gb/s, CPU {report.CpuCores:0.00} cores");
     }
 
@@ -260,7 +261,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Overruns_and_underruns_are_detected_and_named()
     {
         RequireLoopback();
-        if (Context.Options.Backend == BackendKind.Sim && Context.Options.SimFlowControl)
+        if (Context.Options.Target.Backend == BackendKind.Sim && Context.Options.Sim.SimFlowControl)
         {
             Assert.Ignore("SimFlowControl=true: the model's engines wait for the client, so no overrun or underrun can happen here; " +
                 "run with SimFlowControl=false or SimEngine=rtl (CI does), or on a board");
@@ -270,7 +271,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         int ring = ch.Geometry.BufferCount;
         var start = new DmaStartOptions(8);
         var tx = ch.Ring(DmaDirection.Reader);
-        var bound = TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+        var bound = TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs);
 
         async Task<long> Until(DmaDirection d, long count, Func<long>? refill)
         {
@@ -377,7 +378,7 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
         }
     }
 
-    private TimeSpan Stall => TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+    private TimeSpan Stall => TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs);
 
     /// <summary>
     /// Each direction's rate against DmaMinGbps for the board's link, with the CPU it cost. The threshold is named in a step
@@ -387,12 +388,12 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
     private void JudgeThroughput(StreamReport report, Action dataVerdict, params (string Direction, double Gbps)[] rates)
     {
         var info = Context.Session.Info.Device;
-        double? min = Context.Options.MinGbpsFor(info.LinkSpeed, info.LinkWidth);
+        double? min = Context.Options.Dma.MinGbpsFor(info.LinkSpeed, info.LinkWidth);
         string link = $"gen{(int)info.LinkSpeed}x{info.LinkWidth}";
         var c = CultureInfo.InvariantCulture;
         string line = string.Create(c,
             $"{info.LinkSpeed.Describe()} x{info.LinkWidth}, {report.Mode}: {string.Join(", ", rates.Select(r => $"{r.Direction} {r.Gbps:0.00} Gb/s"))} over {report.Elapsed.TotalSeconds:0.0} s, CPU {report.CpuCores:0.00} cores");
-        bool judged = !(Context.Options.Backend == BackendKind.Sim && !Context.Options.DmaMinGbpsGiven);
+        bool judged = !(Context.Options.Target.Backend == BackendKind.Sim && !Context.Options.IsGiven(nameof(DmaOptions.DmaMinGbps)));
         string threshold = min is { } m ? string.Create(c, $"DmaMinGbps for {link} = {m:0.##} Gb/s") : $"no DmaMinGbps for {link}";
         if (!judged)
         {

@@ -6,9 +6,10 @@ using FluentAssertions;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Options;
+using LitePcie.Hil.Qualification;
 using LitePcie.Hil.Reporting;
 using LitePcie.Hil.Simulation.Faults;
-using LitePcie.Hil.Qualification;
 using LitePcie.Hil.Suites.Bar;
 using LitePcie.Hil.Suites.Dma;
 using LitePcie.Hil.Suites.Enumeration;
@@ -76,9 +77,9 @@ public sealed class FaultMatrixTests
         // A lost message shows as a source's count short of its loop_status ('N lost'), or, when it was the last one before a
         // flow-controlled writer filled its ring, as the stream stopping with nothing left to raise another ('interrupts lost?').
         new("msi-drop=0.001", typeof(MsiSuite), @"\d+ lost|no progress for \d+ ms \(interrupts lost\?\)", NoInterruptSource,
-            (p, o) => new(o.MsiTransferBuffers, 0.001, $"≥ {o.MsiTransferBuffers} messages (MsiTransferBuffers at irqEvery 1)")),
+            (p, o) => new(o.Msi.MsiTransferBuffers, 0.001, $"≥ {o.Msi.MsiTransferBuffers} messages (MsiTransferBuffers at irqEvery 1)")),
         new("msi-spurious=1", typeof(MsiSuite), "spurious", NoInterruptSource,
-            (p, o) => Detection.Certain($"one every 1 s, every {o.MsiIdleMs} ms idle window holds one")),
+            (p, o) => Detection.Certain($"one every 1 s, every {o.Msi.MsiIdleMs} ms idle window holds one")),
         new("dma-ber=1e-6", typeof(DmaSuite), "corrupted", NoVerifiedDma,
             (p, o) => new(VerifiedBuffers(p, o) * p.DmaGeometry.BufferSize * 8.0, 1e-6, $"≥ {VerifiedBuffers(p, o)} verified buffers × {p.DmaGeometry.BufferSize * 8} bits")),
         new("dma-lost-write=0.001", typeof(DmaSuite), "corrupted|out of order|stale", NoVerifiedDma,
@@ -95,15 +96,15 @@ public sealed class FaultMatrixTests
         new("link-degrade=1", typeof(EnumerationSuite), "link width", p => p.LinkWidth > 1 ? null : "an x1 link cannot train narrower",
             (_, _) => Detection.Certain("Link Status read once")),
         new("wrong-ident", typeof(EnumerationSuite), "identifier ROM", _ => null, (_, _) => Detection.Certain("identifier ROM read once")),
-        new("wake-state-loss", typeof(SleepWakeSuite), "config space not restored", _ => null, (_, o) => Detection.Certain($"{o.SleepWakeCycles} sleep cycles")),
-        new("wake-msi-loss", typeof(SleepWakeSuite), "MSI capability not restored", _ => null, (_, o) => Detection.Certain($"{o.SleepWakeCycles} sleep cycles")),
-        new("wake-no-return", typeof(SleepWakeSuite), "re-enumerate", _ => null, (_, o) => Detection.Certain($"{o.SleepWakeCycles} sleep cycles")),
+        new("wake-state-loss", typeof(SleepWakeSuite), "config space not restored", _ => null, (_, o) => Detection.Certain($"{o.Sleep.SleepWakeCycles} sleep cycles")),
+        new("wake-msi-loss", typeof(SleepWakeSuite), "MSI capability not restored", _ => null, (_, o) => Detection.Certain($"{o.Sleep.SleepWakeCycles} sleep cycles")),
+        new("wake-no-return", typeof(SleepWakeSuite), "re-enumerate", _ => null, (_, o) => Detection.Certain($"{o.Sleep.SleepWakeCycles} sleep cycles")),
         new("attach-fail=7", typeof(QualificationSuite), @"cycles? [0-9, –]+ failed in enumerate: .*re-enumerate", _ => null,
-            (_, o) => Detection.Certain($"every 7th of {o.QualificationCycles} attaches")),
+            (_, o) => Detection.Certain($"every 7th of {o.Qualification.QualificationCycles} attaches")),
         new("attach-leak=4096", typeof(QualificationSuite), @"leak: bus\.dma_memory_bytes: 4096 bytes/cycle", _ => null,
-            (_, o) => Detection.Certain($"exact counter, {o.QualificationCycles} cycles")),
+            (_, o) => Detection.Certain($"exact counter, {o.Qualification.QualificationCycles} cycles")),
         new("driver-native-leak=64", typeof(QualificationSuite), @"leak: driver\.native_(bytes|allocations)", _ => null,
-            (_, o) => Detection.Certain($"exact counter, {o.QualificationCycles} cycles")),
+            (_, o) => Detection.Certain($"exact counter, {o.Qualification.QualificationCycles} cycles")),
         new("surprise-removal=400", typeof(QualificationSuite), @"cycles? [0-9, –]+ failed in [a-z-]+: .*device gone", _ => null,
             (_, o) => Detection.Certain($"the board leaves the bus once, after 400 buffers")),
     ];
@@ -118,7 +119,7 @@ public sealed class FaultMatrixTests
 
         foreach (var c in Cases)
         {
-            foreach (string board in HilRun.Options.Boards)
+            foreach (string board in HilRun.Options.Target.Boards)
             {
                 if (c.NotApplicable(BoardCatalog.Load(board)) is null)
                 {
@@ -129,39 +130,61 @@ public sealed class FaultMatrixTests
     }
 
     /// <summary>Smaller sizes than a full run where detection allows, larger where a realistic rate needs the trials.</summary>
-    public static HilOptions MatrixOptions() => HilRun.Options with
+    public static HilOptions MatrixOptions()
     {
-        DmaBytes = MatrixDmaBytes,
-        DmaThroughputSeconds = 0.3,
-        DmaSustainedSeconds = 0.5,
-        DmaTransferBuffers = [1, 33, 257],
-        DmaIrqEveryGrid = [1, 32],
-        DmaStartStopCycles = 5,
-        DmaStallTimeoutMs = 1000,
-        LatencySamples = 500,
-        MsiIdleMs = 1500,
-        MsiTransferBuffers = 8192,
-        BarPatternBytes = 64 * 1024,
-        DmaMinGbps = new Dictionary<string, double> { ["default"] = 0.01 },
-        MsiMaxLatencyUs = 1e6, // the matrix proves detection of faults; latency under a loaded CI machine is not one
-        RegisterMaxLatencyUs = 1e6,
-        SleepWakeCycles = 4,
-        SleepSeconds = 0.01,
-        WakeTimeoutSeconds = 0.3,
-        SleepIoBytes = 1L << 20,
-        QualificationCycles = 30,
-        SessionCycles = 30,
-        QualificationIoBuffers = 8,
-        ReenumerationTimeoutMs = 200,
-        GoneTimeoutMs = 1000,
-        MaxConsecutiveFailures = 2,
-        LeakWarmupCycles = 10,
-        LeakSampleEvery = 2,
-        // Short runs: judge the driver and the bus (exact counters); the test process's verdicts need long runs (docs/leak-verdicts.md).
-        LeakMaxSlope = LeakLimits.Parse("driver.*=0.01;bus.dma_allocations=0.01;bus.dma_memory_bytes=16;driver.live_dma_bytes=16;driver.shared_bytes=16;driver.native_bytes=16", []),
-        QualificationJournal = Path.Combine(TestContext.CurrentContext.WorkDirectory, "fault-matrix-journals"),
-        QualificationResume = false,
-    };
+        var o = HilRun.Options;
+        return o with
+        {
+            Dma = o.Dma with
+            {
+                DmaBytes = MatrixDmaBytes,
+                DmaThroughputSeconds = 0.3,
+                DmaSustainedSeconds = 0.5,
+                DmaTransferBuffers = [1, 33, 257],
+                DmaIrqEveryGrid = [1, 32],
+                DmaStartStopCycles = 5,
+                DmaStallTimeoutMs = 1000,
+                DmaMinGbps = new Dictionary<string, double> { ["default"] = 0.01 },
+            },
+            Register = o.Register with
+            {
+                LatencySamples = 500,
+                BarPatternBytes = 64 * 1024,
+                RegisterMaxLatencyUs = 1e6,
+            },
+            Msi = o.Msi with
+            {
+                MsiIdleMs = 1500,
+                MsiTransferBuffers = 8192,
+                MsiMaxLatencyUs = 1e6, // the matrix proves detection of faults; latency under a loaded CI machine is not one
+            },
+            Sleep = o.Sleep with
+            {
+                SleepWakeCycles = 4,
+                SleepSeconds = 0.01,
+                WakeTimeoutSeconds = 0.3,
+                SleepIoBytes = 1L << 20,
+            },
+            Qualification = o.Qualification with
+            {
+                QualificationCycles = 30,
+                SessionCycles = 30,
+                QualificationIoBuffers = 8,
+                ReenumerationTimeoutMs = 200,
+                GoneTimeoutMs = 1000,
+            },
+            Cycling = o.Cycling with
+            {
+                MaxConsecutiveFailures = 2,
+                LeakWarmupCycles = 10,
+                LeakSampleEvery = 2,
+                // Short runs: judge the driver and the bus (exact counters); the test process's verdicts need long runs (docs/leak-verdicts.md).
+                LeakMaxSlope = LeakLimits.Parse("driver.*=0.01;bus.dma_allocations=0.01;bus.dma_memory_bytes=16;driver.live_dma_bytes=16;driver.shared_bytes=16;driver.native_bytes=16", []),
+                QualificationJournal = Path.Combine(TestContext.CurrentContext.WorkDirectory, "fault-matrix-journals"),
+                QualificationResume = false,
+            },
+        };
+    }
 
     [TestCaseSource(nameof(Faults))]
     public async Task Fault_is_detected_by_its_suite_with_the_matching_diagnosis(FaultCase c, string board)
@@ -233,14 +256,14 @@ public sealed class FaultMatrixTests
         bool loopback = p.CsrMap.Layout.DmaChannels[0].LoopbackEnable is not null;
         bool writer = p.WriterSource == UserWriterSource.SequencePattern;
         long n = (loopback || writer ? (long)EveryChannelBytes / size * p.CsrMap.Layout.DmaChannels.Count : 0)
-                 + (loopback ? o.DmaBytes / size : 0)
+                 + (loopback ? o.Dma.DmaBytes / size : 0)
                  + (writer ? WriterOnlyBytes / size : 0);
         return n;
     }
 
     /// <summary>Loopback buffers the Dma suite is guaranteed to move (every channel, then the integrity transfer).</summary>
     public static long LoopbackBuffers(BoardProfile p, HilOptions o) =>
-        (long)EveryChannelBytes / p.DmaGeometry.BufferSize * p.CsrMap.Layout.DmaChannels.Count + o.DmaBytes / p.DmaGeometry.BufferSize;
+        (long)EveryChannelBytes / p.DmaGeometry.BufferSize * p.CsrMap.Layout.DmaChannels.Count + o.Dma.DmaBytes / p.DmaGeometry.BufferSize;
 
     private static string? NoLoopback(BoardProfile p) =>
         p.CsrMap.Layout.DmaChannels[0].LoopbackEnable is null ? "no loopback: the reader's data goes to the board's sink, unverified" : null;

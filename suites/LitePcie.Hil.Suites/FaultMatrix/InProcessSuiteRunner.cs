@@ -5,6 +5,7 @@ using LitePcie.Hil.Backends;
 using LitePcie.Hil.Boards;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Simulation.Gateware;
 using NUnit.Framework;
 

@@ -6,9 +6,10 @@ using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
-using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Measurement;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Qualification;
+using LitePcie.Hil.Reporting.Charts;
 using LitePcie.Hil.Suites.Common;
 using NUnit.Framework;
 
@@ -75,7 +76,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Interrupt_count_equals_what_the_hardware_completed()
     {
         RequireDriver(new DmaStartOptions(1), perSourceCounts: true);
-        if (Context.Options.Backend == BackendKind.Sim && Context.Options.SimEngine == LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl)
+        if (Context.Options.Target.Backend == BackendKind.Sim && Context.Options.Sim.SimEngine == LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl)
         {
             Assert.Ignore("not judged on the real RTL: its engines never wait for software, so loop_status moves while the counts are compared " +
                 "(and with single MSI a message whose event an earlier handler run served counts as spurious); judging messages against " +
@@ -84,7 +85,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
 
         var ch = Channel;
         const int irqEvery = 1;
-        int buffers = Context.Options.MsiTransferBuffers;
+        int buffers = Context.Options.Msi.MsiTransferBuffers;
         var sources = Sources();
         var running = HasLoopback ? sources : [sources[0]];
         // Single MSI with both sources live cannot show a lost message: one message may stand for both (events in the same
@@ -126,7 +127,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     private async Task<string?> MessagesMatchHardware(IDmaChannel ch, List<DmaDirection> running, int irqEvery, InterruptStatistics before)
     {
         var counters = running.ToDictionary(d => d, _ => new HwCounter(ch.Geometry.BufferCount));
-        var bound = TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs);
+        var bound = TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs);
         bool shared = Context.Map.Layout.Msi.Flavour == MsiFlavour.Single;
         var clock = Stopwatch.StartNew();
         long messages;
@@ -224,7 +225,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                 }
 
                 // The hardware's own progress, polled (bounded): no interrupt will tell us.
-                await DeviceWaits.UntilAsync(() => (status = Context.Session.Read32(statusReg)) >= 32, TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs),
+                await DeviceWaits.UntilAsync(() => (status = Context.Session.Read32(statusReg)) >= 32, TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs),
                     Target.Address, $"{statusReg.Name} to pass 32 buffers with interrupts masked", null, Context.Cancellation);
             }
             finally
@@ -249,12 +250,12 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         // posted before (a completion never passes a posted write), so the window below starts with nothing in flight.
         Context.Session.Read(Context.Map.Layout.Msi.Enable).Should().Be(0UL, "no MSI source is enabled while idle");
         var before = Context.Session.GetInterruptStatistics();
-        await Context.StepAsync($"stay idle {Context.Options.MsiIdleMs} ms", () => Task.Delay(Context.Options.MsiIdleMs, Context.Cancellation));
+        await Context.StepAsync($"stay idle {Context.Options.Msi.MsiIdleMs} ms", () => Task.Delay(Context.Options.Msi.MsiIdleMs, Context.Cancellation));
         var after = Context.Session.GetInterruptStatistics();
         long arrived = after.Messages - before.Messages;
         long spurious = after.Spurious - before.Spurious;
-        Context.Log($"idle {Context.Options.MsiIdleMs} ms: {arrived} MSI message(s), {spurious} spurious");
-        arrived.Should().Be(0, $"spurious interrupts: {arrived} MSI message(s) arrived in {Context.Options.MsiIdleMs} ms with no DMA running ({spurious} had no source pending)");
+        Context.Log($"idle {Context.Options.Msi.MsiIdleMs} ms: {arrived} MSI message(s), {spurious} spurious");
+        arrived.Should().Be(0, $"spurious interrupts: {arrived} MSI message(s) arrived in {Context.Options.Msi.MsiIdleMs} ms with no DMA running ({spurious} had no source pending)");
     }
 
     [Test]
@@ -265,7 +266,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
     {
         var ch = Channel;
         var live = Sources()[0];
-        int livenessMs = Context.Options.MsiLivenessMs;
+        int livenessMs = Context.Options.Msi.MsiLivenessMs;
         var statusReg = ch.Layout.Engine(live).LoopStatus;
         var worstLag = TimeSpan.Zero;
         long worstBuffers = 0;
@@ -308,7 +309,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         });
         try
         {
-            await Stream(ch, live, Context.Options.MsiTransferBuffers, 32, allowStall: true, bothSources: true);
+            await Stream(ch, live, Context.Options.Msi.MsiTransferBuffers, 32, allowStall: true, bothSources: true);
         }
         finally
         {
@@ -380,7 +381,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                     DmaCounters c;
                     try
                     {
-                        c = await ch.WaitAsync(live, target, TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), Context.Cancellation);
+                        c = await ch.WaitAsync(live, target, TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs), Context.Cancellation);
                     }
                     catch (DeviceTimeoutException e)
                     {
@@ -415,7 +416,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         Context.AttachSvg("MSI delivery latency histogram", ReportCharts.Latency(samples, $"MSI → client wake latency, {Target} ({s.Count} interrupts)"));
         Context.AttachCsv("MSI delivery latency samples", samples.ToCsv());
         samples.Count.Should().BeGreaterThan(100, "interrupt timestamps were recorded by the driver for waits that slept");
-        s.P99Us.Should().BeLessThanOrEqualTo(Context.Options.MsiMaxLatencyUs, $"p99 delivery latency bound MsiMaxLatencyUs ({s})");
+        s.P99Us.Should().BeLessThanOrEqualTo(Context.Options.Msi.MsiMaxLatencyUs, $"p99 delivery latency bound MsiMaxLatencyUs ({s})");
     }
 
     /// <summary>Skips (with the driver's reason) a test the driver cannot run: options it cannot start with, or per-source counts it does not keep.</summary>
@@ -564,7 +565,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         var readerCounter = new HwCounter(ring);
         long txSw = 0, rxSw = 0, done = 0;
         // Each turn waits at most 10 ms for an interrupt; a gap of more than 100 ms between turns is this process not running.
-        var watch = new StallWatch(TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), TimeSpan.FromMilliseconds(100));
+        var watch = new StallWatch(TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs), TimeSpan.FromMilliseconds(100));
         while (done < buffers)
         {
             Context.Cancellation.ThrowIfCancellationRequested();

@@ -5,6 +5,7 @@ using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Platform;
 using LitePcie.Hil.Qualification;
 using LitePcie.Hil.Suites.Common;
@@ -40,9 +41,9 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
         var attach = Context.Platform.Attach ?? throw new IgnoreException($"no attach/detach control: {Context.Platform.MissingReason}");
         var o = Context.Options;
         var header = new JournalHeader("Qualification.AttachDetach", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address,
-            o.QualificationCycles, string.Create(CultureInfo.InvariantCulture, $"mix {o.DetachMix}; io {o.QualificationIoBuffers} buffers; faults {(o.Backend == BackendKind.Sim ? o.SimFaults.ToString() : "-")}"));
-        var cycle = new AttachDetachCycle(Bench(attach) with { StateOf = o.DetachMix.StateOf, StartStream = StartStream });
-        await RunCyclesAsync("attach/detach", "attach-detach", header, o.QualificationCycles, o.DetachMix.StateOf, cycle.RunAsync,
+            o.Qualification.QualificationCycles, string.Create(CultureInfo.InvariantCulture, $"mix {o.Qualification.DetachMix}; io {o.Qualification.QualificationIoBuffers} buffers; faults {(o.Target.Backend == BackendKind.Sim ? o.Sim.SimFaults.ToString() : "-")}"));
+        var cycle = new AttachDetachCycle(Bench(attach) with { StateOf = o.Qualification.DetachMix.StateOf, StartStream = StartStream });
+        await RunCyclesAsync("attach/detach", "attach-detach", header, o.Qualification.QualificationCycles, o.Qualification.DetachMix.StateOf, cycle.RunAsync,
             async () =>
             {
                 await cycle.EnsureAttachedAsync();
@@ -55,8 +56,8 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
     public async Task Open_close_cycles_leak_nothing()
     {
         var o = Context.Options;
-        var header = new JournalHeader("Qualification.OpenClose", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address, o.SessionCycles, "open, identify, scratch, close");
-        await RunCyclesAsync("open/close", "open-close", header, o.SessionCycles, _ => "open-close", new AttachDetachCycle(Bench(null)).OpenCloseAsync, () => Task.CompletedTask);
+        var header = new JournalHeader("Qualification.OpenClose", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address, o.Qualification.SessionCycles, "open, identify, scratch, close");
+        await RunCyclesAsync("open/close", "open-close", header, o.Qualification.SessionCycles, _ => "open-close", new AttachDetachCycle(Bench(null)).OpenCloseAsync, () => Task.CompletedTask);
     }
 
     /// <summary>The cycles take the board over: the fixture's session is closed first and reopened at the end.</summary>
@@ -80,8 +81,8 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
         Open = _ => Context.OpenSessionAsync(),
         Attach = attach,
         Verify = VerifyAsync,
-        Gone = TimeSpan.FromMilliseconds(Context.Options.GoneTimeoutMs),
-        Reenumeration = TimeSpan.FromMilliseconds(Context.Options.ReenumerationTimeoutMs),
+        Gone = TimeSpan.FromMilliseconds(Context.Options.Qualification.GoneTimeoutMs),
+        Reenumeration = TimeSpan.FromMilliseconds(Context.Options.Qualification.ReenumerationTimeoutMs),
         Log = Context.Log,
     };
 
@@ -106,9 +107,9 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
         CheckScratch(session, cycle);
         if (afterAttach && VerifiedIo.ModeFor(session.Channels[0], Context.Profile).Mode is not null)
         {
-            long bytes = (long)Context.Options.QualificationIoBuffers * session.Channels[0].Geometry.BufferSize;
-            await VerifiedIo.RunAsync(session, Context.Profile, bytes, TimeSpan.FromMilliseconds(Context.Options.DmaStallTimeoutMs), null,
-                $"cycle {cycle}: {Context.Options.QualificationIoBuffers}-buffer verified DMA after attach", ct);
+            long bytes = (long)Context.Options.Qualification.QualificationIoBuffers * session.Channels[0].Geometry.BufferSize;
+            await VerifiedIo.RunAsync(session, Context.Profile, bytes, TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs), null,
+                $"cycle {cycle}: {Context.Options.Qualification.QualificationIoBuffers}-buffer verified DMA after attach", ct);
         }
     }
 

@@ -3,6 +3,7 @@ using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Pci;
 using LitePcie.Hil.Platform;
 using LitePcie.Hil.Qualification;
@@ -30,27 +31,27 @@ public sealed class SleepWakeSuite(BoardTarget target) : DeviceSuite(target)
     {
         var power = Context.Platform.Power ?? throw new IgnoreException($"no sleep/wake control: {Context.Platform.MissingReason}");
         var o = Context.Options;
-        var header = new JournalHeader("SleepWake.SleepWithIo", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address, o.SleepWakeCycles,
-            string.Create(CultureInfo.InvariantCulture, $"sleep {o.SleepSeconds} s; io {o.SleepIoBytes} bytes; faults {(o.Backend == BackendKind.Sim ? o.SimFaults.ToString() : "-")}"));
-        await CycleReports.RunAsync(Context, "sleep/wake", "sleep-wake", header, o.SleepWakeCycles, _ => "sleep",
-            (c, phases, ct) => SleepCycleAsync(c, power, phases, ct), stepEvery: Math.Max(1, o.SleepWakeCycles / 5), after: () => Task.CompletedTask);
+        var header = new JournalHeader("SleepWake.SleepWithIo", Target.Backend.ToString().ToLowerInvariant(), Target.Board, Target.Address, o.Sleep.SleepWakeCycles,
+            string.Create(CultureInfo.InvariantCulture, $"sleep {o.Sleep.SleepSeconds} s; io {o.Sleep.SleepIoBytes} bytes; faults {(o.Target.Backend == BackendKind.Sim ? o.Sim.SimFaults.ToString() : "-")}"));
+        await CycleReports.RunAsync(Context, "sleep/wake", "sleep-wake", header, o.Sleep.SleepWakeCycles, _ => "sleep",
+            (c, phases, ct) => SleepCycleAsync(c, power, phases, ct), stepEvery: Math.Max(1, o.Sleep.SleepWakeCycles / 5), after: () => Task.CompletedTask);
     }
 
     private async Task<string> SleepCycleAsync(int cycle, IPowerControl power, CyclePhases phases, CancellationToken ct)
     {
         var o = Context.Options;
-        var stall = TimeSpan.FromMilliseconds(o.DmaStallTimeoutMs);
+        var stall = TimeSpan.FromMilliseconds(o.Dma.DmaStallTimeoutMs);
         await phases.RunAsync("session", EnsureSessionAsync);
         var session = Context.Session;
         var before = await phases.RunAsync("verify-before", () => Task.FromResult(Snapshot.Take(session, Context.Map)));
-        await phases.RunAsync("io-before", () => VerifiedIo.RunAsync(session, Context.Profile, o.SleepIoBytes, stall, null, $"cycle {cycle}: I/O before sleep", ct));
+        await phases.RunAsync("io-before", () => VerifiedIo.RunAsync(session, Context.Profile, o.Sleep.SleepIoBytes, stall, null, $"cycle {cycle}: I/O before sleep", ct));
         long generation = session.Generation;
 
         var transitions = new List<string>();
-        await phases.RunAsync("sleep", () => power.SleepAsync(TimeSpan.FromSeconds(o.SleepSeconds),
+        await phases.RunAsync("sleep", () => power.SleepAsync(TimeSpan.FromSeconds(o.Sleep.SleepSeconds),
             e => transitions.Add(string.Create(CultureInfo.InvariantCulture, $"{e.At.TotalMilliseconds:0} ms {e.Transition}: {e.Detail}")), ct));
 
-        var wake = TimeSpan.FromSeconds(o.WakeTimeoutSeconds);
+        var wake = TimeSpan.FromSeconds(o.Sleep.WakeTimeoutSeconds);
         await phases.RunAsync("reappear", async () =>
         {
             await DeviceWaits.ReappearAsync(Context.Backend, Target.Address, wake, cycle == 1 ? Context.Reporter : null, ct);
@@ -88,7 +89,7 @@ public sealed class SleepWakeSuite(BoardTarget target) : DeviceSuite(target)
 
             return Task.CompletedTask;
         });
-        await phases.RunAsync("io-after", () => VerifiedIo.RunAsync(session, Context.Profile, o.SleepIoBytes, stall, null, $"cycle {cycle}: I/O after wake", ct));
+        await phases.RunAsync("io-after", () => VerifiedIo.RunAsync(session, Context.Profile, o.Sleep.SleepIoBytes, stall, null, $"cycle {cycle}: I/O after wake", ct));
         return "sleep";
     }
 
@@ -97,7 +98,7 @@ public sealed class SleepWakeSuite(BoardTarget target) : DeviceSuite(target)
     {
         if (Context.CurrentSession is not { IsDeviceGone: false })
         {
-            await DeviceWaits.ReappearAsync(Context.Backend, Target.Address, TimeSpan.FromSeconds(Context.Options.WakeTimeoutSeconds), null, Context.Cancellation);
+            await DeviceWaits.ReappearAsync(Context.Backend, Target.Address, TimeSpan.FromSeconds(Context.Options.Sleep.WakeTimeoutSeconds), null, Context.Cancellation);
             await Context.ReacquireSessionAsync();
         }
     }

@@ -30,7 +30,7 @@ public sealed class UsageErrorTests
         var run = CliRun.Of("list", "--backend", "windows");
 
         run.Code.Should().Be(ExitCodes.UsageError, run.ToString());
-        run.Err.Should().Contain("--backend 'windows'").And.Contain("sim, linux, macos");
+        run.Err.Should().Contain("--backend 'windows'").And.Contain("sim, linux or macos", "the runsettings' words for Backend");
     }
 
     [Test]

@@ -1,6 +1,9 @@
 using FluentAssertions;
 using LitePcie.Hil.Backends;
 using LitePcie.Hil.Devices;
+using LitePcie.Hil.Simulation;
+using LitePcie.Hil.Simulation.Faults;
+using LitePcie.Hil.Simulation.Gateware;
 using LitePcie.Hil.Simulation.Sil;
 using NUnit.Framework;
 
@@ -59,8 +62,22 @@ public sealed class BackendRegistryTests
     {
         // The CLI and the fixtures used to differ (15 s fixed vs ReenumerationTimeoutMs): both now hand it over in the request.
         new BackendRequest().ReenumerationTimeout.Should().Be(TimeSpan.FromSeconds(15), "the CLI's bound, and ReenumerationTimeoutMs' default");
-        var request = LitePcie.Hil.Fixtures.BackendFactory.Request(new LitePcie.Hil.Fixtures.HilOptions { ReenumerationTimeoutMs = 2500, SimFlowControl = false });
+        var request = LitePcie.Hil.Fixtures.BackendFactory.Request(new LitePcie.Hil.Options.HilOptions { Qualification = new() { ReenumerationTimeoutMs = 2500 }, Sim = new() { SimFlowControl = false } });
         request.ReenumerationTimeout.Should().Be(TimeSpan.FromMilliseconds(2500));
         request.FlowControl.Should().BeFalse("SimFlowControl reaches the simulator through the request");
+    }
+
+    [Test]
+    public void The_device_server_s_board_comes_from_the_simulator_s_provider()
+    {
+        var request = new BackendRequest { Boards = ["sim-xcu1525-msix"], Faults = "msi-drop=0.5", Paced = true, AskedAs = "--engine" };
+        using var memory = new HostMemory(64);
+        using var board = BackendRegistry.Server(request).Serve(request, new BoardServing(memory) { PacedBytesPerSecond = 32 << 20 });
+        board.Profile.Name.Should().Be("sim-xcu1525-msix", "the request's first board");
+        board.Faults.ToString().Should().Be(FaultPlan.Parse("msi-drop=0.5").ToString(), "the request's faults");
+        board.Engine.Should().Be(SimEngine.Model, "the request's engine");
+
+        FluentActions.Invoking(() => BackendRegistry.Server(request with { Backend = "linux" })).Should().Throw<ArgumentException>()
+            .WithMessage("backend 'linux' serves no board on its own: accepted sim*");
     }
 }

@@ -1,6 +1,7 @@
 using FluentAssertions;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Reporting.Allure;
 using NUnit.Framework;
 using NUnit.Framework.Interfaces;

@@ -2,6 +2,7 @@ using System.Text;
 using FluentAssertions;
 using LitePcie.Hil.Fixtures;
 using LitePcie.Hil.Fixtures.Allure;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Reporting;
 using LitePcie.Hil.Reporting.Allure;
 using LitePcie.Hil.Tests.Support;

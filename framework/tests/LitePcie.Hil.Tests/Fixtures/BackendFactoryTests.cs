@@ -1,6 +1,7 @@
 using FluentAssertions;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Simulation.Sil;
 using NUnit.Framework;
 
@@ -14,7 +15,7 @@ public sealed class BackendFactoryTests
     [TestCase(BackendKind.MacOS)]
     public void A_platform_backend_is_never_replaced_by_the_simulator(BackendKind kind)
     {
-        var options = new HilOptions { Backend = kind };
+        var options = new HilOptions { Target = new() { Backend = kind } };
         var act = () => BackendFactory.Create(options);
         act.Should().Throw<DeviceCapabilityException>()
             .WithMessage($"*Backend={kind.ToString().ToLowerInvariant()} not available*never replaced by the simulator*");
@@ -32,7 +33,7 @@ public sealed class BackendFactoryTests
             Assert.Ignore("not Linux");
         }
 
-        var (_, reason) = BackendFactory.Discover(new HilOptions { Backend = BackendKind.Linux });
+        var (_, reason) = BackendFactory.Discover(new HilOptions { Target = new() { Backend = BackendKind.Linux } });
         reason.Should().Match("Backend=linux: no function bound to litepcie.ko (/sys/bus/pci/drivers/litepcie does not exist: the module is not loaded) and no LitePCIe vendor:device ID among * PCI functions",
             "this VM has virtio functions only, and the reason says exactly that");
     }
@@ -48,17 +49,17 @@ public sealed class BackendFactoryTests
     [Test]
     public void Every_simulated_board_is_one_target_and_Device_selects_one()
     {
-        var options = new HilOptions { Boards = ["sim-ac701-2ch", "sim-xcu1525-msix", "sim-kcu105-noloop"] };
+        var options = new HilOptions { Target = new() { Boards = ["sim-ac701-2ch", "sim-xcu1525-msix", "sim-kcu105-noloop"] } };
         var (targets, reason) = BackendFactory.Discover(options);
         reason.Should().BeNull();
         targets.Select(t => t.ToString()).Should().Equal(
             "sim:sim-ac701-2ch@0000:01:00.0", "sim:sim-xcu1525-msix@0000:02:00.0", "sim:sim-kcu105-noloop@0000:03:00.0");
         BackendFactory.ProfileFor(options, targets[1]).Name.Should().Be("sim-xcu1525-msix", "the profile of the board in slot 02");
 
-        var one = BackendFactory.Discover(options with { Device = "0000:03:00.0" });
+        var one = BackendFactory.Discover(options with { Target = options.Target with { Device = "0000:03:00.0" } });
         one.Targets.Should().ContainSingle().Which.Board.Should().Be("sim-kcu105-noloop");
 
-        var none = BackendFactory.Discover(options with { Device = "0000:09:00.0" });
+        var none = BackendFactory.Discover(options with { Target = options.Target with { Device = "0000:09:00.0" } });
         none.Targets.Should().BeEmpty();
         none.Reason.Should().Be("no simulated board at Device=0000:09:00.0 (simulated boards: 0000:01:00.0, 0000:02:00.0, 0000:03:00.0)");
     }
@@ -68,7 +69,7 @@ public sealed class BackendFactoryTests
     [TestCase(BackendKind.MacOS)]
     public async Task With_RequireBoards_a_lab_run_that_finds_no_board_fails_instead_of_skipping(BackendKind kind)
     {
-        var options = new HilOptions { Backend = kind, RequireBoards = true, Boards = ["sim-ac701-2ch"] };
+        var options = new HilOptions { Target = new() { Backend = kind, RequireBoards = true, Boards = ["sim-ac701-2ch"] } };
         var targets = BackendFactory.Targets(options);
         targets.Should().NotBeEmpty().And.OnlyContain(t => t.Unavailable != null && t.Required, "no board is reachable here, and every one is required");
         targets.Should().Contain(t => t.Board == "sim-ac701-2ch" && t.Unavailable!.Contains("RequireBoards: board sim-ac701-2ch was not found", StringComparison.Ordinal));
@@ -77,7 +78,7 @@ public sealed class BackendFactoryTests
         await FluentActions.Awaiting(suite.OpenSessionAsync).Should().ThrowAsync<AssertionException>()
             .WithMessage("*requires one (RequireBoards=true)*");
 
-        var relaxed = BackendFactory.Targets(options with { RequireBoards = false });
+        var relaxed = BackendFactory.Targets(options with { Target = options.Target with { RequireBoards = false } });
         relaxed.Should().ContainSingle().Which.Required.Should().BeFalse("without RequireBoards a missing board is a skip with the reason");
         await FluentActions.Awaiting(new ProbeSuite(relaxed[0]).OpenSessionAsync).Should().ThrowAsync<IgnoreException>();
     }
@@ -94,7 +95,7 @@ public sealed class BackendFactoryTests
     [Test]
     public void A_board_whose_map_is_in_an_absent_shared_tree_is_a_target_skipped_with_the_reason()
     {
-        var options = new HilOptions { Boards = ["sim-ac701-2ch"], UnavailableBoards = new Dictionary<string, string> { ["shared-ac701-2ch"] = "the shared tree is absent" } };
+        var options = new HilOptions { Target = new() { Boards = ["sim-ac701-2ch"], UnavailableBoards = new Dictionary<string, string> { ["shared-ac701-2ch"] = "the shared tree is absent" } } };
         var targets = BackendFactory.Targets(options);
         targets.Select(t => t.ToString()).Should().Equal("sim:sim-ac701-2ch@0000:01:00.0", "sim:shared-ac701-2ch:not-found");
         targets[1].Unavailable.Should().Be("board shared-ac701-2ch: the shared tree is absent");

@@ -1,6 +1,6 @@
 using System.Xml.Linq;
 using FluentAssertions;
-using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Pci;
 using LitePcie.Hil.Simulation.Faults;
 using LitePcie.Hil.Tests.Support;
@@ -32,9 +32,9 @@ public sealed class HilOptionsTests
             act.Should().NotThrow($"the documented default of {d.Name} ('{d.Default}') must itself be accepted");
         }
 
-        o.Backend.Should().Be(BackendKind.Sim);
-        o.Boards.Should().Equal("sim-ac701-2ch");
-        o.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(10, "the published Gen2 x4 loopback floor");
+        o.Target.Backend.Should().Be(BackendKind.Sim);
+        o.Target.Boards.Should().Equal("sim-ac701-2ch");
+        o.Dma.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(10, "the published Gen2 x4 loopback floor");
     }
 
     [Test]
@@ -89,9 +89,9 @@ public sealed class HilOptionsTests
     public void Fault_strings_are_parsed_with_the_seed_and_bad_ones_name_the_entry()
     {
         var o = Parse(("SimFaults", "dma-bitflip=1%;bar-alias"), ("SimSeed", "7"));
-        o.SimFaults.Value(FaultKind.DmaBitflip).Should().Be(0.01);
-        o.SimFaults.Has(FaultKind.BarAlias).Should().BeTrue();
-        o.SimFaults.Seed.Should().Be(7);
+        o.Sim.SimFaults.Value(FaultKind.DmaBitflip).Should().Be(0.01);
+        o.Sim.SimFaults.Has(FaultKind.BarAlias).Should().BeTrue();
+        o.Sim.SimFaults.Seed.Should().Be(7);
 
         Problems(("SimFaults", "dma-bitflop=0.1")).Should().ContainSingle()
             .Which.Should().StartWith("SimFaults: ").And.Contain("'dma-bitflop=0.1': unknown fault 'dma-bitflop'");
@@ -100,15 +100,15 @@ public sealed class HilOptionsTests
     [Test]
     public void Throughput_floors_are_per_link_with_an_optional_default()
     {
-        Parse().DmaMinGbpsGiven.Should().BeFalse("on the simulator the published floors apply only when the run gives DmaMinGbps");
+        Parse().IsGiven(nameof(DmaOptions.DmaMinGbps)).Should().BeFalse("on the simulator the published floors apply only when the run gives DmaMinGbps");
         var o = Parse(("DmaMinGbps", "gen3x8=40;gen2x4=9.5;default=1"));
-        o.DmaMinGbpsGiven.Should().BeTrue();
-        o.MinGbpsFor(PciLinkSpeed.Gen3, 8).Should().Be(40);
-        o.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
-        o.MinGbpsFor(PciLinkSpeed.Gen1, 1).Should().Be(1, "unlisted links fall to default");
+        o.IsGiven(nameof(DmaOptions.DmaMinGbps)).Should().BeTrue();
+        o.Dma.MinGbpsFor(PciLinkSpeed.Gen3, 8).Should().Be(40);
+        o.Dma.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
+        o.Dma.MinGbpsFor(PciLinkSpeed.Gen1, 1).Should().Be(1, "unlisted links fall to default");
 
-        Parse(("DmaMinGbps", "gen3x8=40")).MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().BeNull("no floor for an unlisted link without a default");
-        Parse(("DmaMinGbps", "3.5")).MinGbpsFor(PciLinkSpeed.Gen4, 16).Should().Be(3.5, "a bare number applies to every link");
+        Parse(("DmaMinGbps", "gen3x8=40")).Dma.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().BeNull("no floor for an unlisted link without a default");
+        Parse(("DmaMinGbps", "3.5")).Dma.MinGbpsFor(PciLinkSpeed.Gen4, 16).Should().Be(3.5, "a bare number applies to every link");
 
         Problems(("DmaMinGbps", "gen3x3=40;gen9x4=1;gen2x4")).Should().HaveCount(3)
             .And.AllSatisfy(p => p.Should().Contain("accepted genNxW=Gb/s (N 1..6, W 1/2/4/8/16) or default=Gb/s"));
@@ -126,7 +126,7 @@ public sealed class HilOptionsTests
             .Which.Should().StartWith("SleepCommand: only valid with Backend=linux or macos");
 
         var lab = Parse(("Backend", "linux"), ("Board", LabBoards.Ac701), ("AttachCommand", "switchctl on {device}"), ("DetachCommand", "switchctl off {device}"));
-        lab.AttachCommand.Should().Be("switchctl on {device}");
+        lab.Lab.AttachCommand.Should().Be("switchctl on {device}");
     }
 
     [Test]
@@ -137,27 +137,27 @@ public sealed class HilOptionsTests
             "LeakMaxSlope entry 'driver.*=-1': accepted resource=limit or prefix*=limit with a limit ≥ 0 per cycle and an optional noise band (limit+band, ≥ 0), ';'- or ','-separated",
             "QualificationCycles = '0': accepted an integer in 1..1000000");
         var o = Parse(("DetachMix", "dma=3,idle"), ("LeakMaxSlope", "process.*=10"));
-        o.DetachMix.ToString().Should().Be("dma=3,idle=1");
-        o.LeakMaxSlope.LimitFor("process.threads").Should().Be(10);
-        new HilOptions().QualificationCycles.Should().Be(1000, "the qualification bar is 1,000 attach/detach cycles");
+        o.Qualification.DetachMix.ToString().Should().Be("dma=3,idle=1");
+        o.Cycling.LeakMaxSlope.LimitFor("process.threads").Should().Be(10);
+        new HilOptions().Qualification.QualificationCycles.Should().Be(1000, "the qualification bar is 1,000 attach/detach cycles");
     }
 
     [Test]
     public void Sizes_accept_units_and_hex()
     {
-        Parse(("DmaBytes", "1GiB")).DmaBytes.Should().Be(1L << 30);
-        Parse(("DmaBytes", "0x200000")).DmaBytes.Should().Be(2L << 20);
-        Parse(("BarPatternBytes", "0")).BarPatternBytes.Should().Be(0, "0 means the whole BAR");
+        Parse(("DmaBytes", "1GiB")).Dma.DmaBytes.Should().Be(1L << 30);
+        Parse(("DmaBytes", "0x200000")).Dma.DmaBytes.Should().Be(2L << 20);
+        Parse(("BarPatternBytes", "0")).Register.BarPatternBytes.Should().Be(0, "0 means the whole BAR");
         Problems(("BarPatternBytes", "2")).Should().ContainSingle().Which.Should().Contain("accepted 0 (whole BAR) or 4..2GiB");
     }
 
     [Test]
     public void SimEngine_selects_the_rtl_which_has_no_flow_control_pacing_or_gateware_faults()
     {
-        Parse().SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Model);
+        Parse().Sim.SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Model);
         var rtl = Parse(("SimEngine", "rtl"));
-        rtl.SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl);
-        rtl.SimFlowControl.Should().BeFalse("the RTL never waits for software: lossy is its only flow");
+        rtl.Sim.SimEngine.Should().Be(LitePcie.Hil.Simulation.Gateware.SimEngine.Rtl);
+        rtl.Sim.SimFlowControl.Should().BeFalse("the RTL never waits for software: lossy is its only flow");
         Problems(("SimEngine", "verilog")).Should().ContainSingle().Which.Should().Contain("SimEngine = 'verilog': accepted model or rtl");
         Problems(("SimEngine", "rtl"), ("SimFlowControl", "true")).Should().ContainSingle().Which.Should().Contain("SimFlowControl = true: SimEngine=rtl has no flow control");
         Problems(("SimEngine", "rtl"), ("SimPaced", "true")).Should().ContainSingle().Which.Should().Contain("SimPaced");
@@ -197,9 +197,9 @@ public sealed class HilOptionsTests
         Problems(("Backend", "linux")).Should().ContainSingle().Which.Should()
             .StartWith("Board: required with Backend=linux: the profile of the board in the slot");
         Problems(("Backend", "macos"), ("Board", "")).Should().ContainSingle().Which.Should().StartWith("Board: required with Backend=macos");
-        Parse(("Backend", "linux"), ("Board", "sim-ac701-2ch")).Boards.Should().Equal(["sim-ac701-2ch"],
+        Parse(("Backend", "linux"), ("Board", "sim-ac701-2ch")).Target.Boards.Should().Equal(["sim-ac701-2ch"],
             "named explicitly, a built-in profile is the lab's choice (the QEMU guest's virtual board is that design)");
-        Parse(("Backend", "linux"), ("Board", LabBoards.Ac701)).Boards.Should().Equal(LabBoards.Ac701);
+        Parse(("Backend", "linux"), ("Board", LabBoards.Ac701)).Target.Boards.Should().Equal(LabBoards.Ac701);
     }
 
     [TestCase("SimFaults", "dma-bitflip=0.01 seed=7", "dma-bitflip=0.01,seed=7")]
@@ -218,9 +218,9 @@ public sealed class HilOptionsTests
     [Test]
     public void Comma_separated_lists_mean_the_same_as_semicolon_separated_ones()
     {
-        Parse(("DmaMinGbps", "gen2x4=9.5,default=1")).MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
-        Parse(("LeakMaxSlope", "driver.*=0.5,process.*=10")).LeakMaxSlope.LimitFor("driver.pending_waits").Should().Be(0.5);
-        Parse(("SimFaults", "dma-bitflip=0.01,seed=3")).SimFaults.ToString().Should().Be(Parse(("SimFaults", "dma-bitflip=0.01;seed=3")).SimFaults.ToString());
+        Parse(("DmaMinGbps", "gen2x4=9.5,default=1")).Dma.MinGbpsFor(PciLinkSpeed.Gen2, 4).Should().Be(9.5);
+        Parse(("LeakMaxSlope", "driver.*=0.5,process.*=10")).Cycling.LeakMaxSlope.LimitFor("driver.pending_waits").Should().Be(0.5);
+        Parse(("SimFaults", "dma-bitflip=0.01,seed=3")).Sim.SimFaults.ToString().Should().Be(Parse(("SimFaults", "dma-bitflip=0.01;seed=3")).Sim.SimFaults.ToString());
     }
 
     [Test]

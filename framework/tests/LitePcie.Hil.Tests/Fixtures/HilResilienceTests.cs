@@ -1,6 +1,7 @@
 using FluentAssertions;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 using Polly.CircuitBreaker;
@@ -11,7 +12,7 @@ namespace LitePcie.Hil.Tests.Fixtures;
 [TestFixture]
 public sealed class HilResilienceTests
 {
-    private static readonly HilOptions Fast = new() { OpenRetries = 3, OpenRetryDelayMs = 1 };
+    private static readonly HilOptions Fast = new() { Open = new() { OpenRetries = 3, OpenRetryDelayMs = 1 } };
 
     [Test]
     public async Task A_busy_device_is_retried_and_every_retry_is_reported()
@@ -72,12 +73,12 @@ public sealed class HilResilienceTests
             await fail.Should().ThrowAsync<DeviceGoneException>();
         }
 
-        attempts.Should().Be(HilResilience.BreakAfterOpens * (Fast.OpenRetries + 1), "each open tries once and retries three times");
+        attempts.Should().Be(HilResilience.BreakAfterOpens * (Fast.Open.OpenRetries + 1), "each open tries once and retries three times");
         steps.Names.Should().Contain(l => l.StartsWith("circuit open: the device was gone on 3 consecutive opens", StringComparison.Ordinal));
 
         var rejected = async () => await pipeline.ExecuteAsync(Gone);
         var e = await rejected.Should().ThrowAsync<BrokenCircuitException>();
-        attempts.Should().Be(HilResilience.BreakAfterOpens * (Fast.OpenRetries + 1), "an open circuit does not touch the device");
+        attempts.Should().Be(HilResilience.BreakAfterOpens * (Fast.Open.OpenRetries + 1), "an open circuit does not touch the device");
         HilResilience.Explain(e.Which, "0000:01:00.0").Should().BeOfType<DeviceGoneException>()
             .Which.Message.Should().Contain("circuit breaker is open because the device kept vanishing");
     }

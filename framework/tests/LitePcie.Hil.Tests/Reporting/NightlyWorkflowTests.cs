@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using FluentAssertions;
-using LitePcie.Hil.Fixtures;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 

@@ -46,9 +46,6 @@ public static class LinuxConstants
     public const int SetStatusFlags = 4;     // F_SETFL
     public const short PollIn = 0x1;
     public const short PollOut = 0x4;
-    public const short PollErr = 0x8;
-    public const short PollHup = 0x10;
-    public const short PollNval = 0x20;
 
     public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14,
         EBUSY = 16, ENODEV = 19, EINVAL = 22, ENOTTY = 25, ETIMEDOUT = 110, ESHUTDOWN = 108;

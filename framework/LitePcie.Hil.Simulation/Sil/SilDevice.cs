@@ -98,9 +98,6 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     /// <summary>What the core logged (most recent last, bounded).</summary>
     public IReadOnlyList<string> Log => [.. _log];
 
-    /// <summary>The core's clock (ns), the base of interrupt timestamps.</summary>
-    public static ulong NowNanoseconds() => LpcSilNative.NowNs();
-
     /// <summary>Driver Start with the board's layout; returns the IOReturn.</summary>
     public int Start(LpcBoardLayout layout)
     {
@@ -124,24 +121,6 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
             }
 
             return status;
-        }
-    }
-
-    /// <summary>Driver Stop (docs/dext-design.md#stop-client-death-and-power order inside the core).</summary>
-    public void Stop()
-    {
-        lock (_lifecycle)
-        {
-            if (!_started)
-            {
-                return;
-            }
-
-            _board.FlowControl = null;
-            Volatile.Write(ref _statusPage, 0);
-            LpcSilNative.Stop(_native);
-            _board.InterruptSink = null;
-            _started = false;
         }
     }
 

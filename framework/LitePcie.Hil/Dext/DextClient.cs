@@ -64,13 +64,6 @@ public sealed class DextClient : IDisposable
     /// <summary>Resets; returns the new generation.</summary>
     public ulong Reset(ulong type) => Call1(DextSelector.Reset, [type]);
 
-    public LpcDirStatus GetDirStatus(ulong channel, ulong direction)
-    {
-        var s = default(LpcDirStatus);
-        CallStruct(DextSelector.GetDirStatus, [channel, direction], MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref s, 1)));
-        return s;
-    }
-
     /// <summary>Why the previous call was refused, in the dext's words.</summary>
     public LpcErrorInfo GetLastError()
     {

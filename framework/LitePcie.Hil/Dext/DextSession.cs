@@ -54,12 +54,6 @@ public sealed unsafe class DextSession : DeviceSessionBase
     /// <summary>The method-table client (for tests and tools that need the raw calls).</summary>
     public DextClient Client => _client;
 
-    /// <summary>Whether the dext reports the device asleep.</summary>
-    public bool IsSleeping => !IsClosed && (Volatile.Read(ref Header.Flags) & DextAbi.FlagSleeping) != 0;
-
-    /// <summary>Whether the identifier ROM differed from the layout's config_identifier at start.</summary>
-    public bool IdentifierMismatch => !IsClosed && (Volatile.Read(ref Header.Flags) & DextAbi.FlagIdentMismatch) != 0;
-
     /// <inheritdoc />
     public override IReadOnlyList<IDmaChannel> Channels => _channels;
 

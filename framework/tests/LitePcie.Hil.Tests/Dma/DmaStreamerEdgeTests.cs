@@ -3,6 +3,7 @@ using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Reporting;
+using LitePcie.Hil.Simulation.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Dma;

@@ -2,6 +2,7 @@ using FluentAssertions;
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
+using LitePcie.Hil.Simulation.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Dma;

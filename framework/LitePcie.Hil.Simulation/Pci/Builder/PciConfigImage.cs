@@ -1,4 +1,4 @@
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Output of <see cref="PciConfigSpaceBuilder.Build"/>.</summary>
 public sealed class PciConfigImage

@@ -1,6 +1,7 @@
+using LitePcie.Hil.Pci;
 using static LitePcie.Hil.Pci.ConfigSpaceBytes;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Device Serial Number extended capability to build (version 1).</summary>
 public sealed record DeviceSerialNumberCapabilitySpec(ulong SerialNumber) : PciExtendedCapabilitySpec

@@ -1,6 +1,7 @@
-using static LitePcie.Hil.Pci.SpecValidation;
+using LitePcie.Hil.Pci;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Vendor-specific capability to build: the length byte is 3 + <paramref name="Data"/>.Length.</summary>
 public sealed record VendorSpecificCapabilitySpec(ReadOnlyMemory<byte> Data) : PciCapabilitySpec

@@ -1,4 +1,6 @@
-namespace LitePcie.Hil.Pci;
+using LitePcie.Hil.Pci;
+
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Description of a header-type-0 function for <see cref="PciConfigSpaceBuilder"/>.</summary>
 public sealed record PciFunctionSpec

@@ -35,7 +35,7 @@ public unsafe interface ILinuxSyscalls
 }
 
 /// <summary>Linux constants used by the backend (x86_64 and aarch64 agree on these).</summary>
-public static class LinuxConstants
+internal static class LinuxConstants
 {
     public const int ReadWrite = 0x2;        // O_RDWR
     public const int CloseOnExec = 0x80000;  // O_CLOEXEC

@@ -99,7 +99,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     public IReadOnlyList<string> Log => [.. _log];
 
     /// <summary>Driver Start with the board's layout; returns the IOReturn.</summary>
-    public int Start(LpcBoardLayout layout)
+    internal int Start(LpcBoardLayout layout)
     {
         lock (_lifecycle)
         {
@@ -244,7 +244,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>One synchronous external method.</summary>
-    public int Call(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, ReadOnlySpan<byte> structInput,
+    internal int Call(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, ReadOnlySpan<byte> structInput,
         Span<ulong> scalarOutput, Span<byte> structOutput, out int structOutputSize)
     {
         ulong written = 0;
@@ -282,7 +282,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>An asynchronous external method; the task completes when the core calls CompleteAsync.</summary>
-    public int CallAsync(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, out Task<DextCompletion> completion)
+    internal int CallAsync(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, out Task<DextCompletion> completion)
     {
         ulong token = (ulong)Interlocked.Increment(ref _nextToken);
         var tcs = new TaskCompletionSource<DextCompletion>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -320,7 +320,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>CopyClientMemoryForType + mapping.</summary>
-    public int Map(uint client, DextMemoryKind kind, int channel, out DextMapping mapping)
+    internal int Map(uint client, DextMemoryKind kind, int channel, out DextMapping mapping)
     {
         ulong address = 0, length = 0;
         uint readOnly = 0;
@@ -356,7 +356,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     public void DeviceRemoved() => Native(LpcSilNative.DeviceRemoved);
 
     /// <summary>Driver-side resource counters (zero once the device is freed).</summary>
-    public SilStats Stats()
+    internal SilStats Stats()
     {
         SilStats s = default;
         if (!TryEnter())

@@ -52,7 +52,7 @@ public sealed unsafe class DextSession : DeviceSessionBase
     public override DeviceInfo Info { get; }
 
     /// <summary>The method-table client (for tests and tools that need the raw calls).</summary>
-    public DextClient Client => _client;
+    internal DextClient Client => _client;
 
     /// <inheritdoc />
     public override IReadOnlyList<IDmaChannel> Channels => _channels;
@@ -60,7 +60,7 @@ public sealed unsafe class DextSession : DeviceSessionBase
     internal ref LpcStatusHeader Header => ref *(LpcStatusHeader*)_status;
 
     /// <summary>Opens a session over a connected transport; checks the ABI and maps the status page.</summary>
-    public static DextSession Open(IDextTransport transport, DeviceDescriptor device, CsrMap map, string driver)
+    internal static DextSession Open(IDextTransport transport, DeviceDescriptor device, CsrMap map, string driver)
     {
         var client = new DextClient(transport);
         try

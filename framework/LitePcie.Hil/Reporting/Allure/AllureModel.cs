@@ -178,4 +178,4 @@ public sealed record AllureCategory
 [JsonSerializable(typeof(AllureContainer))]
 [JsonSerializable(typeof(AllureExecutor))]
 [JsonSerializable(typeof(List<AllureCategory>))]
-public sealed partial class AllureJson : JsonSerializerContext;
+internal sealed partial class AllureJson : JsonSerializerContext;

@@ -118,6 +118,7 @@ public sealed class SilBackend : IDeviceBackend
     private readonly FaultPlan _faults;
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _clientLeak = [];
 
+    /// <summary>The simulator backend: each board <paramref name="options"/> names (the default board when null) as a simulated function driven by the dext core.</summary>
     public SilBackend(SilBackendOptions? options = null)
     {
         _options = options ?? new SilBackendOptions();

@@ -38,6 +38,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     private bool _retired;
     private long _mmioWhileAbsent;
 
+    /// <summary>An instance of the dext core hosted for <paramref name="board"/> at bus address <paramref name="address"/>.</summary>
     public SilDevice(SimulatedBoard board, string address, SilDeviceOptions? options = null)
     {
         _board = board;

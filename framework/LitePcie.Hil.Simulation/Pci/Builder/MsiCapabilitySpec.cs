@@ -16,8 +16,10 @@ public sealed record MsiCapabilitySpec(
     uint MaskBits = 0,
     uint PendingBits = 0) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.MsiId;
 
+    /// <inheritdoc />
     public override int Length => MsiCapability.BodyLength(Is64Bit, PerVectorMasking);
 
     internal override void Validate(string field)

@@ -14,8 +14,10 @@ public sealed record MsiXCapabilitySpec(
     bool Enabled = false,
     bool FunctionMask = false) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.MsiXId;
 
+    /// <inheritdoc />
     public override int Length => MsiXCapability.BodyLength;
 
     internal override void Validate(string field)

@@ -19,8 +19,10 @@ public sealed record PciExpressCapabilitySpec(
     bool LinkTraining = false,
     bool DataLinkLayerActive = false) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.PciExpressId;
 
+    /// <inheritdoc />
     public override int Length => PciExpressCapability.BodyLength(Version);
 
     internal override void Validate(string field)

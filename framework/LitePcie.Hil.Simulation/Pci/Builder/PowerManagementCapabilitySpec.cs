@@ -15,8 +15,10 @@ public sealed record PowerManagementCapabilitySpec(
     bool PmeEnable = false,
     bool PmeStatus = false) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.PowerManagementId;
 
+    /// <inheritdoc />
     public override int Length => PowerManagementCapability.BodyLength;
 
     internal override void Validate(string field)

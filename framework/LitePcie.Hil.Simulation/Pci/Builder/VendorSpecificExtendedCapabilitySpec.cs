@@ -8,10 +8,13 @@ namespace LitePcie.Hil.Simulation.Pci;
 public sealed record VendorSpecificExtendedCapabilitySpec(ushort VsecId, byte VsecRevision, ReadOnlyMemory<byte> Data)
     : PciExtendedCapabilitySpec
 {
+    /// <inheritdoc />
     public override ushort Id => PciExtendedCapability.VendorSpecificId;
 
+    /// <inheritdoc />
     public override byte Version => 1;
 
+    /// <inheritdoc />
     public override int Length => VendorSpecificExtendedCapability.HeaderLength + Data.Length;
 
     internal override void Validate(string field)

@@ -26,7 +26,7 @@ public sealed class SilPowerControl(SilBackend backend, TimeProvider? time = nul
         int step = 0;
         var transitions = new[] { PowerTransition.WillSleep, PowerTransition.Asleep, PowerTransition.WillWake, PowerTransition.Awake };
         await backend.SleepAsync(duration, detail => onTransition(new PowerEvent(transitions[Math.Min(step++, 3)], _time.GetElapsedTime(start), detail)),
-            cancellationToken).ConfigureAwait(false);
+            _time, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -50,7 +50,9 @@ internal static class SleepCommand
             c.Line($"  +{Text.F(e.At.TotalMilliseconds, "0.0"),9} ms  {e.Transition,-9} {e.Detail}");
         }, ctx.Cancel).ConfigureAwait(false);
 
+#pragma warning disable RS0030 // measures how long after wake the board re-enumerated (a measurement; the wait itself is DeviceWaits')
         var clock = Stopwatch.StartNew();
+#pragma warning restore RS0030
         var bound = TimeSpan.FromSeconds(ctx.Parse.GetValue(Timeout));
         DeviceDescriptor? back = null;
         string? missing = null;

@@ -168,7 +168,9 @@ public sealed class DeviceServerHost : IMsiSink, IDisposable
                 }
 
                 Log($"accept failed: {UnixInterop.LastError()}");
+#pragma warning disable RS0030 // paces retries of a failing accept(2) on the server's own thread (not a synchronisation; the loop ends on _stopping)
                 Thread.Sleep(10);
+#pragma warning restore RS0030
                 continue;
             }
 

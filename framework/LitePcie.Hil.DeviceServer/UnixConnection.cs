@@ -86,11 +86,13 @@ internal sealed unsafe class UnixConnection(int fd) : IDisposable
     {
         _ = UnixInterop.Shutdown(_fd, 1 /* SHUT_WR */);
         byte* scratch = stackalloc byte[4096];
-        var deadline = Environment.TickCount64 + timeoutMs;
-        while (Environment.TickCount64 < deadline)
+        var time = TimeProvider.System;
+        long start = time.GetTimestamp();
+        var bound = TimeSpan.FromMilliseconds(timeoutMs);
+        while (time.GetElapsedTime(start) is var spent && spent < bound)
         {
             var pfd = new UnixInterop.PollFd { Fd = _fd, Events = UnixInterop.PollIn };
-            if (UnixInterop.Poll(&pfd, 1, (int)Math.Max(1, deadline - Environment.TickCount64)) <= 0 || UnixInterop.Recv(_fd, scratch, 4096, 0) <= 0)
+            if (UnixInterop.Poll(&pfd, 1, (int)Math.Max(1, (bound - spent).TotalMilliseconds)) <= 0 || UnixInterop.Recv(_fd, scratch, 4096, 0) <= 0)
             {
                 return;
             }

@@ -23,6 +23,7 @@ public sealed class LinuxBackend : IDeviceBackend
     private readonly ILinuxSyscalls _sys;
     private readonly SysfsPci _sysfs;
 
+    /// <summary>The backend for boards of <paramref name="profile"/> bound to litepcie.ko; <paramref name="paths"/> and <paramref name="syscalls"/> default to this machine's sysfs, /dev and libc (tests pass fakes).</summary>
     public LinuxBackend(BoardProfile profile, LinuxPaths? paths = null, ILinuxSyscalls? syscalls = null)
     {
         _profile = profile;
@@ -31,6 +32,7 @@ public sealed class LinuxBackend : IDeviceBackend
         _sysfs = new SysfsPci(_paths);
     }
 
+    /// <inheritdoc />
     public string Name => BackendName;
 
     /// <summary>Where it looks.</summary>
@@ -131,6 +133,7 @@ public sealed class LinuxBackend : IDeviceBackend
         return ValueTask.FromResult<IReadOnlyList<DeviceDescriptor>>(found);
     }
 
+    /// <inheritdoc />
     public ValueTask<IDeviceSession> OpenAsync(DeviceDescriptor device, CancellationToken cancellationToken = default)
     {
         var discovery = Discover();
@@ -140,6 +143,7 @@ public sealed class LinuxBackend : IDeviceBackend
         return ValueTask.FromResult<IDeviceSession>(LinuxSession.Open(_sys, _paths, device, _profile.CsrMap, binding));
     }
 
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     /// <summary>Null when the block's first node answers with an identifier (or cannot be opened for lack of permission).</summary>

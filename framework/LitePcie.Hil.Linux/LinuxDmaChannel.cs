@@ -48,10 +48,13 @@ public sealed class LinuxDmaChannel : IDmaChannel
         _info = info;
     }
 
+    /// <inheritdoc />
     public int Index { get; }
 
+    /// <inheritdoc />
     public DmaChannelLayout Layout { get; }
 
+    /// <inheritdoc />
     public DmaRingGeometry Geometry { get; }
 
     /// <summary>The channel node.</summary>
@@ -81,6 +84,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
+    /// <inheritdoc />
     public unsafe void Start(DmaDirection direction, DmaStartOptions options)
     {
         if (Capabilities.Unsupported(options) is { } why)
@@ -156,6 +160,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
+    /// <inheritdoc />
     public unsafe void SetLoopback(bool enabled)
     {
         if (Layout.LoopbackEnable is not { } reg)
@@ -197,6 +202,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
         }
     }
 
+    /// <inheritdoc />
     public unsafe long UpdateSwCount(DmaDirection direction, long swCount)
     {
         var u = new LitePcieMmapDmaUpdate { SwCount = swCount };
@@ -230,6 +236,7 @@ public sealed class LinuxDmaChannel : IDmaChannel
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
     public IDmaRing Ring(DmaDirection direction)
     {
         lock (_gate)
@@ -468,16 +475,22 @@ public sealed class LinuxDmaChannel : IDmaChannel
 /// <summary>A ring mapped with mmap(2): the writer (RX) ring is mapped read-only and refuses writes.</summary>
 public sealed unsafe class LinuxRing(nint address, nint length, DmaRingGeometry geometry, DmaDirection direction, string device) : IDmaRing
 {
+    /// <inheritdoc />
     public nint Address { get; } = address;
 
+    /// <inheritdoc />
     public nint Length { get; } = length;
 
+    /// <inheritdoc />
     public DmaRingGeometry Geometry { get; } = geometry;
 
+    /// <inheritdoc />
     public DmaDirection Direction { get; } = direction;
 
+    /// <inheritdoc />
     public ReadOnlySpan<byte> Read(long bufferIndex) => Slot(bufferIndex);
 
+    /// <inheritdoc />
     public Span<byte> Write(long bufferIndex) =>
         Direction == DmaDirection.Writer
             ? throw new DeviceException(DeviceErrorCode.NotPermitted, device, "the writer (RX) ring is mapped read-only: the FPGA writes it, the host reads it")

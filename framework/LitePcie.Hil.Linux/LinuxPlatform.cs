@@ -54,8 +54,10 @@ public static class LinuxPlatform
 /// </summary>
 public sealed class SysfsAttachControl(LinuxPaths paths) : IAttachControl
 {
+    /// <inheritdoc />
     public string Description => "sysfs: /sys/bus/pci/devices/<bdf>/remove, /sys/bus/pci/rescan (slot power where present)";
 
+    /// <inheritdoc />
     public async Task DetachAsync(string device, CancellationToken cancellationToken)
     {
         string slot = SlotPower(device) ?? "";
@@ -74,6 +76,7 @@ public sealed class SysfsAttachControl(LinuxPaths paths) : IAttachControl
         await File.WriteAllTextAsync(remove, "1", cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
     public async Task AttachAsync(string device, CancellationToken cancellationToken)
     {
         if (SlotPower(device) is { } slot)
@@ -112,6 +115,7 @@ public sealed class RtcWakePowerControl(TimeProvider? time = null) : IPowerContr
 {
     private readonly CommandPowerControl _command = new("rtcwake -m mem -s {seconds}", TimeSpan.FromSeconds(120), time);
 
+    /// <inheritdoc />
     public string Description => "rtcwake -m mem -s N (suspend to RAM, RTC wake)";
 
     /// <summary>Why suspend/resume cannot be driven here, or null.</summary>
@@ -136,6 +140,7 @@ public sealed class RtcWakePowerControl(TimeProvider? time = null) : IPowerContr
         return LinuxPlatform.IsRoot ? null : "suspend with rtcwake needs root";
     }
 
+    /// <inheritdoc />
     public Task SleepAsync(TimeSpan duration, Action<PowerEvent> onTransition, CancellationToken cancellationToken) =>
         _command.SleepAsync(duration, onTransition, cancellationToken);
 }
@@ -146,8 +151,10 @@ public sealed class RtcWakePowerControl(TimeProvider? time = null) : IPowerContr
 /// </summary>
 public sealed class LinuxKernelProbe(LinuxPaths paths) : IResourceProbe
 {
+    /// <inheritdoc />
     public string Description => "kernel (SUnreclaim from /proc/meminfo, litepcie module refcnt)";
 
+    /// <inheritdoc />
     public IReadOnlyList<ResourceReading> Sample(string device)
     {
         var readings = new List<ResourceReading>();

@@ -64,10 +64,11 @@ public sealed unsafe class LinuxSession : DeviceSessionBase
     /// <summary>PCI address of the board.</summary>
     public string Address { get; }
 
+    /// <inheritdoc />
     public override CsrMap Map { get; }
 
+    /// <inheritdoc />
     public override DeviceInfo Info { get; }
-
 
     /// <summary>
     /// Descriptors of removed boards this process keeps open on purpose: closing them would run litepcie.ko's release
@@ -88,6 +89,7 @@ public sealed unsafe class LinuxSession : DeviceSessionBase
     /// <summary>The channel nodes of this session, channel order.</summary>
     public IReadOnlyList<LitePcieNode> Nodes => _nodes;
 
+    /// <inheritdoc />
     public override IReadOnlyList<IDmaChannel> Channels => _channels;
 
     internal ILinuxSyscalls Sys => _sys;

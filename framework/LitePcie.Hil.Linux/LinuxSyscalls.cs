@@ -11,6 +11,7 @@ public unsafe interface ILinuxSyscalls
     /// <summary><c>open(2)</c>: a file descriptor or −errno.</summary>
     int Open(string path, int flags);
 
+    /// <summary><c>close(2)</c>: 0 or −errno.</summary>
     int Close(int fd);
 
     /// <summary><c>ioctl(2)</c>: ≥ 0 or −errno.</summary>
@@ -19,6 +20,7 @@ public unsafe interface ILinuxSyscalls
     /// <summary><c>mmap(2)</c> with MAP_SHARED: the address, or 0 and <paramref name="error"/> = errno.</summary>
     nint Mmap(nint length, int protection, int fd, long offset, out int error);
 
+    /// <summary><c>munmap(2)</c>: 0 or −errno.</summary>
     int Munmap(nint address, nint length);
 
     /// <summary><c>poll(2)</c> on one descriptor: 1 ready, 0 timeout, −errno; <paramref name="returned"/> = revents.</summary>
@@ -35,7 +37,7 @@ public unsafe interface ILinuxSyscalls
 }
 
 /// <summary>Linux constants used by the backend (x86_64 and aarch64 agree on these).</summary>
-public static class LinuxConstants
+internal static class LinuxConstants
 {
     public const int ReadWrite = 0x2;        // O_RDWR
     public const int CloseOnExec = 0x80000;  // O_CLOEXEC
@@ -46,9 +48,6 @@ public static class LinuxConstants
     public const int SetStatusFlags = 4;     // F_SETFL
     public const short PollIn = 0x1;
     public const short PollOut = 0x4;
-    public const short PollErr = 0x8;
-    public const short PollHup = 0x10;
-    public const short PollNval = 0x20;
 
     public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14,
         EBUSY = 16, ENODEV = 19, EINVAL = 22, ENOTTY = 25, ETIMEDOUT = 110, ESHUTDOWN = 108;
@@ -57,12 +56,16 @@ public static class LinuxConstants
 /// <summary>The real system calls (libc), used only on Linux.</summary>
 public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
 {
+    /// <inheritdoc />
     public int Open(string path, int flags) => Result(open(path, flags));
 
+    /// <inheritdoc />
     public int Close(int fd) => Result(close(fd));
 
+    /// <inheritdoc />
     public int Ioctl(int fd, uint request, void* argument) => Result(ioctl(fd, request, argument));
 
+    /// <inheritdoc />
     public nint Mmap(nint length, int protection, int fd, long offset, out int error)
     {
         nint p = mmap(0, length, protection, 0x01 /* MAP_SHARED */, fd, offset);
@@ -76,8 +79,10 @@ public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
         return p;
     }
 
+    /// <inheritdoc />
     public int Munmap(nint address, nint length) => Result(munmap(address, length));
 
+    /// <inheritdoc />
     public int Poll(int fd, short events, int timeoutMs, out short returned)
     {
         var p = new PollFd { Fd = fd, Events = events };
@@ -86,18 +91,21 @@ public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
         return Result(r);
     }
 
+    /// <inheritdoc />
     public nint Read(int fd, void* buffer, nint count)
     {
         nint r = read(fd, buffer, count);
         return r < 0 ? -Marshal.GetLastPInvokeError() : r;
     }
 
+    /// <inheritdoc />
     public nint Write(int fd, void* buffer, nint count)
     {
         nint r = write(fd, buffer, count);
         return r < 0 ? -Marshal.GetLastPInvokeError() : r;
     }
 
+    /// <inheritdoc />
     public int Fcntl(int fd, int command, int argument) => Result(fcntl(fd, command, argument));
 
     private static int Result(int r) => r < 0 ? -Marshal.GetLastPInvokeError() : r;

@@ -7,7 +7,7 @@ namespace LitePcie.Hil.Linux;
 /// (x86_64, aarch64), computed the way <c>_IOR</c>/<c>_IOW</c>/<c>_IOWR</c> compute them and pinned by tests
 /// against docs/linux-driver.md#ioctls and a C compiler.
 /// </summary>
-public static class LitePcieIoctl
+internal static class LitePcieIoctl
 {
     private const uint Type = 'S';
     private const uint None = 0, Write = 1, Read = 2;
@@ -16,16 +16,16 @@ public static class LitePcieIoctl
     public static uint Ioc(uint direction, uint type, uint number, int size) =>
         (direction << 30) | ((uint)size << 16) | (type << 8) | number;
 
-    public static readonly uint Reg = Ioc(Read | Write, Type, 0, Marshal.SizeOf<LitePcieReg>());
-    public static readonly uint Flash = Ioc(Read | Write, Type, 1, Marshal.SizeOf<LitePcieFlash>());
-    public static readonly uint Icap = Ioc(Read | Write, Type, 2, Marshal.SizeOf<LitePcieIcap>());
-    public static readonly uint Dma = Ioc(Write, Type, 20, Marshal.SizeOf<LitePcieDma>());
-    public static readonly uint DmaWriter = Ioc(Read | Write, Type, 21, Marshal.SizeOf<LitePcieDmaControl>());
-    public static readonly uint DmaReader = Ioc(Read | Write, Type, 22, Marshal.SizeOf<LitePcieDmaControl>());
-    public static readonly uint MmapDmaInfo = Ioc(Read, Type, 24, Marshal.SizeOf<LitePcieMmapDmaInfo>());
-    public static readonly uint Lock = Ioc(Read | Write, Type, 25, Marshal.SizeOf<LitePcieLock>());
-    public static readonly uint MmapDmaWriterUpdate = Ioc(Write, Type, 26, Marshal.SizeOf<LitePcieMmapDmaUpdate>());
-    public static readonly uint MmapDmaReaderUpdate = Ioc(Write, Type, 27, Marshal.SizeOf<LitePcieMmapDmaUpdate>());
+    internal static readonly uint Reg = Ioc(Read | Write, Type, 0, Marshal.SizeOf<LitePcieReg>());
+    internal static readonly uint Flash = Ioc(Read | Write, Type, 1, Marshal.SizeOf<LitePcieFlash>());
+    internal static readonly uint Icap = Ioc(Read | Write, Type, 2, Marshal.SizeOf<LitePcieIcap>());
+    internal static readonly uint Dma = Ioc(Write, Type, 20, Marshal.SizeOf<LitePcieDma>());
+    internal static readonly uint DmaWriter = Ioc(Read | Write, Type, 21, Marshal.SizeOf<LitePcieDmaControl>());
+    internal static readonly uint DmaReader = Ioc(Read | Write, Type, 22, Marshal.SizeOf<LitePcieDmaControl>());
+    internal static readonly uint MmapDmaInfo = Ioc(Read, Type, 24, Marshal.SizeOf<LitePcieMmapDmaInfo>());
+    internal static readonly uint Lock = Ioc(Read | Write, Type, 25, Marshal.SizeOf<LitePcieLock>());
+    internal static readonly uint MmapDmaWriterUpdate = Ioc(Write, Type, 26, Marshal.SizeOf<LitePcieMmapDmaUpdate>());
+    internal static readonly uint MmapDmaReaderUpdate = Ioc(Write, Type, 27, Marshal.SizeOf<LitePcieMmapDmaUpdate>());
 
     /// <summary>Name of a request number (for logs and errors).</summary>
     public static string Name(uint request) =>
@@ -44,7 +44,7 @@ public static class LitePcieIoctl
 
 /// <summary><c>struct litepcie_ioctl_reg</c> (12 bytes): a 32-bit access at an absolute CSR address.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 12)]
-public struct LitePcieReg
+internal struct LitePcieReg
 {
     [FieldOffset(0)] public uint Address;
     [FieldOffset(4)] public uint Value;
@@ -53,7 +53,7 @@ public struct LitePcieReg
 
 /// <summary><c>struct litepcie_ioctl_flash</c> (24 bytes).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 24)]
-public struct LitePcieFlash
+internal struct LitePcieFlash
 {
     [FieldOffset(0)] public int TxLength;
     [FieldOffset(8)] public ulong TxData;
@@ -62,7 +62,7 @@ public struct LitePcieFlash
 
 /// <summary><c>struct litepcie_ioctl_icap</c> (8 bytes).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 8)]
-public struct LitePcieIcap
+internal struct LitePcieIcap
 {
     [FieldOffset(0)] public byte Address;
     [FieldOffset(4)] public uint Data;
@@ -70,14 +70,14 @@ public struct LitePcieIcap
 
 /// <summary><c>struct litepcie_ioctl_dma</c> (1 byte): the loopback enable the driver writes at DMA base + 0x40.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 1)]
-public struct LitePcieDma
+internal struct LitePcieDma
 {
     [FieldOffset(0)] public byte LoopbackEnable;
 }
 
 /// <summary><c>struct litepcie_ioctl_dma_writer</c> / <c>_reader</c> (24 bytes): enable in, counts out.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 24)]
-public struct LitePcieDmaControl
+internal struct LitePcieDmaControl
 {
     [FieldOffset(0)] public byte Enable;
     [FieldOffset(8)] public long HwCount;
@@ -86,7 +86,7 @@ public struct LitePcieDmaControl
 
 /// <summary><c>struct litepcie_ioctl_mmap_dma_info</c> (48 bytes).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 48)]
-public struct LitePcieMmapDmaInfo
+internal struct LitePcieMmapDmaInfo
 {
     [FieldOffset(0)] public ulong TxBufferOffset;
     [FieldOffset(8)] public ulong TxBufferSize;
@@ -98,7 +98,7 @@ public struct LitePcieMmapDmaInfo
 
 /// <summary><c>struct litepcie_ioctl_lock</c> (6 bytes, in this order).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 6)]
-public struct LitePcieLock
+internal struct LitePcieLock
 {
     [FieldOffset(0)] public byte ReaderRequest;
     [FieldOffset(1)] public byte WriterRequest;
@@ -110,7 +110,7 @@ public struct LitePcieLock
 
 /// <summary><c>struct litepcie_ioctl_mmap_dma_update</c> (8 bytes).</summary>
 [StructLayout(LayoutKind.Explicit, Size = 8)]
-public struct LitePcieMmapDmaUpdate
+internal struct LitePcieMmapDmaUpdate
 {
     [FieldOffset(0)] public long SwCount;
 }

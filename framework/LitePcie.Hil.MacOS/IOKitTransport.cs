@@ -25,7 +25,7 @@ namespace LitePcie.Hil.MacOS;
 /// unmaps every mapping, closes the connection (<c>IOServiceClose</c>), destroys the port (waiting, bounded, for
 /// callbacks already queued) and releases the service.</para>
 /// </remarks>
-public sealed unsafe class IOKitTransport : IDextTransport
+internal sealed unsafe class IOKitTransport : IDextTransport
 {
     private static readonly ConcurrentDictionary<nint, PendingCall> s_pending = new();
     private static long s_nextCall;
@@ -50,7 +50,7 @@ public sealed unsafe class IOKitTransport : IDextTransport
     /// <param name="service">The LitePCIeDriver service (<c>io_service_t</c>).</param>
     /// <param name="connection">The user client from <c>IOServiceOpen(service, task, 0, &amp;connection)</c>.</param>
     /// <param name="device">The device address (for messages).</param>
-    public IOKitTransport(IIOKit io, uint service, uint connection, string device)
+    internal IOKitTransport(IIOKit io, uint service, uint connection, string device)
     {
         _io = io;
         _service = service;
@@ -86,7 +86,7 @@ public sealed unsafe class IOKitTransport : IDextTransport
     public bool IsTerminated => Volatile.Read(ref _terminated) != 0;
 
     /// <summary>Raised once, on the notification queue, when the service is terminated.</summary>
-    public event Action<IOKitTransport>? Terminated;
+    internal event Action<IOKitTransport>? Terminated;
 
     /// <summary>Async calls still waiting for their completion.</summary>
     public int PendingCalls
@@ -350,8 +350,8 @@ public sealed unsafe class IOKitTransport : IDextTransport
 
     private sealed class PendingCall(IOKitTransport owner)
     {
-        public IOKitTransport Owner { get; } = owner;
+        internal IOKitTransport Owner { get; } = owner;
 
-        public TaskCompletionSource<DextCompletion> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        internal TaskCompletionSource<DextCompletion> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -16,7 +16,7 @@ internal sealed class MacOSSession : DeviceSessionBase
     private readonly IOKitTransport _transport;
     private readonly MacOSDmaChannel[] _channels;
 
-    public MacOSSession(DextSession inner, IOKitTransport transport)
+    internal MacOSSession(DextSession inner, IOKitTransport transport)
     {
         _inner = inner;
         _transport = transport;
@@ -27,7 +27,7 @@ internal sealed class MacOSSession : DeviceSessionBase
     public DextSession Dext => _inner;
 
     /// <summary>The IOKit transport.</summary>
-    public IOKitTransport Transport => _transport;
+    internal IOKitTransport Transport => _transport;
 
     public override CsrMap Map => _inner.Map;
 

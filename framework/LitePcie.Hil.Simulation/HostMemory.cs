@@ -87,7 +87,6 @@ public sealed unsafe class HostMemory : IBusAddressSpace, IDisposable
     /// <summary>Freed host pages kept for reuse at most.</summary>
     private const long MaxCachedBytes = 64L << 20;
     private long _allocatedBytes;
-    private long _totalAllocations;
 
     /// <summary>Creates an address space for a device with the given DMA address width.</summary>
     public HostMemory(int dmaAddressWidth = 32)
@@ -120,9 +119,6 @@ public sealed unsafe class HostMemory : IBusAddressSpace, IDisposable
             }
         }
     }
-
-    /// <summary>Allocations made since creation.</summary>
-    public long TotalAllocations => Interlocked.Read(ref _totalAllocations);
 
     /// <summary>DMA accesses refused so far.</summary>
     public IReadOnlyList<DmaAccessFault> Faults
@@ -196,7 +192,6 @@ public sealed unsafe class HostMemory : IBusAddressSpace, IDisposable
             map.Sort((a, b) => a.Start.CompareTo(b.Start));
             Volatile.Write(ref _map, [.. map]);
             Interlocked.Add(ref _allocatedBytes, rounded);
-            Interlocked.Increment(ref _totalAllocations);
             return alloc;
         }
     }

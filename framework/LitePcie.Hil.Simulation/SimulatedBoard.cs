@@ -122,6 +122,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     private IMsiSink? _sink;
     private IHostFlowControl? _flow;
 
+    /// <summary>The gateware model and PCI function of <paramref name="profile"/>, with the fault injection and pacing of <paramref name="options"/>.</summary>
     public SimulatedBoard(BoardProfile profile, SimulationOptions? options = null)
     {
         Options = options ?? new SimulationOptions();

@@ -25,12 +25,16 @@ public sealed record SysfsBar(int Index, ulong Start, ulong End, ulong Flags)
     /// <summary>Bytes the BAR decodes.</summary>
     public ulong Size => End >= Start && (Start != 0 || End != 0) ? End - Start + 1 : 0;
 
+    /// <summary>A memory BAR (IORESOURCE_MEM).</summary>
     public bool IsMemory => (Flags & IoResourceMem) != 0;
 
+    /// <summary>An I/O BAR (IORESOURCE_IO).</summary>
     public bool IsIo => (Flags & IoResourceIo) != 0;
 
+    /// <summary>A 64-bit memory BAR (IORESOURCE_MEM_64).</summary>
     public bool Is64Bit => (Flags & IoResourceMem64) != 0;
 
+    /// <summary>A prefetchable memory BAR (IORESOURCE_PREFETCH).</summary>
     public bool Prefetchable => (Flags & IoResourcePrefetch) != 0;
 
     /// <summary>The framework's BAR kind.</summary>

@@ -3,7 +3,7 @@ using LitePcie.Hil.Dext;
 namespace LitePcie.Hil.MacOS.IOKit;
 
 /// <summary>IOKit constants the backend uses (IOKitKeys.h, IOMessage.h, IOReturn.h, IOTypes.h, mach/message.h).</summary>
-public static class IOKitConstants
+internal static class IOKitConstants
 {
     /// <summary>The service plane (<c>kIOServicePlane</c>).</summary>
     public const string ServicePlane = "IOService";

@@ -163,7 +163,9 @@ public sealed class KernelDriverModel : IMsiSink, IHostFlowControl, IDisposable
             _csr.Write(msi, _csr.Read(msi) & ~(1UL << ch.Interrupt(direction)));
             _csr.Write(e.LoopProgN, 0);
             _csr.Write(e.TableReset, 1);
+#pragma warning disable RS0030 // the model of litepcie.ko's msleep(1) in its stop sequence: a real delay under the driver's lock, by design
             Thread.Sleep(1);
+#pragma warning restore RS0030
             _csr.Write(e.Enable, 0);
             _csr.Write(e.TableReset, 1);
             s.Enabled = false;

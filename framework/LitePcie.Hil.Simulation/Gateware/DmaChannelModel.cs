@@ -138,8 +138,8 @@ internal sealed class DmaChannelModel
         _bufferingDepth = bufferingDepth;
         _readerFifoBytes = 4 * maxPendingRequests * CoreMaxRequest;
         _writerFifoBytes = 4 * CoreMaxRequest;
-        _readerFifo = new StreamFifo(_readerFifoBytes);
-        _writerFifo = new StreamFifo(_writerFifoBytes);
+        _readerFifo = new StreamFifo();
+        _writerFifo = new StreamFifo();
         Writer = new DmaEngineModel(DmaDirection.Writer, tableDepth);
         Reader = new DmaEngineModel(DmaDirection.Reader, tableDepth);
         _writerName = $"{layout.BlockName} writer";

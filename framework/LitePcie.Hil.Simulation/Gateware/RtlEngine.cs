@@ -103,7 +103,7 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
     public TimeSpan IdleWait => TimeSpan.FromMilliseconds(20);
 
     /// <summary>Facts compiled into the board's library.</summary>
-    public RtlInfo Info => _native.Info;
+    internal RtlInfo Info => _native.Info;
 
     /// <inheritdoc />
     public string RomIdentifier => _rom ??= ReadIdentifierRom();
@@ -127,7 +127,7 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
     public uint BusErrors => _map.Layout.Ctrl.BusErrors is { } r ? Read32(_map.ToBarOffset((uint)r.Address)) : 0;
 
     /// <summary>The root complex's counters.</summary>
-    public RtlStats Stats()
+    internal RtlStats Stats()
     {
         RtlStats s;
         _native.GetStats(_rtl, &s);
@@ -403,7 +403,7 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
     {
         public string Path { get; private init; } = "";
 
-        public RtlInfo Info { get; private set; }
+        internal RtlInfo Info { get; private set; }
 
         public delegate* unmanaged[Cdecl]<RtlCallbacks*, RtlOptions*, nint> Create { get; private init; }
 
@@ -423,7 +423,7 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
 
         public delegate* unmanaged[Cdecl]<nint, RtlMessage*, uint, uint> TakeMessages { get; private init; }
 
-        public delegate* unmanaged[Cdecl]<nint, RtlStats*, void> GetStats { get; private init; }
+        internal delegate* unmanaged[Cdecl]<nint, RtlStats*, void> GetStats { get; private init; }
 
         private static readonly Dictionary<string, Native> s_loaded = [];
 
@@ -576,7 +576,7 @@ internal struct RtlMessage
 
 /// <summary><c>lpc_rtl_stats</c>: the root complex's counters.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct RtlStats
+internal struct RtlStats
 {
     public ulong Cycles;
     public ulong RxTlps;
@@ -601,7 +601,7 @@ public struct RtlStats
 
 /// <summary><c>lpc_rtl_info</c>: facts compiled into a board's library.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct RtlInfo
+internal struct RtlInfo
 {
     public uint Abi;
     public uint DataWidth;

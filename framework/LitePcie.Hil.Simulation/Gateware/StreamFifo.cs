@@ -3,24 +3,16 @@ using System.Buffers;
 namespace LitePcie.Hil.Simulation.Gateware;
 
 /// <summary>
-/// A byte stream between DMA engines (the loopback path): chunks with an end-of-packet mark, bounded by
-/// the data FIFO depth so the reader can only run ahead of the writer by that much.
+/// A byte stream between DMA engines (the loopback path): chunks with an end-of-packet mark. The owner bounds it
+/// by the data FIFO depth (<see cref="DmaChannelModel"/>) so the reader can only run ahead of the writer by that much.
 /// </summary>
-internal sealed class StreamFifo(int capacityBytes)
+internal sealed class StreamFifo
 {
     private readonly Queue<Chunk> _chunks = new();
     private long _bytes;
-    private int _lastMarks;
     private int _headConsumed;
 
-    public int Capacity { get; } = capacityBytes;
-
     public long Bytes => _bytes;
-
-    public bool HasLastMark => _lastMarks > 0;
-
-    /// <summary>Whether a chunk of <paramref name="length"/> bytes fits (an empty FIFO always takes one chunk).</summary>
-    public bool CanAccept(int length) => _bytes == 0 || _bytes + length <= Capacity;
 
     /// <summary>Pushes a copy of <paramref name="data"/>.</summary>
     public void Push(ReadOnlySpan<byte> data, bool last)
@@ -29,10 +21,6 @@ internal sealed class StreamFifo(int capacityBytes)
         data.CopyTo(buffer);
         _chunks.Enqueue(new Chunk(buffer, data.Length, last));
         _bytes += data.Length;
-        if (last)
-        {
-            _lastMarks++;
-        }
     }
 
     /// <summary>
@@ -84,11 +72,6 @@ internal sealed class StreamFifo(int capacityBytes)
     {
         var c = _chunks.Dequeue();
         _headConsumed = 0;
-        if (c.Last)
-        {
-            _lastMarks--;
-        }
-
         ArrayPool<byte>.Shared.Return(c.Buffer);
     }
 

@@ -138,30 +138,6 @@ internal sealed class SimulatedPciFunction
         }
     }
 
-    public int PowerManagementOffset => _pm;
-
-    public int MsiOffset => _msi;
-
-    public int MsiXOffset => _msix;
-
-    public int PciExpressOffset => _pcie;
-
-    /// <summary>BAR index decoding <paramref name="address"/> (an assigned, enabled memory BAR), or -1.</summary>
-    public int DecodeBar(ulong address, out ulong offset)
-    {
-        offset = 0;
-        for (int i = 0; i < 6; i++)
-        {
-            if (_barKinds[i] is { } k && k != PciBarKind.Io && BarAddress(i) is var a && a != 0 && address >= a && address < a + _barSizes[i])
-            {
-                offset = address - a;
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
     /// <summary>The base address currently programmed in BAR <paramref name="index"/>.</summary>
     public ulong BarAddress(int index)
     {

@@ -5,14 +5,14 @@ using LitePcie.Hil.Dext;
 namespace LitePcie.Hil.Simulation.Sil;
 
 [InlineArray(DextAbi.MaxSegments)]
-public struct SilSegmentArray
+internal struct SilSegmentArray
 {
     private SilSegment _element0;
 }
 
 /// <summary>One bus segment (<c>LpcSilSegment</c>).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct SilSegment
+internal struct SilSegment
 {
     public ulong BusAddress;
     public ulong Length;
@@ -20,19 +20,19 @@ public struct SilSegment
 
 /// <summary>A DMA buffer the C# host hands to the core (<c>LpcSilDmaBuffer</c>).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct SilDmaBuffer
+internal struct SilDmaBuffer
 {
     public ulong CpuAddress;
     public ulong Length;
     public ulong Handle;
     public uint SegmentCount;
     public uint Reserved;
-    public SilSegmentArray Segments;
+    internal SilSegmentArray Segments;
 }
 
 /// <summary>Driver-side resource counters (<c>LpcSilStats</c>).</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct SilStats
+internal struct SilStats
 {
     public ulong LiveDmaBuffers;
     public ulong LiveDmaBytes;
@@ -55,7 +55,7 @@ internal unsafe struct SilCallbacks
     public delegate* unmanaged[Cdecl]<nint, uint, ulong, uint, void> MmioWrite32;
     public delegate* unmanaged[Cdecl]<nint, uint, uint> ConfigRead32;
     public delegate* unmanaged[Cdecl]<nint, uint, ushort, void> ConfigWrite16;
-    public delegate* unmanaged[Cdecl]<nint, ulong, uint, SilDmaBuffer*, int> AllocateDma;
+    internal delegate* unmanaged[Cdecl]<nint, ulong, uint, SilDmaBuffer*, int> AllocateDma;
     public delegate* unmanaged[Cdecl]<nint, ulong, void> FreeDma;
     public delegate* unmanaged[Cdecl]<nint, ulong, int, ulong*, uint, void> CompleteAsync;
     public delegate* unmanaged[Cdecl]<nint, uint, int> ResetFunction;
@@ -77,7 +77,7 @@ internal static unsafe partial class LpcSilNative
     public static partial nint Create(SilCallbacks* callbacks);
 
     [LibraryImport(Library, EntryPoint = "lpc_sil_start")]
-    public static partial int Start(nint device, LpcBoardLayout* layout);
+    internal static partial int Start(nint device, LpcBoardLayout* layout);
 
     [LibraryImport(Library, EntryPoint = "lpc_sil_stop")]
     public static partial void Stop(nint device);
@@ -109,7 +109,7 @@ internal static unsafe partial class LpcSilNative
     public static partial void DeviceRemoved(nint device);
 
     [LibraryImport(Library, EntryPoint = "lpc_sil_stats")]
-    public static partial void Stats(nint device, SilStats* output);
+    internal static partial void Stats(nint device, SilStats* output);
 
     [LibraryImport(Library, EntryPoint = "lpc_sil_debug_leak")]
     public static partial void DebugLeak(ulong bytes);

@@ -118,6 +118,7 @@ public sealed class SilBackend : IDeviceBackend
     private readonly FaultPlan _faults;
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _clientLeak = [];
 
+    /// <summary>The simulator backend: each board <paramref name="options"/> names (the default board when null) as a simulated function driven by the dext core.</summary>
     public SilBackend(SilBackendOptions? options = null)
     {
         _options = options ?? new SilBackendOptions();
@@ -280,9 +281,10 @@ public sealed class SilBackend : IDeviceBackend
     /// System sleep for every board on the bus, as the OS does it: drivers are told (SetPowerState off), the
     /// OS saves each function's config registers and puts it in D3hot; after <paramref name="duration"/> the
     /// function returns to D0 (an internal reset), the OS restores its registers and drivers are told again.
-    /// Faults: wake-state-loss skips the restore; wake-no-return leaves the board off the bus.
+    /// Faults: wake-state-loss skips the restore; wake-no-return leaves the board off the bus. The sleep lasts
+    /// <paramref name="duration"/> on <paramref name="time"/> (the power control's clock; the system clock by default).
     /// </summary>
-    public async Task SleepAsync(TimeSpan duration, Action<string>? transition = null, CancellationToken cancellationToken = default)
+    public async Task SleepAsync(TimeSpan duration, Action<string>? transition = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         var present = _slots.Where(s => s.Board.IsPresent).ToList();
         foreach (var slot in present)
@@ -302,7 +304,7 @@ public sealed class SilBackend : IDeviceBackend
             }
 
             transition?.Invoke("asleep: functions in D3hot");
-            await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(duration, time ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
             transition?.Invoke("will wake: functions back to D0");
             foreach (var slot in present)
             {

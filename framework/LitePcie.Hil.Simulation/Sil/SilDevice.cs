@@ -38,6 +38,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     private bool _retired;
     private long _mmioWhileAbsent;
 
+    /// <summary>An instance of the dext core hosted for <paramref name="board"/> at bus address <paramref name="address"/>.</summary>
     public SilDevice(SimulatedBoard board, string address, SilDeviceOptions? options = null)
     {
         _board = board;
@@ -98,11 +99,8 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     /// <summary>What the core logged (most recent last, bounded).</summary>
     public IReadOnlyList<string> Log => [.. _log];
 
-    /// <summary>The core's clock (ns), the base of interrupt timestamps.</summary>
-    public static ulong NowNanoseconds() => LpcSilNative.NowNs();
-
     /// <summary>Driver Start with the board's layout; returns the IOReturn.</summary>
-    public int Start(LpcBoardLayout layout)
+    internal int Start(LpcBoardLayout layout)
     {
         lock (_lifecycle)
         {
@@ -124,24 +122,6 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
             }
 
             return status;
-        }
-    }
-
-    /// <summary>Driver Stop (docs/dext-design.md#stop-client-death-and-power order inside the core).</summary>
-    public void Stop()
-    {
-        lock (_lifecycle)
-        {
-            if (!_started)
-            {
-                return;
-            }
-
-            _board.FlowControl = null;
-            Volatile.Write(ref _statusPage, 0);
-            LpcSilNative.Stop(_native);
-            _board.InterruptSink = null;
-            _started = false;
         }
     }
 
@@ -265,7 +245,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>One synchronous external method.</summary>
-    public int Call(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, ReadOnlySpan<byte> structInput,
+    internal int Call(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, ReadOnlySpan<byte> structInput,
         Span<ulong> scalarOutput, Span<byte> structOutput, out int structOutputSize)
     {
         ulong written = 0;
@@ -303,7 +283,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>An asynchronous external method; the task completes when the core calls CompleteAsync.</summary>
-    public int CallAsync(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, out Task<DextCompletion> completion)
+    internal int CallAsync(uint client, DextSelector selector, ReadOnlySpan<ulong> scalarInput, out Task<DextCompletion> completion)
     {
         ulong token = (ulong)Interlocked.Increment(ref _nextToken);
         var tcs = new TaskCompletionSource<DextCompletion>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -341,7 +321,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     }
 
     /// <summary>CopyClientMemoryForType + mapping.</summary>
-    public int Map(uint client, DextMemoryKind kind, int channel, out DextMapping mapping)
+    internal int Map(uint client, DextMemoryKind kind, int channel, out DextMapping mapping)
     {
         ulong address = 0, length = 0;
         uint readOnly = 0;
@@ -377,7 +357,7 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
     public void DeviceRemoved() => Native(LpcSilNative.DeviceRemoved);
 
     /// <summary>Driver-side resource counters (zero once the device is freed).</summary>
-    public SilStats Stats()
+    internal SilStats Stats()
     {
         SilStats s = default;
         if (!TryEnter())

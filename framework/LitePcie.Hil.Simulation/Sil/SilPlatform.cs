@@ -16,21 +16,24 @@ public sealed class SilPowerControl(SilBackend backend, TimeProvider? time = nul
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
+    /// <inheritdoc />
     public string Description => "SIL: SetPowerState(off), config saved, D3hot; D0, config restored, SetPowerState(on)";
 
+    /// <inheritdoc />
     public async Task SleepAsync(TimeSpan duration, Action<PowerEvent> onTransition, CancellationToken cancellationToken)
     {
         long start = _time.GetTimestamp();
         int step = 0;
         var transitions = new[] { PowerTransition.WillSleep, PowerTransition.Asleep, PowerTransition.WillWake, PowerTransition.Awake };
         await backend.SleepAsync(duration, detail => onTransition(new PowerEvent(transitions[Math.Min(step++, 3)], _time.GetElapsedTime(start), detail)),
-            cancellationToken).ConfigureAwait(false);
+            _time, cancellationToken).ConfigureAwait(false);
     }
 }
 
 /// <summary>Attach/detach on the simulated bus: the board's presence, and a fresh driver instance on attach.</summary>
 public sealed class SilAttachControl(SilBackend backend) : IAttachControl
 {
+    /// <inheritdoc />
     public string Description => "SIL: surprise removal from the simulated bus / power-up, BAR assignment and a new driver instance";
 
     /// <summary>As on hardware, a board that already left the bus cannot be taken off it: that is reported, not ignored.</summary>
@@ -49,8 +52,10 @@ public sealed class SilAttachControl(SilBackend backend) : IAttachControl
 /// <summary>The driver side of the SIL: the dext core's allocations, waits and timers, live driver instances, the bus's DMA memory.</summary>
 public sealed class SilResourceProbe(SilBackend backend) : IResourceProbe
 {
+    /// <inheritdoc />
     public string Description => "SIL driver side (dext core allocations, waits, timers, instances; simulated DMA memory)";
 
+    /// <inheritdoc />
     public IReadOnlyList<ResourceReading> Sample(string device) =>
         [.. backend.DriverResources(device).Select(r => new ResourceReading(r.Name, r.Value, r.Bytes ? ResourceUnit.Bytes : ResourceUnit.Count))];
 }

@@ -89,14 +89,19 @@ public sealed class BoardProfile
     /// <summary>Human description.</summary>
     public string Description { get; }
 
+    /// <summary>Vendor ID the function must report.</summary>
     public ushort VendorId { get; }
 
+    /// <summary>Device ID the function must report.</summary>
     public ushort DeviceId { get; }
 
+    /// <summary>Subsystem vendor ID the function must report.</summary>
     public ushort SubsystemVendorId { get; }
 
+    /// <summary>Subsystem ID the function must report.</summary>
     public ushort SubsystemId { get; }
 
+    /// <summary>Revision ID the function must report (0 for litepcie.ko to bind).</summary>
     public byte Revision { get; }
 
     /// <summary>24-bit class code.</summary>

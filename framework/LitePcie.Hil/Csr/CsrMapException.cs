@@ -6,6 +6,7 @@ namespace LitePcie.Hil.Csr;
 /// </summary>
 public sealed class CsrMapException : Exception
 {
+    /// <summary>A problem in <paramref name="source"/> (a csr.json or csr.csv path) at <paramref name="entry"/> (null: the file as a whole).</summary>
     public CsrMapException(string source, string? entry, string problem, Exception? inner = null)
         : base(Format(source, entry, problem), inner)
     {

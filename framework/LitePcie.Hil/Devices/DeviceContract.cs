@@ -50,9 +50,6 @@ public sealed record BarInfo(int Index, PciBarKind Kind, bool Prefetchable, ulon
 /// <param name="BufferSize">Bytes per buffer; LitePCIe default 8192.</param>
 public readonly record struct DmaRingGeometry(int BufferCount, int BufferSize)
 {
-    /// <summary>The Linux driver's compile-time geometry (256 × 8 KiB).</summary>
-    public static DmaRingGeometry LinuxDefault { get; } = new(256, 8192);
-
     /// <summary>Bytes in the ring.</summary>
     public long RingBytes => (long)BufferCount * BufferSize;
 }

@@ -46,6 +46,7 @@ public enum DeviceErrorCode
 /// </summary>
 public class DeviceException : IOException
 {
+    /// <summary>A device or transport fault of <paramref name="device"/>, classified by <paramref name="code"/>.</summary>
     public DeviceException(DeviceErrorCode code, string device, string message, Exception? inner = null)
         : base($"{device}: {message}", inner)
     {
@@ -66,6 +67,7 @@ public class DeviceException : IOException
 /// <summary>The device has gone away (surprise removal, link down, all-ones reads).</summary>
 public sealed class DeviceGoneException : DeviceException
 {
+    /// <summary>The device left the bus (surprise removal, reads of all ones, ENODEV, kIOReturnOffline).</summary>
     public DeviceGoneException(string device, string message, Exception? inner = null)
         : base(DeviceErrorCode.DeviceGone, device, message, inner)
     {
@@ -76,6 +78,7 @@ public sealed class DeviceGoneException : DeviceException
 /// <summary>The device or a channel is held by another client.</summary>
 public sealed class DeviceBusyException : DeviceException
 {
+    /// <summary>The device or a DMA direction is owned by another client.</summary>
     public DeviceBusyException(string device, string message, DeviceErrorCode code = DeviceErrorCode.ExclusiveAccess)
         : base(code, device, message)
     {
@@ -90,6 +93,7 @@ public sealed class DeviceBusyException : DeviceException
 /// </summary>
 public sealed class DeviceArgumentException : DeviceException
 {
+    /// <summary>The driver refused an argument: <paramref name="parameter"/> had a value outside the accepted range.</summary>
     public DeviceArgumentException(string device, string parameter, string value, string accepted, DeviceErrorCode code = DeviceErrorCode.BadArgument)
         : base(code, device, $"{parameter} = {value} refused ({(code == DeviceErrorCode.NotPermitted ? "not permitted" : "bad argument")}): {accepted}")
     {
@@ -111,6 +115,7 @@ public sealed class DeviceArgumentException : DeviceException
 /// <summary>A bounded wait expired; names what was waited for and for how long.</summary>
 public sealed class DeviceTimeoutException : DeviceException
 {
+    /// <summary>A bounded wait for <paramref name="waitedFor"/> did not end within <paramref name="timeout"/>.</summary>
     public DeviceTimeoutException(string device, string waitedFor, TimeSpan timeout)
         : base(DeviceErrorCode.Timeout, device, $"timed out after {timeout.TotalMilliseconds:0.###} ms waiting for {waitedFor}")
     {
@@ -128,6 +133,7 @@ public sealed class DeviceTimeoutException : DeviceException
 /// <summary>The device, board or backend lacks a capability a test needs (a reason to skip, not to fail).</summary>
 public sealed class DeviceCapabilityException : DeviceException
 {
+    /// <summary>The device or its driver lacks what the call needs; the message names the capability and why.</summary>
     public DeviceCapabilityException(string device, string capability, string reason)
         : base(DeviceErrorCode.Unsupported, device, $"{capability} not available: {reason}")
     {

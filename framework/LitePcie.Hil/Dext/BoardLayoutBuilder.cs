@@ -13,15 +13,15 @@ namespace LitePcie.Hil.Dext;
 /// it to the core directly; for the DriverKit build it is rendered as C++ source
 /// (<c>litepcie-hil board-header</c>).
 /// </summary>
-public static class BoardLayoutBuilder
+internal static class BoardLayoutBuilder
 {
     /// <summary>Builds the layout for a profile (its CSR map, BARs and DMA geometry).</summary>
-    public static LpcBoardLayout Build(BoardProfile profile) =>
+    internal static LpcBoardLayout Build(BoardProfile profile) =>
         Build(profile.CsrMap, profile.DmaGeometry.BufferCount, profile.DmaGeometry.BufferSize,
             profile.Bars.ToDictionary(b => b.Index, b => b.Size), profile.CsrBar.Index);
 
     /// <summary>Builds the layout from a CSR map and the BARs and ring geometry the driver should use.</summary>
-    public static LpcBoardLayout Build(CsrMap map, int bufferCount, int bufferSize, IReadOnlyDictionary<int, ulong> barSizes, int csrBar = 0)
+    internal static LpcBoardLayout Build(CsrMap map, int bufferCount, int bufferSize, IReadOnlyDictionary<int, ulong> barSizes, int csrBar = 0)
     {
         var l = map.Layout;
         if (l.DmaChannels.Count > DextAbi.MaxChannels)
@@ -98,7 +98,7 @@ public static class BoardLayoutBuilder
     /// Renders the layout as the C++ definition the DriverKit build compiles
     /// (<c>dext/driverkit/LitePCIeDriver/BoardLayout.generated.cpp</c>).
     /// </summary>
-    public static string RenderCpp(LpcBoardLayout layout, string sourceDescription)
+    internal static string RenderCpp(LpcBoardLayout layout, string sourceDescription)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;

@@ -8,7 +8,7 @@ namespace LitePcie.Hil.Dext;
 /// Constants of the dext ABI (<c>dext/core/include/lpc/LitePcieAbi.h</c>). The struct mirrors below are
 /// compared field by field with the C++ declarations by the ABI conformance test.
 /// </summary>
-public static class DextAbi
+internal static class DextAbi
 {
     public const ushort AbiMajor = 1;
     public const ushort AbiMinor = 0;
@@ -42,11 +42,11 @@ public static class DextAbi
     public static int DirStatusOffset(int channel, DmaDirection direction) => 64 + 64 * (channel * 2 + (int)direction);
 
     /// <summary>CopyClientMemoryForType type for a memory kind and channel.</summary>
-    public static ulong MemoryType(DextMemoryKind kind, int channel) => ((ulong)kind << 8) | (uint)channel;
+    internal static ulong MemoryType(DextMemoryKind kind, int channel) => ((ulong)kind << 8) | (uint)channel;
 }
 
 /// <summary>External method selectors.</summary>
-public enum DextSelector : uint
+internal enum DextSelector : uint
 {
     GetInfo = 0,
     CsrRead32 = 1,
@@ -65,7 +65,7 @@ public enum DextSelector : uint
 }
 
 /// <summary>Shared memory kinds (CopyClientMemoryForType).</summary>
-public enum DextMemoryKind : uint
+internal enum DextMemoryKind : uint
 {
     Status = 1,
     WriterRing = 2,
@@ -73,7 +73,7 @@ public enum DextMemoryKind : uint
 }
 
 /// <summary>Reset types of the Reset method.</summary>
-public enum DextResetType : uint
+internal enum DextResetType : uint
 {
     /// <summary><c>ctrl_reset</c> SoC reset pulse.</summary>
     Soc = 0,
@@ -86,7 +86,7 @@ public enum DextResetType : uint
 }
 
 /// <summary>IOReturn values the dext returns (IOKit/IOReturn.h).</summary>
-public static class IOReturn
+internal static class IOReturn
 {
     public const int Success = 0;
     public const int Error = unchecked((int)0xE00002BC);
@@ -125,13 +125,13 @@ public static class IOReturn
 }
 
 [InlineArray(6)]
-public struct BarSizeArray
+internal struct BarSizeArray
 {
     private ulong _element0;
 }
 
 [InlineArray(DextAbi.IdentifierBytes)]
-public struct IdentifierBytes
+internal struct IdentifierBytes
 {
     private byte _element0;
 
@@ -153,26 +153,26 @@ public struct IdentifierBytes
 }
 
 [InlineArray(DextAbi.MaxChannels)]
-public struct ChannelLayoutArray
+internal struct ChannelLayoutArray
 {
     private LpcChannelLayout _element0;
 }
 
 [InlineArray(DextAbi.MaxChannels)]
-public struct ChannelFeatureArray
+internal struct ChannelFeatureArray
 {
     private uint _element0;
 }
 
 [InlineArray(112)]
-public struct ErrorMessageBytes
+internal struct ErrorMessageBytes
 {
     private byte _element0;
 }
 
 /// <summary>Registers of one DMA engine as BAR0 offsets.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcEngineRegs
+internal struct LpcEngineRegs
 {
     public uint Enable;
     public uint TableValue;
@@ -186,10 +186,10 @@ public struct LpcEngineRegs
 
 /// <summary>One pcie_dmaN block.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcChannelLayout
+internal struct LpcChannelLayout
 {
-    public LpcEngineRegs Writer;
-    public LpcEngineRegs Reader;
+    internal LpcEngineRegs Writer;
+    internal LpcEngineRegs Reader;
     public uint BlockBase;
     public uint BlockSize;
     public uint LoopbackEnable;
@@ -202,7 +202,7 @@ public struct LpcChannelLayout
 
 /// <summary>The board layout given to the core at Start.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcBoardLayout
+internal struct LpcBoardLayout
 {
     public uint Magic;
     public ushort AbiMajor;
@@ -225,14 +225,14 @@ public struct LpcBoardLayout
     public uint BufferSize;
     public uint CsrBar;
     public uint Reserved0;
-    public BarSizeArray BarSizes;
-    public IdentifierBytes ExpectedIdentifier;
-    public ChannelLayoutArray Channels;
+    internal BarSizeArray BarSizes;
+    internal IdentifierBytes ExpectedIdentifier;
+    internal ChannelLayoutArray Channels;
 }
 
 /// <summary>GetInfo output.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcInfo
+internal struct LpcInfo
 {
     public uint Magic;
     public ushort AbiMajor;
@@ -250,16 +250,16 @@ public struct LpcInfo
     public byte Reserved0b;
     public byte Reserved0c;
     public uint ClassCode;
-    public ChannelFeatureArray ChannelFeatures;
+    internal ChannelFeatureArray ChannelFeatures;
     public uint Reserved1;
     public ulong Generation;
-    public BarSizeArray BarSizes;
-    public IdentifierBytes Identifier;
+    internal BarSizeArray BarSizes;
+    internal IdentifierBytes Identifier;
 }
 
 /// <summary>Status page header.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcStatusHeader
+internal struct LpcStatusHeader
 {
     public uint Magic;
     public ushort AbiMajor;
@@ -277,7 +277,7 @@ public struct LpcStatusHeader
 
 /// <summary>Per (channel, direction) status in the status page.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcDirStatus
+internal struct LpcDirStatus
 {
     public ulong HwCount;
     public ulong LostCount;
@@ -292,13 +292,13 @@ public struct LpcDirStatus
 
 /// <summary>GetLastError output.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct LpcErrorInfo
+internal struct LpcErrorInfo
 {
     public uint Selector;
     public uint Argument;
     public int Status;
     public uint Reserved;
-    public ErrorMessageBytes Message;
+    internal ErrorMessageBytes Message;
 
     /// <summary>The message text.</summary>
     public readonly string MessageText()

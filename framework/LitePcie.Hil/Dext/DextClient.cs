@@ -9,11 +9,11 @@ namespace LitePcie.Hil.Dext;
 /// argument and the accepted range). Scalars are passed as the u64 the dext receives, so the dext's
 /// range checks are what decide — nothing is validated or narrowed here.
 /// </summary>
-public sealed class DextClient : IDisposable
+internal sealed class DextClient : IDisposable
 {
     private readonly IDextTransport _transport;
 
-    public DextClient(IDextTransport transport)
+    internal DextClient(IDextTransport transport)
     {
         _transport = transport;
     }
@@ -22,9 +22,9 @@ public sealed class DextClient : IDisposable
     public string Device => _transport.Device;
 
     /// <summary>The transport (for mappings).</summary>
-    public IDextTransport Transport => _transport;
+    internal IDextTransport Transport => _transport;
 
-    public LpcInfo GetInfo()
+    internal LpcInfo GetInfo()
     {
         var info = default(LpcInfo);
         CallStruct(DextSelector.GetInfo, [], MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref info, 1)));
@@ -52,7 +52,7 @@ public sealed class DextClient : IDisposable
         Call1(DextSelector.UpdateSwCount, [channel, direction, swCount]);
 
     /// <summary>Starts an asynchronous wait for the hardware count to reach <paramref name="target"/>.</summary>
-    public Task<DextCompletion> WaitBuffersAsync(ulong channel, ulong direction, ulong target, ulong timeoutMs)
+    internal Task<DextCompletion> WaitBuffersAsync(ulong channel, ulong direction, ulong target, ulong timeoutMs)
     {
         int status = _transport.CallAsync(DextSelector.WaitBuffers, [channel, direction, target, timeoutMs], out var completion);
         Check(status, DextSelector.WaitBuffers);
@@ -64,15 +64,8 @@ public sealed class DextClient : IDisposable
     /// <summary>Resets; returns the new generation.</summary>
     public ulong Reset(ulong type) => Call1(DextSelector.Reset, [type]);
 
-    public LpcDirStatus GetDirStatus(ulong channel, ulong direction)
-    {
-        var s = default(LpcDirStatus);
-        CallStruct(DextSelector.GetDirStatus, [channel, direction], MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref s, 1)));
-        return s;
-    }
-
     /// <summary>Why the previous call was refused, in the dext's words.</summary>
-    public LpcErrorInfo GetLastError()
+    internal LpcErrorInfo GetLastError()
     {
         var e = default(LpcErrorInfo);
         Span<byte> buffer = MemoryMarshal.AsBytes(MemoryMarshal.CreateSpan(ref e, 1));
@@ -81,13 +74,13 @@ public sealed class DextClient : IDisposable
     }
 
     /// <summary>Maps shared memory of the dext.</summary>
-    public DextMapping Map(DextMemoryKind kind, int channel) => _transport.Map(kind, channel);
+    internal DextMapping Map(DextMemoryKind kind, int channel) => _transport.Map(kind, channel);
 
     /// <inheritdoc />
     public void Dispose() => _transport.Dispose();
 
     /// <summary>Turns a non-success status into the matching device exception.</summary>
-    public void Check(int status, DextSelector selector)
+    internal void Check(int status, DextSelector selector)
     {
         if (status == IOReturn.Success)
         {
@@ -99,7 +92,7 @@ public sealed class DextClient : IDisposable
     }
 
     /// <summary>Maps an IOReturn and the dext's message ("what = value (0x…): accepted") to an exception.</summary>
-    public static DeviceException ToException(string device, DextSelector selector, int status, string? message)
+    internal static DeviceException ToException(string device, DextSelector selector, int status, string? message)
     {
         string text = message is { Length: > 0 } ? message : IOReturn.Name(status);
         string Prefixed() => $"{selector}: {IOReturn.Name(status)}: {text}";

@@ -104,7 +104,7 @@ internal sealed unsafe class DextRing : IDmaRing
     private readonly bool _readOnly;
     private readonly string _device;
 
-    public DextRing(DextMapping mapping, DmaRingGeometry geometry, DmaDirection direction, string device)
+    internal DextRing(DextMapping mapping, DmaRingGeometry geometry, DmaDirection direction, string device)
     {
         if (mapping.Length < geometry.RingBytes)
         {

@@ -52,13 +52,7 @@ public sealed unsafe class DextSession : DeviceSessionBase
     public override DeviceInfo Info { get; }
 
     /// <summary>The method-table client (for tests and tools that need the raw calls).</summary>
-    public DextClient Client => _client;
-
-    /// <summary>Whether the dext reports the device asleep.</summary>
-    public bool IsSleeping => !IsClosed && (Volatile.Read(ref Header.Flags) & DextAbi.FlagSleeping) != 0;
-
-    /// <summary>Whether the identifier ROM differed from the layout's config_identifier at start.</summary>
-    public bool IdentifierMismatch => !IsClosed && (Volatile.Read(ref Header.Flags) & DextAbi.FlagIdentMismatch) != 0;
+    internal DextClient Client => _client;
 
     /// <inheritdoc />
     public override IReadOnlyList<IDmaChannel> Channels => _channels;
@@ -66,7 +60,7 @@ public sealed unsafe class DextSession : DeviceSessionBase
     internal ref LpcStatusHeader Header => ref *(LpcStatusHeader*)_status;
 
     /// <summary>Opens a session over a connected transport; checks the ABI and maps the status page.</summary>
-    public static DextSession Open(IDextTransport transport, DeviceDescriptor device, CsrMap map, string driver)
+    internal static DextSession Open(IDextTransport transport, DeviceDescriptor device, CsrMap map, string driver)
     {
         var client = new DextClient(transport);
         try

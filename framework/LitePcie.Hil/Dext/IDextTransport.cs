@@ -1,17 +1,17 @@
 namespace LitePcie.Hil.Dext;
 
 /// <summary>Completion of an asynchronous method (WaitBuffers): IOReturn status and the two result words.</summary>
-public readonly record struct DextCompletion(int Status, ulong HwCount, ulong Lost);
+internal readonly record struct DextCompletion(int Status, ulong HwCount, ulong Lost);
 
 /// <summary>A shared-memory mapping of the dext (status page or a ring) in this process.</summary>
-public readonly record struct DextMapping(nint Address, long Length, bool ReadOnly);
+internal readonly record struct DextMapping(nint Address, long Length, bool ReadOnly);
 
 /// <summary>
 /// The final call into the dext: <c>IOConnectCallMethod</c> / <c>IOConnectMapMemory64</c> on macOS, a direct
 /// call into the same core compiled for the host in the SIL. Everything above it (argument marshalling,
 /// error mapping, the session) is shared. One transport is one open user client.
 /// </summary>
-public interface IDextTransport : IDisposable
+internal interface IDextTransport : IDisposable
 {
     /// <summary>The device this client is connected to (for error messages).</summary>
     string Device { get; }

@@ -267,7 +267,9 @@ public static class DmaStreamer
             throw;
         }
 
+#pragma warning disable RS0030 // measures a stream's wall-clock duration for throughput (a measurement, not a wait bound)
         var clock = Stopwatch.StartNew();
+#pragma warning restore RS0030
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var samples = new List<ThroughputSample>();
         var details = new List<StreamError>();

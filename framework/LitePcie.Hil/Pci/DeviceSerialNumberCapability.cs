@@ -6,6 +6,7 @@ namespace LitePcie.Hil.Pci;
 public sealed record DeviceSerialNumberCapability(byte Version, int Offset, ulong SerialNumber)
     : PciExtendedCapability(DeviceSerialNumberId, Version, Offset)
 {
+    /// <summary>Bytes of the capability including its header (header, serial number low and high dwords).</summary>
     public const int BodyLength = 12;
 
     internal static DeviceSerialNumberCapability Read(ReadOnlySpan<byte> space, int offset, byte version, string? source)

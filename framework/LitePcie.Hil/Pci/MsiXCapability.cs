@@ -21,6 +21,7 @@ public sealed record MsiXCapability(
     int PbaBir,
     uint PbaOffset) : PciCapability(MsiXId, Offset)
 {
+    /// <summary>Bytes of the capability including its header (header, table and PBA location dwords).</summary>
     public const int BodyLength = 12;
 
     internal static MsiXCapability Read(ReadOnlySpan<byte> space, int offset, string? source)

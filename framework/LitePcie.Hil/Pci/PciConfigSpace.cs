@@ -40,26 +40,34 @@ public sealed class PciConfigSpace
     /// <summary>256 (conventional) or 4096 (PCIe extended).</summary>
     public int Length => _raw.Length;
 
+    /// <summary>Vendor ID at 0x00 (0x10EE for Xilinx-based LitePCIe designs).</summary>
     public ushort VendorId => U16(_raw, 0x00);
 
+    /// <summary>Device ID at 0x02 (for LitePCIe: family base plus lane count).</summary>
     public ushort DeviceId => U16(_raw, 0x02);
 
+    /// <summary>Command register at 0x04.</summary>
     public PciCommand Command => (PciCommand)U16(_raw, 0x04);
 
+    /// <summary>Status register at 0x06.</summary>
     public ushort Status => U16(_raw, 0x06);
 
     /// <summary>Status bit 4: the capability pointer at 0x34 is valid.</summary>
     public bool HasCapabilityList => (Status & StatusCapabilityList) != 0;
 
+    /// <summary>Revision ID at 0x08 (litepcie.ko binds revision 0 only).</summary>
     public byte Revision => _raw[0x08];
 
     /// <summary>24-bit class code: base &lt;&lt; 16 | sub &lt;&lt; 8 | programming interface.</summary>
     public uint ClassCode => (uint)(_raw[0x0B] << 16 | _raw[0x0A] << 8 | _raw[0x09]);
 
+    /// <summary>Base class code at 0x0B.</summary>
     public byte BaseClass => _raw[0x0B];
 
+    /// <summary>Sub-class code at 0x0A.</summary>
     public byte SubClass => _raw[0x0A];
 
+    /// <summary>Programming interface at 0x09.</summary>
     public byte ProgIf => _raw[0x09];
 
     /// <summary>Header layout (low 7 bits of 0x0E): 0 for a device, 1 for a PCI-PCI bridge.</summary>
@@ -74,8 +82,10 @@ public sealed class PciConfigSpace
     /// <summary>Subsystem ID at 0x2E (header type 0 only; null for bridges).</summary>
     public ushort? SubsystemId => HeaderType == 0 ? U16(_raw, 0x2E) : null;
 
+    /// <summary>Interrupt line at 0x3C (written by the OS; no meaning to the device).</summary>
     public byte InterruptLine => _raw[0x3C];
 
+    /// <summary>Interrupt pin at 0x3D: 0 none, 1–4 INTA#–INTD#.</summary>
     public byte InterruptPin => _raw[0x3D];
 
     /// <summary>Implemented BARs in register order; a 64-bit BAR is listed once.</summary>
@@ -149,6 +159,7 @@ public sealed class PciConfigSpace
     public T? FindExtended<T>()
         where T : PciExtendedCapability => ExtendedCapabilities.OfType<T>().FirstOrDefault();
 
+    /// <inheritdoc />
     public override string ToString() =>
         $"[{VendorId:x4}:{DeviceId:x4}] {ClassDescription} rev {Revision:x2}, header type {HeaderType}, " +
         $"{Bars.Count} BAR(s), {Capabilities.Count} capability(ies), {ExtendedCapabilities.Count} extended";

@@ -6,17 +6,20 @@ namespace LitePcie.Hil.Pci;
 /// </summary>
 public sealed class PciConfigSpaceException : FormatException
 {
+    /// <summary>A malformed configuration space, without details.</summary>
     public PciConfigSpaceException()
         : this(null, null, "malformed configuration space")
     {
     }
 
+    /// <summary>A malformed configuration space; <paramref name="message"/> says what is wrong and where.</summary>
     public PciConfigSpaceException(string message)
         : base(message)
     {
         Problem = message;
     }
 
+    /// <summary>A malformed configuration space found while handling <paramref name="innerException"/>.</summary>
     public PciConfigSpaceException(string message, Exception innerException)
         : base(message, innerException)
     {

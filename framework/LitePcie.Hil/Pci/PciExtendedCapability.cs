@@ -9,13 +9,17 @@ namespace LitePcie.Hil.Pci;
 /// <param name="Offset">Config-space offset of the header.</param>
 public record PciExtendedCapability(ushort Id, byte Version, int Offset)
 {
+    /// <summary>Extended capability ID of Advanced Error Reporting (0x0001).</summary>
     public const ushort AdvancedErrorReportingId = 0x0001;
+    /// <summary>Extended capability ID of the Device Serial Number (0x0003).</summary>
     public const ushort DeviceSerialNumberId = 0x0003;
+    /// <summary>Extended capability ID of a vendor-specific extended capability (0x000B).</summary>
     public const ushort VendorSpecificId = 0x000B;
 
     /// <summary>Short name of well-known IDs, otherwise "Unknown (0xNNNN)".</summary>
     public string Name => NameOf(Id);
 
+    /// <summary>Short name of a well-known extended capability ID, otherwise "Unknown (0xNNNN)".</summary>
     public static string NameOf(ushort id) => id switch
     {
         0x0001 => "Advanced Error Reporting",

@@ -3,6 +3,7 @@ namespace LitePcie.Hil.Pci;
 /// <summary>PCIe link speed as encoded in the Link Capabilities / Link Status speed fields.</summary>
 public enum PciLinkSpeed
 {
+    /// <summary>The field holds no speed this parser knows (or the link is down).</summary>
     Unknown = 0,
 
     /// <summary>2.5 GT/s.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 
 namespace LitePcie.Hil.Pci;
 
+/// <summary>Conversions of <see cref="PciLinkSpeed"/> to line rates and names.</summary>
 public static class PciLinkSpeedExtensions
 {
     /// <summary>Raw transfer rate per lane in GT/s; 0 for <see cref="PciLinkSpeed.Unknown"/> or undefined values.</summary>

@@ -12,9 +12,11 @@ public sealed record VendorSpecificCapability(int Offset, byte Length, ReadOnlyM
     /// <summary>ID, next pointer and length byte.</summary>
     public const int HeaderLength = 3;
 
+    /// <summary>Equal when the header fields and every body byte are equal.</summary>
     public bool Equals(VendorSpecificCapability? other) =>
         other is not null && base.Equals(other) && Length == other.Length && Data.Span.SequenceEqual(other.Data.Span);
 
+    /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), Length, Data.Length);
 
     internal static VendorSpecificCapability Read(ReadOnlySpan<byte> space, int offset, string? source)

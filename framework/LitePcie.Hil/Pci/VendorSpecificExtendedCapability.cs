@@ -17,6 +17,7 @@ public sealed record VendorSpecificExtendedCapability(
     /// <summary>Extended capability header plus vendor-specific header.</summary>
     public const int HeaderLength = 8;
 
+    /// <summary>Equal when the header fields and every body byte are equal.</summary>
     public bool Equals(VendorSpecificExtendedCapability? other) =>
         other is not null
         && base.Equals(other)
@@ -25,6 +26,7 @@ public sealed record VendorSpecificExtendedCapability(
         && VsecLength == other.VsecLength
         && Data.Span.SequenceEqual(other.Data.Span);
 
+    /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), VsecId, VsecRevision, VsecLength);
 
     internal static VendorSpecificExtendedCapability Read(ReadOnlySpan<byte> space, int offset, byte version, string? source)

@@ -85,11 +85,14 @@ public static class PlatformCommand
 /// </summary>
 public sealed class CommandAttachControl(string detachCommand, string attachCommand, TimeSpan timeout) : IAttachControl
 {
+    /// <inheritdoc />
     public string Description => $"lab commands (detach: '{detachCommand}', attach: '{attachCommand}', timeout {timeout.TotalSeconds:0.#} s)";
 
+    /// <inheritdoc />
     public Task DetachAsync(string device, CancellationToken cancellationToken) =>
         PlatformCommand.RunAsync($"detach {device}", PlatformCommand.Expand(detachCommand, Values(device)), timeout, cancellationToken);
 
+    /// <inheritdoc />
     public Task AttachAsync(string device, CancellationToken cancellationToken) =>
         PlatformCommand.RunAsync($"attach {device}", PlatformCommand.Expand(attachCommand, Values(device)), timeout, cancellationToken);
 
@@ -104,8 +107,10 @@ public sealed class CommandPowerControl(string sleepCommand, TimeSpan extraTimeo
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
+    /// <inheritdoc />
     public string Description => $"command '{sleepCommand}'";
 
+    /// <inheritdoc />
     public async Task SleepAsync(TimeSpan duration, Action<PowerEvent> onTransition, CancellationToken cancellationToken)
     {
         long start = _time.GetTimestamp();

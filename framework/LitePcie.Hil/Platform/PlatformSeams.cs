@@ -58,7 +58,9 @@ public interface IAttachControl
 /// <summary>Unit of a resource reading (what a leak slope is expressed in).</summary>
 public enum ResourceUnit
 {
+    /// <summary>The reading counts bytes (heap, private memory, driver allocations).</summary>
     Bytes,
+    /// <summary>The reading counts objects (handles, threads, buffers, waits).</summary>
     Count,
 }
 
@@ -85,8 +87,10 @@ public interface IResourceProbe
 /// <summary>Several probes read as one.</summary>
 public sealed class CompositeResourceProbe(params IResourceProbe[] probes) : IResourceProbe
 {
+    /// <inheritdoc />
     public string Description => string.Join(" + ", probes.Select(p => p.Description));
 
+    /// <inheritdoc />
     public IReadOnlyList<ResourceReading> Sample(string device) => [.. probes.SelectMany(p => p.Sample(device))];
 }
 

@@ -10,8 +10,10 @@ namespace LitePcie.Hil.Platform;
 /// </summary>
 public sealed partial class ProcessResourceProbe : IResourceProbe
 {
+    /// <inheritdoc />
     public string Description => "test process (managed heap after GC, C heap in use, private bytes, handles, threads)";
 
+    /// <inheritdoc />
     public IReadOnlyList<ResourceReading> Sample(string device)
     {
         long managed = GC.GetTotalMemory(forceFullCollection: true);

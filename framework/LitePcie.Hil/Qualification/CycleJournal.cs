@@ -15,11 +15,13 @@ public sealed record JournalHeader(string Suite, string Backend, string Board, s
 /// <summary>One cycle as the journal keeps it.</summary>
 public sealed record CycleRecord
 {
+    /// <summary>Cycle number, from 1.</summary>
     public required int Cycle { get; init; }
 
     /// <summary>What the cycle did (e.g. the detach state: idle, open, mid-dma).</summary>
     public required string State { get; init; }
 
+    /// <summary>Whether every phase of the cycle passed.</summary>
     public required bool Ok { get; init; }
 
     /// <summary>Wall time of the cycle.</summary>
@@ -112,6 +114,7 @@ public sealed class CycleJournal : IDisposable
     /// <summary>Marks the run finished: a later run with the same plan starts over instead of resuming.</summary>
     public void Complete(int cycles, int failures) => WriteLine(new JournalLine { Kind = "done", Cycles = cycles, Failures = failures });
 
+    /// <summary>Flushes and closes the journal file.</summary>
     public void Dispose() => _stream.Dispose();
 
     /// <summary>
@@ -203,14 +206,19 @@ public sealed class CycleJournal : IDisposable
 /// <summary>One line of the journal.</summary>
 public sealed class JournalLine
 {
+    /// <summary>Line kind: "header", "cycle" or "end".</summary>
     public required string Kind { get; init; }
 
+    /// <summary>The run's parameters (header lines only).</summary>
     public JournalHeader? Header { get; init; }
 
+    /// <summary>One cycle (cycle lines only).</summary>
     public CycleRecord? Record { get; init; }
 
+    /// <summary>Cycles completed (end lines only).</summary>
     public int? Cycles { get; init; }
 
+    /// <summary>Cycles that failed (end lines only).</summary>
     public int? Failures { get; init; }
 }
 

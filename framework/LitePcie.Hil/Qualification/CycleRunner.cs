@@ -42,6 +42,7 @@ public sealed record CycleFailure(int Cycle, string State, string Phase, string 
 /// <summary>A phase of a cycle failed; carries the phase name for the journal and the summary.</summary>
 public sealed class CyclePhaseException(string phase, Exception inner) : Exception($"{phase}: {inner.Message}", inner)
 {
+    /// <summary>The phase that failed (e.g. detach, attach, open, dma).</summary>
     public string Phase { get; } = phase;
 }
 
@@ -97,6 +98,7 @@ public sealed class CycleRun
         CpuTimes = new List<(int, double)>(planned);
     }
 
+    /// <summary>Cycles the run was asked for.</summary>
     public int Planned { get; }
 
     /// <summary>Cycles completed (including those of a resumed earlier run).</summary>
@@ -114,11 +116,13 @@ public sealed class CycleRun
     /// <summary>Wall time of the cycles this process ran.</summary>
     public TimeSpan Elapsed { get; internal set; }
 
+    /// <summary>Cycles run in this process per second of wall time.</summary>
     public double CyclesPerSecond => Elapsed.TotalSeconds > 0 ? RanHere / Elapsed.TotalSeconds : 0;
 
     /// <summary>Cycle number and its wall time in milliseconds.</summary>
     public List<(int Cycle, double Milliseconds)> Times { get; }
 
+    /// <summary>Every failed cycle, with its phase and message.</summary>
     public List<CycleFailure> Failures { get; } = [];
 
     /// <summary>Samples per resource: (cycle, value).</summary>
@@ -133,6 +137,7 @@ public sealed class CycleRun
     /// <summary>Why the run stopped before its planned cycles (null when it did not).</summary>
     public string? StoppedEarly { get; internal set; }
 
+    /// <summary>No failed cycle, no leak over its limit, and the run was not stopped early.</summary>
     public bool Passed => Failures.Count == 0 && Leaks.Count == 0 && StoppedEarly is null;
 
     /// <summary>The run was cancelled (Ctrl+C, a test's timeout): what it holds is the cycles so far, and its journal is not marked complete.</summary>

@@ -24,6 +24,7 @@ public sealed class DetachMix
     /// <summary>The default: all three states equally.</summary>
     public static DetachMix Default { get; } = new([("idle", 1), ("open", 1), ("dma", 1)]);
 
+    /// <summary>The detach states and their weights, in order.</summary>
     public IReadOnlyList<(string State, int Weight)> Weights { get; }
 
     /// <summary>Cycles in one period of the mix.</summary>

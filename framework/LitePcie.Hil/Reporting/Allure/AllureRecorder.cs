@@ -12,6 +12,7 @@ public sealed class AllureItemRecorder
     private readonly IAllureResultsWriter _writer;
     private readonly TimeProvider _time;
 
+    /// <summary>Records steps and attachments into <paramref name="root"/>, writing attachments through <paramref name="writer"/>; times come from <paramref name="time"/> (the system clock when null).</summary>
     public AllureItemRecorder(AllureExecutableItem root, IAllureResultsWriter writer, TimeProvider? time = null)
     {
         Root = root;
@@ -126,6 +127,7 @@ public sealed class AllureContainerRecorder
     private readonly IAllureResultsWriter _writer;
     private readonly TimeProvider _time;
 
+    /// <summary>A container for the fixture <paramref name="name"/>, written through <paramref name="writer"/>; times come from <paramref name="time"/> (the system clock when null).</summary>
     public AllureContainerRecorder(string name, IAllureResultsWriter writer, TimeProvider? time = null)
     {
         _writer = writer;

@@ -39,12 +39,16 @@ public static partial class AllureFiles
         return $"{AllureIds.NewUuid()}-attachment{(ExtensionRule().IsMatch(ext) ? ext : "")}";
     }
 
+    /// <summary>File name of a test result: <c>&lt;uuid&gt;-result.json</c>.</summary>
     public static string ResultFileName(AllureTestResult result) => $"{result.Uuid}-result.json";
 
+    /// <summary>File name of a container: <c>&lt;uuid&gt;-container.json</c>.</summary>
     public static string ContainerFileName(AllureContainer container) => $"{container.Uuid}-container.json";
 
+    /// <summary>A test result as Allure's JSON (UTF-8).</summary>
     public static byte[] Serialize(AllureTestResult result) => JsonSerializer.SerializeToUtf8Bytes(result, AllureJson.Default.AllureTestResult);
 
+    /// <summary>A container as Allure's JSON (UTF-8).</summary>
     public static byte[] Serialize(AllureContainer container) => JsonSerializer.SerializeToUtf8Bytes(container, AllureJson.Default.AllureContainer);
 
     /// <summary>Whether a file name is one an Allure writer produces (what cleaning a results directory may delete).</summary>
@@ -105,10 +109,13 @@ public sealed class FileSystemAllureResultsWriter : IAllureResultsWriter
         return n;
     }
 
+    /// <inheritdoc />
     public void WriteResult(AllureTestResult result) => WriteAtomic(AllureFiles.ResultFileName(result), AllureFiles.Serialize(result));
 
+    /// <inheritdoc />
     public void WriteContainer(AllureContainer container) => WriteAtomic(AllureFiles.ContainerFileName(container), AllureFiles.Serialize(container));
 
+    /// <inheritdoc />
     public string WriteAttachment(string extension, ReadOnlySpan<byte> content)
     {
         string source = AllureFiles.AttachmentSource(extension);
@@ -116,6 +123,7 @@ public sealed class FileSystemAllureResultsWriter : IAllureResultsWriter
         return source;
     }
 
+    /// <inheritdoc />
     public void WriteRunFile(string fileName, ReadOnlySpan<byte> content)
     {
         AllureFiles.ValidateRunFile(fileName);
@@ -179,10 +187,13 @@ public sealed class InMemoryAllureResultsWriter : IAllureResultsWriter
         [.. _files.Where(f => f.Key.EndsWith("-container.json", StringComparison.Ordinal))
             .Select(f => JsonSerializer.Deserialize(f.Value, AllureJson.Default.AllureContainer)!)];
 
+    /// <inheritdoc />
     public void WriteResult(AllureTestResult result) => _files[AllureFiles.ResultFileName(result)] = AllureFiles.Serialize(result);
 
+    /// <inheritdoc />
     public void WriteContainer(AllureContainer container) => _files[AllureFiles.ContainerFileName(container)] = AllureFiles.Serialize(container);
 
+    /// <inheritdoc />
     public string WriteAttachment(string extension, ReadOnlySpan<byte> content)
     {
         string source = AllureFiles.AttachmentSource(extension);
@@ -190,6 +201,7 @@ public sealed class InMemoryAllureResultsWriter : IAllureResultsWriter
         return source;
     }
 
+    /// <inheritdoc />
     public void WriteRunFile(string fileName, ReadOnlySpan<byte> content)
     {
         AllureFiles.ValidateRunFile(fileName);

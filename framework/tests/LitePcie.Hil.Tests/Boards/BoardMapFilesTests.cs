@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FluentAssertions;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Simulation.Csr;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 

@@ -1,5 +1,6 @@
 using FluentAssertions;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Simulation.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Csr;

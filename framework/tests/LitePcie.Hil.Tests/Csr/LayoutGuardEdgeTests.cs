@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FluentAssertions;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Simulation.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Csr;

@@ -1,5 +1,6 @@
 using FluentAssertions;
 using LitePcie.Hil.Csr;
+using LitePcie.Hil.Simulation.Csr;
 using LitePcie.Hil.Tests.Support;
 using NUnit.Framework;
 

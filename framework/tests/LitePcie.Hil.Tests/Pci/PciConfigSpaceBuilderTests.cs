@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Simulation.Pci;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Pci;

@@ -2,6 +2,7 @@ using System.Runtime.ExceptionServices;
 using FsCheck;
 using FsCheck.Fluent;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Simulation.Pci;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Pci;

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using LitePcie.Hil.Pci;
+using LitePcie.Hil.Simulation.Pci;
 
 namespace LitePcie.Hil.Tests.Pci;
 

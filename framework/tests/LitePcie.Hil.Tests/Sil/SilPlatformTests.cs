@@ -223,7 +223,7 @@ public sealed class SilPlatformTests
             .Should().Be(IOReturn.Success);
 
         board.SurpriseRemove(); // nobody subscribed to Removed: the OS says nothing before Stop
-        driver.Stop();
+        driver.Dispose(); // the OS's driver Stop: the core stops (and is freed) without a removal notice
 
         driver.MmioWhileAbsent.Should().Be(0, "the stop sequence (engine stops, MSI enables) must not target a device that left the bus");
         driver.Log.Should().Contain(line => line.Contains("device gone"), "the core learned it from config space reading all-ones");

@@ -1,16 +1,20 @@
+using LitePcie.Hil.Pci;
 using static LitePcie.Hil.Pci.ConfigSpaceBytes;
-using static LitePcie.Hil.Pci.SpecValidation;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Vendor-Specific extended capability to build (version 1); VSEC length is 8 + <paramref name="Data"/>.Length.</summary>
 public sealed record VendorSpecificExtendedCapabilitySpec(ushort VsecId, byte VsecRevision, ReadOnlyMemory<byte> Data)
     : PciExtendedCapabilitySpec
 {
+    /// <inheritdoc />
     public override ushort Id => PciExtendedCapability.VendorSpecificId;
 
+    /// <inheritdoc />
     public override byte Version => 1;
 
+    /// <inheritdoc />
     public override int Length => VendorSpecificExtendedCapability.HeaderLength + Data.Length;
 
     internal override void Validate(string field)

@@ -1,12 +1,15 @@
-using static LitePcie.Hil.Pci.SpecValidation;
+using LitePcie.Hil.Pci;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Vendor-specific capability to build: the length byte is 3 + <paramref name="Data"/>.Length.</summary>
 public sealed record VendorSpecificCapabilitySpec(ReadOnlyMemory<byte> Data) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.VendorSpecificId;
 
+    /// <inheritdoc />
     public override int Length => VendorSpecificCapability.HeaderLength + Data.Length;
 
     internal override void Validate(string field) =>

@@ -1,8 +1,9 @@
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Output of <see cref="PciConfigSpaceBuilder.Build"/>.</summary>
 public sealed class PciConfigImage
 {
+    /// <summary>The built image, the sizing mask of each BAR register, and the offsets where each capability and extended capability was placed.</summary>
     public PciConfigImage(byte[] image, uint[] barSizingMasks, int[] capabilityOffsets, int[] extendedCapabilityOffsets)
     {
         Image = image;

@@ -1,7 +1,8 @@
+using LitePcie.Hil.Pci;
 using static LitePcie.Hil.Pci.ConfigSpaceBytes;
-using static LitePcie.Hil.Pci.SpecValidation;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>MSI capability to build; fields as in <see cref="MsiCapability"/>. Mask/pending bits need per-vector masking.</summary>
 public sealed record MsiCapabilitySpec(
@@ -15,8 +16,10 @@ public sealed record MsiCapabilitySpec(
     uint MaskBits = 0,
     uint PendingBits = 0) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.MsiId;
 
+    /// <inheritdoc />
     public override int Length => MsiCapability.BodyLength(Is64Bit, PerVectorMasking);
 
     internal override void Validate(string field)

@@ -1,4 +1,6 @@
-namespace LitePcie.Hil.Pci;
+using LitePcie.Hil.Pci;
+
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>A BAR a simulated function implements.</summary>
 /// <param name="Index">BAR register 0..5; a 64-bit BAR also takes <paramref name="Index"/>+1.</param>

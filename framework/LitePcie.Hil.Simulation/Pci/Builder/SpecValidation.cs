@@ -1,4 +1,4 @@
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Argument errors of <see cref="PciConfigSpaceBuilder"/>: the parameter name is the offending spec field.</summary>
 internal static class SpecValidation

@@ -1,7 +1,8 @@
+using LitePcie.Hil.Pci;
 using static LitePcie.Hil.Pci.ConfigSpaceBytes;
-using static LitePcie.Hil.Pci.SpecValidation;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Power Management capability to build; fields as in <see cref="PowerManagementCapability"/>.</summary>
 public sealed record PowerManagementCapabilitySpec(
@@ -14,8 +15,10 @@ public sealed record PowerManagementCapabilitySpec(
     bool PmeEnable = false,
     bool PmeStatus = false) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.PowerManagementId;
 
+    /// <inheritdoc />
     public override int Length => PowerManagementCapability.BodyLength;
 
     internal override void Validate(string field)

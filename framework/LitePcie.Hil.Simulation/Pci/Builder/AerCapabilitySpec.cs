@@ -1,14 +1,18 @@
-using static LitePcie.Hil.Pci.SpecValidation;
+using LitePcie.Hil.Pci;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>Advanced Error Reporting extended capability to build (0x48 bytes, all error registers zero).</summary>
 public sealed record AerCapabilitySpec(byte CapabilityVersion = 2) : PciExtendedCapabilitySpec
 {
+    /// <inheritdoc />
     public override ushort Id => PciExtendedCapability.AdvancedErrorReportingId;
 
+    /// <inheritdoc />
     public override byte Version => CapabilityVersion;
 
+    /// <inheritdoc />
     public override int Length => 0x48;
 
     internal override void Validate(string field) =>

@@ -1,7 +1,8 @@
+using LitePcie.Hil.Pci;
 using static LitePcie.Hil.Pci.ConfigSpaceBytes;
-using static LitePcie.Hil.Pci.SpecValidation;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>MSI-X capability to build; fields as in <see cref="MsiXCapability"/>.</summary>
 public sealed record MsiXCapabilitySpec(
@@ -13,8 +14,10 @@ public sealed record MsiXCapabilitySpec(
     bool Enabled = false,
     bool FunctionMask = false) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.MsiXId;
 
+    /// <inheritdoc />
     public override int Length => MsiXCapability.BodyLength;
 
     internal override void Validate(string field)

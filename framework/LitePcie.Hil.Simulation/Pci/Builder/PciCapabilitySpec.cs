@@ -1,4 +1,4 @@
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>
 /// A conventional capability for <see cref="PciConfigSpaceBuilder"/>. The set of kinds is closed:

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LitePcie.Hil.Csr;
 
-namespace LitePcie.Hil.Csr;
+namespace LitePcie.Hil.Simulation.Csr;
 
 /// <summary>
 /// Options of a LitePCIe design whose CSR map is to be generated. Mirrors the knobs of
@@ -308,7 +309,7 @@ public static class LiteXMapGenerator
         {
             ("ctrl", "SoCController"),
             ("pcie_phy", PhyLinkStatusCodec.CoreClassOf(d.Phy)),
-            ("pcie_msi", Csr.MsiBlock.CoreClassOf(d.Msi)),
+            ("pcie_msi", global::LitePcie.Hil.Csr.MsiBlock.CoreClassOf(d.Msi)),
         };
         for (int i = 0; i < d.DmaChannels; i++)
         {

@@ -1,4 +1,4 @@
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>
 /// An extended capability for <see cref="PciConfigSpaceBuilder"/>. The set of kinds is closed:
@@ -11,8 +11,10 @@ public abstract record PciExtendedCapabilitySpec
     {
     }
 
+    /// <summary>Extended capability ID written in the header's bits 15:0.</summary>
     public abstract ushort Id { get; }
 
+    /// <summary>Capability version written in the header's bits 19:16.</summary>
     public abstract byte Version { get; }
 
     /// <summary>Bytes the capability occupies, header included.</summary>

@@ -1,7 +1,8 @@
+using LitePcie.Hil.Pci;
 using static LitePcie.Hil.Pci.ConfigSpaceBytes;
-using static LitePcie.Hil.Pci.SpecValidation;
+using static LitePcie.Hil.Simulation.Pci.SpecValidation;
 
-namespace LitePcie.Hil.Pci;
+namespace LitePcie.Hil.Simulation.Pci;
 
 /// <summary>PCI Express capability to build; fields as in <see cref="PciExpressCapability"/> (sizes in bytes).</summary>
 public sealed record PciExpressCapabilitySpec(
@@ -18,8 +19,10 @@ public sealed record PciExpressCapabilitySpec(
     bool LinkTraining = false,
     bool DataLinkLayerActive = false) : PciCapabilitySpec
 {
+    /// <inheritdoc />
     public override byte Id => PciCapability.PciExpressId;
 
+    /// <inheritdoc />
     public override int Length => PciExpressCapability.BodyLength(Version);
 
     internal override void Validate(string field)

@@ -7,7 +7,7 @@
 #   scripts/public-api.sh --ship   then everything moves into PublicAPI.Shipped.txt (the baseline of a release)
 #   scripts/public-api.sh --check  change nothing; exit 1 and name the symbols when a baseline is out of date
 #
-# The entries are written by the analyzer's own code fix (dotnet format analyzers), so they are exactly what the
+# The entries are the analyzer's own words for each symbol (from its RS0016/RS0017 diagnostics), so they are exactly what the
 # analyzer expects; each file is then sorted (the analyzer ignores order; sorted files merge cleanly). Review the diff of
 # the PublicAPI.*.txt files like code: it is the change of the public surface.
 set -euo pipefail
@@ -48,9 +48,33 @@ for p in "${libraries[@]}"; do
     [ -f "$dir/$f" ] || echo '#nullable enable' > "$dir/$f"
   done
   echo "public-api: $p"
-  dotnet restore "$p" -v quiet >/dev/null
-  # RS0016 adds a missing symbol, RS0017 removes a stale line; RS0037 is covered by the '#nullable enable' header.
-  dotnet format analyzers "$p" --diagnostics RS0016 RS0017 --severity info --no-restore -v quiet
+  # The analyzer names each symbol missing from the baseline (RS0016) and each baseline line whose symbol is gone
+  # (RS0017) in the exact form the baseline takes: build, add and remove what it names, until it names nothing. (The
+  # analyzer's code fix through `dotnet format analyzers` reported no diagnostic here and changed nothing.)
+  for round in 1 2 3; do
+    log=$(mktemp)
+    # --no-incremental: an up-to-date project is not analysed again, so it would report nothing.
+    dotnet build "$p" --no-incremental -nologo -v quiet -p:TreatWarningsAsErrors=false > "$log" 2>&1 || true
+    python3 - "$dir" "$log" "$(realpath "$p")" <<'PY' || { rm -f "$log"; break; }
+import re, sys
+d, project = sys.argv[1], sys.argv[3]
+# Only this project's own diagnostics: a build also reports those of the libraries it references.
+log = "\n".join(l for l in open(sys.argv[2]).read().splitlines() if l.rstrip().endswith(f"[{project}]"))
+add = sorted({m for m in re.findall(r"RS0016: Symbol '(.+?)' is not part of the declared public API", log)})
+gone = {m for m in re.findall(r"RS0017: Symbol '(.+?)' is part of the declared API", log)}
+if not add and not gone:
+    sys.exit(1)
+unshipped = f"{d}/PublicAPI.Unshipped.txt"
+for f in (f"{d}/PublicAPI.Shipped.txt", unshipped):
+    lines = open(f).read().split("\n")
+    keep = [l for l in lines if l.strip() not in gone]
+    if f == unshipped:
+        keep += add
+    open(f, "w").write("\n".join(keep))
+print(f"public-api:   {len(add)} added, {len(gone)} removed")
+PY
+    rm -f "$log"
+  done
   if [ "$mode" = --ship ]; then
     grep -v -e '^#nullable enable$' -e '^$' "$dir/PublicAPI.Unshipped.txt" >> "$dir/PublicAPI.Shipped.txt" || true
     echo '#nullable enable' > "$dir/PublicAPI.Unshipped.txt"

@@ -1,7 +1,6 @@
 using FluentAssertions;
 using LitePcie.Hil.Dma;
 using LitePcie.Hil.Reporting;
-using LitePcie.Hil.Simulation.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Dma;

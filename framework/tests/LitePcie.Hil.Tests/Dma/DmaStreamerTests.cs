@@ -1,6 +1,5 @@
 using FluentAssertions;
 using LitePcie.Hil.Dma;
-using LitePcie.Hil.Simulation.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.Tests.Dma;

@@ -1,6 +1,7 @@
 using LitePcie.Hil.Csr;
 using LitePcie.Hil.Devices;
 using LitePcie.Hil.Dma;
+using LitePcie.Hil.Simulation.Csr;
 
 namespace LitePcie.Hil.Tests.Dma;
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
+using FluentAssertions;
+using FluentAssertions.Execution;
 using LitePcie.Hil.Dext;
 using LitePcie.Hil.MacOS.IOKit;
 
@@ -235,16 +237,16 @@ internal sealed unsafe class FakeIOKit : IIOKit, IDisposable
     {
         Settle();
         string state = Describe();
-        using (new FluentAssertions.Execution.AssertionScope())
+        using (new AssertionScope())
         {
-            FluentAssertions.AssertionExtensions.Should(LiveIOObjects).Be(0, $"{path} releases every iterator, service and notifier ({state})");
-            FluentAssertions.AssertionExtensions.Should(LivePorts).Be(0, $"{path} destroys every notification port");
-            FluentAssertions.AssertionExtensions.Should(LiveQueues).Be(0, $"{path} releases every dispatch queue");
-            FluentAssertions.AssertionExtensions.Should(LiveMappings).Be(0, $"{path} unmaps every memory mapping");
-            FluentAssertions.AssertionExtensions.Should(OpenConnections).Be(0, $"{path} closes every connection");
-            FluentAssertions.AssertionExtensions.Should(PowerClients).Be(0, $"{path} deregisters every power client");
-            FluentAssertions.AssertionExtensions.Should(LiveCFObjects).Be(0, $"{path} releases every CF object created or copied ({state})");
-            FluentAssertions.AssertionExtensions.Should(Errors).BeEmpty($"{path} neither over-releases nor uses a released object");
+            LiveIOObjects.Should().Be(0, $"{path} releases every iterator, service and notifier ({state})");
+            LivePorts.Should().Be(0, $"{path} destroys every notification port");
+            LiveQueues.Should().Be(0, $"{path} releases every dispatch queue");
+            LiveMappings.Should().Be(0, $"{path} unmaps every memory mapping");
+            OpenConnections.Should().Be(0, $"{path} closes every connection");
+            PowerClients.Should().Be(0, $"{path} deregisters every power client");
+            LiveCFObjects.Should().Be(0, $"{path} releases every CF object created or copied ({state})");
+            Errors.Should().BeEmpty($"{path} neither over-releases nor uses a released object");
         }
     }
 

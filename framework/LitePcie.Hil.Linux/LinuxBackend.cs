@@ -23,8 +23,17 @@ public sealed class LinuxBackend : IDeviceBackend
     private readonly ILinuxSyscalls _sys;
     private readonly SysfsPci _sysfs;
 
-    /// <summary>The backend for boards of <paramref name="profile"/> bound to litepcie.ko; <paramref name="paths"/> and <paramref name="syscalls"/> default to this machine's sysfs, /dev and libc (tests pass fakes).</summary>
-    public LinuxBackend(BoardProfile profile, LinuxPaths? paths = null, ILinuxSyscalls? syscalls = null)
+    /// <summary>
+    /// The backend for boards of <paramref name="profile"/> bound to litepcie.ko, through this machine's system calls;
+    /// <paramref name="paths"/> defaults to this machine's sysfs and /dev (a guest's or a test tree's root otherwise).
+    /// </summary>
+    public LinuxBackend(BoardProfile profile, LinuxPaths? paths = null)
+        : this(profile, paths, syscalls: null)
+    {
+    }
+
+    /// <summary>The same, with the system calls behind the seam a test's fake kernel answers (libc when null).</summary>
+    internal LinuxBackend(BoardProfile profile, LinuxPaths? paths, ILinuxSyscalls? syscalls)
     {
         _profile = profile;
         _paths = paths ?? LinuxPaths.System;

@@ -95,7 +95,7 @@ public sealed unsafe class LinuxSession : DeviceSessionBase
     internal ILinuxSyscalls Sys => _sys;
 
     /// <summary>Opens every channel node of a board (O_RDWR | O_CLOEXEC | O_NONBLOCK) and reads the board's identity.</summary>
-    public static LinuxSession Open(ILinuxSyscalls sys, LinuxPaths paths, DeviceDescriptor device, CsrMap map, LitePcieBinding binding)
+    internal static LinuxSession Open(ILinuxSyscalls sys, LinuxPaths paths, DeviceDescriptor device, CsrMap map, LitePcieBinding binding)
     {
         var nodes = binding.Nodes;
         if (nodes.Count == 0)

@@ -6,7 +6,7 @@ namespace LitePcie.Hil.Linux;
 /// The system calls the Linux backend makes, behind a seam so the transport is tested against a fake kernel.
 /// Every call returns a non-negative result or <c>-errno</c> (never throws for an errno).
 /// </summary>
-public unsafe interface ILinuxSyscalls
+internal unsafe interface ILinuxSyscalls
 {
     /// <summary><c>open(2)</c>: a file descriptor or −errno.</summary>
     int Open(string path, int flags);
@@ -54,7 +54,7 @@ internal static class LinuxConstants
 }
 
 /// <summary>The real system calls (libc), used only on Linux.</summary>
-public sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
+internal sealed unsafe partial class LibcSyscalls : ILinuxSyscalls
 {
     /// <inheritdoc />
     public int Open(string path, int flags) => Result(open(path, flags));

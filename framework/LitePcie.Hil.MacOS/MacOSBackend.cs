@@ -55,7 +55,7 @@ public sealed class MacOSBackend : IDeviceBackend
     }
 
     /// <summary>The backend on a given IOKit (a fake in tests). <paramref name="io"/> null means "not macOS".</summary>
-    public MacOSBackend(IEnumerable<BoardProfile> boards, IIOKit? io)
+    internal MacOSBackend(IEnumerable<BoardProfile> boards, IIOKit? io)
     {
         _boards = [.. boards];
         _io = io;
@@ -77,7 +77,7 @@ public sealed class MacOSBackend : IDeviceBackend
     public static string? Unavailable(bool tryOpen = true) => Unavailable(IOKitRuntime.Current, tryOpen);
 
     /// <summary><see cref="Unavailable(bool)"/> on a given IOKit (null: not macOS).</summary>
-    public static string? Unavailable(IIOKit? io, bool tryOpen = true)
+    internal static string? Unavailable(IIOKit? io, bool tryOpen = true)
     {
         if (io is null)
         {

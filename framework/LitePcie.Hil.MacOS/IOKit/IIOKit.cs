@@ -15,7 +15,7 @@ namespace LitePcie.Hil.MacOS.IOKit;
 /// <para>Callbacks are passed as unmanaged C function pointers (<c>delegate* unmanaged[Cdecl]</c> to an
 /// <c>[UnmanagedCallersOnly]</c> method) cast to <see cref="nint"/>, with the C signature named on the member.</para>
 /// </remarks>
-public interface IIOKit
+internal interface IIOKit
 {
     // ---- CoreFoundation ----
 

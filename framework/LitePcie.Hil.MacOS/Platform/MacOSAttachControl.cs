@@ -25,7 +25,7 @@ public sealed class MacOSAttachControl : IAttachControl
     }
 
     /// <summary>Commands confirmed through a given IOKit (a fake in tests).</summary>
-    public MacOSAttachControl(IAttachControl command, TimeSpan notificationTimeout, IIOKit io, TimeProvider? time = null)
+    internal MacOSAttachControl(IAttachControl command, TimeSpan notificationTimeout, IIOKit io, TimeProvider? time = null)
         : this(command, notificationTimeout, () => new MacOSAttachWatcher(io, time))
     {
     }

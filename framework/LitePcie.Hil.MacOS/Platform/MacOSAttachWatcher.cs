@@ -54,7 +54,7 @@ public sealed class MacOSAttachWatcher : IDisposable
     }
 
     /// <summary>Watches through a given IOKit (a fake in tests).</summary>
-    public unsafe MacOSAttachWatcher(IIOKit io, TimeProvider? time = null)
+    internal unsafe MacOSAttachWatcher(IIOKit io, TimeProvider? time = null)
     {
         _io = io;
         _time = time ?? TimeProvider.System;

@@ -44,7 +44,7 @@ public sealed class MacOSPowerControl : IPowerControl
     }
 
     /// <summary>Sleep through a given IOKit and command runner (fakes in tests); <paramref name="isRoot"/> answers whether pmset may run.</summary>
-    public MacOSPowerControl(IIOKit? io, MacOSPowerOptions? options, CommandRunner run, Func<bool> isRoot)
+    internal MacOSPowerControl(IIOKit? io, MacOSPowerOptions? options, CommandRunner run, Func<bool> isRoot)
     {
         _io = io;
         _options = options ?? new MacOSPowerOptions();

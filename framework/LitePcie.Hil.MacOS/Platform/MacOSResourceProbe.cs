@@ -41,7 +41,7 @@ public sealed partial class MacOSResourceProbe : IResourceProbe
     }
 
     /// <summary>Samples through a given command runner (a fake in tests); <paramref name="enabled"/> false samples nothing.</summary>
-    public MacOSResourceProbe(MacOSProbeOptions? options, CommandRunner run, bool enabled = true)
+    internal MacOSResourceProbe(MacOSProbeOptions? options, CommandRunner run, bool enabled = true)
     {
         _options = options ?? new MacOSProbeOptions();
         _run = run;

@@ -34,61 +34,13 @@ internal static class CliOptions
     /// The option that is the same setting as the runsettings parameter <paramref name="parameter"/> (its declaration's
     /// <see cref="OptionAttribute.Cli"/>): its flag, range, default (<see cref="OptionAttribute.CliDefault"/>, else the
     /// parameter's) and validation come from that one declaration, and a refused value gets the runsettings' words with
-    /// the flag as the field (<c>--cycles '0': accepted an integer in 1..1000000</c>).
+    /// the flag as the field (<c>--cycles '0': accepted an integer in 1..1000000</c>); see <see cref="DeclaredOption"/>.
     /// </summary>
     /// <param name="parameter">The runsettings name, e.g. <c>nameof(QualificationOptions.QualificationCycles)</c>.</param>
     /// <param name="description">What the option does in this command (the help adds what it accepts).</param>
     /// <param name="unit">The unit the help adds after the range, if any.</param>
-    public static Option<T> Declared<T>(string parameter, string description, string unit = "")
-    {
-        var d = HilOptions.Binder[parameter];
-        string flag = d.Declaration.Cli?.Split(' ')[^1]
-            ?? throw new InvalidOperationException($"{parameter}: its declaration names no command-line option (Cli = …)");
-        string defaultText = d.Declaration.CliDefault ?? d.Default;
-        var problems = new List<string>();
-        T defaultValue = As<T>(HilOptions.Binder.Value(d, defaultText, problems, flag), defaultText);
-        if (problems.Count > 0)
-        {
-            throw new InvalidOperationException($"{parameter}: the command line's default is refused by its own declaration: {string.Join("; ", problems)}");
-        }
-
-        return new Option<T>(flag)
-        {
-            Description = $"{description} ({d.Accepted.Replace("`", "", StringComparison.Ordinal)}{Unit(unit)})",
-            DefaultValueFactory = _ => defaultValue,
-            CustomParser = result =>
-            {
-                if (result.Tokens.Count == 0)
-                {
-                    return defaultValue;
-                }
-
-                string text = result.Tokens[^1].Value;
-                var errors = new List<string>();
-                var value = HilOptions.Binder.Value(d, text, errors, flag);
-                if (errors.Count == 0)
-                {
-                    return As<T>(value, text);
-                }
-
-                foreach (var e in errors)
-                {
-                    result.AddError(e);
-                }
-
-                return defaultValue;
-            },
-        };
-    }
-
-    /// <summary>A bound value as the option's type: an enum as its lower-case word, a value of the record's own type as the text given.</summary>
-    private static T As<T>(object? value, string text) => value switch
-    {
-        T same => same,
-        Enum e when typeof(T) == typeof(string) => (T)(object)e.ToString().ToLowerInvariant(),
-        _ when typeof(T) == typeof(string) => (T)(object)text,
-        _ => throw new InvalidOperationException($"{text}: bound as {value?.GetType().Name ?? "nothing"}, not {typeof(T).Name}"),
-    };
+    public static Option<T> Declared<T>(string parameter, string description, string unit = "") =>
+        DeclaredOption.Of<T, HilOptions>(HilOptions.Binder, parameter, description, unit);
 
     private static string Unit(string unit) => unit.Length == 0 ? "" : " " + unit;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using LitePcie.Hil.Backends;
 using LitePcie.Hil.Boards;
+using LitePcie.Hil.Options;
 using LitePcie.Hil.Simulation.Faults;
 using LitePcie.Hil.Simulation.Gateware;
 
@@ -17,121 +18,116 @@ public static class Program
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>Parses the arguments, then serves one board until the device disconnects.</summary>
     public static int Main(string[] args)
     {
-        var socket = new Option<string>("--socket", "-s") { Description = "Unix socket path QEMU's litepcie-hil device connects to", Required = true };
-        var board = new Option<string>("--board", "-b") { Description = "Board profile (name or path)", DefaultValueFactory = _ => BoardCatalog.DefaultBoard };
-        var faults = new Option<string>("--faults", "-f") { Description = "Faults to inject, name[=value];… (as SimFaults), e.g. dma-bitflip=0.01;seed=7", DefaultValueFactory = _ => "" };
-        var engine = new Option<string>("--engine") { Description = "What computes the gateware: model (the C# gateware model) or rtl (the board's real LitePCIe RTL under Verilator, docs/rtl.md)", DefaultValueFactory = _ => "model" };
-        var paced = new Option<bool>("--paced") { Description = "Pace DMA to the profile's link rate" };
-        var dmaRate = new Option<string?>("--dma-rate") { Description = "Pace DMA to this many bytes/s per direction (e.g. 32MiB; 1MiB..100GiB): a guest under TCG runs far slower than real time, the board must too" };
-        var summary = new Option<FileInfo?>("--summary") { Description = "Write a JSON summary here when the device disconnects" };
-        var rootPort = new Option<FileInfo?>("--root-port-file") { Description = "Write the QEMU pcie-root-port link properties of the board (x-speed=…,x-width=…) to this file before listening" };
-        var lead = new Option<int>("--lead") { Description = "Buffers a DMA engine may run ahead of what the guest's driver last read of it (0 = the hardware's behaviour: never wait; 1..65536)", DefaultValueFactory = _ => 0 };
-        var connectTimeout = new Option<int>("--connect-timeout") { Description = "Seconds to wait for QEMU's device (1..86400)", DefaultValueFactory = _ => 600 };
-        var root = new RootCommand("litepcie-hil-device-server: a simulated LitePCIe board behind a unix socket, for QEMU's litepcie-hil device")
+        if (Parse(args, Console.Error, out int code) is not { } a)
         {
-            socket, board, faults, engine, paced, dmaRate, lead, summary, rootPort, connectTimeout,
-        };
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var error in parse.Errors)
-            {
-                Console.Error.WriteLine($"error: {error.Message}");
-            }
-
-            return 2;
+            return code;
         }
 
-        if (parse.Action is not null && parse.CommandResult.Command != root || args.Contains("--help") || args.Contains("-h") || args.Contains("-?"))
-        {
-            return parse.Invoke();
-        }
-
-        string engineName = parse.GetValue(engine)!.Trim().ToLowerInvariant();
-        SimEngine chosen;
-        switch (engineName)
-        {
-            case "model":
-                chosen = SimEngine.Model;
-                break;
-            case "rtl":
-                chosen = SimEngine.Rtl;
-                break;
-            default:
-                Console.Error.WriteLine($"error: --engine '{engineName}': accepted model or rtl");
-                return 2;
-        }
-
-        int leadBuffers = parse.GetValue(lead);
-        if (leadBuffers is < 0 or > 65536)
-        {
-            Console.Error.WriteLine($"error: --lead {leadBuffers}: accepted 0 (off) or 1..65536 buffers");
-            return 2;
-        }
-
-        int timeout = parse.GetValue(connectTimeout);
-        if (timeout is < 1 or > 86400)
-        {
-            Console.Error.WriteLine($"error: --connect-timeout {timeout}: accepted 1..86400 seconds");
-            return 2;
-        }
-
-        double? rate = null;
-        if (parse.GetValue(dmaRate) is { } rateText)
-        {
-            if (!BoardProfile.TryParseInteger(rateText, out long bytes) || bytes < 1L << 20 || bytes > 100L << 30)
-            {
-                Console.Error.WriteLine($"error: --dma-rate '{rateText}': accepted 1MiB..100GiB (bytes per second per direction, KiB/MiB/GiB suffixes)");
-                return 2;
-            }
-
-            rate = bytes;
-        }
-
-        BoardProfile profile;
-        FaultPlan plan;
-        var request = new BackendRequest
-        {
-            Backend = SimBackendProvider.Name,
-            Boards = [parse.GetValue(board)!],
-            Faults = parse.GetValue(faults),
-            Paced = parse.GetValue(paced),
-            Engine = chosen,
-            AskedAs = "--engine",
-        };
-        try
-        {
-            profile = BoardCatalog.Load(request.Boards[0]);
-            plan = FaultPlan.Parse(request.Faults);
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or System.Text.Json.JsonException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
-        }
-
-        if (BackendRegistry.For(request).Unavailable(request) is { } noRtl)
-        {
-            Console.Error.WriteLine($"error: --engine rtl: {noRtl}");
-            return 2;
-        }
-
-        if (parse.GetValue(rootPort) is { } rootPortFile)
+        if (a.RootPortFile is { } rootPortFile)
         {
             // The root port above the function trains the profile's link (QEMU 7.2 property values).
-            string speed = profile.LinkSpeed switch
+            string speed = a.Profile.LinkSpeed switch
             {
                 Hil.Pci.PciLinkSpeed.Gen1 => "2_5",
                 Hil.Pci.PciLinkSpeed.Gen2 => "5",
                 Hil.Pci.PciLinkSpeed.Gen3 => "8",
                 _ => "16",
             };
-            File.WriteAllText(rootPortFile.FullName, $"x-speed={speed},x-width={profile.LinkWidth}\n");
+            File.WriteAllText(rootPortFile.FullName, $"x-speed={speed},x-width={a.Profile.LinkWidth}\n");
         }
 
-        return Serve(parse.GetValue(socket)!, request, profile, plan, rate, leadBuffers, parse.GetValue(summary), TimeSpan.FromSeconds(timeout));
+        return Serve(a.Socket, a.Request, a.Profile, a.Plan, a.Rate, a.Lead, a.Summary, a.ConnectTimeout);
+    }
+
+    /// <summary>
+    /// The arguments, each option built from its one declaration (<see cref="DeclaredOption"/>): the board, its faults,
+    /// engine and pacing from the runsettings' (<see cref="HilOptions.Binder"/>), the server's own from
+    /// <see cref="DeviceServerOptions.Binder"/>. Null when the process is to exit with <paramref name="exitCode"/>: 2 after
+    /// writing each problem (the option, the value, what it accepts) to <paramref name="error"/>, or help's.
+    /// </summary>
+    internal static ServerArguments? Parse(string[] args, TextWriter error, out int exitCode)
+    {
+        var own = DeviceServerOptions.Binder;
+        var socket = DeclaredOption.Of<string, DeviceServerOptions>(own, nameof(ServingOptions.Socket));
+        socket.Required = true;
+        socket.DefaultValueFactory = null; // required: no default to fall back on
+        socket.Aliases.Add("-s");
+        var board = DeclaredOption.Of<string, HilOptions>(HilOptions.Binder, "Board", "Board profile; the server serves one", flag: "--board");
+        board.Aliases.Add("-b");
+        var faults = DeclaredOption.Of<string, HilOptions>(HilOptions.Binder, nameof(SimOptions.SimFaults), "Faults to inject into the board, e.g. dma-bitflip=0.01;seed=7");
+        faults.Aliases.Add("-f");
+        var engine = DeclaredOption.Of<string, HilOptions>(HilOptions.Binder, nameof(SimOptions.SimEngine), "What computes the gateware: the C# gateware model, or the board's real LitePCIe RTL under Verilator (docs/rtl.md)");
+        var paced = DeclaredOption.Of<bool, HilOptions>(HilOptions.Binder, nameof(SimOptions.SimPaced), "Pace DMA to the profile's link rate");
+        var dmaRate = DeclaredOption.Of<long, DeviceServerOptions>(own, nameof(ServingOptions.DmaRate), unit: "bytes/s");
+        var lead = DeclaredOption.Of<int, DeviceServerOptions>(own, nameof(ServingOptions.Lead), unit: "buffers");
+        var summary = DeclaredOption.Of<string, DeviceServerOptions>(own, nameof(ServingOptions.Summary));
+        var rootPort = DeclaredOption.Of<string, DeviceServerOptions>(own, nameof(ServingOptions.RootPortFile));
+        var connectTimeout = DeclaredOption.Of<int, DeviceServerOptions>(own, nameof(ServingOptions.ConnectTimeout), unit: "seconds");
+        var root = new RootCommand("litepcie-hil-device-server: a simulated LitePCIe board behind a unix socket, for QEMU's litepcie-hil device")
+        {
+            socket, board, faults, engine, paced, dmaRate, lead, summary, rootPort, connectTimeout,
+        };
+        var parse = root.Parse(args);
+        exitCode = 2;
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors)
+            {
+                error.WriteLine($"error: {e.Message}");
+            }
+
+            return null;
+        }
+
+        if (parse.Action is not null && parse.CommandResult.Command != root || args.Contains("--help") || args.Contains("-h") || args.Contains("-?"))
+        {
+            exitCode = parse.Invoke();
+            return null;
+        }
+
+        var request = new BackendRequest
+        {
+            Backend = SimBackendProvider.Name,
+            Boards = [parse.GetValue(board)!],
+            Faults = parse.GetValue(faults),
+            Paced = parse.GetValue(paced),
+            Engine = Enum.Parse<SimEngine>(parse.GetValue(engine)!, ignoreCase: true), // a word its declaration accepted
+            AskedAs = "--engine",
+        };
+        string boardName = request.Boards[0];
+        if (boardName.Contains(',', StringComparison.Ordinal))
+        {
+            error.WriteLine($"error: --board '{boardName}': the device server serves one board; accepted one profile name or path");
+            return null;
+        }
+
+        BoardProfile profile;
+        try
+        {
+            profile = BoardCatalog.Load(boardName);
+            _ = profile.CsrMap; // a csr.json without a required register is bad input, found now (as the runsettings' Board is)
+        }
+        catch (Exception e) when (e is BoardProfileException or Csr.CsrMapException or ArgumentException or IOException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            error.WriteLine($"error: --board '{boardName}': {e.Message}");
+            return null;
+        }
+
+        var plan = FaultPlan.Parse(request.Faults); // accepted by its declaration's parser already
+
+        if (BackendRegistry.For(request).Unavailable(request) is { } noRtl)
+        {
+            error.WriteLine($"error: --engine rtl: {noRtl}");
+            return null;
+        }
+
+        exitCode = 0;
+        static FileInfo? File(string path) => path.Length == 0 ? null : new FileInfo(path);
+        return new ServerArguments(parse.GetValue(socket)!, request, profile, plan, parse.GetValue(dmaRate) is var rate and > 0 ? rate : null,
+            parse.GetValue(lead), File(parse.GetValue(summary)!), File(parse.GetValue(rootPort)!), TimeSpan.FromSeconds(parse.GetValue(connectTimeout)));
     }
 
     private static int Serve(string socketPath, BackendRequest request, BoardProfile profile, FaultPlan plan, double? rate, int lead, FileInfo? summary, TimeSpan connectTimeout)
@@ -219,3 +215,16 @@ public static class Program
         return !gone ? 3 : host.ProtocolErrors.Count > 0 || dmaFaults.Count > 0 ? 1 : 0;
     }
 }
+
+/// <summary>What the device server was asked to serve, checked.</summary>
+/// <param name="Socket">The unix socket QEMU's device connects to.</param>
+/// <param name="Request">The simulator's request: board, faults, engine, pacing.</param>
+/// <param name="Profile">The board's profile.</param>
+/// <param name="Plan">The faults to inject.</param>
+/// <param name="Rate">DMA bytes per second per direction, or null (unpaced, or the link rate when paced).</param>
+/// <param name="Lead">Buffers a DMA engine may run ahead of the guest's driver (0 = never wait).</param>
+/// <param name="Summary">Where to write the JSON summary, or null.</param>
+/// <param name="RootPortFile">Where to write the root port's link properties, or null.</param>
+/// <param name="ConnectTimeout">How long to wait for QEMU's device.</param>
+internal sealed record ServerArguments(
+    string Socket, BackendRequest Request, BoardProfile Profile, FaultPlan Plan, double? Rate, int Lead, FileInfo? Summary, FileInfo? RootPortFile, TimeSpan ConnectTimeout);

@@ -37,8 +37,8 @@ internal sealed class DeviceOptions
     private readonly Option<string> _backend = CliOptions.Declared<string>(nameof(TargetOptions.Backend), "Backend: the simulator, the Linux litepcie driver or the macOS dext");
     private readonly Option<string?> _board = new("--board") { Description = $"Board profile name or path (default {BoardCatalog.DefaultBoard})" };
     private readonly Option<string?> _device = new("--device") { Description = "PCI address (0000:01:00.0), device node or registry id (default: the first board found)" };
-    private readonly Option<string?> _faults = new("--faults") { Description = "Faults to inject into the simulated board, e.g. \"dma-bitflip=0.01;seed=7\" (sim only)" };
-    private readonly Option<bool> _paced = new("--paced") { Description = "Pace the simulated link to the board's payload rate (sim only)" };
+    private readonly Option<string> _faults = CliOptions.Declared<string>(nameof(SimOptions.SimFaults), "Faults to inject into the simulated board, e.g. \"dma-bitflip=0.01;seed=7\" (sim only)");
+    private readonly Option<bool> _paced = CliOptions.Declared<bool>(nameof(SimOptions.SimPaced), "Pace the simulated link to the board's payload rate (sim only)");
     private readonly Option<string> _engine = CliOptions.Declared<string>(nameof(SimOptions.SimEngine), "Engine of the simulated gateware: our model, or the board's real LitePCIe RTL under Verilator (sim only; docs/rtl.md)");
     private readonly Option<bool> _json = new("--json") { Description = "Machine-readable output: one JSON document on stdout, no colours, no live redraw" };
 
@@ -64,21 +64,19 @@ internal sealed class DeviceOptions
                 return; // a bad --backend is reported already; the cross-checks need a valid one
             }
 
-            string? faults = result.GetValue(_faults);
-            if (faults is not null && backend != Sim)
+            string? faults;
+            try
+            {
+                faults = result.GetValue(_faults); // checked by its declaration's parser (FaultPlan)
+            }
+            catch (InvalidOperationException)
+            {
+                return; // a bad --faults is reported already
+            }
+
+            if (faults is { Length: > 0 } && backend != Sim)
             {
                 result.AddError($"--faults injects faults into the simulated board and applies only to --backend sim, not --backend {backend}");
-            }
-            else if (faults is not null)
-            {
-                try
-                {
-                    FaultPlan.Parse(faults);
-                }
-                catch (FaultPlanException e)
-                {
-                    result.AddError($"--faults: {e.Message}");
-                }
             }
 
             if (result.GetValue(_paced) && backend != Sim)
@@ -109,7 +107,8 @@ internal sealed class DeviceOptions
 
     /// <summary>The validated request of a parse.</summary>
     public DeviceRequest Read(ParseResult parse) =>
-        new(parse.GetValue(_backend) ?? Sim, parse.GetValue(_board), parse.GetValue(_device), parse.GetValue(_faults), parse.GetValue(_paced), parse.GetValue(_json))
+        new(parse.GetValue(_backend) ?? Sim, parse.GetValue(_board), parse.GetValue(_device), parse.GetValue(_faults) is { Length: > 0 } faults ? faults : null,
+            parse.GetValue(_paced), parse.GetValue(_json))
         {
             Engine = parse.GetValue(_engine) ?? Model,
         };

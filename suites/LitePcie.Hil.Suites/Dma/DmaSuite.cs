@@ -275,11 +275,11 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
         async Task<long> Until(DmaDirection d, long count, Func<long>? refill)
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long start = Context.Time.GetTimestamp();
             while (ch.GetCounters(d).HwCount < count)
             {
                 refill?.Invoke();
-                if (clock.Elapsed > bound)
+                if (Context.Time.GetElapsedTime(start) > bound)
                 {
                     throw new AssertionException($"pcie_dma0 {d.ToString().ToLowerInvariant()}: hardware count {ch.GetCounters(d).HwCount} did not reach {count} within {bound.TotalMilliseconds:0} ms");
                 }

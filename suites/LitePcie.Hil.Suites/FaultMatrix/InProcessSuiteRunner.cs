@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using System.Text;
 using LitePcie.Hil.Backends;
@@ -38,7 +37,8 @@ public static class InProcessSuiteRunner
         TimeSpan budget, TimeSpan perTest, Func<InProcessOutcome, bool>? stop = null, string? only = null)
     {
         var outcomes = new List<InProcessOutcome>();
-        var clock = Stopwatch.StartNew();
+        var time = TimeProvider.System; // the fault matrix budgets its run on the wall clock: a budget, not a synchronisation
+        long start = time.GetTimestamp();
         var profile = BoardCatalog.Load(board);
         // The run's simulator settings, one board, this fault string; faults are injected into our model, unpaced.
         var request = BackendFactory.Request(options) with { Backend = SimBackendProvider.Name, Boards = [board], Device = "", Faults = faults, Paced = false, Engine = SimEngine.Model };
@@ -46,7 +46,7 @@ public static class InProcessSuiteRunner
         var platform = BackendRegistry.Platform(request, backend);
         foreach (var (name, invoke) in Tests(suiteType).Where(t => only is null || t.Name == only))
         {
-            if (clock.Elapsed > budget)
+            if (time.GetElapsedTime(start) > budget)
             {
                 break;
             }
@@ -78,7 +78,7 @@ public static class InProcessSuiteRunner
                     await task.WaitAsync(perTest);
                 }
 
-                outcome = new InProcessOutcome(name, InProcessStatus.Passed, "", clock.Elapsed, log.ToString());
+                outcome = new InProcessOutcome(name, InProcessStatus.Passed, "", time.GetElapsedTime(start), log.ToString());
             }
             catch (Exception raw)
             {
@@ -90,7 +90,7 @@ public static class InProcessSuiteRunner
                     _ => InProcessStatus.Broken,
                 };
                 string message = e is TimeoutException or OperationCanceledException ? $"timed out after {perTest.TotalSeconds:0} s: {e.Message}" : e.Message;
-                outcome = new InProcessOutcome(name, status, message, clock.Elapsed, log.ToString());
+                outcome = new InProcessOutcome(name, status, message, time.GetElapsedTime(start), log.ToString());
             }
             finally
             {

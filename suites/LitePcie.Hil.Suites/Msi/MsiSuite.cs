@@ -129,7 +129,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         var counters = running.ToDictionary(d => d, _ => new HwCounter(ch.Geometry.BufferCount));
         var bound = TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs);
         bool shared = Context.Map.Layout.Msi.Flavour == MsiFlavour.Single;
-        var clock = Stopwatch.StartNew();
+        long start = Context.Time.GetTimestamp();
         long messages;
         var lines = new List<string>();
         bool agree, over;
@@ -184,7 +184,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                 // nothing new: look again until the bound
             }
         }
-        while (clock.Elapsed < bound);
+        while (Context.Time.GetElapsedTime(start) < bound);
 
         // First line: the kind (lost, or more than raised); the counts follow.
         return (over ? "MSI interrupts extra: more interrupts arrived than the hardware raised" : DmaState.LostInterrupts) + "\n" +
@@ -250,7 +250,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
         // posted before (a completion never passes a posted write), so the window below starts with nothing in flight.
         Context.Session.Read(Context.Map.Layout.Msi.Enable).Should().Be(0UL, "no MSI source is enabled while idle");
         var before = Context.Session.GetInterruptStatistics();
-        await Context.StepAsync($"stay idle {Context.Options.Msi.MsiIdleMs} ms", () => Task.Delay(Context.Options.Msi.MsiIdleMs, Context.Cancellation));
+        await Context.StepAsync($"stay idle {Context.Options.Msi.MsiIdleMs} ms", () => Task.Delay(TimeSpan.FromMilliseconds(Context.Options.Msi.MsiIdleMs), Context.Time, Context.Cancellation));
         var after = Context.Session.GetInterruptStatistics();
         long arrived = after.Messages - before.Messages;
         long spurious = after.Spurious - before.Spurious;
@@ -304,7 +304,7 @@ public sealed class MsiSuite(BoardTarget target) : DeviceSuite(target)
                     }
                 }
 
-                await Task.Delay(2).ConfigureAwait(false); // the sampling period of the watch, not a synchronisation
+                await Task.Delay(TimeSpan.FromMilliseconds(2), Context.Time).ConfigureAwait(false); // the sampling period of the watch, not a synchronisation
             }
         });
         try

@@ -14,7 +14,7 @@ internal static class GuestReportCommand
     {
         var run = new Option<DirectoryInfo>("--run") { Description = "The run folder run.sh wrote (one sub-folder per boot)", Required = true };
         var allure = new Option<DirectoryInfo>("--allure") { Description = "Allure results folder to add the run to", Required = true };
-        var board = new Option<string>("--board") { Description = "Board profile the run used", DefaultValueFactory = _ => "sim-ac701-2ch" };
+        var board = new Option<string>("--board") { Description = "Board profile the run used", DefaultValueFactory = _ => Boards.BoardCatalog.DefaultBoard };
         var faults = new Option<string?>("--faults") { Description = "Faults the device server injected" };
         var command = new Command("guest-report", "Collect a Linux guest run (lab/linux-guest/run.sh) into Allure results and count its checks") { run, allure, board, faults };
         command.SetAction(parse =>

@@ -131,6 +131,31 @@ public sealed class LitePcieTransportTests
         }
     }
 
+    /// <summary>
+    /// litepcie.ko maps the whole of BAR0 (pcim_iomap) and its REG ioctl adds the address to that mapping: the regions of
+    /// BAR0 past the CSRs (the design's memories, e.g. the user window <c>mmap</c> at +0x20000) are the driver's to reach,
+    /// and the suites' BAR checks read them. Only what lies beyond the mapping is refused (P16). Seen on the real driver
+    /// in the guest: the backend used to refuse +0x20000 (past the 64 KiB CSR region) before the driver was asked.
+    /// </summary>
+    [Test]
+    public async Task Bar0_regions_past_the_csrs_reach_the_driver_and_only_beyond_bar0_is_refused()
+    {
+        var (kernel, _, session) = await OpenAsync();
+        using (kernel)
+        await using (session)
+        {
+            var mmap = session.Map.Memories["mmap"];
+            uint first = (uint)(mmap.Base - session.Map.CsrBase);
+            uint last = first + (uint)mmap.Size - 4;
+            int before = kernel.Ioctls.Count;
+            FluentActions.Invoking(() => session.ReadCsr(first)).Should().NotThrow($"BAR0 +0x{first:X} (mmap) is inside the driver's BAR0 mapping");
+            FluentActions.Invoking(() => session.ReadCsr(last)).Should().NotThrow();
+            kernel.Ioctls.Skip(before).Should().HaveCount(2).And.OnlyContain(i => i.Name == "LITEPCIE_IOCTL_REG");
+            FluentActions.Invoking(() => session.ReadCsr(1u << 20)).Should().Throw<DeviceArgumentException>().WithMessage("*0x100000*below 0x100000*BAR0*");
+            kernel.OutOfBoundsRegs.Should().BeEmpty("nothing beyond the mapping reached the driver");
+        }
+    }
+
     [Test]
     public async Task A_root_only_node_is_refused_with_the_udev_rule_that_fixes_it()
     {

@@ -148,7 +148,7 @@ internal static class TwinKernels
         public string? RemovalWithOpenFilesUnavailable =>
             RemovalUnavailable ?? (Environment.GetEnvironmentVariable("LITEPCIE_HIL_TWIN_REMOVAL") == "open-files" ? null
             : "litepcie.ko frees each channel's cdev with the board (device-managed memory, upstream #95); a node's inode still open keeps " +
-              "pointing at it, and the last close of that file runs cd_forget on freed memory: kernel BUG at lib/list_debug.c:59 (list " +
+              "pointing at it, and the last close of that file runs cd_forget on freed memory: once a rescan has reused it, kernel BUG at lib/list_debug.c:59 (list " +
               "corruption), measured in the guest — the real driver is removed with no file open instead " +
               "(A_board_removed_with_no_file_open_…); LITEPCIE_HIL_TWIN_REMOVAL=open-files runs this anyway, and the kernel dies");
 

@@ -132,6 +132,35 @@ public sealed class LitePcieTransportTests
     }
 
     /// <summary>
+    /// A file that enabled an engine without LITEPCIE_IOCTL_LOCK leaves the driver's flag and the engine on at its close;
+    /// the DMA ioctls start an engine only when the enable sent differs from that flag. A session's start must still
+    /// program a fresh table (counts from 0): in the guest a loopback stream after such a run read 256 RX buffers the
+    /// engine had never written (zeros). Failed before: the start sent enable 1 to a flag already 1, a no-op.
+    /// </summary>
+    [Test]
+    public async Task A_start_after_an_unlocked_run_programs_a_fresh_table()
+    {
+        var (kernel, _, session) = await OpenAsync(hostFlowControl: false);
+        using (kernel)
+        await using (session)
+        {
+            int raw = Raw.Open(kernel, kernel.NodePath(0));
+            Raw.Loopback(kernel, raw, true);
+            Raw.Dma(kernel, raw, DmaDirection.Writer, 1);
+            Raw.Dma(kernel, raw, DmaDirection.Reader, 1);
+            await Eventually.UntilAsync(() => Raw.Dma(kernel, raw, DmaDirection.Writer, 1).HwCount >= 64, "the unlocked writer past 64 buffers", TimeSpan.FromSeconds(20));
+            kernel.Close(raw);
+            var state = kernel.Driver.State(0, DmaDirection.Writer);
+            state.Enabled.Should().BeTrue("a file that never locked the writer does not stop it at its close");
+            long before = state.HwCount;
+
+            session.Channels[0].Start(DmaDirection.Writer, DmaStartOptions.Default);
+            kernel.Driver.State(0, DmaDirection.Writer).HwCount.Should().BeLessThan(before, $"the session's start programmed a fresh table (the unlocked run was at {before})");
+            session.Channels[0].Stop(DmaDirection.Writer);
+        }
+    }
+
+    /// <summary>
     /// litepcie.ko maps the whole of BAR0 (pcim_iomap) and its REG ioctl adds the address to that mapping: the regions of
     /// BAR0 past the CSRs (the design's memories, e.g. the user window <c>mmap</c> at +0x20000) are the driver's to reach,
     /// and the suites' BAR checks read them. Only what lies beyond the mapping is refused (P16). Seen on the real driver

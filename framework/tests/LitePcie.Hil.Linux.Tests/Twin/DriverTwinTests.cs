@@ -47,6 +47,10 @@ public sealed class DriverTwinTests(TwinKind kind)
             Sys.Close(fd); // the driver's release stops and unlocks whatever this file owns
         }
 
+        // An engine enabled without the lock outlives its file (the driver's flag stays on): on the real board, shared by
+        // every test and fixture after this one, each test stops what it ran.
+        StopEveryEngine();
+
         _k.Dispose();
     }
 
@@ -435,6 +439,22 @@ public sealed class DriverTwinTests(TwinKind kind)
             }
 
             await Task.Run(() => Sys.Poll(fd, PollIn, 10, out _));
+        }
+    }
+
+    private void StopEveryEngine()
+    {
+        for (int c = 0; c < _k.Profile.CsrMap.Layout.DmaChannels.Count; c++)
+        {
+            if (!File.Exists(_k.NodePath(c)))
+            {
+                continue; // removed and not rescanned: nothing to stop, and no file to open on it
+            }
+
+            int fd = Raw.Open(Sys, _k.NodePath(c));
+            Raw.Dma(Sys, fd, DmaDirection.Writer, 0);
+            Raw.Dma(Sys, fd, DmaDirection.Reader, 0);
+            Sys.Close(fd);
         }
     }
 

@@ -18,11 +18,12 @@ namespace LitePcie.Hil.DeviceServer;
 /// zero-copy consumer in the guest's user space (our streamer under TCG: 5.5 MiB/s at best on this host, measured) is
 /// lapped while the kernel happily takes every interrupt. Software that reads an engine's <c>enable</c> register — our
 /// Linux backend does before every counter read, so that the ioctl sends the engine's own state back — shows the board
-/// when it looks at that engine's counts. From its first such read until the engine's table starts again, the engine is
-/// coupled to those reads instead, with half the lead (the consumer knows the counts only as the driver's interrupt
-/// handler folded them, up to 32 buffers late, and consumes between two looks: two half-leads and that lag stay under a
-/// ring). Software that polls without consuming still sees the hardware overwrite its ring; its holds are bounded by
-/// <see cref="ConsumerMaxHold"/>, longer than the driver's, since a consumer under TCG can be away for a second.
+/// when it looks at that engine's counts (and when it starts one). While such a read is recent (within
+/// <see cref="ConsumerMaxHold"/>), the engine is coupled to those reads instead, with half the lead (the consumer knows
+/// the counts only as the driver's interrupt handler folded them, up to 32 buffers late, and consumes between two looks:
+/// two half-leads and that lag stay under a ring); a new table counts from the consumer's look at 0. Software that polls
+/// without consuming still sees the hardware overwrite its ring (each look moves the window); a consumer that stops
+/// looking hands the engine back to the driver's coupling after <see cref="ConsumerMaxHold"/>.
 /// </para>
 /// </summary>
 public sealed class GuestPacing : IHostFlowControl
@@ -34,7 +35,7 @@ public sealed class GuestPacing : IHostFlowControl
     private readonly Dictionary<uint, int> _loopStatusOffsets = [];
     private readonly Dictionary<uint, int> _enableOffsets = [];
     private readonly long[] _consumerSeen;
-    private readonly bool[] _consumerCoupled;
+    private readonly long[] _consumerLook;
     private readonly long _consumerMaxHoldTicks;
 
     /// <summary>Creates the coupling for a board's DMA channels.</summary>
@@ -51,7 +52,7 @@ public sealed class GuestPacing : IHostFlowControl
         _latest = new long[channels * 2];
         _heldSince = new long[channels * 2];
         _consumerSeen = new long[channels * 2];
-        _consumerCoupled = new bool[channels * 2];
+        _consumerLook = new long[channels * 2];
         _maxHoldTicks = (long)((maxHold ?? TimeSpan.FromMilliseconds(250)).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _consumerMaxHoldTicks = (long)((consumerMaxHold ?? ConsumerMaxHold).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         for (int c = 0; c < channels; c++)
@@ -64,13 +65,13 @@ public sealed class GuestPacing : IHostFlowControl
         }
     }
 
-    /// <summary>The default bound on a hold of an engine coupled to its consumer's looks.</summary>
+    /// <summary>How long a consumer's look keeps the engine coupled to it.</summary>
     public static TimeSpan ConsumerMaxHold { get; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Buffers an engine coupled to its consumer may run ahead of the consumer's last look.</summary>
     public int ConsumerLead => Math.Max(1, Lead / 2);
 
-    /// <summary>Times an engine's coupling moved from the driver's looks to its consumer's (a consumer's first look after a start).</summary>
+    /// <summary>Times an engine's coupling moved from the driver's looks to a consumer's (a look after none for <see cref="ConsumerMaxHold"/>).</summary>
     public long ConsumerCouplings => Interlocked.Read(ref _consumerCouplings);
 
     private long _consumerCouplings;
@@ -100,11 +101,13 @@ public sealed class GuestPacing : IHostFlowControl
         else if (_enableOffsets.TryGetValue((uint)barOffset, out slot))
         {
             Volatile.Write(ref _consumerSeen[slot], Volatile.Read(ref _latest[slot]));
-            if (!Volatile.Read(ref _consumerCoupled[slot]))
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (!ConsumerLooking(slot, now))
             {
-                Volatile.Write(ref _consumerCoupled[slot], true);
                 Interlocked.Increment(ref _consumerCouplings);
             }
+
+            Volatile.Write(ref _consumerLook[slot], now);
         }
     }
 
@@ -119,14 +122,14 @@ public sealed class GuestPacing : IHostFlowControl
 
         if (completed < Volatile.Read(ref _latest[slot]))
         {
-            // The table was reset (a new start): its count starts again, and so does the question of who consumes it.
+            // The table was reset (a new start): its count starts again, for the driver and for a consumer.
             Volatile.Write(ref _seen[slot], 0);
             Volatile.Write(ref _consumerSeen[slot], 0);
-            Volatile.Write(ref _consumerCoupled[slot], false);
         }
 
         Volatile.Write(ref _latest[slot], completed);
-        bool consumer = Volatile.Read(ref _consumerCoupled[slot]);
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool consumer = ConsumerLooking(slot, now);
         long limit = consumer ? Volatile.Read(ref _consumerSeen[slot]) + ConsumerLead : Volatile.Read(ref _seen[slot]) + Lead;
         if (completed < limit)
         {
@@ -134,15 +137,14 @@ public sealed class GuestPacing : IHostFlowControl
             return true;
         }
 
-        // Bounded: a driver that does not look (an interrupt it lost or masked), or a consumer that stopped looking, gets
-        // the hardware's behaviour back after the longest stall this coupling is meant to cover.
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Bounded: a driver that does not look (an interrupt it lost or masked) gets the hardware's behaviour back after the
+        // longest stall this coupling is meant to cover; a consumer that stops looking hands the engine back to the driver.
         long since = Volatile.Read(ref _heldSince[slot]);
         if (since == 0)
         {
             Volatile.Write(ref _heldSince[slot], now);
         }
-        else if (now - since > (consumer ? _consumerMaxHoldTicks : _maxHoldTicks))
+        else if (!consumer && now - since > _maxHoldTicks)
         {
             Volatile.Write(ref _seen[slot], completed);
             Volatile.Write(ref _consumerSeen[slot], completed);
@@ -153,6 +155,12 @@ public sealed class GuestPacing : IHostFlowControl
 
         Interlocked.Increment(ref _holds);
         return false;
+    }
+
+    private bool ConsumerLooking(int slot, long now)
+    {
+        long look = Volatile.Read(ref _consumerLook[slot]);
+        return look != 0 && now - look <= _consumerMaxHoldTicks;
     }
 
     private static int Slot(int channel, DmaDirection direction) => (channel * 2) + (direction == DmaDirection.Writer ? 0 : 1);

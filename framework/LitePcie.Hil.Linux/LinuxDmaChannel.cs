@@ -129,8 +129,13 @@ public sealed class LinuxDmaChannel : IDmaChannel
             // LITEPCIE_IOCTL_DMA_* starts an engine only when the enable sent differs from the driver's flag, and a file that
             // enabled an engine without the lock leaves that flag (and the engine) on at its close. A start on such an engine
             // would program nothing and keep its stale counts (seen in the guest: a loopback stream read 256 never-written
-            // RX buffers of zeros). This file holds the lock now: a stop first (nothing when the flag is off), then the start.
-            Control(direction, enable: false);
+            // RX buffers of zeros). This file holds the lock now: an engine found running (its enable bit, through REG) is
+            // stopped first, then started.
+            if (HardwareEnabled(direction))
+            {
+                Control(direction, enable: false);
+            }
+
             Control(direction, enable: true);
             _enabled[d] = true;
             _notCopied[d] = 0;

@@ -68,10 +68,22 @@ public sealed class GuestPacingTests
         pacing.MayProcess(0, DmaDirection.Writer, 4).Should().BeTrue("the consumer looked at 4 completed");
         pacing.MayProcess(0, DmaDirection.Writer, 8).Should().BeFalse();
         pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue("a new start: the table's count starts again");
+        pacing.MayProcess(0, DmaDirection.Writer, 4).Should().BeFalse("a new table counts from the consumer's look at 0");
+    }
+
+    [Test]
+    public void AConsumerThatStopsLooking_HandsTheEngineBackToTheDriversCoupling()
+    {
+        var map = SimBoards.Profile().CsrMap;
+        var pacing = new GuestPacing(map, lead: 8, consumerMaxHold: TimeSpan.Zero);
+        var writer = map.Layout.DmaChannels[0].Writer;
+        pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue();
+        pacing.OnCsrRead(map.BarOffsetOf(writer.Enable));
+        Thread.Sleep(1);
         pacing.OnCsrRead(map.BarOffsetOf(writer.LoopStatus));
         for (long done = 1; done < 8; done++)
         {
-            pacing.MayProcess(0, DmaDirection.Writer, done).Should().BeTrue("after a start the driver's looks (and the full lead) count again until a consumer looks");
+            pacing.MayProcess(0, DmaDirection.Writer, done).Should().BeTrue("the consumer's look is past its window: the driver's look and the full lead");
         }
     }
 

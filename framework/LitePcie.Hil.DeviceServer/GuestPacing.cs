@@ -13,6 +13,18 @@ namespace LitePcie.Hil.DeviceServer;
 /// While the guest runs, the board keeps its hardware behaviour (loop mode, no waiting on buffers) within the lead.
 /// The model holds an engine before its next descriptor; the RTL engine, which cannot hold one engine, stops its clock
 /// while any engine is held. Declared as <c>guest-pacing</c> in <see cref="DeclaredDifferences.OfTheBoard"/>.
+/// <para>
+/// The interrupt handler's reads say the guest's kernel runs, not that the software consuming the ring keeps up: a
+/// zero-copy consumer in the guest's user space (our streamer under TCG: 5.5 MiB/s at best on this host, measured) is
+/// lapped while the kernel happily takes every interrupt. Software that reads an engine's <c>enable</c> register — our
+/// Linux backend does before every counter read, so that the ioctl sends the engine's own state back — shows the board
+/// when it looks at that engine's counts (and when it starts one). While such a read is recent (within
+/// <see cref="ConsumerMaxHold"/>), the engine is coupled to those reads instead, with half the lead (the consumer knows
+/// the counts only as the driver's interrupt handler folded them, up to 32 buffers late, and consumes between two looks:
+/// two half-leads and that lag stay under a ring); a new table counts from the consumer's look at 0. Software that polls
+/// without consuming still sees the hardware overwrite its ring (each look moves the window); a consumer that stops
+/// looking hands the engine back to the driver's coupling after <see cref="ConsumerMaxHold"/>.
+/// </para>
 /// </summary>
 public sealed class GuestPacing : IHostFlowControl
 {
@@ -21,9 +33,13 @@ public sealed class GuestPacing : IHostFlowControl
     private readonly long[] _heldSince;
     private readonly long _maxHoldTicks;
     private readonly Dictionary<uint, int> _loopStatusOffsets = [];
+    private readonly Dictionary<uint, int> _enableOffsets = [];
+    private readonly long[] _consumerSeen;
+    private readonly long[] _consumerLook;
+    private readonly long _consumerMaxHoldTicks;
 
     /// <summary>Creates the coupling for a board's DMA channels.</summary>
-    public GuestPacing(CsrMap map, int lead, TimeSpan? maxHold = null)
+    public GuestPacing(CsrMap map, int lead, TimeSpan? maxHold = null, TimeSpan? consumerMaxHold = null)
     {
         if (lead < 1)
         {
@@ -35,14 +51,30 @@ public sealed class GuestPacing : IHostFlowControl
         _seen = new long[channels * 2];
         _latest = new long[channels * 2];
         _heldSince = new long[channels * 2];
+        _consumerSeen = new long[channels * 2];
+        _consumerLook = new long[channels * 2];
         _maxHoldTicks = (long)((maxHold ?? TimeSpan.FromMilliseconds(250)).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _consumerMaxHoldTicks = (long)((consumerMaxHold ?? ConsumerMaxHold).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         for (int c = 0; c < channels; c++)
         {
             var dma = map.Layout.DmaChannels[c];
             _loopStatusOffsets[map.BarOffsetOf(dma.Writer.LoopStatus)] = Slot(c, DmaDirection.Writer);
             _loopStatusOffsets[map.BarOffsetOf(dma.Reader.LoopStatus)] = Slot(c, DmaDirection.Reader);
+            _enableOffsets[map.BarOffsetOf(dma.Writer.Enable)] = Slot(c, DmaDirection.Writer);
+            _enableOffsets[map.BarOffsetOf(dma.Reader.Enable)] = Slot(c, DmaDirection.Reader);
         }
     }
+
+    /// <summary>How long a consumer's look keeps the engine coupled to it.</summary>
+    public static TimeSpan ConsumerMaxHold { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Buffers an engine coupled to its consumer may run ahead of the consumer's last look.</summary>
+    public int ConsumerLead => Math.Max(1, Lead / 2);
+
+    /// <summary>Times an engine's coupling moved from the driver's looks to a consumer's (a look after none for <see cref="ConsumerMaxHold"/>).</summary>
+    public long ConsumerCouplings => Interlocked.Read(ref _consumerCouplings);
+
+    private long _consumerCouplings;
 
     /// <summary>Buffers an engine may run ahead of the driver's last look.</summary>
     public int Lead { get; }
@@ -56,12 +88,26 @@ public sealed class GuestPacing : IHostFlowControl
     /// <summary>Times a hold ended by its bound instead of by the driver looking.</summary>
     public long Released => Interlocked.Read(ref _released);
 
-    /// <summary>The guest read a BAR0 register: a loop_status read moves that engine's window.</summary>
+    /// <summary>
+    /// The guest read a BAR0 register: a loop_status read (the driver) or an enable read (a consumer looking at the
+    /// engine's counts) moves that engine's window.
+    /// </summary>
     public void OnCsrRead(ulong barOffset)
     {
         if (_loopStatusOffsets.TryGetValue((uint)barOffset, out int slot))
         {
             Volatile.Write(ref _seen[slot], Volatile.Read(ref _latest[slot]));
+        }
+        else if (_enableOffsets.TryGetValue((uint)barOffset, out slot))
+        {
+            Volatile.Write(ref _consumerSeen[slot], Volatile.Read(ref _latest[slot]));
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (!ConsumerLooking(slot, now))
+            {
+                Interlocked.Increment(ref _consumerCouplings);
+            }
+
+            Volatile.Write(ref _consumerLook[slot], now);
         }
     }
 
@@ -76,27 +122,32 @@ public sealed class GuestPacing : IHostFlowControl
 
         if (completed < Volatile.Read(ref _latest[slot]))
         {
-            Volatile.Write(ref _seen[slot], 0); // the table was reset: its count starts again
+            // The table was reset (a new start): its count starts again, for the driver and for a consumer.
+            Volatile.Write(ref _seen[slot], 0);
+            Volatile.Write(ref _consumerSeen[slot], 0);
         }
 
         Volatile.Write(ref _latest[slot], completed);
-        if (completed < Volatile.Read(ref _seen[slot]) + Lead)
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool consumer = ConsumerLooking(slot, now);
+        long limit = consumer ? Volatile.Read(ref _consumerSeen[slot]) + ConsumerLead : Volatile.Read(ref _seen[slot]) + Lead;
+        if (completed < limit)
         {
             Volatile.Write(ref _heldSince[slot], 0);
             return true;
         }
 
-        // Bounded: a driver that does not look (an interrupt it lost or masked) gets the hardware's behaviour back
-        // after the longest stall this coupling is meant to cover.
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Bounded: a driver that does not look (an interrupt it lost or masked) gets the hardware's behaviour back after the
+        // longest stall this coupling is meant to cover; a consumer that stops looking hands the engine back to the driver.
         long since = Volatile.Read(ref _heldSince[slot]);
         if (since == 0)
         {
             Volatile.Write(ref _heldSince[slot], now);
         }
-        else if (now - since > _maxHoldTicks)
+        else if (!consumer && now - since > _maxHoldTicks)
         {
             Volatile.Write(ref _seen[slot], completed);
+            Volatile.Write(ref _consumerSeen[slot], completed);
             Volatile.Write(ref _heldSince[slot], 0);
             Interlocked.Increment(ref _released);
             return true;
@@ -104,6 +155,12 @@ public sealed class GuestPacing : IHostFlowControl
 
         Interlocked.Increment(ref _holds);
         return false;
+    }
+
+    private bool ConsumerLooking(int slot, long now)
+    {
+        long look = Volatile.Read(ref _consumerLook[slot]);
+        return look != 0 && now - look <= _consumerMaxHoldTicks;
     }
 
     private static int Slot(int channel, DmaDirection direction) => (channel * 2) + (direction == DmaDirection.Writer ? 0 : 1);

@@ -183,6 +183,7 @@ public static class Program
             guestLeadBuffers = lead,
             guestPacingHolds = pacing?.Holds ?? 0,
             guestPacingReleasedByBound = pacing?.Released ?? 0,
+            guestPacingConsumerCouplings = pacing?.ConsumerCouplings ?? 0,
             declaredDifferences = declared.Select(d => d.Name).ToArray(),
             deviceServed = gone,
             config = counters.ConfigAccesses,

@@ -34,6 +34,8 @@ public sealed class LinuxDmaChannel : IDmaChannel
     private readonly bool[] _enabled = new bool[2];
     private readonly bool[] _locked = new bool[2];
     private readonly long[] _notCopied = new long[2];
+    private readonly long[] _ringLost = new long[2];
+    private readonly long[] _lostUpTo = new long[2];
     private readonly LinuxRing?[] _rings = new LinuxRing?[2];
     private readonly Lock _gate = new();
 
@@ -126,9 +128,21 @@ public sealed class LinuxDmaChannel : IDmaChannel
                 _locked[d] = true;
             }
 
+            // LITEPCIE_IOCTL_DMA_* starts an engine only when the enable sent differs from the driver's flag, and a file that
+            // enabled an engine without the lock leaves that flag (and the engine) on at its close. A start on such an engine
+            // would program nothing and keep its stale counts (seen in the guest: a loopback stream read 256 never-written
+            // RX buffers of zeros). This file holds the lock now: an engine found running (its enable bit, through REG) is
+            // stopped first, then started.
+            if (HardwareEnabled(direction))
+            {
+                Control(direction, enable: false);
+            }
+
             Control(direction, enable: true);
             _enabled[d] = true;
             _notCopied[d] = 0;
+            _ringLost[d] = 0;
+            _lostUpTo[d] = 0;
             _session.BumpGeneration();
         }
     }
@@ -198,8 +212,29 @@ public sealed class LinuxDmaChannel : IDmaChannel
                 _enabled[d] = false; // stopped by someone else (another file's close, a reset)
             }
 
-            return new DmaCounters(c.HwCount, c.SwCount, _notCopied[d], running, 0, 0);
+            return new DmaCounters(c.HwCount, c.SwCount, _notCopied[d] + RingOverruns(direction, c.HwCount, c.SwCount), running, 0, 0);
         }
+    }
+
+    /// <summary>
+    /// Zero-copy losses from the ring counters, since this direction's start (the driver counts none in zero-copy mode, and
+    /// the hardware never waits): writer buffers [sw, hw − ring) were overwritten before software consumed them, reader
+    /// buffers [sw, hw) were fetched before software filled them. Accumulated over the calls (each index once), so a client
+    /// that skips ahead does not make a loss disappear; found at the reads, so a loss between two reads that software
+    /// then skipped over is counted only as far as a read saw it.
+    /// </summary>
+    private long RingOverruns(DmaDirection direction, long hw, long sw)
+    {
+        int d = (int)direction;
+        long hi = direction == DmaDirection.Writer ? hw - Geometry.BufferCount : hw;
+        long lo = Math.Max(sw, _lostUpTo[d]);
+        if (hi > lo)
+        {
+            _ringLost[d] += hi - lo;
+            _lostUpTo[d] = hi;
+        }
+
+        return _ringLost[d];
     }
 
     /// <inheritdoc />

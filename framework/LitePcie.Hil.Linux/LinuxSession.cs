@@ -315,18 +315,19 @@ public sealed unsafe class LinuxSession : DeviceSessionBase
     }
 
     /// <summary>
-    /// The absolute CSR address for a BAR0 offset, refused unless it is 32-bit aligned, inside the CSR region of
-    /// the map and inside BAR0 (the driver would otherwise access kernel memory beyond the mapping, P16, docs/checklist.md#p16).
+    /// The absolute CSR address for a BAR0 offset, refused unless it is 32-bit aligned and inside BAR0: litepcie.ko maps
+    /// the whole BAR0 (<c>pcim_iomap</c>) and adds the address to that mapping unchecked, so beyond it the driver would
+    /// access kernel memory (P16, docs/checklist.md#p16). Inside it, the regions past the CSRs (the design's memories)
+    /// are the driver's to reach, as the real driver in the guest shows. With BAR0's size unknown, the CSR region bounds it.
     /// </summary>
     internal uint CheckedAddress(uint barOffset)
     {
-        ulong region = Map.CsrRegionSize ?? (_bar0Size > 0 ? _bar0Size : 1UL << 20);
-        ulong limit = _bar0Size > 0 ? Math.Min(region, _bar0Size) : region;
+        ulong limit = _bar0Size > 0 ? _bar0Size : Map.CsrRegionSize ?? 1UL << 20;
         if (barOffset % 4 != 0 || barOffset + 4UL > limit)
         {
             string name = Map.RegisterAt(Map.ToAddress(barOffset))?.Name ?? "no register";
             throw new DeviceArgumentException(Address, "BAR0 offset", $"0x{barOffset:X} ({name})",
-                $"a multiple of 4 below 0x{limit:X} (CSR region{(_bar0Size > 0 ? " and BAR0 size" : "")}); refused before LITEPCIE_IOCTL_REG, which checks nothing (P16)");
+                $"a multiple of 4 below 0x{limit:X} ({(_bar0Size > 0 ? "BAR0 size, the driver's mapping" : "the CSR region: BAR0's size is unknown")}); refused before LITEPCIE_IOCTL_REG, which checks nothing (P16)");
         }
 
         return Map.ToAddress(barOffset);

@@ -52,7 +52,8 @@ cat /proc/bus/pci/devices > "$out/pci-devices.txt"
 
 export DOTNET_ROOT=/usr/share/dotnet HOME=/root DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
        DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_gcServer=0 LITEPCIE_HIL_GUEST=1 \
-       LITEPCIE_GUEST_BOARD="$BOARD" LITEPCIE_GUEST_DRIVER="$DRIVER" LITEPCIE_GUEST_OUT="$out"
+       LITEPCIE_GUEST_BOARD="$BOARD" LITEPCIE_GUEST_DRIVER="$DRIVER" LITEPCIE_GUEST_OUT="$out" \
+       LITEPCIE_HIL_SKIP_AUDIT_DIR="$out/skip-audit"
 for kv in $GUEST_ENV; do export "$kv"; done
 
 if [ "$SHELL_MODE" = 1 ]; then

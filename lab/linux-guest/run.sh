@@ -30,16 +30,22 @@
 #            --timeout SECONDS     bound on each boot (default 900)
 #            --smp N               guest CPUs (default 2: the test runner and the tools do not share one)
 #            --guest-env NAME=VALUE  exported to every step in the guest (repeatable)
+#            --plan ci|full        what else the boots run (docs/linux-guest.md, "Plans"): ci = what CI boots: both drivers'
+#                                  default checks, and on the upstream driver also our CLI (list, info, scratch, dma,
+#                                  latency --backend linux), the driver twin and the device contract on the real driver
+#                                  (remove/rescan included), and the suites with Backend=linux (Enumeration, Bar, Msi,
+#                                  Dma, a short Qualification); full = nightly: all of that on both drivers, dma_test
+#                                  for 60 s, the suites' longer DMA and Qualification
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 boot_wait=240
-board=sim-ac701-2ch engine=model driver="" faults="" shell=0 dma_seconds=16 dma_rate=24MiB lead=128 timeout=900 smp=2 checks=""
+board=sim-ac701-2ch engine=model driver="" faults="" shell=0 dma_seconds="" dma_rate=24MiB lead=128 timeout=900 smp=2 checks="" plan=""
 out="$repo/build/linux-guest/run" allure="$repo/allure-results"
 tests=()
 guest_env=()
 die() { echo "linux-guest: $*" >&2; echo "linux-guest: 0 passed, 1 failed, 0 skipped"; exit 1; }
-usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --engine model|rtl, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --lead 0..65536, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --guest-env NAME=VALUE, --shell" >&2; exit 2; }
+usage() { echo "lab/linux-guest/run.sh: $*" >&2; echo "accepted: --board NAME, --engine model|rtl, --driver upstream|patched|both, --faults SPEC, --tests PROJECT[::ARGS], --checks FILTER|none, --dma-seconds 1..3600, --dma-rate 1MiB..100GiB, --lead 0..65536, --out DIR, --allure DIR, --timeout 60..86400, --smp 1..4, --guest-env NAME=VALUE, --plan ci|full, --shell" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board="${2:?}"; shift 2 ;;
@@ -57,16 +63,43 @@ while [ $# -gt 0 ]; do
     --smp) smp="${2:?}"; shift 2 ;;
     --guest-env) [[ "${2:?}" =~ ^[A-Za-z_][A-Za-z0-9_]*=[^[:space:]\'\"]*$ ]] || usage "--guest-env '$2': NAME=VALUE without spaces or quotes"
                  guest_env+=("$2"); shift 2 ;;
+    --plan) plan="${2:?}"; shift 2 ;;
     --shell) shell=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) usage "unknown option '$1'" ;;
   esac
 done
-case "$engine" in
-  model) engine_args=(--dma-rate "$dma_rate" --lead "$lead") ;;
-  rtl) engine_args=(--engine rtl --lead "$lead") ;;   # the RTL sets its own pace; the coupling gates its clock
-  *) usage "--engine '$engine'" ;;
+case "$engine" in model|rtl) ;; *) usage "--engine '$engine'" ;; esac
+engine_args_for() { # RATE: the device server's engine options
+  case "$engine" in
+    model) printf '%s\n' --dma-rate "$1" --lead "$lead" ;;
+    rtl) printf '%s\n' --engine rtl --lead "$lead" ;;   # the RTL sets its own pace; the coupling gates its clock
+  esac
+}
+# Plans: the extra steps (our CLI, the driver twin, the Linux suites) and on which driver variants they run. Explicit
+# --tests run on every variant; a plan's run where it says.
+plan_tests=() plan_variants="" plan_suite_args="" plan_rate="" plan_dma_seconds=""
+case "$plan" in
+  "") ;;
+  ci|full)
+    # The twin's switches as environment: a test parameter the suites' options do not know makes the Allure hook report
+    # every test "not run: invalid TestRunParameters" (seen), whatever NUnit ran.
+    guest_env+=(LITEPCIE_HIL_TWIN_REMOVAL=1 LITEPCIE_HIL_DRIVER_TWIN=real)
+    suites="TestCategory=Enumeration|TestCategory=Bar|TestCategory=Msi|TestCategory=Dma|TestCategory=Qualification"
+    if [ "$plan" = ci ]; then
+      plan_variants="upstream"
+    else
+      plan_variants="upstream patched"
+      plan_suite_args="--test-parameter DmaSustainedSeconds=30 --test-parameter DmaThroughputSeconds=10 --test-parameter QualificationCycles=20 --test-parameter SessionCycles=100"
+      plan_dma_seconds=60
+    fi
+    plan_tests=(
+      "framework/tests/LitePcie.Hil.Linux.Tests::--filter TestCategory=DriverTwin"
+      "suites/LitePcie.Hil.Suites::--settings /hil/publish/LitePcie.Hil.Suites/runsettings/linux-guest.runsettings --filter '$suites' --test-parameter Board=$board $plan_suite_args"
+    ) ;;
+  *) usage "--plan '$plan'" ;;
 esac
+dma_seconds="${dma_seconds:-16}"
 [ -z "$driver" ] && { [ "$shell" = 1 ] && driver=upstream || driver=both; }
 case "$driver" in upstream) variants=(upstream) ;; patched) variants=(patched) ;; both) variants=(upstream patched) ;; *) usage "--driver '$driver'" ;; esac
 [[ "$dma_seconds" =~ ^[0-9]+$ ]] && [ "$dma_seconds" -ge 1 ] && [ "$dma_seconds" -le 3600 ] || usage "--dma-seconds '$dma_seconds'"
@@ -84,7 +117,7 @@ fi
 
 # 1. Build what is missing (QEMU, kernel, module, tools, initramfs, our assemblies).
 publish_projects=()
-for spec in "${tests[@]}"; do publish_projects+=(--publish "${spec%%::*}"); done
+for spec in "${tests[@]}" "${plan_tests[@]}"; do publish_projects+=(--publish "${spec%%::*}"); done
 "$here/build.sh" --board "$board" "${publish_projects[@]}" || die "building the guest failed (see above)"
 # shellcheck disable=SC1091
 . "$repo/build/linux-guest/artifacts.env"
@@ -94,35 +127,47 @@ mkdir -p "$out"
 rm -rf "${out:?}"/*
 server="$publish/LitePcie.Hil.DeviceServer/litepcie-hil-device-server.dll"
 
-# The steps each boot runs (init.sh runs them in order from the run folder's out/).
+# The steps each boot runs (init.sh runs them in order from the run folder's out/): the default checks (with the plan,
+# on its variants, our CLI too), the --tests, the plan's test assemblies, the kernel log last.
 guest_tests="/hil/publish/LitePcie.Hil.GuestTests/LitePcie.Hil.GuestTests.dll"
 common="--test-parameter Board=$board --test-parameter AllureResultsDirectory=/hil/run/out/allure-results --test-parameter AllureClean=false --progress off --no-ansi"
-steps=""
-if [ "$checks" != none ]; then
-  filter="${checks:-TestCategory=VirtualBoard|TestCategory=UpstreamTools}"
-  steps+="checks|/usr/share/dotnet/dotnet $guest_tests --filter '$filter' $common --results-directory /hil/run/out/mtp/checks"$'\n'
-fi
-i=0
-for spec in "${tests[@]}"; do
-  i=$((i + 1))
-  project="${spec%%::*}"; args=""; [[ "$spec" == *::* ]] && args="${spec#*::}"
+test_step() { # NAME SPEC
+  local project="${2%%::*}" args="" name entry
+  [[ "$2" == *::* ]] && args="${2#*::}"
   name=$(basename "$project")
   entry=$(cd "$publish/$name" && ls ./*.runtimeconfig.json 2>/dev/null | head -1 | sed 's|^\./||; s|\.runtimeconfig\.json$||')
   [ -n "$entry" ] || die "--tests $project: no published entry assembly in $publish/$name"
-  steps+="tests$i-$name|/usr/share/dotnet/dotnet /hil/publish/$name/$entry.dll $args --test-parameter AllureResultsDirectory=/hil/run/out/allure-results --test-parameter AllureClean=false --progress off --no-ansi --results-directory /hil/run/out/mtp/tests$i"$'\n'
-done
-steps+="kernel-log|/usr/share/dotnet/dotnet $guest_tests --filter 'TestCategory=KernelLog' $common --results-directory /hil/run/out/mtp/kernel-log"$'\n'
+  printf '%s\n' "$1-$name|/usr/share/dotnet/dotnet /hil/publish/$name/$entry.dll $args --test-parameter AllureResultsDirectory=/hil/run/out/allure-results --test-parameter AllureClean=false --progress off --no-ansi --results-directory /hil/run/out/mtp/$1"
+}
+for spec in "${tests[@]}" "${plan_tests[@]}"; do test_step check "$spec" > /dev/null; done   # dies here, not in a subshell
+steps_for() { # VARIANT
+  local steps="" i=0 spec in_plan=0 filter
+  [[ " $plan_variants " == *" $1 "* ]] && in_plan=1
+  if [ "$checks" != none ]; then
+    filter="${checks:-TestCategory=VirtualBoard|TestCategory=UpstreamTools}"
+    [ "$in_plan" = 1 ] && [ -z "$checks" ] && filter+="|TestCategory=Cli"
+    steps+="checks|/usr/share/dotnet/dotnet $guest_tests --filter '$filter' $common --results-directory /hil/run/out/mtp/checks"$'\n'
+  fi
+  for spec in "${tests[@]}"; do i=$((i + 1)); steps+="$(test_step "tests$i" "$spec")"$'\n'; done
+  if [ "$in_plan" = 1 ]; then
+    for spec in "${plan_tests[@]}"; do i=$((i + 1)); steps+="$(test_step "plan$i" "$spec")"$'\n'; done
+  fi
+  steps+="kernel-log|/usr/share/dotnet/dotnet $guest_tests --filter 'TestCategory=KernelLog' $common --results-directory /hil/run/out/mtp/kernel-log"$'\n'
+  printf '%s' "$steps"
+}
 
 boot() {
   local variant="$1" rc
-  local dir="$out/$variant"
+  local dir="$out/$variant" rate="$dma_rate" seconds="$dma_seconds"
+  if [[ " $plan_variants " == *" $variant "* ]]; then rate="${plan_rate:-$dma_rate}" seconds="${plan_dma_seconds:-$dma_seconds}"; fi
+  local engine_args; mapfile -t engine_args < <(engine_args_for "$rate")
   mkdir -p "$dir/run/out"
   {
     echo "BOARD='$board'"
     echo "DRIVER='$variant'"
     echo "SHELL_MODE=$shell"
-    echo "GUEST_ENV='LITEPCIE_GUEST_DMA_SECONDS=$dma_seconds ${guest_env[*]}'"
-    printf "STEPS=%q\n" "$steps"
+    echo "GUEST_ENV='LITEPCIE_GUEST_DMA_SECONDS=$seconds ${guest_env[*]}'"
+    printf "STEPS=%q\n" "$(steps_for "$variant")"
   } > "$dir/run/plan.env"
   local sock="/tmp/litepcie-hil-$$-$variant.sock"
   local t0=$SECONDS
@@ -148,7 +193,7 @@ boot() {
     "$qemu" "${qemu_args[@]}" -nographic -serial mon:stdio
     rc=$?
   else
-    echo "linux-guest: booting the $variant driver on $board${faults:+ with faults '$faults'}" >&2
+    echo "linux-guest: booting the $variant driver on $board${faults:+ with faults '$faults'} (board DMA $rate per direction, dma_test $seconds s)" >&2
     timeout --kill-after=10 "$timeout" "$qemu" "${qemu_args[@]}" -display none -serial "file:$dir/console.log" -monitor none > "$dir/qemu.log" 2>&1 &
     local qemu_pid=$!
     # The guest's init writes guest.status as soon as it has the run folder. A TCG guest on a loaded host can hang in

@@ -36,6 +36,15 @@ internal static class Guest
     private static readonly Lazy<BoardProfile> s_board = new(() =>
         BoardCatalog.Load(Environment.GetEnvironmentVariable("LITEPCIE_GUEST_BOARD") ?? BoardCatalog.DefaultBoard));
 
+    /// <summary>The board through our Linux backend on the real driver (the one board the guest has).</summary>
+    public static async Task<LitePcie.Hil.Devices.IDeviceSession> OpenBoardAsync()
+    {
+        var backend = new LitePcie.Hil.Linux.LinuxBackend(Board);
+        var boards = await backend.EnumerateAsync();
+        boards.Should().HaveCount(1, $"our Linux backend finds the one board bound to litepcie.ko ({backend.LastProblem ?? "no problem reported"})");
+        return await backend.OpenAsync(boards[0]);
+    }
+
     /// <summary>The sysfs folder of the board's PCI function (found by the profile's vendor:device ID).</summary>
     public static string FunctionPath()
     {
@@ -53,10 +62,13 @@ internal static class Guest
     /// raised priority: the guest has one emulated CPU, and a test runner reading a pipe (or the runtime's own
     /// threads) must not keep dma_test from its buffers for longer than the ring lasts (256 buffers: 83 ms at 24 MiB/s).
     /// </summary>
-    public static ToolRun Run(string tool, string arguments, TimeSpan timeout)
+    /// <remarks>With <paramref name="separateErrors"/>, stderr goes to its own file (attached) and <see cref="ToolRun.Output"/> is stdout alone.</remarks>
+    public static ToolRun Run(string tool, string arguments, TimeSpan timeout, bool separateErrors = false)
     {
         string log = Path.Combine(Path.GetTempPath(), $"tool-{Guid.NewGuid():N}.txt");
-        var start = new ProcessStartInfo("/bin/sh", ["-c", $"renice -n -10 -p $$ > /dev/null; exec {tool} {arguments} > {log} 2>&1"]) { UseShellExecute = false };
+        string errors = log + ".stderr";
+        string redirect = separateErrors ? $"> {log} 2> {errors}" : $"> {log} 2>&1";
+        var start = new ProcessStartInfo("/bin/sh", ["-c", $"renice -n -10 -p $$ > /dev/null; exec {tool} {arguments} {redirect}"]) { UseShellExecute = false };
         var sw = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         bool finished = process.WaitForExit(timeout);
@@ -69,6 +81,12 @@ internal static class Guest
         string text = File.Exists(log) ? StripAnsi(File.ReadAllText(log)) : "";
         File.Delete(log);
         Attach($"{tool} {arguments}", text);
+        if (File.Exists(errors))
+        {
+            Attach($"{tool} {arguments} (stderr)", StripAnsi(File.ReadAllText(errors)));
+            File.Delete(errors);
+        }
+
         if (!finished)
         {
             Assert.Fail($"{tool} {arguments} did not finish within {timeout.TotalSeconds:0} s");

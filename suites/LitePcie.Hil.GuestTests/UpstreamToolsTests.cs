@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using LitePcie.Hil.Csr;
 using NUnit.Framework;
 
 namespace LitePcie.Hil.GuestTests;
@@ -25,10 +26,28 @@ public sealed partial class UpstreamToolsTests
         m.Groups[1].Value.Should().Be(Guest.Board.CsrMap.Identifier, "the identifier ROM (256 REG reads through the driver) holds the board's config_identifier");
     }
 
+    /// <summary>
+    /// scratch_test leaves 0xdeadbeef in ctrl_scratch; the board is shared with the steps after this one (the suites'
+    /// BAR checks expect the value the driver's SoC reset at probe left), so the value found before is written back,
+    /// as every suite test that writes ctrl_scratch does.
+    /// </summary>
     [Test]
-    public void ScratchTest_ReadsBackWhatItWrote()
+    public async Task ScratchTest_ReadsBackWhatItWrote()
     {
-        var run = Guest.Run("litepcie_util", "scratch_test", TimeSpan.FromSeconds(60));
+        var scratch = Guest.Board.CsrMap.Layout.Ctrl.Scratch;
+        await using var session = await Guest.OpenBoardAsync();
+        uint before = session.Read32(scratch);
+        ToolRun run;
+        try
+        {
+            run = Guest.Run("litepcie_util", "scratch_test", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            session.Write(scratch, before);
+        }
+
+        session.Read32(scratch).Should().Be(before, $"ctrl_scratch restored to 0x{before:X8} (what it held before scratch_test) for the steps after this one");
         run.ExitCode.Should().Be(0, $"'{run.Command}' exits 0");
         var writes = ScratchWrite().Matches(run.Output).Select(x => x.Groups[1].Value.ToLowerInvariant()).ToArray();
         var reads = ScratchRead().Matches(run.Output).Select(x => x.Groups[1].Value.ToLowerInvariant()).ToArray();

@@ -285,6 +285,7 @@ public static class DmaStreamer
             ? $"stream and verify {options.Bytes} bytes"
             : $"stream and verify for {options.Duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
         Exception? failure = null;
+        (long ReaderHw, long WriterLost, long ReaderLost) last = default;
         try
         {
             while (Done() < targetBuffers && (options.Bytes > 0 || clock.Elapsed < options.Duration))
@@ -401,6 +402,9 @@ public static class DmaStreamer
         finally
         {
             steps?.StepFinished(failure);
+            // Read before the stop: litepcie.ko's stop zeroes the driver's counts (seen in the guest: every reader-only stream
+            // reported 0 bytes fetched, and the CLI's txBytes was always 0).
+            last = LastCounts(channel, useWriter, useReader);
             steps.Step($"stop pcie_dma{channel.Index}", () => StopAll(channel));
         }
 
@@ -409,13 +413,27 @@ public static class DmaStreamer
         samples.Add(new ThroughputSample(elapsed, rxSw * g.BufferSize, txSw * (long)g.BufferSize));
         // Overruns and underruns the driver detected, for the directions this stream used (the other's count is stale).
         return new StreamReport(options.Mode, txSw, rxSw, rxSw * g.BufferSize, elapsed, cpu,
-            useWriter ? channel.GetCounters(DmaDirection.Writer).Lost : 0, useReader ? channel.GetCounters(DmaDirection.Reader).Lost : 0,
+            last.WriterLost, last.ReaderLost,
             errors, details, samples, stall)
         {
-            TxFetchedBytes = channel.GetCounters(DmaDirection.Reader).HwCount * (long)g.BufferSize,
+            TxFetchedBytes = last.ReaderHw * (long)g.BufferSize,
             SequenceBase = seqBase,
             StallCause = stallCause,
         };
+    }
+
+    /// <summary>The counts a report needs, read while the engines still run (zeros for a device that is gone).</summary>
+    private static (long ReaderHw, long WriterLost, long ReaderLost) LastCounts(IDmaChannel channel, bool useWriter, bool useReader)
+    {
+        try
+        {
+            var reader = channel.GetCounters(DmaDirection.Reader);
+            return (reader.HwCount, useWriter ? channel.GetCounters(DmaDirection.Writer).Lost : 0, useReader ? reader.Lost : 0);
+        }
+        catch (DeviceException)
+        {
+            return (0, 0, 0);
+        }
     }
 
     private static void StopAll(IDmaChannel channel)

@@ -170,14 +170,22 @@ public sealed class GuestRunReport(string runDirectory, string allureDirectory, 
 
             string name = f[0];
             string exit = f[1];
+            string log = Path.Combine(boot.Out, $"step-{name}.log");
+            var summary = StepSummary.Parse(ReadText(log));
             string? problem = exit switch
             {
-                "0" or "2" => null,
                 "8" => "the step ran no test (Microsoft.Testing.Platform exit 8): its filter matched nothing",
+                "0" or "2" when summary is { Total: 0 } => "the step ran no test (its summary says total: 0)",
+                "0" or "2" => null,
                 _ => $"the step exited with {exit} (0 = tests passed, 2 = tests failed): it crashed or could not start",
             };
-            HostCheck(writer, boot.Variant, $"Step.{name}", $"guest step {name} ({boot.Variant} litepcie.ko) ran its tests in {f[2]} s",
-                problem is null ? AllureStatus.Passed : AllureStatus.Broken, problem, [Path.Combine(boot.Out, $"step-{name}.log")], board);
+            if (summary is not null)
+            {
+                output.WriteLine($"linux-guest: {boot.Variant}: step {name}: {summary} in {f[2]} s");
+            }
+
+            HostCheck(writer, boot.Variant, $"Step.{name}", $"guest step {name} ({boot.Variant} litepcie.ko) ran {(summary is null ? "its tests" : summary.ToString())} in {f[2]} s",
+                problem is null ? AllureStatus.Passed : AllureStatus.Broken, problem, [log], board);
         }
     }
 
@@ -256,8 +264,12 @@ public sealed class GuestRunReport(string runDirectory, string allureDirectory, 
             case "passed":
                 _passed++;
                 break;
-            case "skipped":
+            case "skipped" when !string.IsNullOrWhiteSpace(message):
                 _skipped++;
+                output.WriteLine($"linux-guest: skipped {what}: {message.Split('\n')[0]}");
+                break;
+            case "skipped":
+                Count("failed", what, "skipped without naming its reason (a skip always says why)");
                 break;
             default:
                 _failed++;
@@ -273,4 +285,28 @@ public sealed class GuestRunReport(string runDirectory, string allureDirectory, 
     private static IEnumerable<string> ReadLines(string path) => File.Exists(path) ? File.ReadAllLines(path, Encoding.UTF8).Where(l => l.Length > 0) : [];
 
     private static string ReadText(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
+}
+
+/// <summary>
+/// The counts a Microsoft.Testing.Platform test executable prints at its end (<c>total: N</c>, <c>failed: N</c>,
+/// <c>succeeded: N</c>, <c>skipped: N</c>), read from a guest step's log.
+/// </summary>
+internal sealed record StepSummary(int Total, int Failed, int Succeeded, int Skipped)
+{
+    /// <summary>The counts in <paramref name="log"/>, or null when it has no summary (the step did not get that far).</summary>
+    public static StepSummary? Parse(string log)
+    {
+        int? Field(string name)
+        {
+            var m = System.Text.RegularExpressions.Regex.Matches(log, $@"^\s*{name}:\s*(\d+)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline);
+            return m.Count == 0 ? null : int.Parse(m[^1].Groups[1].Value, CultureInfo.InvariantCulture);
+        }
+
+        return Field("total") is { } total
+            ? new StepSummary(total, Field("failed") ?? 0, Field("succeeded") ?? 0, Field("skipped") ?? 0)
+            : null;
+    }
+
+    /// <summary>As run.sh prints it: <c>N passed, N failed, N skipped</c>.</summary>
+    public override string ToString() => $"{Succeeded} passed, {Failed} failed, {Skipped} skipped";
 }

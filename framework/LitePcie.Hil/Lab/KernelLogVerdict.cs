@@ -23,7 +23,7 @@ public sealed record KnownKernelIssue(string Id, string Title, string Origin, Re
         "litepcie-c52a6fe-bad-page-map",
         "litepcie zero-copy mmap: every unmap of the DMA rings logs 'BUG: Bad page map' and taints the kernel (B)",
         "upstream litepcie commit c52a6fe (2026-05-18): litepcie_mmap() maps buffers through a copy of the VMA without VM_PFNMAP",
-        new Regex(@"BUG: Bad page map in process|BUG: Bad rss-counter state", RegexOptions.CultureInvariant),
+        new Regex(@"BUG: Bad page map in process|BUG: Bad page map: \d+ messages suppressed|BUG: Bad rss-counter state", RegexOptions.CultureInvariant),
         1UL << 5);
 }
 

@@ -269,7 +269,8 @@ public sealed class DmaSuite(BoardTarget target) : DeviceSuite(target)
 
         var ch = Channel;
         int ring = ch.Geometry.BufferCount;
-        var start = new DmaStartOptions(8);
+        // Every 8th buffer where the driver allows it (finer counts); litepcie.ko interrupts every 32, its only coalescing.
+        var start = new DmaStartOptions(ch.Capabilities.FixedIrqEvery ?? 8);
         var tx = ch.Ring(DmaDirection.Reader);
         var bound = TimeSpan.FromMilliseconds(Context.Options.Dma.DmaStallTimeoutMs);
 

@@ -123,8 +123,10 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
     {
         var scratch = Context.Map.Layout.Ctrl.Scratch;
         uint value = 0x5A5A_0000u ^ (uint)cycle;
+        uint before = session.Read32(scratch);
         session.Write(scratch, value);
         uint read = session.Read32(scratch);
+        session.Write(scratch, before); // restored, as every suite test that writes ctrl_scratch does (the Bar suite may run next)
         if (read != value)
         {
             throw new AssertionException($"ctrl_scratch: wrote 0x{value:X8}, read 0x{read:X8}");

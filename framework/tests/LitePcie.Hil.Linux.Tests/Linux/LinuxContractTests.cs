@@ -55,7 +55,9 @@ public sealed class LinuxContractTests(TwinKind kind) : BackendContractTests
 
     protected override Task RemoveBoardAsync()
     {
-        if (_real is { RemovalUnavailable: { } why })
+        // The contract removes the board under an open session: on the real driver that is the removal the kernel does not
+        // survive (the twin's RemovalWithOpenFilesUnavailable says why); the twin removes it with no file open instead.
+        if (_real is { RemovalWithOpenFilesUnavailable: { } why })
         {
             Assert.Ignore(why);
         }

@@ -35,6 +35,9 @@ internal interface ITwinKernel : IDisposable
     /// <summary>Null when the board may be removed and rescanned here; otherwise why not.</summary>
     string? RemovalUnavailable { get; }
 
+    /// <summary>Null when the board may be removed while files are open on its nodes; otherwise why not.</summary>
+    string? RemovalWithOpenFilesUnavailable { get; }
+
     /// <summary>The current node of a channel (minors move on every re-probe).</summary>
     string NodePath(int channel);
 
@@ -101,6 +104,8 @@ internal static class TwinKernels
 
         public string? RemovalUnavailable => null;
 
+        public string? RemovalWithOpenFilesUnavailable => null;
+
         public string NodePath(int channel) => _kernel.NodePath(channel);
 
         public void Remove() => _kernel.Remove();
@@ -134,8 +139,18 @@ internal static class TwinKernels
         public string Address { get; }
 
         public string? RemovalUnavailable =>
-            Environment.GetEnvironmentVariable("LITEPCIE_HIL_TWIN_REMOVAL") == "1" ? null
+            Environment.GetEnvironmentVariable("LITEPCIE_HIL_TWIN_REMOVAL") is "1" or "open-files" ? null
             : "sysfs remove/rescan of the real board needs LITEPCIE_HIL_TWIN_REMOVAL=1 (inside a guest or on a sacrificial host only)";
+
+        // Measured in the guest (Debian 6.1, CONFIG_DEBUG_LIST): the first close of a removed node's file ends in
+        // "kernel BUG at lib/list_debug.c:59!" from cd_forget (__fput → evict), whoever closes it and whenever (a parked
+        // descriptor is closed by the kernel at process exit: the same BUG).
+        public string? RemovalWithOpenFilesUnavailable =>
+            RemovalUnavailable ?? (Environment.GetEnvironmentVariable("LITEPCIE_HIL_TWIN_REMOVAL") == "open-files" ? null
+            : "litepcie.ko frees each channel's cdev with the board (device-managed memory, upstream #95); a node's inode still open keeps " +
+              "pointing at it, and the last close of that file runs cd_forget on freed memory: once a rescan has reused it, kernel BUG at lib/list_debug.c:59 (list " +
+              "corruption), measured in the guest — the real driver is removed with no file open instead " +
+              "(A_board_removed_with_no_file_open_…); LITEPCIE_HIL_TWIN_REMOVAL=open-files runs this anyway, and the kernel dies");
 
         public static RealTwin Open()
         {

@@ -47,8 +47,11 @@ public abstract class BackendContractTests
         Session.Info.Identifier.Should().Be(Session.Map.Identifier, "the identifier the driver read from the ROM at open");
         Session.ReadIdentifier().Should().Be(Session.Map.Identifier, "the identifier ROM read word by word through the driver");
         var scratch = Session.Map.Layout.Ctrl.Scratch;
+        uint before = Session.Read32(scratch);
         Session.Write(scratch, 0xDEADBEEF);
-        Session.Read32(scratch).Should().Be(0xDEADBEEFu, "ctrl_scratch round trip through the driver");
+        uint read = Session.Read32(scratch);
+        Session.Write(scratch, before); // restored: on a real board the next fixture (in the guest, the Bar suite) expects what it found
+        read.Should().Be(0xDEADBEEFu, "ctrl_scratch round trip through the driver");
         Session.Info.Driver.Should().Be(Driver);
         Session.Info.DmaGeometry.Should().Be(new DmaRingGeometry(256, 8192));
         Session.Info.Bars.Select(b => (b.Index, b.Size)).Should().Equal((0, 1UL << 20), (2, 1UL << 20));

@@ -43,6 +43,50 @@ public sealed class GuestPacingTests
         pacing.MayProcess(1, DmaDirection.Reader, 2).Should().BeFalse();
     }
 
+    /// <summary>
+    /// Measured in the guest: the interrupt handler read loop_status every 32 buffers while our zero-copy streamer (user
+    /// space, TCG) fell a ring behind, and the CLI's loopback lapped from its first buffer on. An enable read (our backend,
+    /// before each counter read) couples the engine to that consumer, with half the lead, until the next start.
+    /// </summary>
+    [Test]
+    public void AConsumerThatLooksAtTheCounts_HoldsTheEngine_TheInterruptHandlerNoLonger()
+    {
+        var map = SimBoards.Profile().CsrMap;
+        var pacing = new GuestPacing(map, lead: 8);
+        var writer = map.Layout.DmaChannels[0].Writer;
+        pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue();
+        pacing.OnCsrRead(map.BarOffsetOf(writer.Enable));
+        pacing.ConsumerCouplings.Should().Be(1);
+        for (long done = 0; done < 4; done++)
+        {
+            pacing.MayProcess(0, DmaDirection.Writer, done).Should().BeTrue($"buffer {done} is within half the lead of the consumer's look at 0");
+        }
+
+        pacing.OnCsrRead(map.BarOffsetOf(writer.LoopStatus));
+        pacing.MayProcess(0, DmaDirection.Writer, 4).Should().BeFalse("the interrupt handler looked, the consumer did not: the engine waits for the consumer");
+        pacing.OnCsrRead(map.BarOffsetOf(writer.Enable));
+        pacing.MayProcess(0, DmaDirection.Writer, 4).Should().BeTrue("the consumer looked at 4 completed");
+        pacing.MayProcess(0, DmaDirection.Writer, 8).Should().BeFalse();
+        pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue("a new start: the table's count starts again");
+        pacing.MayProcess(0, DmaDirection.Writer, 4).Should().BeFalse("a new table counts from the consumer's look at 0");
+    }
+
+    [Test]
+    public void AConsumerThatStopsLooking_HandsTheEngineBackToTheDriversCoupling()
+    {
+        var map = SimBoards.Profile().CsrMap;
+        var pacing = new GuestPacing(map, lead: 8, consumerMaxHold: TimeSpan.Zero);
+        var writer = map.Layout.DmaChannels[0].Writer;
+        pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue();
+        pacing.OnCsrRead(map.BarOffsetOf(writer.Enable));
+        Thread.Sleep(1);
+        pacing.OnCsrRead(map.BarOffsetOf(writer.LoopStatus));
+        for (long done = 1; done < 8; done++)
+        {
+            pacing.MayProcess(0, DmaDirection.Writer, done).Should().BeTrue("the consumer's look is past its window: the driver's look and the full lead");
+        }
+    }
+
     [Test]
     public void AHold_IsBounded_SoADriverThatNeverLooksCannotStopTheBoard()
     {

@@ -72,6 +72,36 @@ public sealed class GuestRunReportTests
     }
 
     [Test]
+    public void EachStepSaysWhatItRan_AndAStepThatRanNothingFails()
+    {
+        string dir = Boot("upstream", steps: "checks\t0\t30\nplan1-LitePcie.Hil.Suites\t0\t200\nkernel-log\t0\t10\n");
+        string outDir = Path.Combine(dir, "run", "out");
+        File.WriteAllText(Path.Combine(outDir, "step-checks.log"), "Test run summary: Passed! - /hil/publish/x.dll (net10.0|x64)\n  total: 13\n  failed: 0\n  succeeded: 13\n  skipped: 0\n  duration: 2m 3s\n");
+        File.WriteAllText(Path.Combine(outDir, "step-plan1-LitePcie.Hil.Suites.log"), "Test run summary: Zero tests ran - /hil/publish/s.dll\n  total: 0\n  failed: 0\n  succeeded: 0\n  skipped: 0\n");
+        var output = new StringWriter();
+        var counts = new GuestRunReport(Path.Combine(_root, "run"), Path.Combine(_root, "allure"), output).Write("sim-ac701-2ch", null);
+        string text = output.ToString();
+        text.Should().Contain("linux-guest: upstream: step checks: 13 passed, 0 failed, 0 skipped in 30 s")
+            .And.Contain("FAILED upstream: guest step plan1-LitePcie.Hil.Suites (upstream litepcie.ko) ran 0 passed, 0 failed, 0 skipped in 200 s: the step ran no test (its summary says total: 0)");
+        counts.Failed.Should().Be(1, "exit 0 with nothing run is not a pass");
+    }
+
+    [Test]
+    public void ASkipNamesItsReason_OrCountsAsAFailure()
+    {
+        string dir = Boot("upstream", guestStatus: "skipped");
+        string results = Path.Combine(dir, "run", "out", "allure-results");
+        File.WriteAllText(Path.Combine(results, "cccc-result.json"), """
+            {"uuid":"cccc","historyId":"h2","fullName":"S:Msi.Masked()","name":"Masked","status":"skipped","statusDetails":{"message":"litepcie.ko cannot keep an engine's interrupt masked"},"labels":[],"parameters":[]}
+            """);
+        var output = new StringWriter();
+        var counts = new GuestRunReport(Path.Combine(_root, "run"), Path.Combine(_root, "allure"), output).Write("sim-ac701-2ch", null);
+        counts.Should().Be(new GuestRunCounts(4, 1, 1), "the host checks pass; the skip with a reason is a skip; the one without (G:T.Dma) fails");
+        output.ToString().Should().Contain("linux-guest: skipped upstream: S:Msi.Masked(): litepcie.ko cannot keep an engine's interrupt masked")
+            .And.Contain("FAILED upstream: G:T.Dma(): skipped without naming its reason");
+    }
+
+    [Test]
     public void NoBootAtAll_IsAFailureNotAnEmptyPass()
     {
         var output = new StringWriter();

@@ -42,6 +42,16 @@ public sealed class KernelLogVerdictTests
         v.KnownIssues[0].Issue.Origin.Should().Contain("c52a6fe");
     }
 
+    /// <summary>Seen in the guest once our streamer and the suites unmapped the rings many times: the kernel's rate limit.</summary>
+    [Test]
+    public void TheDefectsRateLimitedSummaryLine_IsPartOfTheKnownIssue()
+    {
+        string suppressed = "[  146.650635] BUG: Bad page map: 964 messages suppressed\n";
+        var v = KernelLogVerdict.Evaluate(Probe + BadPageMap + suppressed, OE | B, [KnownKernelIssue.LitePcieZeroCopyBadPageMap]);
+        v.Clean.Should().BeTrue("the rate limit's summary line is the same defect");
+        v.KnownIssues.Should().ContainSingle().Which.Lines.Should().Be(2);
+    }
+
     [Test]
     public void TheSameDefect_FailsThePatchedDriver()
     {

@@ -37,9 +37,16 @@ public sealed class GuestPacing : IHostFlowControl
     private readonly long[] _consumerSeen;
     private readonly long[] _consumerLook;
     private readonly long _consumerMaxHoldTicks;
+    private readonly long _silentMaxHoldTicks;
+    private long _lastGuestRead;
 
     /// <summary>Creates the coupling for a board's DMA channels.</summary>
-    public GuestPacing(CsrMap map, int lead, TimeSpan? maxHold = null, TimeSpan? consumerMaxHold = null)
+    /// <param name="map">The board's CSR map (its DMA channels' loop_status and enable registers).</param>
+    /// <param name="lead">Buffers an engine may run ahead of the driver's last look (1 or more).</param>
+    /// <param name="maxHold">How long a hold lasts while the guest runs without looking at the engine (250 ms).</param>
+    /// <param name="consumerMaxHold">How long a consumer's look keeps the engine coupled to it (<see cref="ConsumerMaxHold"/>).</param>
+    /// <param name="silentMaxHold">How long a hold lasts while the guest reads no register at all (<see cref="SilentMaxHold"/>).</param>
+    public GuestPacing(CsrMap map, int lead, TimeSpan? maxHold = null, TimeSpan? consumerMaxHold = null, TimeSpan? silentMaxHold = null)
     {
         if (lead < 1)
         {
@@ -55,6 +62,7 @@ public sealed class GuestPacing : IHostFlowControl
         _consumerLook = new long[channels * 2];
         _maxHoldTicks = (long)((maxHold ?? TimeSpan.FromMilliseconds(250)).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _consumerMaxHoldTicks = (long)((consumerMaxHold ?? ConsumerMaxHold).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _silentMaxHoldTicks = (long)((silentMaxHold ?? SilentMaxHold).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         for (int c = 0; c < channels; c++)
         {
             var dma = map.Layout.DmaChannels[c];
@@ -67,6 +75,13 @@ public sealed class GuestPacing : IHostFlowControl
 
     /// <summary>How long a consumer's look keeps the engine coupled to it.</summary>
     public static TimeSpan ConsumerMaxHold { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a hold lasts while the guest reads no register of the board at all: a guest starved by its host (TCG on a
+    /// loaded machine) is silent, and releasing the board then laps the driver's ring, so only this longer bound ends
+    /// such a hold (it remains so that a board whose only interrupt was lost is never stopped for ever).
+    /// </summary>
+    public static TimeSpan SilentMaxHold { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Buffers an engine coupled to its consumer may run ahead of the consumer's last look.</summary>
     public int ConsumerLead => Math.Max(1, Lead / 2);
@@ -94,6 +109,7 @@ public sealed class GuestPacing : IHostFlowControl
     /// </summary>
     public void OnCsrRead(ulong barOffset)
     {
+        Volatile.Write(ref _lastGuestRead, System.Diagnostics.Stopwatch.GetTimestamp());
         if (_loopStatusOffsets.TryGetValue((uint)barOffset, out int slot))
         {
             Volatile.Write(ref _seen[slot], Volatile.Read(ref _latest[slot]));
@@ -144,7 +160,7 @@ public sealed class GuestPacing : IHostFlowControl
         {
             Volatile.Write(ref _heldSince[slot], now);
         }
-        else if (!consumer && now - since > _maxHoldTicks)
+        else if (!consumer && ReleaseDue(since, now))
         {
             Volatile.Write(ref _seen[slot], completed);
             Volatile.Write(ref _consumerSeen[slot], completed);
@@ -156,6 +172,12 @@ public sealed class GuestPacing : IHostFlowControl
         Interlocked.Increment(ref _holds);
         return false;
     }
+
+    // A hold ends at its bound only while the guest shows it runs (it read a register since the hold began) and still does
+    // not look at this engine; a silent guest is stalled, not ignoring the engine, and gets the longer bound.
+    private bool ReleaseDue(long since, long now) =>
+        now - since > _silentMaxHoldTicks
+        || (now - since > _maxHoldTicks && Volatile.Read(ref _lastGuestRead) > since);
 
     private bool ConsumerLooking(int slot, long now)
     {

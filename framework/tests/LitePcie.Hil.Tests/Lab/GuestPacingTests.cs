@@ -94,8 +94,31 @@ public sealed class GuestPacingTests
         var pacing = new GuestPacing(map, lead: 1, maxHold: TimeSpan.Zero);
         pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue();
         pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeFalse("held: the driver has not looked");
-        Thread.Sleep(1);
-        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeTrue("the hold ended at its bound");
+        TickPasses();
+        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeFalse("the guest read no register since the hold began: it is stalled, not ignoring the engine");
+        pacing.OnCsrRead(map.BarOffsetOf(map.Register("ctrl_scratch")));
+        TickPasses();
+        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeTrue("the guest runs (it read a register) and still did not look: the hold ended at its bound");
         pacing.Released.Should().Be(1);
+    }
+
+    [Test]
+    public void ASilentGuest_KeepsTheBoardHeld_UntilTheLongerBound()
+    {
+        var map = SimBoards.Profile().CsrMap;
+        var pacing = new GuestPacing(map, lead: 1, maxHold: TimeSpan.Zero, silentMaxHold: TimeSpan.Zero);
+        pacing.MayProcess(0, DmaDirection.Writer, 0).Should().BeTrue();
+        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeFalse("held: the driver has not looked");
+        TickPasses();
+        pacing.MayProcess(0, DmaDirection.Writer, 1).Should().BeTrue("a silent guest's hold ends at the silent bound");
+        pacing.Released.Should().Be(1);
+        GuestPacing.SilentMaxHold.Should().BeGreaterThan(TimeSpan.FromMilliseconds(250), "a stalled guest is held longer than a running one that does not look");
+    }
+
+    // The bounds under test are zero: a hold ends once the clock has moved past its start (no wait on anything else).
+    private static void TickPasses()
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        SpinWait.SpinUntil(() => System.Diagnostics.Stopwatch.GetTimestamp() > start + 1);
     }
 }

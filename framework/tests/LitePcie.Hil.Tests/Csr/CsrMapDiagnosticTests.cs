@@ -140,4 +140,30 @@ public sealed class CsrMapDiagnosticTests
         e.Entry.Should().Be("csr_bases.extra");
         e.Problem.Should().Be("origin 0x00000102 is not 32-bit aligned");
     }
+
+    [Test]
+    public void A_csr_base_of_0xffffffff_fits_32_bits_and_is_judged_against_the_registers()
+    {
+        var json = Json();
+        json["memories"]!["csr"]!["base"] = 0xFFFF_FFFFL;
+        Fails(json).Problem.Should().Be("address 0x00000000 is below the CSR base 0xFFFFFFFF", "0xFFFFFFFF is the last 32-bit address, not beyond it");
+    }
+
+    [Test]
+    public void A_csv_address_of_0xffffffff_is_read_and_then_refused_as_misaligned()
+    {
+        var e = FluentActions.Invoking(() => CsrMap.FromCsv(LiteXMapGenerator.ToCsv(s_design) + "csr_base,x,0xffffffff,,\n", "lab/csr.csv"))
+            .Should().Throw<CsrMapException>().Which;
+        e.Entry.Should().Be("csr_bases.x");
+        e.Problem.Should().Be("origin 0xFFFFFFFF is not 32-bit aligned");
+    }
+
+    [Test]
+    public void A_bad_csv_row_of_80_characters_is_quoted_whole()
+    {
+        string row = "csr_register," + new string('r', 67);
+        row.Should().HaveLength(80);
+        FluentActions.Invoking(() => CsrMap.FromCsv(LiteXMapGenerator.ToCsv(s_design) + row + "\n", "lab/csr.csv"))
+            .Should().Throw<CsrMapException>().Which.Problem.Should().Be($"expected 5 comma-separated columns, found 2: '{row}'");
+    }
 }

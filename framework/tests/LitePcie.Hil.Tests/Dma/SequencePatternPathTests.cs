@@ -64,6 +64,27 @@ public sealed class SequencePatternPathTests
         }).QuickCheckThrowOnFailure();
     }
 
+    [Test]
+    public void Fill_writes_only_its_own_slot_of_a_shared_dma_region_on_every_path()
+    {
+        // A ring is one DMA region and buffer n its slot [n·size, (n+1)·size): filling one slot must leave the
+        // neighbours (the buffers the engine is reading or writing right now) untouched, whatever the vector tail.
+        const int Guard = 256;
+        Prop.ForAll(Gen.Elements(s_paths).ToArbitrary(), Gen.Choose(1, 70).ToArbitrary(), (path, words) =>
+        {
+            int size = words * 8;
+            var p = new SequencePattern(size, 99, path);
+            var region = new byte[Guard + size + Guard];
+            Array.Fill(region, (byte)0x5A);
+            p.Fill(region.AsSpan(Guard, size), 5);
+            int before = Array.FindIndex(region, 0, Guard, b => b != 0x5A);
+            int after = Array.FindIndex(region, Guard + size, Guard, b => b != 0x5A);
+            return (before < 0).Label($"{path}: byte {before} before the {size}-byte slot was written")
+                .And(after < 0).Label($"{path}: byte {after - Guard - size} after the {size}-byte slot was written")
+                .And(p.Matches(region.AsSpan(Guard, size), 5)).Label($"{path}: the slot does not hold buffer 5");
+        }).QuickCheckThrowOnFailure();
+    }
+
     [TestCase(nameof(PatternPath.Scalar))]
     [TestCase(nameof(PatternPath.Vector256))]
     [TestCase(nameof(PatternPath.Vector512))]

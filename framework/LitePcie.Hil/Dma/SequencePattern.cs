@@ -18,6 +18,19 @@ public enum BufferVerdict
     Corrupted,
 }
 
+/// <summary>The vector width the pattern generates and compares with.</summary>
+internal enum PatternPath
+{
+    /// <summary>One word at a time (a host with no 256-bit vectors, e.g. Apple silicon's 128-bit NEON).</summary>
+    Scalar,
+
+    /// <summary>Four words per <see cref="Vector256{T}"/> (AVX2).</summary>
+    Vector256,
+
+    /// <summary>Eight words per <see cref="Vector512{T}"/> (AVX-512).</summary>
+    Vector512,
+}
+
 /// <summary>The result of checking one buffer.</summary>
 /// <param name="Verdict">What the buffer is.</param>
 /// <param name="Expected">The sequence number that was expected.</param>
@@ -43,9 +56,20 @@ public sealed class SequencePattern
 
     private static readonly ulong s_keyInverse = Inverse(Key);
     private readonly ulong[] _prbs;
+    private readonly PatternPath _path;
 
     /// <summary>A pattern for buffers of <paramref name="bufferSize"/> bytes (a multiple of 8).</summary>
     public SequencePattern(int bufferSize, ulong seed = 0x4C50_4349_4548_494CUL)
+        : this(bufferSize, seed, WidestPath)
+    {
+    }
+
+    /// <summary>
+    /// A pattern that generates and compares on <paramref name="path"/>, whatever this CPU accelerates. A lab host
+    /// runs the widest path its CPU has (AVX-512, AVX2 or none), which need not be the one CI runs on; the tests run
+    /// every path (a path the CPU lacks runs in .NET's software fallback, slowly but with the same results).
+    /// </summary>
+    internal SequencePattern(int bufferSize, ulong seed, PatternPath path)
     {
         if (bufferSize <= 0 || bufferSize % 8 != 0)
         {
@@ -54,6 +78,7 @@ public sealed class SequencePattern
 
         BufferSize = bufferSize;
         Seed = seed;
+        _path = path;
         _prbs = new ulong[bufferSize / 8];
         ulong x = seed == 0 ? 0x2545F4914F6CDD1DUL : seed;
         for (int i = 0; i < _prbs.Length; i++)
@@ -70,6 +95,12 @@ public sealed class SequencePattern
 
     /// <summary>The PRBS seed.</summary>
     public ulong Seed { get; }
+
+    /// <summary>The widest vector path this CPU accelerates.</summary>
+    internal static PatternPath WidestPath =>
+        Vector512.IsHardwareAccelerated ? PatternPath.Vector512
+        : Vector256.IsHardwareAccelerated ? PatternPath.Vector256
+        : PatternPath.Scalar;
 
     /// <summary>Words per buffer.</summary>
     public int Words => _prbs.Length;
@@ -90,7 +121,7 @@ public sealed class SequencePattern
         ulong key = KeyOf(sequence);
         ReadOnlySpan<ulong> src = _prbs;
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (_path == PatternPath.Vector512)
         {
             var k = Vector512.Create(key);
             for (; i <= src.Length - Vector512<ulong>.Count; i += Vector512<ulong>.Count)
@@ -99,7 +130,7 @@ public sealed class SequencePattern
                     .StoreUnsafe(ref MemoryMarshal.GetReference(dst), (nuint)i);
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (_path == PatternPath.Vector256)
         {
             var k = Vector256.Create(key);
             for (; i <= src.Length - Vector256<ulong>.Count; i += Vector256<ulong>.Count)
@@ -144,7 +175,7 @@ public sealed class SequencePattern
         ref ulong w = ref MemoryMarshal.GetReference(words);
         ref ulong p = ref MemoryMarshal.GetReference(prbs);
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (_path == PatternPath.Vector512)
         {
             var k = Vector512.Create(key);
             for (; i <= words.Length - 2 * Vector512<ulong>.Count; i += 2 * Vector512<ulong>.Count)
@@ -157,7 +188,7 @@ public sealed class SequencePattern
                 }
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (_path == PatternPath.Vector256)
         {
             var k = Vector256.Create(key);
             for (; i <= words.Length - 2 * Vector256<ulong>.Count; i += 2 * Vector256<ulong>.Count)

@@ -76,7 +76,8 @@ public static class LeakTrend
         return sxx == 0 ? 0 : sxy / sxx;
     }
 
-    private static List<(long Cycle, double Value)> Thin(IReadOnlyList<(long Cycle, double Value)> points)
+    /// <summary>At most <see cref="MaxPoints"/> samples, evenly spaced, the first and the last always kept.</summary>
+    internal static List<(long Cycle, double Value)> Thin(IReadOnlyList<(long Cycle, double Value)> points)
     {
         if (points.Count <= MaxPoints)
         {
@@ -103,7 +104,8 @@ public static class LeakTrend
 
 /// <summary>
 /// The highest per-cycle growth each resource may show. Rules are <c>pattern=limit</c> separated by <c>;</c>;
-/// a pattern is a resource name or a prefix ending in <c>*</c>; the longest matching pattern wins. A limit may carry a
+/// a pattern is a resource name or a prefix ending in <c>*</c>, each given once; an exact name wins over any prefix,
+/// and the longest matching prefix over shorter ones. A limit may carry a
 /// noise band, <c>limit+band</c>: the band (in the resource's unit) is the jitter a clean run shows between samples,
 /// spread over the cycles sampled, so the limit is <c>limit + band / cycles sampled</c> — a long run judges tightly, a
 /// short one does not read its jitter as a leak (docs/leak-verdicts.md).
@@ -153,6 +155,12 @@ public sealed class LeakLimits
                 continue;
             }
 
+            if (rules.Exists(r => r.Item1 == pattern))
+            {
+                errors.Add($"{parameter} entry '{entry}': '{pattern}' already has a limit; give each resource or prefix once");
+                continue;
+            }
+
             rules.Add((pattern, limit, band));
         }
 
@@ -177,7 +185,7 @@ public sealed class LeakLimits
             bool match = rule.Pattern.EndsWith('*')
                 ? resource.StartsWith(rule.Pattern[..^1], StringComparison.Ordinal)
                 : resource == rule.Pattern;
-            if (match && (best is null || rule.Pattern.Length > best.Value.Pattern.Length))
+            if (match && (best is null || Specificity(rule.Pattern) > Specificity(best.Value.Pattern)))
             {
                 best = rule;
             }
@@ -185,6 +193,9 @@ public sealed class LeakLimits
 
         return best ?? _fallback?.Rule(resource);
     }
+
+    /// <summary>An exact name beats every prefix (<c>driver.live</c> over <c>driver.liv*</c>); among prefixes the longest wins.</summary>
+    private static int Specificity(string pattern) => pattern.EndsWith('*') ? pattern.Length - 1 : int.MaxValue;
 
     /// <summary>The '+' between limit and band: not an exponent's sign (<c>1e+3+2e+5</c>).</summary>
     private static int BandSeparator(string value)

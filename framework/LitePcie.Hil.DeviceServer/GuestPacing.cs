@@ -60,9 +60,9 @@ public sealed class GuestPacing : IHostFlowControl
         _heldSince = new long[channels * 2];
         _consumerSeen = new long[channels * 2];
         _consumerLook = new long[channels * 2];
-        _maxHoldTicks = (long)((maxHold ?? TimeSpan.FromMilliseconds(250)).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        _consumerMaxHoldTicks = (long)((consumerMaxHold ?? ConsumerMaxHold).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-        _silentMaxHoldTicks = (long)((silentMaxHold ?? SilentMaxHold).TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _maxHoldTicks = Ticks(maxHold ?? TimeSpan.FromMilliseconds(250));
+        _consumerMaxHoldTicks = Ticks(consumerMaxHold ?? ConsumerMaxHold);
+        _silentMaxHoldTicks = Ticks(silentMaxHold ?? SilentMaxHold);
         for (int c = 0; c < channels; c++)
         {
             var dma = map.Layout.DmaChannels[c];
@@ -109,7 +109,8 @@ public sealed class GuestPacing : IHostFlowControl
     /// </summary>
     public void OnCsrRead(ulong barOffset)
     {
-        Volatile.Write(ref _lastGuestRead, System.Diagnostics.Stopwatch.GetTimestamp());
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Volatile.Write(ref _lastGuestRead, now);
         if (_loopStatusOffsets.TryGetValue((uint)barOffset, out int slot))
         {
             Volatile.Write(ref _seen[slot], Volatile.Read(ref _latest[slot]));
@@ -117,7 +118,6 @@ public sealed class GuestPacing : IHostFlowControl
         else if (_enableOffsets.TryGetValue((uint)barOffset, out slot))
         {
             Volatile.Write(ref _consumerSeen[slot], Volatile.Read(ref _latest[slot]));
-            long now = System.Diagnostics.Stopwatch.GetTimestamp();
             if (!ConsumerLooking(slot, now))
             {
                 Interlocked.Increment(ref _consumerCouplings);
@@ -184,6 +184,8 @@ public sealed class GuestPacing : IHostFlowControl
         long look = Volatile.Read(ref _consumerLook[slot]);
         return look != 0 && now - look <= _consumerMaxHoldTicks;
     }
+
+    private static long Ticks(TimeSpan bound) => (long)(bound.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 
     private static int Slot(int channel, DmaDirection direction) => (channel * 2) + (direction == DmaDirection.Writer ? 0 : 1);
 }

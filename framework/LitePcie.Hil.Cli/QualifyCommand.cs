@@ -81,6 +81,7 @@ internal static class QualifyCommand
             Attach = attach,
             Gone = plan.Timeout,
             Reenumeration = plan.Timeout,
+            StartsAttached = journal is not { Resumed: true }, // the bench found it enumerated; a resumed run may find it where a crash left it
         });
         var view = new QualifyView(plan);
         Func<int, CyclePhases, CancellationToken, Task<string>> one = plan.Kind == OpenClose ? cycle.OpenCloseAsync : cycle.RunAsync;

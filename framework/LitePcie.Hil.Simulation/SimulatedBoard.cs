@@ -498,8 +498,12 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     /// </summary>
     public event Action<SimulatedBoard>? Removed;
 
-    /// <summary>Surprise removal: reads return all-ones, DMA and MSIs stop.</summary>
-    public void SurpriseRemove()
+    /// <summary>
+    /// Surprise removal: reads return all-ones, DMA and MSIs stop. Returns whether the board was on the bus, decided under the
+    /// board's lock: a fault that pulls it while the caller waits for the lock (the hardware thread holds it for a batch of
+    /// steps) makes this false, so a planned detach cannot absorb that removal.
+    /// </summary>
+    public bool SurpriseRemove()
     {
         bool was;
         lock (_sync)
@@ -513,6 +517,8 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         {
             Removed?.Invoke(this);
         }
+
+        return was;
     }
 
     /// <summary>Re-attach after removal: the board powers up fresh (gateware and config space reset).</summary>

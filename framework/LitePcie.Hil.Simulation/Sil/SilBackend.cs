@@ -224,8 +224,9 @@ public sealed class SilBackend : IDeviceBackend
         await slot.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            bool present = slot.Board.IsPresent;
-            slot.Board.SurpriseRemove();
+            // One atomic step: reading IsPresent first left a window (the lock wait) in which the surprise-removal fault could
+            // fire and then be counted as this planned detach (fault matrix, sim-kc705-msix64-noloop, twice in CI).
+            bool present = slot.Board.SurpriseRemove();
             slot.Driver.Retire();
             return present;
         }

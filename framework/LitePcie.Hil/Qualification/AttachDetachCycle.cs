@@ -49,6 +49,13 @@ public sealed record CycleBench
 
     /// <summary>Where the cycles say what they did (removals under load, restore attempts).</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>
+    /// The board was on the bus and answering when the cycles began (the suite's fixture held a session on it): a first
+    /// cycle that finds it gone fails as a surprise removal instead of quietly bringing it back. False (the default) when
+    /// nothing checked it, e.g. a resumed bench run after a crash mid-cycle.
+    /// </summary>
+    public bool StartsAttached { get; init; }
 }
 
 /// <summary>
@@ -60,7 +67,8 @@ public sealed record CycleBench
 /// </summary>
 public sealed class AttachDetachCycle(CycleBench bench)
 {
-    private bool _previousCycleClean;
+    private bool _previousCycleClean = bench.StartsAttached;
+    private bool _anyCycle;
 
     /// <summary>Cycles whose 'dma' detach happened with the writer's loop_status advancing twice in a row right before it.</summary>
     public int RemovedMoving => _removedMoving;
@@ -101,8 +109,9 @@ public sealed class AttachDetachCycle(CycleBench bench)
         using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
-            bool previousClean = _previousCycleClean;
+            bool previousClean = _previousCycleClean, first = !_anyCycle;
             _previousCycleClean = false;
+            _anyCycle = true;
             if (!await IsEnumeratedAsync(ct).ConfigureAwait(false))
             {
                 // Off the bus at the start: bring it back first (this is where a failed cycle recovers) ...
@@ -115,8 +124,9 @@ public sealed class AttachDetachCycle(CycleBench bench)
                 // ... but after a cycle that ended with the board verified and on the bus, the board left by itself in between.
                 if (previousClean)
                 {
+                    string since = first ? "after the run began with it on the bus" : $"after cycle {cycle - 1} ended clean";
                     throw new CyclePhaseException("between-cycles", new DeviceGoneException(Address,
-                        $"the board left the bus after cycle {cycle - 1} ended clean and before cycle {cycle} began (surprise removal) — device gone"));
+                        $"the board left the bus {since} and before cycle {cycle} began (surprise removal) — device gone"));
                 }
             }
 

@@ -84,6 +84,7 @@ public sealed class QualificationSuite(BoardTarget target) : DeviceSuite(target)
         Gone = TimeSpan.FromMilliseconds(Context.Options.Qualification.GoneTimeoutMs),
         Reenumeration = TimeSpan.FromMilliseconds(Context.Options.Qualification.ReenumerationTimeoutMs),
         Log = Context.Log,
+        StartsAttached = true, // the fixture held a session on it until the cycles took the board over
     };
 
     /// <summary>The transfer a 'dma' cycle removes the board under: as the Dma suite streams it, for an hour (the detach ends it).</summary>

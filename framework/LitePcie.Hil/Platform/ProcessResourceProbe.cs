@@ -6,12 +6,15 @@ namespace LitePcie.Hil.Platform;
 /// <summary>
 /// The test process itself: managed heap after a full collection (so garbage does not read as growth), the C heap
 /// in use (glibc's <c>mallinfo2</c>: native allocations, without the GC heap's commit changes that move private bytes),
-/// private (native + managed) bytes, open handles (file descriptors on Linux and macOS) and threads.
+/// private (native + managed) bytes, the GC's committed memory, private bytes outside it, open handles (file descriptors
+/// on Linux and macOS) and threads. The GC commits and decommits by its own policy (budgets that follow allocation rate
+/// and load), so private bytes move with that policy; private bytes minus the GC's commit is the rest of the process
+/// (C heap, JIT code, stacks, mappings), the figure a native leak shows in.
 /// </summary>
 public sealed partial class ProcessResourceProbe : IResourceProbe
 {
     /// <inheritdoc />
-    public string Description => "test process (managed heap after GC, C heap in use, private bytes, handles, threads)";
+    public string Description => "test process (managed heap after GC, C heap in use, private bytes, GC commit, private bytes outside the GC, handles, threads)";
 
     /// <inheritdoc />
     public IReadOnlyList<ResourceReading> Sample(string device)
@@ -20,10 +23,14 @@ public sealed partial class ProcessResourceProbe : IResourceProbe
         GC.WaitForPendingFinalizers();
         using var p = Process.GetCurrentProcess();
         p.Refresh();
+        long committed = GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes; // the full collection above is the last one
+        long privateBytes = p.PrivateMemorySize64;
         var readings = new List<ResourceReading>
         {
             new("process.managed_bytes", managed, ResourceUnit.Bytes),
-            new("process.private_bytes", p.PrivateMemorySize64, ResourceUnit.Bytes),
+            new("process.private_bytes", privateBytes, ResourceUnit.Bytes),
+            new("process.gc_committed_bytes", committed, ResourceUnit.Bytes),
+            new("process.private_non_gc_bytes", privateBytes - committed, ResourceUnit.Bytes),
             new("process.handles", OpenHandles(p), ResourceUnit.Count),
             new("process.threads", p.Threads.Count, ResourceUnit.Count),
         };

@@ -60,9 +60,13 @@ public sealed class PlatformCommandTests
     public void The_process_probe_reads_memory_handles_and_threads()
     {
         var readings = new ProcessResourceProbe().Sample("-");
-        string[] names = ["process.managed_bytes", "process.private_bytes", "process.handles", "process.threads"];
+        string[] names = ["process.managed_bytes", "process.private_bytes", "process.gc_committed_bytes", "process.private_non_gc_bytes", "process.handles", "process.threads"];
         readings.Select(r => r.Name).Should().Equal(OperatingSystem.IsLinux() ? [.. names, "process.native_heap_bytes"] : names);
         readings.Should().OnlyContain(r => r.Value > 0);
+        var value = readings.ToDictionary(r => r.Name, r => r.Value);
+        value["process.private_non_gc_bytes"].Should().Be(value["process.private_bytes"] - value["process.gc_committed_bytes"],
+            "private bytes outside the GC are private bytes less the GC's commit, read in the same sample");
+        value["process.gc_committed_bytes"].Should().BeGreaterThanOrEqualTo(value["process.managed_bytes"], "the GC commits at least the heap it holds");
     }
 
     [Test]

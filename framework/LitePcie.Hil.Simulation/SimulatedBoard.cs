@@ -654,6 +654,27 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
 
     private const int MaxMessagesPerStep = 256;
 
+    /// <summary>
+    /// Delivers, on the calling thread, every message the device sent before this call: on PCIe an MSI is a posted
+    /// write and a read's completion never passes one, so by the time a read returns its messages have reached the host
+    /// (whose handler runs microseconds later; here, at once). The driver calls this after a register read returned to
+    /// its client, never with its own lock held (delivery enters its interrupt handler). Without it, a message raised
+    /// before the read waited for the hardware thread's next step, and a count taken after a flushing read could still
+    /// grow by an earlier window's messages (MsiSuite's masked-source check on the RTL saw 43 in a CI run, right after
+    /// the irqEvery 1 latency test). Messages raised while these are being delivered (the handler's reads run the RTL's
+    /// clock) are left to the hardware thread. Returns how many it took.
+    /// </summary>
+    public int FlushPostedMessages()
+    {
+        int pending;
+        lock (_sync)
+        {
+            pending = _present && _function.PowerState == PciPowerState.D0 ? _gateware.PendingMessages : 0;
+        }
+
+        return pending == 0 ? 0 : DeliverMessages(pending, out _);
+    }
+
     /// <summary>Delivers the messages the gateware raised, a batch at most; true when more are waiting.</summary>
     private bool DeliverInterrupts()
     {
@@ -661,9 +682,18 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
         // the clock, so at irqEvery 1 the handler raised new messages as fast as it took them and "until the queue is
         // empty" never came; the hardware thread held the driver in its handler and every other call into the driver
         // waited for ever (MsiSuite's latency test on the RTL). What is left is delivered on the next step.
+        DeliverMessages(MaxMessagesPerStep, out bool more);
+        DeliverSpurious();
+        return more;
+    }
+
+    /// <summary>Takes and delivers at most <paramref name="max"/> messages; <paramref name="more"/> when the last take found one.</summary>
+    private int DeliverMessages(int max, out bool more)
+    {
         var sink = _sink;
-        bool more = true;
-        for (int delivered = 0; delivered < MaxMessagesPerStep; delivered++)
+        more = true;
+        int taken = 0;
+        for (; taken < max; taken++)
         {
             MsiMessage message;
             lock (_sync)
@@ -691,6 +721,13 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             sink?.OnMessage(message, _time.GetTimestamp());
         }
 
+        return taken;
+    }
+
+    /// <summary>The spurious-MSI fault: a message with no source at the planned interval (hardware thread only).</summary>
+    private void DeliverSpurious()
+    {
+        var sink = _sink;
         if (Faults.Has(FaultKind.MsiSpurious))
         {
             long now = _time.GetTimestamp();
@@ -716,8 +753,6 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
                 }
             }
         }
-
-        return more;
     }
 
     /// <summary>

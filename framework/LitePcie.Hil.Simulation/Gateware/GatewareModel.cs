@@ -119,6 +119,9 @@ internal sealed partial class GatewareModel : IGatewareEngine
     };
 
     /// <inheritdoc />
+    public int PendingMessages => Msi.PendingMessages;
+
+    /// <inheritdoc />
     public bool TryTakeMessage(out DeviceMessage message)
     {
         message = default;

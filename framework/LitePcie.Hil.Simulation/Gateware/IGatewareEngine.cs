@@ -74,6 +74,9 @@ internal interface IGatewareEngine : IDisposable
     /// <summary>The next message the device sent, if any.</summary>
     bool TryTakeMessage(out DeviceMessage message);
 
+    /// <summary>How many messages the device has sent that <see cref="TryTakeMessage"/> has not yet taken (at most).</summary>
+    int PendingMessages { get; }
+
     /// <summary>What moved since creation.</summary>
     GatewareStatistics Statistics { get; }
 

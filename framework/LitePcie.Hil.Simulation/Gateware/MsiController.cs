@@ -42,6 +42,9 @@ internal sealed class MsiController
     /// <summary>Single/multi: the sticky pending bits; MSI-X: the PBA.</summary>
     public ulong Pending => _pending;
 
+    /// <summary>Messages waiting to be posted (single MSI: one per raise; otherwise one per event, masked MSI-X entries included).</summary>
+    public int PendingMessages => Flavour == MsiFlavour.Single ? _raises : _raised.Count;
+
     public uint LastClear => _lastClear;
 
     private ulong Mask => Width >= 64 ? ulong.MaxValue : (1UL << Width) - 1;

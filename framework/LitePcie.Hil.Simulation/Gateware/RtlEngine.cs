@@ -251,6 +251,16 @@ internal sealed unsafe class RtlEngine : IGatewareEngine
     public bool TryTakeMessage(out DeviceMessage message) => _messages.TryDequeue(out message);
 
     /// <inheritdoc />
+    public int PendingMessages
+    {
+        get
+        {
+            DrainMessages(); // what the root complex already captured but the queue has not seen
+            return _messages.Count;
+        }
+    }
+
+    /// <inheritdoc />
     public void Dispose()
     {
         if (_rtl != 0)

@@ -278,6 +278,12 @@ public sealed unsafe class SilDevice : IMsiSink, IHostFlowControl, IDisposable
         {
             _board.Kick(); // the engines may proceed now
         }
+        else if (status == IOReturn.Success && selector is DextSelector.CsrRead32 or DextSelector.BarRead32 or DextSelector.ConfigRead32)
+        {
+            // A read's completion arrives after every MSI the device posted before it: those reach the interrupt handler
+            // before the client sees the value (the core's lock is released by now; delivery takes it).
+            _board.FlushPostedMessages();
+        }
 
         return status;
     }

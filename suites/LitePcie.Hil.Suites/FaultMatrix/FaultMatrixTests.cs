@@ -112,9 +112,15 @@ public sealed class FaultMatrixTests
         // QualificationIoBuffers (writer-only on a board without loopback; what the engines free-run beyond that depends
         // on timing: a CI run whose 30 cycles took 0.64 s never reached 400 buffers).
         new("surprise-removal=" + SurpriseRemovalAfter, typeof(QualificationSuite), @"cycles? [0-9, –]+ failed in [a-z-]+: .*device gone", _ => null,
-            (_, o) => new Detection((long)o.Qualification.QualificationCycles * o.Qualification.QualificationIoBuffers >= SurpriseRemovalAfter ? 1 : 0, 1,
-                $"the board leaves the bus once, after {SurpriseRemovalAfter} buffers; {o.Qualification.QualificationCycles} attach cycles × at least {o.Qualification.QualificationIoBuffers} verified buffers each = {(long)o.Qualification.QualificationCycles * o.Qualification.QualificationIoBuffers}")),
+            (_, o) => SurpriseRemovalOdds(o.Qualification.QualificationCycles, o.Qualification.QualificationIoBuffers)),
     ];
+
+    private static Detection SurpriseRemovalOdds(long cycles, long ioBuffers)
+    {
+        long moved = cycles * ioBuffers;
+        return new Detection(moved >= SurpriseRemovalAfter ? 1 : 0, 1,
+            $"the board leaves the bus once, after {SurpriseRemovalAfter} buffers; {cycles} attach cycles × at least {ioBuffers} verified buffers each = {moved}");
+    }
 
     /// <summary>Every (fault, board) pair the run's boards can show.</summary>
     public static IEnumerable<TestCaseData> Faults()

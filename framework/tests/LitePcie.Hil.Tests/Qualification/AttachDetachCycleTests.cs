@@ -57,7 +57,7 @@ public sealed class AttachDetachCycleTests
     }
 
     [Test]
-    public async Task A_planned_detach_tells_whether_the_board_was_still_on_the_bus_in_one_step()
+    public async Task A_planned_detach_reports_whether_the_board_was_on_the_bus()
     {
         await using var backend = new SilBackend(new SilBackendOptions());
         (await backend.DetachAsync(Address)).Should().BeTrue("the first detach takes the board off the bus");

@@ -230,6 +230,44 @@ public sealed class SilPlatformTests
         driver.CloseClient(client);
     }
 
+    /// <summary>
+    /// PCIe ordering: an MSI is a posted write and a read's completion never passes one, so once a register read has
+    /// returned, every interrupt the device raised before it has reached the driver. The board here has no hardware
+    /// thread (nothing else delivers) and runs its engines ahead at each register write, so the writer's interrupts are
+    /// raised and still queued when the client reads: the read alone must bring them in. Before, the count waited for
+    /// the hardware thread, and the RTL MSI suite counted one test's late messages in the next test's window.
+    /// </summary>
+    [Test]
+    public void A_register_read_returns_only_after_the_interrupts_the_device_raised_before_it()
+    {
+        var profile = BoardCatalog.Load("sim-kcu105-noloop"); // the writer is fed by the board's own user logic
+        using var board = new SimulatedBoard(profile, new SimulationOptions { RunHardwareThread = false, HardwareRunsAhead = true });
+        using var driver = new SilDevice(board, Address);
+        SimulatedHostEnumeration.AssignBars(board, 0xE000_0000UL);
+        driver.Start(BoardLayoutBuilder.Build(profile)).Should().Be(IOReturn.Success);
+        SimulatedHostEnumeration.EnableInterrupts(board);
+        driver.OpenClient(out uint client).Should().Be(IOReturn.Success);
+        // Mapped, the status page holds the client's acknowledgements: the engine then stops a ring ahead of them (lossless SIL).
+        driver.Map(client, DextMemoryKind.Status, 0, out _).Should().Be(IOReturn.Success);
+        Span<ulong> generation = stackalloc ulong[1];
+        driver.Call(client, DextSelector.DmaStart, [0, (ulong)DmaDirection.Writer, 1, 0], [], generation, [], out _)
+            .Should().Be(IOReturn.Success);
+
+        long completed = board.GetStatistics().BuffersMoved;
+        completed.Should().BeGreaterThan(0, "the engine ran ahead at its enable write (HardwareRunsAhead)");
+        driver.Stats().Interrupts.Should().Be(0UL, "no hardware thread has delivered anything yet");
+
+        Span<ulong> value = stackalloc ulong[1];
+        uint scratch = board.Map.ToBarOffset(board.Map.Layout.Ctrl.Scratch.Address);
+        driver.Call(client, DextSelector.CsrRead32, [scratch], [], value, [], out _).Should().Be(IOReturn.Success);
+
+        long delivered = (long)driver.Stats().Interrupts;
+        delivered.Should().BeGreaterThan(0, $"pcie_dma0_writer completed {completed} buffer(s) at irqEvery 1 before the read of ctrl_scratch returned, so their MSIs were posted ahead of its completion");
+        board.GetStatistics().MsiSent.Should().Be(delivered, "every message the board sent reached the core's interrupt handler, none later");
+        driver.Call(client, DextSelector.DmaStop, [0, (ulong)DmaDirection.Writer], [], [], [], out _).Should().Be(IOReturn.Success);
+        driver.CloseClient(client);
+    }
+
     [Test]
     public void Freed_iova_ranges_are_reused_so_cycling_never_exhausts_the_32_bit_space()
     {

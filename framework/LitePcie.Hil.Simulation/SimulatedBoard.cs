@@ -96,6 +96,12 @@ public sealed record SimulatedBoardStatistics(
 public sealed class SimulatedBoard : IDisposable, IGatewareHost
 {
     private readonly object _sync = new();
+
+    // Held across a hardware step and the delivery of its messages, and across a flush: messages reach the driver in the
+    // order they were raised, and a message taken off the queue reaches the handler before the engines move again (the
+    // handler of a single-MSI design credits a source by its vector bit, which the next completion would share).
+    // Order: _delivery, then the driver's lock, then _sync; never taken with either of those held.
+    private readonly object _delivery = new();
     private readonly SimulatedPciFunction _function;
     private readonly IGatewareEngine _gateware;
     private readonly GatewareModel? _model;
@@ -406,6 +412,24 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     {
         bool progress;
         bool removed;
+        bool more;
+        lock (_delivery)
+        {
+            progress = StepLocked(out removed);
+            more = DeliverInterrupts();
+        }
+
+        if (removed)
+        {
+            Removed?.Invoke(this); // a fault pulled the board mid-transfer: the bus tells the OS, as pciehp does
+        }
+
+        return progress || more;
+    }
+
+    private bool StepLocked(out bool removed)
+    {
+        bool progress;
         lock (_sync)
         {
             if (_writerPacer is not null && Options.PacedBytesPerSecond is null && LinkRateKey != _pacedLink)
@@ -422,13 +446,7 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
             _removalPending = false;
         }
 
-        bool more = DeliverInterrupts();
-        if (removed)
-        {
-            Removed?.Invoke(this); // a fault pulled the board mid-transfer: the bus tells the OS, as pciehp does
-        }
-
-        return progress || more;
+        return progress;
     }
 
     /// <summary>
@@ -666,13 +684,18 @@ public sealed class SimulatedBoard : IDisposable, IGatewareHost
     /// </summary>
     public int FlushPostedMessages()
     {
-        int pending;
-        lock (_sync)
+        Interlocked.Increment(ref _accessWaiters); // the hardware thread lets waiting accesses in between its steps
+        lock (_delivery)
         {
-            pending = _present && _function.PowerState == PciPowerState.D0 ? _gateware.PendingMessages : 0;
-        }
+            Interlocked.Decrement(ref _accessWaiters);
+            int pending;
+            lock (_sync)
+            {
+                pending = _present && _function.PowerState == PciPowerState.D0 ? _gateware.PendingMessages : 0;
+            }
 
-        return pending == 0 ? 0 : DeliverMessages(pending, out _);
+            return pending == 0 ? 0 : DeliverMessages(pending, out _);
+        }
     }
 
     /// <summary>Delivers the messages the gateware raised, a batch at most; true when more are waiting.</summary>
